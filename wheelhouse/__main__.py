@@ -1,0 +1,6 @@
+"""``python -m wheelhouse``."""
+
+from wheelhouse.cli import main
+
+if __name__ == "__main__":
+    main()
