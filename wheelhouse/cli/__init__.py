@@ -1,0 +1,174 @@
+"""The ``wheelhouse`` command line: parse, call the core, render. The only place that prints or exits.
+
+Commands live in one module each and are imported only when invoked (``_LazyGroup``), so ``wheelhouse verify``
+never pays for importing requests or pip.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+import traceback
+from typing import Any
+
+import click
+
+from wheelhouse import __version__
+from wheelhouse.errors import ExitCode, WheelhouseError
+
+# command name -> (module, attribute, one-line help shown by `wheelhouse --help`)
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "verify": (
+        "wheelhouse.cli.verify",
+        "verify_command",
+        "Prove offline that wheels/ covers the requirements for every target.",
+    ),
+    "download": (
+        "wheelhouse.cli.download",
+        "download_command",
+        "Fill wheels/ for every target, in parallel and verified.",
+    ),
+    "render": (
+        "wheelhouse.cli.docker",
+        "render_command",
+        "Write Dockerfiles and a compose file that install from wheels/.",
+    ),
+    "build": (
+        "wheelhouse.cli.docker",
+        "build_command",
+        "Verify, render and run docker build (offline by default).",
+    ),
+    "list": ("wheelhouse.cli.care", "list_command", "List the wheels in the folder."),
+    "show": ("wheelhouse.cli.care", "show_command", "Show a wheel's metadata, tags, hash and files."),
+    "why": ("wheelhouse.cli.care", "why_command", "Show every requirement chain that needs a project."),
+    "prune": ("wheelhouse.cli.care", "prune_command", "Remove wheels no target needs."),
+    "lock": (
+        "wheelhouse.cli.care",
+        "lock_command",
+        "Write pinned requirements with hashes of the wheels in the folder.",
+    ),
+    "check": ("wheelhouse.cli.care", "check_command", "Check every wheel's integrity."),
+    "index": ("wheelhouse.cli.care", "index_command", "Write a static PEP 503/691 index over the folder."),
+    "serve": ("wheelhouse.cli.care", "serve_command", "Serve the folder as a package index on 127.0.0.1."),
+    "export": ("wheelhouse.cli.care", "export_command", "Write a bundle of the wheels some targets need."),
+    "import": (
+        "wheelhouse.cli.care",
+        "import_command",
+        "Add the wheels of a bundle, verifying every checksum.",
+    ),
+    "config": (
+        "wheelhouse.cli.care",
+        "config_command",
+        "Print the effective configuration and where each value came from.",
+    ),
+}
+
+
+class _LazyGroup(click.Group):
+    """A group whose commands are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return [name for name in COMMANDS if self._available(name)] + sorted(self.commands)
+
+    @staticmethod
+    def _available(name: str) -> bool:
+        module = COMMANDS[name][0]
+        return importlib.util.find_spec(module) is not None
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.commands:
+            return self.commands[cmd_name]
+        spec = COMMANDS.get(cmd_name)
+        if spec is None or not self._available(cmd_name):
+            return None
+        module = importlib.import_module(spec[0])
+        command: click.Command | None = getattr(module, spec[1], None)
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        # Show the short help without importing every command module.
+        rows = [(name, COMMANDS[name][2]) for name in COMMANDS if self._available(name)]
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+@click.version_option(__version__, prog_name="wheelhouse")
+@click.option("-v", "--verbose", count=True, help="More detail; -v also shows tracebacks of errors.")
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Configuration file (default: wheelhouse.toml, or [tool.wheelhouse] in pyproject.toml, found upwards).",
+)
+@click.pass_context
+def cli(ctx: click.Context, verbose: int, config_file: str | None) -> None:
+    """Keep a wheels/ folder that provably covers your requirements for every platform you ship to,
+    and build Docker images from it with no network.
+
+    \b
+    Typical use:
+      wheelhouse download -r requirements.txt --target linux/amd64 --target linux/arm64 --python 3.12
+      wheelhouse verify   -r requirements.txt --target linux/amd64 --target linux/arm64 --python 3.12
+      wheelhouse build --offline -t myapp
+    """
+    from wheelhouse.cli._common import State
+
+    ctx.obj = State(verbose=verbose, config_file=config_file)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point: run the CLI and turn every failure into a message and an exit code."""
+    verbose = _verbosity(argv if argv is not None else sys.argv[1:])
+    try:
+        # standalone_mode=False: click returns ctx.exit() codes instead of exiting, and raises the rest to us.
+        code = cli.main(args=argv, prog_name="wheelhouse", standalone_mode=False)
+    except WheelhouseError as exc:
+        _fail(str(exc), exc.hint, exc.exit_code, verbose)
+    except click.exceptions.Abort:
+        _fail("interrupted", None, ExitCode.INTERRUPTED, 0)
+    except KeyboardInterrupt:
+        _fail("interrupted", None, ExitCode.INTERRUPTED, 0)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        # Usage errors: click's own message (it already names the option), on one line, exit 2.
+        message = exc.format_message().replace("\n", " ")
+        if isinstance(exc, click.UsageError) and exc.ctx is not None:
+            message += f" (see '{exc.ctx.command_path} --help')"
+        _fail(message, None, ExitCode.USAGE if isinstance(exc, click.UsageError) else ExitCode(exc.exit_code), 0)
+    except BrokenPipeError:
+        sys.exit(ExitCode.FAILURE)
+    except Exception as exc:
+        _fail(
+            f"internal error: {type(exc).__name__}: {exc}",
+            "rerun with -v and report the traceback",
+            ExitCode.FAILURE,
+            verbose,
+        )
+    sys.exit(code if isinstance(code, int) else ExitCode.OK)
+
+
+def _verbosity(argv: list[str]) -> int:
+    count = 0
+    for arg in argv:
+        if arg == "--":
+            break
+        if arg == "--verbose":
+            count += 1
+        elif arg.startswith("-") and not arg.startswith("--") and set(arg[1:]) == {"v"}:
+            count += len(arg) - 1
+    return count
+
+
+def _fail(message: str, hint: str | None, code: int, verbose: int) -> Any:
+    if verbose:
+        traceback.print_exc()
+    first_line = " ".join(message.split("\n")).strip() or "failed"
+    click.echo(f"error: {first_line}", err=True)
+    if hint:
+        click.echo(f"hint: {hint}", err=True)
+    sys.exit(code)

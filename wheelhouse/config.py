@@ -1,0 +1,149 @@
+"""Settings: defaults, then ``wheelhouse.toml`` or ``[tool.wheelhouse]`` in ``pyproject.toml``, then the command line.
+
+Every effective value remembers where it came from, so ``wheelhouse config`` can say so. Unknown keys are errors
+naming the file and the key: a typo must not silently fall back to a default.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from wheelhouse.errors import ConfigError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.10 only
+    import tomli as tomllib  # type: ignore[import-not-found, unused-ignore]
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The effective configuration of one invocation."""
+
+    wheels: str = "wheels"
+    requirements: tuple[str, ...] = ()
+    constraints: tuple[str, ...] = ()
+    targets: tuple[str, ...] = ()
+    python: tuple[str, ...] = ()
+    libc: str | None = None
+    index_url: str | None = None
+    extra_index_urls: tuple[str, ...] = ()
+    find_links: tuple[str, ...] = ()
+    base_image: str | None = None
+    jobs: int | None = None
+    # key -> "default" | "<file>" | "command line"
+    sources: Mapping[str, str] = field(default_factory=dict, compare=False)
+    config_file: str | None = None
+
+    def with_cli(self, **values: Any) -> Settings:
+        """Override with command-line values; None and empty tuples mean "not given"."""
+        given = {k: v for k, v in values.items() if v is not None and v != ()}
+        for key in given:
+            if key not in _KEYS:
+                raise ConfigError(f"unknown setting {key!r}")
+        sources = dict(self.sources)
+        sources.update(dict.fromkeys(given, "command line"))
+        converted: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in given.items()}
+        return replace(self, sources=sources, **converted)
+
+    @property
+    def wheels_path(self) -> Path:
+        return Path(self.wheels)
+
+
+_KEYS = {f.name for f in fields(Settings)} - {"sources", "config_file"}
+_TOML_KEYS = {k.replace("_", "-"): k for k in _KEYS}
+_LIST_KEYS = {"requirements", "constraints", "targets", "python", "extra_index_urls", "find_links"}
+
+
+def find_config_file(start: Path) -> tuple[Path, bool] | None:
+    """The nearest wheelhouse.toml, or pyproject.toml with a [tool.wheelhouse] table, from ``start`` upwards.
+
+    Returns (path, is_pyproject). The search stops at the first directory holding either file.
+    """
+    for directory in (start, *start.parents):
+        own = directory / "wheelhouse.toml"
+        if own.is_file():
+            return own, False
+        pyproject = directory / "pyproject.toml"
+        if pyproject.is_file():
+            try:
+                data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                return None
+            if isinstance(data.get("tool"), dict) and "wheelhouse" in data["tool"]:
+                return pyproject, True
+            return None
+    return None
+
+
+def load_settings(cwd: Path | None = None, *, config_file: Path | None = None) -> Settings:
+    """Defaults overlaid with the configuration file found from ``cwd`` (or the one given)."""
+    cwd = cwd or Path.cwd()
+    sources = dict.fromkeys(_KEYS, "default")
+    if config_file is not None:
+        if not config_file.is_file():
+            raise ConfigError(f"configuration file {config_file} does not exist")
+        found: tuple[Path, bool] | None = (config_file, config_file.name == "pyproject.toml")
+    else:
+        found = find_config_file(cwd)
+    if found is None:
+        return Settings(sources=sources)
+    path, is_pyproject = found
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    table: Any = data.get("tool", {}).get("wheelhouse", {}) if is_pyproject else data
+    if not isinstance(table, dict):
+        raise ConfigError(f"{path}: [tool.wheelhouse] must be a table")
+    where = f"{path}" + (" [tool.wheelhouse]" if is_pyproject else "")
+    values: dict[str, Any] = {}
+    base = path.parent
+    for raw_key, value in table.items():
+        key = _TOML_KEYS.get(raw_key) or (_TOML_KEYS.get(raw_key.replace("_", "-")))
+        if key is None:
+            known = ", ".join(sorted(_TOML_KEYS))
+            raise ConfigError(f"{where}: unknown key {raw_key!r} (known keys: {known})")
+        values[key] = _convert(where, raw_key, key, value, base)
+        sources[key] = str(path)
+    return Settings(sources=sources, config_file=str(path), **values)
+
+
+def _convert(where: str, raw_key: str, key: str, value: Any, base: Path) -> Any:
+    if key in _LIST_KEYS:
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{where}: {raw_key} must be a string or a list of strings")
+        if key in ("requirements", "constraints"):
+            value = [_relative(base, v) for v in value]
+        return tuple(value)
+    if key == "jobs":
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ConfigError(f"{where}: jobs must be a positive integer")
+        return value
+    if not isinstance(value, str):
+        raise ConfigError(f"{where}: {raw_key} must be a string")
+    if key == "wheels":
+        return _relative(base, value)
+    return value
+
+
+def _relative(base: Path, value: str) -> str:
+    """Paths in a config file are relative to that file; keep them short when it is the working directory."""
+    path = Path(value)
+    if path.is_absolute():
+        return value
+    try:
+        if base.resolve() == Path.cwd().resolve():
+            return value
+    except OSError:
+        pass
+    return str(base / path)

@@ -1,0 +1,118 @@
+"""The shared vocabulary of distribution files, their metadata and the finders that list them.
+
+A *finder* answers two questions for the resolver: which files exist for a project, and what a file's core
+metadata says. The local store and a remote index are both finders; the resolver never knows which it talks to.
+"""
+
+from __future__ import annotations
+
+import email.parser
+import email.policy
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+from packaging.tags import Tag
+from packaging.utils import (
+    InvalidSdistFilename,
+    InvalidWheelFilename,
+    NormalizedName,
+    canonicalize_name,
+    parse_sdist_filename,
+    parse_wheel_filename,
+)
+from packaging.version import InvalidVersion, Version
+
+DistKind = Literal["wheel", "sdist"]
+
+# A METADATA file larger than this is refused rather than parsed: real ones are a few kB to a few hundred kB,
+# and a hostile wheel must not make us allocate without bound.
+MAX_METADATA_BYTES = 8 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class CoreMetadata:
+    """The parts of a distribution's core metadata that resolution needs."""
+
+    name: str
+    version: str
+    requires_dist: tuple[str, ...] = ()
+    requires_python: str | None = None
+    provides_extra: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class DistFile:
+    """One distribution file, local or remote.
+
+    ``location`` is a filesystem path for files in the store and a URL for remote files. ``requires_python`` is
+    what the index (data-requires-python) or the store's manifest says, before any metadata is read.
+    """
+
+    filename: str
+    name: NormalizedName
+    version: Version
+    kind: DistKind
+    tags: frozenset[Tag]
+    location: str
+    local: bool
+    build: tuple[int, str] | tuple[()] = ()
+    requires_python: str | None = None
+    yanked: str | None = None
+    sha256: str | None = None
+    size: int | None = None
+
+
+class Finder(Protocol):
+    """Where the resolver gets files and metadata from."""
+
+    def files(self, name: NormalizedName) -> Sequence[DistFile]:
+        """Every distribution file known for the project ``name`` (wheels and sdists, any platform)."""
+        ...
+
+    def metadata(self, dist: DistFile) -> CoreMetadata:
+        """The core metadata of ``dist`` (for a wheel, its ``METADATA``)."""
+        ...
+
+
+class InvalidDistFilename(ValueError):
+    """A file name that is neither a valid wheel nor a valid sdist name."""
+
+
+def parse_dist_filename(
+    filename: str,
+) -> tuple[NormalizedName, Version, DistKind, frozenset[Tag], tuple[int, str] | tuple[()]]:
+    """Split a wheel or sdist file name into name, version, kind, tags and build tag.
+
+    Raises :class:`InvalidDistFilename` with a one-line reason.
+    """
+    try:
+        if filename.endswith(".whl"):
+            name, version, build, tags = parse_wheel_filename(filename)
+            return name, version, "wheel", tags, build
+        if filename.endswith((".tar.gz", ".zip")):
+            name, version = parse_sdist_filename(filename)
+            return name, version, "sdist", frozenset(), ()
+    except (InvalidWheelFilename, InvalidSdistFilename, InvalidVersion) as exc:
+        raise InvalidDistFilename(str(exc).splitlines()[0]) from None
+    raise InvalidDistFilename(f"not a wheel or sdist file name: {filename!r}")
+
+
+def parse_core_metadata(data: bytes, *, source: str = "METADATA") -> CoreMetadata:
+    """Parse the RFC 822 core metadata format; raises ValueError with a one-line reason when unusable."""
+    if len(data) > MAX_METADATA_BYTES:
+        raise ValueError(f"{source} is {len(data)} bytes, larger than the {MAX_METADATA_BYTES} byte limit")
+    text = data.decode("utf-8", errors="replace")
+    # compat32 keeps header values verbatim; the default policy would fold and re-encode them.
+    msg = email.parser.HeaderParser(policy=email.policy.compat32).parsestr(text)
+    name = msg.get("Name")
+    version = msg.get("Version")
+    if not name or not version:
+        raise ValueError(f"{source} has no Name or Version field")
+    return CoreMetadata(
+        name=str(name).strip(),
+        version=str(version).strip(),
+        requires_dist=tuple(str(v).strip() for v in msg.get_all("Requires-Dist") or ()),
+        requires_python=(str(msg["Requires-Python"]).strip() or None) if msg.get("Requires-Python") else None,
+        provides_extra=tuple(str(canonicalize_name(str(v).strip())) for v in msg.get_all("Provides-Extra") or ()),
+    )

@@ -1,0 +1,604 @@
+"""The wheels/ folder: scan, cached metadata, atomic additions, provenance records and a process lock.
+
+Layout::
+
+    wheels/
+      *.whl                       what pip --find-links sees
+      .wheelhouse/manifest.json   metadata cache (keyed by file name + size + mtime) and provenance records
+      .wheelhouse/lock            flock(2) target serialising writers across processes
+      .wheelhouse/tmp/            partial downloads; never visible to pip, cleaned on the next run
+      .wheelhouse/sdists/         source distributions kept for offline rebuilds
+
+The manifest is a cache: a stale or corrupt one is rebuilt silently and never trusted over the files. It is only
+ever written under the lock, atomically (temp file, fsync, rename), so readers see the old or the new version.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import hashlib
+import json
+import os
+import threading
+import time
+import zipfile
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from packaging.utils import NormalizedName
+
+from wheelhouse.dists import (
+    MAX_METADATA_BYTES,
+    CoreMetadata,
+    DistFile,
+    InvalidDistFilename,
+    parse_core_metadata,
+    parse_dist_filename,
+)
+from wheelhouse.errors import LockTimeout, StoreError
+
+MANIFEST_FORMAT = 1
+META_DIR = ".wheelhouse"
+PARTIAL_PREFIX = ".partial-"
+_CHUNK = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class FileRecord:
+    """Provenance of a file: how it came into the folder and which targets it serves."""
+
+    sha256: str
+    url: str | None = None
+    added: float = 0.0
+    targets: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ()
+    built_by: str | None = None
+
+    def merged(self, other: FileRecord) -> FileRecord:
+        """Combine two records of the same file: union of targets and sources, newest facts otherwise."""
+        return FileRecord(
+            sha256=other.sha256 or self.sha256,
+            url=other.url or self.url,
+            added=self.added or other.added,
+            targets=tuple(sorted(set(self.targets) | set(other.targets))),
+            sources=tuple(sorted(set(self.sources) | set(other.sources))),
+            built_by=other.built_by or self.built_by,
+        )
+
+
+@dataclass(frozen=True)
+class StoredWheel:
+    """A wheel in the folder with the metadata read from it."""
+
+    dist: DistFile
+    metadata: CoreMetadata
+    mtime: float
+
+    @property
+    def path(self) -> Path:
+        return Path(self.dist.location)
+
+
+@dataclass(frozen=True)
+class StoreProblem:
+    """A file in the folder that cannot serve as a wheel, and why."""
+
+    filename: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class StoreScan:
+    """A snapshot of the folder."""
+
+    root: Path
+    wheels: tuple[StoredWheel, ...] = ()
+    sdists: tuple[DistFile, ...] = ()
+    problems: tuple[StoreProblem, ...] = ()
+    stray: tuple[str, ...] = ()
+    records: Mapping[str, FileRecord] = field(default_factory=dict)
+    opened: int = 0  # zips opened by this scan; 0 on a warm manifest
+
+    def by_name(self) -> dict[NormalizedName, list[StoredWheel]]:
+        out: dict[NormalizedName, list[StoredWheel]] = {}
+        for wheel in self.wheels:
+            out.setdefault(wheel.dist.name, []).append(wheel)
+        return out
+
+    def get(self, filename: str) -> StoredWheel | None:
+        for wheel in self.wheels:
+            if wheel.dist.filename == filename:
+                return wheel
+        return None
+
+
+# flock(2) locks belong to an open file description, so a second flock from the same process on a new
+# descriptor would deadlock. Track the locks this process holds and make them re-entrant.
+_HELD: dict[str, tuple[int, int]] = {}
+_HELD_GUARD = threading.RLock()
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that readers see the old content or the new, never a mix."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{PARTIAL_PREFIX}{path.name}.{os.getpid()}.{threading.get_ident()}")
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+    _fsync_dir(path.parent)
+
+
+def _fsync_dir(directory: Path) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def file_sha256(path: Path) -> str:
+    """Hex sha256 of a file, read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def read_wheel_metadata(path: Path, name: str, version: str) -> CoreMetadata:
+    """Read ``METADATA`` from a wheel's ``.dist-info``; raises ValueError with a one-line reason."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            candidates = [
+                info
+                for info in zf.infolist()
+                if info.filename.count("/") == 1 and info.filename.endswith(".dist-info/METADATA")
+            ]
+            if not candidates:
+                raise ValueError("no .dist-info/METADATA in the wheel")
+            if len(candidates) > 1:
+                raise ValueError("more than one .dist-info/METADATA in the wheel")
+            info = candidates[0]
+            if info.file_size > MAX_METADATA_BYTES:
+                raise ValueError(f"METADATA is {info.file_size} bytes, over the {MAX_METADATA_BYTES} byte limit")
+            with zf.open(info) as fh:
+                # Read one byte past the limit so a lying header cannot make us allocate without bound.
+                data = fh.read(MAX_METADATA_BYTES + 1)
+    except zipfile.BadZipFile as exc:
+        raise ValueError(f"not a readable zip file ({exc})") from None
+    except (OSError, EOFError, RuntimeError, NotImplementedError) as exc:
+        raise ValueError(f"cannot read the wheel ({exc})") from None
+    meta = parse_core_metadata(data)
+    from packaging.utils import canonicalize_name, canonicalize_version
+
+    if canonicalize_name(meta.name) != canonicalize_name(name) or canonicalize_version(
+        meta.version
+    ) != canonicalize_version(version):
+        raise ValueError(f"METADATA says {meta.name} {meta.version} but the file name says {name} {version}")
+    return meta
+
+
+class Store:
+    """A wheels/ folder."""
+
+    def __init__(self, root: Path | str) -> None:
+        self.root = Path(root)
+
+    @property
+    def meta_dir(self) -> Path:
+        return self.root / META_DIR
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.meta_dir / "manifest.json"
+
+    @property
+    def tmp_dir(self) -> Path:
+        return self.meta_dir / "tmp"
+
+    @property
+    def sdist_dir(self) -> Path:
+        return self.meta_dir / "sdists"
+
+    def exists(self) -> bool:
+        return self.root.is_dir()
+
+    def ensure(self) -> None:
+        """Create the folder and its metadata directory, with a clear error when that is impossible."""
+        try:
+            self.meta_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"cannot create the wheels folder {self.root}: {exc.strerror or exc}") from None
+
+    # -- locking -----------------------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def lock(
+        self,
+        *,
+        wait: bool = True,
+        timeout: float | None = None,
+        on_wait: Callable[[str], None] | None = None,
+    ) -> Iterator[None]:
+        """Hold the folder's exclusive lock; re-entrant within this process.
+
+        ``on_wait`` is called once with a message when another process holds the lock and we wait for it.
+        """
+        self.ensure()
+        path = self.meta_dir / "lock"
+        key = str(path.resolve())
+        with _HELD_GUARD:
+            held = _HELD.get(key)
+            if held is not None:
+                _HELD[key] = (held[0], held[1] + 1)
+                reentered = True
+            else:
+                reentered = False
+        if reentered:
+            try:
+                yield
+            finally:
+                self._release(key)
+            return
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            self._acquire(fd, path, wait=wait, timeout=timeout, on_wait=on_wait)
+        except BaseException:
+            os.close(fd)
+            raise
+        with contextlib.suppress(OSError):
+            os.ftruncate(fd, 0)
+            os.write(fd, f"{os.getpid()}\n".encode())
+        with _HELD_GUARD:
+            _HELD[key] = (fd, 1)
+        try:
+            yield
+        finally:
+            self._release(key)
+
+    def _acquire(
+        self, fd: int, path: Path, *, wait: bool, timeout: float | None, on_wait: Callable[[str], None] | None
+    ) -> None:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except OSError as exc:
+            if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                raise StoreError(f"cannot lock {path}: {exc.strerror}") from None
+        holder = ""
+        with contextlib.suppress(OSError, ValueError):
+            holder = f" (process {int(path.read_text().strip())})"
+        message = f"another wheelhouse process{holder} is using {self.root}"
+        if not wait:
+            raise LockTimeout(message, hint="wait for it to finish, or run without --no-wait to queue behind it")
+        if on_wait is not None:
+            on_wait(f"{message}; waiting for it to finish")
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return
+            except OSError:
+                if deadline is not None and time.monotonic() > deadline:
+                    raise LockTimeout(f"{message}; gave up after {timeout:.0f} s") from None
+                time.sleep(0.05)
+
+    @staticmethod
+    def _release(key: str) -> None:
+        with _HELD_GUARD:
+            fd, count = _HELD[key]
+            if count > 1:
+                _HELD[key] = (fd, count - 1)
+                return
+            del _HELD[key]
+        with contextlib.suppress(OSError):
+            fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+
+    def _holds_lock(self) -> bool:
+        key = str((self.meta_dir / "lock").resolve())
+        with _HELD_GUARD:
+            return key in _HELD
+
+    # -- manifest ----------------------------------------------------------------------------------------
+    def _read_manifest(self) -> dict[str, Any]:
+        try:
+            raw = json.loads(self.manifest_path.read_bytes())
+        except (OSError, ValueError):
+            return {}
+        if not isinstance(raw, dict) or raw.get("format") != MANIFEST_FORMAT:
+            return {}
+        if not isinstance(raw.get("files"), dict) or not isinstance(raw.get("records"), dict):
+            return {}
+        return raw
+
+    def _write_manifest(self, manifest: dict[str, Any]) -> None:
+        manifest["format"] = MANIFEST_FORMAT
+        data = json.dumps(manifest, sort_keys=True, separators=(",", ":")).encode()
+        atomic_write(self.manifest_path, data)
+
+    def records(self) -> dict[str, FileRecord]:
+        """Provenance records, by file name."""
+        out: dict[str, FileRecord] = {}
+        for filename, raw in self._read_manifest().get("records", {}).items():
+            try:
+                out[filename] = FileRecord(
+                    sha256=str(raw["sha256"]),
+                    url=raw.get("url"),
+                    added=float(raw.get("added", 0.0)),
+                    targets=tuple(raw.get("targets", ())),
+                    sources=tuple(raw.get("sources", ())),
+                    built_by=raw.get("built_by"),
+                )
+            except (KeyError, TypeError, ValueError):
+                continue
+        return out
+
+    def update_records(self, updates: Mapping[str, FileRecord], *, replace: bool = False) -> None:
+        """Merge provenance records into the manifest (under the lock)."""
+        with self.lock():
+            manifest = self._read_manifest() or {"files": {}, "records": {}}
+            records = manifest.setdefault("records", {})
+            current = self.records()
+            for filename, record in updates.items():
+                if not replace and filename in current:
+                    record = current[filename].merged(record)
+                records[filename] = asdict(record)
+            self._write_manifest(manifest)
+
+    def forget(self, filenames: Iterable[str]) -> None:
+        """Drop manifest entries of removed files (under the lock)."""
+        with self.lock():
+            manifest = self._read_manifest()
+            if not manifest:
+                return
+            for filename in filenames:
+                manifest["files"].pop(filename, None)
+                manifest["records"].pop(filename, None)
+            self._write_manifest(manifest)
+
+    # -- scanning ----------------------------------------------------------------------------------------
+    def scan(self) -> StoreScan:
+        """Read the folder; open only wheels the manifest does not describe at their current size and mtime."""
+        if not self.root.exists():
+            return StoreScan(root=self.root)
+        if not self.root.is_dir():
+            raise StoreError(f"{self.root} is not a directory")
+        try:
+            entries = list(os.scandir(self.root))
+        except OSError as exc:
+            raise StoreError(f"cannot read the wheels folder {self.root}: {exc.strerror or exc}") from None
+        manifest = self._read_manifest()
+        cache: dict[str, Any] = manifest.get("files", {}) if manifest else {}
+        raw_records = manifest.get("records", {}) if manifest else {}
+        new_cache: dict[str, Any] = {}
+        wheels: list[StoredWheel] = []
+        sdists: list[DistFile] = []
+        problems: list[StoreProblem] = []
+        stray: list[str] = []
+        opened = 0
+        for entry in sorted(entries, key=lambda e: e.name):
+            filename = entry.name
+            if filename.startswith("."):
+                if filename.startswith(PARTIAL_PREFIX):
+                    stray.append(filename)
+                continue
+            try:
+                if not entry.is_file():
+                    continue
+                st = entry.stat()
+            except OSError as exc:
+                problems.append(StoreProblem(filename, f"cannot stat: {exc.strerror}"))
+                continue
+            try:
+                name, version, kind, tags, build = parse_dist_filename(filename)
+            except InvalidDistFilename as exc:
+                problems.append(StoreProblem(filename, f"not a valid wheel or sdist file name ({exc})"))
+                continue
+            if kind == "sdist":
+                sdists.append(
+                    DistFile(filename, name, version, "sdist", tags, str(Path(entry.path)), True, size=st.st_size)
+                )
+                continue
+            cached = cache.get(filename)
+            entry_cache: dict[str, Any]
+            fresh = (
+                isinstance(cached, dict)
+                and cached.get("size") == st.st_size
+                and cached.get("mtime_ns") == st.st_mtime_ns
+            )
+            if fresh and isinstance(cached, dict) and ("metadata" in cached or "problem" in cached):
+                entry_cache = cached
+            else:
+                opened += 1
+                entry_cache = {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
+                if fresh and isinstance(cached, dict) and cached.get("sha256"):
+                    # commit() primes the hash of a file it just verified; keep it while the file is unchanged.
+                    entry_cache["sha256"] = cached["sha256"]
+                try:
+                    meta = read_wheel_metadata(Path(entry.path), str(name), str(version))
+                    entry_cache["metadata"] = asdict(meta)
+                except ValueError as exc:
+                    entry_cache["problem"] = str(exc)
+            new_cache[filename] = entry_cache
+            if "problem" in entry_cache:
+                problems.append(StoreProblem(filename, str(entry_cache["problem"])))
+                continue
+            md = entry_cache["metadata"]
+            meta = CoreMetadata(
+                name=md["name"],
+                version=md["version"],
+                requires_dist=tuple(md.get("requires_dist", ())),
+                requires_python=md.get("requires_python"),
+                provides_extra=tuple(md.get("provides_extra", ())),
+            )
+            sha = entry_cache.get("sha256")
+            dist = DistFile(
+                filename=filename,
+                name=name,
+                version=version,
+                kind="wheel",
+                tags=tags,
+                location=str(Path(entry.path)),
+                local=True,
+                build=build,
+                requires_python=meta.requires_python,
+                sha256=sha,
+                size=st.st_size,
+            )
+            wheels.append(StoredWheel(dist, meta, st.st_mtime))
+        if self.tmp_dir.is_dir():
+            with contextlib.suppress(OSError):
+                stray.extend(f"{META_DIR}/tmp/{p.name}" for p in sorted(self.tmp_dir.iterdir()))
+        if new_cache != cache:
+            self._save_cache(new_cache)
+        return StoreScan(
+            root=self.root,
+            wheels=tuple(wheels),
+            sdists=tuple(sdists),
+            problems=tuple(problems),
+            stray=tuple(stray),
+            records=self.records() if raw_records else {},
+            opened=opened,
+        )
+
+    def _save_cache(self, files: dict[str, Any]) -> None:
+        """Store the metadata cache when we can take the lock at once; skipping is harmless (it is a cache)."""
+        try:
+            with self.lock(wait=False):
+                manifest = self._read_manifest() or {"files": {}, "records": {}}
+                manifest["files"] = files
+                self._write_manifest(manifest)
+        except (LockTimeout, StoreError, OSError):
+            # Read-only folder, full disk or a busy writer: the next run simply reads the zips again.
+            return
+
+    def hashes(self, filenames: Iterable[str]) -> dict[str, str]:
+        """sha256 of each named wheel, computed once and cached in the manifest."""
+        manifest = self._read_manifest()
+        cache = manifest.get("files", {}) if manifest else {}
+        out: dict[str, str] = {}
+        changed = False
+        for filename in filenames:
+            path = self.root / filename
+            st = path.stat()
+            entry = cache.get(filename)
+            if (
+                isinstance(entry, dict)
+                and entry.get("sha256")
+                and entry.get("size") == st.st_size
+                and entry.get("mtime_ns") == st.st_mtime_ns
+            ):
+                out[filename] = str(entry["sha256"])
+                continue
+            out[filename] = file_sha256(path)
+            if isinstance(entry, dict) and entry.get("size") == st.st_size and entry.get("mtime_ns") == st.st_mtime_ns:
+                entry["sha256"] = out[filename]
+                changed = True
+        if changed:
+            self._save_cache(cache)
+        return out
+
+    # -- adding files ------------------------------------------------------------------------------------
+    def new_temp(self, filename: str) -> Path:
+        """A fresh temporary path on the folder's filesystem for a file that may later be committed."""
+        self.tmp_dir.mkdir(parents=True, exist_ok=True)
+        return self.tmp_dir / f"{PARTIAL_PREFIX}{os.getpid()}-{threading.get_ident()}-{time.monotonic_ns()}-{filename}"
+
+    def commit(self, temp: Path, filename: str, record: FileRecord) -> Path:
+        """Move a complete, verified temporary file into the folder and record where it came from.
+
+        A file that already exists with the same name is kept when identical and refused when different: a
+        wheelhouse never silently replaces one wheel with another of the same name.
+        """
+        if "/" in filename or "\\" in filename or filename.startswith(".") or "\0" in filename:
+            raise StoreError(f"refusing unsafe file name {filename!r}")
+        dest = self.root / filename
+        with self.lock():
+            if dest.exists():
+                existing = file_sha256(dest)
+                with contextlib.suppress(OSError):
+                    temp.unlink()
+                if existing != record.sha256:
+                    raise StoreError(
+                        f"{dest} already exists with different content (sha256 {existing}, new {record.sha256})",
+                        hint=f"run 'wheelhouse check' and move {filename} aside if it is corrupt",
+                    )
+            else:
+                with open(temp, "rb") as fh:
+                    os.fsync(fh.fileno())
+                os.replace(temp, dest)
+                _fsync_dir(self.root)
+            self.update_records({filename: record})
+            self._prime_hash(dest, record.sha256)
+        return dest
+
+    def _prime_hash(self, path: Path, sha256: str) -> None:
+        """Remember a just-verified file's hash so that lock/index/check need not read it again."""
+        st = path.stat()
+        manifest = self._read_manifest() or {"files": {}, "records": {}}
+        manifest["files"][path.name] = {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": sha256}
+        self._write_manifest(manifest)
+
+    def remove(self, filenames: Iterable[str]) -> list[str]:
+        """Delete wheels and their manifest entries (under the lock); returns what was removed."""
+        removed: list[str] = []
+        with self.lock():
+            for filename in filenames:
+                try:
+                    (self.root / filename).unlink()
+                    removed.append(filename)
+                except FileNotFoundError:
+                    continue
+                except OSError as exc:
+                    raise StoreError(f"cannot remove {self.root / filename}: {exc.strerror}") from None
+            self.forget(removed)
+        return removed
+
+    def clean_stray(self, *, older_than: float = 0.0) -> list[str]:
+        """Remove partial files left by interrupted runs. Only call while holding the lock."""
+        cleaned: list[str] = []
+        now = time.time()
+        candidates: list[Path] = []
+        if self.tmp_dir.is_dir():
+            candidates.extend(self.tmp_dir.iterdir())
+        if self.root.is_dir():
+            candidates.extend(p for p in self.root.iterdir() if p.name.startswith(PARTIAL_PREFIX))
+        for path in candidates:
+            with contextlib.suppress(OSError):
+                if now - path.stat().st_mtime >= older_than:
+                    path.unlink()
+                    cleaned.append(path.name)
+        return cleaned
+
+
+class StoreFinder:
+    """A :class:`wheelhouse.dists.Finder` over a scanned folder; never touches the network."""
+
+    def __init__(self, scan: StoreScan) -> None:
+        self.scan = scan
+        self._by_name = scan.by_name()
+        self._meta = {w.dist.filename: w.metadata for w in scan.wheels}
+        self._sdists: dict[NormalizedName, list[DistFile]] = {}
+        for sdist in scan.sdists:
+            self._sdists.setdefault(sdist.name, []).append(sdist)
+
+    def files(self, name: NormalizedName) -> list[DistFile]:
+        return [w.dist for w in self._by_name.get(name, ())] + self._sdists.get(name, [])
+
+    def metadata(self, dist: DistFile) -> CoreMetadata:
+        try:
+            return self._meta[dist.filename]
+        except KeyError:
+            raise StoreError(f"no metadata for {dist.filename}") from None
