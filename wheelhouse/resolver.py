@@ -27,7 +27,7 @@ from packaging.version import Version
 from resolvelib import AbstractProvider, BaseReporter, Resolver
 from resolvelib.resolvers import ResolutionError, ResolutionImpossible, ResolutionTooDeep
 
-from wheelhouse.dists import CoreMetadata, DistFile, Finder
+from wheelhouse.dists import DistFile, Finder
 from wheelhouse.requirements import RequirementLine, RequirementSet
 from wheelhouse.targets import Target
 
@@ -260,7 +260,7 @@ class Provider(AbstractProvider["_Req", "_Candidate", str]):
                     f"{candidate.name}=={candidate.version}",
                 )
             )
-        deps.extend(self.dependencies(candidate.dist, candidate.extras))
+        deps.extend(self.dependencies(candidate.dist, candidate.extras, tier=candidate.tier))
         return deps
 
     # domain ----------------------------------------------------------------------------------------------
@@ -278,20 +278,12 @@ class Provider(AbstractProvider["_Req", "_Candidate", str]):
                 seen.setdefault(dist.filename, dist)
         return list(seen.values())
 
-    def metadata(self, dist: DistFile, tier: int | None = None) -> CoreMetadata:
-        if tier is None:
-            tier = 0 if dist.local else len(self.finders) - 1
-        return self.finders[tier].metadata(dist)
-
-    def dependencies(self, dist: DistFile, extras: frozenset[str]) -> list[_Req]:
+    def dependencies(self, dist: DistFile, extras: frozenset[str], *, tier: int = 0) -> list[_Req]:
+        """The requirements ``dist`` (from finder ``tier``) brings for the target, with ``extras`` applied."""
         key = (dist.location, dist.filename, extras)
         if key in self._deps:
             return self._deps[key]
-        finder = next(
-            (f for f in self.finders if any(d.filename == dist.filename for d in f.files(dist.name))),
-            self.finders[0],
-        )
-        meta = finder.metadata(dist)
+        meta = self.finders[tier].metadata(dist)
         out: list[_Req] = []
         for text in meta.requires_dist:
             try:

@@ -1,0 +1,439 @@
+"""``wheelhouse download``."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import sys
+import threading
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from wheelhouse.cli._common import (
+    State,
+    effective_settings,
+    get_state,
+    json_option,
+    load_inputs,
+    load_targets,
+    print_json,
+    requirement_args,
+    requirement_options,
+    target_options,
+    wheels_option,
+)
+from wheelhouse.download import DEFAULT_JOBS, DownloadPlan, DownloadReporter, DownloadResult, PlannedFile
+from wheelhouse.errors import ExitCode, UsageError, WheelhouseError
+
+if TYPE_CHECKING:
+    from wheelhouse.config import Settings
+    from wheelhouse.index import IndexConfig
+    from wheelhouse.requirements import RequirementSet
+    from wheelhouse.targets import Target
+
+
+@click.command("download")
+@requirement_options
+@target_options
+@click.option(
+    "--platform",
+    "platforms",
+    multiple=True,
+    metavar="TAG",
+    help="pip-style platform tag (e.g. manylinux_2_28_aarch64); each one is a target with every --python.",
+)
+@click.option("--abi", default=None, metavar="ABI", help="pip-style ABI (cp312, abi3, none); must match --python.")
+@click.option("--implementation", default=None, metavar="IMPL", help="pip-style implementation; only 'cp'.")
+@click.option("-i", "--index-url", default=None, metavar="URL", help="Base URL of the package index (PEP 503/691).")
+@click.option("--extra-index-url", "extra_index_urls", multiple=True, metavar="URL", help="Extra index. Repeatable.")
+@click.option(
+    "-f", "--find-links", "find_links", multiple=True, metavar="DIR|URL", help="Flat folder or HTML page. Repeatable."
+)
+@click.option("--no-index", is_flag=True, help="Ignore every index; use --find-links only.")
+@click.option("--cert", default=None, metavar="PATH", help="CA bundle for HTTPS.")
+@click.option("--isolated", is_flag=True, help="Ignore pip's configuration files and PIP_* environment variables.")
+@click.option("--pre", is_flag=True, help="Include pre-release versions.")
+@click.option(
+    "--only-binary",
+    "only_binary",
+    multiple=True,
+    metavar="SPEC",
+    help="Accepted for pip compatibility: the native engine always prefers wheels.",
+)
+@click.option(
+    "-j", "--jobs", type=click.IntRange(1, 64), default=None, help=f"Parallel downloads (default {DEFAULT_JOBS})."
+)
+@click.option(
+    "--engine",
+    type=click.Choice(["native", "pip"]),
+    default="native",
+    show_default=True,
+    help="native: wheelhouse's resolver and parallel fetcher. pip: run 'pip download' per target first "
+    "(for pip plugins/keyring), then fill what pip missed natively.",
+)
+@click.option("--dry-run", is_flag=True, help="Print the plan (files, sizes, per target); download nothing.")
+@click.option("--no-wait", is_flag=True, help="Fail at once when another wheelhouse process is using the folder.")
+@wheels_option
+@json_option
+def download_command(
+    packages: tuple[str, ...],
+    requirement_files: tuple[str, ...],
+    constraints: tuple[str, ...],
+    targets: tuple[str, ...],
+    pythons: tuple[str, ...],
+    libc: str | None,
+    platforms: tuple[str, ...],
+    abi: str | None,
+    implementation: str | None,
+    index_url: str | None,
+    extra_index_urls: tuple[str, ...],
+    find_links: tuple[str, ...],
+    no_index: bool,
+    cert: str | None,
+    isolated: bool,
+    pre: bool,
+    only_binary: tuple[str, ...],
+    jobs: int | None,
+    engine: str,
+    dry_run: bool,
+    no_wait: bool,
+    wheels_dir: str | None,
+    as_json: bool,
+) -> None:
+    """Fill the wheels folder for every target, in parallel, verified, incrementally.
+
+    Each target is resolved with the same resolver as `verify`, over the folder first and the index second:
+    wheels already present are reused (a covered run makes no network request) and old versions are kept.
+    Every file is streamed to a temporary name, checked against the index's sha256, then moved into place.
+    Afterwards every target is verified offline; the exit status is verify's (0 covered, 3 not covered),
+    or 1 when a file could not be downloaded.
+
+    Index settings, highest precedence first: these options; wheelhouse.toml; --index-url/--extra-index-url/
+    --find-links lines in the requirements files; PIP_INDEX_URL, PIP_EXTRA_INDEX_URL, PIP_FIND_LINKS,
+    PIP_NO_INDEX, PIP_CERT; pip's configuration files; https://pypi.org/simple. --isolated skips pip's
+    files and variables. Credentials may be in URLs or ~/.netrc; they never appear in output or the manifest.
+    """
+    from wheelhouse.download import DownloadOptions, download, plan_download
+    from wheelhouse.index import IndexClient
+    from wheelhouse.store import Store
+
+    state = get_state()
+    target_specs = list(targets) + _pip_style_targets(platforms, pythons, abi, implementation)
+    settings = effective_settings(
+        wheels_dir=wheels_dir,
+        requirement_files=requirement_files,
+        constraints=constraints,
+        targets=tuple(target_specs),
+        pythons=() if platforms and not targets else pythons,
+        libc=libc,
+        jobs=jobs,
+    )
+    reqs = load_inputs(settings, packages)
+    target_list = load_targets(settings)
+    config = _index_config(settings, reqs, index_url, extra_index_urls, find_links, no_index, cert, isolated)
+    state.info(f"index: {config!r}")
+    store = Store(settings.wheels_path)
+    options = DownloadOptions(
+        jobs=settings.jobs or DEFAULT_JOBS,
+        pre=pre,
+        dry_run=dry_run,
+        wait=not no_wait,
+        fix_args=requirement_args(settings, packages),
+    )
+    if engine == "pip" and not dry_run:
+        from wheelhouse.pip_engine import pip_download
+
+        pip_download(reqs, target_list, store, config, warn=state.warn, info=state.info)
+
+    reporter = _reporter(state, as_json)
+    with IndexClient(config, jobs=max(options.jobs, 4)) as client:
+        try:
+            if dry_run:
+                plan = plan_download(
+                    reqs, target_list, store, client, options=options, reporter=reporter, warn=state.warn
+                )
+                result = DownloadResult(plan, requests=client.request_count)
+            else:
+                result = download(reqs, target_list, store, client, options=options, reporter=reporter, warn=state.warn)
+        finally:
+            reporter.close()
+    if as_json:
+        print_json(_result_json(result, dry_run))
+    else:
+        _render(state, result, dry_run)
+    click.get_current_context().exit(_exit_code(result, dry_run))
+
+
+def _pip_style_targets(
+    platforms: Sequence[str], pythons: Sequence[str], abi: str | None, implementation: str | None
+) -> list[str]:
+    """pip's --platform/--python-version/--abi/--implementation expressed as wheelhouse targets."""
+    if implementation not in (None, "cp"):
+        raise UsageError(f"--implementation {implementation}: only CPython ('cp') targets are supported")
+    if not platforms:
+        if abi is not None:
+            raise UsageError("--abi needs --platform (or use --target)")
+        return []
+    from wheelhouse.targets import parse_python
+
+    versions = [parse_python(p)[0] for p in pythons] or [(sys.version_info.major, sys.version_info.minor)]
+    out: list[str] = []
+    for version in versions:
+        tag = f"cp{version[0]}{version[1]}"
+        if abi not in (None, "none", "abi3", tag):
+            raise UsageError(f"--abi {abi} does not match Python {version[0]}.{version[1]} (expected {tag})")
+        for platform in platforms:
+            out.append(f"{tag}-{platform}")
+    return out
+
+
+def _index_config(
+    settings: Settings,
+    reqs: RequirementSet,
+    index_url: str | None,
+    extra_index_urls: Sequence[str],
+    find_links: Sequence[str],
+    no_index: bool,
+    cert: str | None,
+    isolated: bool,
+) -> IndexConfig:
+    """Layer the index settings: pip's files and env < requirements-file options < wheelhouse.toml < options."""
+    from wheelhouse.index import index_config_from_pip
+
+    config = index_config_from_pip(isolated=isolated)
+    layers: list[dict[str, Any]] = [
+        {
+            "index_url": reqs.index_url,
+            "extra_index_urls": reqs.extra_index_urls or None,
+            "find_links": reqs.find_links or None,
+            "no_index": reqs.no_index or None,
+        },
+        {
+            "index_url": settings.index_url,
+            "extra_index_urls": settings.extra_index_urls or None,
+            "find_links": settings.find_links or None,
+        },
+        {
+            "index_url": index_url,
+            "extra_index_urls": tuple(extra_index_urls) or None,
+            "find_links": tuple(find_links) or None,
+            "no_index": no_index or None,
+            "cert": cert,
+        },
+    ]
+    for layer in layers:
+        given = {k: v for k, v in layer.items() if v is not None}
+        if given:
+            config = dataclasses.replace(config, **given)
+    return config
+
+
+# -- progress ----------------------------------------------------------------------------------------------
+
+
+class _PlainReporter(DownloadReporter):
+    """Line-per-event progress for logs and pipes."""
+
+    def __init__(self, state: State, quiet: bool) -> None:
+        self.state = state
+        self.quiet = quiet
+        self._lock = threading.Lock()
+
+    def _say(self, message: str) -> None:
+        if not self.quiet:
+            with self._lock:
+                click.echo(message, err=True)
+
+    def resolving(self, target: Target) -> None:
+        self._say(f"resolving {target.name}")
+
+    def planned(self, plan: DownloadPlan) -> None:
+        if plan.fetch:
+            self._say(
+                f"{len(plan.fetch)} files to download ({_size(plan.total_bytes)}), {len(plan.present)} already present"
+            )
+
+    def waiting(self, message: str) -> None:
+        with self._lock:
+            click.echo(message, err=True)
+
+    def file_done(self, item: PlannedFile) -> None:
+        self._say(f"downloaded {item.filename} ({_size(item.size or 0)})")
+
+    def file_failed(self, item: PlannedFile, error: WheelhouseError) -> None:
+        with self._lock:
+            click.echo(f"failed {item.filename}: {error}", err=True)
+
+    def close(self) -> None:
+        return None
+
+
+class _RichReporter(_PlainReporter):
+    """A live display: one bar per active file and a total with bytes, speed and ETA."""
+
+    def __init__(self, state: State) -> None:
+        super().__init__(state, quiet=False)
+        from rich.progress import (
+            BarColumn,
+            DownloadColumn,
+            Progress,
+            TextColumn,
+            TimeRemainingColumn,
+            TransferSpeedColumn,
+        )
+
+        self.progress = Progress(
+            TextColumn("{task.description}", justify="left"),
+            BarColumn(),
+            DownloadColumn(),
+            TransferSpeedColumn(),
+            TimeRemainingColumn(),
+            console=state.err,
+            transient=True,
+        )
+        self._tasks: dict[str, Any] = {}
+        self._total: Any = None
+        self._done_bytes: dict[str, int] = {}
+        self._started = False
+
+    def resolving(self, target: Target) -> None:
+        self.state.err.print(f"resolving {target.name}", highlight=False)
+
+    def planned(self, plan: DownloadPlan) -> None:
+        if not plan.fetch:
+            return
+        self.state.err.print(
+            f"{len(plan.fetch)} files to download ({_size(plan.total_bytes)}), {len(plan.present)} already present"
+        )
+        self.progress.start()
+        self._started = True
+        self._total = self.progress.add_task("[bold]total", total=plan.total_bytes or None)
+
+    def file_started(self, item: PlannedFile) -> None:
+        with self._lock:
+            self._tasks[item.filename] = self.progress.add_task(_short(item.filename), total=item.size)
+
+    def file_progress(self, item: PlannedFile, received: int) -> None:
+        with self._lock:
+            task = self._tasks.get(item.filename)
+            if task is not None:
+                self.progress.update(task, completed=received)
+            self._done_bytes[item.filename] = received
+            if self._total is not None:
+                self.progress.update(self._total, completed=sum(self._done_bytes.values()))
+
+    def file_done(self, item: PlannedFile) -> None:
+        with self._lock:
+            task = self._tasks.pop(item.filename, None)
+            if task is not None:
+                self.progress.remove_task(task)
+        self.progress.console.print(f"[green]✓[/] {item.filename} ({_size(item.size or 0)})", highlight=False)
+
+    def file_failed(self, item: PlannedFile, error: WheelhouseError) -> None:
+        with self._lock:
+            task = self._tasks.pop(item.filename, None)
+            if task is not None:
+                self.progress.remove_task(task)
+        from rich.markup import escape
+
+        self.progress.console.print(f"[red]✗[/] {escape(item.filename)}: {escape(str(error))}", highlight=False)
+
+    def close(self) -> None:
+        if self._started:
+            self.progress.stop()
+
+
+def _reporter(state: State, as_json: bool) -> _PlainReporter:
+    if not as_json and state.err.is_terminal and not os.environ.get("CI"):
+        return _RichReporter(state)
+    return _PlainReporter(state, quiet=as_json)
+
+
+# -- results -----------------------------------------------------------------------------------------------
+
+
+def _exit_code(result: DownloadResult, dry_run: bool) -> int:
+    if result.failed:
+        return ExitCode.FAILURE
+    if dry_run:
+        return ExitCode.OK if result.plan.resolvable else ExitCode.NOT_COVERED
+    return ExitCode.OK if result.report is None or result.report.covered else ExitCode.NOT_COVERED
+
+
+def _render(state: State, result: DownloadResult, dry_run: bool) -> None:
+    from rich.markup import escape
+
+    out = state.console
+    plan = result.plan
+    if dry_run:
+        out.print(
+            f"[bold]plan[/]: {len(plan.fetch)} files to download, {_size(plan.total_bytes)}; "
+            f"{len(plan.present)} already present"
+        )
+        for item in plan.fetch:
+            out.print(f"  {escape(item.filename)}  {_size(item.size or 0)}  ({', '.join(item.targets)})")
+        for res in plan.resolutions:
+            status = "[green]resolves[/]" if res.covered else f"[red]{len(res.gaps)} unresolvable[/]"
+            out.print(f"  {res.target.name}: {len(res.pins)} pins, {status}")
+            for gap in res.gaps:
+                out.print(f"    • {escape(gap.requirement)}: {escape(gap.summary)}")
+        return
+    for failure in result.failed:
+        state.warn(f"{failure.filename} from {failure.url}: {failure.reason}")
+    if result.cleaned:
+        state.info(f"removed {len(result.cleaned)} partial files left by an interrupted run")
+    out.print(
+        f"downloaded {len(result.downloaded)} files ({_size(result.bytes_downloaded)}) in {result.seconds:.1f} s, "
+        f"{result.requests} requests; {len(plan.present)} already present"
+    )
+    if result.report is not None:
+        from wheelhouse.cli._render import render_verify
+
+        render_verify(state, result.report)
+
+
+def _result_json(result: DownloadResult, dry_run: bool) -> dict[str, Any]:
+    from wheelhouse.verify import report_to_json
+
+    plan = result.plan
+    return {
+        "schema": 1,
+        "dry_run": dry_run,
+        "plan": {
+            "fetch": [
+                {"file": f.filename, "url": f.url, "size": f.size, "sha256": f.sha256, "targets": list(f.targets)}
+                for f in plan.fetch
+            ],
+            "present": list(plan.present),
+            "bytes": plan.total_bytes,
+            "targets": [
+                {
+                    "target": r.target.name,
+                    "pins": [{"name": p.name, "version": str(p.version), "file": p.dist.filename} for p in r.pins],
+                    "unresolvable": [{"project": g.project, "kind": g.kind, "summary": g.summary} for g in r.gaps],
+                }
+                for r in plan.resolutions
+            ],
+        },
+        "downloaded": list(result.downloaded),
+        "failed": [dataclasses.asdict(f) for f in result.failed],
+        "bytes_downloaded": result.bytes_downloaded,
+        "requests": result.requests,
+        "seconds": round(result.seconds, 3),
+        "verify": report_to_json(result.report) if result.report is not None else None,
+    }
+
+
+def _size(n: int) -> str:
+    value = float(n)
+    for unit in ("B", "kB", "MB", "GB"):
+        if value < 1000 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1000
+    return f"{n} B"
+
+
+def _short(filename: str, width: int = 40) -> str:
+    return filename if len(filename) <= width else filename[: width - 1] + "…"

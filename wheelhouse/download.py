@@ -1,0 +1,386 @@
+"""``wheelhouse download``: resolve each target over the folder *and* the index, then fetch what is missing.
+
+The resolver is the one ``verify`` uses, with two finder tiers: the local store first, the remote index second.
+A requirement the folder already satisfies never reaches the network, so a covered run makes zero requests and
+adding one requirement fetches only its new closure. Old versions stay in the folder.
+
+Speed comes from overlapping the round trips pip makes one after another: while the resolver works, a pool
+speculatively fetches the project pages of every dependency it has seen and the metadata of their newest
+compatible wheels, so most lookups the resolver makes are already answered. Files are then downloaded in
+parallel, each streamed to a temporary file, checked against the index's sha256, and only then renamed into
+the folder (``Store.commit``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import NormalizedName, canonicalize_name
+
+from wheelhouse.dists import CoreMetadata, DistFile
+from wheelhouse.errors import WheelhouseError
+from wheelhouse.requirements import RequirementSet
+from wheelhouse.resolver import Resolution, resolve
+from wheelhouse.store import FileRecord, Store, StoreFinder
+from wheelhouse.targets import Target
+from wheelhouse.verify import VerifyReport, verify
+
+if TYPE_CHECKING:
+    from wheelhouse.index import IndexClient, IndexFinder, RemoteFile
+
+DEFAULT_JOBS = 8
+
+
+class DownloadReporter:
+    """Progress hooks; every one does nothing by default. Called from worker threads during downloads."""
+
+    def resolving(self, target: Target) -> None:
+        """Resolution of ``target`` starts."""
+
+    def planned(self, plan: DownloadPlan) -> None:
+        """The plan is known (also in a dry run)."""
+
+    def waiting(self, message: str) -> None:
+        """Another process holds the folder's lock; we wait for it."""
+
+    def file_started(self, item: PlannedFile) -> None:
+        """A download starts."""
+
+    def file_progress(self, item: PlannedFile, received: int) -> None:
+        """``received`` bytes of ``item`` have arrived so far (restarts at 0 when a retry starts over)."""
+
+    def file_done(self, item: PlannedFile) -> None:
+        """``item`` is verified and in the folder."""
+
+    def file_failed(self, item: PlannedFile, error: WheelhouseError) -> None:
+        """``item`` could not be downloaded; nothing of it is in the folder."""
+
+
+@dataclass(frozen=True)
+class PlannedFile:
+    """A file the plan fetches, and the targets it serves."""
+
+    filename: str
+    url: str  # redacted: for display and for the manifest
+    size: int | None
+    sha256: str | None
+    targets: tuple[str, ...]
+    remote: RemoteFile = field(repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class DownloadPlan:
+    """What one run will do: per-target resolutions over folder + index, and the files to fetch."""
+
+    resolutions: tuple[Resolution, ...]
+    fetch: tuple[PlannedFile, ...] = ()
+    present: tuple[str, ...] = ()  # files already in the folder that the resolutions use
+
+    @property
+    def total_bytes(self) -> int:
+        return sum(f.size or 0 for f in self.fetch)
+
+    @property
+    def resolvable(self) -> bool:
+        return all(r.covered for r in self.resolutions)
+
+
+@dataclass(frozen=True)
+class FailedFile:
+    filename: str
+    url: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class DownloadResult:
+    """The outcome of a run: what came in, what failed, and the folder's verify report afterwards."""
+
+    plan: DownloadPlan
+    downloaded: tuple[str, ...] = ()
+    failed: tuple[FailedFile, ...] = ()
+    bytes_downloaded: int = 0
+    requests: int = 0
+    seconds: float = 0.0
+    cleaned: tuple[str, ...] = ()
+    report: VerifyReport | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed and (self.report is None or self.report.covered)
+
+
+@dataclass(frozen=True)
+class DownloadOptions:
+    """Tunables of a run."""
+
+    jobs: int = DEFAULT_JOBS
+    pre: bool = False
+    dry_run: bool = False
+    wait: bool = True  # wait for another process's lock (False: fail at once)
+    fix_args: tuple[str, ...] = ()
+
+
+class _SpeculativeFinder:
+    """The index finder, plus speculation: what the resolver will probably ask next is fetched in advance.
+
+    Only a cache is warmed: every answer the resolver sees still comes from the finder it wraps.
+    """
+
+    def __init__(self, finder: IndexFinder, target: Target, pool: ThreadPoolExecutor, stop: threading.Event) -> None:
+        self.finder = finder
+        self.target = target
+        self.pool = pool
+        self.stop = stop
+        self._asked: set[NormalizedName] = set()
+        self._lock = threading.Lock()
+
+    def files(self, name: NormalizedName) -> Sequence[DistFile]:
+        files = self.finder.files(name)
+        self._warm_metadata(files)
+        return files
+
+    def metadata(self, dist: DistFile) -> CoreMetadata:
+        meta = self.finder.metadata(dist)
+        self._prefetch_dependencies(meta)
+        return meta
+
+    def _submit(self, fn: Callable[[], object]) -> None:
+        if self.stop.is_set():
+            return
+        with contextlib.suppress(RuntimeError):  # the pool is shutting down
+            self.pool.submit(self._quietly, fn)
+
+    @staticmethod
+    def _quietly(fn: Callable[[], object]) -> None:
+        # Speculation failing is not an error: the resolver asks again and then sees the real failure.
+        with contextlib.suppress(Exception):
+            fn()
+
+    def _prefetch_dependencies(self, meta: CoreMetadata) -> None:
+        for text in meta.requires_dist:
+            try:
+                name = canonicalize_name(Requirement(text).name)
+            except InvalidRequirement:
+                continue
+            with self._lock:
+                if name in self._asked:
+                    continue
+                self._asked.add(name)
+            self._submit(lambda name=name: self.files(name))  # type: ignore[misc]
+
+    def _warm_metadata(self, files: Sequence[DistFile]) -> None:
+        best: DistFile | None = None
+        for dist in files:
+            if dist.kind != "wheel" or dist.yanked is not None or self.target.best_tag(dist.tags) is None:
+                continue
+            if dist.version.is_prerelease:
+                continue
+            if best is None or dist.version > best.version:
+                best = dist
+        if best is not None:
+            chosen = best
+            self._submit(lambda: self.metadata(chosen))
+
+
+def plan_download(
+    requirements: RequirementSet,
+    targets: Sequence[Target],
+    store: Store,
+    client: IndexClient,
+    *,
+    options: DownloadOptions = DownloadOptions(),
+    reporter: DownloadReporter | None = None,
+    warn: Callable[[str], None] | None = None,
+) -> DownloadPlan:
+    """Resolve every target over the folder and the index; list the files to fetch (each once)."""
+    from wheelhouse.index import IndexFinder
+
+    reporter = reporter or DownloadReporter()
+    local = StoreFinder(store.scan())
+    remote = IndexFinder(client)
+    stop = threading.Event()
+    pool = ThreadPoolExecutor(max_workers=max(2, options.jobs), thread_name_prefix="wheelhouse-speculate")
+    resolutions: list[Resolution] = []
+    try:
+        for target in targets:
+            reporter.resolving(target)
+            finder = _SpeculativeFinder(remote, target, pool, stop)
+            resolutions.append(resolve(requirements, target, [local, finder], pre=options.pre, warn=warn))
+    finally:
+        stop.set()
+        pool.shutdown(wait=False, cancel_futures=True)
+    if warn is not None:
+        for message in remote.warnings:
+            warn(message)
+
+    from wheelhouse.index import redact_url
+
+    fetch: dict[str, PlannedFile] = {}
+    present: dict[str, None] = {}
+    for res in resolutions:
+        for pin in res.pins:
+            dist = pin.dist
+            if dist.local:
+                present.setdefault(dist.filename, None)
+                continue
+            item = fetch.get(dist.filename)
+            if item is None:
+                # py3-none-any and abi3 wheels serve several targets: one download, several targets recorded.
+                rf = remote.remote_file(dist)
+                fetch[dist.filename] = PlannedFile(
+                    dist.filename, redact_url(rf.url), rf.size, rf.sha256, (res.target.name,), rf
+                )
+            elif res.target.name not in item.targets:
+                fetch[dist.filename] = PlannedFile(
+                    item.filename, item.url, item.size, item.sha256, (*item.targets, res.target.name), item.remote
+                )
+    plan = DownloadPlan(tuple(resolutions), tuple(sorted(fetch.values(), key=lambda f: f.filename)), tuple(present))
+    reporter.planned(plan)
+    return plan
+
+
+class _Cancelled(Exception):
+    """Raised inside a worker's progress callback to abort its stream when the run is interrupted."""
+
+
+def download(
+    requirements: RequirementSet,
+    targets: Sequence[Target],
+    store: Store,
+    client: IndexClient,
+    *,
+    options: DownloadOptions = DownloadOptions(),
+    reporter: DownloadReporter | None = None,
+    warn: Callable[[str], None] | None = None,
+) -> DownloadResult:
+    """Plan, fetch in parallel under the folder's lock, record provenance, then verify every target offline."""
+    reporter = reporter or DownloadReporter()
+    started = time.monotonic()
+    if options.dry_run:
+        plan = plan_download(requirements, targets, store, client, options=options, reporter=reporter, warn=warn)
+        return DownloadResult(plan, requests=client.request_count, seconds=time.monotonic() - started)
+
+    store.ensure()
+    with store.lock(wait=options.wait, on_wait=reporter.waiting):
+        # Only under the lock is a partial file certainly abandoned (its writer is gone).
+        cleaned = tuple(store.clean_stray())
+        plan = plan_download(requirements, targets, store, client, options=options, reporter=reporter, warn=warn)
+        downloaded, failed, received = _fetch_all(plan, store, client, options, reporter, requirements.files)
+        _record_usage(plan, store, requirements.files, failed)
+    report = verify(requirements, targets, store, fix_args=options.fix_args, warn=warn)
+    return DownloadResult(
+        plan,
+        downloaded=downloaded,
+        failed=failed,
+        bytes_downloaded=received,
+        requests=client.request_count,
+        seconds=time.monotonic() - started,
+        cleaned=cleaned,
+        report=report,
+    )
+
+
+def _fetch_all(
+    plan: DownloadPlan,
+    store: Store,
+    client: IndexClient,
+    options: DownloadOptions,
+    reporter: DownloadReporter,
+    sources: Sequence[str],
+) -> tuple[tuple[str, ...], tuple[FailedFile, ...], int]:
+    if not plan.fetch:
+        return (), (), 0
+    cancel = threading.Event()
+    received: dict[str, int] = {}
+    lock = threading.Lock()
+
+    def fetch_one(item: PlannedFile) -> str:
+        reporter.file_started(item)
+        temp = store.new_temp(item.filename)
+
+        def progress(n: int) -> None:
+            if cancel.is_set():
+                raise _Cancelled
+            with lock:
+                received[item.filename] = n
+            reporter.file_progress(item, n)
+
+        try:
+            sha = client.download(item.remote, temp, on_progress=progress)
+            if cancel.is_set():
+                raise _Cancelled
+            record = FileRecord(
+                sha256=sha, url=item.url, added=time.time(), targets=item.targets, sources=tuple(sources)
+            )
+            store.commit(temp, item.filename, record)
+        finally:
+            with contextlib.suppress(OSError):
+                temp.unlink()
+        reporter.file_done(item)
+        return sha
+
+    downloaded: list[str] = []
+    failed: list[FailedFile] = []
+    pool = ThreadPoolExecutor(max_workers=max(1, options.jobs), thread_name_prefix="wheelhouse-download")
+    # Largest first: the long transfers start early and the pool drains evenly.
+    order = sorted(plan.fetch, key=lambda f: -(f.size or 0))
+    futures: dict[Future[str], PlannedFile] = {pool.submit(fetch_one, item): item for item in order}
+    try:
+        for future in as_completed(futures):
+            item = futures[future]
+            try:
+                future.result()
+                downloaded.append(item.filename)
+            except WheelhouseError as exc:
+                failed.append(FailedFile(item.filename, item.url, str(exc)))
+                reporter.file_failed(item, exc)
+            except OSError as exc:
+                error = WheelhouseError(f"cannot write {item.filename}: {exc.strerror or exc}")
+                failed.append(FailedFile(item.filename, item.url, str(error)))
+                reporter.file_failed(item, error)
+    except BaseException:
+        # Ctrl-C (or any crash): stop every stream at its next chunk; committed files are complete and
+        # verified, partial ones are deleted by their workers (or cleaned by the next run).
+        cancel.set()
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
+    total = sum(received.get(name, 0) for name in downloaded)
+    return tuple(sorted(downloaded)), tuple(sorted(failed, key=lambda f: f.filename)), total
+
+
+def _record_usage(plan: DownloadPlan, store: Store, sources: Sequence[str], failed: Sequence[FailedFile]) -> None:
+    """Record which target each used file serves and which requirement files produced it."""
+    failed_names = {f.filename for f in failed}
+    wanted: dict[str, set[str]] = {}
+    for res in plan.resolutions:
+        for pin in res.pins:
+            if pin.dist.filename not in failed_names:
+                wanted.setdefault(pin.dist.filename, set()).add(res.target.name)
+    records = store.records()
+    missing_hash = [name for name in wanted if name not in records and (store.root / name).is_file()]
+    hashes = store.hashes(missing_hash) if missing_hash else {}
+    updates: dict[str, FileRecord] = {}
+    for filename, target_names in wanted.items():
+        current = records.get(filename)
+        if current is None:
+            if filename not in hashes:
+                continue
+            updates[filename] = FileRecord(
+                sha256=hashes[filename], added=time.time(), targets=tuple(sorted(target_names)), sources=tuple(sources)
+            )
+        elif not target_names <= set(current.targets) or not set(sources) <= set(current.sources):
+            updates[filename] = FileRecord(
+                sha256=current.sha256, targets=tuple(sorted(target_names)), sources=tuple(sources)
+            )
+    # Nothing new to say: a no-op run writes nothing.
+    if updates:
+        store.update_records(updates)
