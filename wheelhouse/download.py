@@ -134,8 +134,16 @@ class _SpeculativeFinder:
     Only a cache is warmed: every answer the resolver sees still comes from the finder it wraps.
     """
 
-    def __init__(self, finder: IndexFinder, target: Target, pool: ThreadPoolExecutor, stop: threading.Event) -> None:
+    def __init__(
+        self,
+        finder: IndexFinder,
+        target: Target,
+        pool: ThreadPoolExecutor,
+        stop: threading.Event,
+        local: StoreFinder | None = None,
+    ) -> None:
         self.finder = finder
+        self.local = local
         self.target = target
         self.pool = pool
         self.stop = stop
@@ -174,6 +182,11 @@ class _SpeculativeFinder:
                 if name in self._asked:
                     continue
                 self._asked.add(name)
+            if self.local is not None and any(
+                d.kind == "wheel" and self.target.best_tag(d.tags) is not None for d in self.local.files(name)
+            ):
+                # The folder probably serves it: speculating would spend requests a covered project never needs.
+                continue
             self._submit(lambda name=name: self.files(name))  # type: ignore[misc]
 
     def _warm_metadata(self, files: Sequence[DistFile]) -> None:
@@ -212,7 +225,7 @@ def plan_download(
     try:
         for target in targets:
             reporter.resolving(target)
-            finder = _SpeculativeFinder(remote, target, pool, stop)
+            finder = _SpeculativeFinder(remote, target, pool, stop, local)
             resolutions.append(resolve(requirements, target, [local, finder], pre=options.pre, warn=warn))
     finally:
         stop.set()

@@ -16,6 +16,7 @@ ever written under the lock, atomically (temp file, fsync, rename), so readers s
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import errno
 import fcntl
 import hashlib
@@ -120,6 +121,9 @@ class StoreScan:
 # descriptor would deadlock. Track the locks this process holds and make them re-entrant.
 _HELD: dict[str, tuple[int, int]] = {}
 _HELD_GUARD = threading.RLock()
+# The flock above makes a *process* the folder's owner; threads of that process (parallel downloads) then
+# serialise their manifest read-modify-write cycles on this per-folder mutex.
+_MUTEXES: dict[str, threading.RLock] = {}
 
 
 def atomic_write(path: Path, data: bytes) -> None:
@@ -306,6 +310,16 @@ class Store:
             fcntl.flock(fd, fcntl.LOCK_UN)
         os.close(fd)
 
+    @contextlib.contextmanager
+    def _exclusive(self, *, wait: bool = True) -> Iterator[None]:
+        """The folder's lock plus this process's manifest mutex: for read-modify-write of the manifest."""
+        with self.lock(wait=wait):
+            key = str((self.meta_dir / "lock").resolve())
+            with _HELD_GUARD:
+                mutex = _MUTEXES.setdefault(key, threading.RLock())
+            with mutex:
+                yield
+
     def _holds_lock(self) -> bool:
         key = str((self.meta_dir / "lock").resolve())
         with _HELD_GUARD:
@@ -347,19 +361,24 @@ class Store:
 
     def update_records(self, updates: Mapping[str, FileRecord], *, replace: bool = False) -> None:
         """Merge provenance records into the manifest (under the lock)."""
-        with self.lock():
+        with self._exclusive():
             manifest = self._read_manifest() or {"files": {}, "records": {}}
             records = manifest.setdefault("records", {})
             current = self.records()
             for filename, record in updates.items():
                 if not replace and filename in current:
                     record = current[filename].merged(record)
+                else:
+                    # Sorted, so the manifest does not depend on which thread finished first.
+                    record = dataclasses.replace(
+                        record, targets=tuple(sorted(set(record.targets))), sources=tuple(sorted(set(record.sources)))
+                    )
                 records[filename] = asdict(record)
             self._write_manifest(manifest)
 
     def forget(self, filenames: Iterable[str]) -> None:
         """Drop manifest entries of removed files (under the lock)."""
-        with self.lock():
+        with self._exclusive():
             manifest = self._read_manifest()
             if not manifest:
                 return
@@ -476,9 +495,11 @@ class Store:
     def _save_cache(self, files: dict[str, Any]) -> None:
         """Store the metadata cache when we can take the lock at once; skipping is harmless (it is a cache)."""
         try:
-            with self.lock(wait=False):
+            with self._exclusive(wait=False):
                 manifest = self._read_manifest() or {"files": {}, "records": {}}
-                manifest["files"] = files
+                # Merge rather than replace: a file committed while we scanned keeps its cached hash.
+                merged = {**manifest.get("files", {}), **files}
+                manifest["files"] = {name: entry for name, entry in merged.items() if (self.root / name).exists()}
                 self._write_manifest(manifest)
         except (LockTimeout, StoreError, OSError):
             # Read-only folder, full disk or a busy writer: the next run simply reads the zips again.
@@ -525,7 +546,7 @@ class Store:
         if "/" in filename or "\\" in filename or filename.startswith(".") or "\0" in filename:
             raise StoreError(f"refusing unsafe file name {filename!r}")
         dest = self.root / filename
-        with self.lock():
+        with self._exclusive():
             if dest.exists():
                 existing = file_sha256(dest)
                 with contextlib.suppress(OSError):

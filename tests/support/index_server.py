@@ -113,9 +113,7 @@ class Fault:
     reset_at: int | None = None
 
     @classmethod
-    def error(
-        cls, status: int, *, retry_after: float | str | None = None, body: bytes | None = None
-    ) -> Fault:
+    def error(cls, status: int, *, retry_after: float | str | None = None, body: bytes | None = None) -> Fault:
         """Reply with an error status, optionally with ``Retry-After`` (seconds or an HTTP date)."""
         headers = (("Retry-After", str(retry_after)),) if retry_after is not None else ()
         return cls(status=status, headers=headers, body=body if body is not None else f"{status}\n".encode())
@@ -275,9 +273,7 @@ class IndexServer:
         with self._lock:
             self._files[filename] = entry
 
-    def add_wheel(
-        self, name: str, version: str, *, yanked: str | None = None, **make_wheel_kwargs: Any
-    ) -> str:
+    def add_wheel(self, name: str, version: str, *, yanked: str | None = None, **make_wheel_kwargs: Any) -> str:
         """Build a wheel with ``make_wheel``, publish it and return its file name.
 
         ``requires_python`` goes into the wheel's metadata and onto the index, as a real upload would.
@@ -286,9 +282,7 @@ class IndexServer:
         self.add(filename, data, yanked=yanked, requires_python=make_wheel_kwargs.get("requires_python"))
         return filename
 
-    def add_sdist(
-        self, name: str, version: str, *, yanked: str | None = None, **make_sdist_kwargs: Any
-    ) -> str:
+    def add_sdist(self, name: str, version: str, *, yanked: str | None = None, **make_sdist_kwargs: Any) -> str:
         """Build an sdist with ``make_sdist``, publish it and return its file name."""
         filename, data = make_sdist(name, version, **make_sdist_kwargs)
         self.add(filename, data, yanked=yanked)
@@ -352,7 +346,9 @@ class IndexServer:
         handler = type("_BoundHandler", (_Handler,), {"index": self})
         httpd = _QuietServer(("127.0.0.1", 0), handler)
         self._httpd = httpd
-        self._thread = threading.Thread(target=httpd.serve_forever, name="index-server", daemon=True)
+        self._thread = threading.Thread(
+            target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="index-server", daemon=True
+        )
         self._thread.start()
         return self
 
@@ -403,9 +399,7 @@ class IndexServer:
             return TEXT_HTML if self.html_api else JSON_TYPE
         best: tuple[float, int, str] | None = None
         for rank, media in enumerate(offered):
-            q = max(
-                (q for m, q in accepted if m in (media, "*/*") or m == media.split("/")[0] + "/*"), default=0
-            )
+            q = max((q for m, q in accepted if m in (media, "*/*") or m == media.split("/")[0] + "/*"), default=0)
             if q > 0 and (best is None or (q, -rank) > (best[0], best[1])):
                 best = (q, -rank, media)
         return best[2] if best else None
@@ -495,9 +489,7 @@ class IndexServer:
     def _file(self, filename: str, headers: Mapping[str, str]) -> _Reply:
         with self._lock:
             entry = self._files.get(filename)
-            meta_entry = (
-                self._files.get(filename[: -len(".metadata")]) if filename.endswith(".metadata") else None
-            )
+            meta_entry = self._files.get(filename[: -len(".metadata")]) if filename.endswith(".metadata") else None
         if entry is None and meta_entry is not None:
             if not self.core_metadata or meta_entry.metadata is None:
                 return _Reply(404, b"not found\n")
@@ -515,9 +507,7 @@ class IndexServer:
         if span == (-1, -1):
             return _Reply(416, b"", {**base, "Content-Range": f"bytes */{len(data)}"})
         start, end = span
-        return _Reply(
-            206, data[start : end + 1], {**base, "Content-Range": f"bytes {start}-{end}/{len(data)}"}
-        )
+        return _Reply(206, data[start : end + 1], {**base, "Content-Range": f"bytes {start}-{end}/{len(data)}"})
 
     @staticmethod
     def _range(header: str | None, size: int) -> tuple[int, int] | None:

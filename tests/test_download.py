@@ -1,0 +1,280 @@
+"""``wheelhouse download`` against the local index: incremental, parallel, verified, per target."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import Cli
+from tests.support.index_server import Fault, IndexServer
+from wheelhouse.store import Store
+
+X86 = "cp312-cp312-manylinux_2_17_x86_64.manylinux2014_x86_64"
+ARM = "cp312-cp312-manylinux_2_17_aarch64.manylinux2014_aarch64"
+
+
+def publish_flask(srv: IndexServer) -> None:
+    srv.add_wheel(
+        "flask", "3.0.0", requires_dist=["werkzeug>=3.0.0", "jinja2>=3.1.2", 'tomli; python_version < "3.11"']
+    )
+    srv.add_wheel("flask", "2.0.0", requires_dist=["werkzeug>=2.0"])
+    srv.add_wheel("werkzeug", "3.0.1", requires_dist=["markupsafe>=2.1.1"])
+    srv.add_wheel("jinja2", "3.1.2", requires_dist=["markupsafe>=2.0"])
+    srv.add_wheel("tomli", "2.0.1")
+    srv.add_wheel("markupsafe", "2.1.5", tag=X86)
+    srv.add_wheel("markupsafe", "2.1.5", tag=ARM)
+    srv.add_wheel("markupsafe", "2.1.5", tag="cp310-cp310-manylinux_2_17_x86_64")
+    srv.add_wheel("markupsafe", "2.0.0", tag=X86)
+
+
+def wheels(project: Path) -> list[str]:
+    return sorted(p.name for p in (project / "wheels").glob("*.whl"))
+
+
+def file_gets(srv: IndexServer) -> list[str]:
+    """Whole-file downloads (not PEP 658 metadata, not ranged reads)."""
+    return [
+        r.route
+        for r in srv.requests.snapshot()
+        if r.route.startswith("/files/")
+        and r.method == "GET"
+        and not r.route.endswith(".metadata")
+        and not r.header("Range")
+    ]
+
+
+@pytest.fixture
+def flask_index(index_server: IndexServer, project: Path) -> IndexServer:
+    publish_flask(index_server)
+    (project / "requirements.txt").write_text("flask==3.0.0\n")
+    return index_server
+
+
+def test_cold_download_then_verify(cli: Cli, flask_index: IndexServer, project: Path) -> None:
+    result = cli("download", "--index-url", flask_index.index_url, "--target", "linux/amd64", "--python", "3.12")
+    assert result.exit_code == 0, result.output
+    assert wheels(project) == [
+        "flask-3.0.0-py3-none-any.whl",
+        "jinja2-3.1.2-py3-none-any.whl",
+        f"markupsafe-2.1.5-{X86}.whl",
+        "werkzeug-3.0.1-py3-none-any.whl",
+    ]
+    assert "covered, 4 pinned" in result.output
+    assert not list((project / "wheels" / ".wheelhouse" / "tmp").glob("*"))
+    verify = cli("verify", "--target", "linux/amd64", "--python", "3.12")
+    assert verify.exit_code == 0
+
+
+def test_second_run_makes_zero_requests(cli: Cli, flask_index: IndexServer, project: Path) -> None:
+    args = ["download", "--index-url", flask_index.index_url, "--target", "linux/amd64", "--python", "3.12"]
+    assert cli(*args).exit_code == 0
+    manifest = (project / "wheels" / ".wheelhouse" / "manifest.json").read_bytes()
+    flask_index.requests.clear()
+    again = cli(*args)
+    assert again.exit_code == 0, again.output
+    assert flask_index.requests.snapshot() == []
+    assert "0 requests" in again.output
+    # Nothing new to record: the manifest is not rewritten either.
+    assert (project / "wheels" / ".wheelhouse" / "manifest.json").read_bytes() == manifest
+
+
+def test_adding_a_requirement_fetches_only_its_closure(cli: Cli, flask_index: IndexServer, project: Path) -> None:
+    flask_index.add_wheel("requests", "2.31.0", requires_dist=["idna>=2.5", "markupsafe"])
+    flask_index.add_wheel("idna", "3.6")
+    args = ["download", "--index-url", flask_index.index_url, "--target", "linux/amd64", "--python", "3.12"]
+    assert cli(*args).exit_code == 0
+    flask_index.requests.clear()
+    (project / "requirements.txt").write_text("flask==3.0.0\nrequests\n")
+    result = cli(*args)
+    assert result.exit_code == 0, result.output
+    assert sorted(file_gets(flask_index)) == [
+        "/files/idna-3.6-py3-none-any.whl",
+        "/files/requests-2.31.0-py3-none-any.whl",
+    ]
+    assert not [r for r in flask_index.requests.snapshot() if "markupsafe" in r.route or "flask" in r.route]
+    pages = sorted(r.route for r in flask_index.requests.snapshot() if r.route.startswith("/simple/"))
+    assert pages == ["/simple/idna/", "/simple/requests/"]
+
+
+def test_old_versions_stay(cli: Cli, flask_index: IndexServer, project: Path) -> None:
+    (project / "requirements.txt").write_text("flask==2.0.0\n")
+    assert (
+        cli("download", "--index-url", flask_index.index_url, "--target", "linux/amd64", "--python", "3.12").exit_code
+        == 0
+    )
+    (project / "requirements.txt").write_text("flask==3.0.0\n")
+    assert (
+        cli("download", "--index-url", flask_index.index_url, "--target", "linux/amd64", "--python", "3.12").exit_code
+        == 0
+    )
+    names = wheels(project)
+    assert "flask-2.0.0-py3-none-any.whl" in names
+    assert "flask-3.0.0-py3-none-any.whl" in names
+
+
+def test_two_targets_share_pure_wheels_and_record_them(cli: Cli, flask_index: IndexServer, project: Path) -> None:
+    result = cli(
+        "download",
+        "--index-url",
+        flask_index.index_url,
+        "--target",
+        "linux/amd64",
+        "--target",
+        "linux/arm64",
+        "--python",
+        "3.12",
+    )
+    assert result.exit_code == 0, result.output
+    gets = file_gets(flask_index)
+    assert gets.count("/files/flask-3.0.0-py3-none-any.whl") == 1
+    assert f"markupsafe-2.1.5-{ARM}.whl" in wheels(project)
+    records = Store(project / "wheels").records()
+    assert records["flask-3.0.0-py3-none-any.whl"].targets == (
+        "cp312-manylinux_2_28_aarch64",
+        "cp312-manylinux_2_28_x86_64",
+    )
+    assert records[f"markupsafe-2.1.5-{X86}.whl"].targets == ("cp312-manylinux_2_28_x86_64",)
+    assert records["flask-3.0.0-py3-none-any.whl"].sources == (str((project / "requirements.txt").resolve()),)
+    assert records["flask-3.0.0-py3-none-any.whl"].url.startswith(flask_index.url)
+
+
+def test_platform_marker_dependency_for_the_target_not_the_host(
+    cli: Cli, flask_index: IndexServer, project: Path
+) -> None:
+    result = cli("download", "--index-url", flask_index.index_url, "--target", "linux/amd64", "--python", "3.10")
+    assert result.exit_code == 0, result.output
+    assert "tomli-2.0.1-py3-none-any.whl" in wheels(project)
+    assert "markupsafe-2.1.5-cp310-cp310-manylinux_2_17_x86_64.whl" in wheels(project)
+
+
+@pytest.mark.parametrize(
+    ("options", "uses_metadata", "tries_range"),
+    [
+        ({"json_api": True, "html_api": True, "core_metadata": True, "range_requests": True}, True, False),
+        ({"json_api": False, "html_api": True, "core_metadata": True, "range_requests": True}, True, False),
+        ({"json_api": True, "html_api": False, "core_metadata": False, "range_requests": True}, False, True),
+        # The client cannot know that Range is ignored before it asks; it then reads the whole body.
+        ({"json_api": False, "html_api": True, "core_metadata": False, "range_requests": False}, False, True),
+    ],
+    ids=["json+pep658", "html+pep658", "json+range", "html+whole-file"],
+)
+def test_index_flavours(
+    cli: Cli, project: Path, options: dict[str, bool], uses_metadata: bool, tries_range: bool
+) -> None:
+    with IndexServer(**options) as srv:
+        publish_flask(srv)
+        (project / "requirements.txt").write_text("flask==3.0.0\n")
+        result = cli("download", "--index-url", srv.index_url, "--target", "linux/arm64", "--python", "3.12")
+        assert result.exit_code == 0, result.output
+        log = srv.requests.snapshot()
+        assert any(r.route.endswith(".metadata") for r in log) == uses_metadata
+        assert any(r.header("Range") for r in log) == tries_range
+        assert f"markupsafe-2.1.5-{ARM}.whl" in wheels(project)
+
+
+def test_yanked_files_skipped_unless_pinned(cli: Cli, index_server: IndexServer, project: Path) -> None:
+    index_server.add_wheel("lib", "1.0")
+    index_server.add_wheel("lib", "2.0", yanked="broken")
+    (project / "requirements.txt").write_text("lib\n")
+    assert (
+        cli("download", "--index-url", index_server.index_url, "--target", "linux/amd64", "--python", "3.12").exit_code
+        == 0
+    )
+    assert wheels(project) == ["lib-1.0-py3-none-any.whl"]
+    (project / "requirements.txt").write_text("lib==2.0\n")
+    assert (
+        cli("download", "--index-url", index_server.index_url, "--target", "linux/amd64", "--python", "3.12").exit_code
+        == 0
+    )
+    assert "lib-2.0-py3-none-any.whl" in wheels(project)
+
+
+def test_bad_hash_is_rejected_and_nothing_lands(cli: Cli, flask_index: IndexServer, project: Path) -> None:
+    flask_index.inject("/files/jinja2-3.1.2-py3-none-any.whl", Fault.replace(b"PK\x03\x04 evil bytes"), times=None)
+    result = cli("download", "--index-url", flask_index.index_url, "--target", "linux/amd64", "--python", "3.12")
+    assert result.exit_code == 1
+    assert "hash mismatch" in result.output
+    assert "jinja2-3.1.2-py3-none-any.whl" in result.output
+    assert "jinja2-3.1.2-py3-none-any.whl" not in wheels(project)
+    # The other files are complete and verified.
+    assert "flask-3.0.0-py3-none-any.whl" in wheels(project)
+    assert not list((project / "wheels" / ".wheelhouse" / "tmp").glob("*"))
+
+
+def test_dry_run_downloads_nothing(cli: Cli, flask_index: IndexServer, project: Path) -> None:
+    result = cli(
+        "download", "--dry-run", "--index-url", flask_index.index_url, "--target", "linux/amd64", "--python", "3.12"
+    )
+    assert result.exit_code == 0, result.output
+    assert "4 files to download" in result.output
+    assert wheels(project) == []
+    assert file_gets(flask_index) == []
+
+
+def test_json_report(cli: Cli, flask_index: IndexServer, project: Path) -> None:
+    result = cli(
+        "download", "--json", "--index-url", flask_index.index_url, "--target", "linux/amd64", "--python", "3.12"
+    )
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["schema"] == 1
+    assert sorted(data["downloaded"]) == wheels(project)
+    assert data["verify"]["covered"] is True
+    assert {f["file"] for f in data["plan"]["fetch"]} == set(wheels(project))
+
+
+def test_unresolvable_project_exits_3_with_gap(cli: Cli, flask_index: IndexServer, project: Path) -> None:
+    (project / "requirements.txt").write_text("flask==3.0.0\nnot-on-the-index\n")
+    result = cli("download", "--index-url", flask_index.index_url, "--target", "linux/amd64", "--python", "3.12")
+    assert result.exit_code == 3, result.output
+    assert "not-on-the-index" in result.output
+    # What could be fetched was fetched.
+    assert "flask-3.0.0-py3-none-any.whl" in wheels(project)
+
+
+def test_pip_style_platform_flags(cli: Cli, flask_index: IndexServer, project: Path) -> None:
+    result = cli(
+        "download",
+        "--index-url",
+        flask_index.index_url,
+        "--platform",
+        "manylinux_2_28_aarch64",
+        "--python",
+        "3.12",
+        "--abi",
+        "cp312",
+        "--implementation",
+        "cp",
+    )
+    assert result.exit_code == 0, result.output
+    assert f"markupsafe-2.1.5-{ARM}.whl" in wheels(project)
+    bad = cli(
+        "download",
+        "--index-url",
+        flask_index.index_url,
+        "--platform",
+        "manylinux_2_28_aarch64",
+        "--python",
+        "3.12",
+        "--abi",
+        "cp311",
+    )
+    assert bad.exit_code == 2
+    assert "does not match" in bad.output
+
+
+def test_requirements_file_index_url_is_used(cli: Cli, flask_index: IndexServer, project: Path) -> None:
+    (project / "requirements.txt").write_text(f"--index-url {flask_index.index_url}\nflask==3.0.0\n")
+    result = cli("download", "--target", "linux/amd64", "--python", "3.12")
+    assert result.exit_code == 0, result.output
+    assert "flask-3.0.0-py3-none-any.whl" in wheels(project)
+
+
+def test_credentials_never_reach_output_or_manifest(cli: Cli, flask_index: IndexServer, project: Path) -> None:
+    url = flask_index.index_url.replace("http://", "http://user:s3cret@")
+    (project / "requirements.txt").write_text("flask==3.0.0\nmissing-project\n")
+    result = cli("-v", "download", "--index-url", url, "--target", "linux/amd64", "--python", "3.12")
+    assert "s3cret" not in result.output
+    assert "s3cret" not in (project / "wheels" / ".wheelhouse" / "manifest.json").read_text()
