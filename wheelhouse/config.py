@@ -60,6 +60,28 @@ _TOML_KEYS = {k.replace("_", "-"): k for k in _KEYS}
 _LIST_KEYS = {"requirements", "constraints", "targets", "python", "extra_index_urls", "find_links"}
 
 
+@dataclass(frozen=True)
+class SettingRow:
+    """One effective setting, as ``wheelhouse config`` shows it."""
+
+    key: str  # as written in a configuration file, e.g. "index-url"
+    value: Any  # str, tuple of str, int, or None when unset
+    source: str  # "default", "command line", or the file (with " [tool.wheelhouse]" for pyproject.toml)
+
+
+def settings_rows(settings: Settings) -> tuple[SettingRow, ...]:
+    """Every setting with its effective value and where that value came from, in declaration order."""
+    rows = []
+    for f in fields(Settings):
+        if f.name not in _KEYS:
+            continue
+        source = settings.sources.get(f.name, "default")
+        if source == settings.config_file and Path(source).name == "pyproject.toml":
+            source += " [tool.wheelhouse]"
+        rows.append(SettingRow(f.name.replace("_", "-"), getattr(settings, f.name), source))
+    return tuple(rows)
+
+
 def find_config_file(start: Path) -> tuple[Path, bool] | None:
     """The nearest wheelhouse.toml, or pyproject.toml with a [tool.wheelhouse] table, from ``start`` upwards.
 
