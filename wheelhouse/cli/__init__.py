@@ -53,7 +53,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "serve": ("wheelhouse.cli.share", "serve_command", "Serve the folder as a package index on 127.0.0.1."),
     "export": ("wheelhouse.cli.share", "export_command", "Write a bundle of the wheels some targets need."),
     "import": (
-        "wheelhouse.cli.care",
+        "wheelhouse.cli.share",
         "import_command",
         "Add the wheels of a bundle, verifying every checksum.",
     ),
