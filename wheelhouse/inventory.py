@@ -364,13 +364,24 @@ def show_wheels(store: Store | None, specs: Sequence[str]) -> tuple[WheelDetails
     return tuple(out.values())
 
 
-def _not_found(scan: StoreScan, spec: str, versions: Sequence[str]) -> NotInFolderError:
+def _not_found(scan: StoreScan, spec: str, versions: Sequence[str]) -> WheelhouseError:
     where = scan.root
+    pattern = os.path.basename(spec)
+    for problem in scan.problems:
+        # The file is there but is not a usable wheel: say why instead of "not found".
+        if problem.filename == pattern or fnmatch.fnmatchcase(problem.filename, pattern):
+            return StoreError(
+                f"cannot read {where / problem.filename}: {problem.reason}",
+                hint=f"wheelhouse check --wheels {where}",
+            )
     if versions:
+        project = re.split(r"[<>=!~;\[ ]", spec, maxsplit=1)[0]
         return NotInFolderError(
             f"no wheel in {where} matches {spec!r}; versions present: {', '.join(versions)}",
-            hint=f"wheelhouse show {spec.split('=')[0].split('<')[0].split('>')[0].strip()}=={versions[0]}",
+            hint=f"wheelhouse show {project}=={versions[0]}",
         )
+    if spec.endswith(".whl") or "/" in spec or _GLOB_CHARS & set(spec):
+        return NotInFolderError(f"no wheel in {where} matches {spec!r}", hint=f"wheelhouse list --wheels {where}")
     return NotInFolderError(
         f"no wheel in {where} matches {spec!r}",
         hint=f"wheelhouse list --wheels {where} (or wheelhouse download {spec})",
