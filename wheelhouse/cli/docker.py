@@ -1,0 +1,557 @@
+"""``wheelhouse render`` and ``wheelhouse build``: Dockerfiles from templates, and ``docker build`` over them."""
+
+from __future__ import annotations
+
+import os
+import shlex
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+from wheelhouse.cli._common import (
+    effective_settings,
+    get_state,
+    json_option,
+    load_inputs,
+    load_targets,
+    print_json,
+    requirement_args,
+    target_options,
+    wheels_option,
+)
+from wheelhouse.errors import ExitCode, UsageError, WheelhouseError
+
+if TYPE_CHECKING:
+    from wheelhouse.cli._common import State
+    from wheelhouse.config import Settings
+    from wheelhouse.render import BaseImage, RenderOptions, RenderResult, WriteReport
+    from wheelhouse.requirements import RequirementSet
+    from wheelhouse.targets import Target
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+RENDER_JSON_SCHEMA = 1
+_MODES = {
+    "offline": "Dockerfile.offline",
+    "wheels": "Dockerfile.wheels",
+    "cached": "Dockerfile.cached",
+}
+
+
+def _input_options(func: F) -> F:
+    """-r/-c (files only: a Dockerfile copies files), the base image and what the image contains and runs."""
+    options = [
+        click.option(
+            "--run-network-none",
+            is_flag=True,
+            help="Also put RUN --network=none on the offline install step (needs Docker Engine 23 or newer).",
+        ),
+        click.option(
+            "--no-lock",
+            is_flag=True,
+            help="Ignore requirements.lock even when it exists.",
+        ),
+        click.option(
+            "--lock",
+            "lock_file",
+            default=None,
+            metavar="FILE",
+            help="Install from this lock (pinned, with --hash) with --require-hashes. "
+            "Default: requirements.lock when it exists.",
+        ),
+        click.option(
+            "--cmd", default=None, metavar='"CMD"', help='The command the image runs (default: "python main.py").'
+        ),
+        click.option(
+            "--app-dir",
+            default=None,
+            metavar="DIR",
+            help="The app copied into the image's /app (default: ./app when it exists).",
+        ),
+        click.option(
+            "--base-python",
+            default=None,
+            metavar="X.Y[.Z]",
+            help="The Python of a --base-image whose tag does not say it (checked against the target).",
+        ),
+        click.option(
+            "--base-image",
+            default=None,
+            metavar="IMAGE",
+            help="Base image (default: the official python:X.Y-slim of the target; python:X.Y-alpine for musl).",
+        ),
+        click.option(
+            "-c",
+            "--constraint",
+            "constraints",
+            multiple=True,
+            type=click.Path(dir_okay=False),
+            help="Constraints file (pip format). Repeatable.",
+        ),
+        click.option(
+            "-r",
+            "--requirement",
+            "requirement_files",
+            multiple=True,
+            type=click.Path(dir_okay=False),
+            help="Requirements file. Repeatable. Default: the configured files, else ./requirements.txt.",
+        ),
+    ]
+    for option in options:
+        func = option(func)
+    return func
+
+
+# -- shared steps ------------------------------------------------------------------------------------------
+
+
+def _one_target(settings: Settings, verb: str) -> Target:
+    """The target to render for: the one given, or the first configured (a Dockerfile serves one platform)."""
+    targets = load_targets(settings)
+    from_command_line = [
+        key
+        for key in ("targets", "python")
+        if settings.sources.get(key) == "command line" and len(getattr(settings, key)) > 1
+    ]
+    if len(targets) > 1 and from_command_line:
+        names = ", ".join(t.name for t in targets)
+        raise UsageError(
+            f"{verb} one target at a time; the command line names {len(targets)}: {names}",
+            hint=f"wheelhouse {verb} --target {targets[0].name}",
+        )
+    if len(targets) > 1:
+        get_state().info(
+            f"{verb}: using {targets[0].name}, the first of {len(targets)} configured targets; "
+            "choose another with --target"
+        )
+    return targets[0]
+
+
+def _requirement_files(settings: Settings) -> tuple[str, ...]:
+    if settings.requirements:
+        return settings.requirements
+    if Path("requirements.txt").is_file():
+        return ("requirements.txt",)
+    raise UsageError(
+        "no requirements given and no requirements.txt here",
+        hint="pass -r requirements.txt, or set requirements in wheelhouse.toml",
+    )
+
+
+def _lock_file(context: Path, lock_file: str | None, no_lock: bool) -> str | None:
+    from wheelhouse.render import DEFAULT_LOCK
+
+    if lock_file and no_lock:
+        raise UsageError("--lock and --no-lock exclude each other")
+    if no_lock:
+        return None
+    if lock_file:
+        if not Path(lock_file).is_file():
+            raise UsageError(f"the lock {lock_file} does not exist", hint="wheelhouse lock, or drop --lock")
+        return lock_file
+    default = context / DEFAULT_LOCK
+    return str(default) if default.is_file() else None
+
+
+def _install_inputs(
+    settings: Settings, context: Path, lock: str | None
+) -> tuple[RequirementSet, tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    """What the image installs: the parsed set (for verify) and the context-relative top-level requirement,
+    constraint and included files."""
+    from wheelhouse.render import context_path
+
+    if lock is not None:
+        # The lock is what pip installs, so it is also what must be covered.
+        reqs = load_inputs(replace(settings, requirements=(lock,), constraints=()), ())
+        top: tuple[str, ...] = ()
+        constraints: tuple[str, ...] = ()
+    else:
+        top = _requirement_files(settings)
+        constraints = settings.constraints
+        reqs = load_inputs(replace(settings, requirements=top), ())
+    named = {os.path.realpath(p) for p in (*top, *constraints, *([lock] if lock else []))}
+    included = tuple(
+        context_path(path, context, what="included requirements file")
+        for path in reqs.files
+        if os.path.realpath(path) not in named
+    )
+    return (
+        reqs,
+        tuple(context_path(p, context, what="requirements file") for p in top),
+        tuple(context_path(p, context, what="constraints file") for p in constraints),
+        included,
+    )
+
+
+def _app_dir(context: Path, app_dir: str | None) -> str | None:
+    from wheelhouse.render import DEFAULT_APP_DIR, context_path
+
+    if app_dir is not None:
+        if not Path(app_dir).is_dir():
+            raise UsageError(f"the app directory {app_dir} does not exist", hint="pass --app-dir DIR")
+        return context_path(app_dir, context, what="app directory")
+    default = context / DEFAULT_APP_DIR
+    return DEFAULT_APP_DIR if default.is_dir() else None
+
+
+def _base_image(settings: Settings, target: Target, base_image: str | None, base_python: str | None) -> BaseImage:
+    from wheelhouse.render import default_base_image, parse_base_image
+
+    reference = base_image or settings.base_image or default_base_image(target)
+    return parse_base_image(reference, declared_python=base_python)
+
+
+def _render_options(
+    *,
+    settings: Settings,
+    target: Target,
+    context: Path,
+    image: BaseImage,
+    app_dir: str | None,
+    cmd: str | None,
+    lock: str | None,
+    run_network_none: bool,
+) -> tuple[RenderOptions, RequirementSet]:
+    from wheelhouse.render import RenderOptions, context_path
+
+    state = get_state()
+    reqs, top, constraints, included = _install_inputs(settings, context, lock)
+    wheels = context_path(settings.wheels_path, context, what="wheels folder")
+    if not settings.wheels_path.is_dir():
+        state.warn(f"the wheels folder {settings.wheels} does not exist yet; the Dockerfiles copy it")
+    app = _app_dir(context, app_dir)
+    command: tuple[str, ...] | None = None
+    if cmd is not None:
+        try:
+            command = tuple(shlex.split(cmd))
+        except ValueError as exc:
+            raise UsageError(f"bad --cmd {cmd!r}: {exc}") from None
+    elif app and not (context / app / "main.py").is_file():
+        state.warn(f"the image runs `python main.py` but there is no {app}/main.py; pass --cmd")
+    options = RenderOptions(
+        target=target,
+        base_image=image,
+        requirements=top,
+        constraints=constraints,
+        included=included,
+        lock=context_path(lock, context, what="lock") if lock else None,
+        wheels=wheels,
+        app_dir=app,
+        cmd=command,
+        run_network_none=run_network_none,
+    )
+    return options, reqs
+
+
+def _report_written(state: State, report: WriteReport, *, to_stderr: bool) -> None:
+    out = state.err if to_stderr else state.console
+    for path in report.written:
+        out.print(f"wrote {path}")
+    for path in report.unchanged:
+        state.info(f"unchanged {path}")
+    for path in report.kept:
+        state.warn(f"kept {path}: it was not written by wheelhouse render; make sure it lets the wheels through")
+
+
+def _render_json(result: RenderResult, report: WriteReport | None, out_dir: Path, stale: Sequence[str]) -> None:
+    status: dict[str, str] = {}
+    if report is not None:
+        status.update({p.name: "written" for p in report.written})
+        status.update({p.name: "unchanged" for p in report.unchanged})
+        status.update({p.name: "kept" for p in report.kept})
+    else:
+        status.update({name: ("stale" if name in stale else "unchanged") for name in result.files})
+    print_json(
+        {
+            "schema": RENDER_JSON_SCHEMA,
+            "target": result.options.target.name,
+            "platform": result.options.target.docker_platform,
+            "base_image": result.options.base_image.reference,
+            "base_python": result.options.base_image.python_text,
+            "lock": result.options.lock,
+            "out": str(out_dir),
+            "command": result.command,
+            "files": [
+                {"name": name, "path": str(out_dir / name), "status": status.get(name, "unchanged")}
+                for name in result.files
+            ],
+            "warnings": list(result.warnings),
+        }
+    )
+
+
+# -- render ------------------------------------------------------------------------------------------------
+
+
+@click.command("render")
+@_input_options
+@target_options
+@wheels_option
+@click.option(
+    "--out",
+    "out_dir",
+    default=".",
+    show_default=True,
+    metavar="DIR",
+    help="Where to write the files; it is the build context, so the wheels, requirements and app must be inside.",
+)
+@click.option("--force", is_flag=True, help="Overwrite files of the same name that wheelhouse did not write.")
+@click.option("--check", is_flag=True, help="Write nothing; exit 1 when a rendered file is missing or out of date.")
+@json_option
+def render_command(
+    requirement_files: tuple[str, ...],
+    constraints: tuple[str, ...],
+    base_image: str | None,
+    base_python: str | None,
+    app_dir: str | None,
+    cmd: str | None,
+    lock_file: str | None,
+    no_lock: bool,
+    run_network_none: bool,
+    targets: tuple[str, ...],
+    pythons: tuple[str, ...],
+    libc: str | None,
+    wheels_dir: str | None,
+    out_dir: str,
+    force: bool,
+    check: bool,
+    as_json: bool,
+) -> None:
+    """Write Dockerfile.wheels, Dockerfile.offline, Dockerfile.cached, docker-compose.offline.yml and
+    .dockerignore for one target (the one given, or the first configured).
+
+    \b
+    Dockerfile.offline  pip --no-index from wheels/ only; build it with --network=none
+    Dockerfile.wheels   wheels/ first, the package index for what is missing (development)
+    Dockerfile.cached   wheels/ plus the index, with pip's cache in a BuildKit cache mount
+    The base image's Python, libc and architecture must match the target; requirements.lock, when it
+    exists, is installed with --require-hashes. Rendering twice changes nothing.
+    """
+    from wheelhouse.render import DOCKERIGNORE, differences, is_generated, render, write_rendered
+
+    state = get_state()
+    settings = effective_settings(
+        wheels_dir=wheels_dir,
+        requirement_files=requirement_files,
+        constraints=constraints,
+        targets=targets,
+        pythons=pythons,
+        libc=libc,
+    )
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out_dir} is not a directory")
+    target = _one_target(settings, "render")
+    options, _ = _render_options(
+        settings=settings,
+        target=target,
+        context=out,
+        image=_base_image(settings, target, base_image, base_python),
+        app_dir=app_dir,
+        cmd=cmd,
+        lock=_lock_file(out, lock_file, no_lock),
+        run_network_none=run_network_none,
+    )
+    result = render(options)
+    for warning in result.warnings:
+        state.warn(warning)
+    if check:
+        stale = [
+            name
+            for name in differences(result, out)
+            # A .dockerignore of the user's own is kept by design, never stale.
+            if not (name == DOCKERIGNORE and (out / name).is_file() and not is_generated(_text(out / name)))
+        ]
+        if as_json:
+            _render_json(result, None, out, stale)
+        if stale:
+            raise WheelhouseError(
+                f"{len(stale)} rendered file{'s' if len(stale) > 1 else ''} in {out_dir} "
+                f"{'are' if len(stale) > 1 else 'is'} missing or out of date: {', '.join(stale)}",
+                hint=result.command,
+            )
+        if not as_json:
+            state.console.print(f"up to date: {', '.join(result.files)}")
+        return
+    report = write_rendered(result, out, force=force)
+    if as_json:
+        _render_json(result, report, out, ())
+    else:
+        _report_written(state, report, to_stderr=False)
+        if not report.written:
+            state.console.print(f"up to date: {', '.join(p.name for p in report.unchanged)}")
+
+
+def _text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return ""
+
+
+# -- build -------------------------------------------------------------------------------------------------
+
+
+@click.command("build")
+@click.option(
+    "--offline",
+    "mode",
+    flag_value="offline",
+    default=True,
+    help="Verify, then build Dockerfile.offline with --network=none (default).",
+)
+@click.option("--wheels", "mode", flag_value="wheels", help="Build Dockerfile.wheels (index fallback; needs network).")
+@click.option("--cached", "mode", flag_value="cached", help="Build Dockerfile.cached (BuildKit pip cache; network).")
+@click.option("-t", "--tag", "tags", multiple=True, metavar="TAG", help="Name the image (repeatable).")
+@_input_options
+@target_options
+@click.option(
+    "--wheels-dir",
+    "wheels_dir",
+    default=None,
+    metavar="DIR",
+    help="The wheels folder (default: ./wheels or the configured one).",
+)
+@click.option("--force", is_flag=True, help="Overwrite Dockerfiles of the same name that wheelhouse did not write.")
+@click.option(
+    "--docker",
+    "docker",
+    default="docker",
+    show_default=True,
+    envvar="WHEELHOUSE_DOCKER",
+    metavar="PATH",
+    help="The Docker client to run (env WHEELHOUSE_DOCKER).",
+)
+@click.argument("docker_args", nargs=-1, type=click.UNPROCESSED, metavar="[-- DOCKER_ARGS]...")
+def build_command(
+    mode: str,
+    tags: tuple[str, ...],
+    requirement_files: tuple[str, ...],
+    constraints: tuple[str, ...],
+    base_image: str | None,
+    base_python: str | None,
+    app_dir: str | None,
+    cmd: str | None,
+    lock_file: str | None,
+    no_lock: bool,
+    run_network_none: bool,
+    targets: tuple[str, ...],
+    pythons: tuple[str, ...],
+    libc: str | None,
+    wheels_dir: str | None,
+    force: bool,
+    docker: str,
+    docker_args: tuple[str, ...],
+) -> None:
+    """Render the Dockerfiles if needed and run docker build in the current directory, streaming its output.
+
+    \b
+    --offline  verify first: when wheels/ does not cover the target, print the gaps and exit 3 without
+               calling Docker; else docker build --network=none -f Dockerfile.offline
+    --wheels   docker build -f Dockerfile.wheels (PIP_INDEX_URL from the configuration as a build arg)
+    --cached   docker build -f Dockerfile.cached (needs BuildKit)
+    --platform is passed to Docker when the target is not the Docker daemon's own platform. Arguments
+    after -- go to docker build as they are, e.g. -- --progress=plain --no-cache.
+    """
+    from wheelhouse.docker import DockerClient, build_argv, build_request
+    from wheelhouse.render import render, write_rendered
+
+    state = get_state()
+    settings = effective_settings(
+        wheels_dir=wheels_dir,
+        requirement_files=requirement_files,
+        constraints=constraints,
+        targets=targets,
+        pythons=pythons,
+        libc=libc,
+    )
+    context = Path(".")
+    target = _one_target(settings, "build")
+    image = _base_image(settings, target, base_image, base_python)
+    if image.python is not None:
+        # Known without Docker: refuse a mismatch before verifying or calling Docker.
+        from wheelhouse.render import check_base_image
+
+        check_base_image(image, target)
+    lock = _lock_file(context, lock_file, no_lock)
+    options, reqs = _render_options(
+        settings=settings,
+        target=target,
+        context=context,
+        image=image,
+        app_dir=app_dir,
+        cmd=cmd,
+        lock=lock,
+        run_network_none=run_network_none,
+    )
+    if mode == "offline":
+        _verify_or_exit(state, settings, reqs, target, lock)
+    client = DockerClient(docker)
+    info = client.info()
+    if mode == "cached":
+        client.require_buildkit("Dockerfile.cached (RUN --mount=type=cache)")
+    if run_network_none and mode == "offline":
+        client.require_run_network()
+    if image.python is None:
+        image = client.probe_image(image.reference)
+        state.info(f"base image {image.reference}: CPython {image.python_text} on {image.arch}")
+        options = replace(options, base_image=image)
+    result = render(options)
+    for warning in result.warnings:
+        state.warn(warning)
+    _report_written(state, write_rendered(result, context, force=force), to_stderr=True)
+    dockerfile = _MODES[mode]
+    request = build_request(
+        dockerfile=dockerfile,
+        target=target,
+        info=info,
+        offline=mode == "offline",
+        tags=tags,
+        build_args=_index_build_args(settings) if mode != "offline" else (),
+        extra_args=docker_args,
+    )
+    state.info("running: " + shlex.join(build_argv(client.executable, request)))
+    client.build(request, hint=_failure_hint(mode, target, request.platform, info.server_platform))
+
+
+def _verify_or_exit(state: State, settings: Settings, reqs: RequirementSet, target: Target, lock: str | None) -> None:
+    """Prove the folder covers ``target``; else print the gap report and exit 3 before Docker runs."""
+    from wheelhouse.cli._render import render_verify
+    from wheelhouse.store import Store
+    from wheelhouse.verify import verify
+
+    store = Store(settings.wheels_path)
+    fix_args: tuple[str, ...] = ("-r", lock) if lock else requirement_args(settings, ())
+    report = verify(reqs, [target], store, fix_args=fix_args, warn=state.warn)
+    if not report.covered:
+        render_verify(state, report)
+        state.err.print(f"not building: {settings.wheels} does not cover {target.name} (see above)")
+        click.get_current_context().exit(ExitCode.NOT_COVERED)
+    state.info(f"verified: {settings.wheels} covers {target.name}")
+
+
+def _index_build_args(settings: Settings) -> tuple[tuple[str, str], ...]:
+    """The configured index as build arguments, for the fallback of Dockerfile.wheels / Dockerfile.cached."""
+    args: list[tuple[str, str]] = []
+    if settings.index_url:
+        args.append(("PIP_INDEX_URL", settings.index_url))
+    if settings.extra_index_urls:
+        args.append(("PIP_EXTRA_INDEX_URL", " ".join(settings.extra_index_urls)))
+    return tuple(args)
+
+
+def _failure_hint(mode: str, target: Target, platform: str | None, daemon_platform: str) -> str:
+    hints: list[str] = []
+    if mode == "offline":
+        hints.append(
+            f"the offline install uses only the wheels folder: check it with `wheelhouse verify --target {target.name}`"
+        )
+    if platform is not None:
+        hints.append(
+            f"building {platform} on a {daemon_platform} daemon runs the target's programs under emulation: "
+            "apt-get install qemu-user-static binfmt-support"
+        )
+    return "; ".join(hints) or "see Docker's output above"
