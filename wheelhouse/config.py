@@ -143,7 +143,12 @@ def _convert(where: str, raw_key: str, key: str, value: Any, base: Path) -> Any:
         if isinstance(value, str):
             value = [value]
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise ConfigError(f"{where}: {raw_key} must be a string or a list of strings")
+            # TOML reads python = 3.10 as the float 3.1: say so rather than let the user guess.
+            numbers = key == "python" and any(
+                isinstance(v, (int, float)) for v in (value if isinstance(value, list) else [value])
+            )
+            quote = ' (quote versions: "3.10", since TOML reads 3.10 as the number 3.1)' if numbers else ""
+            raise ConfigError(f"{where}: {raw_key} must be a string or a list of strings{quote}")
         if key in ("requirements", "constraints"):
             value = [_relative(base, v) for v in value]
         return tuple(value)
@@ -154,6 +159,8 @@ def _convert(where: str, raw_key: str, key: str, value: Any, base: Path) -> Any:
     if not isinstance(value, str):
         raise ConfigError(f"{where}: {raw_key} must be a string")
     if key == "wheels":
+        if not value.strip():
+            raise ConfigError(f"{where}: wheels must not be empty")
         return _relative(base, value)
     return value
 
