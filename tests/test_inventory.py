@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Cli
+from tests.conftest import Cli, run_wheelhouse
 from tests.support.wheels import write_wheel
 from wheelhouse.cli.care import human_age, human_size
 from wheelhouse.errors import StoreError
@@ -484,3 +484,15 @@ def test_cli_why_without_requirements_is_a_usage_error(cli: Cli, project: Path) 
     result = cli("why", "flask")
     assert result.exit_code == 2
     assert "no requirements given" in result.output
+
+
+def test_installed_command_lists_and_shows(folder: Path, project: Path) -> None:
+    listed = run_wheelhouse("list", "--json", "tomli", cwd=project)
+    assert listed.returncode == 0, listed.stderr
+    assert [f["file"] for f in json.loads(listed.stdout)["files"]] == ["tomli-2.0.1-py3-none-any.whl"]
+    shown = run_wheelhouse("show", "tomli", cwd=project)
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.startswith("tomli 2.0.1  tomli-2.0.1-py3-none-any.whl\n")
+    missing = run_wheelhouse("show", "nothing-here", cwd=project)
+    assert missing.returncode == 1
+    assert missing.stderr.startswith("error: no wheel in wheels matches 'nothing-here'")
