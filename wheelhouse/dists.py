@@ -6,8 +6,6 @@ metadata says. The local store and a remote index are both finders; the resolver
 
 from __future__ import annotations
 
-import email.parser
-import email.policy
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
@@ -102,6 +100,10 @@ def parse_core_metadata(data: bytes, *, source: str = "METADATA") -> CoreMetadat
     """Parse the RFC 822 core metadata format; raises ValueError with a one-line reason when unusable."""
     if len(data) > MAX_METADATA_BYTES:
         raise ValueError(f"{source} is {len(data)} bytes, larger than the {MAX_METADATA_BYTES} byte limit")
+    # Imported here: the email package is slow to import and a warm `verify` never parses metadata.
+    import email.parser
+    import email.policy
+
     text = data.decode("utf-8", errors="replace")
     # compat32 keeps header values verbatim; the default policy would fold and re-encode them.
     msg = email.parser.HeaderParser(policy=email.policy.compat32).parsestr(text)

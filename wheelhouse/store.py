@@ -19,12 +19,10 @@ import contextlib
 import dataclasses
 import errno
 import fcntl
-import hashlib
 import json
 import os
 import threading
 import time
-import zipfile
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -58,6 +56,8 @@ class FileRecord:
     targets: tuple[str, ...] = ()
     sources: tuple[str, ...] = ()
     built_by: str | None = None
+    # For a wheel built here: the kept sdist it came from, relative to the folder (.wheelhouse/sdists/...).
+    built_from: str | None = None
 
     def merged(self, other: FileRecord) -> FileRecord:
         """Combine two records of the same file: union of targets and sources, newest facts otherwise."""
@@ -68,6 +68,7 @@ class FileRecord:
             targets=tuple(sorted(set(self.targets) | set(other.targets))),
             sources=tuple(sorted(set(self.sources) | set(other.sources))),
             built_by=other.built_by or self.built_by,
+            built_from=other.built_from or self.built_from,
         )
 
 
@@ -103,6 +104,7 @@ class StoreScan:
     stray: tuple[str, ...] = ()
     records: Mapping[str, FileRecord] = field(default_factory=dict)
     opened: int = 0  # zips opened by this scan; 0 on a warm manifest
+    kept_sdists: tuple[DistFile, ...] = ()  # in .wheelhouse/sdists/: not visible to pip, kept for rebuilds
 
     def by_name(self) -> dict[NormalizedName, list[StoredWheel]]:
         out: dict[NormalizedName, list[StoredWheel]] = {}
@@ -154,6 +156,8 @@ def _fsync_dir(directory: Path) -> None:
 
 def file_sha256(path: Path) -> str:
     """Hex sha256 of a file, read in chunks."""
+    import hashlib
+
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
         while chunk := fh.read(_CHUNK):
@@ -163,6 +167,8 @@ def file_sha256(path: Path) -> str:
 
 def read_wheel_metadata(path: Path, name: str, version: str) -> CoreMetadata:
     """Read ``METADATA`` from a wheel's ``.dist-info``; raises ValueError with a one-line reason."""
+    import zipfile  # only a cold scan opens wheels
+
     try:
         with zipfile.ZipFile(path) as zf:
             candidates = [
@@ -354,6 +360,7 @@ class Store:
                     targets=tuple(raw.get("targets", ())),
                     sources=tuple(raw.get("sources", ())),
                     built_by=raw.get("built_by"),
+                    built_from=raw.get("built_from"),
                 )
             except (KeyError, TypeError, ValueError):
                 continue
@@ -490,6 +497,7 @@ class Store:
             stray=tuple(stray),
             records=self.records() if raw_records else {},
             opened=opened,
+            kept_sdists=self.kept_sdists(),
         )
 
     def _save_cache(self, files: dict[str, Any]) -> None:
@@ -504,6 +512,41 @@ class Store:
         except (LockTimeout, StoreError, OSError):
             # Read-only folder, full disk or a busy writer: the next run simply reads the zips again.
             return
+
+    def kept_sdists(self) -> tuple[DistFile, ...]:
+        """The source distributions kept in ``.wheelhouse/sdists/`` (for offline rebuilds), by file name."""
+        try:
+            entries = sorted(os.scandir(self.sdist_dir), key=lambda e: e.name)
+        except OSError:
+            return ()
+        kept: list[DistFile] = []
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            try:
+                name, version, kind, tags, _build = parse_dist_filename(entry.name)
+                if kind != "sdist" or not entry.is_file():
+                    continue
+                size = entry.stat().st_size
+            except (InvalidDistFilename, OSError):
+                continue
+            kept.append(DistFile(entry.name, name, version, "sdist", tags, entry.path, True, size=size))
+        return tuple(kept)
+
+    def keep_sdist(self, temp: Path, filename: str) -> Path:
+        """Move a complete, verified sdist into ``.wheelhouse/sdists/`` atomically; returns its path."""
+        if "/" in filename or "\\" in filename or filename.startswith(".") or "\0" in filename:
+            raise StoreError(f"refusing unsafe file name {filename!r}")
+        try:
+            self.sdist_dir.mkdir(parents=True, exist_ok=True)
+            dest = self.sdist_dir / filename
+            with open(temp, "rb") as fh:
+                os.fsync(fh.fileno())
+            os.replace(temp, dest)
+        except OSError as exc:
+            raise StoreError(f"cannot keep {filename} in {self.sdist_dir}: {exc.strerror or exc}") from None
+        _fsync_dir(self.sdist_dir)
+        return dest
 
     def hashes(self, filenames: Iterable[str]) -> dict[str, str]:
         """sha256 of each named wheel, computed once and cached in the manifest."""
@@ -614,6 +657,11 @@ class StoreFinder:
         self._sdists: dict[NormalizedName, list[DistFile]] = {}
         for sdist in scan.sdists:
             self._sdists.setdefault(sdist.name, []).append(sdist)
+        root_sdists = {s.filename for s in scan.sdists}
+        for sdist in scan.kept_sdists:
+            # A kept sdist tells verify "only a source distribution is available" instead of "missing".
+            if sdist.filename not in root_sdists:
+                self._sdists.setdefault(sdist.name, []).append(sdist)
 
     def files(self, name: NormalizedName) -> list[DistFile]:
         return [w.dist for w in self._by_name.get(name, ())] + self._sdists.get(name, [])

@@ -7,9 +7,7 @@ never pays for importing requests or pip.
 from __future__ import annotations
 
 import importlib
-import importlib.util
 import sys
-import traceback
 from typing import Any
 
 import click
@@ -69,18 +67,13 @@ class _LazyGroup(click.Group):
     """A group whose commands are imported on first use."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return [name for name in COMMANDS if self._available(name)] + sorted(self.commands)
-
-    @staticmethod
-    def _available(name: str) -> bool:
-        module = COMMANDS[name][0]
-        return importlib.util.find_spec(module) is not None
+        return list(COMMANDS) + sorted(self.commands)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name in self.commands:
             return self.commands[cmd_name]
         spec = COMMANDS.get(cmd_name)
-        if spec is None or not self._available(cmd_name):
+        if spec is None:
             return None
         module = importlib.import_module(spec[0])
         command: click.Command | None = getattr(module, spec[1], None)
@@ -88,7 +81,7 @@ class _LazyGroup(click.Group):
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         # Show the short help without importing every command module.
-        rows = [(name, COMMANDS[name][2]) for name in COMMANDS if self._available(name)]
+        rows = [(name, COMMANDS[name][2]) for name in COMMANDS]
         if rows:
             with formatter.section("Commands"):
                 formatter.write_dl(rows)
@@ -166,6 +159,8 @@ def _verbosity(argv: list[str]) -> int:
 
 def _fail(message: str, hint: str | None, code: int, verbose: int) -> Any:
     if verbose:
+        import traceback
+
         traceback.print_exc()
     first_line = " ".join(message.split("\n")).strip() or "failed"
     click.echo(f"error: {first_line}", err=True)
