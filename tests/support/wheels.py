@@ -80,9 +80,12 @@ def make_wheel(
         # Deterministic but incompressible bytes: repeated sha256 blocks.
         blocks: list[bytes] = []
         seed = f"{name}-{version}-{tag}".encode()
-        while sum(len(b) for b in blocks) < payload_size:
+        # A running total: summing the list on every pass made large payloads quadratic.
+        total = 0
+        while total < payload_size:
             seed = hashlib.sha256(seed).digest()
             blocks.append(seed)
+            total += len(seed)
         contents[f"{module}/_payload.bin"] = b"".join(blocks)[:payload_size]
     meta = metadata_text(
         name,
