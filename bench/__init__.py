@@ -1,0 +1,1 @@
+"""Benchmarks that measure wheelhouse against pip and uv; ``python bench/run.py`` runs them all."""
