@@ -9,6 +9,10 @@ speculatively fetches the project pages of every dependency it has seen and the 
 compatible wheels, so most lookups the resolver makes are already answered. Files are then downloaded in
 parallel, each streamed to a temporary file, checked against the index's sha256, and only then renamed into
 the folder (``Store.commit``).
+
+A version that publishes only a source distribution for a target is pinned as an sdist (wheels of any version
+are preferred) and built into a wheel after the downloads (``wheelhouse.sdist``); ``BuildOptions(enabled=False)``
+(``--no-build``) leaves it a gap and keeps the sdist, so that verify says "only a source distribution".
 """
 
 from __future__ import annotations
@@ -19,15 +23,28 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import NormalizedName, canonicalize_name
+from packaging.version import Version
 
-from wheelhouse.dists import CoreMetadata, DistFile
+from wheelhouse.dists import CoreMetadata, DistFile, Finder
 from wheelhouse.errors import WheelhouseError
 from wheelhouse.requirements import RequirementSet
 from wheelhouse.resolver import Resolution, resolve
+from wheelhouse.sdist import (
+    BuildOptions,
+    BuildOutcome,
+    BuildReporter,
+    BuildRunner,
+    SdistBuild,
+    SdistFinder,
+    SdistMetadata,
+    build_sdists,
+    subprocess_runner,
+)
 from wheelhouse.store import FileRecord, Store, StoreFinder
 from wheelhouse.targets import Target
 from wheelhouse.verify import VerifyReport, verify
@@ -38,8 +55,11 @@ if TYPE_CHECKING:
 DEFAULT_JOBS = 8
 
 
-class DownloadReporter:
-    """Progress hooks; every one does nothing by default. Called from worker threads during downloads."""
+class DownloadReporter(BuildReporter):
+    """Progress hooks; every one does nothing by default. Called from worker threads during downloads.
+
+    The build stage's hooks (``build_started``, ``build_finished``) come from :class:`BuildReporter`.
+    """
 
     def resolving(self, target: Target) -> None:
         """Resolution of ``target`` starts."""
@@ -82,6 +102,8 @@ class DownloadPlan:
     resolutions: tuple[Resolution, ...]
     fetch: tuple[PlannedFile, ...] = ()
     present: tuple[str, ...] = ()  # files already in the folder that the resolutions use
+    build: tuple[SdistBuild, ...] = ()  # sdists pinned for some targets: built after the downloads
+    keep: tuple[PlannedFile, ...] = ()  # with building off: sdists of "sdist-only" gaps, kept for verify
 
     @property
     def total_bytes(self) -> int:
@@ -111,10 +133,13 @@ class DownloadResult:
     seconds: float = 0.0
     cleaned: tuple[str, ...] = ()
     report: VerifyReport | None = None
+    builds: tuple[BuildOutcome, ...] = ()
+    kept: tuple[str, ...] = ()  # sdists kept in .wheelhouse/sdists/ this run without building them
 
     @property
     def ok(self) -> bool:
-        return not self.failed and (self.report is None or self.report.covered)
+        builds_ok = all(b.ok for b in self.builds)
+        return not self.failed and builds_ok and (self.report is None or self.report.covered)
 
 
 @dataclass(frozen=True)
@@ -126,6 +151,7 @@ class DownloadOptions:
     dry_run: bool = False
     wait: bool = True  # wait for another process's lock (False: fail at once)
     fix_args: tuple[str, ...] = ()
+    build: BuildOptions = field(default_factory=BuildOptions)
 
 
 class _SpeculativeFinder:
@@ -212,21 +238,34 @@ def plan_download(
     options: DownloadOptions = DownloadOptions(),
     reporter: DownloadReporter | None = None,
     warn: Callable[[str], None] | None = None,
+    runner: BuildRunner = subprocess_runner,
 ) -> DownloadPlan:
-    """Resolve every target over the folder and the index; list the files to fetch (each once)."""
+    """Resolve every target over the folder and the index; list the files to fetch (each once).
+
+    With building on, sdists may be pinned: their metadata comes from a kept copy (downloaded into
+    ``.wheelhouse/sdists/``), by ``PKG-INFO`` or the build backend's prepare-metadata hook run by ``runner``.
+    """
     from wheelhouse.index import IndexFinder
 
     reporter = reporter or DownloadReporter()
+    building = options.build.enabled
     local = StoreFinder(store.scan())
     remote = IndexFinder(client)
+    sdists = SdistMetadata(store, client.config, options.build, runner=runner)
+
+    def fetch_sdist(dist: DistFile, dest: Path) -> str:
+        return client.download(remote.remote_file(dist), dest)
+
     stop = threading.Event()
     pool = ThreadPoolExecutor(max_workers=max(2, options.jobs), thread_name_prefix="wheelhouse-speculate")
     resolutions: list[Resolution] = []
     try:
         for target in targets:
             reporter.resolving(target)
-            finder = _SpeculativeFinder(remote, target, pool, stop, local)
-            resolutions.append(resolve(requirements, target, [local, finder], pre=options.pre, warn=warn))
+            finders: list[Finder] = [local, _SpeculativeFinder(remote, target, pool, stop, local)]
+            if building:
+                finders = [SdistFinder(finders[0], sdists), SdistFinder(finders[1], sdists, fetch_sdist)]
+            resolutions.append(resolve(requirements, target, finders, pre=options.pre, warn=warn, sdists=building))
     finally:
         stop.set()
         pool.shutdown(wait=False, cancel_futures=True)
@@ -238,9 +277,14 @@ def plan_download(
 
     fetch: dict[str, PlannedFile] = {}
     present: dict[str, None] = {}
+    builds: dict[str, tuple[DistFile, list[Target]]] = {}
     for res in resolutions:
         for pin in res.pins:
             dist = pin.dist
+            if dist.kind == "sdist":
+                # Never fetched into the folder: it is kept aside and built after the downloads.
+                builds.setdefault(dist.filename, (dist, []))[1].append(res.target)
+                continue
             if dist.local:
                 present.setdefault(dist.filename, None)
                 continue
@@ -255,9 +299,58 @@ def plan_download(
                 fetch[dist.filename] = PlannedFile(
                     item.filename, item.url, item.size, item.sha256, (*item.targets, res.target.name), item.remote
                 )
-    plan = DownloadPlan(tuple(resolutions), tuple(sorted(fetch.values(), key=lambda f: f.filename)), tuple(present))
+    planned_builds = tuple(
+        SdistBuild(
+            filename,
+            dist.name,
+            dist.version,
+            tuple(build_targets),
+            url=None if dist.local else redact_url(dist.location),
+            metadata_failure=sdists.failures.get(filename),
+        )
+        for filename, (dist, build_targets) in sorted(builds.items())
+    )
+    keep = () if building else _sdists_to_keep(resolutions, remote)
+    plan = DownloadPlan(
+        tuple(resolutions),
+        tuple(sorted(fetch.values(), key=lambda f: f.filename)),
+        tuple(present),
+        build=planned_builds,
+        keep=keep,
+    )
     reporter.planned(plan)
     return plan
+
+
+def _sdists_to_keep(resolutions: Sequence[Resolution], remote: IndexFinder) -> tuple[PlannedFile, ...]:
+    """For each "sdist-only" gap, the newest sdist in range on the index, to keep aside (building is off)."""
+    from wheelhouse.index import redact_url
+
+    keep: dict[str, PlannedFile] = {}
+    for res in resolutions:
+        for gap in res.gaps:
+            if gap.kind != "sdist-only":
+                continue
+            try:
+                spec = Requirement(gap.requirement).specifier
+            except InvalidRequirement:
+                continue
+            rejected = {r.filename for r in gap.rejected}
+            candidates = [
+                d
+                for d in remote.files(gap.project)
+                if d.kind == "sdist" and d.filename in rejected and spec.contains(d.version, prereleases=True)
+            ]
+            if not candidates:
+                continue
+            newest: Version = max(d.version for d in candidates)
+            dist = sorted((d for d in candidates if d.version == newest), key=lambda d: d.filename)[-1]
+            if dist.filename not in keep:
+                rf = remote.remote_file(dist)
+                keep[dist.filename] = PlannedFile(
+                    dist.filename, redact_url(rf.url), rf.size, rf.sha256, (res.target.name,), rf
+                )
+    return tuple(keep.values())
 
 
 class _Cancelled(Exception):
@@ -273,20 +366,43 @@ def download(
     options: DownloadOptions = DownloadOptions(),
     reporter: DownloadReporter | None = None,
     warn: Callable[[str], None] | None = None,
+    runner: BuildRunner = subprocess_runner,
 ) -> DownloadResult:
-    """Plan, fetch in parallel under the folder's lock, record provenance, then verify every target offline."""
+    """Plan, fetch in parallel under the folder's lock, build sdists, record provenance, then verify offline.
+
+    ``runner`` runs pip and Docker for sdist metadata and builds (injectable for tests).
+    """
     reporter = reporter or DownloadReporter()
     started = time.monotonic()
     if options.dry_run:
-        plan = plan_download(requirements, targets, store, client, options=options, reporter=reporter, warn=warn)
+        plan = plan_download(
+            requirements, targets, store, client, options=options, reporter=reporter, warn=warn, runner=runner
+        )
         return DownloadResult(plan, requests=client.request_count, seconds=time.monotonic() - started)
 
     store.ensure()
     with store.lock(wait=options.wait, on_wait=reporter.waiting):
         # Only under the lock is a partial file certainly abandoned (its writer is gone).
         cleaned = tuple(store.clean_stray())
-        plan = plan_download(requirements, targets, store, client, options=options, reporter=reporter, warn=warn)
+        plan = plan_download(
+            requirements, targets, store, client, options=options, reporter=reporter, warn=warn, runner=runner
+        )
         downloaded, failed, received = _fetch_all(plan, store, client, options, reporter, requirements.files)
+        kept, keep_failed = _keep_sdists(plan.keep, store, client)
+        failed = tuple(sorted((*failed, *keep_failed), key=lambda f: f.filename))
+        builds = (
+            build_sdists(
+                plan.build,
+                store,
+                config=client.config,
+                options=options.build,
+                runner=runner,
+                reporter=reporter,
+                sources=requirements.files,
+            )
+            if plan.build
+            else ()
+        )
         _record_usage(plan, store, requirements.files, failed)
     report = verify(requirements, targets, store, fix_args=options.fix_args, warn=warn)
     return DownloadResult(
@@ -298,7 +414,29 @@ def download(
         seconds=time.monotonic() - started,
         cleaned=cleaned,
         report=report,
+        builds=builds,
+        kept=kept,
     )
+
+
+def _keep_sdists(
+    items: Sequence[PlannedFile], store: Store, client: IndexClient
+) -> tuple[tuple[str, ...], tuple[FailedFile, ...]]:
+    """Download sdists into ``.wheelhouse/sdists/`` (verified, atomic), where pip never looks."""
+    kept: list[str] = []
+    failed: list[FailedFile] = []
+    for item in items:
+        temp = store.new_temp(item.filename)
+        try:
+            client.download(item.remote, temp)
+            store.keep_sdist(temp, item.filename)
+            kept.append(item.filename)
+        except WheelhouseError as exc:
+            failed.append(FailedFile(item.filename, item.url, str(exc)))
+        finally:
+            with contextlib.suppress(OSError):
+                temp.unlink()
+    return tuple(kept), tuple(failed)
 
 
 def _fetch_all(
@@ -376,7 +514,8 @@ def _record_usage(plan: DownloadPlan, store: Store, sources: Sequence[str], fail
     wanted: dict[str, set[str]] = {}
     for res in plan.resolutions:
         for pin in res.pins:
-            if pin.dist.filename not in failed_names:
+            # A built wheel's record is written when it is committed; the sdist itself is not in the folder.
+            if pin.dist.kind != "sdist" and pin.dist.filename not in failed_names:
                 wanted.setdefault(pin.dist.filename, set()).add(res.target.name)
     records = store.records()
     missing_hash = [name for name in wanted if name not in records and (store.root / name).is_file()]

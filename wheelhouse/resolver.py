@@ -178,12 +178,15 @@ class Provider(AbstractProvider["_Req", "_Candidate", str]):
         pre: bool = False,
         lenient: bool = False,
         warn: Callable[[str], None] | None = None,
+        sdists: bool = False,
     ) -> None:
         self.target = target
         self.finders = list(finders)
         self.constraints = constraints or {}
         self.pre = pre
         self.lenient = lenient
+        # Admit source distributions as candidates (they are built later); wheels are always offered first.
+        self.sdists = sdists
         self.warn = warn or (lambda _msg: None)
         self._env = dict(target.marker_environment)
         self._files: dict[tuple[int, NormalizedName], Sequence[DistFile]] = {}
@@ -226,12 +229,16 @@ class Provider(AbstractProvider["_Req", "_Candidate", str]):
 
         def factory() -> Iterator[_Candidate]:
             seen: set[Version] = set()
-            for tier in range(len(self.finders)):
-                for version, dist in self._acceptable(tier, name, reqs):
-                    if version in seen or version in bad:
-                        continue
-                    seen.add(version)
-                    yield _Candidate(name, version, extras, dist, tier)
+            # Every wheel of every tier before any sdist (pip's --prefer-binary): an sdist is used only for a
+            # version no acceptable wheel serves, so a build happens only when it must.
+            kinds = ("wheel", "sdist") if self.sdists else ("wheel",)
+            for kind in kinds:
+                for tier in range(len(self.finders)):
+                    for version, dist in self._acceptable(tier, name, reqs, kind=kind):
+                        if version in seen or version in bad:
+                            continue
+                        seen.add(version)
+                        yield _Candidate(name, version, extras, dist, tier)
             if self.lenient and _PLACEHOLDER_VERSION not in bad:
                 yield _Candidate(name, _PLACEHOLDER_VERSION, extras, None)
 
@@ -320,8 +327,9 @@ class Provider(AbstractProvider["_Req", "_Candidate", str]):
     def file_rejection(self, dist: DistFile) -> str | None:
         """Why ``dist`` cannot be installed on the target regardless of version constraints, or None."""
         if dist.kind == "sdist":
-            return "source distribution only; no wheel for this version"
-        if self.target.best_tag(dist.tags) is None:
+            if not self.sdists:
+                return "source distribution only; no wheel for this version"
+        elif self.target.best_tag(dist.tags) is None:
             return explain_tags(dist.tags, self.target)
         if dist.requires_python:
             try:
@@ -332,11 +340,14 @@ class Provider(AbstractProvider["_Req", "_Candidate", str]):
                 return f"requires Python {dist.requires_python}, target has {self.target.python_full_version}"
         return None
 
-    def _acceptable(self, tier: int, name: NormalizedName, reqs: Sequence[_Req]) -> list[tuple[Version, DistFile]]:
-        """(version, best file) pairs from one tier that meet every requirement, newest version first."""
+    def _acceptable(
+        self, tier: int, name: NormalizedName, reqs: Sequence[_Req], *, kind: str = "wheel"
+    ) -> list[tuple[Version, DistFile]]:
+        """(version, best file of ``kind``) pairs from one tier that meet every requirement, newest first."""
         by_version: dict[Version, list[DistFile]] = {}
         for dist in self.files(tier, name):
-            by_version.setdefault(dist.version, []).append(dist)
+            if dist.kind == kind:
+                by_version.setdefault(dist.version, []).append(dist)
         versions = list(by_version)
         spec = SpecifierSet()
         for req in reqs:
@@ -355,7 +366,11 @@ class Provider(AbstractProvider["_Req", "_Candidate", str]):
                     continue  # PEP 592: yanked files are only for exact pins
                 if self.file_rejection(dist) is not None:
                     continue
-                rank = self.target.best_tag(dist.tags)
+                # An admitted sdist has no tags: prefer the .tar.gz of PEP 625 over a legacy .zip.
+                if dist.kind == "sdist":
+                    rank: int | None = 0 if dist.filename.endswith(".tar.gz") else 1
+                else:
+                    rank = self.target.best_tag(dist.tags)
                 assert rank is not None
                 # Prefer the best tag; among equal tags, a larger build number wins (PEP 427).
                 key = (rank, dist)
@@ -421,8 +436,13 @@ def resolve(
     pre: bool = False,
     reporter: ResolveReporter | None = None,
     warn: Callable[[str], None] | None = None,
+    sdists: bool = False,
 ) -> Resolution:
-    """Resolve ``requirements`` for ``target``; never raises for an unsatisfiable set, it returns gaps."""
+    """Resolve ``requirements`` for ``target``; never raises for an unsatisfiable set, it returns gaps.
+
+    With ``sdists`` a source distribution may be pinned (its ``Pin.dist.kind`` is ``"sdist"``: the caller
+    builds it) when no acceptable wheel serves the version; the finders must then answer sdist metadata.
+    """
     pre = pre or requirements.pre
     env_provider = Provider(target, finders, pre=pre, warn=warn)
     roots = [
@@ -434,7 +454,7 @@ def resolve(
             c = _top_level(line)
             constraints.setdefault(c.name, []).append(c)
 
-    strict = Provider(target, finders, constraints=constraints, pre=pre, warn=warn)
+    strict = Provider(target, finders, constraints=constraints, pre=pre, warn=warn, sdists=sdists)
     strict._files = env_provider._files
     try:
         result = Resolver(strict, reporter or ResolveReporter()).resolve(roots, max_rounds=MAX_ROUNDS)
@@ -445,7 +465,7 @@ def resolve(
         strict_causes = []
 
     # Strict failed: resolve again admitting placeholders so that every gap is found and explained at once.
-    lenient = Provider(target, finders, constraints=constraints, pre=pre, lenient=True, warn=warn)
+    lenient = Provider(target, finders, constraints=constraints, pre=pre, lenient=True, warn=warn, sdists=sdists)
     lenient._files = strict._files
     lenient._deps = strict._deps
     try:

@@ -7,7 +7,7 @@ import os
 import sys
 import threading
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import click
 
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from wheelhouse.config import Settings
     from wheelhouse.index import IndexConfig
     from wheelhouse.requirements import RequirementSet
+    from wheelhouse.sdist import BuildIn, BuildOutcome, SdistBuild
     from wheelhouse.targets import Target
 
 
@@ -75,6 +76,39 @@ if TYPE_CHECKING:
 )
 @click.option("--dry-run", is_flag=True, help="Print the plan (files, sizes, per target); download nothing.")
 @click.option("--no-wait", is_flag=True, help="Fail at once when another wheelhouse process is using the folder.")
+@click.option(
+    "--no-build",
+    is_flag=True,
+    help="Never build wheels from source distributions: packages with only an sdist for a target stay gaps "
+    "(their sdists are kept in WHEELS/.wheelhouse/sdists/).",
+)
+@click.option(
+    "--build-in",
+    type=click.Choice(["auto", "host", "docker"]),
+    default="auto",
+    show_default=True,
+    help="Where sdists are built. auto: here for targets matching this machine, in the target's image (Docker) "
+    "for the others; host: never Docker (other targets accept only pure-Python results); docker: every target "
+    "in its image.",
+)
+@click.option(
+    "--base-image",
+    default=None,
+    metavar="IMAGE",
+    help="Image to build sdists in for --build-in docker/auto ({python} is replaced by X.Y). "
+    "Default: python:X.Y-slim, or python:X.Y-alpine for musllinux targets.",
+)
+@click.option(
+    "--keep-build-deps",
+    is_flag=True,
+    help="Also add the wheels of sdists' build requirements (setuptools, ...) to the folder, so that builds "
+    "can be repeated with no index.",
+)
+@click.option(
+    "--no-build-isolation",
+    is_flag=True,
+    help="Build sdists with this interpreter's installed build backend instead of an isolated environment.",
+)
 @wheels_option
 @json_option
 def download_command(
@@ -99,6 +133,11 @@ def download_command(
     engine: str,
     dry_run: bool,
     no_wait: bool,
+    no_build: bool,
+    build_in: str,
+    base_image: str | None,
+    keep_build_deps: bool,
+    no_build_isolation: bool,
     wheels_dir: str | None,
     as_json: bool,
 ) -> None:
@@ -108,7 +147,12 @@ def download_command(
     wheels already present are reused (a covered run makes no network request) and old versions are kept.
     Every file is streamed to a temporary name, checked against the index's sha256, then moved into place.
     Afterwards every target is verified offline; the exit status is verify's (0 covered, 3 not covered),
-    or 1 when a file could not be downloaded.
+    or 1 when a file could not be downloaded or a wheel could not be built.
+
+    A version that publishes only a source distribution for a target is built into a wheel: here for targets
+    that match this machine (OS, architecture, Python minor, libc family), in a container of the target's
+    image otherwise. A pure-Python result serves every target; a binary built here never serves another
+    platform. Without Docker such a package stops with the command that builds it elsewhere. See docs/sdists.md.
 
     Index settings, highest precedence first: these options; wheelhouse.toml; --index-url/--extra-index-url/
     --find-links lines in the requirements files; PIP_INDEX_URL, PIP_EXTRA_INDEX_URL, PIP_FIND_LINKS,
@@ -117,6 +161,7 @@ def download_command(
     """
     from wheelhouse.download import DownloadOptions, download, plan_download
     from wheelhouse.index import IndexClient
+    from wheelhouse.sdist import BuildOptions
     from wheelhouse.store import Store
 
     state = get_state()
@@ -129,6 +174,7 @@ def download_command(
         pythons=() if platforms and not targets else pythons,
         libc=libc,
         jobs=jobs,
+        base_image=base_image,
     )
     reqs = load_inputs(settings, packages)
     target_list = load_targets(settings)
@@ -141,6 +187,13 @@ def download_command(
         dry_run=dry_run,
         wait=not no_wait,
         fix_args=requirement_args(settings, packages),
+        build=BuildOptions(
+            enabled=not no_build,
+            keep_build_deps=keep_build_deps,
+            build_in=cast("BuildIn", build_in),
+            base_image=settings.base_image,
+            isolation=not no_build_isolation,
+        ),
     )
     if engine == "pip" and not dry_run:
         from wheelhouse.pip_engine import pip_download
@@ -266,6 +319,16 @@ class _PlainReporter(DownloadReporter):
         with self._lock:
             click.echo(f"failed {item.filename}: {error}", err=True)
 
+    def build_started(self, build: SdistBuild, where: str, targets: Sequence[str]) -> None:
+        self._say(f"building {build.filename} {where} for {', '.join(targets)}")
+
+    def build_finished(self, outcome: BuildOutcome) -> None:
+        lines = _build_lines(outcome)
+        if lines and (not self.quiet or not outcome.ok):
+            with self._lock:
+                for line in lines:
+                    click.echo(line, err=True)
+
     def close(self) -> None:
         return None
 
@@ -340,6 +403,20 @@ class _RichReporter(_PlainReporter):
 
         self.progress.console.print(f"[red]✗[/] {escape(item.filename)}: {escape(str(error))}", highlight=False)
 
+    def build_started(self, build: SdistBuild, where: str, targets: Sequence[str]) -> None:
+        from rich.markup import escape
+
+        self.progress.console.print(
+            f"[bold]building[/] {escape(build.filename)} {escape(where)} for {escape(', '.join(targets))}",
+            highlight=False,
+        )
+
+    def build_finished(self, outcome: BuildOutcome) -> None:
+        from rich.markup import escape
+
+        for line in _build_lines(outcome):
+            self.progress.console.print(escape(line), highlight=False)
+
     def close(self) -> None:
         if self._started:
             self.progress.stop()
@@ -354,8 +431,32 @@ def _reporter(state: State, as_json: bool) -> _PlainReporter:
 # -- results -----------------------------------------------------------------------------------------------
 
 
+def _build_lines(outcome: BuildOutcome) -> list[str]:
+    """What one sdist's builds produced and, per failure, the reason, the log's last lines and where it is."""
+    lines: list[str] = []
+    for wheel in outcome.wheels:
+        serves = "pure Python" if wheel.pure else "binary"
+        lines.append(f"✓ built {wheel.filename} {wheel.where} ({serves}; serves {', '.join(wheel.targets)})")
+    for failure in outcome.failures:
+        lines.append(
+            f"✗ {outcome.project} {outcome.version} ({outcome.sdist}) for {', '.join(failure.targets)}: "
+            f"{failure.reason}"
+        )
+        if failure.tail:
+            lines.append("  last lines of the build log:")
+            lines.extend(f"    {line}" for line in failure.tail)
+        if failure.log:
+            lines.append(f"  full log: {failure.log}")
+        if failure.command:
+            lines.append(f"  build it elsewhere: {failure.command}")
+    lines.extend(f"  note: {note}" for note in outcome.notes)
+    if outcome.build_deps:
+        lines.append(f"  kept build requirements: {', '.join(outcome.build_deps)}")
+    return lines
+
+
 def _exit_code(result: DownloadResult, dry_run: bool) -> int:
-    if result.failed:
+    if result.failed or not all(b.ok for b in result.builds):
         return ExitCode.FAILURE
     if dry_run:
         return ExitCode.OK if result.plan.resolvable else ExitCode.NOT_COVERED
@@ -374,6 +475,9 @@ def _render(state: State, result: DownloadResult, dry_run: bool) -> None:
         )
         for item in plan.fetch:
             out.print(f"  {escape(item.filename)}  {_size(item.size or 0)}  ({', '.join(item.targets)})")
+        for build in plan.build:
+            targets = ", ".join(t.name for t in build.targets)
+            out.print(f"  to build from {escape(build.filename)} (only a source distribution): {targets}")
         for res in plan.resolutions:
             status = "[green]resolves[/]" if res.covered else f"[red]{len(res.gaps)} unresolvable[/]"
             out.print(f"  {res.target.name}: {len(res.pins)} pins, {status}")
@@ -388,10 +492,37 @@ def _render(state: State, result: DownloadResult, dry_run: bool) -> None:
         f"downloaded {len(result.downloaded)} files ({_size(result.bytes_downloaded)}) in {result.seconds:.1f} s, "
         f"{result.requests} requests; {len(plan.present)} already present"
     )
+    if result.builds:
+        built = sum(len(b.wheels) for b in result.builds)
+        out.print(f"built {built} wheels from {len(result.builds)} source distributions")
+    for name in result.kept:
+        out.print(f"kept {escape(name)} in {escape(_kept_sdists_dir(result))} (not built: --no-build)")
+    _render_build_failures(state, result)
     if result.report is not None:
         from wheelhouse.cli._render import render_verify
 
         render_verify(state, result.report)
+
+
+def _kept_sdists_dir(result: DownloadResult) -> str:
+    """Where kept sdists are, for messages."""
+    wheels = result.report.wheels_dir if result.report is not None else "wheels"
+    return f"{wheels}/.wheelhouse/sdists/"
+
+
+def _render_build_failures(state: State, result: DownloadResult) -> None:
+    """One line per package and target without a wheel, with the log or the command that builds it elsewhere."""
+    failures = [(b, f) for b in result.builds for f in b.failures]
+    if not failures:
+        return
+    state.warn(f"{len(failures)} source distribution builds did not produce a wheel for every target:")
+    for outcome, failure in failures:
+        where = f"; log: {failure.log}" if failure.log else ""
+        click.echo(
+            f"  {outcome.project} {outcome.version} for {', '.join(failure.targets)}: {failure.reason}{where}", err=True
+        )
+        if failure.command:
+            click.echo(f"    build it elsewhere: {failure.command}", err=True)
 
 
 def _result_json(result: DownloadResult, dry_run: bool) -> dict[str, Any]:
@@ -407,6 +538,15 @@ def _result_json(result: DownloadResult, dry_run: bool) -> dict[str, Any]:
                 for f in plan.fetch
             ],
             "present": list(plan.present),
+            "build": [
+                {
+                    "sdist": b.filename,
+                    "project": b.name,
+                    "version": str(b.version),
+                    "targets": [t.name for t in b.targets],
+                }
+                for b in plan.build
+            ],
             "bytes": plan.total_bytes,
             "targets": [
                 {
@@ -419,6 +559,20 @@ def _result_json(result: DownloadResult, dry_run: bool) -> dict[str, Any]:
         },
         "downloaded": list(result.downloaded),
         "failed": [dataclasses.asdict(f) for f in result.failed],
+        "builds": [
+            {
+                "sdist": b.sdist,
+                "project": b.project,
+                "version": str(b.version),
+                "ok": b.ok,
+                "wheels": [dataclasses.asdict(w) for w in b.wheels],
+                "failures": [dataclasses.asdict(f) for f in b.failures],
+                "notes": list(b.notes),
+                "build_deps": list(b.build_deps),
+            }
+            for b in result.builds
+        ],
+        "kept_sdists": list(result.kept),
         "bytes_downloaded": result.bytes_downloaded,
         "requests": result.requests,
         "seconds": round(result.seconds, 3),
