@@ -193,8 +193,8 @@ def _unsafe_member(name: str) -> bool:
 class _WheelReader:
     """Streams each member of an open wheel and checks it against its central-directory entry."""
 
-    def __init__(self, path: Path, zf: zipfile.ZipFile, raw: BinaryIO, limits: Limits) -> None:
-        self.path = path
+    def __init__(self, filename: str, zf: zipfile.ZipFile, raw: BinaryIO, limits: Limits) -> None:
+        self.filename = filename
         self.zf = zf
         self.raw = raw
         self.limits = limits
@@ -330,8 +330,11 @@ class _WheelReader:
         return b"".join(chunks) if self.stream(info, start, chunks.append) else None
 
 
-def inspect_wheel(path: Path, *, limits: Limits | None = None) -> Inspection:
-    """Check one wheel thoroughly, in bounded memory; see the module docstring for what is checked."""
+def inspect_wheel(path: Path, *, filename: str | None = None, limits: Limits | None = None) -> Inspection:
+    """Check one wheel thoroughly, in bounded memory; see the module docstring for what is checked.
+
+    ``filename`` is the wheel's name when ``path`` is a temporary file (METADATA is compared with it).
+    """
     limits = limits or Limits()
     try:
         sha256 = _file_sha256(path)
@@ -340,7 +343,7 @@ def inspect_wheel(path: Path, *, limits: Limits | None = None) -> Inspection:
     findings: list[Finding] = []
     try:
         with open(path, "rb") as raw, zipfile.ZipFile(raw) as zf:
-            findings = _inspect_zip(path, zf, raw, limits)
+            findings = _inspect_zip(filename or path.name, zf, raw, limits)
     except zipfile.BadZipFile as exc:
         findings = [Finding("corrupt", f"not a readable zip file ({exc}); truncated or not a wheel")]
     except (OSError, EOFError, ValueError, RuntimeError, NotImplementedError) as exc:
@@ -348,8 +351,8 @@ def inspect_wheel(path: Path, *, limits: Limits | None = None) -> Inspection:
     return Inspection(sha256, tuple(findings))
 
 
-def _inspect_zip(path: Path, zf: zipfile.ZipFile, raw: BinaryIO, limits: Limits) -> list[Finding]:
-    reader = _WheelReader(path, zf, raw, limits)
+def _inspect_zip(filename: str, zf: zipfile.ZipFile, raw: BinaryIO, limits: Limits) -> list[Finding]:
+    reader = _WheelReader(filename, zf, raw, limits)
     with contextlib.suppress(_Bad):
         _inspect_members(reader, zf.infolist())
     return reader.findings
@@ -485,7 +488,7 @@ def _check_metadata(reader: _WheelReader, metadatas: list[zipfile.ZipInfo], data
     if data is None:
         return  # already reported as corrupt or too large
     try:
-        name, version, _kind, _tags, _build = parse_dist_filename(reader.path.name)
+        name, version, _kind, _tags, _build = parse_dist_filename(reader.filename)
         meta = parse_core_metadata(data)
     except (InvalidDistFilename, ValueError) as exc:
         reader.findings.append(Finding("metadata-mismatch", str(exc)))
@@ -675,7 +678,7 @@ def _fix(store: Store, subject: _Subject, fetch: Fetch | None, limits: Limits) -
     try:
         sha256 = fetch(filename, record.url, record.sha256 or None, temp)
         if subject.kind == "wheel":
-            again = inspect_wheel(temp, limits=limits)
+            again = inspect_wheel(temp, filename=filename, limits=limits)
             if not again.ok:
                 raise _Refetched(again.findings[0].message)
         store.commit(temp, filename, FileRecord(sha256=sha256, url=record.url, added=time.time()))

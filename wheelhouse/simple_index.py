@@ -385,8 +385,9 @@ def result_to_json(result: IndexResult) -> dict[str, Any]:
 def negotiate(accept: str | None, query: str = "") -> str:
     """The PEP 691 content type to answer with: ``?format=`` wins, then the best ``Accept`` entry, else HTML."""
     wanted = parse_qs(query).get("format")
-    if wanted and wanted[-1] in _PREFERENCE:
-        return wanted[-1]
+    # An unencoded "+" in the query arrives as a space; clients rarely encode it.
+    if wanted and wanted[-1].replace(" ", "+") in _PREFERENCE:
+        return wanted[-1].replace(" ", "+")
     best, best_q = TEXT_HTML, 0.0
     for media, q in _parse_accept(accept or ""):
         # A wildcard means "anything": the legacy HTML page is the answer every client understands.
