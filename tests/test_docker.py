@@ -605,7 +605,7 @@ def test_the_lock_is_installed_with_require_hashes(tmp_path: Path, engine: Engin
 @pytest.fixture
 def html_index() -> Iterator[IndexServer]:
     """A local index with HTML pages only: Debian bookworm's pip 23.0.1, in the test image's venv, fails on the
-    PEP 691 JSON form of PEP 658 metadata (TypeError: unhashable type: 'dict'), fixed in pip 23.1."""
+    PEP 691 JSON form of PEP 658 metadata (TypeError: unhashable type: 'dict'); newer pip reads it."""
     with IndexServer(json_api=False) as server:
         yield server
 
