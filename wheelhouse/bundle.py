@@ -27,6 +27,7 @@ import tarfile
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import IO, TYPE_CHECKING, Any
@@ -356,10 +357,12 @@ def import_bundle(
     try:
         staged, sums, manifest = _stage(bundle, staging, on_file)
         _verify_staged(staged, sums)
-        for filename in sorted(staged):
-            inspection = inspect_wheel(staging / filename)
-            if not inspection.ok:
-                raise BundleError(f"refusing the bundle: {filename} is broken: {inspection.findings[0].message}")
+        names = sorted(staged)
+        # zlib and hashlib release the GIL, so wheels are checked side by side.
+        with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
+            for filename, inspection in zip(names, pool.map(lambda f: inspect_wheel(staging / f), names), strict=True):
+                if not inspection.ok:
+                    raise BundleError(f"refusing the bundle: {filename} is broken: {inspection.findings[0].message}")
         return _commit(store, bundle, staging, staged, manifest)
     finally:
         shutil.rmtree(staging, ignore_errors=True)

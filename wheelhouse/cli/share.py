@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import shlex
 import sys
 from pathlib import Path
@@ -283,7 +284,9 @@ def serve_command(wheels_dir: str | None, out_dir: str | None, host: str, port: 
             f"cannot listen on {host}:{port}: {exc.strerror or exc}", hint="wheelhouse serve --port 0 (any free port)"
         ) from None
     if as_json:
-        sys.stdout.write(f'{{"schema": 1, "url": "{server.url}", "index_url": "{server.index_url}", "out": "{out}"}}\n')
+        # One line, so a supervisor can read the URL before the server blocks.
+        data = {"schema": 1, "url": server.url, "index_url": server.index_url, "out": str(out)}
+        sys.stdout.write(json.dumps(data) + "\n")
     else:
         click.echo(f"Serving {store.root} at {server.index_url}")
         click.echo(f"  pip install --index-url {server.index_url} PKG   (Ctrl-C stops)")
