@@ -445,15 +445,14 @@ def write_pages(root: Path, pages: dict[str, list[dict[str, Any]]]) -> None:
                     "hashes": {"sha256": e["sha256"]},
                     "requires-python": e["requires_python"],
                     "yanked": False,
+                    # PEP 714: only the new key, as PyPI does; pip 23.0 crashes on a dict under the old one.
                     "core-metadata": meta,
-                    "dist-info-metadata": meta,
                     "size": e["size"],
                 }
             )
             anchors.append(
                 f'<a href="{url}#sha256={e["sha256"]}" data-requires-python="{html.escape(e["requires_python"])}" '
-                f'data-core-metadata="sha256={e["metadata_sha256"]}" '
-                f'data-dist-info-metadata="sha256={e["metadata_sha256"]}">{html.escape(e["filename"])}</a><br/>\n'
+                f'data-core-metadata="sha256={e["metadata_sha256"]}">{html.escape(e["filename"])}</a><br/>\n'
             )
         (page_dir / "index.json").write_text(
             json.dumps({"meta": {"api-version": "1.1"}, "name": name, "files": files})

@@ -190,6 +190,8 @@ def machine_info() -> dict[str, Any]:
         "pip": _version([sys.executable, "-m", "pip", "--version"]),
         "uv": _version([uv, "--version"]) if uv else "not installed",
         "wheelhouse": __version__,
+        # Other work on the machine skews every figure; the load when the run started says how much.
+        "load_average": [round(x, 2) for x in os.getloadavg()],
     }
 
 

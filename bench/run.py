@@ -638,7 +638,8 @@ def render_markdown(info: dict[str, Any], index: dict[str, Any], rows: Sequence[
     head = (
         f"Measured {info['date']} on {info['cpu']}, {info['cores']} cores, {info['memory_gb']} GiB, "
         f"{info['os']}; Python {info['python']}, pip {info['pip']}, uv {info['uv']}, "
-        f"wheelhouse {info['wheelhouse']}.\n\n"
+        f"wheelhouse {info['wheelhouse']}; load average {' / '.join(map(str, info['load_average']))} "
+        "(1 / 5 / 15 min) at the end.\n\n"
         f"Index: {index['description']}.\n\n"
         "Times are wall-clock seconds of the whole command (process start included), min / median over the "
         "repetitions; \"peer ÷ wheelhouse\" divides medians (above 1: wheelhouse is faster).\n\n"
