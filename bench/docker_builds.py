@@ -92,7 +92,9 @@ def docker_benchmark(ctx: Context) -> None:
     text = cached_file.read_text()
     if _CACHE_MOUNT not in text:
         raise RuntimeError("Dockerfile.cached has no pip cache mount where the benchmark expects one")
-    cached_file.write_text(text.replace(_CACHE_MOUNT, f"--mount=type=cache,id=bench-pip-{run_id},target=/root/.cache/pip"))
+    cached_file.write_text(
+        text.replace(_CACHE_MOUNT, f"--mount=type=cache,id=bench-pip-{run_id},target=/root/.cache/pip")
+    )
     (contexts["plain"] / "Dockerfile").write_text(PLAIN_DOCKERFILE.format(base=base))
     index_args = ["--network=host", "--build-arg", f"PIP_INDEX_URL={ctx.server.index_url}", "--progress=plain"]
 
@@ -101,7 +103,19 @@ def docker_benchmark(ctx: Context) -> None:
         root = contexts[name]
         extra = ["--no-cache"] if no_cache else []
         if name == "offline":
-            argv = [ctx.wheelhouse, "build", "--offline", "-t", tag, *common, "--docker", client, "--", "--progress=plain", *extra]
+            argv = [
+                ctx.wheelhouse,
+                "build",
+                "--offline",
+                "-t",
+                tag,
+                *common,
+                "--docker",
+                client,
+                "--",
+                "--progress=plain",
+                *extra,
+            ]
         elif name == "cached":
             argv = [client, "build", "-f", "Dockerfile.cached", "-t", tag, *index_args, *extra, "."]
         else:
@@ -147,11 +161,20 @@ def docker_benchmark(ctx: Context) -> None:
         )
         row.note = "needs no network" if peer == "cached" else ""
         ctx.rows.append(row)
-        ctx.rows.append(Row("docker", "first build, no build cache", Timing((first["offline"],)), labels[peer], Timing((first[peer],))))
+        ctx.rows.append(
+            Row(
+                "docker",
+                "first build, no build cache",
+                Timing((first["offline"],)),
+                labels[peer],
+                Timing((first[peer],)),
+            )
+        )
     lines = [
         "### Docker builds\n",
         f"Base image `{base}`, {len(expected)} wheels ({ctx.bytes_of(expected) / 1e6:.0f} MB); one build of each.\n",
-        "| Dockerfile | first build (s) | rebuild after a one-line requirements change (s) | image size | network needed |",
+        "| Dockerfile | first build (s) | rebuild after a one-line requirements change (s) | image size "
+        "| network needed |",
         "| --- | --- | --- | --- | --- |",
     ]
     for name in contexts:

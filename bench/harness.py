@@ -8,6 +8,7 @@ the benchmark runner's.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import re
@@ -83,7 +84,11 @@ class Timing:
         return statistics.median(self.samples)
 
     def to_json(self) -> dict[str, Any]:
-        return {"min": round(self.min, 4), "median": round(self.median, 4), "samples": [round(s, 4) for s in self.samples]}
+        return {
+            "min": round(self.min, 4),
+            "median": round(self.median, 4),
+            "samples": [round(s, 4) for s in self.samples],
+        }
 
 
 @dataclass
@@ -173,10 +178,8 @@ def machine_info() -> dict[str, Any]:
     except OSError:
         pass
     mem_gb = 0.0
-    try:
+    with contextlib.suppress(ValueError, OSError):
         mem_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    except (ValueError, OSError):
-        pass
     uv = tool_path("uv")
     from wheelhouse import __version__
 
@@ -222,11 +225,12 @@ def fmt_timing(timing: Timing | None) -> str:
 def markdown_table(rows: Sequence[Row]) -> str:
     """The one result table: each row a ratio measured side by side in the same run."""
     lines = [
-        "| benchmark | wheelhouse s (min / median) | peer | peer s (min / median) | peer ÷ wheelhouse | goal | result |",
+        "| benchmark | wheelhouse s (min / median) | peer | peer s (min / median) | peer ÷ wheelhouse | goal "
+        "| result |",
         "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     for row in rows:
-        ratio = f"{row.ratio:.1f}×" if row.ratio is not None else "—"
+        ratio = f"{row.ratio:.1f}x" if row.ratio is not None else "—"
         result = {True: "pass", False: "**MISS**", None: "—"}[row.passed]
         what = row.what + (f" ({row.note})" if row.note else "")
         lines.append(

@@ -249,11 +249,13 @@ def bench_verify(ctx: Context) -> None:
     n = len(ctx.expected)
     for label, key in (("verify", "wh"), ("verify --json", "wh-json")):
         row = Row("verify", f"{label}, warm manifest, {n} wheels", t[key], "pip install --dry-run --report", t["pip"])
-        row.goal = "≥ 9× faster than pip"
+        row.goal = "≥ 9x faster than pip"
         row.passed = row.ratio is not None and row.ratio >= 9
         ctx.rows.append(row)
     if "uv" in t:
-        ctx.rows.append(Row("verify", f"verify, warm manifest, {n} wheels", t["wh"], "uv pip compile (warm cache)", t["uv"]))
+        ctx.rows.append(
+            Row("verify", f"verify, warm manifest, {n} wheels", t["wh"], "uv pip compile (warm cache)", t["uv"])
+        )
     else:
         ctx.rows.append(Row("verify", "verify vs uv", None, note="uv not installed: pip install uv"))
 
@@ -291,22 +293,25 @@ def bench_download(ctx: Context) -> None:
 
     def raw_step(i: int) -> Run:
         dest = ctx.fresh("download/raw")
-        result = run([ctx.python, str(REPO / "bench" / "rawfetch.py"), "--jobs", "8", "--dest", str(dest), str(urls)], env=ctx.env())
+        result = run(
+            [ctx.python, str(REPO / "bench" / "rawfetch.py"), "--jobs", "8", "--dest", str(dest), str(urls)],
+            env=ctx.env(),
+        )
         check_files(dest.resolve(), expected, "raw fetch")
         return result.check()
 
     ctx.log(f"download: {len(expected)} files, {size / MB:.0f} MB, cold, {ctx.slow_repeat} repetitions")
     t = side_by_side(ctx.slow_repeat, {"wh": wh_step, "pip": pip_step, "raw": raw_step})
     what = f"cold download, {len(expected)} files, {size / MB:.0f} MB"
-    row = Row("download", what, t["wh"], "pip download", t["pip"], goal="≥ 5× faster than pip")
+    row = Row("download", what, t["wh"], "pip download", t["pip"], goal="≥ 5x faster than pip")
     row.passed = row.ratio is not None and row.ratio >= 5
     row.data = {"requests": requests, "bytes": size}
     row.note = f"requests: wheelhouse {requests['wh'][0]}, pip {requests['pip'][0]}"
     ctx.rows.append(row)
     floor = Row("download", what, t["wh"], "raw parallel GET, 8 threads (floor)", t["raw"])
-    floor.goal = "≤ 1.3× the floor"
+    floor.goal = "≤ 1.3x the floor"
     floor.passed = t["wh"].median <= 1.3 * t["raw"].median
-    floor.note = f"wheelhouse at {t['wh'].median / t['raw'].median:.2f}× the floor"
+    floor.note = f"wheelhouse at {t['wh'].median / t['raw'].median:.2f}x the floor"
     ctx.rows.append(floor)
     for f in ("wh", "pip", "raw"):
         shutil.rmtree(ctx.work / "download" / f, ignore_errors=True)
@@ -319,7 +324,9 @@ def bench_noop(ctx: Context) -> None:
     pip_dest = ctx.fresh("noop/pip")
     ctx.log("noop: filling the folders once")
     run(ctx.wh_download(wh_dest), env=ctx.env()).check()
-    pip_argv = ctx.pip("download", "-q", "-d", str(pip_dest), "-r", str(ctx.requirements), "--index-url", ctx.server.index_url)
+    pip_argv = ctx.pip(
+        "download", "-q", "-d", str(pip_dest), "-r", str(ctx.requirements), "--index-url", ctx.server.index_url
+    )
     run([*pip_argv, "--no-cache-dir"], env=ctx.env()).check()
     check_files(wh_dest, expected, "wheelhouse download")
     check_files(pip_dest, expected, "pip download")
@@ -375,14 +382,14 @@ def bench_multi(ctx: Context) -> None:
     time_ratio = t["multi"].median / t["single"].median
     row = Row(
         "download",
-        f"4 targets (amd64+arm64 × 3.11+3.12), {len(union)} files, {multi_bytes / MB:.0f} MB",
+        f"4 targets (amd64+arm64 x 3.11+3.12), {len(union)} files, {multi_bytes / MB:.0f} MB",
         t["multi"],
         f"wheelhouse, 1 target ({len(single)} files, {single_bytes / MB:.0f} MB)",
         t["single"],
     )
-    row.goal = f"time ≤ bytes ratio ({byte_ratio:.1f}×)"
+    row.goal = f"time ≤ bytes ratio ({byte_ratio:.1f}x)"
     row.passed = time_ratio <= byte_ratio
-    row.note = f"{time_ratio:.2f}× the one-target time for {byte_ratio:.1f}× the bytes"
+    row.note = f"{time_ratio:.2f}x the one-target time for {byte_ratio:.1f}x the bytes"
     ctx.rows.append(row)
     shutil.rmtree(ctx.work / "multi", ignore_errors=True)
 
@@ -428,7 +435,13 @@ def bench_cross(ctx: Context) -> None:
     missing = sorted(by_file[f] for f in expected - got)
     needless = sorted(str(parse_wheel_filename(f)[0]) for f in got - expected)
     n_platforms = pip_extra.count("--platform")
-    row = Row("cross", f"{platform_} + Python {python} from this {ctx.host.arch} machine", t["wh"], "pip download --platform ×" + str(n_platforms), t["pip"])
+    row = Row(
+        "cross",
+        f"{platform_} + Python {python} from this {ctx.host.arch} machine",
+        t["wh"],
+        "pip download --platform x" + str(n_platforms),
+        t["pip"],
+    )
     row.goal = "complete with one flag"
     row.passed = True  # wh_step checked the folder against the expected files
     row.note = (
@@ -474,7 +487,9 @@ def write_huge_wheel(directory: Path, size: int) -> str:
         small = {
             "huge/__init__.py": b"",
             "huge-1.0.dist-info/METADATA": b"Metadata-Version: 2.1\nName: huge\nVersion: 1.0\n\n",
-            "huge-1.0.dist-info/WHEEL": b"Wheel-Version: 1.0\nGenerator: bench\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+            "huge-1.0.dist-info/WHEEL": (
+                b"Wheel-Version: 1.0\nGenerator: bench\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+            ),
         }
         for name, data in small.items():
             zf.writestr(name, data)
@@ -543,6 +558,24 @@ def bench_memory(ctx: Context) -> None:
 # -- scale ----------------------------------------------------------------------------------------------------
 
 
+def _scale_point(ctx: Context, folder: Path) -> tuple[dict[str, Timing], int]:
+    """Verify (first and warm) and no-op download timings for one folder, and the no-op's request count."""
+    env = ctx.env()
+    verify = [ctx.wheelhouse, "verify", "-r", str(ctx.requirements), "--wheels", str(folder)]
+    first = run(verify, env=env).check()
+    counts: list[int] = []
+
+    def noop_step(_: int) -> Run:
+        with counting(ctx.server) as count:
+            result = run(ctx.wh_download(folder), env=env).check()
+        counts.append(count[0])
+        return result
+
+    timings = side_by_side(ctx.repeat, {"verify": lambda _: run(verify, env=env).check(), "noop": noop_step})
+    timings["cold-verify"] = Timing((first.seconds,))
+    return timings, max(counts)
+
+
 def bench_scale(ctx: Context) -> None:
     """Warm verify and no-op download as the folder grows (the application's wheels plus unrelated ones)."""
     sizes: tuple[int, ...] = (100, 500) if ctx.quick else (100, 1000, 5000)
@@ -555,21 +588,7 @@ def bench_scale(ctx: Context) -> None:
         folder = ctx.fresh(f"scale/{n}")
         gen.link_files([ctx.file_path(f) for f in app] + filler[: max(0, n - len(app))], folder)
         ctx.log(f"scale: {len(wheels_in(folder))} wheels")
-        env = ctx.env()
-        verify = [ctx.wheelhouse, "verify", "-r", str(ctx.requirements), "--wheels", str(folder)]
-        cold = run(verify, env=env).check()
-        noop = ctx.wh_download(folder)
-        counts: list[int] = []
-
-        def noop_step(_: int, argv: list[str] = noop, counts: list[int] = counts) -> Run:
-            with counting(ctx.server) as count:
-                result = run(argv, env=env).check()
-            counts.append(count[0])
-            return result
-
-        timings[n] = side_by_side(ctx.repeat, {"verify": lambda _, v=verify: run(v, env=env).check(), "noop": noop_step})
-        timings[n]["cold-verify"] = Timing((cold.seconds,))
-        requests[n] = max(counts)
+        timings[n], requests[n] = _scale_point(ctx, folder)
         shutil.rmtree(folder, ignore_errors=True)
     base, top = sizes[0], sizes[-1]
     for key, label, limit in (("verify", "verify, warm manifest", 1.0), ("noop", "no-op download", None)):
@@ -582,11 +601,14 @@ def bench_scale(ctx: Context) -> None:
             ctx.rows.append(row)
         growth = timings[top][key].median / timings[base][key].median
         row = Row("scale", f"{label}: growth {base} → {top} wheels", None)
-        row.goal = f"≤ linear ({top / base:g}×)"
+        row.goal = f"≤ linear ({top / base:g}x)"
         row.passed = growth <= top / base
-        row.note = f"time × {growth:.2f} for × {top / base:g} wheels"
+        row.note = f"time x {growth:.2f} for x {top / base:g} wheels"
         ctx.rows.append(row)
-    lines = ["### Scale\n", "| wheels | verify, first (s) | verify, warm (min / median s) | no-op download (min / median s) |"]
+    lines = [
+        "### Scale\n",
+        "| wheels | verify, first (s) | verify, warm (min / median s) | no-op download (min / median s) |",
+    ]
     lines.append("| --- | --- | --- | --- |")
     for n in sizes:
         lines.append(
@@ -642,7 +664,7 @@ def render_markdown(info: dict[str, Any], index: dict[str, Any], rows: Sequence[
         "(1 / 5 / 15 min) at the end.\n\n"
         f"Index: {index['description']}.\n\n"
         "Times are wall-clock seconds of the whole command (process start included), min / median over the "
-        "repetitions; \"peer ÷ wheelhouse\" divides medians (above 1: wheelhouse is faster).\n\n"
+        'repetitions; "peer ÷ wheelhouse" divides medians (above 1: wheelhouse is faster).\n\n'
     )
     return head + markdown_table(rows) + "\n\n" + "\n".join(details)
 

@@ -1,0 +1,142 @@
+"""The same comparisons against the real package index, with bench/requirements-real.txt (opt-in: --network).
+
+Cold download (wheelhouse vs pip download vs the raw parallel fetch of the very files wheelhouse chose), the
+no-op download (wheelhouse reports its own request count in ``--json``; pip re-resolves online), and verify on
+the downloaded folder vs pip's dry run and uv's compile. Figures depend on the link to the index, so they are
+reported next to the local ones, never instead of them.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from bench.harness import Row, Run, run
+
+if TYPE_CHECKING:
+    from bench.run import Context
+
+REAL_REQUIREMENTS = Path(__file__).resolve().parent / "requirements-real.txt"
+
+
+def _pins(folder: Path) -> set[tuple[str, str]]:
+    from bench.run import pins_of, wheels_in
+
+    return pins_of(wheels_in(folder))
+
+
+def network_benchmark(ctx: Context) -> None:
+    """Add the real-index rows to ``ctx``."""
+    index_url: str = ctx.args.index_url
+    req = str(REAL_REQUIREMENTS)
+    repeat = 2
+    state: dict[str, object] = {}
+    urls = ctx.work / "network" / "urls.txt"
+
+    def wh_argv(dest: Path, *extra: str) -> list[str]:
+        return [
+            ctx.wheelhouse,
+            "download",
+            "-r",
+            req,
+            "--wheels",
+            str(dest),
+            "--index-url",
+            index_url,
+            "--isolated",
+            *extra,
+        ]
+
+    def wh_step(i: int) -> Run:
+        dest = ctx.fresh(f"network/wh{i}")
+        result = run(wh_argv(dest, "--json"), env=ctx.env()).check()
+        report = json.loads(result.stdout)
+        state["wh_requests"] = report.get("requests")
+        state["wh_pins"] = _pins(dest)
+        records = json.loads((dest / ".wheelhouse" / "manifest.json").read_text()).get("records", {})
+        # The raw floor fetches exactly the files wheelhouse chose, largest first.
+        ordered = sorted(records, key=lambda f: -(dest / f).stat().st_size)
+        urls.write_text("".join(f"{records[f]['url']}\n" for f in ordered if records[f].get("url")))
+        state["bytes"] = sum((dest / f).stat().st_size for f in records)
+        if i:
+            shutil.rmtree(dest)
+        return result
+
+    def pip_step(i: int) -> Run:
+        dest = ctx.fresh("network/pip")
+        argv = ctx.pip("download", "--no-cache-dir", "-q", "-d", str(dest), "-r", req, "--index-url", index_url)
+        result = run(argv, env=ctx.env()).check()
+        state["pip_pins"] = _pins(dest)
+        return result
+
+    def raw_step(i: int) -> Run:
+        dest = ctx.fresh("network/raw")
+        argv = [ctx.python, str(Path(__file__).resolve().parent / "rawfetch.py"), "--jobs", "8", "--dest", str(dest)]
+        result = run([*argv, str(urls)], env=ctx.env()).check()
+        shutil.rmtree(dest)
+        return result
+
+    from bench.run import side_by_side
+
+    ctx.log(f"network: cold downloads from {index_url}")
+    t = side_by_side(repeat, {"wh": wh_step, "pip": pip_step, "raw": raw_step})
+    wh_pins = state["wh_pins"]
+    pip_pins = state["pip_pins"]
+    assert isinstance(wh_pins, set)
+    assert isinstance(pip_pins, set)
+    size = int(str(state["bytes"]))
+    what = f"real index: cold download, {len(wh_pins)} files, {size / 1e6:.0f} MB"
+    row = Row("network", what, t["wh"], "pip download", t["pip"], goal="≥ 5x faster than pip")
+    row.passed = row.ratio is not None and row.ratio >= 5
+    differ = sorted(wh_pins ^ pip_pins)
+    row.note = "same files as pip" if not differ else f"differs from pip in {differ[:4]}"
+    ctx.rows.append(row)
+    floor = Row("network", what, t["wh"], "raw parallel GET, 8 threads (floor)", t["raw"], goal="≤ 1.3x the floor")
+    floor.passed = t["wh"].median <= 1.3 * t["raw"].median
+    ctx.rows.append(floor)
+
+    # No-op: the folder of the first repetition is complete.
+    full = ctx.work / "network" / "wh0"
+    pip_dir = ctx.work / "network" / "pip"
+    requests: list[int] = []
+
+    def noop_step(_: int) -> Run:
+        result = run(wh_argv(full, "--json"), env=ctx.env()).check()
+        requests.append(int(json.loads(result.stdout).get("requests", -1)))
+        return result
+
+    def pip_again(_: int) -> Run:
+        argv = ctx.pip("download", "--no-cache-dir", "-q", "-d", str(pip_dir), "-r", req, "--index-url", index_url)
+        return run(argv, env=ctx.env()).check()
+
+    t = side_by_side(repeat, {"wh": noop_step, "pip": pip_again})
+    row = Row("network", "real index: no-op download", t["wh"], "pip download (again)", t["pip"])
+    row.goal = "≤ 0.3 s and 0 requests"
+    row.passed = t["wh"].median <= 0.3 and max(requests) == 0
+    row.note = f"wheelhouse made {max(requests)} requests"
+    ctx.rows.append(row)
+
+    # Verify the downloaded folder (warm manifest) against pip and uv, as in the local benchmark.
+    env = ctx.env()
+    verify = [ctx.wheelhouse, "verify", "-r", req, "--wheels", str(full)]
+    run(verify, env=env).check()
+    report = ctx.work / "network" / "pip-report.json"
+    pip_dry = ctx.pip("install", "--dry-run", "--ignore-installed", "--no-index", "--find-links", str(full), "-r", req)
+    steps = {
+        "wh": lambda _: run(verify, env=env).check(),
+        "pip": lambda _: run([*pip_dry, "--report", str(report), "-q"], env=env).check(),
+    }
+    t = side_by_side(ctx.repeat, steps)
+    row = Row(
+        "network",
+        f"real index: verify, warm manifest, {len(wh_pins)} wheels",
+        t["wh"],
+        "pip install --dry-run --report",
+        t["pip"],
+    )
+    row.goal = "≥ 9x faster than pip"
+    row.passed = row.ratio is not None and row.ratio >= 9
+    ctx.rows.append(row)
+    shutil.rmtree(ctx.work / "network", ignore_errors=True)
