@@ -307,18 +307,37 @@ def test_pure_sdist_is_built_once_and_serves_two_targets(cli: Cli, project: Path
     assert (site / "tiny_pkg" / "__init__.py").is_file()
 
 
-def test_trusted_pkg_info_needs_no_metadata_hook_and_build_deps_can_be_kept(
+def test_kept_sdist_and_build_deps_rebuild_with_no_index(
     cli: Cli, project: Path, index: IndexServer, setuptools_wheel: tuple[str, bytes]
 ) -> None:
     index.add_sdist("static-pkg", "2.0", extra_files={"PKG-INFO": static_pkg_info("static-pkg", "2.0")})
     code, out, err = _download(cli, index, "static-pkg", "--keep-build-deps")
     assert code == 0, out + err
     wheels = project / "wheels"
+    # A trusted PKG-INFO answers resolution: the build backend did not have to run for metadata.
     assert not (wheels / ".wheelhouse" / "logs" / "static_pkg-2.0.metadata.log").exists()
     assert setuptools_wheel[0] in root_files(wheels)
     record = manifest_records(wheels)[setuptools_wheel[0]]
     assert record["sources"] == ["build requirement of static_pkg-2.0.tar.gz"]
     assert record["targets"] == []
+
+    # The built wheel is lost; the kept sdist and build requirements rebuild it with no index at all.
+    (wheels / "static_pkg-2.0-py3-none-any.whl").unlink()
+    index.requests.clear()
+    rebuilt = cli("download", "static-pkg", "--no-index")
+    assert rebuilt.exit_code == 0, rebuilt.stdout + rebuilt.stderr
+    assert (wheels / "static_pkg-2.0-py3-none-any.whl").is_file()
+    assert index.requests.snapshot() == []
+
+
+def test_an_sdist_in_the_folder_itself_is_built_where_it_is(cli: Cli, project: Path, index: IndexServer) -> None:
+    filename, data = make_sdist("local-pkg", "0.3", extra_files={"PKG-INFO": static_pkg_info("local-pkg", "0.3")})
+    wheels = project / "wheels"
+    (wheels / filename).write_bytes(data)
+    code, out, err = _download(cli, index, "local-pkg")
+    assert code == 0, out + err
+    assert manifest_records(wheels)["local_pkg-0.3-py3-none-any.whl"]["built_from"] == filename
+    assert not index.requests.to(f"/files/{filename}")
 
 
 def test_failed_build_names_package_and_log_and_the_rest_is_intact(cli: Cli, project: Path, index: IndexServer) -> None:

@@ -307,6 +307,7 @@ def plan_download(
             tuple(build_targets),
             url=None if dist.local else redact_url(dist.location),
             metadata_failure=sdists.failures.get(filename),
+            path=dist.location if dist.local else None,
         )
         for filename, (dist, build_targets) in sorted(builds.items())
     )

@@ -56,7 +56,7 @@ from packaging.version import InvalidVersion, Version
 
 from wheelhouse.dists import MAX_METADATA_BYTES, CoreMetadata, DistFile, Finder, parse_core_metadata
 from wheelhouse.errors import StoreError, TargetError, WheelhouseError
-from wheelhouse.store import META_DIR, FileRecord, Store, file_sha256, read_wheel_metadata
+from wheelhouse.store import FileRecord, Store, file_sha256, read_wheel_metadata
 from wheelhouse.targets import Target, host_target
 
 if TYPE_CHECKING:
@@ -208,6 +208,7 @@ class SdistBuild:
     targets: tuple[Target, ...]
     url: str | None = None  # redacted, for the manifest
     metadata_failure: BuildFailure | None = None
+    path: str | None = None  # where the sdist is when not in .wheelhouse/sdists/ (e.g. the folder itself)
 
 
 @dataclass(frozen=True)
@@ -273,11 +274,11 @@ def read_sdist_member(path: Path, member: str, *, limit: int = MAX_METADATA_BYTE
                         if info.file_size > limit:
                             raise ValueError(f"{member} in {path.name} is larger than {limit} bytes")
                         with zf.open(info) as fh:
-                            return fh.read(limit + 1)[: limit + 1]
+                            return fh.read(limit)
             return None
         with tarfile.open(path, "r:*") as tf:
             for tinfo in tf:
-                parts = tinfo.name.lstrip("./").split("/") if tinfo.name.startswith("./") else tinfo.name.split("/")
+                parts = tinfo.name.removeprefix("./").split("/")
                 if len(parts) == 2 and parts[1] == member and tinfo.isfile():
                     if tinfo.size > limit:
                         raise ValueError(f"{member} in {path.name} is larger than {limit} bytes")
@@ -285,7 +286,7 @@ def read_sdist_member(path: Path, member: str, *, limit: int = MAX_METADATA_BYTE
                     if extracted is None:
                         return None
                     with extracted:
-                        return extracted.read(limit + 1)
+                        return extracted.read(limit)
         return None
     except (tarfile.TarError, zipfile.BadZipFile, EOFError, OSError) as exc:
         raise ValueError(f"{path.name} is not a readable source archive ({exc})") from None
@@ -366,13 +367,15 @@ def pip_environment(
     *,
     base: Mapping[str, str] | None = None,
     cache_dir: Path | None = None,
+    find_links: Sequence[str] = (),
 ) -> dict[str, str]:
     """The environment of a pip subprocess that must look where wheelhouse looks.
 
     The effective index settings (already layered from pip's files, ``PIP_*`` variables, requirements files,
     wheelhouse.toml and the command line) are passed as ``PIP_*`` variables, which beat pip's files. With
     ``config.isolated`` every inherited ``PIP_*`` variable is dropped and pip's files are ignored
-    (``PIP_CONFIG_FILE=os.devnull``), as ``--isolated`` promises.
+    (``PIP_CONFIG_FILE=os.devnull``), as ``--isolated`` promises. ``find_links`` are added to the
+    configuration's (the wheels folder, so build requirements kept there serve builds with no index).
     """
     env = dict(os.environ if base is None else base)
     if config is not None and config.isolated:
@@ -383,13 +386,14 @@ def pip_environment(
     env["PIP_NO_INPUT"] = "1"
     if cache_dir is not None:
         env["PIP_CACHE_DIR"] = str(cache_dir)
+    links = [*(config.find_links if config is not None else ()), *find_links]
+    if links:
+        env["PIP_FIND_LINKS"] = " ".join(links)
     if config is None:
         return env
     env["PIP_INDEX_URL"] = config.index_url
     if config.extra_index_urls:
         env["PIP_EXTRA_INDEX_URL"] = " ".join(config.extra_index_urls)
-    if config.find_links:
-        env["PIP_FIND_LINKS"] = " ".join(config.find_links)
     if config.no_index:
         env["PIP_NO_INDEX"] = "1"
     if config.cert:
@@ -397,6 +401,12 @@ def pip_environment(
     env["PIP_TIMEOUT"] = str(config.timeout)
     env["PIP_RETRIES"] = str(config.retries)
     return env
+
+
+def _own_links(store: Store) -> tuple[str, ...]:
+    """The wheels folder as a find-links location: build requirements kept there (--keep-build-deps) then
+    serve isolated builds even with no index, which is what repeating a build offline needs."""
+    return (str(store.root.resolve()),) if store.root.is_dir() else ()
 
 
 def _log_tail(log: Path, lines: int = LOG_TAIL_LINES) -> tuple[str, ...]:
@@ -516,7 +526,11 @@ class SdistMetadata:
                 str(path),
             ]
             _start_log(log, argv, f"preparing the metadata of {dist.filename}")
-            env = pip_environment(self.config, cache_dir=self.options.cache_dir or default_cache_dir())
+            env = pip_environment(
+                self.config,
+                cache_dir=self.options.cache_dir or default_cache_dir(),
+                find_links=_own_links(self.store),
+            )
             try:
                 result = self.runner(argv, env=env, log=log, timeout=self.options.timeout)
             except OSError as exc:
@@ -810,7 +824,9 @@ class _Builder:
     def _pip(self, place: _Place, out: Path, sdists: Path) -> tuple[list[str], dict[str, str], str]:
         """argv prefix that runs pip in ``place`` (``out`` writable), its environment, and where ``out`` is seen."""
         if place.host:
-            env = pip_environment(self.config, base=self.environ, cache_dir=self.cache_dir)
+            env = pip_environment(
+                self.config, base=self.environ, cache_dir=self.cache_dir, find_links=_own_links(self.store)
+            )
             return [sys.executable, "-m", "pip"], env, str(out)
         status = self.docker()
         assert status.client is not None
@@ -841,29 +857,44 @@ class _Builder:
             "PIP_NO_INPUT": "1",
             "PIP_ROOT_USER_ACTION": "ignore",
         }
+        mounts: list[str] = []
+
+        def seen_inside(location: str, n: int) -> str | None:
+            """A location as the container sees it: URLs as they are, local folders mounted read-only."""
+            if "://" in location and not location.startswith("file:"):
+                return location
+            local = Path(location.removeprefix("file://").removeprefix("file:"))
+            if not local.is_dir():
+                return None
+            mounts.extend(["-v", f"{local.resolve()}:/wheelhouse-links/{n}:ro"])
+            inside = f"/wheelhouse-links/{n}"
+            return f"file://{inside}" if location.startswith("file:") else inside
+
         config = self.config
+        links: list[str] = []
         if config is not None:
-            inner["PIP_INDEX_URL"] = config.index_url
-            if config.extra_index_urls:
-                inner["PIP_EXTRA_INDEX_URL"] = " ".join(config.extra_index_urls)
-            links: list[str] = []
-            for n, location in enumerate(config.find_links):
-                if "://" in location and not location.startswith("file:"):
-                    links.append(location)
-                    continue
-                local = Path(location.removeprefix("file://"))
-                if local.is_dir():
-                    argv += ["-v", f"{local.resolve()}:/find-links/{n}:ro"]
-                    links.append(f"/find-links/{n}")
-            if links:
-                inner["PIP_FIND_LINKS"] = " ".join(links)
+            indexes = [seen_inside(u, n) for n, u in enumerate(config.index_urls)]
+            if indexes and indexes[0]:
+                inner["PIP_INDEX_URL"] = indexes[0]
+            extra = [u for u in indexes[1:] if u]
+            if extra:
+                inner["PIP_EXTRA_INDEX_URL"] = " ".join(extra)
+            offset = len(indexes)
+            links = [u for n, loc in enumerate(config.find_links) if (u := seen_inside(loc, offset + n))]
             if config.no_index:
                 inner["PIP_NO_INDEX"] = "1"
             if config.cert and Path(config.cert).is_file():
-                argv += ["-v", f"{Path(config.cert).resolve()}:/etc/wheelhouse-ca.pem:ro"]
+                mounts.extend(["-v", f"{Path(config.cert).resolve()}:/etc/wheelhouse-ca.pem:ro"])
                 inner["PIP_CERT"] = "/etc/wheelhouse-ca.pem"
             inner["PIP_TIMEOUT"] = str(config.timeout)
             inner["PIP_RETRIES"] = str(config.retries)
+        if self.store.root.is_dir():
+            # Build requirements kept in the folder (--keep-build-deps) serve container builds too.
+            mounts.extend(["-v", f"{self.store.root.resolve()}:/wheelhouse-links/wheels:ro"])
+            links.append("/wheelhouse-links/wheels")
+        if links:
+            inner["PIP_FIND_LINKS"] = " ".join(links)
+        argv += mounts
         for key, value in inner.items():
             argv += ["-e", key]
             env[key] = value
@@ -924,15 +955,15 @@ class _Builder:
         if failure is not None:
             failure = BuildFailure(failure.kind, names, failure.reason, failure.log, failure.tail, failure.command)
             return BuildOutcome(build.filename, build.name, build.version, failures=(failure,))
-        sdist = self.store.sdist_dir / build.filename
+        sdist = Path(build.path) if build.path else self.store.sdist_dir / build.filename
         if not sdist.is_file():
-            failure = BuildFailure("failed", names, f"{build.filename} is not in {self.store.sdist_dir}")
+            failure = BuildFailure("failed", names, f"{sdist} is missing")
             return BuildOutcome(build.filename, build.name, build.version, failures=(failure,))
         with tempfile.TemporaryDirectory(prefix="wheelhouse-build-") as tmp:
             work = Path(tmp)
             job = _SdistJob(build)
             self._plan_and_run(job, sdist, work)
-            wheels, notes = self._commit_served(job)
+            wheels, notes = self._commit_served(job, sdist)
             build_deps: list[str] = []
             if self.options.keep_build_deps:
                 for place in dict.fromkeys(a.place for a in job.served.values()):
@@ -1026,7 +1057,14 @@ class _Builder:
             with contextlib.suppress(OSError):
                 temp.unlink()
 
-    def _commit_served(self, job: _SdistJob) -> tuple[tuple[BuiltWheel, ...], list[str]]:
+    def _relative(self, path: Path) -> str:
+        """``path`` relative to the folder when inside it (``.wheelhouse/sdists/x.tar.gz``), else as it is."""
+        try:
+            return path.resolve().relative_to(self.store.root.resolve()).as_posix()
+        except ValueError:
+            return str(path)
+
+    def _commit_served(self, job: _SdistJob, sdist: Path) -> tuple[tuple[BuiltWheel, ...], list[str]]:
         """Commit each wheel that serves some target (a binary nobody may use is dropped), with its record."""
         by_attempt: dict[Path, tuple[_Attempt, list[str]]] = {}
         for name, attempt in job.served.items():
@@ -1043,7 +1081,7 @@ class _Builder:
                 targets=tuple(sorted(names)),
                 sources=self.sources,
                 built_by=attempt.command,
-                built_from=f"{META_DIR}/sdists/{build.filename}",
+                built_from=self._relative(sdist),
             )
             try:
                 self._commit(wheel, record)

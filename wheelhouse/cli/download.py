@@ -494,7 +494,7 @@ def _render(state: State, result: DownloadResult, dry_run: bool) -> None:
     )
     if result.builds:
         built = sum(len(b.wheels) for b in result.builds)
-        out.print(f"built {built} wheels from {len(result.builds)} source distributions")
+        out.print(f"built {_count(built, 'wheel')} from {_count(len(result.builds), 'source distribution')}")
     for name in result.kept:
         out.print(f"kept {escape(name)} in {escape(_kept_sdists_dir(result))} (not built: --no-build)")
     _render_build_failures(state, result)
@@ -515,7 +515,8 @@ def _render_build_failures(state: State, result: DownloadResult) -> None:
     failures = [(b, f) for b in result.builds for f in b.failures]
     if not failures:
         return
-    state.warn(f"{len(failures)} source distribution builds did not produce a wheel for every target:")
+    failing = _count(sum(1 for b in result.builds if not b.ok), "source distribution")
+    state.warn(f"no wheel could be built for some targets of {failing}:")
     for outcome, failure in failures:
         where = f"; log: {failure.log}" if failure.log else ""
         click.echo(
@@ -578,6 +579,10 @@ def _result_json(result: DownloadResult, dry_run: bool) -> dict[str, Any]:
         "seconds": round(result.seconds, 3),
         "verify": report_to_json(result.report) if result.report is not None else None,
     }
+
+
+def _count(n: int, noun: str, plural: str = "s") -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}{plural}"
 
 
 def _size(n: int) -> str:
