@@ -298,8 +298,9 @@ class DockerClient:
         if not info.buildkit:
             raise DockerError(
                 f"{why} needs BuildKit, which is not available: {info.buildkit_reason}",
-                hint="install the buildx plugin (apt-get install docker-buildx, or docker-buildx-plugin from "
-                "Docker's repository), unset DOCKER_BUILDKIT=0, or choose a client that has it with --docker PATH",
+                hint="install the buildx plugin (package docker-buildx-plugin from Docker's repository, or "
+                "docker-buildx on Debian 13 and Ubuntu), unset DOCKER_BUILDKIT=0, or pick a client that builds "
+                "with BuildKit with --docker PATH",
             )
         return info
 

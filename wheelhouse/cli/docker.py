@@ -249,7 +249,7 @@ def _render_options(
 def _report_written(state: State, report: WriteReport, *, to_stderr: bool) -> None:
     out = state.err if to_stderr else state.console
     for path in report.written:
-        out.print(f"wrote {path}")
+        out.print(f"wrote {path}", markup=False)
     for path in report.unchanged:
         state.info(f"unchanged {path}")
     for path in report.kept:
@@ -374,7 +374,7 @@ def render_command(
                 hint=result.command,
             )
         if not as_json:
-            state.console.print(f"up to date: {', '.join(result.files)}")
+            state.console.print(f"up to date: {', '.join(result.files)}", markup=False)
         return
     report = write_rendered(result, out, force=force)
     if as_json:
@@ -382,7 +382,7 @@ def render_command(
     else:
         _report_written(state, report, to_stderr=False)
         if not report.written:
-            state.console.print(f"up to date: {', '.join(p.name for p in report.unchanged)}")
+            state.console.print(f"up to date: {', '.join(p.name for p in report.unchanged)}", markup=False)
 
 
 def _text(path: Path) -> str:
@@ -528,7 +528,7 @@ def _verify_or_exit(state: State, settings: Settings, reqs: RequirementSet, targ
     report = verify(reqs, [target], store, fix_args=fix_args, warn=state.warn)
     if not report.covered:
         render_verify(state, report)
-        state.err.print(f"not building: {settings.wheels} does not cover {target.name} (see above)")
+        state.err.print(f"not building: {settings.wheels} does not cover {target.name} (see above)", markup=False)
         click.get_current_context().exit(ExitCode.NOT_COVERED)
     state.info(f"verified: {settings.wheels} covers {target.name}")
 
