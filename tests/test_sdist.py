@@ -26,7 +26,7 @@ from packaging.version import Version
 
 from tests.conftest import Cli
 from tests.support import docker_env
-from tests.support.index_server import IndexServer
+from tests.support.index_server import Fault, IndexServer
 from tests.support.wheels import make_sdist, make_wheel, metadata_text
 from wheelhouse.dists import CoreMetadata, DistFile, parse_dist_filename
 from wheelhouse.index import IndexConfig
@@ -183,7 +183,7 @@ def test_base_image_defaults_to_the_official_image_and_accepts_a_template() -> N
 
 
 def test_elsewhere_command_mounts_the_folder_and_builds_the_kept_sdist() -> None:
-    command = docker_wheel_command("linux/arm64", "python:3.12-slim", "wheels", "x-1.0.tar.gz")
+    command = docker_wheel_command("linux/arm64", "python:3.12-slim", "wheels", ".wheelhouse/sdists/x-1.0.tar.gz")
     assert command == (
         'docker run --rm --platform linux/arm64 -v "$PWD/wheels:/wheels" python:3.12-slim '
         "python3 -m pip wheel --no-deps --wheel-dir /wheels /wheels/.wheelhouse/sdists/x-1.0.tar.gz"
@@ -383,6 +383,16 @@ def test_failed_metadata_hook_is_reported_like_a_failed_build(cli: Cli, project:
     assert (project / "wheels" / "good-1.0-py3-none-any.whl").is_file()
 
 
+def test_an_sdist_that_cannot_be_downloaded_fails_alone(cli: Cli, project: Path, index: IndexServer) -> None:
+    filename = index.add_sdist("tiny-pkg", "1.0")
+    index.add_wheel("good", "1.0")
+    index.inject(f"/files/{filename}", Fault.error(404), times=None)
+    code, out, err = _download(cli, index, "tiny-pkg", "good")
+    assert code == 1, out + err
+    assert f"cannot keep {filename}" in err
+    assert root_files(project / "wheels") == ["good-1.0-py3-none-any.whl"]
+
+
 def test_binary_sdist_for_a_foreign_target_without_docker_stops_and_stores_no_host_binary(
     cli: Cli, project: Path, index: IndexServer
 ) -> None:
@@ -391,8 +401,10 @@ def test_binary_sdist_for_a_foreign_target_without_docker_stops_and_stores_no_ho
     assert code == 1, out + err
     assert f"cext-pkg 2.0 for {FOREIGN_NAME}" in err
     assert "no Docker engine is available" in err
-    expected = docker_wheel_command(
-        parse_target(FOREIGN, python=PY).docker_platform, f"python:{PY}-slim", "wheels", "cext_pkg-2.0.tar.gz"
+    platform = parse_target(FOREIGN, python=PY).docker_platform
+    expected = (
+        f'docker run --rm --platform {platform} -v "$PWD/wheels:/wheels" python:{PY}-slim python3 -m pip wheel '
+        "--no-deps --wheel-dir /wheels /wheels/.wheelhouse/sdists/cext_pkg-2.0.tar.gz"
     )
     assert f"build it elsewhere: {expected}" in err
     wheels = project / "wheels"

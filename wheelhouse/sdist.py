@@ -492,14 +492,17 @@ class SdistMetadata:
             cached = self._cache.get(dist.filename)
         if cached is not None:
             return cached
-        path = self.keep(dist, fetch)
+        meta: CoreMetadata | None = None
         try:
+            path = self.keep(dist, fetch)
             meta = static_metadata(path, dist)
+            if meta is None:
+                meta = self._prepare(path, dist)
+        except WheelhouseError as exc:
+            # A download that failed after its retries: this package cannot be built, the others carry on.
+            self.failures[dist.filename] = BuildFailure("failed", (), f"cannot keep {dist.filename}: {exc}")
         except ValueError as exc:
-            meta = None
             self.failures[dist.filename] = BuildFailure("failed", (), f"cannot read {dist.filename}: {exc}")
-        if meta is None and dist.filename not in self.failures:
-            meta = self._prepare(path, dist)
         if meta is None:
             meta = CoreMetadata(name=str(dist.name), version=str(dist.version))
         with self._lock:
@@ -632,10 +635,11 @@ def base_image_for(target: Target, template: str | None = None) -> str:
     return f"python:{version}-{variant}"
 
 
-def docker_wheel_command(platform: str, image: str, wheels_dir: str, sdist_filename: str) -> str:
-    """The command that builds the kept sdist into the wheels folder in a container, runnable anywhere.
+def docker_wheel_command(platform: str, image: str, wheels_dir: str, sdist: str) -> str:
+    """The command that builds an sdist of the wheels folder into it, in a container: runnable anywhere.
 
-    A relative folder is spelled ``"$PWD/wheels"`` (Docker needs an absolute path for a bind mount).
+    ``sdist`` is relative to the folder (``.wheelhouse/sdists/x-1.0.tar.gz``). A relative folder is spelled
+    ``"$PWD/wheels"``, because Docker needs an absolute path for a bind mount.
     """
     mount = wheels_dir if os.path.isabs(wheels_dir) else f"$PWD/{wheels_dir.removeprefix('./')}"
     quoted_mount = '"' + mount.replace('"', '\\"') + ':/wheels"'
@@ -649,7 +653,7 @@ def docker_wheel_command(platform: str, image: str, wheels_dir: str, sdist_filen
             "--no-deps",
             "--wheel-dir",
             "/wheels",
-            f"/wheels/.wheelhouse/sdists/{sdist_filename}",
+            f"/wheels/{sdist}",
         ]
     )
     return f"docker run --rm --platform {shlex.quote(platform)} -v {quoted_mount} {tail}"
@@ -919,7 +923,8 @@ class _Builder:
         else:
             assert place.platform is not None
             assert place.image is not None
-            command = docker_wheel_command(place.platform, place.image, str(self.store.root.resolve()), sdist.name)
+            root = str(self.store.root.resolve())
+            command = docker_wheel_command(place.platform, place.image, root, self._relative(sdist))
         self.reporter.build_started(build, str(place), [t.name for t in targets])
         _start_log(log, argv, f"building {build.filename} {place}")
         result = self._run(argv, env, log, self.options.timeout)
@@ -1041,7 +1046,7 @@ class _Builder:
             image = base_image_for(target, self.options.base_image)
             reason = f"{host_incompatibility(target, self.host) or 'it must be built in its image'}; {why}; "
             reason += f"no Docker engine is available ({docker.detail})"
-            command = docker_wheel_command(target.docker_platform, image, str(self.store.root), build.filename)
+            command = docker_wheel_command(target.docker_platform, image, str(self.store.root), self._relative(sdist))
             job.problems[target.name] = BuildFailure("needs-docker", (target.name,), reason, command=command)
 
     # -- committing ----------------------------------------------------------------------------------------
