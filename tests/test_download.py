@@ -137,7 +137,9 @@ def test_two_targets_share_pure_wheels_and_record_them(cli: Cli, flask_index: In
     )
     assert records[f"markupsafe-2.1.5-{X86}.whl"].targets == ("cp312-manylinux_2_28_x86_64",)
     assert records["flask-3.0.0-py3-none-any.whl"].sources == (str((project / "requirements.txt").resolve()),)
-    assert records["flask-3.0.0-py3-none-any.whl"].url.startswith(flask_index.url)
+    url = records["flask-3.0.0-py3-none-any.whl"].url
+    assert url is not None
+    assert url.startswith(flask_index.url)
 
 
 def test_platform_marker_dependency_for_the_target_not_the_host(
