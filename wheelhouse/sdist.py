@@ -75,7 +75,9 @@ __all__ = [
     "SdistFinder",
     "SdistMetadata",
     "base_image_for",
+    "build_requirements",
     "build_sdists",
+    "default_cache_dir",
     "docker_wheel_command",
     "host_incompatibility",
     "pip_environment",
@@ -987,6 +989,7 @@ class _Builder:
         )
 
     def _plan_and_run(self, job: _SdistJob, sdist: Path, work: Path) -> None:
+        """Decide where each target's wheel is built, build each place at most once, and record the outcome."""
         build = job.build
         mode = self.options.build_in
         targets = list(build.targets)
