@@ -1,0 +1,164 @@
+"""``wheelhouse download --engine pip``: run ``pip download`` per target, for pip's exact behaviour.
+
+Some users need pip itself (keyring, plugins, a corporate configuration). pip is run as a subprocess with explicit
+flags, one run per target. Two pip behaviours are compensated for:
+
+* pip does not expand ``--platform``: ``manylinux_2_28_aarch64`` alone rejects ``manylinux2014`` wheels, and
+  ``manylinux2014_aarch64`` alone silently picks old releases. We pass the target's full platform list.
+* pip evaluates environment markers for the *host*, not the target (pip#4304), so dependencies behind
+  ``platform_machine`` or ``python_version`` markers can be skipped. The caller therefore runs the native engine
+  afterwards, which downloads what pip missed; the result is judged from the folder, not from pip's output.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from wheelhouse.index import IndexConfig
+from wheelhouse.requirements import RequirementSet
+from wheelhouse.store import FileRecord, Store, file_sha256, read_wheel_metadata
+from wheelhouse.targets import Target
+
+Runner = Callable[..., "subprocess.CompletedProcess[str]"]
+_TAIL_LINES = 8
+
+
+@dataclass(frozen=True)
+class PipRun:
+    """One ``pip download`` run for one target and what it added to the folder."""
+
+    target: str
+    argv: tuple[str, ...]
+    returncode: int
+    added: tuple[str, ...] = ()
+    rejected: tuple[str, ...] = ()
+    tail: str = ""
+
+
+def pip_argv(
+    target: Target, dest: Path, requirements_file: Path, constraints_file: Path | None, config: IndexConfig
+) -> list[str]:
+    """The ``pip download`` command line for one target, with every platform tag the target accepts."""
+    major, minor = target.python_version
+    argv = [
+        sys.executable, "-m", "pip", "download",
+        "--dest", str(dest),
+        "--only-binary=:all:",
+        "--implementation", "cp",
+        "--python-version", f"{major}.{minor}",
+        "--abi", f"cp{major}{minor}",
+        "--progress-bar", "off",
+        "--disable-pip-version-check",
+    ]  # fmt: skip
+    for platform in target.platforms:
+        argv += ["--platform", platform]
+    if config.isolated:
+        argv.append("--isolated")
+    if config.no_index:
+        argv.append("--no-index")
+    else:
+        argv += ["--index-url", config.index_url]
+        for url in config.extra_index_urls:
+            argv += ["--extra-index-url", url]
+    for link in config.find_links:
+        argv += ["--find-links", link]
+    if config.cert:
+        argv += ["--cert", config.cert]
+    argv += ["--timeout", str(config.timeout), "--retries", str(config.retries)]
+    argv += ["-r", str(requirements_file)]
+    if constraints_file is not None:
+        argv += ["-c", str(constraints_file)]
+    return argv
+
+
+def _write_requirements(reqs: RequirementSet, directory: Path) -> tuple[Path, Path | None]:
+    """The parsed set written back in pip's format, so pip sees exactly what wheelhouse resolves."""
+    req_file = directory / "requirements.txt"
+    req_file.write_text("".join(f"{line.requirement}\n" for line in reqs.requirements), encoding="utf-8")
+    if not reqs.constraints:
+        return req_file, None
+    con_file = directory / "constraints.txt"
+    con_file.write_text("".join(f"{line.requirement}\n" for line in reqs.constraints), encoding="utf-8")
+    return req_file, con_file
+
+
+def pip_download(
+    reqs: RequirementSet,
+    targets: Sequence[Target],
+    store: Store,
+    config: IndexConfig,
+    *,
+    warn: Callable[[str], None] | None = None,
+    info: Callable[[str], None] | None = None,
+    runner: Runner = subprocess.run,
+) -> tuple[PipRun, ...]:
+    """Run ``pip download`` for each target into a private folder, then add each valid wheel to the store.
+
+    A pip failure is reported (its last lines) but does not stop the run: the native engine that follows fills
+    what pip could not, and explains what nobody can.
+    """
+    warn = warn or (lambda _m: None)
+    info = info or (lambda _m: None)
+    store.ensure()
+    runs: list[PipRun] = []
+    work = store.new_temp("pip-engine")
+    work.mkdir(parents=True)
+    try:
+        req_file, con_file = _write_requirements(reqs, work)
+        for target in targets:
+            dest = work / target.name
+            dest.mkdir()
+            argv = pip_argv(target, dest, req_file, con_file, config)
+            info(f"pip engine for {target.name}: {len(target.platforms)} --platform tags")
+            proc = runner(argv, capture_output=True, text=True, check=False)
+            tail = "\n".join((proc.stderr or proc.stdout or "").strip().splitlines()[-_TAIL_LINES:])
+            if proc.returncode != 0:
+                warn(f"pip download for {target.name} exited with {proc.returncode}; the native engine continues")
+                if tail:
+                    warn(tail)
+            added, rejected = _adopt(dest, store, target, reqs)
+            runs.append(PipRun(target.name, tuple(argv), proc.returncode, added, rejected, tail))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return tuple(runs)
+
+
+def _adopt(dest: Path, store: Store, target: Target, reqs: RequirementSet) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Move pip's wheels into the store, each checked to be a readable wheel whose metadata matches its name."""
+    from wheelhouse.dists import InvalidDistFilename, parse_dist_filename
+    from wheelhouse.errors import StoreError
+
+    added: list[str] = []
+    rejected: list[str] = []
+    for path in sorted(dest.iterdir()):
+        try:
+            name, version, kind, _tags, _build = parse_dist_filename(path.name)
+            if kind != "wheel":
+                raise ValueError("not a wheel")
+            read_wheel_metadata(path, str(name), str(version))
+        except (InvalidDistFilename, ValueError) as exc:
+            rejected.append(f"{path.name}: {exc}")
+            continue
+        sha = file_sha256(path)
+        temp = store.new_temp(path.name)
+        shutil.move(str(path), temp)
+        record = FileRecord(sha256=sha, added=time.time(), targets=(target.name,), sources=reqs.files, built_by=None)
+        try:
+            already = (store.root / path.name).exists()
+            store.commit(temp, path.name, record)
+            if not already:
+                added.append(path.name)
+        except StoreError as exc:
+            rejected.append(f"{path.name}: {exc}")
+        finally:
+            with contextlib.suppress(OSError):
+                os.unlink(temp)
+    return tuple(added), tuple(rejected)
