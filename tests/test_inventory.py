@@ -496,3 +496,22 @@ def test_installed_command_lists_and_shows(folder: Path, project: Path) -> None:
     missing = run_wheelhouse("show", "nothing-here", cwd=project)
     assert missing.returncode == 1
     assert missing.stderr.startswith("error: no wheel in wheels matches 'nothing-here'")
+
+
+def test_cli_list_marks_wheels_built_from_sdists(cli: Cli, folder: Path) -> None:
+    Store(folder).update_records(
+        {
+            "flask-3.0.0-py3-none-any.whl": FileRecord(
+                sha256="3" * 64, built_by="python -m pip wheel --no-deps wheels/.wheelhouse/sdists/flask-3.0.0.tar.gz"
+            )
+        }
+    )
+    human = cli("list")
+    assert human.exit_code == 0, human.output
+    flask_rows = [line for line in human.output.splitlines() if line.startswith("flask ")]
+    assert any("(built)" in line and "3.0.0" in line for line in flask_rows)
+    assert "1 built here from a source distribution" in human.output
+    data = json.loads(cli("list", "--json").stdout)
+    built = {f["file"]: f["built_by"] for f in data["files"]}
+    assert built["flask-3.0.0-py3-none-any.whl"].startswith("python -m pip wheel")
+    assert built["flask-2.0.0-py3-none-any.whl"] is None

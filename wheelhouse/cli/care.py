@@ -196,6 +196,7 @@ def _inventory_json(inventory: Inventory) -> dict[str, Any]:
                 "age_seconds": int(max(0.0, now - e.added)),
                 "targets": list(e.targets),
                 "url": e.record.url if e.record is not None else None,
+                "built_by": e.record.built_by if e.record is not None else None,
             }
             for e in inventory.entries
         ],
@@ -226,9 +227,13 @@ def _render_inventory(state: State, inventory: Inventory) -> None:
     table.add_column("Size", justify="right")
     table.add_column("Age", justify="right")
     table.add_column("Used by", overflow="fold")
+    built = 0
     for e in inventory.entries:
+        # Wheels built here from a source distribution are marked; `show` prints the command that built them.
+        is_built = e.record is not None and bool(e.record.built_by)
+        built += is_built
         table.add_row(
-            escape(e.project),
+            escape(e.project) + (" [yellow](built)[/]" if is_built else ""),
             escape(str(e.version)),
             escape(e.short_tags),
             human_size(e.size),
@@ -242,6 +247,8 @@ def _render_inventory(state: State, inventory: Inventory) -> None:
     if inventory.filtered:
         total += f" (of {inventory.total_in_folder} wheels in the folder)"
     out.print(f"[bold]{total}[/]")
+    if built:
+        out.print(f"(built) {built} built here from a source distribution; 'wheelhouse show' names the command")
 
 
 # -- show ----------------------------------------------------------------------------------------------------
