@@ -353,3 +353,24 @@ def test_prune_without_requirements_is_refused(cli: Cli, project: Path) -> None:
     assert result.exit_code == 2
     assert "no requirements given" in result.output
     assert (project / "wheels" / "a-1.0-py3-none-any.whl").exists()
+
+
+def test_build_requirements_stay_while_their_sdist_stays(cli: Cli, folder: Path) -> None:
+    write_wheel(folder, "setuptools", "70.0")
+    write_wheel(folder, "wheel-builder", "1.0")
+    Store(folder).update_records(
+        {
+            "setuptools-70.0-py3-none-any.whl": FileRecord(
+                sha256="0" * 64, sources=("build requirement of flask-3.0.0.tar.gz",)
+            ),
+            "wheel_builder-1.0-py3-none-any.whl": FileRecord(
+                sha256="1" * 64, sources=("build requirement of leftover-1.0.tar.gz",)
+            ),
+        }
+    )
+    result = cli("prune", *TARGETS, "--yes")
+    assert result.exit_code == 0, result.output
+    # flask's sdist stays, so what rebuilds it offline stays; leftover's sdist goes, and its builder with it.
+    assert "setuptools-70.0-py3-none-any.whl" in _wheels(folder)
+    assert "wheel_builder-1.0-py3-none-any.whl" not in _wheels(folder)
+    assert "build requirements of kept sdists" in result.output

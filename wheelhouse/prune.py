@@ -38,7 +38,9 @@ DAY = 86400.0
 # Why a file goes. Stable strings: they appear in --json.
 RemoveReason = Literal["unused-project", "unused-version", "unused-file", "orphan-sdist"]
 # Why a file that no target needs stays.
-KeepReason = Literal["needed", "keep-versions", "recent", "project-kept"]
+KeepReason = Literal["needed", "keep-versions", "recent", "project-kept", "build-requirement"]
+# How `download --keep-build-deps` marks the build requirements it keeps (wheelhouse.sdist).
+_BUILD_REQUIREMENT_OF = "build requirement of "
 
 
 @dataclass(frozen=True)
@@ -199,6 +201,19 @@ def plan_prune(
             keep.append(_with(entry, "recent", "no wheel of this project stays"))
         else:
             remove.append(_with(entry, "orphan-sdist", "no wheel of this project stays"))
+    # Build requirements kept with --keep-build-deps stay while the sdist they rebuild stays: they are what
+    # makes that rebuild possible offline.
+    kept_sdists = {e.filename.rsplit("/", 1)[-1] for e in keep if e.kind == "sdist"}
+    for entry in list(remove):
+        record = records.get(entry.filename)
+        needed_for = [
+            s[len(_BUILD_REQUIREMENT_OF) :]
+            for s in (record.sources if record else ())
+            if s.startswith(_BUILD_REQUIREMENT_OF)
+        ]
+        if any(sdist in kept_sdists for sdist in needed_for):
+            remove.remove(entry)
+            keep.append(_with(entry, "build-requirement", f"builds {', '.join(needed_for)} offline"))
     return PrunePlan(report, tuple(sorted(remove, key=_order)), tuple(sorted(keep, key=_order)), policy)
 
 

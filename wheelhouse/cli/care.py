@@ -638,6 +638,7 @@ def _kept_summary(keep: Sequence[PruneEntry]) -> str:
         "keep-versions": "among the newest versions (--keep-versions)",
         "recent": "newer than --older-than",
         "project-kept": "sdists of projects still present",
+        "build-requirement": "build requirements of kept sdists",
     }
     parts = [f"{counts[key]} {label}" for key, label in labels.items() if counts.get(key)]
     return f"keeping {len(keep)} file{'s' if len(keep) != 1 else ''}" + (f": {', '.join(parts)}" if parts else "")
