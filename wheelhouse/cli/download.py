@@ -54,6 +54,20 @@ if TYPE_CHECKING:
 )
 @click.option("--no-index", is_flag=True, help="Ignore every index; use --find-links only.")
 @click.option("--cert", default=None, metavar="PATH", help="CA bundle for HTTPS.")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    metavar="SECONDS",
+    help="Seconds a connection may stay silent before the attempt fails (default 15, or pip's 'timeout').",
+)
+@click.option(
+    "--retries",
+    type=click.IntRange(min=0),
+    default=None,
+    metavar="N",
+    help="Retries of a failed request, with exponential backoff (default 4, or pip's 'retries').",
+)
 @click.option("--isolated", is_flag=True, help="Ignore pip's configuration files and PIP_* environment variables.")
 @click.option("--pre", is_flag=True, help="Include pre-release versions.")
 @click.option(
@@ -126,6 +140,8 @@ def download_command(
     find_links: tuple[str, ...],
     no_index: bool,
     cert: str | None,
+    timeout: float | None,
+    retries: int | None,
     isolated: bool,
     pre: bool,
     only_binary: tuple[str, ...],
@@ -178,7 +194,9 @@ def download_command(
     )
     reqs = load_inputs(settings, packages)
     target_list = load_targets(settings)
-    config = _index_config(settings, reqs, index_url, extra_index_urls, find_links, no_index, cert, isolated)
+    config = _index_config(
+        settings, reqs, index_url, extra_index_urls, find_links, no_index, cert, isolated, timeout, retries
+    )
     state.info(f"index: {config!r}")
     store = Store(settings.wheels_path)
     options = DownloadOptions(
@@ -201,7 +219,7 @@ def download_command(
         pip_download(reqs, target_list, store, config, warn=state.warn, info=state.info)
 
     reporter = _reporter(state, as_json)
-    with IndexClient(config, jobs=max(options.jobs, 4)) as client:
+    with IndexClient(config, jobs=max(options.jobs, 4), backoff=_backoff()) as client:
         try:
             if dry_run:
                 plan = plan_download(
@@ -251,6 +269,8 @@ def _index_config(
     no_index: bool,
     cert: str | None,
     isolated: bool,
+    timeout: float | None = None,
+    retries: int | None = None,
 ) -> IndexConfig:
     """Layer the index settings: pip's files and env < requirements-file options < wheelhouse.toml < options."""
     from wheelhouse.index import index_config_from_pip
@@ -274,6 +294,8 @@ def _index_config(
             "find_links": tuple(find_links) or None,
             "no_index": no_index or None,
             "cert": cert,
+            "timeout": timeout,
+            "retries": retries,
         },
     ]
     for layer in layers:
@@ -281,6 +303,21 @@ def _index_config(
         if given:
             config = dataclasses.replace(config, **given)
     return config
+
+
+def _backoff() -> float:
+    """Seconds before the first retry (doubling after each attempt): ``WHEELHOUSE_BACKOFF``, else 0.5."""
+    raw = os.environ.get("WHEELHOUSE_BACKOFF", "").strip()
+    if not raw:
+        return 0.5
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = -1.0
+    # "not >= 0" also refuses nan.
+    if not seconds >= 0 or seconds == float("inf"):
+        raise UsageError(f"WHEELHOUSE_BACKOFF={raw!r} is not a number of seconds", hint="WHEELHOUSE_BACKOFF=0.5")
+    return seconds
 
 
 # -- progress ----------------------------------------------------------------------------------------------
@@ -316,8 +353,11 @@ class _PlainReporter(DownloadReporter):
         self._say(f"downloaded {item.filename} ({_size(item.size or 0)})")
 
     def file_failed(self, item: PlannedFile, error: WheelhouseError) -> None:
-        with self._lock:
-            click.echo(f"failed {item.filename}: {error}", err=True)
+        # A person's run lists every failure once at the end (_render); with --json nothing is rendered, so
+        # the log gets the same line now.
+        if self.quiet:
+            with self._lock:
+                click.echo(f"error: {_failure_text(item.filename, item.url, str(error))}", err=True)
 
     def build_started(self, build: SdistBuild, where: str, targets: Sequence[str]) -> None:
         self._say(f"building {build.filename} {where} for {', '.join(targets)}")
@@ -485,7 +525,7 @@ def _render(state: State, result: DownloadResult, dry_run: bool) -> None:
                 out.print(f"    • {escape(gap.requirement)}: {escape(gap.summary)}")
         return
     for failure in result.failed:
-        state.warn(f"{failure.filename} from {failure.url}: {failure.reason}")
+        click.echo(f"error: {_failure_text(failure.filename, failure.url, failure.reason)}", err=True)
     if result.cleaned:
         state.info(f"removed {len(result.cleaned)} partial files left by an interrupted run")
     out.print(
@@ -502,6 +542,12 @@ def _render(state: State, result: DownloadResult, dry_run: bool) -> None:
         from wheelhouse.cli._render import render_verify
 
         render_verify(state, result.report)
+
+
+def _failure_text(filename: str, url: str, reason: str) -> str:
+    """One line per file that could not be downloaded: the file, its URL and the cause."""
+    where = "" if url in reason else f" from {url}"
+    return f"cannot download {filename}{where}: {reason}"
 
 
 def _kept_sdists_dir(result: DownloadResult) -> str:
