@@ -159,7 +159,7 @@ def docker_benchmark(ctx: Context) -> None:
             labels[peer],
             Timing((rebuild[peer],)),
         )
-        row.note = "needs no network" if peer == "cached" else ""
+        row.note = "wheelhouse with --network=none"
         ctx.rows.append(row)
         ctx.rows.append(
             Row(

@@ -44,14 +44,39 @@ class Run:
         return self
 
 
+# Linux keeps the high-water mark of the memory a process had before exec(): a child forked (or vforked) from
+# the benchmark runner reports at least the runner's own peak. Measured commands therefore start from a tiny
+# launcher - GNU time where it exists, else a small Python one - whose child really starts from nothing.
+_LAUNCHER = (
+    "import os, sys\n"
+    "pid = os.fork()\n"
+    "if pid == 0:\n"
+    "    os.execvp(sys.argv[2], sys.argv[2:])\n"
+    "_, status, usage = os.wait4(pid, 0)\n"
+    "open(sys.argv[1], 'w').write(str(usage.ru_maxrss))\n"
+    "sys.exit(os.waitstatus_to_exitcode(status))\n"
+)
+
+
 def run(
     argv: Sequence[str],
     *,
     env: Mapping[str, str],
     cwd: Path | None = None,
     timeout: float = 900,
+    memory: bool = False,
 ) -> Run:
-    """Run ``argv`` to completion; wall time and the child's peak resident memory."""
+    """Run ``argv`` to completion: wall time and, with ``memory``, the command's own peak resident memory."""
+    if memory:
+        with tempfile.NamedTemporaryFile("r", suffix=".rss") as rss_file:
+            if os.access("/usr/bin/time", os.X_OK):
+                wrapped = ["/usr/bin/time", "-q", "-f", "%M", "-o", rss_file.name, *argv]
+            else:
+                wrapped = [sys.executable, "-c", _LAUNCHER, rss_file.name, *argv]
+            result = run(wrapped, env=env, cwd=cwd, timeout=timeout)
+            text = Path(rss_file.name).read_text().strip().splitlines()
+            max_rss = int(text[-1]) if text and text[-1].isdigit() else 0
+        return Run(tuple(argv), result.returncode, result.seconds, max_rss, result.stdout, result.stderr)
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         start = time.perf_counter()
         proc = subprocess.Popen(list(argv), env=dict(env), cwd=cwd, stdout=out, stderr=err, stdin=subprocess.DEVNULL)
