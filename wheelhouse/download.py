@@ -484,8 +484,12 @@ def _fetch_all(
     pool = ThreadPoolExecutor(max_workers=max(1, options.jobs), thread_name_prefix="wheelhouse-download")
     # Largest first: the long transfers start early and the pool drains evenly.
     order = sorted(plan.fetch, key=lambda f: -(f.size or 0))
-    futures: dict[Future[str], PlannedFile] = {pool.submit(fetch_one, item): item for item in order}
+    futures: dict[Future[str], PlannedFile] = {}
     try:
+        # Submitted inside the try: a Ctrl-C landing while the first workers start must cancel them too, or
+        # the interpreter's exit would wait for every download to finish.
+        for item in order:
+            futures[pool.submit(fetch_one, item)] = item
         for future in as_completed(futures):
             item = futures[future]
             try:
