@@ -261,7 +261,13 @@ class Store:
             finally:
                 self._release(key)
             return
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise StoreError(
+                f"cannot lock the wheels folder {self.root}: {exc.strerror or exc}",
+                hint=f"make {self.root} writable (or pass --wheels DIR)",
+            ) from None
         try:
             self._acquire(fd, path, wait=wait, timeout=timeout, on_wait=on_wait)
         except BaseException:
@@ -346,7 +352,14 @@ class Store:
     def _write_manifest(self, manifest: dict[str, Any]) -> None:
         manifest["format"] = MANIFEST_FORMAT
         data = json.dumps(manifest, sort_keys=True, separators=(",", ":")).encode()
-        atomic_write(self.manifest_path, data)
+        try:
+            atomic_write(self.manifest_path, data)
+        except OSError as exc:
+            # A full disk or a read-only folder: the old manifest is intact (atomic write); say so in one line.
+            raise StoreError(
+                f"cannot write {self.manifest_path}: {exc.strerror or exc}",
+                hint=f"free space or make {self.root} writable, then run the command again",
+            ) from None
 
     def records(self) -> dict[str, FileRecord]:
         """Provenance records, by file name."""
@@ -487,6 +500,9 @@ class Store:
         if self.tmp_dir.is_dir():
             with contextlib.suppress(OSError):
                 stray.extend(f"{META_DIR}/tmp/{p.name}" for p in sorted(self.tmp_dir.iterdir()))
+        with contextlib.suppress(OSError):
+            # A manifest write cut short by kill -9 leaves its temporary file next to the manifest.
+            stray.extend(f"{META_DIR}/{p.name}" for p in sorted(self.meta_dir.glob(f"{PARTIAL_PREFIX}*")))
         if new_cache != cache:
             self._save_cache(new_cache)
         return StoreScan(
@@ -604,8 +620,12 @@ class Store:
                     os.fsync(fh.fileno())
                 os.replace(temp, dest)
                 _fsync_dir(self.root)
-            self.update_records({filename: record})
-            self._prime_hash(dest, record.sha256)
+            try:
+                self.update_records({filename: record})
+                self._prime_hash(dest, record.sha256)
+            except StoreError as exc:
+                # The file is complete and verified; only its record is missing, and the next run adds it.
+                raise StoreError(f"{filename} is in the folder, but its record was not saved: {exc}") from None
         return dest
 
     def _prime_hash(self, path: Path, sha256: str) -> None:
@@ -639,6 +659,8 @@ class Store:
             candidates.extend(self.tmp_dir.iterdir())
         if self.root.is_dir():
             candidates.extend(p for p in self.root.iterdir() if p.name.startswith(PARTIAL_PREFIX))
+        if self.meta_dir.is_dir():
+            candidates.extend(self.meta_dir.glob(f"{PARTIAL_PREFIX}*"))
         for path in candidates:
             with contextlib.suppress(OSError):
                 if now - path.stat().st_mtime >= older_than:
