@@ -63,8 +63,22 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
 }
 
 
+class _Interrupted(Exception):
+    """Ctrl-C inside a command, carried past click to :func:`main`.
+
+    click answers a KeyboardInterrupt by printing an empty line and raising Abort; in a log that blank line
+    breaks the promise of exactly one line (``error: interrupted``).
+    """
+
+
 class _LazyGroup(click.Group):
     """A group whose commands are imported on first use."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            raise _Interrupted from None
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return list(COMMANDS) + sorted(self.commands)
@@ -121,6 +135,11 @@ def main(argv: list[str] | None = None) -> None:
         code = cli.main(args=argv, prog_name="wheelhouse", standalone_mode=False)
     except WheelhouseError as exc:
         _fail(str(exc), exc.hint, exc.exit_code, verbose)
+    except _Interrupted:
+        # On a terminal the echoed "^C" has no line end; in a log an empty line would only be noise.
+        if sys.stderr.isatty():
+            click.echo(err=True)
+        _fail("interrupted", None, ExitCode.INTERRUPTED, 0)
     except click.exceptions.Abort:
         _fail("interrupted", None, ExitCode.INTERRUPTED, 0)
     except KeyboardInterrupt:
