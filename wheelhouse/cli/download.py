@@ -545,9 +545,9 @@ def _render(state: State, result: DownloadResult, dry_run: bool) -> None:
 
 
 def _failure_text(filename: str, url: str, reason: str) -> str:
-    """One line per file that could not be downloaded: the file, its URL and the cause."""
+    """One line per file that did not come in: the file, its URL and the cause (which may name the URL)."""
     where = "" if url in reason else f" from {url}"
-    return f"cannot download {filename}{where}: {reason}"
+    return f"{filename}{where}: {reason}"
 
 
 def _kept_sdists_dir(result: DownloadResult) -> str:
