@@ -49,13 +49,13 @@ def publish(srv: IndexServer, names: tuple[str, ...] = PROJECTS, size: int = 64 
     return [srv.add_wheel(name, "1.0", files={f"{name}/payload.bin": os.urandom(size)}) for name in names]
 
 
-def assert_sound_folder(wheels: Path, srv: IndexServer | None = None, *, partials_in_tmp: bool = False) -> list[str]:
+def assert_sound_folder(wheels: Path, srv: IndexServer | None = None, *, partials_left: bool = False) -> list[str]:
     """Assert what every later build relies on, reading only the folder; return the wheel file names.
 
     Every ``*.whl`` is a zip whose members pass their CRC and, when ``srv`` is given, whose sha256 is the one the
     index published; the manifest parses and its records match the files on disk; the folder scans without
-    problems. Partial files may exist only in ``.wheelhouse/tmp`` (invisible to pip), and only when
-    ``partials_in_tmp`` (after a ``kill -9``).
+    problems. Partial files may exist only under ``.wheelhouse/`` (invisible to pip), and only when
+    ``partials_left`` (after a ``kill -9``: a download in ``tmp/``, or a manifest write cut short).
     """
     names = sorted(p.name for p in wheels.glob("*.whl"))
     for name in names:
@@ -64,8 +64,8 @@ def assert_sound_folder(wheels: Path, srv: IndexServer | None = None, *, partial
         if srv is not None:
             assert sha256_of(wheels / name) == hashlib.sha256(srv.file_bytes(name)).hexdigest(), name
     partials = sorted(str(p.relative_to(wheels)) for p in wheels.rglob(f"{PARTIAL_PREFIX}*"))
-    if partials_in_tmp:
-        assert all(p.startswith(f"{META_DIR}/tmp/") for p in partials), partials
+    if partials_left:
+        assert all(p.startswith(f"{META_DIR}/") for p in partials), partials
     else:
         assert partials == []
     store = Store(wheels)
