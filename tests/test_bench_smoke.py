@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import subprocess
 import sys
 import urllib.request
@@ -16,6 +17,7 @@ import pytest
 from packaging.utils import parse_wheel_filename
 
 from bench import generate as gen
+from bench import harness
 from bench.run import parse_args, pip_platform_argv
 from bench.server import serve_in_thread
 from wheelhouse.targets import parse_targets
@@ -183,3 +185,23 @@ def test_run_quick_verify_end_to_end(quick_index: Path, tmp_path: Path) -> None:
     assert "| benchmark |" in markdown
     assert "pip install --dry-run" in markdown
     assert "| benchmark |" in proc.stdout
+
+
+@pytest.mark.parametrize("gnu_time", [True, False], ids=["gnu-time", "python-launcher"])
+def test_peak_memory_is_the_commands_own(gnu_time: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A child must not report the runner's memory: Linux carries the pre-exec high-water mark into the child."""
+    if gnu_time and not os.access("/usr/bin/time", os.X_OK):
+        pytest.skip("GNU time is not installed")
+    if not gnu_time:
+        real_access = os.access
+        monkeypatch.setattr(os, "access", lambda p, m: False if p == "/usr/bin/time" else real_access(p, m))
+    ballast = bytearray(300 * 1024 * 1024)  # the runner's own memory, which must not show up below
+    small = harness.run([sys.executable, "-c", "pass"], env=dict(os.environ), memory=True).check()
+    big = harness.run(
+        [sys.executable, "-c", "b = bytearray(200 * 1024 * 1024); b[::4096] = b'x' * len(b[::4096])"],
+        env=dict(os.environ),
+        memory=True,
+    ).check()
+    del ballast
+    assert 0 < small.max_rss_kb < 100 * 1024
+    assert big.max_rss_kb > 200 * 1024
