@@ -230,7 +230,11 @@ class Store:
         try:
             self.meta_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise StoreError(f"cannot create the wheels folder {self.root}: {exc.strerror or exc}") from None
+            # Name what could not be made: an existing, read-only folder is not "the wheels folder".
+            what = self.meta_dir if self.root.is_dir() else f"the wheels folder {self.root}"
+            raise StoreError(
+                f"cannot create {what}: {exc.strerror or exc}", hint=f"make {self.root} writable (or pass --wheels DIR)"
+            ) from None
 
     # -- locking -----------------------------------------------------------------------------------------
     @contextlib.contextmanager
