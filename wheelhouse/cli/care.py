@@ -7,6 +7,7 @@ programs (the structures are documented in docs/care.md).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import shlex
 import sys
@@ -33,7 +34,7 @@ from wheelhouse.cli._common import (
 from wheelhouse.errors import ExitCode, NotCoveredError, UsageError
 
 if TYPE_CHECKING:
-    from wheelhouse.config import Settings
+    from wheelhouse.config import SettingRow, Settings
     from wheelhouse.inventory import Inventory, WheelDetails, WhyReport
     from wheelhouse.lockfile import Lock
     from wheelhouse.prune import PruneEntry, PrunePlan, PruneResult
@@ -864,7 +865,7 @@ def config_command(
         base_image=base_image,
         jobs=jobs,
     )
-    rows = settings_rows(settings)
+    rows = _redacted(settings_rows(settings))
     # Parsing the targets validates them: a typo in the file is reported here, not at the next download.
     target_list = load_targets(settings)
     if as_json:
@@ -887,6 +888,19 @@ def config_command(
         )
         return
     _render_config(state, settings, rows, target_list)
+
+
+def _redacted(rows: Sequence[SettingRow]) -> tuple[SettingRow, ...]:
+    """The rows with credentials in index and find-links URLs replaced by ``****``: output ends up in logs."""
+    from wheelhouse.index import redact_url
+
+    out = []
+    for row in rows:
+        if row.key in ("index-url", "extra-index-urls", "find-links") and row.value:
+            value = tuple(map(redact_url, row.value)) if isinstance(row.value, tuple) else redact_url(row.value)
+            row = dataclasses.replace(row, value=value)
+        out.append(row)
+    return tuple(out)
 
 
 def _render_config(state: State, settings: Settings, rows: Sequence[Any], target_list: Sequence[Target]) -> None:
