@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shlex
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -513,7 +514,8 @@ def build_command(
         build_args=_index_build_args(settings) if mode != "offline" else (),
         extra_args=docker_args,
     )
-    state.info("running: " + shlex.join(build_argv(client.executable, request)))
+    # The index build arguments may carry credentials: the log shows the command without them.
+    state.info("running: " + re.sub(r"//[^/@\s]+@", "//****@", shlex.join(build_argv(client.executable, request))))
     client.build(request, hint=_failure_hint(mode, target, request.platform, info.server_platform))
 
 
