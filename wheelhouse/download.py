@@ -21,19 +21,19 @@ import contextlib
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
 from wheelhouse.dists import CoreMetadata, DistFile, Finder
-from wheelhouse.errors import WheelhouseError
+from wheelhouse.errors import StoreError, WheelhouseError
 from wheelhouse.requirements import RequirementSet
-from wheelhouse.resolver import Resolution, resolve
+from wheelhouse.resolver import Resolution, ResolveReporter, resolve
 from wheelhouse.sdist import (
     BuildOptions,
     BuildOutcome,
@@ -229,6 +229,101 @@ class _SpeculativeFinder:
             self._submit(lambda: self.metadata(chosen))
 
 
+class _Transfers:
+    """Downloads into temporary files, started as early as possible: the moment the resolver pins a file.
+
+    A pinned file is almost always in the final plan, so its transfer overlaps the rest of the resolution. A
+    transfer that the final plan does not use (the resolver backtracked) is discarded with its temporary file;
+    nothing reaches the folder before :func:`_fetch_all` commits it.
+    """
+
+    def __init__(self, store: Store, client: IndexClient, jobs: int) -> None:
+        self.store = store
+        self.client = client
+        self.cancel = threading.Event()
+        self.received: dict[str, int] = {}
+        self._lock = threading.Lock()
+        self._futures: dict[str, Future[tuple[Path, str]]] = {}
+        self._listeners: dict[str, Callable[[int], None]] = {}
+        self._taken: set[str] = set()
+        self._pool = ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="wheelhouse-download")
+
+    def start(self, filename: str, remote: RemoteFile) -> Future[tuple[Path, str]]:
+        """The transfer of ``filename`` (started now unless it already runs)."""
+        with self._lock:
+            future = self._futures.get(filename)
+            if future is None:
+                future = self._pool.submit(self._fetch, filename, remote)
+                self._futures[filename] = future
+            return future
+
+    def listen(self, filename: str, callback: Callable[[int], None]) -> None:
+        """Forward the transfer's progress (bytes so far) to ``callback`` from now on."""
+        with self._lock:
+            self._listeners[filename] = callback
+            received = self.received.get(filename)
+        if received:
+            callback(received)
+
+    def take(self, filename: str) -> None:
+        """Mark a finished transfer as claimed: its temporary file is now the caller's to commit or delete."""
+        with self._lock:
+            self._taken.add(filename)
+
+    def _fetch(self, filename: str, remote: RemoteFile) -> tuple[Path, str]:
+        if self.cancel.is_set():
+            raise _Cancelled
+        temp = self.store.new_temp(filename)
+
+        def progress(n: int) -> None:
+            if self.cancel.is_set():
+                raise _Cancelled
+            with self._lock:
+                self.received[filename] = n
+                listener = self._listeners.get(filename)
+            if listener is not None:
+                listener(n)
+
+        try:
+            sha = self.client.download(remote, temp, on_progress=progress)
+            if self.cancel.is_set():
+                raise _Cancelled
+        except BaseException:
+            with contextlib.suppress(OSError):
+                temp.unlink()
+            raise
+        return temp, sha
+
+    def close(self) -> None:
+        """Stop every transfer and delete the temporary files nobody claimed."""
+        self.cancel.set()
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        with self._lock:
+            leftovers = [(n, f) for n, f in self._futures.items() if n not in self._taken]
+        for _name, future in leftovers:
+            if future.done() and not future.cancelled() and future.exception() is None:
+                with contextlib.suppress(OSError):
+                    future.result()[0].unlink()
+
+
+class _PinReporter(ResolveReporter):
+    """Starts the transfer of every remote wheel the resolver pins (see :class:`_Transfers`)."""
+
+    def __init__(self, transfers: _Transfers, remote: IndexFinder) -> None:
+        self.transfers = transfers
+        self.remote = remote
+
+    def pinning(self, candidate: Any) -> None:
+        dist: DistFile | None = candidate.dist
+        if dist is None or dist.local or dist.kind != "wheel":
+            return
+        try:
+            remote = self.remote.remote_file(dist)
+        except KeyError:
+            return
+        self.transfers.start(dist.filename, remote)
+
+
 def plan_download(
     requirements: RequirementSet,
     targets: Sequence[Target],
@@ -239,8 +334,11 @@ def plan_download(
     reporter: DownloadReporter | None = None,
     warn: Callable[[str], None] | None = None,
     runner: BuildRunner = subprocess_runner,
+    transfers: _Transfers | None = None,
 ) -> DownloadPlan:
     """Resolve every target over the folder and the index; list the files to fetch (each once).
+
+    With ``transfers``, each remote wheel starts downloading the moment the resolver pins it.
 
     With building on, sdists may be pinned: their metadata comes from a kept copy (downloaded into
     ``.wheelhouse/sdists/``), by ``PKG-INFO`` or the build backend's prepare-metadata hook run by ``runner``.
@@ -265,7 +363,10 @@ def plan_download(
             finders: list[Finder] = [local, _SpeculativeFinder(remote, target, pool, stop, local)]
             if building:
                 finders = [SdistFinder(finders[0], sdists), SdistFinder(finders[1], sdists, fetch_sdist)]
-            resolutions.append(resolve(requirements, target, finders, pre=options.pre, warn=warn, sdists=building))
+            pins = _PinReporter(transfers, remote) if transfers is not None else None
+            resolutions.append(
+                resolve(requirements, target, finders, pre=options.pre, warn=warn, sdists=building, reporter=pins)
+            )
     finally:
         stop.set()
         pool.shutdown(wait=False, cancel_futures=True)
@@ -385,10 +486,22 @@ def download(
     with store.lock(wait=options.wait, on_wait=reporter.waiting):
         # Only under the lock is a partial file certainly abandoned (its writer is gone).
         cleaned = tuple(store.clean_stray())
-        plan = plan_download(
-            requirements, targets, store, client, options=options, reporter=reporter, warn=warn, runner=runner
-        )
-        downloaded, failed, received = _fetch_all(plan, store, client, options, reporter, requirements.files)
+        transfers = _Transfers(store, client, options.jobs)
+        try:
+            plan = plan_download(
+                requirements,
+                targets,
+                store,
+                client,
+                options=options,
+                reporter=reporter,
+                warn=warn,
+                runner=runner,
+                transfers=transfers,
+            )
+            downloaded, failed, received = _fetch_all(plan, store, transfers, reporter, requirements.files)
+        finally:
+            transfers.close()
         kept, keep_failed = _keep_sdists(plan.keep, store, client)
         failed = tuple(sorted((*failed, *keep_failed), key=lambda f: f.filename))
         builds = (
@@ -443,74 +556,94 @@ def _keep_sdists(
 def _fetch_all(
     plan: DownloadPlan,
     store: Store,
-    client: IndexClient,
-    options: DownloadOptions,
+    transfers: _Transfers,
     reporter: DownloadReporter,
     sources: Sequence[str],
 ) -> tuple[tuple[str, ...], tuple[FailedFile, ...], int]:
+    """Finish every planned transfer (most already run), commit each verified file, then record them all."""
     if not plan.fetch:
         return (), (), 0
-    cancel = threading.Event()
-    received: dict[str, int] = {}
-    lock = threading.Lock()
+    downloaded: list[str] = []
+    failed: list[FailedFile] = []
+    records: dict[str, FileRecord] = {}
+    futures: dict[Future[tuple[Path, str]], PlannedFile] = {}
+    try:
+        # Largest first: the long transfers start early and the pool drains evenly. Started inside the try: a
+        # Ctrl-C landing while the first workers start must cancel them too.
+        for item in sorted(plan.fetch, key=lambda f: -(f.size or 0)):
+            reporter.file_started(item)
+            transfers.listen(item.filename, lambda n, item=item: reporter.file_progress(item, n))  # type: ignore[misc]
+            futures[transfers.start(item.filename, item.remote)] = item
+        pending: set[Future[tuple[Path, str]]] = set(futures)
+        while pending:
+            done, pending = wait(pending, timeout=0)
+            if not done:
+                # About to block on slow transfers: save what is committed so far. Bursts of completions share
+                # one manifest write; a long wait never leaves committed files without their records.
+                _save_records(store, records, failed)
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                _finish(future, futures[future], store, transfers, reporter, sources, records, downloaded, failed)
+    except BaseException:
+        # Ctrl-C (or any crash): stop every stream at its next chunk. Committed files are complete and verified
+        # and their records are saved below; partial ones are deleted by their workers (or by the next run).
+        transfers.close()
+        _save_records(store, records, failed)
+        raise
+    _save_records(store, records, failed)
+    total = sum(transfers.received.get(name, 0) for name in downloaded)
+    return tuple(sorted(downloaded)), tuple(sorted(failed, key=lambda f: f.filename)), total
 
-    def fetch_one(item: PlannedFile) -> str:
-        reporter.file_started(item)
-        temp = store.new_temp(item.filename)
 
-        def progress(n: int) -> None:
-            if cancel.is_set():
-                raise _Cancelled
-            with lock:
-                received[item.filename] = n
-            reporter.file_progress(item, n)
-
+def _finish(
+    future: Future[tuple[Path, str]],
+    item: PlannedFile,
+    store: Store,
+    transfers: _Transfers,
+    reporter: DownloadReporter,
+    sources: Sequence[str],
+    records: dict[str, FileRecord],
+    downloaded: list[str],
+    failed: list[FailedFile],
+) -> None:
+    """Commit one finished transfer (its record joins the next batch), or note why it failed."""
+    transfers.take(item.filename)
+    try:
+        temp, sha = future.result()
         try:
-            sha = client.download(item.remote, temp, on_progress=progress)
-            if cancel.is_set():
-                raise _Cancelled
             record = FileRecord(
                 sha256=sha, url=item.url, added=time.time(), targets=item.targets, sources=tuple(sources)
             )
-            store.commit(temp, item.filename, record)
+            store.commit(temp, item.filename, record, save_record=False)
         finally:
             with contextlib.suppress(OSError):
                 temp.unlink()
+        records[item.filename] = record
+        downloaded.append(item.filename)
         reporter.file_done(item)
-        return sha
+    except WheelhouseError as exc:
+        failed.append(FailedFile(item.filename, item.url, str(exc)))
+        reporter.file_failed(item, exc)
+    except OSError as exc:
+        error = WheelhouseError(f"cannot write {item.filename}: {exc.strerror or exc}")
+        failed.append(FailedFile(item.filename, item.url, str(error)))
+        reporter.file_failed(item, error)
 
-    downloaded: list[str] = []
-    failed: list[FailedFile] = []
-    pool = ThreadPoolExecutor(max_workers=max(1, options.jobs), thread_name_prefix="wheelhouse-download")
-    # Largest first: the long transfers start early and the pool drains evenly.
-    order = sorted(plan.fetch, key=lambda f: -(f.size or 0))
-    futures: dict[Future[str], PlannedFile] = {}
+
+def _save_records(store: Store, records: dict[str, FileRecord], failed: list[FailedFile]) -> None:
+    if not records:
+        return
     try:
-        # Submitted inside the try: a Ctrl-C landing while the first workers start must cancel them too, or
-        # the interpreter's exit would wait for every download to finish.
-        for item in order:
-            futures[pool.submit(fetch_one, item)] = item
-        for future in as_completed(futures):
-            item = futures[future]
-            try:
-                future.result()
-                downloaded.append(item.filename)
-            except WheelhouseError as exc:
-                failed.append(FailedFile(item.filename, item.url, str(exc)))
-                reporter.file_failed(item, exc)
-            except OSError as exc:
-                error = WheelhouseError(f"cannot write {item.filename}: {exc.strerror or exc}")
-                failed.append(FailedFile(item.filename, item.url, str(error)))
-                reporter.file_failed(item, error)
-    except BaseException:
-        # Ctrl-C (or any crash): stop every stream at its next chunk; committed files are complete and
-        # verified, partial ones are deleted by their workers (or cleaned by the next run).
-        cancel.set()
-        pool.shutdown(wait=True, cancel_futures=True)
-        raise
-    pool.shutdown(wait=True)
-    total = sum(received.get(name, 0) for name in downloaded)
-    return tuple(sorted(downloaded)), tuple(sorted(failed, key=lambda f: f.filename)), total
+        store.update_records(records)
+    except StoreError as exc:
+        # The files are complete and verified; only their records are missing, and the next run adds them.
+        for filename, record in records.items():
+            failed.append(
+                FailedFile(
+                    filename, record.url or "", f"{filename} is in the folder, but its record was not saved: {exc}"
+                )
+            )
+    records.clear()
 
 
 def _record_usage(plan: DownloadPlan, store: Store, sources: Sequence[str], failed: Sequence[FailedFile]) -> None:

@@ -384,10 +384,15 @@ class Store:
         return out
 
     def update_records(self, updates: Mapping[str, FileRecord], *, replace: bool = False) -> None:
-        """Merge provenance records into the manifest (under the lock)."""
+        """Merge provenance records into the manifest (under the lock).
+
+        The hash of a record whose file is in the folder also primes the metadata cache, so that lock, index
+        and check need not read a file that was just verified.
+        """
         with self._exclusive():
             manifest = self._read_manifest() or {"files": {}, "records": {}}
             records = manifest.setdefault("records", {})
+            files = manifest.setdefault("files", {})
             current = self.records()
             for filename, record in updates.items():
                 if not replace and filename in current:
@@ -398,6 +403,16 @@ class Store:
                         record, targets=tuple(sorted(set(record.targets))), sources=tuple(sorted(set(record.sources)))
                     )
                 records[filename] = asdict(record)
+                cached = files.get(filename)
+                if record.sha256 and not (isinstance(cached, dict) and cached.get("sha256")):
+                    with contextlib.suppress(OSError):
+                        st = (self.root / filename).stat()
+                        if not isinstance(cached, dict) or (cached.get("size"), cached.get("mtime_ns")) != (
+                            st.st_size,
+                            st.st_mtime_ns,
+                        ):
+                            cached = {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
+                        files[filename] = {**cached, "sha256": record.sha256}
             self._write_manifest(manifest)
 
     def forget(self, filenames: Iterable[str]) -> None:
@@ -600,15 +615,19 @@ class Store:
         self.tmp_dir.mkdir(parents=True, exist_ok=True)
         return self.tmp_dir / f"{PARTIAL_PREFIX}{os.getpid()}-{threading.get_ident()}-{time.monotonic_ns()}-{filename}"
 
-    def commit(self, temp: Path, filename: str, record: FileRecord) -> Path:
+    def commit(self, temp: Path, filename: str, record: FileRecord, *, save_record: bool = True) -> Path:
         """Move a complete, verified temporary file into the folder and record where it came from.
 
         A file that already exists with the same name is kept when identical and refused when different: a
-        wheelhouse never silently replaces one wheel with another of the same name.
+        wheelhouse never silently replaces one wheel with another of the same name. ``save_record=False``
+        leaves the record to the caller, who saves many at once with :meth:`update_records`.
         """
         if "/" in filename or "\\" in filename or filename.startswith(".") or "\0" in filename:
             raise StoreError(f"refusing unsafe file name {filename!r}")
         dest = self.root / filename
+        # Flush the content before taking the lock: parallel writers do not wait for each other's disks.
+        with contextlib.suppress(FileNotFoundError), open(temp, "rb") as fh:
+            os.fsync(fh.fileno())
         with self._exclusive():
             if dest.exists():
                 existing = file_sha256(dest)
@@ -620,24 +639,16 @@ class Store:
                         hint=f"run 'wheelhouse check' and move {filename} aside if it is corrupt",
                     )
             else:
-                with open(temp, "rb") as fh:
-                    os.fsync(fh.fileno())
                 os.replace(temp, dest)
                 _fsync_dir(self.root)
+            if not save_record:
+                return dest
             try:
                 self.update_records({filename: record})
-                self._prime_hash(dest, record.sha256)
             except StoreError as exc:
                 # The file is complete and verified; only its record is missing, and the next run adds it.
                 raise StoreError(f"{filename} is in the folder, but its record was not saved: {exc}") from None
         return dest
-
-    def _prime_hash(self, path: Path, sha256: str) -> None:
-        """Remember a just-verified file's hash so that lock/index/check need not read it again."""
-        st = path.stat()
-        manifest = self._read_manifest() or {"files": {}, "records": {}}
-        manifest["files"][path.name] = {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": sha256}
-        self._write_manifest(manifest)
 
     def remove(self, filenames: Iterable[str]) -> list[str]:
         """Delete wheels and their manifest entries (under the lock); returns what was removed."""
