@@ -45,7 +45,7 @@ from wheelhouse.sdist import (
     build_sdists,
     subprocess_runner,
 )
-from wheelhouse.store import FileRecord, Store, StoreFinder
+from wheelhouse.store import FileRecord, Store, StoreFinder, fsync_file
 from wheelhouse.targets import Target
 from wheelhouse.verify import VerifyReport, verify
 
@@ -199,11 +199,17 @@ class _SpeculativeFinder:
             fn()
 
     def _prefetch_dependencies(self, meta: CoreMetadata) -> None:
+        names: list[NormalizedName] = []
         for text in meta.requires_dist:
             try:
-                name = canonicalize_name(Requirement(text).name)
+                names.append(canonicalize_name(Requirement(text).name))
             except InvalidRequirement:
                 continue
+        self.prefetch(names)
+
+    def prefetch(self, names: Sequence[NormalizedName]) -> None:
+        """Fetch the pages of ``names`` (and the newest compatible metadata) unless the folder serves them."""
+        for name in names:
             with self._lock:
                 if name in self._asked:
                     continue
@@ -288,6 +294,8 @@ class _Transfers:
             sha = self.client.download(remote, temp, on_progress=progress)
             if self.cancel.is_set():
                 raise _Cancelled
+            # Flushed here, in parallel, so that committing in the main thread costs a rename.
+            fsync_file(temp)
         except BaseException:
             with contextlib.suppress(OSError):
                 temp.unlink()
@@ -360,7 +368,10 @@ def plan_download(
     try:
         for target in targets:
             reporter.resolving(target)
-            finders: list[Finder] = [local, _SpeculativeFinder(remote, target, pool, stop, local)]
+            speculative = _SpeculativeFinder(remote, target, pool, stop, local)
+            # The top-level requirements are known now: their pages need not wait for the resolver to ask.
+            speculative.prefetch([line.name for line in requirements.requirements])
+            finders: list[Finder] = [local, speculative]
             if building:
                 finders = [SdistFinder(finders[0], sdists), SdistFinder(finders[1], sdists, fetch_sdist)]
             pins = _PinReporter(transfers, remote) if transfers is not None else None
@@ -614,7 +625,7 @@ def _finish(
             record = FileRecord(
                 sha256=sha, url=item.url, added=time.time(), targets=item.targets, sources=tuple(sources)
             )
-            store.commit(temp, item.filename, record, save_record=False)
+            store.commit(temp, item.filename, record, save_record=False, synced=True)
         finally:
             with contextlib.suppress(OSError):
                 temp.unlink()
@@ -634,6 +645,7 @@ def _save_records(store: Store, records: dict[str, FileRecord], failed: list[Fai
     if not records:
         return
     try:
+        store.sync()
         store.update_records(records)
     except StoreError as exc:
         # The files are complete and verified; only their records are missing, and the next run adds them.

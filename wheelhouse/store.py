@@ -154,6 +154,12 @@ def _fsync_dir(directory: Path) -> None:
             os.close(fd)
 
 
+def fsync_file(path: Path) -> None:
+    """Flush a file's content to disk (a missing file is left to the caller's next step to report)."""
+    with contextlib.suppress(FileNotFoundError), open(path, "rb") as fh:
+        os.fsync(fh.fileno())
+
+
 def file_sha256(path: Path) -> str:
     """Hex sha256 of a file, read in chunks."""
     import hashlib
@@ -205,6 +211,13 @@ class Store:
 
     def __init__(self, root: Path | str) -> None:
         self.root = Path(root)
+        self._key: str | None = None
+
+    def _lock_key(self) -> str:
+        """The lock file's real path: the identity of the folder's lock within this process (computed once)."""
+        if self._key is None:
+            self._key = str((self.meta_dir / "lock").resolve())
+        return self._key
 
     @property
     def meta_dir(self) -> Path:
@@ -249,9 +262,8 @@ class Store:
 
         ``on_wait`` is called once with a message when another process holds the lock and we wait for it.
         """
-        self.ensure()
         path = self.meta_dir / "lock"
-        key = str(path.resolve())
+        key = self._lock_key()
         with _HELD_GUARD:
             held = _HELD.get(key)
             if held is not None:
@@ -265,6 +277,7 @@ class Store:
             finally:
                 self._release(key)
             return
+        self.ensure()
         try:
             fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as exc:
@@ -330,14 +343,14 @@ class Store:
     def _exclusive(self, *, wait: bool = True) -> Iterator[None]:
         """The folder's lock plus this process's manifest mutex: for read-modify-write of the manifest."""
         with self.lock(wait=wait):
-            key = str((self.meta_dir / "lock").resolve())
+            key = self._lock_key()
             with _HELD_GUARD:
                 mutex = _MUTEXES.setdefault(key, threading.RLock())
             with mutex:
                 yield
 
     def _holds_lock(self) -> bool:
-        key = str((self.meta_dir / "lock").resolve())
+        key = self._lock_key()
         with _HELD_GUARD:
             return key in _HELD
 
@@ -615,19 +628,22 @@ class Store:
         self.tmp_dir.mkdir(parents=True, exist_ok=True)
         return self.tmp_dir / f"{PARTIAL_PREFIX}{os.getpid()}-{threading.get_ident()}-{time.monotonic_ns()}-{filename}"
 
-    def commit(self, temp: Path, filename: str, record: FileRecord, *, save_record: bool = True) -> Path:
+    def commit(
+        self, temp: Path, filename: str, record: FileRecord, *, save_record: bool = True, synced: bool = False
+    ) -> Path:
         """Move a complete, verified temporary file into the folder and record where it came from.
 
         A file that already exists with the same name is kept when identical and refused when different: a
         wheelhouse never silently replaces one wheel with another of the same name. ``save_record=False``
-        leaves the record to the caller, who saves many at once with :meth:`update_records`.
+        leaves the record to the caller, who saves many at once with :meth:`update_records`; ``synced=True``
+        says the caller already flushed the file's content and will call :meth:`sync` for the directory.
         """
         if "/" in filename or "\\" in filename or filename.startswith(".") or "\0" in filename:
             raise StoreError(f"refusing unsafe file name {filename!r}")
         dest = self.root / filename
-        # Flush the content before taking the lock: parallel writers do not wait for each other's disks.
-        with contextlib.suppress(FileNotFoundError), open(temp, "rb") as fh:
-            os.fsync(fh.fileno())
+        if not synced:
+            # Flush the content before taking the lock: parallel writers do not wait for each other's disks.
+            fsync_file(temp)
         with self._exclusive():
             if dest.exists():
                 existing = file_sha256(dest)
@@ -640,7 +656,8 @@ class Store:
                     )
             else:
                 os.replace(temp, dest)
-                _fsync_dir(self.root)
+                if not synced:
+                    _fsync_dir(self.root)
             if not save_record:
                 return dest
             try:
@@ -649,6 +666,10 @@ class Store:
                 # The file is complete and verified; only its record is missing, and the next run adds it.
                 raise StoreError(f"{filename} is in the folder, but its record was not saved: {exc}") from None
         return dest
+
+    def sync(self) -> None:
+        """Make the renames of committed files durable (one directory fsync for many commits)."""
+        _fsync_dir(self.root)
 
     def remove(self, filenames: Iterable[str]) -> list[str]:
         """Delete wheels and their manifest entries (under the lock); returns what was removed."""
