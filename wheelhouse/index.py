@@ -83,9 +83,6 @@ _HTML_TYPE = "application/vnd.pypi.simple.v1+html"
 _PAGE_ACCEPT = f"{_JSON_TYPE}, {_HTML_TYPE};q=0.2, text/html;q=0.01"
 _RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
 _CHUNK = 64 * 1024
-# Downloads read 1 MiB at a time: per-chunk overhead (urllib3, hashing calls, progress) is paid 16 times less
-# often, and eight parallel transfers still hold only a few MiB.
-_DOWNLOAD_CHUNK = 1024 * 1024
 # The tail fetched first when reading a wheel's metadata by ranges: the end-of-central-directory record plus,
 # for most wheels, the whole central directory and the METADATA member written just before it.
 _TAIL_BYTES = 64 * 1024
@@ -1130,7 +1127,9 @@ class IndexClient:
         expected = int(length_header) if length_header.isdigit() else None
         digest = hashlib.sha256()
         received = 0
-        chunks: Iterator[bytes] = response.raw.stream(_DOWNLOAD_CHUNK, decode_content=False)
+        # 64 kB reads: a read waits until its whole size arrives, so larger ones would make progress (and the
+        # partial file) jump in large steps on a slow link.
+        chunks: Iterator[bytes] = response.raw.stream(_CHUNK, decode_content=False)
         while True:
             try:
                 chunk = next(chunks, None)
