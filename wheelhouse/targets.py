@@ -73,6 +73,8 @@ ACCEPTED_FORMS = (
 
 _LIBC_RE = re.compile(r"^(?:(manylinux)_(\d+)_(\d+)|(musllinux)_(\d+)_(\d+)|(manylinux2014|manylinux2010|manylinux1))$")
 _LEGACY_TO_VERSION = {"manylinux2014": (2, 17), "manylinux2010": (2, 12), "manylinux1": (2, 5)}
+# glibc is at 2.41 and musl at 1.2 (2025); a libc version part above this is a typo or hostile input.
+_MAX_LIBC_VERSION = 999
 _COMPACT_RE = re.compile(
     r"^cp(?P<major>3)(?P<minor>\d{1,2})-(?P<libc>manylinux_\d+_\d+|musllinux_\d+_\d+|manylinux2014|manylinux2010|"
     r"manylinux1)_(?P<arch>x86_64|aarch64|armv7l|i686|ppc64le|s390x)$"
@@ -215,6 +217,11 @@ def parse_libc(spec: str) -> Libc:
         raise TargetError(
             f"bad libc {spec!r}: expected manylinux_2_X (e.g. manylinux_2_28), manylinux2014 or musllinux_1_X"
         )
+    # A target accepts every older libc version, one platform tag each: an absurd version would mean millions
+    # of tags (and a number of thousands of digits does not even convert to int).
+    numbers = [part for part in (m.group(2), m.group(3), m.group(5), m.group(6)) if part]
+    if any(len(part.lstrip("0")) > len(str(_MAX_LIBC_VERSION)) for part in numbers):
+        raise TargetError(f"bad libc {spec[:40]!r}: no libc version part is above {_MAX_LIBC_VERSION}")
     if m.group(1):
         libc = Libc("manylinux", int(m.group(2)), int(m.group(3)))
         if libc.major != 2:
@@ -273,6 +280,7 @@ def parse_target(spec: str, *, python: str | None = None, libc: str | None = Non
                 parse_libc(libc),
                 target.python_exact,
             )
+            return _with_manylinux(target, spec)
         return target
     m = _COMPACT_RE.match(lowered)
     if m:
@@ -285,7 +293,8 @@ def parse_target(spec: str, *, python: str | None = None, libc: str | None = Non
             full_version = given
         if libc:
             raise TargetError(f"target {spec!r} already names its libc; drop --libc {libc}")
-        return Target(m.group("arch"), full_version[0], full_version[1], parse_libc(m.group("libc")), full_version[2])
+        target = Target(m.group("arch"), full_version[0], full_version[1], parse_libc(m.group("libc")), full_version[2])
+        return _with_manylinux(target, spec)
     if lowered in DOCKER_ARCHES:
         arch = DOCKER_ARCHES[lowered]
         if python is None:
@@ -293,8 +302,20 @@ def parse_target(spec: str, *, python: str | None = None, libc: str | None = Non
             version, full, exact = (v.major, v.minor), f"{v.major}.{v.minor}.{v.micro}", True
         else:
             version, full, exact = parse_python(python)
-        return Target(arch, version, full, parse_libc(libc or DEFAULT_LIBC), python_exact=exact)
+        return _with_manylinux(Target(arch, version, full, parse_libc(libc or DEFAULT_LIBC), python_exact=exact), spec)
     raise TargetError(f"bad target {spec!r}; {ACCEPTED_FORMS}")
+
+
+def _with_manylinux(target: Target, spec: str) -> Target:
+    """``target``, unless its glibc predates every manylinux tag of its architecture (it could use no wheel)."""
+    oldest = _OLDEST_GLIBC.get(target.arch, 17)
+    if target.libc.family == "manylinux" and target.libc.minor < oldest:
+        raise TargetError(
+            f"bad target {spec!r}: {target.libc} is older than the oldest manylinux for {target.arch} "
+            f"(manylinux_2_{oldest})",
+            hint=f"use manylinux_2_{oldest} or newer (the default is {DEFAULT_LIBC})",
+        )
+    return target
 
 
 def parse_targets(
