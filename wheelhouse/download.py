@@ -646,7 +646,7 @@ def _save_records(store: Store, records: dict[str, FileRecord], failed: list[Fai
         return
     try:
         store.sync()
-        store.update_records(records)
+        store.update_records(records, prime=True)
     except StoreError as exc:
         # The files are complete and verified; only their records are missing, and the next run adds them.
         for filename, record in records.items():

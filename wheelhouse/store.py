@@ -396,11 +396,12 @@ class Store:
                 continue
         return out
 
-    def update_records(self, updates: Mapping[str, FileRecord], *, replace: bool = False) -> None:
+    def update_records(self, updates: Mapping[str, FileRecord], *, replace: bool = False, prime: bool = False) -> None:
         """Merge provenance records into the manifest (under the lock).
 
-        The hash of a record whose file is in the folder also primes the metadata cache, so that lock, index
-        and check need not read a file that was just verified.
+        ``prime=True`` says each file was committed from exactly the bytes its record hashes (a verified
+        download): the hash then also primes the metadata cache, so lock, index and check need not read it again.
+        Never prime from an old record: the file may have changed since, and check must see that.
         """
         with self._exclusive():
             manifest = self._read_manifest() or {"files": {}, "records": {}}
@@ -417,7 +418,7 @@ class Store:
                     )
                 records[filename] = asdict(record)
                 cached = files.get(filename)
-                if record.sha256 and not (isinstance(cached, dict) and cached.get("sha256")):
+                if prime and record.sha256 and not (isinstance(cached, dict) and cached.get("sha256")):
                     with contextlib.suppress(OSError):
                         st = (self.root / filename).stat()
                         if not isinstance(cached, dict) or (cached.get("size"), cached.get("mtime_ns")) != (
@@ -661,7 +662,7 @@ class Store:
             if not save_record:
                 return dest
             try:
-                self.update_records({filename: record})
+                self.update_records({filename: record}, prime=True)
             except StoreError as exc:
                 # The file is complete and verified; only its record is missing, and the next run adds it.
                 raise StoreError(f"{filename} is in the folder, but its record was not saved: {exc}") from None
