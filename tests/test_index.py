@@ -569,7 +569,9 @@ def test_finder_skips_hostile_file_names(api: str, sleeps: Sleeps) -> None:
         with make_client(IndexConfig(index_url=server.index_url), sleeps) as c:
             finder = IndexFinder(c)
             assert [d.filename for d in finder.files(DEMO)] == ["demo-1.0-py3-none-any.whl"]
-            assert len(finder.warnings) == len(hostile)
+            # Installers and eggs are everyday index content, not hostile: skipped without a warning.
+            assert len(finder.warnings) == len(hostile) - 1
+            assert not any(".exe" in w for w in finder.warnings)
             assert any("belongs to other" in w for w in finder.warnings)
 
 
@@ -752,3 +754,19 @@ def test_canonical_names_are_used_for_pages(client: IndexClient, srv: IndexServe
     assert len(client.project_files(canonicalize_name("Zope.Interface"))) == 1
     assert [r.route for r in srv.requests] == ["/simple/zope-interface/"]
     assert json.loads(requests.get(f"{srv.index_url}/", headers={"Accept": JSON}, timeout=5).content)["projects"]
+
+
+def test_finder_skips_other_platforms_and_formats_quietly_and_answers_once(
+    client: IndexClient, srv: IndexServer
+) -> None:
+    for tag in ("cp312-cp312-win_amd64", "cp312-cp312-macosx_11_0_arm64", "cp312-cp312-manylinux_2_17_x86_64"):
+        srv.add_wheel("demo", "1.0", tag=tag)
+    _, data = make_wheel("demo", "0.5")
+    srv.add("demo-0.5-py2.7.egg", data, project="demo")
+    finder = IndexFinder(client)
+    first = finder.files(DEMO)
+    assert [d.filename for d in first] == ["demo-1.0-cp312-cp312-manylinux_2_17_x86_64.whl"]
+    assert finder.warnings == []
+    srv.requests.clear()
+    assert finder.files(DEMO) is first
+    assert srv.requests.snapshot() == []

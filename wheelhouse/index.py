@@ -1203,6 +1203,19 @@ def _encoded(response: requests.Response) -> bool:
 # -- the finder ------------------------------------------------------------------------------------------------
 
 
+_CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
+# Formats an index lists that wheelhouse never uses (eggs, Windows installers, old archives): not hostile, so
+# skipped without a warning; PyPI lists thousands of them for long-lived projects.
+_OTHER_FORMATS = (".egg", ".exe", ".msi", ".rpm", ".dmg", ".deb", ".tar.bz2", ".tgz", ".tar.xz", ".tar", ".tbz")
+_LINUX_OR_ANY = ("manylinux", "musllinux", "linux", "any")
+
+
+def _never_linux(filename: str) -> bool:
+    """A wheel built only for Windows or macOS, which no (Linux) target can use: skip it without parsing."""
+    platforms = filename[: -len(".whl")].rsplit("-", 1)[-1]
+    return not any(p.startswith(_LINUX_OR_ANY) for p in platforms.split("."))
+
+
 def _unsafe_filename(filename: str) -> str | None:
     """Why ``filename`` must not be used as a file name in the wheels folder, or None when it is safe."""
     if not filename:
@@ -1211,7 +1224,7 @@ def _unsafe_filename(filename: str) -> str | None:
         return "contains a path separator"
     if ".." in filename:
         return "contains '..'"
-    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in filename):
+    if _CONTROL_CHARS.search(filename):
         return "contains a control character"
     if re.match(r"[A-Za-z]:", filename):
         return "looks like an absolute path"
@@ -1232,6 +1245,7 @@ class IndexFinder:
         self.warnings: list[str] = []
         self._lock = threading.Lock()
         self._remote: dict[str, RemoteFile] = {}
+        self._files: dict[NormalizedName, tuple[DistFile, ...]] = {}
 
     def _warn(self, message: str) -> None:
         with self._lock:
@@ -1239,22 +1253,35 @@ class IndexFinder:
                 self.warnings.append(message)
 
     def files(self, name: NormalizedName) -> Sequence[DistFile]:
-        """Every usable wheel and sdist the indexes list for ``name`` (yanked ones included, marked)."""
+        """Every usable wheel and sdist the indexes list for ``name`` (yanked ones included, marked).
+
+        Computed once per project: every target and the speculative prefetcher share the answer. Wheels for
+        Windows or macOS only, and formats wheelhouse never installs (eggs, installers), are left out unparsed.
+        """
         name = canonicalize_name(name)
+        with self._lock:
+            cached = self._files.get(name)
+        if cached is not None:
+            return cached
         found = []
         for remote in self.client.project_files(name):
-            where = redact_url(remote.index_url or remote.url)
-            reason = _unsafe_filename(remote.filename)
+            filename = remote.filename
+            if filename.endswith(".whl") and "/" not in filename and _never_linux(filename):
+                continue
+            if filename.endswith(_OTHER_FORMATS) and "/" not in filename and ".." not in filename:
+                continue
+            reason = _unsafe_filename(filename)
             if reason is not None:
-                self._warn(f"skipped {remote.filename!r} listed by {where}: {reason}")
+                self._warn(f"skipped {filename!r} listed by {redact_url(remote.index_url or remote.url)}: {reason}")
                 continue
             try:
-                project, version, kind, tags, build = parse_dist_filename(remote.filename)
+                project, version, kind, tags, build = parse_dist_filename(filename)
             except InvalidDistFilename as exc:
-                self._warn(f"skipped {remote.filename!r} listed by {where}: {exc}")
+                self._warn(f"skipped {filename!r} listed by {redact_url(remote.index_url or remote.url)}: {exc}")
                 continue
             if project != name:
-                self._warn(f"skipped {remote.filename!r} listed by {where} for {name}: it belongs to {project}")
+                where = redact_url(remote.index_url or remote.url)
+                self._warn(f"skipped {filename!r} listed by {where} for {name}: it belongs to {project}")
                 continue
             found.append(
                 DistFile(
@@ -1274,7 +1301,10 @@ class IndexFinder:
             )
             with self._lock:
                 self._remote[remote.url] = remote
-        return tuple(found)
+        result = tuple(found)
+        with self._lock:
+            self._files[name] = result
+        return result
 
     def remote_file(self, dist: DistFile) -> RemoteFile:
         """The index entry behind ``dist`` (for downloading it); ``dist`` must come from :meth:`files`."""
