@@ -195,7 +195,7 @@ _OPTIONS = st.sampled_from(
     ]
 )
 _REQUIREMENT = st.builds(lambda n, x, s, m: f"{n}{x}{s}{m}", _NAMES, _EXTRAS, _SPECS, _MARKERS)
-_NOISE = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=40)
+_NOISE = st.text(alphabet=st.characters(exclude_categories=["Cs"]), max_size=40)
 LINE = st.one_of(_REQUIREMENT, _OPTIONS, _NOISE, st.builds(lambda r, o: f"{r} {o}", _REQUIREMENT, _OPTIONS))
 FILE_LINE = re.compile(r"^error: [^\n]*?\.txt:\d+: ")
 
