@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from packaging.requirements import InvalidRequirement, Requirement
+from packaging.specifiers import SpecifierSet
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
@@ -174,11 +175,16 @@ class _SpeculativeFinder:
         self.pool = pool
         self.stop = stop
         self._asked: set[NormalizedName] = set()
+        # The specifier each project was first asked with: the version to speculate on must satisfy it (a pinned
+        # old release is common, and the newest release's metadata would then be fetched for nothing).
+        self._wanted: dict[NormalizedName, SpecifierSet] = {}
         self._lock = threading.Lock()
 
     def files(self, name: NormalizedName) -> Sequence[DistFile]:
         files = self.finder.files(name)
-        self._warm_metadata(files)
+        with self._lock:
+            spec = self._wanted.get(name)
+        self._warm_metadata(files, spec)
         return files
 
     def metadata(self, dist: DistFile) -> CoreMetadata:
@@ -199,21 +205,29 @@ class _SpeculativeFinder:
             fn()
 
     def _prefetch_dependencies(self, meta: CoreMetadata) -> None:
-        names: list[NormalizedName] = []
+        wanted: list[tuple[NormalizedName, SpecifierSet]] = []
+        env = dict(self.target.marker_environment, extra="")
         for text in meta.requires_dist:
             try:
-                names.append(canonicalize_name(Requirement(text).name))
+                req = Requirement(text)
             except InvalidRequirement:
                 continue
-        self.prefetch(names)
+            # Only what the target needs without extras: pages of Windows-only or optional dependencies are
+            # often the largest on an index, and parsing them for nothing slows everything else down.
+            if req.marker is not None and not req.marker.evaluate(env):
+                continue
+            wanted.append((canonicalize_name(req.name), req.specifier))
+        self.prefetch(wanted)
 
-    def prefetch(self, names: Sequence[NormalizedName]) -> None:
-        """Fetch the pages of ``names`` (and the newest compatible metadata) unless the folder serves them."""
-        for name in names:
+    def prefetch(self, wanted: Sequence[tuple[NormalizedName, SpecifierSet]]) -> None:
+        """Fetch the pages of these projects (and the metadata of the newest version each specifier admits),
+        unless the folder serves them."""
+        for name, spec in wanted:
             with self._lock:
                 if name in self._asked:
                     continue
                 self._asked.add(name)
+                self._wanted.setdefault(name, spec)
             if self.local is not None and any(
                 d.kind == "wheel" and self.target.best_tag(d.tags) is not None for d in self.local.files(name)
             ):
@@ -221,12 +235,12 @@ class _SpeculativeFinder:
                 continue
             self._submit(lambda name=name: self.files(name))  # type: ignore[misc]
 
-    def _warm_metadata(self, files: Sequence[DistFile]) -> None:
+    def _warm_metadata(self, files: Sequence[DistFile], spec: SpecifierSet | None) -> None:
         best: DistFile | None = None
         for dist in files:
             if dist.kind != "wheel" or dist.yanked is not None or self.target.best_tag(dist.tags) is None:
                 continue
-            if dist.version.is_prerelease:
+            if dist.version.is_prerelease or (spec is not None and not spec.contains(dist.version)):
                 continue
             if best is None or dist.version > best.version:
                 best = dist
@@ -370,7 +384,7 @@ def plan_download(
             reporter.resolving(target)
             speculative = _SpeculativeFinder(remote, target, pool, stop, local)
             # The top-level requirements are known now: their pages need not wait for the resolver to ask.
-            speculative.prefetch([line.name for line in requirements.requirements])
+            speculative.prefetch([(line.name, line.requirement.specifier) for line in requirements.requirements])
             finders: list[Finder] = [local, speculative]
             if building:
                 finders = [SdistFinder(finders[0], sdists), SdistFinder(finders[1], sdists, fetch_sdist)]

@@ -457,7 +457,11 @@ def _parse_json_page(data: bytes, page_url: str, index_url: str, warn: Callable[
         if not isinstance(item, dict) or not isinstance(item.get("url"), str) or not item.get("filename"):
             warn(f"{redact_url(page_url)}: skipping a malformed file entry")
             continue
-        url, _ = _strip_fragment(urljoin(page_url, item["url"]))
+        if isinstance(item["filename"], str) and _irrelevant(item["filename"]):
+            continue
+        raw_url: str = item["url"]
+        # Most indexes link absolute URLs; urljoin for each of a large project's files costs seconds.
+        url, _ = _strip_fragment(raw_url if raw_url.startswith(("https://", "http://")) else urljoin(page_url, raw_url))
         hashes = item.get("hashes") if isinstance(item.get("hashes"), dict) else {}
         sha256 = hashes.get("sha256") if isinstance(hashes, dict) else None
         yanked_value = item.get("yanked", False)
@@ -1216,6 +1220,15 @@ def _never_linux(filename: str) -> bool:
     return not any(p.startswith(_LINUX_OR_ANY) for p in platforms.split("."))
 
 
+def _irrelevant(filename: str) -> bool:
+    """A file no Linux target can use and that names no path: skipped as early as possible, without a word."""
+    if "/" in filename or "\\" in filename or ".." in filename:
+        return False  # possibly hostile: IndexFinder refuses it out loud
+    if filename.endswith(".whl"):
+        return _never_linux(filename)
+    return filename.endswith(_OTHER_FORMATS)
+
+
 def _unsafe_filename(filename: str) -> str | None:
     """Why ``filename`` must not be used as a file name in the wheels folder, or None when it is safe."""
     if not filename:
@@ -1266,9 +1279,7 @@ class IndexFinder:
         found = []
         for remote in self.client.project_files(name):
             filename = remote.filename
-            if filename.endswith(".whl") and "/" not in filename and _never_linux(filename):
-                continue
-            if filename.endswith(_OTHER_FORMATS) and "/" not in filename and ".." not in filename:
+            if _irrelevant(filename):
                 continue
             reason = _unsafe_filename(filename)
             if reason is not None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Literal
 
 from packaging.markers import Marker
@@ -123,12 +124,13 @@ class _Req:
     origin: str | None = None
     wheel_file: str | None = None
 
-    @property
+    @cached_property
     def identifier(self) -> str:
         return _identifier(self.name, self.extras)
 
-    @property
+    @cached_property
     def pinned_version(self) -> Version | None:
+        """The version an exact ``==`` pin names (asked thousands of times per resolution: computed once)."""
         specs = list(self.specifier)
         if len(specs) == 1 and specs[0].operator in ("==", "===") and "*" not in specs[0].version:
             try:
@@ -191,6 +193,11 @@ class Provider(AbstractProvider["_Req", "_Candidate", str]):
         self._env = dict(target.marker_environment)
         self._files: dict[tuple[int, NormalizedName], Sequence[DistFile]] = {}
         self._deps: dict[tuple[str, str, frozenset[str]], list[_Req]] = {}
+        # resolvelib asks for the same candidates many times while it works; the answers never change.
+        self._acceptable_memo: dict[
+            tuple[int, NormalizedName, str, tuple[_Req, ...]], list[tuple[Version, DistFile]]
+        ] = {}
+        self._rejections: dict[tuple[str, str], str | None] = {}
 
     # resolvelib protocol ---------------------------------------------------------------------------------
     def identify(self, requirement_or_candidate: _Req | _Candidate) -> str:
@@ -326,6 +333,12 @@ class Provider(AbstractProvider["_Req", "_Candidate", str]):
 
     def file_rejection(self, dist: DistFile) -> str | None:
         """Why ``dist`` cannot be installed on the target regardless of version constraints, or None."""
+        key = (dist.location, dist.filename)
+        if key not in self._rejections:
+            self._rejections[key] = self._file_rejection(dist)
+        return self._rejections[key]
+
+    def _file_rejection(self, dist: DistFile) -> str | None:
         if dist.kind == "sdist":
             if not self.sdists:
                 return "source distribution only; no wheel for this version"
@@ -344,6 +357,15 @@ class Provider(AbstractProvider["_Req", "_Candidate", str]):
         self, tier: int, name: NormalizedName, reqs: Sequence[_Req], *, kind: str = "wheel"
     ) -> list[tuple[Version, DistFile]]:
         """(version, best file of ``kind``) pairs from one tier that meet every requirement, newest first."""
+        key = (tier, name, kind, tuple(reqs))
+        memo = self._acceptable_memo.get(key)
+        if memo is None:
+            memo = self._acceptable_memo[key] = self._compute_acceptable(tier, name, reqs, kind)
+        return memo
+
+    def _compute_acceptable(
+        self, tier: int, name: NormalizedName, reqs: Sequence[_Req], kind: str
+    ) -> list[tuple[Version, DistFile]]:
         by_version: dict[Version, list[DistFile]] = {}
         for dist in self.files(tier, name):
             if dist.kind == kind:
