@@ -132,3 +132,12 @@ def test_installed_console_script_and_module(flask_folder: Path) -> None:
     mod = subprocess.run([sys.executable, "-m", "wheelhouse", "--version"], capture_output=True, text=True, check=False)
     assert mod.returncode == 0
     assert "wheelhouse" in mod.stdout
+
+
+def test_wheels_path_that_is_a_file_is_one_error(cli: Cli, flask_folder: Path) -> None:
+    (flask_folder / "not-a-folder").write_text("x")
+    result = cli("verify", "--wheels", "not-a-folder", "--target", "linux/amd64", "--python", "3.12")
+    assert result.exit_code == 1
+    assert "does not exist" not in result.output
+    assert "not a directory" in result.output
+    assert result.output.count("\n") == 1

@@ -770,3 +770,15 @@ def test_finder_skips_other_platforms_and_formats_quietly_and_answers_once(
     srv.requests.clear()
     assert finder.files(DEMO) is first
     assert srv.requests.snapshot() == []
+
+
+def test_an_oversized_project_page_is_refused(
+    client: IndexClient, srv: IndexServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import wheelhouse.index as index_module
+
+    for version in range(40):
+        srv.add_wheel("demo", f"1.{version}")
+    monkeypatch.setattr(index_module, "MAX_PAGE_BYTES", 2000)
+    with pytest.raises(NetworkError, match="over"):
+        client.project_files(DEMO)

@@ -83,6 +83,9 @@ _HTML_TYPE = "application/vnd.pypi.simple.v1+html"
 _PAGE_ACCEPT = f"{_JSON_TYPE}, {_HTML_TYPE};q=0.2, text/html;q=0.01"
 _RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
 _CHUNK = 64 * 1024
+# The largest project pages of the public index are tens of MB (thousands of files); far above that is an index
+# that is broken or hostile.
+MAX_PAGE_BYTES = 256 * 1024 * 1024
 # The tail fetched first when reading a wheel's metadata by ranges: the end-of-central-directory record plus,
 # for most wheels, the whole central directory and the METADATA member written just before it.
 _TAIL_BYTES = 64 * 1024
@@ -866,11 +869,21 @@ class IndexClient:
                     return None
                 if response.status_code != 200:
                     raise self._http_error(url, response)
+                declared = response.headers.get("Content-Length", "")
+                if declared.isdigit() and int(declared) > MAX_PAGE_BYTES:
+                    raise NetworkError(f"{redact_url(url)}: index page of {declared} bytes is over the limit")
+                chunks: list[bytes] = []
+                size = 0
                 try:
-                    body = response.content
+                    # Read in pieces with a bound: a hostile or broken index must not exhaust memory.
+                    for chunk in response.iter_content(_CHUNK):
+                        size += len(chunk)
+                        if size > MAX_PAGE_BYTES:
+                            raise NetworkError(f"{redact_url(url)}: index page is over {MAX_PAGE_BYTES} bytes")
+                        chunks.append(chunk)
                 except _BODY_ERRORS as exc:
                     raise _Transient(self._cause(exc)) from None
-                return response.url, response.headers.get("Content-Type", ""), body
+                return response.url, response.headers.get("Content-Type", ""), b"".join(chunks)
 
         return self._retrying(url, attempt)
 

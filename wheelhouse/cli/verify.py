@@ -56,7 +56,8 @@ def verify_command(
     reqs = load_inputs(settings, packages)
     target_list = load_targets(settings)
     store = Store(settings.wheels_path)
-    if not store.exists():
+    if not store.root.exists():
+        # (A path that exists but is not a folder is the store's one-line error, not a warning.)
         state.warn(f"the wheels folder {settings.wheels} does not exist")
     report = verify(reqs, target_list, store, fix_args=requirement_args(settings, packages), warn=state.warn)
     if as_json:
