@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 import click
 
@@ -157,6 +157,38 @@ def effective_settings(
             **extra,
         )
     )
+
+
+class Project(NamedTuple):
+    """What most commands start from: the effective settings, the requirement set and the targets."""
+
+    settings: Settings
+    requirements: RequirementSet
+    targets: tuple[Target, ...]
+
+
+def load_project(
+    packages: Sequence[str] = (),
+    *,
+    wheels_dir: str | None = None,
+    requirement_files: Sequence[str] = (),
+    constraints: Sequence[str] = (),
+    targets: Sequence[str] = (),
+    pythons: Sequence[str] = (),
+    libc: str | None = None,
+    **extra: Any,
+) -> Project:
+    """Settings (configuration overridden by the command line), then the requirements, then the targets."""
+    settings = effective_settings(
+        wheels_dir=wheels_dir,
+        requirement_files=requirement_files,
+        constraints=constraints,
+        targets=targets,
+        pythons=pythons,
+        libc=libc,
+        **extra,
+    )
+    return Project(settings, load_inputs(settings, packages), load_targets(settings))
 
 
 def load_targets(settings: Settings) -> tuple[Target, ...]:

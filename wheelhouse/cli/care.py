@@ -23,7 +23,7 @@ from wheelhouse.cli._common import (
     effective_settings,
     get_state,
     json_option,
-    load_inputs,
+    load_project,
     load_targets,
     print_json,
     requirement_args,
@@ -399,7 +399,7 @@ def why_command(
     from wheelhouse.inventory import open_store, why
 
     state = get_state()
-    settings = effective_settings(
+    settings, reqs, target_list = load_project(
         wheels_dir=wheels_dir,
         requirement_files=requirement_files,
         constraints=constraints,
@@ -407,8 +407,6 @@ def why_command(
         pythons=pythons,
         libc=libc,
     )
-    reqs = load_inputs(settings, ())
-    target_list = load_targets(settings)
     store = open_store(settings.wheels_path)
     report = why(reqs, target_list, store, project, warn=state.warn)
     if canonicalize_name(project) != project.lower() and not as_json:
@@ -526,7 +524,8 @@ def prune_command(
     from wheelhouse.prune import PrunePolicy, prune
 
     state = get_state()
-    settings = effective_settings(
+    settings, reqs, target_list = load_project(
+        packages,
         wheels_dir=wheels_dir,
         requirement_files=requirement_files,
         constraints=constraints,
@@ -534,8 +533,6 @@ def prune_command(
         pythons=pythons,
         libc=libc,
     )
-    reqs = load_inputs(settings, packages)
-    target_list = load_targets(settings)
     store = open_store(settings.wheels_path)
     policy = PrunePolicy(keep_versions=keep_versions, older_than_days=older_than)
     policy_args: list[str] = []
@@ -724,7 +721,8 @@ def lock_command(
     from wheelhouse.lockfile import build_lock, render_lock, write_lock
 
     state = get_state()
-    settings = effective_settings(
+    settings, reqs, target_list = load_project(
+        packages,
         wheels_dir=wheels_dir,
         requirement_files=requirement_files,
         constraints=constraints,
@@ -732,8 +730,6 @@ def lock_command(
         pythons=pythons,
         libc=libc,
     )
-    reqs = load_inputs(settings, packages)
-    target_list = load_targets(settings)
     store = open_store(settings.wheels_path)
     extra = [] if output == "requirements.lock" else ["-o", output]
     lock = build_lock(

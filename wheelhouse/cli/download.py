@@ -13,11 +13,9 @@ import click
 
 from wheelhouse.cli._common import (
     State,
-    effective_settings,
     get_state,
     json_option,
-    load_inputs,
-    load_targets,
+    load_project,
     print_json,
     requirement_args,
     requirement_options,
@@ -182,7 +180,8 @@ def download_command(
 
     state = get_state()
     target_specs = list(targets) + _pip_style_targets(platforms, pythons, abi, implementation)
-    settings = effective_settings(
+    settings, reqs, target_list = load_project(
+        packages,
         wheels_dir=wheels_dir,
         requirement_files=requirement_files,
         constraints=constraints,
@@ -192,8 +191,6 @@ def download_command(
         jobs=jobs,
         base_image=base_image,
     )
-    reqs = load_inputs(settings, packages)
-    target_list = load_targets(settings)
     config = _index_config(
         settings, reqs, index_url, extra_index_urls, find_links, no_index, cert, isolated, timeout, retries
     )

@@ -5,11 +5,9 @@ from __future__ import annotations
 import click
 
 from wheelhouse.cli._common import (
-    effective_settings,
     get_state,
     json_option,
-    load_inputs,
-    load_targets,
+    load_project,
     print_json,
     requirement_args,
     requirement_options,
@@ -45,7 +43,8 @@ def verify_command(
     from wheelhouse.verify import report_to_json, verify
 
     state = get_state()
-    settings = effective_settings(
+    settings, reqs, target_list = load_project(
+        packages,
         wheels_dir=wheels_dir,
         requirement_files=requirement_files,
         constraints=constraints,
@@ -53,8 +52,6 @@ def verify_command(
         pythons=pythons,
         libc=libc,
     )
-    reqs = load_inputs(settings, packages)
-    target_list = load_targets(settings)
     store = Store(settings.wheels_path)
     if not store.root.exists():
         # (A path that exists but is not a folder is the store's one-line error, not a warning.)
