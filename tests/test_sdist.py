@@ -594,3 +594,42 @@ def test_docker_builds_the_pure_sdist_in_the_base_image_and_it_installs_offline(
     )
     assert installed.returncode == 0, installed.stdout + installed.stderr
     assert installed.stdout.strip().endswith("1.0")
+
+
+def test_no_binary_builds_from_source_even_when_the_index_has_a_wheel(
+    cli: Cli, project: Path, index: IndexServer
+) -> None:
+    index.add_sdist("both-kinds", "1.0")
+    index.add_wheel("both-kinds", "1.0", summary="the index's binary wheel")
+    code, out, err = _download(
+        cli, index, "both-kinds", "--target", "host", "--python", PY, "--no-binary", "both-kinds"
+    )
+    assert code == 0, out + err
+    wheels = project / "wheels"
+    record = manifest_records(wheels)["both_kinds-1.0-py3-none-any.whl"]
+    assert record["built_from"] == ".wheelhouse/sdists/both_kinds-1.0.tar.gz"
+    # The index's wheel was never downloaded.
+    assert not [r for r in index.requests.snapshot() if r.route == "/files/both_kinds-1.0-py3-none-any.whl"]
+    # The wheel built here serves the next run: nothing is built again.
+    index.requests.clear()
+    code, out, err = _download(cli, index, "both-kinds", "--target", "host", "--python", PY, "--no-binary", ":all:")
+    assert code == 0, out + err
+    assert "building" not in err
+
+
+def test_only_binary_never_builds(cli: Cli, project: Path, index: IndexServer) -> None:
+    index.add_sdist("source-only", "1.0")
+    code, out, err = _download(cli, index, "source-only", "--target", "host", "--python", PY, "--only-binary", ":all:")
+    assert code == 3, out + err
+    assert "source-only" in out
+    assert "building" not in err
+    assert root_files(project / "wheels") == []
+    # The plan says why the sdist was not used.
+    plan = cli("download", "--json", "--dry-run", "source-only", "--target", "host", "--python", PY,
+               "--only-binary", ":all:", "--index-url", index.index_url)  # fmt: skip
+    assert plan.exit_code == 3
+    (gap,) = [g for t in json.loads(plan.stdout)["plan"]["targets"] for g in t["unresolvable"]]
+    assert gap["project"] == "source-only"
+    assert gap["rejected"] == [
+        {"file": "source_only-1.0.tar.gz", "reason": "source distribution, excluded by --only-binary"}
+    ]

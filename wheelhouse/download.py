@@ -34,7 +34,7 @@ from packaging.version import Version
 from wheelhouse.dists import CoreMetadata, DistFile, Finder
 from wheelhouse.errors import StoreError, WheelhouseError
 from wheelhouse.requirements import RequirementSet
-from wheelhouse.resolver import Resolution, ResolveReporter, resolve
+from wheelhouse.resolver import FormatControl, Resolution, ResolveReporter, resolve
 from wheelhouse.sdist import (
     BuildOptions,
     BuildOutcome,
@@ -153,6 +153,7 @@ class DownloadOptions:
     wait: bool = True  # wait for another process's lock (False: fail at once)
     fix_args: tuple[str, ...] = ()
     build: BuildOptions = field(default_factory=BuildOptions)
+    formats: FormatControl = field(default_factory=FormatControl)
 
 
 class _SpeculativeFinder:
@@ -390,7 +391,16 @@ def plan_download(
                 finders = [SdistFinder(finders[0], sdists), SdistFinder(finders[1], sdists, fetch_sdist)]
             pins = _PinReporter(transfers, remote) if transfers is not None else None
             resolutions.append(
-                resolve(requirements, target, finders, pre=options.pre, warn=warn, sdists=building, reporter=pins)
+                resolve(
+                    requirements,
+                    target,
+                    finders,
+                    pre=options.pre,
+                    warn=warn,
+                    sdists=building,
+                    reporter=pins,
+                    formats=options.formats,
+                )
             )
     finally:
         stop.set()

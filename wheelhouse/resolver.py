@@ -168,6 +168,44 @@ def _base_name(identifier: str) -> NormalizedName:
 _PLACEHOLDER_VERSION = Version("0")
 
 
+@dataclass(frozen=True)
+class FormatControl:
+    """pip's --no-binary / --only-binary: project names (canonical) or ``:all:``.
+
+    ``no_binary`` refuses the index's wheels of those projects (they are built from source; wheels already in the
+    folder, such as earlier builds, stay acceptable so runs remain incremental). ``only_binary`` refuses their
+    source distributions, so they are never built.
+    """
+
+    no_binary: frozenset[str] = frozenset()
+    only_binary: frozenset[str] = frozenset()
+
+    def no_wheels(self, name: str) -> bool:
+        return name in self.no_binary or (":all:" in self.no_binary and name not in self.only_binary)
+
+    def binary_only(self, name: str) -> bool:
+        return name in self.only_binary or (":all:" in self.only_binary and name not in self.no_binary)
+
+
+def parse_format_control(no_binary: Sequence[str] = (), only_binary: Sequence[str] = ()) -> FormatControl:
+    """pip's option values: comma-separated names, ``:all:`` and ``:none:`` (which clears what came before)."""
+
+    def collect(values: Sequence[str]) -> frozenset[str]:
+        names: set[str] = set()
+        for value in values:
+            for item in value.split(","):
+                item = item.strip()
+                if item == ":none:":
+                    names.clear()
+                elif item == ":all:":
+                    names.add(":all:")
+                elif item:
+                    names.add(canonicalize_name(item))
+        return frozenset(names)
+
+    return FormatControl(collect(no_binary), collect(only_binary))
+
+
 class Provider(AbstractProvider["_Req", "_Candidate", str]):
     """The resolvelib provider: every packaging rule wheelhouse applies lives here."""
 
@@ -181,8 +219,10 @@ class Provider(AbstractProvider["_Req", "_Candidate", str]):
         lenient: bool = False,
         warn: Callable[[str], None] | None = None,
         sdists: bool = False,
+        formats: FormatControl | None = None,
     ) -> None:
         self.target = target
+        self.formats = formats or FormatControl()
         self.finders = list(finders)
         self.constraints = constraints or {}
         self.pre = pre
@@ -342,6 +382,10 @@ class Provider(AbstractProvider["_Req", "_Candidate", str]):
         if dist.kind == "sdist":
             if not self.sdists:
                 return "source distribution only; no wheel for this version"
+            if self.formats.binary_only(dist.name):
+                return "source distribution, excluded by --only-binary"
+        elif not dist.local and self.formats.no_wheels(dist.name):
+            return "binary wheel from the index, excluded by --no-binary (build from source instead)"
         elif self.target.best_tag(dist.tags) is None:
             return explain_tags(dist.tags, self.target)
         if dist.requires_python:
@@ -459,6 +503,7 @@ def resolve(
     reporter: ResolveReporter | None = None,
     warn: Callable[[str], None] | None = None,
     sdists: bool = False,
+    formats: FormatControl | None = None,
 ) -> Resolution:
     """Resolve ``requirements`` for ``target``; never raises for an unsatisfiable set, it returns gaps.
 
@@ -476,7 +521,7 @@ def resolve(
             c = _top_level(line)
             constraints.setdefault(c.name, []).append(c)
 
-    strict = Provider(target, finders, constraints=constraints, pre=pre, warn=warn, sdists=sdists)
+    strict = Provider(target, finders, constraints=constraints, pre=pre, warn=warn, sdists=sdists, formats=formats)
     strict._files = env_provider._files
     try:
         result = Resolver(strict, reporter or ResolveReporter()).resolve(roots, max_rounds=MAX_ROUNDS)
@@ -487,7 +532,9 @@ def resolve(
         strict_causes = []
 
     # Strict failed: resolve again admitting placeholders so that every gap is found and explained at once.
-    lenient = Provider(target, finders, constraints=constraints, pre=pre, lenient=True, warn=warn, sdists=sdists)
+    lenient = Provider(
+        target, finders, constraints=constraints, pre=pre, lenient=True, warn=warn, sdists=sdists, formats=formats
+    )
     lenient._files = strict._files
     lenient._deps = strict._deps
     try:

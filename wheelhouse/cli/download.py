@@ -73,7 +73,15 @@ if TYPE_CHECKING:
     "only_binary",
     multiple=True,
     metavar="SPEC",
-    help="Accepted for pip compatibility: the native engine always prefers wheels.",
+    help="Never build these projects from source (names, comma-separated, or :all:); pip's semantics.",
+)
+@click.option(
+    "--no-binary",
+    "no_binary",
+    multiple=True,
+    metavar="SPEC",
+    help="Build these projects from source instead of using the index's wheels (names, comma-separated, "
+    "or :all:); wheels already in the folder stay acceptable.",
 )
 @click.option(
     "-j", "--jobs", type=click.IntRange(1, 64), default=None, help=f"Parallel downloads (default {DEFAULT_JOBS})."
@@ -143,6 +151,7 @@ def download_command(
     isolated: bool,
     pre: bool,
     only_binary: tuple[str, ...],
+    no_binary: tuple[str, ...],
     jobs: int | None,
     engine: str,
     dry_run: bool,
@@ -175,6 +184,7 @@ def download_command(
     """
     from wheelhouse.download import DownloadOptions, download, plan_download
     from wheelhouse.index import IndexClient
+    from wheelhouse.resolver import parse_format_control
     from wheelhouse.sdist import BuildOptions
     from wheelhouse.store import Store
 
@@ -209,6 +219,7 @@ def download_command(
             base_image=settings.base_image,
             isolation=not no_build_isolation,
         ),
+        formats=parse_format_control(no_binary, only_binary),
     )
     if engine == "pip" and not dry_run:
         from wheelhouse.pip_engine import pip_download
@@ -596,7 +607,15 @@ def _result_json(result: DownloadResult, dry_run: bool) -> dict[str, Any]:
                 {
                     "target": r.target.name,
                     "pins": [{"name": p.name, "version": str(p.version), "file": p.dist.filename} for p in r.pins],
-                    "unresolvable": [{"project": g.project, "kind": g.kind, "summary": g.summary} for g in r.gaps],
+                    "unresolvable": [
+                        {
+                            "project": g.project,
+                            "kind": g.kind,
+                            "summary": g.summary,
+                            "rejected": [{"file": x.filename, "reason": x.reason} for x in g.rejected],
+                        }
+                        for g in r.gaps
+                    ],
                 }
                 for r in plan.resolutions
             ],
