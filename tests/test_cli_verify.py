@@ -141,3 +141,24 @@ def test_wheels_path_that_is_a_file_is_one_error(cli: Cli, flask_folder: Path) -
     assert "does not exist" not in result.output
     assert "not a directory" in result.output
     assert result.output.count("\n") == 1
+
+
+def test_verify_never_loads_a_network_client(flask_folder: Path) -> None:
+    # Offline by construction: the HTTP stack is not even imported on the verify path.
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from wheelhouse.cli import main\n"
+        "try:\n"
+        "    main(['verify', '--target', 'linux/amd64', '--python', '3.12'])\n"
+        "except SystemExit as exc:\n"
+        "    assert exc.code == 0, exc.code\n"
+        "loaded = sorted(m for m in ('requests', 'urllib3', 'http.client', 'socket', 'ssl') if m in sys.modules)\n"
+        "print(','.join(loaded))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], cwd=flask_folder, capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert "requests" not in proc.stdout.splitlines()[-1]
+    assert "urllib3" not in proc.stdout.splitlines()[-1]
