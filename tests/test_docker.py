@@ -368,6 +368,18 @@ def test_build_wheels_passes_the_configured_index_as_build_arguments(
     ]
 
 
+def test_build_wheels_warns_that_index_credentials_would_reach_the_image_history(
+    project: Path, cli: Cli, fake_docker: FakeDocker
+) -> None:
+    make_app_project(project, with_beta=False)
+    (project / "wheelhouse.toml").write_text('index-url = "http://user:s3cret@127.0.0.1:9/simple/"\n')
+    result = cli("build", "--wheels", *TARGET_ARGS)
+    assert result.exit_code == 0, result.output
+    assert "credentials" in result.stderr
+    assert "image history" in result.stderr
+    assert "s3cret" not in result.output
+
+
 def test_build_cached_refuses_a_client_without_buildkit(
     project: Path, cli: Cli, fake_docker: FakeDocker, monkeypatch: pytest.MonkeyPatch
 ) -> None:

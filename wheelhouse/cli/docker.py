@@ -542,6 +542,12 @@ def _index_build_args(settings: Settings) -> tuple[tuple[str, str], ...]:
         args.append(("PIP_INDEX_URL", settings.index_url))
     if settings.extra_index_urls:
         args.append(("PIP_EXTRA_INDEX_URL", " ".join(settings.extra_index_urls)))
+    if any(re.search(r"//[^/@\s]+@", value) for _key, value in args):
+        # Build arguments are visible in `docker history` of the image that used them.
+        get_state().warn(
+            "the index URL carries credentials, and build arguments are recorded in the image history; "
+            "prefer an index without credentials in the URL, or `wheelhouse build --offline`"
+        )
     return tuple(args)
 
 
