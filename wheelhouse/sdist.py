@@ -55,6 +55,7 @@ from packaging.utils import (
 from packaging.version import InvalidVersion, Version
 
 from wheelhouse.dists import MAX_METADATA_BYTES, CoreMetadata, DistFile, Finder, parse_core_metadata
+from wheelhouse.docker import DOCKER_ENV  # the client override, shared with `wheelhouse build`
 from wheelhouse.errors import StoreError, TargetError, WheelhouseError
 from wheelhouse.store import FileRecord, Store, file_sha256, read_wheel_metadata
 from wheelhouse.targets import Target, host_target
@@ -89,8 +90,6 @@ __all__ = [
 BuildIn = Literal["auto", "host", "docker"]
 FailureKind = Literal["failed", "needs-docker", "unfit"]
 
-# The environment variable naming the Docker client (shared with `wheelhouse build`).
-DOCKER_ENV = "WHEELHOUSE_DOCKER"
 # How many lines of a failed build's log are shown; the rest is in the log file.
 LOG_TAIL_LINES = 15
 DEFAULT_BUILD_TIMEOUT = 3600.0
@@ -629,12 +628,11 @@ def base_image_for(target: Target, template: str | None = None) -> str:
     The official image is ``python:X.Y-slim`` for glibc targets and ``python:X.Y-alpine`` for musl targets, with
     the exact patch release when the target pins one.
     """
-    short = "{}.{}".format(*target.python_version)
     if template:
-        return template.replace("{python}", short)
-    version = target.python_full_version if target.python_exact else short
-    variant = "alpine" if target.libc.family == "musllinux" else "slim"
-    return f"python:{version}-{variant}"
+        return template.replace("{python}", "{}.{}".format(*target.python_version))
+    from wheelhouse.render import default_base_image
+
+    return default_base_image(target)
 
 
 def docker_wheel_command(platform: str, image: str, wheels_dir: str, sdist: str) -> str:
