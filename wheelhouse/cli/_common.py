@@ -74,6 +74,11 @@ def get_state() -> State:
 def requirement_options(func: F) -> F:
     """-r/--requirement, -c/--constraint and positional PKG arguments."""
     func = click.argument("packages", nargs=-1, metavar="[PKG]...")(func)
+    return requirement_file_options(func)
+
+
+def requirement_file_options(func: F) -> F:
+    """-r/--requirement and -c/--constraint (for commands whose arguments are something else)."""
     func = click.option(
         "-c",
         "--constraint",

@@ -27,6 +27,7 @@ from wheelhouse.cli._common import (
     load_targets,
     print_json,
     requirement_args,
+    requirement_file_options,
     requirement_options,
     target_options,
     wheels_option,
@@ -356,30 +357,9 @@ def _render_details(state: State, d: WheelDetails) -> None:
 # -- why -----------------------------------------------------------------------------------------------------
 
 
-def _requirement_file_options(func: F) -> F:
-    """-r/-c without positional packages: ``why`` takes the project as its one argument."""
-    func = click.option(
-        "-c",
-        "--constraint",
-        "constraints",
-        multiple=True,
-        type=click.Path(dir_okay=False),
-        help="Constraints file (pip format). Repeatable.",
-    )(func)
-    func = click.option(
-        "-r",
-        "--requirement",
-        "requirement_files",
-        multiple=True,
-        type=click.Path(dir_okay=False),
-        help="Requirements file (pip format). Repeatable. Default: the configured files, else ./requirements.txt.",
-    )(func)
-    return func
-
-
 @click.command("why")
 @click.argument("project")
-@_requirement_file_options
+@requirement_file_options
 @target_options
 @wheels_option
 @json_option
@@ -815,8 +795,7 @@ def _render_lock(state: State, lock: Lock, output: str, unchanged: bool) -> None
 
 
 @click.command("config")
-@click.option("-r", "--requirement", "requirement_files", multiple=True, metavar="FILE", help="As other commands.")
-@click.option("-c", "--constraint", "constraints", multiple=True, metavar="FILE", help="As other commands.")
+@requirement_file_options
 @target_options
 @click.option("-i", "--index-url", default=None, metavar="URL", help="As download.")
 @click.option("--extra-index-url", "extra_index_urls", multiple=True, metavar="URL", help="As download.")

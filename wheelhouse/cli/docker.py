@@ -20,6 +20,7 @@ from wheelhouse.cli._common import (
     load_targets,
     print_json,
     requirement_args,
+    requirement_file_options,
     target_options,
     wheels_option,
 )
@@ -84,26 +85,10 @@ def _input_options(func: F) -> F:
             metavar="IMAGE",
             help="Base image (default: the official python:X.Y-slim of the target; python:X.Y-alpine for musl).",
         ),
-        click.option(
-            "-c",
-            "--constraint",
-            "constraints",
-            multiple=True,
-            type=click.Path(dir_okay=False),
-            help="Constraints file (pip format). Repeatable.",
-        ),
-        click.option(
-            "-r",
-            "--requirement",
-            "requirement_files",
-            multiple=True,
-            type=click.Path(dir_okay=False),
-            help="Requirements file. Repeatable. Default: the configured files, else ./requirements.txt.",
-        ),
     ]
     for option in options:
         func = option(func)
-    return func
+    return requirement_file_options(func)
 
 
 # -- shared steps ------------------------------------------------------------------------------------------
