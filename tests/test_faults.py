@@ -272,6 +272,21 @@ def test_a_server_that_stalls_mid_body_times_out(
     assert len(assert_sound_folder(project / "wheels", abc_index)) == 2
 
 
+def test_a_server_that_trickles_bytes_is_cut_off(
+    cli: Cli, abc_index: IndexServer, project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # 16 bytes every 0.1 s never leaves the connection silent for the 0.5 s timeout, but is far too slow.
+    throttle = Throttle(monkeypatch, {len(abc_index.file_bytes(VICTIM))}, chunk=16, delay=0.1)
+    try:
+        code, _, stderr = download(cli, abc_index)
+    finally:
+        throttle.release()
+    assert code == 1
+    (line,) = lines_naming(stderr, VICTIM)
+    assert "too slow" in line
+    assert len(assert_sound_folder(project / "wheels", abc_index)) == 2
+
+
 def test_several_failing_files_are_each_named_once(cli: Cli, abc_index: IndexServer, project: Path) -> None:
     abc_index.inject("/files/alpha-1.0-py3-none-any.whl", Fault.error(404), times=None)
     abc_index.inject("/files/gamma-1.0-py3-none-any.whl", Fault.truncate(at=10), times=None)

@@ -86,6 +86,9 @@ _CHUNK = 64 * 1024
 # The largest project pages of the public index are tens of MB (thousands of files); far above that is an index
 # that is broken or hostile.
 MAX_PAGE_BYTES = 256 * 1024 * 1024
+_READ1_SIZE = 1024 * 1024
+# Below this rate, sustained over a whole timeout period, a transfer counts as stalled and is retried.
+_MIN_BYTES_PER_SECOND = 1024
 # The tail fetched first when reading a wheel's metadata by ranges: the end-of-central-directory record plus,
 # for most wheels, the whole central directory and the METADATA member written just before it.
 _TAIL_BYTES = 64 * 1024
@@ -1144,17 +1147,29 @@ class IndexClient:
         expected = int(length_header) if length_header.isdigit() else None
         digest = hashlib.sha256()
         received = 0
-        # 64 kB reads: a read waits until its whole size arrives, so larger ones would make progress (and the
-        # partial file) jump in large steps on a slow link.
-        chunks: Iterator[bytes] = response.raw.stream(_CHUNK, decode_content=False)
+        # read1 returns what has arrived (up to 1 MiB) instead of waiting for a full buffer: progress stays live
+        # on a slow link, and a server that trickles a few bytes at a time can be detected (below).
+        read1 = getattr(response.raw, "read1", None)
+        chunks: Iterator[bytes] | None = None if read1 else response.raw.stream(_CHUNK, decode_content=False)
+        window = self._timeout[1]
+        window_start, window_bytes = time.monotonic(), 0
         while True:
             try:
-                chunk = next(chunks, None)
+                chunk = read1(_READ1_SIZE, decode_content=False) if read1 else next(chunks, b"")  # type: ignore[arg-type]
             except _BODY_ERRORS as exc:
                 cause = self._cause(exc)
                 raise _Transient(f"connection lost after {received} bytes: {cause}") from None
-            if chunk is None:
+            if not chunk:
                 break
+            window_bytes += len(chunk)
+            now = time.monotonic()
+            if now - window_start >= window:
+                # The read timeout only measures silence: a peer sending a byte every few seconds never trips it.
+                if window_bytes < _MIN_BYTES_PER_SECOND * window:
+                    raise _Transient(
+                        f"too slow: {window_bytes} bytes in {now - window_start:.0f} s after {received} bytes"
+                    )
+                window_start, window_bytes = now, 0
             try:
                 out.write(chunk)
             except OSError as exc:
