@@ -5,6 +5,7 @@ Also covers the server itself (pages, ranges, metadata, faults), since every oth
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import hashlib
 import io
@@ -782,3 +783,31 @@ def test_an_oversized_project_page_is_refused(
     monkeypatch.setattr(index_module, "MAX_PAGE_BYTES", 2000)
     with pytest.raises(NetworkError, match="over"):
         client.project_files(DEMO)
+
+
+def test_netrc_credentials_are_sent_and_the_environment_is_read_once_per_host(
+    srv: IndexServer, sleeps: Sleeps, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    for version in ("1.0", "1.1"):
+        srv.add_wheel("demo", version)
+    srv.add_wheel("other", "1.0")
+    netrc = tmp_path / ".netrc"
+    netrc.write_text("machine 127.0.0.1 login netrc-user password netrc-pass\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    looked_up: list[str] = []
+    original = requests.utils.get_environ_proxies
+
+    def counting(url: str, no_proxy: str | None = None) -> dict[str, str]:
+        looked_up.append(url)
+        return dict(original(url, no_proxy))
+
+    monkeypatch.setattr(requests.utils, "get_environ_proxies", counting)
+    with make_client(IndexConfig(index_url=srv.index_url), sleeps) as c:
+        c.project_files(DEMO)
+        c.project_files(NormalizedName("other"))
+        for f in c.project_files(DEMO):
+            c.download(f, tmp_path / f.filename)
+    assert len(looked_up) == 1
+    expected = "Basic " + base64.b64encode(b"netrc-user:netrc-pass").decode()
+    assert {r.header("Authorization") for r in srv.requests} == {expected}
