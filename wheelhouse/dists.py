@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from packaging.tags import Tag
 from packaging.utils import (
@@ -20,6 +20,9 @@ from packaging.utils import (
     parse_wheel_filename,
 )
 from packaging.version import InvalidVersion, Version
+
+if TYPE_CHECKING:
+    import email.message
 
 DistKind = Literal["wheel", "sdist"]
 
@@ -96,17 +99,21 @@ def parse_dist_filename(
     raise InvalidDistFilename(f"not a wheel or sdist file name: {filename!r}")
 
 
-def parse_core_metadata(data: bytes, *, source: str = "METADATA") -> CoreMetadata:
-    """Parse the RFC 822 core metadata format; raises ValueError with a one-line reason when unusable."""
-    if len(data) > MAX_METADATA_BYTES:
-        raise ValueError(f"{source} is {len(data)} bytes, larger than the {MAX_METADATA_BYTES} byte limit")
+def metadata_message(data: bytes) -> email.message.Message:
+    """The headers of a core metadata file (RFC 822), values kept verbatim."""
     # Imported here: the email package is slow to import and a warm `verify` never parses metadata.
     import email.parser
     import email.policy
 
-    text = data.decode("utf-8", errors="replace")
     # compat32 keeps header values verbatim; the default policy would fold and re-encode them.
-    msg = email.parser.HeaderParser(policy=email.policy.compat32).parsestr(text)
+    return email.parser.HeaderParser(policy=email.policy.compat32).parsestr(data.decode("utf-8", errors="replace"))
+
+
+def parse_core_metadata(data: bytes, *, source: str = "METADATA") -> CoreMetadata:
+    """Parse the RFC 822 core metadata format; raises ValueError with a one-line reason when unusable."""
+    if len(data) > MAX_METADATA_BYTES:
+        raise ValueError(f"{source} is {len(data)} bytes, larger than the {MAX_METADATA_BYTES} byte limit")
+    msg = metadata_message(data)
     name = msg.get("Name")
     version = msg.get("Version")
     if not name or not version:

@@ -7,8 +7,6 @@ Everything here reads; nothing writes except the metadata cache that :meth:`Stor
 
 from __future__ import annotations
 
-import email.parser
-import email.policy
 import fnmatch
 import os
 import re
@@ -21,11 +19,20 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
-from wheelhouse.dists import MAX_METADATA_BYTES, DistFile, InvalidDistFilename, parse_dist_filename
+from wheelhouse.dists import DistFile, InvalidDistFilename, metadata_message, parse_dist_filename
 from wheelhouse.errors import StoreError, UsageError, WheelhouseError
 from wheelhouse.requirements import RequirementSet
 from wheelhouse.resolver import Chain, Gap, Provider, resolve
-from wheelhouse.store import FileRecord, Store, StoredWheel, StoreFinder, StoreProblem, StoreScan, file_sha256
+from wheelhouse.store import (
+    FileRecord,
+    Store,
+    StoredWheel,
+    StoreFinder,
+    StoreProblem,
+    StoreScan,
+    file_sha256,
+    read_metadata_member,
+)
 from wheelhouse.targets import Target
 
 __all__ = [
@@ -234,16 +241,10 @@ def _read_details(path: Path) -> tuple[_Metadata, tuple[ArchiveMember, ...]]:
     try:
         with zipfile.ZipFile(path) as zf:
             infos = zf.infolist()
-            metas = [i for i in infos if i.filename.count("/") == 1 and i.filename.endswith(".dist-info/METADATA")]
-            if len(metas) != 1:
-                raise ValueError("no single .dist-info/METADATA in the wheel")
-            if metas[0].file_size > MAX_METADATA_BYTES:
-                raise ValueError(f"METADATA is larger than {MAX_METADATA_BYTES} bytes")
-            with zf.open(metas[0]) as fh:
-                data = fh.read(MAX_METADATA_BYTES + 1)
+            data = read_metadata_member(zf)
     except (zipfile.BadZipFile, ValueError, OSError, EOFError, RuntimeError, NotImplementedError) as exc:
         raise StoreError(f"cannot read {path}: {exc}", hint=f"wheelhouse check --wheels {path.parent}") from None
-    msg = email.parser.HeaderParser(policy=email.policy.compat32).parsestr(data.decode("utf-8", "replace"))
+    msg = metadata_message(data)
 
     def field(key: str) -> str | None:
         value = msg.get(key)

@@ -26,9 +26,12 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from packaging.utils import NormalizedName
+
+if TYPE_CHECKING:
+    import zipfile
 
 from wheelhouse.dists import (
     MAX_METADATA_BYTES,
@@ -171,27 +174,32 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def read_metadata_member(zf: zipfile.ZipFile) -> bytes:
+    """The bytes of an open wheel's ``.dist-info/METADATA``, bounded; ValueError with a one-line reason."""
+    candidates = [
+        info
+        for info in zf.infolist()
+        if info.filename.count("/") == 1 and info.filename.endswith(".dist-info/METADATA")
+    ]
+    if not candidates:
+        raise ValueError("no .dist-info/METADATA in the wheel")
+    if len(candidates) > 1:
+        raise ValueError("more than one .dist-info/METADATA in the wheel")
+    info = candidates[0]
+    if info.file_size > MAX_METADATA_BYTES:
+        raise ValueError(f"METADATA is {info.file_size} bytes, over the {MAX_METADATA_BYTES} byte limit")
+    with zf.open(info) as fh:
+        # Read one byte past the limit so a lying header cannot make us allocate without bound.
+        return fh.read(MAX_METADATA_BYTES + 1)
+
+
 def read_wheel_metadata(path: Path, name: str, version: str) -> CoreMetadata:
     """Read ``METADATA`` from a wheel's ``.dist-info``; raises ValueError with a one-line reason."""
     import zipfile  # only a cold scan opens wheels
 
     try:
         with zipfile.ZipFile(path) as zf:
-            candidates = [
-                info
-                for info in zf.infolist()
-                if info.filename.count("/") == 1 and info.filename.endswith(".dist-info/METADATA")
-            ]
-            if not candidates:
-                raise ValueError("no .dist-info/METADATA in the wheel")
-            if len(candidates) > 1:
-                raise ValueError("more than one .dist-info/METADATA in the wheel")
-            info = candidates[0]
-            if info.file_size > MAX_METADATA_BYTES:
-                raise ValueError(f"METADATA is {info.file_size} bytes, over the {MAX_METADATA_BYTES} byte limit")
-            with zf.open(info) as fh:
-                # Read one byte past the limit so a lying header cannot make us allocate without bound.
-                data = fh.read(MAX_METADATA_BYTES + 1)
+            data = read_metadata_member(zf)
     except zipfile.BadZipFile as exc:
         raise ValueError(f"not a readable zip file ({exc})") from None
     except (OSError, EOFError, RuntimeError, NotImplementedError) as exc:

@@ -181,6 +181,7 @@ def load_project(
     targets: Sequence[str] = (),
     pythons: Sequence[str] = (),
     libc: str | None = None,
+    required: bool = True,
     **extra: Any,
 ) -> Project:
     """Settings (configuration overridden by the command line), then the requirements, then the targets."""
@@ -193,7 +194,7 @@ def load_project(
         libc=libc,
         **extra,
     )
-    return Project(settings, load_inputs(settings, packages), load_targets(settings))
+    return Project(settings, load_inputs(settings, packages, required=required), load_targets(settings))
 
 
 def load_targets(settings: Settings) -> tuple[Target, ...]:

@@ -16,8 +16,7 @@ from wheelhouse.cli._common import (
     effective_settings,
     get_state,
     json_option,
-    load_inputs,
-    load_targets,
+    load_project,
     print_json,
     requirement_args,
     requirement_options,
@@ -345,17 +344,17 @@ def export_command(
     filenames: list[str] | None = None
     target_names: list[str] = []
     if selective:
-        settings = effective_settings(
+        settings, reqs, target_list = load_project(
+            packages,
             wheels_dir=wheels_dir,
             requirement_files=requirement_files,
             constraints=constraints,
             targets=targets,
             pythons=pythons,
             libc=libc,
+            required=False,
         )
-        target_list = load_targets(settings)
         target_names = [t.name for t in target_list]
-        reqs = load_inputs(settings, packages, required=False)
         if reqs.requirements:
             from wheelhouse.verify import verify
 
