@@ -54,6 +54,8 @@ if TYPE_CHECKING:
     from wheelhouse.index import IndexClient, IndexFinder, RemoteFile
 
 DEFAULT_JOBS = 8
+# Least seconds between two manifest saves while files keep arriving (the last save comes when they stop).
+_SAVE_GAP = 0.1
 
 
 class DownloadReporter(BuildReporter):
@@ -179,18 +181,27 @@ class _SpeculativeFinder:
         # The specifier each project was first asked with: the version to speculate on must satisfy it (a pinned
         # old release is common, and the newest release's metadata would then be fetched for nothing).
         self._wanted: dict[NormalizedName, SpecifierSet] = {}
+        self._followed: set[str] = set()  # files whose dependencies were prefetched
+        self._warmed: set[NormalizedName] = set()  # projects whose likely metadata was prefetched
         self._lock = threading.Lock()
 
     def files(self, name: NormalizedName) -> Sequence[DistFile]:
         files = self.finder.files(name)
         with self._lock:
             spec = self._wanted.get(name)
-        self._warm_metadata(files, spec)
+            first = name not in self._warmed
+            self._warmed.add(name)
+        if first:
+            self._warm_metadata(files, spec)
         return files
 
     def metadata(self, dist: DistFile) -> CoreMetadata:
         meta = self.finder.metadata(dist)
-        self._prefetch_dependencies(meta)
+        with self._lock:
+            first = dist.location not in self._followed
+            self._followed.add(dist.location)
+        if first:
+            self._prefetch_dependencies(meta)
         return meta
 
     def _submit(self, fn: Callable[[], object]) -> None:
@@ -610,13 +621,17 @@ def _fetch_all(
             transfers.listen(item.filename, lambda n, item=item: reporter.file_progress(item, n))  # type: ignore[misc]
             futures[transfers.start(item.filename, item.remote)] = item
         pending: set[Future[tuple[Path, str]]] = set(futures)
+        saved = time.monotonic()
         while pending:
             done, pending = wait(pending, timeout=0)
             if not done:
-                # About to block on slow transfers: save what is committed so far. Bursts of completions share
-                # one manifest write; a long wait never leaves committed files without their records.
-                _save_records(store, records, failed)
-                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                # About to block on slow transfers: save what is committed so far. Each save rewrites the
+                # manifest, so bursts of completions share one write (at most one per _SAVE_GAP), yet a long
+                # wait never leaves committed files without their records.
+                if records and time.monotonic() - saved >= _SAVE_GAP:
+                    _save_records(store, records, failed)
+                    saved = time.monotonic()
+                done, pending = wait(pending, timeout=_SAVE_GAP if records else None, return_when=FIRST_COMPLETED)
             for future in done:
                 _finish(future, futures[future], store, transfers, reporter, sources, records, downloaded, failed)
     except BaseException:

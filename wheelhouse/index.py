@@ -1313,6 +1313,8 @@ class IndexFinder:
         self._lock = threading.Lock()
         self._remote: dict[str, RemoteFile] = {}
         self._files: dict[NormalizedName, tuple[DistFile, ...]] = {}
+        # Parsed once: the prefetcher and every target's resolver ask for the same files' metadata.
+        self._metadata: dict[str, CoreMetadata] = {}
 
     def _warn(self, message: str) -> None:
         with self._lock:
@@ -1389,6 +1391,10 @@ class IndexFinder:
                 f"{dist.filename} is a source distribution; its metadata cannot be read from the index",
                 hint="source distributions need a build to reveal their metadata",
             )
+        with self._lock:
+            cached = self._metadata.get(dist.location)
+        if cached is not None:
+            return cached
         remote = self.remote_file(dist)
         data = self.client.metadata(remote)
         source = f"METADATA of {dist.filename}"
@@ -1402,4 +1408,6 @@ class IndexFinder:
                 f"{source} from {redact_url(dist.location)} says {meta.name} {meta.version}, "
                 f"not {dist.name} {dist.version}"
             )
+        with self._lock:
+            self._metadata[dist.location] = meta
         return meta

@@ -129,6 +129,12 @@ class _Req:
         return _identifier(self.name, self.extras)
 
     @cached_property
+    def satisfied(self) -> dict[Version, bool]:
+        """Memo of ``specifier.contains`` by version: resolvelib re-checks every pin against every requirement
+        on every round, which made these checks most of a resolution's time."""
+        return {}
+
+    @cached_property
     def pinned_version(self) -> Version | None:
         """The version an exact ``==`` pin names (asked thousands of times per resolution: computed once)."""
         specs = list(self.specifier)
@@ -297,7 +303,11 @@ class Provider(AbstractProvider["_Req", "_Candidate", str]):
             return True
         if requirement.wheel_file and candidate.dist.filename != requirement.wheel_file:
             return False
-        return requirement.specifier.contains(candidate.version, prereleases=True)
+        memo = requirement.satisfied
+        found = memo.get(candidate.version)
+        if found is None:
+            found = memo[candidate.version] = requirement.specifier.contains(candidate.version, prereleases=True)
+        return found
 
     def get_dependencies(self, candidate: _Candidate) -> list[_Req]:
         """Requires-Dist whose markers hold on the target, with the candidate's extras applied."""
