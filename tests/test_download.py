@@ -280,3 +280,25 @@ def test_credentials_never_reach_output_or_manifest(cli: Cli, flask_index: Index
     result = cli("-v", "download", "--index-url", url, "--target", "linux/amd64", "--python", "3.12")
     assert "s3cret" not in result.output
     assert "s3cret" not in (project / "wheels" / ".wheelhouse" / "manifest.json").read_text()
+
+
+def test_backtracking_over_a_project_does_not_fetch_each_release(
+    cli: Cli, index_server: IndexServer, project: Path
+) -> None:
+    """A transfer starts when the resolver pins a file; a project it backtracks over waits for the final plan.
+
+    ``a`` 5..1 each need ``c>=N``, and ``b`` (resolved after ``a``) needs ``c<2``: the resolver pins and drops
+    releases of ``a`` one after another. Only the first pin may have started early; no other dropped release
+    is fetched.
+    """
+    for n in range(1, 6):
+        index_server.add_wheel("a", f"{n}.0", requires_dist=[f"c>={n}.0"])
+        index_server.add_wheel("c", f"{n}.0")
+    index_server.add_wheel("b", "1.0", requires_dist=["c<2"])
+    (project / "requirements.txt").write_text("a\nb\n")
+    result = cli("download", "--index-url", index_server.index_url, "--target", "linux/amd64", "--python", "3.12")
+    assert result.exit_code == 0, result.output
+    assert wheels(project) == ["a-1.0-py3-none-any.whl", "b-1.0-py3-none-any.whl", "c-1.0-py3-none-any.whl"]
+    fetched_a = [r for r in file_gets(index_server) if r.startswith("/files/a-")]
+    assert len(fetched_a) <= 2, fetched_a
+    assert "/files/a-1.0-py3-none-any.whl" in fetched_a

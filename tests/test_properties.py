@@ -246,3 +246,53 @@ def test_any_package_argument_parses_or_is_one_error(cli: Cli, folder: Path, pac
     if result.exit_code == 2:
         (error,) = _errors(result.stderr)
         assert error.startswith("error: command line")
+
+
+# -- wheel file names ----------------------------------------------------------------------------------------------
+
+_NAME_PARTS = st.one_of(
+    st.sampled_from(["numpy", "Foo_Bar", "zope.interface", "a", "x__y", "_", "", "naïve", "pkg.", "9lives"]),
+    st.from_regex(r"\A[A-Za-z0-9._-]{1,12}\Z"),
+)
+_VERSIONS = st.one_of(
+    st.sampled_from(["1.0", "2.0.post1", "1.0rc1", "1!2.0", "1.0+local", "v1.0", "1.0-1", "bad", "", "01.0"]),
+    st.from_regex(r"\A[0-9.a-z+!]{1,10}\Z"),
+)
+_BUILDS = st.sampled_from(["", "1", "12abc", "x", "1-2", "0_"])
+_TRIPLES = st.one_of(
+    st.sampled_from(
+        [
+            "py3-none-any",
+            "py2.py3-none-any",
+            "cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64",
+            "cp39-abi3-musllinux_1_1_aarch64",
+            "py3--any",
+            "3py-none-any",
+            "py3-none",
+            "py3-none-any-extra",
+        ]
+    ),
+    st.from_regex(r"\A[a-z0-9_.]{0,8}-[a-z0-9_.]{0,8}-[a-z0-9_.]{0,12}\Z"),
+)
+
+
+@PROPERTY
+@given(name=_NAME_PARTS, version=_VERSIONS, build=_BUILDS, triple=_TRIPLES)
+def test_wheel_file_names_parse_exactly_as_packaging_parses_them(
+    name: str, version: str, build: str, triple: str
+) -> None:
+    """The fast path for index pages agrees with packaging on every name, and refuses what packaging refuses."""
+    from packaging.utils import InvalidWheelFilename, parse_wheel_filename
+
+    from wheelhouse.dists import InvalidDistFilename, parse_dist_filename
+
+    filename = "-".join(p for p in (name, version, build) if p or p is name) + f"-{triple}.whl"
+    try:
+        expected = parse_wheel_filename(filename)
+    except (InvalidWheelFilename, ValueError):
+        with pytest.raises(InvalidDistFilename):
+            parse_dist_filename(filename)
+        return
+    got_name, got_version, kind, got_tags, got_build = parse_dist_filename(filename)
+    assert (got_name, got_version, got_build, got_tags) == expected
+    assert kind == "wheel"

@@ -113,3 +113,33 @@ def test_explain_tags_other_os() -> None:
 
     reason = explain_tags(parse_tag("cp312-cp312-win_amd64"), parse_target("linux/amd64", python="3.12"))
     assert "another operating system" in reason
+
+
+def test_an_extra_is_held_to_the_constraints_on_its_project(tmp_path: Path) -> None:
+    """``srv[std]>=1.0`` next to ``srv==1.0`` pins 1.0 straight away: no metadata read for newer releases.
+
+    Each metadata read is a network round trip during a download; walking every newer release of a project
+    pinned elsewhere made the real-index download several times slower (pip's factory narrows the same way).
+    """
+    wheels = tmp_path / "wheels"
+    for minor in range(10):
+        write_wheel(wheels, "srv", f"1.{minor}", requires_dist=[f'helper=={minor}.0; extra == "std"'])
+        write_wheel(wheels, "helper", f"{minor}.0")
+    write_wheel(wheels, "app", "1.0", requires_dist=["srv[std]>=1.0"])
+    store_finder = StoreFinder(Store(wheels).scan())
+    read: list[str] = []
+
+    class Counting:
+        def files(self, name: Any) -> Any:
+            return store_finder.files(name)
+
+        def metadata(self, dist: Any) -> Any:
+            read.append(dist.filename)
+            return store_finder.metadata(dist)
+
+    req_file = tmp_path / "requirements.txt"
+    req_file.write_text("app\nsrv==1.0\n")
+    res = resolve(load_requirements([req_file]), parse_target("cp312-manylinux_2_28_x86_64"), [Counting()])
+    assert res.covered, res.gaps
+    assert {p.name: str(p.version) for p in res.pins} == {"app": "1.0", "srv": "1.0", "helper": "0.0"}
+    assert {f for f in read if f.startswith("srv")} == {"srv-1.0-py3-none-any.whl"}

@@ -346,11 +346,17 @@ class _PinReporter(ResolveReporter):
     def __init__(self, transfers: _Transfers, remote: IndexFinder) -> None:
         self.transfers = transfers
         self.remote = remote
+        self._pinned: set[str] = set()
 
     def pinning(self, candidate: Any) -> None:
         dist: DistFile | None = candidate.dist
         if dist is None or dist.local or dist.kind != "wheel":
             return
+        if candidate.name in self._pinned:
+            # Pinned again: the resolver is backtracking over this project, often through many releases in a
+            # row. Their files wait for the final plan instead of each being fetched and thrown away.
+            return
+        self._pinned.add(candidate.name)
         try:
             remote = self.remote.remote_file(dist)
         except KeyError:

@@ -1262,6 +1262,7 @@ def _encoded(response: requests.Response) -> bool:
 
 
 _CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
+_DRIVE = re.compile(r"[A-Za-z]:")
 # Formats an index lists that wheelhouse never uses (eggs, Windows installers, old archives): not hostile, so
 # skipped without a warning; PyPI lists thousands of them for long-lived projects.
 _OTHER_FORMATS = (".egg", ".exe", ".msi", ".rpm", ".dmg", ".deb", ".tar.bz2", ".tgz", ".tar.xz", ".tar", ".tbz")
@@ -1271,6 +1272,8 @@ _LINUX_OR_ANY = ("manylinux", "musllinux", "linux", "any")
 def _never_linux(filename: str) -> bool:
     """A wheel built only for Windows or macOS, which no (Linux) target can use: skip it without parsing."""
     platforms = filename[: -len(".whl")].rsplit("-", 1)[-1]
+    if "linux" in platforms:
+        return False  # the common case on a Linux-heavy page, without splitting
     return not any(p.startswith(_LINUX_OR_ANY) for p in platforms.split("."))
 
 
@@ -1293,7 +1296,7 @@ def _unsafe_filename(filename: str) -> str | None:
         return "contains '..'"
     if _CONTROL_CHARS.search(filename):
         return "contains a control character"
-    if re.match(r"[A-Za-z]:", filename):
+    if _DRIVE.match(filename):
         return "looks like an absolute path"
     if not filename.endswith(_DIST_SUFFIXES):
         return "not a .whl, .tar.gz or .zip file"
@@ -1333,6 +1336,7 @@ class IndexFinder:
         if cached is not None:
             return cached
         found = []
+        remotes: dict[str, RemoteFile] = {}
         for remote in self.client.project_files(name):
             filename = remote.filename
             if _irrelevant(filename):
@@ -1366,10 +1370,10 @@ class IndexFinder:
                     size=remote.size,
                 )
             )
-            with self._lock:
-                self._remote[remote.url] = remote
+            remotes[remote.url] = remote
         result = tuple(found)
         with self._lock:
+            self._remote.update(remotes)
             self._files[name] = result
         return result
 

@@ -244,6 +244,8 @@ class Provider(AbstractProvider["_Req", "_Candidate", str]):
             tuple[int, NormalizedName, str, tuple[_Req, ...]], list[tuple[Version, DistFile]]
         ] = {}
         self._rejections: dict[tuple[str, str], str | None] = {}
+        self._usable_memo: dict[tuple[str, str], bool] = {}
+        self._by_version: dict[tuple[int, NormalizedName, str], dict[Version, list[DistFile]]] = {}
 
     # resolvelib protocol ---------------------------------------------------------------------------------
     def identify(self, requirement_or_candidate: _Req | _Candidate) -> str:
@@ -278,6 +280,11 @@ class Provider(AbstractProvider["_Req", "_Candidate", str]):
         name = _base_name(identifier)
         extras = frozenset(identifier[len(name) + 1 : -1].split(",")) if "[" in identifier else frozenset()
         reqs = list(requirements[identifier]) + self.constraints.get(name, [])
+        if extras and name in requirements:
+            # ``name[extra]`` pins the same version as plain ``name``: what constrains ``name`` constrains it
+            # too (pip's factory does the same). Without this, ``uvicorn[standard]>=0.15`` next to
+            # ``uvicorn==0.30.1`` walks every newer release, fetching metadata for each, before settling.
+            reqs += [r for r in requirements[name] if r.wheel_file is None]
         bad = {c.version for c in incompatibilities[identifier]}
 
         def factory() -> Iterator[_Candidate]:
@@ -388,6 +395,23 @@ class Provider(AbstractProvider["_Req", "_Candidate", str]):
             self._rejections[key] = self._file_rejection(dist)
         return self._rejections[key]
 
+    def usable(self, dist: DistFile) -> bool:
+        """Whether :meth:`file_rejection` has nothing against ``dist``, without writing the explanation: an index
+        lists hundreds of wheels for other platforms, and only a gap needs to say why each was refused."""
+        key = (dist.location, dist.filename)
+        ok = self._usable_memo.get(key)
+        if ok is None:
+            if (
+                dist.kind == "wheel"
+                and (dist.local or not self.formats.no_wheels(dist.name))
+                and self.target.best_tag(dist.tags) is None
+            ):
+                ok = False
+            else:
+                ok = self.file_rejection(dist) is None
+            self._usable_memo[key] = ok
+        return ok
+
     def _file_rejection(self, dist: DistFile) -> str | None:
         if dist.kind == "sdist":
             if not self.sdists:
@@ -420,10 +444,13 @@ class Provider(AbstractProvider["_Req", "_Candidate", str]):
     def _compute_acceptable(
         self, tier: int, name: NormalizedName, reqs: Sequence[_Req], kind: str
     ) -> list[tuple[Version, DistFile]]:
-        by_version: dict[Version, list[DistFile]] = {}
-        for dist in self.files(tier, name):
-            if dist.kind == kind:
-                by_version.setdefault(dist.version, []).append(dist)
+        by_version = self._by_version.get((tier, name, kind))
+        if by_version is None:
+            by_version = {}
+            for dist in self.files(tier, name):
+                if dist.kind == kind:
+                    by_version.setdefault(dist.version, []).append(dist)
+            self._by_version[(tier, name, kind)] = by_version
         versions = list(by_version)
         spec = SpecifierSet()
         for req in reqs:
@@ -440,7 +467,7 @@ class Provider(AbstractProvider["_Req", "_Candidate", str]):
                     continue
                 if dist.yanked is not None and version not in pinned:
                     continue  # PEP 592: yanked files are only for exact pins
-                if self.file_rejection(dist) is not None:
+                if not self.usable(dist):
                     continue
                 # An admitted sdist has no tags: prefer the .tar.gz of PEP 625 over a legacy .zip.
                 if dist.kind == "sdist":

@@ -178,11 +178,22 @@ class Target:
             "sys_platform": "linux",
         }
 
+    @cached_property
+    def _best_tag_memo(self) -> dict[frozenset[Tag], int | None]:
+        return {}
+
     def best_tag(self, tags: Iterable[Tag]) -> int | None:
         """Rank of the best tag in ``tags`` for this target, or None when none is compatible."""
+        memo = self._best_tag_memo if isinstance(tags, frozenset) else None
+        if memo is not None and tags in memo:
+            # Wheels of one project share a few tag sets (see dists.parse_dist_filename): rank each once.
+            return memo[tags]
         priority = self.tag_priority
         ranks = [priority[t] for t in tags if t in priority]
-        return min(ranks) if ranks else None
+        best = min(ranks) if ranks else None
+        if memo is not None:
+            memo[tags] = best  # type: ignore[index]
+        return best
 
     def describe(self) -> str:
         """A human sentence with the choices made, for verbose output."""
