@@ -256,6 +256,21 @@ def test_a_redirect_to_another_server_is_followed_without_the_credentials(
     assert "s3cret" not in (project / "wheels" / META_DIR / "manifest.json").read_text()
 
 
+def test_cookies_an_index_sets_are_sent_back(abc_index: IndexServer) -> None:
+    """Some private indexes hand out a session cookie and expect it on every later request."""
+    from packaging.utils import canonicalize_name
+
+    from wheelhouse.index import IndexClient, IndexConfig
+
+    abc_index.inject("/simple/alpha/", Fault(headers=(("Set-Cookie", "session=abc123; Path=/"),)))
+    with IndexClient(IndexConfig(index_url=abc_index.index_url)) as client:
+        for name in PROJECTS:  # one after another: the first answer sets the cookie
+            assert client.project_files(canonicalize_name(name))
+    later = [r for r in abc_index.requests.snapshot() if r.route in ("/simple/beta/", "/simple/gamma/")]
+    assert len(later) == 2
+    assert all("session=abc123" in (r.header("Cookie") or "") for r in later)
+
+
 def test_a_server_that_stalls_mid_body_times_out(
     cli: Cli, abc_index: IndexServer, project: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -723,6 +723,9 @@ class IndexClient:
         self._trust_env = bool(self._session.trust_env)
         self._session.trust_env = False
         self._env_cache: dict[str, tuple[dict[str, str], tuple[str, str] | None]] = {}
+        self._templates: dict[
+            tuple[str, str, tuple[tuple[str, str], ...], tuple[str, str] | None], requests.PreparedRequest
+        ] = {}
         if self._verify is None and self._trust_env:
             self._verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or None
         self._timeout = (config.timeout, config.timeout)
@@ -823,16 +826,29 @@ class IndexClient:
         """One GET attempt; raises :class:`_Transient` for what a retry may fix, NetworkError otherwise."""
         self._count()
         proxies, netrc_auth = self._environment_for(url)
+        auth = self._credentials.get(_netloc(url)) or netrc_auth
+        verify: bool | str = self._verify if self._verify is not None else True
         try:
-            response = self._session.get(
-                url,
-                headers=dict(headers or {}),
-                stream=stream,
-                timeout=self._timeout,
-                verify=self._verify if self._verify is not None else True,
-                auth=self._credentials.get(_netloc(url)) or netrc_auth,
-                proxies=proxies,
-            )
+            if self._session.cookies:
+                # A server set cookies: let requests merge the jar into every request from now on.
+                response = self._session.get(
+                    url,
+                    headers=dict(headers or {}),
+                    stream=stream,
+                    timeout=self._timeout,
+                    verify=verify,
+                    auth=auth,
+                    proxies=proxies,
+                )
+            else:
+                response = self._session.send(
+                    self._prepared(url, headers, auth),
+                    stream=stream,
+                    timeout=self._timeout,
+                    verify=verify,
+                    proxies=proxies,
+                    allow_redirects=True,
+                )
         except requests.exceptions.SSLError as exc:
             raise NetworkError(
                 f"TLS error for {redact_url(url)}: {self._cause(exc)}",
@@ -848,6 +864,23 @@ class IndexClient:
             response.close()
             raise _Transient(f"HTTP {response.status_code}", retry_after)
         return response
+
+    def _prepared(
+        self, url: str, headers: Mapping[str, str] | None, auth: tuple[str, str] | None
+    ) -> requests.PreparedRequest:
+        """``url`` as the session would prepare it (its headers, these headers, this auth): a copy of a request
+        prepared once per host and header set, given the new URL. Merging the session's settings into every
+        request cost more than the rest of a small request together (a download makes hundreds)."""
+        key = (_netloc(url), urlsplit(url).scheme, tuple(sorted((headers or {}).items())), auth)
+        template = self._templates.get(key)
+        if template is None:
+            template = self._session.prepare_request(
+                requests.Request("GET", url, headers=dict(headers or {}), auth=auth)
+            )
+            self._templates[key] = template
+        prepared = template.copy()
+        prepared.prepare_url(url, None)
+        return prepared
 
     def _environment_for(self, url: str) -> tuple[dict[str, str], tuple[str, str] | None]:
         """The proxies and ~/.netrc credentials requests would find for ``url``'s host (computed once per host)."""
