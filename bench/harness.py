@@ -159,6 +159,8 @@ def isolated_env(home: Path, **extra: str) -> dict[str, str]:
     pip resolves and how fast, so neither pip nor wheelhouse (which reads pip's configuration) may see it.
     """
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "UV_", "VIRTUAL_ENV", "XDG_"))}
+    # A user's Python caches bytecode; without it every run would compile the modules it imports again.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     home.mkdir(parents=True, exist_ok=True)
     env.update(
         HOME=str(home),

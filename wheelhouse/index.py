@@ -1305,8 +1305,11 @@ _LINUX_OR_ANY = ("manylinux", "musllinux", "linux", "any")
 def _never_linux(filename: str) -> bool:
     """A wheel built only for Windows or macOS, which no (Linux) target can use: skip it without parsing."""
     platforms = filename[: -len(".whl")].rsplit("-", 1)[-1]
+    # Substring tests first: a large project's page lists tens of thousands of wheels.
     if "linux" in platforms:
-        return False  # the common case on a Linux-heavy page, without splitting
+        return False
+    if "any" not in platforms:
+        return True
     return not any(p.startswith(_LINUX_OR_ANY) for p in platforms.split("."))
 
 
