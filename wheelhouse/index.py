@@ -1306,7 +1306,7 @@ def _never_linux(filename: str) -> bool:
     """A wheel built only for Windows or macOS, which no (Linux) target can use: skip it without parsing."""
     platforms = filename[: -len(".whl")].rsplit("-", 1)[-1]
     # Substring tests first: a large project's page lists tens of thousands of wheels.
-    if "linux" in platforms:
+    if "linux" in platforms or platforms == "any":
         return False
     if "any" not in platforms:
         return True
