@@ -21,6 +21,7 @@ import re
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -32,6 +33,40 @@ HTML_TYPE = "text/html"
 _NORMALIZE = re.compile(r"[-_.]+")
 
 
+class Link:
+    """An emulated network link between the server and its clients: every response waits ``latency`` seconds
+    (a round trip), and all bodies share ``rate`` bytes per second, in the order they are sent.
+
+    Loopback has neither limit, so without a link the benchmarks measure processing alone; with one they
+    measure what a client does with a real connection's round trips and bandwidth.
+    """
+
+    _CHUNK = 256 * 1024
+
+    def __init__(self, rate: float, latency: float) -> None:
+        self.rate = rate
+        self.latency = latency
+        self._lock = threading.Lock()
+        self._free_at = time.monotonic()
+
+    def round_trip(self) -> None:
+        if self.latency > 0:
+            time.sleep(self.latency)
+
+    def transmit(self, size: int) -> None:
+        """Wait until ``size`` more bytes have gone over the link (after the bytes already queued on it)."""
+        if self.rate <= 0 or size <= 0:
+            return
+        with self._lock:
+            now = time.monotonic()
+            self._free_at = max(now, self._free_at) + size / self.rate
+            wait = self._free_at - now
+        time.sleep(wait)
+
+    def describe(self) -> str:
+        return f"{self.rate * 8 / 1e9:g} Gbit/s, {self.latency * 1000:g} ms per request"
+
+
 class IndexHTTPServer(ThreadingHTTPServer):
     """Serves one generated index directory; ``log`` receives one line per request."""
 
@@ -39,10 +74,18 @@ class IndexHTTPServer(ThreadingHTTPServer):
     # Parallel clients open many connections at once; the default backlog of 5 would make them retry.
     request_queue_size = 128
 
-    def __init__(self, root: Path, log: IO[str] | None, address: tuple[str, int] = ("127.0.0.1", 0)) -> None:
+    def __init__(
+        self,
+        root: Path,
+        log: IO[str] | None,
+        address: tuple[str, int] = ("127.0.0.1", 0),
+        *,
+        link: Link | None = None,
+    ) -> None:
         self.root = root.resolve()
         self.log = log
         self.log_lock = threading.Lock()
+        self.link = link
         super().__init__(address, _Handler)
 
     @property
@@ -83,6 +126,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _serve(self, *, head: bool) -> None:
         self.server.record(self.command, self.path)
+        if self.server.link is not None:
+            self.server.link.round_trip()
         path = urlsplit(self.path).path
         if path == "/simple":
             self._redirect("/simple/")
@@ -147,6 +192,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         if not head:
+            if self.server.link is not None:
+                self.server.link.transmit(len(body))
             self.wfile.write(body)
 
     def _file(self, path: Path, head: bool) -> None:
@@ -184,8 +231,17 @@ class _Handler(BaseHTTPRequestHandler):
             if head:
                 return
             self.wfile.flush()
-            # Zero-copy from the page cache to the socket.
-            self.connection.sendfile(fh, start, end - start + 1)
+            link = self.server.link
+            if link is None:
+                # Zero-copy from the page cache to the socket.
+                self.connection.sendfile(fh, start, end - start + 1)
+                return
+            offset, remaining = start, end - start + 1
+            while remaining > 0:
+                size = min(remaining, link._CHUNK)
+                link.transmit(size)
+                self.connection.sendfile(fh, offset, size)
+                offset, remaining = offset + size, remaining - size
 
 
 @contextlib.contextmanager
@@ -232,10 +288,11 @@ class ServerProcess:
 
 
 @contextlib.contextmanager
-def serve_in_process(root: Path, log_path: Path) -> Iterator[ServerProcess]:
+def serve_in_process(root: Path, log_path: Path, *, link: Link | None = None) -> Iterator[ServerProcess]:
     """Run the server on ``root`` in a child process, logging requests to ``log_path``; stop it on exit."""
+    extra = ["--rate", str(link.rate), "--latency", str(link.latency)] if link is not None else []
     proc = subprocess.Popen(
-        [sys.executable, str(Path(__file__).resolve()), str(root), "--log", str(log_path)],
+        [sys.executable, str(Path(__file__).resolve()), str(root), "--log", str(log_path), *extra],
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -262,9 +319,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("root", type=Path)
     parser.add_argument("--log", type=Path, default=None, help="append one line per request to this file")
     parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--rate", type=float, default=0.0, help="emulate a link of this many bytes per second")
+    parser.add_argument("--latency", type=float, default=0.0, help="emulate this many seconds per request")
     args = parser.parse_args(argv)
     log = open(args.log, "a", encoding="utf-8") if args.log else None  # noqa: SIM115 - lives as long as the server
-    httpd = IndexHTTPServer(args.root, log, ("127.0.0.1", args.port))
+    link = Link(args.rate, args.latency) if args.rate > 0 or args.latency > 0 else None
+    httpd = IndexHTTPServer(args.root, log, ("127.0.0.1", args.port), link=link)
     print(httpd.url, flush=True)
     try:
         httpd.serve_forever()
