@@ -53,7 +53,7 @@ from bench.harness import (  # noqa: E402
 from bench.server import Link, ServerProcess, serve_in_process  # noqa: E402
 from wheelhouse.targets import Target, parse_targets  # noqa: E402
 
-ALL = ("verify", "download", "noop", "multi", "cross", "memory", "scale", "docker")
+ALL = ("verify", "download", "link", "noop", "multi", "cross", "memory", "scale", "docker")
 OPTIONAL = ("network",)
 GiB = 1024**3
 MB = 1e6
