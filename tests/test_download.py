@@ -302,3 +302,23 @@ def test_backtracking_over_a_project_does_not_fetch_each_release(
     fetched_a = [r for r in file_gets(index_server) if r.startswith("/files/a-")]
     assert len(fetched_a) <= 2, fetched_a
     assert "/files/a-1.0-py3-none-any.whl" in fetched_a
+
+
+def test_the_file_fetched_ahead_is_the_one_the_resolver_pins(
+    cli: Cli, index_server: IndexServer, project: Path
+) -> None:
+    """Pages are read ahead and the likely file starts downloading at once: it must be the file the resolver
+    then pins (best tag, Python it supports), or the early bytes are wasted."""
+    old_glibc = "cp312-cp312-manylinux_2_17_x86_64.manylinux2014_x86_64"
+    new_glibc = "cp312-cp312-manylinux_2_28_x86_64"
+    index_server.add_wheel("native", "2.0", tag=old_glibc)
+    index_server.add_wheel("native", "2.0", tag=new_glibc)
+    index_server.add_wheel("native", "3.0", tag=new_glibc, requires_python=">=3.13")
+    (project / "requirements.txt").write_text("native\n")
+    result = cli("download", "--index-url", index_server.index_url, "--target", "linux/amd64", "--python", "3.12")
+    assert result.exit_code == 0, result.output
+    assert wheels(project) == [f"native-2.0-{new_glibc}.whl"]
+    touched = {
+        r.route.removesuffix(".metadata") for r in index_server.requests.snapshot() if r.route.startswith("/files/")
+    }
+    assert touched == {f"/files/native-2.0-{new_glibc}.whl"}

@@ -173,7 +173,7 @@ def test_ctrl_c_during_resolution_leaves_the_folder_untouched(
     assert proc.returncode == 130
     assert err.splitlines()[-1] == "error: interrupted"
     assert "Traceback" not in out + err
-    assert file_gets(index_server) == []
+    # Files of projects whose metadata already arrived may have started downloading; none of them lands.
     assert assert_sound_folder(wheels, index_server) == []
     index_server.clear_faults()
     finish_and_check(project, index_server, slow_index, [])

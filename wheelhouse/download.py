@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from packaging.requirements import InvalidRequirement, Requirement
-from packaging.specifiers import SpecifierSet
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
@@ -171,9 +171,15 @@ class _SpeculativeFinder:
         pool: ThreadPoolExecutor,
         stop: threading.Event,
         local: StoreFinder | None = None,
+        transfers: _Transfers | None = None,
+        formats: FormatControl | None = None,
     ) -> None:
         self.finder = finder
+        self.formats = formats or FormatControl()
         self.local = local
+        # With transfers, the file whose metadata is prefetched starts downloading too (see _warm_metadata).
+        self.transfers = transfers
+        self._python_checks: dict[str, bool] = {}
         self.target = target
         self.pool = pool
         self.stop = stop
@@ -248,17 +254,45 @@ class _SpeculativeFinder:
             self._submit(lambda name=name: self.files(name))  # type: ignore[misc]
 
     def _warm_metadata(self, files: Sequence[DistFile], spec: SpecifierSet | None) -> None:
-        best: DistFile | None = None
+        """Guess the file the resolver will pin (as it chooses: the newest release the specifier admits, then
+        the best tag, then the highest build), prefetch its metadata, then start its download."""
+        best: tuple[Version, int, tuple[int, str] | tuple[()]] | None = None
+        chosen: DistFile | None = None
+        if files and self.formats.no_wheels(files[0].name):
+            return  # --no-binary: the index's wheels are never used
         for dist in files:
-            if dist.kind != "wheel" or dist.yanked is not None or self.target.best_tag(dist.tags) is None:
+            if dist.kind != "wheel" or dist.yanked is not None:
                 continue
-            if dist.version.is_prerelease or (spec is not None and not spec.contains(dist.version)):
+            rank = self.target.best_tag(dist.tags)
+            if rank is None or dist.version.is_prerelease or (spec is not None and not spec.contains(dist.version)):
                 continue
-            if best is None or dist.version > best.version:
-                best = dist
-        if best is not None:
-            chosen = best
-            self._submit(lambda: self.metadata(chosen))
+            if dist.requires_python and not self._python_ok(dist.requires_python):
+                continue
+            key = (dist.version, -rank, dist.build)
+            if best is None or key > best:
+                best, chosen = key, dist
+        if chosen is None:
+            return
+        pick = chosen
+        self._submit(lambda: self._warm(pick))
+
+    def _warm(self, dist: DistFile) -> None:
+        self.metadata(dist)  # raises (quietly, see _quietly) when the metadata is unusable: no download then
+        if self.transfers is not None:
+            # Usually the very file the resolver pins a moment later: its bytes are on their way already. A
+            # wrong guess costs one discarded download (see _Transfers).
+            self.transfers.start(dist.filename, self.finder.remote_file(dist))
+
+    def _python_ok(self, requires_python: str) -> bool:
+        ok = self._python_checks.get(requires_python)
+        if ok is None:
+            try:
+                spec = SpecifierSet(requires_python)
+                ok = spec.contains(self.target.python_full_version, prereleases=True)
+            except InvalidSpecifier:
+                ok = False
+            self._python_checks[requires_python] = ok
+        return ok
 
 
 class _Transfers:
@@ -400,7 +434,7 @@ def plan_download(
     try:
         for target in targets:
             reporter.resolving(target)
-            speculative = _SpeculativeFinder(remote, target, pool, stop, local)
+            speculative = _SpeculativeFinder(remote, target, pool, stop, local, transfers, options.formats)
             # The top-level requirements are known now: their pages need not wait for the resolver to ask.
             speculative.prefetch([(line.name, line.requirement.specifier) for line in requirements.requirements])
             finders: list[Finder] = [local, speculative]

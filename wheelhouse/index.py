@@ -743,9 +743,10 @@ class IndexClient:
     def _new_session(jobs: int) -> requests.Session:
         session = requests.Session()
         session.headers["User-Agent"] = USER_AGENT
-        # One pool slot per worker thread, so parallel fetches reuse connections instead of discarding them;
+        # A pool slot per worker thread (the prefetching and the downloading workers share the session), so
+        # parallel fetches reuse connections instead of opening and discarding new ones;
         # retries are ours (they must also cover bodies cut short, which urllib3's Retry does not see).
-        adapter = HTTPAdapter(pool_connections=max(10, jobs), pool_maxsize=jobs, max_retries=0)
+        adapter = HTTPAdapter(pool_connections=max(10, jobs), pool_maxsize=2 * jobs, max_retries=0)
         session.mount("https://", adapter)
         session.mount("http://", adapter)
         return session
