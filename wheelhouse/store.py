@@ -434,8 +434,23 @@ class Store:
                             st.st_mtime_ns,
                         ):
                             cached = {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
-                        files[filename] = {**cached, "sha256": record.sha256}
+                        entry = {**cached, "sha256": record.sha256}
+                        if filename.endswith(".whl") and "metadata" not in entry and "problem" not in entry:
+                            # Read now, while the downloads of other files are still arriving, rather than by
+                            # the scan of the verify that follows them.
+                            entry.update(self._metadata_entry(filename))
+                        files[filename] = entry
             self._write_manifest(manifest)
+
+    def _metadata_entry(self, filename: str) -> dict[str, Any]:
+        """The manifest's cached metadata of a wheel in the folder (``metadata``, or the ``problem`` reading it)."""
+        try:
+            name, version, _kind, _tags, _build = parse_dist_filename(filename)
+            return {"metadata": asdict(read_wheel_metadata(self.root / filename, str(name), str(version)))}
+        except InvalidDistFilename as exc:
+            return {"problem": f"not a valid wheel or sdist file name ({exc})"}
+        except ValueError as exc:
+            return {"problem": str(exc)}
 
     def forget(self, filenames: Iterable[str]) -> None:
         """Drop manifest entries of removed files (under the lock)."""
