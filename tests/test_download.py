@@ -322,3 +322,54 @@ def test_the_file_fetched_ahead_is_the_one_the_resolver_pins(
         r.route.removesuffix(".metadata") for r in index_server.requests.snapshot() if r.route.startswith("/files/")
     }
     assert touched == {f"/files/native-2.0-{new_glibc}.whl"}
+
+
+def test_backtracking_fetches_the_metadata_of_the_next_releases_ahead() -> None:
+    """When the resolver gives up a release it tries the next older ones, one by one, each needing metadata:
+    those of the next releases it would try (its order, its filters) are asked for at once, in parallel."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from packaging.tags import parse_tag
+    from packaging.utils import NormalizedName
+    from packaging.version import Version
+
+    from wheelhouse.dists import CoreMetadata, DistFile
+    from wheelhouse.download import _SpeculativeFinder
+    from wheelhouse.targets import parse_target
+
+    def wheel(version: str, tag: str = "py3-none-any", **extra: object) -> DistFile:
+        filename = f"a-{version}-{tag}.whl"
+        return DistFile(
+            filename, NormalizedName("a"), Version(version), "wheel", frozenset(parse_tag(tag)), filename, False,
+            **extra,  # type: ignore[arg-type]
+        )  # fmt: skip
+
+    files = [wheel(f"{n}.0") for n in range(1, 13)]
+    files += [
+        wheel("11.0", "cp312-cp312-manylinux_2_17_x86_64"),  # a better tag for 11.0: preferred
+        wheel("10.5", "cp312-cp312-macosx_11_0_arm64"),  # not for this target
+        wheel("10.4", yanked=""),  # yanked
+        wheel("10.3", requires_python=">=3.13"),  # not for this Python
+        wheel("10.2rc1"),  # a pre-release
+    ]
+    asked: list[str] = []
+    lock = threading.Lock()
+
+    class Finder:
+        def files(self, name: str) -> list[DistFile]:
+            return files
+
+        def metadata(self, dist: DistFile) -> CoreMetadata:
+            with lock:
+                asked.append(dist.filename)
+            return CoreMetadata("a", str(dist.version))
+
+    target = parse_target("linux/amd64", python="3.12")
+    with ThreadPoolExecutor(4) as pool:
+        speculative = _SpeculativeFinder(Finder(), target, pool, threading.Event())  # type: ignore[arg-type]
+        speculative.prefetch_older(wheel("12.0"), count=4)
+    assert sorted(asked) == sorted(
+        ["a-11.0-cp312-cp312-manylinux_2_17_x86_64.whl", "a-10.0-py3-none-any.whl", "a-9.0-py3-none-any.whl",
+         "a-8.0-py3-none-any.whl"]
+    )  # fmt: skip

@@ -54,6 +54,8 @@ if TYPE_CHECKING:
     from wheelhouse.index import IndexClient, IndexFinder, RemoteFile
 
 DEFAULT_JOBS = 8
+# When the resolver gives up a release, the metadata of this many older ones is fetched ahead.
+_BACKTRACK_AHEAD = 8
 # Least seconds between two manifest saves while files keep arriving (the last save comes when they stop).
 _SAVE_GAP = 0.1
 
@@ -254,12 +256,18 @@ class _SpeculativeFinder:
             self._submit(lambda name=name: self.files(name))  # type: ignore[misc]
 
     def _warm_metadata(self, files: Sequence[DistFile], spec: SpecifierSet | None) -> None:
-        """Guess the file the resolver will pin (as it chooses: the newest release the specifier admits, then
-        the best tag, then the highest build), prefetch its metadata, then start its download."""
-        best: tuple[Version, int, tuple[int, str] | tuple[()]] | None = None
-        chosen: DistFile | None = None
-        if files and self.formats.no_wheels(files[0].name):
-            return  # --no-binary: the index's wheels are never used
+        """Guess the file the resolver will pin, prefetch its metadata, then start its download."""
+        likely = self._likely_files(files, spec)
+        if likely:
+            pick = likely[0]
+            self._submit(lambda: self._warm(pick))
+
+    def _likely_files(self, files: Sequence[DistFile], spec: SpecifierSet | None) -> list[DistFile]:
+        """The files the resolver would try for a project, in its order: for each release the specifier admits,
+        newest first, the wheel it prefers (best tag, then highest build) among those the target can use."""
+        if not files or self.formats.no_wheels(files[0].name):
+            return []  # --no-binary: the index's wheels are never used
+        best: dict[Version, tuple[int, tuple[int, str] | tuple[()], DistFile]] = {}
         for dist in files:
             if dist.kind != "wheel" or dist.yanked is not None:
                 continue
@@ -268,13 +276,19 @@ class _SpeculativeFinder:
                 continue
             if dist.requires_python and not self._python_ok(dist.requires_python):
                 continue
-            key = (dist.version, -rank, dist.build)
-            if best is None or key > best:
-                best, chosen = key, dist
-        if chosen is None:
-            return
-        pick = chosen
-        self._submit(lambda: self._warm(pick))
+            current = best.get(dist.version)
+            if current is None or (-rank, dist.build) > (-current[0], current[1]):
+                best[dist.version] = (rank, dist.build, dist)
+        return [best[v][2] for v in sorted(best, reverse=True)]
+
+    def prefetch_older(self, dist: DistFile, count: int = _BACKTRACK_AHEAD) -> None:
+        """The resolver gave up ``dist``: it tries the next older releases one by one, each needing metadata.
+        Ask for theirs now, in parallel, instead of one round trip after another."""
+        with self._lock:
+            spec = self._wanted.get(dist.name)
+        older = [d for d in self._likely_files(self.finder.files(dist.name), spec) if d.version < dist.version]
+        for candidate in older[:count]:
+            self._submit(lambda candidate=candidate: self.metadata(candidate))  # type: ignore[misc]
 
     def _warm(self, dist: DistFile) -> None:
         self.metadata(dist)  # raises (quietly, see _quietly) when the metadata is unusable: no download then
@@ -375,12 +389,21 @@ class _Transfers:
 
 
 class _PinReporter(ResolveReporter):
-    """Starts the transfer of every remote wheel the resolver pins (see :class:`_Transfers`)."""
+    """Starts the transfer of every remote wheel the resolver pins (see :class:`_Transfers`); when it backtracks
+    over a project, prefetches the metadata of the releases it will try next."""
 
-    def __init__(self, transfers: _Transfers, remote: IndexFinder) -> None:
+    def __init__(
+        self, transfers: _Transfers | None, remote: IndexFinder, speculative: _SpeculativeFinder | None = None
+    ) -> None:
         self.transfers = transfers
         self.remote = remote
+        self.speculative = speculative
         self._pinned: set[str] = set()
+
+    def rejecting_candidate(self, criterion: Any, candidate: Any) -> None:
+        dist: DistFile | None = candidate.dist
+        if self.speculative is not None and dist is not None and not dist.local and dist.kind == "wheel":
+            self.speculative.prefetch_older(dist)
 
     def pinning(self, candidate: Any) -> None:
         dist: DistFile | None = candidate.dist
@@ -388,9 +411,14 @@ class _PinReporter(ResolveReporter):
             return
         if candidate.name in self._pinned:
             # Pinned again: the resolver is backtracking over this project, often through many releases in a
-            # row. Their files wait for the final plan instead of each being fetched and thrown away.
+            # row. Their files wait for the final plan instead of each being fetched and thrown away, and the
+            # metadata of the releases it will try next is fetched ahead.
+            if self.speculative is not None:
+                self.speculative.prefetch_older(dist)
             return
         self._pinned.add(candidate.name)
+        if self.transfers is None:
+            return
         try:
             remote = self.remote.remote_file(dist)
         except KeyError:
@@ -440,7 +468,7 @@ def plan_download(
             finders: list[Finder] = [local, speculative]
             if building:
                 finders = [SdistFinder(finders[0], sdists), SdistFinder(finders[1], sdists, fetch_sdist)]
-            pins = _PinReporter(transfers, remote) if transfers is not None else None
+            pins = _PinReporter(transfers, remote, speculative)
             resolutions.append(
                 resolve(
                     requirements,
