@@ -182,6 +182,8 @@ class _SpeculativeFinder:
         # With transfers, the file whose metadata is prefetched starts downloading too (see _warm_metadata).
         self.transfers = transfers
         self._python_checks: dict[str, bool] = {}
+        self._likely: dict[NormalizedName, list[DistFile]] = {}  # per project, for prefetch_older
+        self._ahead: set[str] = set()  # files whose metadata prefetch_older asked for
         self.target = target
         self.pool = pool
         self.stop = stop
@@ -286,8 +288,17 @@ class _SpeculativeFinder:
         Ask for theirs now, in parallel, instead of one round trip after another."""
         with self._lock:
             spec = self._wanted.get(dist.name)
-        older = [d for d in self._likely_files(self.finder.files(dist.name), spec) if d.version < dist.version]
-        for candidate in older[:count]:
+            likely = self._likely.get(dist.name)
+        if likely is None:
+            likely = self._likely_files(self.finder.files(dist.name), spec)
+            with self._lock:
+                self._likely[dist.name] = likely
+        older = [d for d in likely if d.version < dist.version][:count]
+        with self._lock:
+            # The resolver rejects releases in quick succession: each is asked for once.
+            fresh = [d for d in older if d.location not in self._ahead]
+            self._ahead.update(d.location for d in fresh)
+        for candidate in fresh:
             self._submit(lambda candidate=candidate: self.metadata(candidate))  # type: ignore[misc]
 
     def _warm(self, dist: DistFile) -> None:
