@@ -5,10 +5,12 @@ A requirement the folder already satisfies never reaches the network, so a cover
 adding one requirement fetches only its new closure. Old versions stay in the folder.
 
 Speed comes from overlapping the round trips pip makes one after another: while the resolver works, a pool
-speculatively fetches the project pages of every dependency it has seen and the metadata of their newest
-compatible wheels, so most lookups the resolver makes are already answered. Files are then downloaded in
-parallel, each streamed to a temporary file, checked against the index's sha256, and only then renamed into
-the folder (``Store.commit``).
+speculatively fetches the project pages of every dependency it has seen and the metadata of the wheel the
+resolver will most likely pin for each, so most lookups the resolver makes are already answered; that wheel
+starts downloading as soon as its metadata is read, and every other file the moment the resolver pins it. When
+the resolver backtracks through a project's releases, the metadata of the next ones is fetched ahead. Files are
+downloaded in parallel, each streamed to a temporary file, checked against the index's sha256, and only then
+renamed into the folder (``Store.commit``); a file the final plan does not use never leaves the temporary area.
 
 A version that publishes only a source distribution for a target is pinned as an sdist (wheels of any version
 are preferred) and built into a wheel after the downloads (``wheelhouse.sdist``); ``BuildOptions(enabled=False)``
