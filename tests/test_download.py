@@ -373,3 +373,23 @@ def test_backtracking_fetches_the_metadata_of_the_next_releases_ahead() -> None:
         ["a-11.0-cp312-cp312-manylinux_2_17_x86_64.whl", "a-10.0-py3-none-any.whl", "a-9.0-py3-none-any.whl",
          "a-8.0-py3-none-any.whl"]
     )  # fmt: skip
+
+
+def test_a_gap_on_the_index_names_the_wheels_no_target_can_use(
+    cli: Cli, index_server: IndexServer, project: Path
+) -> None:
+    """Wheels no target can use are set aside unparsed while resolving, yet a gap still lists each with why."""
+    index_server.add_wheel("native", "1.0", tag=X86)
+    index_server.add_wheel("native", "1.0", tag="cp312-cp312-musllinux_1_1_aarch64")
+    (project / "requirements.txt").write_text("native\n")
+    result = cli(
+        "download", "--index-url", index_server.index_url, "--target", "linux/arm64", "--python", "3.12", "--json"
+    )
+    assert result.exit_code == 3, result.output
+    report = json.loads(result.stdout)
+    text = json.dumps(report)
+    assert f"native-1.0-{X86}.whl" in text
+    assert "built for x86_64, target is aarch64" in text
+    assert "native-1.0-cp312-cp312-musllinux_1_1_aarch64.whl" in text
+    assert "target uses glibc" in text
+    assert wheels(project) == []

@@ -124,6 +124,19 @@ def _canonical(name: str) -> NormalizedName:
     return canonicalize_name(name)
 
 
+def wheel_tags(filename: str) -> frozenset[Tag] | None:
+    """The tags of a wheel file name from its last three parts (cached per triple), or None when they do not
+    parse. Nothing else of the name is checked: :func:`parse_dist_filename` does that."""
+    stem = filename[: -len(".whl")] if filename.endswith(".whl") else filename
+    parts = stem.rsplit("-", 3)
+    if len(parts) != 4:
+        return None
+    try:
+        return _tag_set("-".join(parts[1:]))
+    except ValueError:
+        return None
+
+
 def _fast_wheel_filename(
     filename: str,
 ) -> tuple[NormalizedName, Version, DistKind, frozenset[Tag], tuple[int, str] | tuple[()]] | None:

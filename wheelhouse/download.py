@@ -223,6 +223,10 @@ class _SpeculativeFinder:
             self._warm_metadata(files, spec)
         return files
 
+    def all_files(self, name: NormalizedName) -> Sequence[DistFile]:
+        """Every file the index lists for ``name``, with the wheels no target can use (to explain a gap)."""
+        return self.finder.all_files(name)
+
     def metadata(self, dist: DistFile) -> CoreMetadata:
         meta = self.finder.metadata(dist)
         with self._lock:
@@ -479,7 +483,7 @@ def plan_download(
     reporter = reporter or DownloadReporter()
     building = options.build.enabled
     local = StoreFinder(store.scan())
-    remote = IndexFinder(client)
+    remote = IndexFinder(client, targets)
     sdists = SdistMetadata(store, client.config, options.build, runner=runner)
 
     def fetch_sdist(dist: DistFile, dest: Path) -> str:

@@ -36,7 +36,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from pathlib import Path
-from typing import IO, Any, TypeVar
+from typing import IO, TYPE_CHECKING, Any, TypeVar
 from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 from urllib.request import url2pathname
 
@@ -54,6 +54,7 @@ from wheelhouse.dists import (
     InvalidDistFilename,
     parse_core_metadata,
     parse_dist_filename,
+    wheel_tags,
 )
 from wheelhouse.errors import (
     ConfigError,
@@ -62,6 +63,11 @@ from wheelhouse.errors import (
     StoreError,
     WheelhouseError,
 )
+
+if TYPE_CHECKING:
+    from packaging.tags import Tag
+
+    from wheelhouse.targets import Target
 
 __all__ = [
     "IndexClient",
@@ -1347,9 +1353,15 @@ class IndexFinder:
     described in ``warnings`` (each message once), so a hostile index cannot plant files.
     """
 
-    def __init__(self, client: IndexClient) -> None:
+    def __init__(self, client: IndexClient, targets: Sequence[Target] = ()) -> None:
         self.client = client
         self.warnings: list[str] = []
+        # With targets, wheels none of them can use are set aside unparsed: a long-lived project's page lists
+        # thousands (every Python, architecture and libc), and only an explanation of a gap needs them.
+        self.targets = tuple(targets)
+        self._usable_tags: dict[frozenset[Tag], bool] = {}
+        self._aside: dict[NormalizedName, list[RemoteFile]] = {}
+        self._all: dict[NormalizedName, tuple[DistFile, ...]] = {}
         self._lock = threading.Lock()
         self._remote: dict[str, RemoteFile] = {}
         self._files: dict[NormalizedName, tuple[DistFile, ...]] = {}
@@ -1374,45 +1386,81 @@ class IndexFinder:
             return cached
         found = []
         remotes: dict[str, RemoteFile] = {}
+        aside: list[RemoteFile] = []
         for remote in self.client.project_files(name):
             filename = remote.filename
             if _irrelevant(filename):
                 continue
-            reason = _unsafe_filename(filename)
-            if reason is not None:
-                self._warn(f"skipped {filename!r} listed by {redact_url(remote.index_url or remote.url)}: {reason}")
+            if self.targets and filename.endswith(".whl") and not self._some_target_can_use(filename):
+                aside.append(remote)
                 continue
-            try:
-                project, version, kind, tags, build = parse_dist_filename(filename)
-            except InvalidDistFilename as exc:
-                self._warn(f"skipped {filename!r} listed by {redact_url(remote.index_url or remote.url)}: {exc}")
+            dist = self._dist_file(name, remote)
+            if dist is None:
                 continue
-            if project != name:
-                where = redact_url(remote.index_url or remote.url)
-                self._warn(f"skipped {filename!r} listed by {where} for {name}: it belongs to {project}")
-                continue
-            found.append(
-                DistFile(
-                    filename=remote.filename,
-                    name=project,
-                    version=version,
-                    kind=kind,
-                    tags=tags,
-                    location=remote.url,
-                    local=False,
-                    build=build,
-                    requires_python=remote.requires_python,
-                    yanked=remote.yanked,
-                    sha256=remote.sha256,
-                    size=remote.size,
-                )
-            )
+            found.append(dist)
             remotes[remote.url] = remote
         result = tuple(found)
         with self._lock:
             self._remote.update(remotes)
             self._files[name] = result
+            self._aside[name] = aside
         return result
+
+    def all_files(self, name: NormalizedName) -> Sequence[DistFile]:
+        """:meth:`files`, plus the wheels no target can use (parsed now): what explains a gap."""
+        name = canonicalize_name(name)
+        usable = self.files(name)
+        with self._lock:
+            cached = self._all.get(name)
+            aside = self._aside.get(name, [])
+        if cached is not None:
+            return cached
+        extra = [d for d in (self._dist_file(name, r) for r in aside) if d is not None]
+        result = (*usable, *extra)
+        with self._lock:
+            self._remote.update((r.url, r) for r in aside)
+            self._all[name] = result
+        return result
+
+    def _some_target_can_use(self, filename: str) -> bool:
+        tags = wheel_tags(filename)
+        if tags is None:
+            return True  # a malformed name: the full parse says what is wrong with it
+        usable = self._usable_tags.get(tags)
+        if usable is None:
+            usable = self._usable_tags[tags] = any(t.best_tag(tags) is not None for t in self.targets)
+        return usable
+
+    def _dist_file(self, name: NormalizedName, remote: RemoteFile) -> DistFile | None:
+        """``remote`` as a DistFile of project ``name``; None (with a warning) when its file name is unusable."""
+        filename = remote.filename
+        reason = _unsafe_filename(filename)
+        if reason is not None:
+            self._warn(f"skipped {filename!r} listed by {redact_url(remote.index_url or remote.url)}: {reason}")
+            return None
+        try:
+            project, version, kind, tags, build = parse_dist_filename(filename)
+        except InvalidDistFilename as exc:
+            self._warn(f"skipped {filename!r} listed by {redact_url(remote.index_url or remote.url)}: {exc}")
+            return None
+        if project != name:
+            where = redact_url(remote.index_url or remote.url)
+            self._warn(f"skipped {filename!r} listed by {where} for {name}: it belongs to {project}")
+            return None
+        return DistFile(
+            filename=remote.filename,
+            name=project,
+            version=version,
+            kind=kind,
+            tags=tags,
+            location=remote.url,
+            local=False,
+            build=build,
+            requires_python=remote.requires_python,
+            yanked=remote.yanked,
+            sha256=remote.sha256,
+            size=remote.size,
+        )
 
     def remote_file(self, dist: DistFile) -> RemoteFile:
         """The index entry behind ``dist`` (for downloading it); ``dist`` must come from :meth:`files`."""

@@ -371,10 +371,12 @@ class Provider(AbstractProvider["_Req", "_Candidate", str]):
         return self._files[key]
 
     def all_files(self, name: NormalizedName) -> list[DistFile]:
-        """Every file every tier knows for ``name`` (queries every finder)."""
+        """Every file every tier knows for ``name`` (queries every finder), including those a finder sets
+        aside because no target can use them (its optional ``all_files``): a gap explains each of them."""
         seen: dict[str, DistFile] = {}
         for tier in range(len(self.finders)):
-            for dist in self.files(tier, name):
+            everything = getattr(self.finders[tier], "all_files", None)
+            for dist in everything(name) if everything is not None else self.files(tier, name):
                 seen.setdefault(dist.filename, dist)
         return list(seen.values())
 

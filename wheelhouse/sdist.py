@@ -582,6 +582,11 @@ class SdistFinder:
         """The inner finder's files for ``name``."""
         return self.inner.files(name)
 
+    def all_files(self, name: NormalizedName) -> Sequence[DistFile]:
+        """The inner finder's files for ``name``, with those it set aside (see ``Provider.all_files``)."""
+        everything = getattr(self.inner, "all_files", None)
+        return everything(name) if everything is not None else self.inner.files(name)
+
     def metadata(self, dist: DistFile) -> CoreMetadata:
         """Metadata of a wheel from the inner finder; of an sdist from its PKG-INFO or its build backend."""
         if dist.kind == "sdist":
