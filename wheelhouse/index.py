@@ -466,10 +466,12 @@ def _parse_json_page(data: bytes, page_url: str, index_url: str, warn: Callable[
     _check_api_version(meta.get("api-version") if isinstance(meta, dict) else None, page_url)
     files = []
     for item in doc["files"]:
-        if not isinstance(item, dict) or not isinstance(item.get("url"), str) or not item.get("filename"):
-            warn(f"{redact_url(page_url)}: skipping a malformed file entry")
+        filename = item.get("filename") if isinstance(item, dict) else None
+        # Files no Linux target can use first: on a long-lived project's page they are a third of the entries.
+        if isinstance(filename, str) and _irrelevant(filename):
             continue
-        if isinstance(item["filename"], str) and _irrelevant(item["filename"]):
+        if not filename or not isinstance(item.get("url"), str):
+            warn(f"{redact_url(page_url)}: skipping a malformed file entry")
             continue
         raw_url: str = item["url"]
         # Most indexes link absolute URLs; urljoin for each of a large project's files costs seconds.
@@ -487,7 +489,7 @@ def _parse_json_page(data: bytes, page_url: str, index_url: str, warn: Callable[
             requires_python = None
         files.append(
             RemoteFile(
-                filename=str(item["filename"]),
+                filename=str(filename),
                 url=url,
                 sha256=sha256.lower() if isinstance(sha256, str) and sha256 else None,
                 requires_python=requires_python.strip() if requires_python else None,
