@@ -184,6 +184,13 @@ def _base_name(identifier: str) -> NormalizedName:
 _PLACEHOLDER_VERSION = Version("0")
 
 
+class _TagMismatch:
+    """A file rejection for tags none of which the target accepts, spelled out (``explain_tags``) on demand."""
+
+
+_TAG_MISMATCH = _TagMismatch()
+
+
 @dataclass(frozen=True)
 class FormatControl:
     """pip's --no-binary / --only-binary: project names (canonical) or ``:all:``.
@@ -253,8 +260,7 @@ class Provider(AbstractProvider["_Req", "_Candidate", str]):
         self._acceptable_memo: dict[
             tuple[int, NormalizedName, str, tuple[_Req, ...]], list[tuple[Version, DistFile]]
         ] = {}
-        self._rejections: dict[tuple[str, str], str | None] = {}
-        self._usable_memo: dict[tuple[str, str], bool] = {}
+        self._rejections: dict[tuple[str, str], str | _TagMismatch | None] = {}
         self._by_version: dict[tuple[int, NormalizedName, str], dict[Version, list[DistFile]]] = {}
 
     # resolvelib protocol ---------------------------------------------------------------------------------
@@ -421,29 +427,23 @@ class Provider(AbstractProvider["_Req", "_Candidate", str]):
 
     def file_rejection(self, dist: DistFile) -> str | None:
         """Why ``dist`` cannot be installed on the target regardless of version constraints, or None."""
+        reason = self._rejection(dist)
+        if isinstance(reason, _TagMismatch):
+            return explain_tags(dist.tags, self.target)
+        return reason
+
+    def usable(self, dist: DistFile) -> bool:
+        """Whether :meth:`file_rejection` has nothing against ``dist``, without writing the explanation: an index
+        lists hundreds of wheels for other platforms, and only a gap needs to say why each was refused."""
+        return self._rejection(dist) is None
+
+    def _rejection(self, dist: DistFile) -> str | _TagMismatch | None:
         key = (dist.location, dist.filename)
         if key not in self._rejections:
             self._rejections[key] = self._file_rejection(dist)
         return self._rejections[key]
 
-    def usable(self, dist: DistFile) -> bool:
-        """Whether :meth:`file_rejection` has nothing against ``dist``, without writing the explanation: an index
-        lists hundreds of wheels for other platforms, and only a gap needs to say why each was refused."""
-        key = (dist.location, dist.filename)
-        ok = self._usable_memo.get(key)
-        if ok is None:
-            if (
-                dist.kind == "wheel"
-                and (dist.local or not self.formats.no_wheels(dist.name))
-                and self.target.best_tag(dist.tags) is None
-            ):
-                ok = False
-            else:
-                ok = self.file_rejection(dist) is None
-            self._usable_memo[key] = ok
-        return ok
-
-    def _file_rejection(self, dist: DistFile) -> str | None:
+    def _file_rejection(self, dist: DistFile) -> str | _TagMismatch | None:
         if dist.kind == "sdist":
             if not self.sdists:
                 return "source distribution only; no wheel for this version"
@@ -452,7 +452,7 @@ class Provider(AbstractProvider["_Req", "_Candidate", str]):
         elif not dist.local and self.formats.no_wheels(dist.name):
             return "binary wheel from the index, excluded by --no-binary (build from source instead)"
         elif self.target.best_tag(dist.tags) is None:
-            return explain_tags(dist.tags, self.target)
+            return _TAG_MISMATCH
         if dist.requires_python:
             try:
                 spec = SpecifierSet(dist.requires_python)
