@@ -200,7 +200,7 @@ class _SpeculativeFinder:
         # With transfers, the file whose metadata is prefetched starts downloading too (see _warm_metadata).
         self.transfers = transfers
         self._python_checks: dict[str, bool] = {}
-        self._likely: dict[NormalizedName, list[DistFile]] = {}  # per project, for prefetch_older
+        self._likely: dict[NormalizedName, list[DistFile]] = {}  # per project: see _likely_for
         self._ahead: set[str] = set()  # files whose metadata prefetch_older asked for
         self.target = target
         self.pool = pool
@@ -281,10 +281,22 @@ class _SpeculativeFinder:
 
     def _warm_metadata(self, files: Sequence[DistFile], spec: SpecifierSet | None) -> None:
         """Guess the file the resolver will pin, prefetch its metadata, then start its download."""
-        likely = self._likely_files(files, spec)
+        if not files:
+            return
+        likely = self._likely_for(files[0].name, files, spec)
         if likely:
             pick = likely[0]
             self._submit(lambda: self._warm(pick))
+
+    def _likely_for(self, name: NormalizedName, files: Sequence[DistFile], spec: SpecifierSet | None) -> list[DistFile]:
+        """:meth:`_likely_files` of a project, computed once (warming and backtracking both need it)."""
+        with self._lock:
+            likely = self._likely.get(name)
+        if likely is None:
+            likely = self._likely_files(files, spec)
+            with self._lock:
+                self._likely[name] = likely
+        return likely
 
     def _likely_files(self, files: Sequence[DistFile], spec: SpecifierSet | None) -> list[DistFile]:
         """The files the resolver would try for a project, in its order: for each release the specifier admits,
@@ -310,11 +322,7 @@ class _SpeculativeFinder:
         Ask for theirs now, in parallel, instead of one round trip after another."""
         with self._lock:
             spec = self._wanted.get(dist.name)
-            likely = self._likely.get(dist.name)
-        if likely is None:
-            likely = self._likely_files(self.finder.files(dist.name), spec)
-            with self._lock:
-                self._likely[dist.name] = likely
+        likely = self._likely_for(dist.name, self.finder.files(dist.name), spec)
         older = [d for d in likely if d.version < dist.version][:count]
         with self._lock:
             # The resolver rejects releases in quick succession: each is asked for once.

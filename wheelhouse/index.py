@@ -834,8 +834,9 @@ class IndexClient:
     def _get(self, url: str, *, headers: Mapping[str, str] | None = None, stream: bool = False) -> requests.Response:
         """One GET attempt; raises :class:`_Transient` for what a retry may fix, NetworkError otherwise."""
         self._count()
-        proxies, netrc_auth = self._environment_for(url)
-        auth = self._credentials.get(_netloc(url)) or netrc_auth
+        netloc = _netloc(url)
+        proxies, netrc_auth = self._environment_for(url, netloc)
+        auth = self._credentials.get(netloc) or netrc_auth
         verify: bool | str = self._verify if self._verify is not None else True
         try:
             if self._session.cookies:
@@ -851,7 +852,7 @@ class IndexClient:
                 )
             else:
                 response = self._session.send(
-                    self._prepared(url, headers, auth),
+                    self._prepared(url, netloc, headers, auth),
                     stream=stream,
                     timeout=self._timeout,
                     verify=verify,
@@ -875,12 +876,12 @@ class IndexClient:
         return response
 
     def _prepared(
-        self, url: str, headers: Mapping[str, str] | None, auth: tuple[str, str] | None
+        self, url: str, netloc: str, headers: Mapping[str, str] | None, auth: tuple[str, str] | None
     ) -> requests.PreparedRequest:
         """``url`` as the session would prepare it (its headers, these headers, this auth): a copy of a request
         prepared once per host and header set, given the new URL. Merging the session's settings into every
         request cost more than the rest of a small request together (a download makes hundreds)."""
-        key = (_netloc(url), urlsplit(url).scheme, tuple(sorted((headers or {}).items())), auth)
+        key = (netloc, url.partition(":")[0], tuple(sorted((headers or {}).items())), auth)
         template = self._templates.get(key)
         if template is None:
             template = self._session.prepare_request(
@@ -891,9 +892,9 @@ class IndexClient:
         prepared.prepare_url(url, None)
         return prepared
 
-    def _environment_for(self, url: str) -> tuple[dict[str, str], tuple[str, str] | None]:
-        """The proxies and ~/.netrc credentials requests would find for ``url``'s host (computed once per host)."""
-        netloc = _netloc(url)
+    def _environment_for(self, url: str, netloc: str) -> tuple[dict[str, str], tuple[str, str] | None]:
+        """The proxies and ~/.netrc credentials requests would find for ``url``'s host ``netloc`` (computed once
+        per host)."""
         with self._lock:
             cached = self._env_cache.get(netloc)
         if cached is None:
