@@ -41,7 +41,7 @@ class Link:
     measure what a client does with a real connection's round trips and bandwidth.
     """
 
-    _CHUNK = 256 * 1024
+    CHUNK = 256 * 1024  # bytes sent between two waits for the link
 
     def __init__(self, rate: float, latency: float) -> None:
         self.rate = rate
@@ -238,7 +238,7 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             offset, remaining = start, end - start + 1
             while remaining > 0:
-                size = min(remaining, link._CHUNK)
+                size = min(remaining, link.CHUNK)
                 link.transmit(size)
                 self.connection.sendfile(fh, offset, size)
                 offset, remaining = offset + size, remaining - size
