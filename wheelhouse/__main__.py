@@ -1,6 +1,6 @@
 """``python -m wheelhouse``."""
 
-from wheelhouse.cli import main
+from wheelhouse.cli import run
 
 if __name__ == "__main__":
-    main()
+    run()

@@ -6,9 +6,12 @@ never pays for importing requests or pip.
 
 from __future__ import annotations
 
+import atexit
 import importlib
+import os
 import sys
-from typing import Any
+import threading
+from typing import Any, NoReturn
 
 import click
 
@@ -162,6 +165,43 @@ def main(argv: list[str] | None = None) -> None:
             verbose,
         )
     sys.exit(code if isinstance(code, int) else ExitCode.OK)
+
+
+def run() -> NoReturn:
+    """The console script (and ``python -m wheelhouse``): :func:`main`, then a quick exit.
+
+    A normal exit frees every object one by one; after a download that is every parsed index page and metadata
+    record, tens of milliseconds for nothing. Everything a normal exit does that matters is done first, in its
+    order: other threads are joined (and thread pools told to stop), exit handlers run, output is flushed. Only
+    the teardown of the interpreter is skipped.
+    """
+    try:
+        main()
+        code = 0
+    except SystemExit as exc:
+        code = _exit_status(exc.code)
+    shutdown = getattr(threading, "_shutdown", None)
+    if shutdown is None:  # an interpreter without the hook: exit the usual way
+        sys.exit(code)
+    shutdown()
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            # A reader that went away (a closed pipe) or a stream closed by now: what was to say is lost.
+            code = code or ExitCode.FAILURE
+    os._exit(code)
+
+
+def _exit_status(code: object) -> int:
+    """The process status ``sys.exit(code)`` would give (printing a message, as it would, for a non-number)."""
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code & 0xFF
+    print(code, file=sys.stderr)
+    return 1
 
 
 def _verbosity(argv: list[str]) -> int:

@@ -1,0 +1,92 @@
+"""The console script's exit: it skips the interpreter's teardown but nothing a normal exit does that matters."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import run_wheelhouse
+from tests.support.wheels import write_wheel
+
+
+def _run_entry(body: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    """Run ``wheelhouse.cli.run`` in a fresh interpreter, its ``main`` replaced by ``body``."""
+    code = textwrap.dedent(
+        """
+        import atexit, sys, threading, time
+        from pathlib import Path
+        import wheelhouse.cli as cli
+        out = Path(sys.argv[1])
+        def fake_main():
+        {body}
+        cli.main = fake_main
+        cli.run()
+        """
+    ).format(body=textwrap.indent(textwrap.dedent(body), "    "))
+    return subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+def test_threads_exit_handlers_and_buffered_output_all_finish_before_the_exit(tmp_path: Path) -> None:
+    proc = _run_entry(
+        """
+        def late():
+            time.sleep(0.3)
+            (out / "thread").write_text("done")
+        threading.Thread(target=late).start()
+        atexit.register(lambda: (out / "atexit").write_text("ran"))
+        sys.stdout.write("x" * 1_000_000)  # more than any buffer holds: the rest is flushed at the exit
+        sys.stdout.write("\\nend\\n")
+        raise SystemExit(3)
+        """,
+        tmp_path,
+    )
+    assert proc.returncode == 3, proc.stderr
+    assert proc.stdout.endswith("x\nend\n")
+    assert len(proc.stdout) == 1_000_000 + 5
+    assert (tmp_path / "thread").read_text() == "done"
+    assert (tmp_path / "atexit").read_text() == "ran"
+
+
+@pytest.mark.parametrize(
+    ("raised", "status", "stderr"),
+    [("None", 0, ""), ("0", 0, ""), ("2", 2, ""), ("'a message'", 1, "a message\n")],
+)
+def test_the_exit_status_is_the_one_sys_exit_would_give(tmp_path: Path, raised: str, status: int, stderr: str) -> None:
+    proc = _run_entry(f"raise SystemExit({raised})", tmp_path)
+    assert proc.returncode == status
+    assert proc.stderr == stderr
+
+
+def test_a_main_that_returns_exits_zero(tmp_path: Path) -> None:
+    proc = _run_entry("print('hello')", tmp_path)
+    assert (proc.returncode, proc.stdout) == (0, "hello\n")
+
+
+def test_the_installed_script_delivers_a_whole_json_report_through_a_pipe(project: Path) -> None:
+    for i in range(200):
+        write_wheel(project / "wheels", f"pkg{i}", "1.0")
+    (project / "requirements.txt").write_text("".join(f"pkg{i}\n" for i in range(200)))
+    proc = run_wheelhouse("verify", "--json", "--target", "linux/amd64", "--python", "3.12", cwd=project)
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["covered"] is True
+    assert len(report["targets"][0]["pins"]) == 200
+
+
+def test_python_dash_m_uses_the_same_exit(project: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "wheelhouse", "verify", "--no-such-option"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("error: ")
