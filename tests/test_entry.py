@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -90,3 +91,74 @@ def test_python_dash_m_uses_the_same_exit(project: Path) -> None:
     )
     assert proc.returncode == 2
     assert proc.stderr.startswith("error: ")
+
+
+# -- is stderr a terminal? rich decides, but only when it could be one ---------------------------------------------
+
+
+class _Stream:
+    def __init__(self, tty: bool) -> None:
+        self.tty = tty
+
+    def isatty(self) -> bool:
+        return self.tty
+
+    def write(self, text: str) -> int:
+        return len(text)
+
+    def flush(self) -> None:
+        return None
+
+
+@pytest.mark.parametrize(
+    ("env", "tty", "expected"),
+    [
+        ({}, False, False),
+        ({}, True, True),
+        ({"FORCE_COLOR": "1"}, False, True),
+        ({"FORCE_COLOR": ""}, True, False),
+        ({"TTY_COMPATIBLE": "1"}, False, True),
+        ({"TTY_COMPATIBLE": "0"}, True, False),
+    ],
+)
+def test_stderr_is_a_terminal_exactly_when_rich_says_so(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], tty: bool, expected: bool
+) -> None:
+    from wheelhouse.cli._common import State
+
+    for var in ("FORCE_COLOR", "TTY_COMPATIBLE", "NO_COLOR", "TERM"):
+        monkeypatch.delenv(var, raising=False)
+    for var, value in env.items():
+        monkeypatch.setenv(var, value)
+    monkeypatch.setattr(sys, "stderr", _Stream(tty))
+    state = State()
+    assert state.err_is_terminal is expected
+    if not env and not tty:
+        assert state._err is None  # a pipe or a log is told apart without creating a console
+
+
+def test_a_piped_download_imports_rich_only_after_its_plan(tmp_path: Path) -> None:
+    # The download's first requests do not wait for rich: it is not needed to tell that stderr is a pipe.
+    code = textwrap.dedent(
+        """
+        import sys
+        import wheelhouse.cli.download as d
+        import wheelhouse.download as core
+        seen = []
+        def fake(*args, **kwargs):
+            seen.append("rich.console" in sys.modules)
+            raise SystemExit(0)
+        core.download = fake
+        try:
+            d.download_command.main(["--no-index", "pkg", "--target", "linux/amd64", "--python", "3.12"],
+                                    standalone_mode=False)
+        except SystemExit:
+            pass
+        print(seen)
+        """
+    )
+    env = {k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "TTY_COMPATIBLE")}
+    proc = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert proc.stdout.strip() == "[False]", proc.stderr

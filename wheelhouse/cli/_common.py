@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -55,12 +56,27 @@ class State:
             self._err = Console(stderr=True, highlight=False, soft_wrap=True)
         return self._err
 
+    @property
+    def err_is_terminal(self) -> bool:
+        """Whether stderr is a terminal, as rich decides it. rich is imported only to decide a case that could be
+        one: a log or a pipe starts its work without paying for the import."""
+        if not (os.environ.get("TTY_COMPATIBLE") or os.environ.get("FORCE_COLOR") is not None or _isatty(sys.stderr)):
+            return False  # rich's own answer here: it forces a terminal only through those variables
+        return self.err.is_terminal
+
     def warn(self, message: str) -> None:
         click.echo(f"warning: {message}", err=True)
 
     def info(self, message: str) -> None:
         if self.verbose:
             click.echo(message, err=True)
+
+
+def _isatty(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):  # no such method, or a closed stream
+        return False
 
 
 def get_state() -> State:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import sys
@@ -348,6 +349,9 @@ class _PlainReporter(DownloadReporter):
         self._say(f"resolving {target.name}")
 
     def planned(self, plan: DownloadPlan) -> None:
+        if not self.quiet:
+            # The summary at the end is rendered with rich: import it while the files arrive, not after them.
+            threading.Thread(target=_import_quietly, args=("rich.console", "rich.markup"), daemon=True).start()
         if plan.fetch:
             self._say(
                 f"{len(plan.fetch)} files to download ({_size(plan.total_bytes)}), {len(plan.present)} already present"
@@ -470,8 +474,16 @@ class _RichReporter(_PlainReporter):
             self.progress.stop()
 
 
+def _import_quietly(*modules: str) -> None:
+    import importlib
+
+    for module in modules:
+        with contextlib.suppress(ImportError):
+            importlib.import_module(module)
+
+
 def _reporter(state: State, as_json: bool) -> _PlainReporter:
-    if not as_json and state.err.is_terminal and not os.environ.get("CI"):
+    if not as_json and state.err_is_terminal and not os.environ.get("CI"):
         return _RichReporter(state)
     return _PlainReporter(state, quiet=as_json)
 

@@ -63,7 +63,7 @@ class _Progress:
     def __init__(self, state: State, label: str, enabled: bool) -> None:
         self.state = state
         self.label = label
-        self.enabled = enabled and state.err.is_terminal
+        self.enabled = enabled and state.err_is_terminal
         self._progress: Progress | None = None
         self._task: TaskID | None = None
 
