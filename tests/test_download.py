@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -328,14 +329,13 @@ def test_backtracking_fetches_the_metadata_of_the_next_releases_ahead() -> None:
     """When the resolver gives up a release it tries the next older ones, one by one, each needing metadata:
     those of the next releases it would try (its order, its filters) are asked for at once, in parallel."""
     import threading
-    from concurrent.futures import ThreadPoolExecutor
 
     from packaging.tags import parse_tag
     from packaging.utils import NormalizedName
     from packaging.version import Version
 
     from wheelhouse.dists import CoreMetadata, DistFile
-    from wheelhouse.download import _SpeculativeFinder
+    from wheelhouse.download import _PriorityPool, _SpeculativeFinder
     from wheelhouse.targets import parse_target
 
     def wheel(version: str, tag: str = "py3-none-any", **extra: object) -> DistFile:
@@ -366,9 +366,13 @@ def test_backtracking_fetches_the_metadata_of_the_next_releases_ahead() -> None:
             return CoreMetadata("a", str(dist.version))
 
     target = parse_target("linux/amd64", python="3.12")
-    with ThreadPoolExecutor(4) as pool:
+    pool = _PriorityPool(4, "test")
+    try:
         speculative = _SpeculativeFinder(Finder(), target, pool, threading.Event())  # type: ignore[arg-type]
         speculative.prefetch_older(wheel("12.0"), count=4)
+        pool.join()
+    finally:
+        pool.shutdown(wait=True)
     assert sorted(asked) == sorted(
         ["a-11.0-cp312-cp312-manylinux_2_17_x86_64.whl", "a-10.0-py3-none-any.whl", "a-9.0-py3-none-any.whl",
          "a-8.0-py3-none-any.whl"]
@@ -393,3 +397,57 @@ def test_a_gap_on_the_index_names_the_wheels_no_target_can_use(
     assert "native-1.0-cp312-cp312-musllinux_1_1_aarch64.whl" in text
     assert "target uses glibc" in text
     assert wheels(project) == []
+
+
+def test_speculation_runs_the_most_urgent_task_first_and_survives_any_failure(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A likely file's metadata (which starts its transfer) goes before pages queued earlier, the largest file
+    first; a task that fails, even with a KeyboardInterrupt that was another thread's, stops nothing."""
+    import threading
+
+    from wheelhouse.download import _PriorityPool
+
+    pool = _PriorityPool(1, "test")
+    gate = threading.Event()
+    ran: list[str] = []
+    try:
+        pool.submit(gate.wait, (0, 0))  # holds the only worker while the rest queues up
+
+        def task(label: str, error: BaseException | None = None) -> Callable[[], None]:
+            def run() -> None:
+                ran.append(label)
+                if error is not None:
+                    raise error
+
+            return run
+
+        pool.submit(task("page a"), (2, 0))
+        pool.submit(task("page b", KeyboardInterrupt()), (2, 0))
+        pool.submit(task("small metadata", RuntimeError("boom")), (0, -1_000))
+        pool.submit(task("look-ahead"), (1, 0))
+        pool.submit(task("large metadata"), (0, -30_000_000))
+        gate.set()
+        pool.join()
+    finally:
+        pool.shutdown(wait=True)
+    assert ran == ["large metadata", "small metadata", "look-ahead", "page a", "page b"]
+    assert capsys.readouterr().err == ""
+    assert pool.submit(task("late"), (0, 0)) is False
+
+
+def test_a_shut_down_speculation_drops_what_has_not_started() -> None:
+    import threading
+
+    from wheelhouse.download import _PriorityPool
+
+    pool = _PriorityPool(1, "test")
+    gate = threading.Event()
+    ran: list[int] = []
+    pool.submit(gate.wait, (0, 0))
+    for i in range(5):
+        pool.submit(lambda i=i: ran.append(i), (2, 0))  # type: ignore[misc]
+    pool.shutdown()
+    gate.set()
+    pool.shutdown(wait=True)
+    assert ran == []

@@ -20,6 +20,10 @@ are preferred) and built into a wheel after the downloads (``wheelhouse.sdist``)
 from __future__ import annotations
 
 import contextlib
+import functools
+import itertools
+import queue
+import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -178,6 +182,70 @@ def _started_pool(workers: int, name: str) -> ThreadPoolExecutor:
     return pool
 
 
+# Speculative tasks, most urgent first. A likely file's metadata comes first, the largest file first: reading it
+# starts that file's transfer and asks for its dependencies' pages, so the link fills early and the deepest
+# projects are reached sooner. Look-ahead for backtracking comes next, then project pages. Breadth first,
+# the metadata of a 30 MB wheel whose page had arrived waited behind dozens of small pages.
+_URGENT_METADATA = 0
+_LOOK_AHEAD = 1
+_PAGE = 2
+
+
+class _PriorityPool:
+    """Worker threads, all started at once, that take the most urgent task first (the lowest priority tuple;
+    in submission order among equals). Fire and forget: a task's result and errors are its own business."""
+
+    def __init__(self, workers: int, name: str) -> None:
+        self._queue: queue.PriorityQueue[tuple[tuple[int, int], int, Callable[[], object] | None]]
+        self._queue = queue.PriorityQueue()
+        self._order = itertools.count()
+        self._lock = threading.Lock()
+        self._closed = False
+        self._threads = [threading.Thread(target=self._work, name=f"{name}_{i}") for i in range(workers)]
+        for thread in self._threads:
+            thread.start()
+
+    def submit(self, fn: Callable[[], object], priority: tuple[int, int]) -> bool:
+        """Queue ``fn``; False (and nothing queued) once the pool is shut down."""
+        with self._lock:
+            if self._closed:
+                return False
+            self._queue.put((priority, next(self._order), fn))
+        return True
+
+    def shutdown(self, *, wait: bool = False) -> None:
+        """Drop the tasks not yet started; each worker ends after the task it is running (awaited with ``wait``)."""
+        with self._lock:
+            self._closed = True
+            with contextlib.suppress(queue.Empty):
+                while True:
+                    self._queue.get_nowait()
+                    self._queue.task_done()
+            for _ in self._threads:
+                self._queue.put(((sys.maxsize, 0), next(self._order), None))
+        if wait:
+            for thread in self._threads:
+                thread.join()
+
+    def join(self) -> None:
+        """Wait until every task queued so far has run."""
+        self._queue.join()
+
+    def _work(self) -> None:
+        while True:
+            _priority, _order, fn = self._queue.get()
+            try:
+                if fn is None:
+                    return
+                fn()
+            except BaseException:
+                # Even a KeyboardInterrupt: it reaches a worker only as another thread's outcome (a page the
+                # interrupted main thread was fetching), and the main thread reports it.
+                pass
+            finally:
+                self._queue.task_done()
+
+
 class _SpeculativeFinder:
     """The index finder, plus speculation: what the resolver will probably ask next is fetched in advance.
 
@@ -188,7 +256,7 @@ class _SpeculativeFinder:
         self,
         finder: IndexFinder,
         target: Target,
-        pool: ThreadPoolExecutor,
+        pool: _PriorityPool,
         stop: threading.Event,
         local: StoreFinder | None = None,
         transfers: _Transfers | None = None,
@@ -236,11 +304,9 @@ class _SpeculativeFinder:
             self._prefetch_dependencies(meta)
         return meta
 
-    def _submit(self, fn: Callable[[], object]) -> None:
-        if self.stop.is_set():
-            return
-        with contextlib.suppress(RuntimeError):  # the pool is shutting down
-            self.pool.submit(self._quietly, fn)
+    def _submit(self, fn: Callable[[], object], priority: tuple[int, int]) -> None:
+        if not self.stop.is_set():
+            self.pool.submit(functools.partial(self._quietly, fn), priority)
 
     @staticmethod
     def _quietly(fn: Callable[[], object]) -> None:
@@ -277,7 +343,7 @@ class _SpeculativeFinder:
             ):
                 # The folder probably serves it: speculating would spend requests a covered project never needs.
                 continue
-            self._submit(lambda name=name: self.files(name))  # type: ignore[misc]
+            self._submit(lambda name=name: self.files(name), (_PAGE, 0))  # type: ignore[misc]
 
     def _warm_metadata(self, files: Sequence[DistFile], spec: SpecifierSet | None) -> None:
         """Guess the file the resolver will pin, prefetch its metadata, then start its download."""
@@ -286,7 +352,7 @@ class _SpeculativeFinder:
         likely = self._likely_for(files[0].name, files, spec)
         if likely:
             pick = likely[0]
-            self._submit(lambda: self._warm(pick))
+            self._submit(lambda: self._warm(pick), (_URGENT_METADATA, -(pick.size or 0)))
 
     def _likely_for(self, name: NormalizedName, files: Sequence[DistFile], spec: SpecifierSet | None) -> list[DistFile]:
         """:meth:`_likely_files` of a project, computed once (warming and backtracking both need it)."""
@@ -329,7 +395,7 @@ class _SpeculativeFinder:
             fresh = [d for d in older if d.location not in self._ahead]
             self._ahead.update(d.location for d in fresh)
         for candidate in fresh:
-            self._submit(lambda candidate=candidate: self.metadata(candidate))  # type: ignore[misc]
+            self._submit(lambda candidate=candidate: self.metadata(candidate), (_LOOK_AHEAD, 0))  # type: ignore[misc]
 
     def _warm(self, dist: DistFile) -> None:
         self.metadata(dist)  # raises (quietly, see _quietly) when the metadata is unusable: no download then
@@ -498,7 +564,7 @@ def plan_download(
         return client.download(remote.remote_file(dist), dest)
 
     stop = threading.Event()
-    pool = _started_pool(max(2, options.jobs), "wheelhouse-speculate")
+    pool = _PriorityPool(max(2, options.jobs), "wheelhouse-speculate")
     resolutions: list[Resolution] = []
     try:
         for target in targets:
@@ -524,7 +590,7 @@ def plan_download(
             )
     finally:
         stop.set()
-        pool.shutdown(wait=False, cancel_futures=True)
+        pool.shutdown()
     if warn is not None:
         for message in remote.warnings:
             warn(message)
