@@ -451,3 +451,74 @@ def test_a_shut_down_speculation_drops_what_has_not_started() -> None:
     gate.set()
     pool.shutdown(wait=True)
     assert ran == []
+
+
+# -- the verify that ends a run, computed while the files arrive ---------------------------------------------------
+
+
+def _download_and_verify(
+    index_server: IndexServer, project: Path, monkeypatch: pytest.MonkeyPatch, retries: int = 4
+) -> tuple[object, object, list[bool]]:
+    """Download flask==3.0.0 at the core level; the run's report, a fresh verify's, and whether the report
+    computed ahead stood."""
+    from wheelhouse import download as core
+    from wheelhouse.index import IndexClient, IndexConfig
+    from wheelhouse.requirements import load_requirements
+    from wheelhouse.targets import parse_target
+    from wheelhouse.verify import report_to_json, verify
+
+    used: list[bool] = []
+    real_report = core._VerifyAhead.report
+
+    def report(self: core._VerifyAhead, *args: object, **kwargs: object) -> object:
+        out = real_report(self, *args, **kwargs)  # type: ignore[arg-type]
+        used.append(out is not None)
+        return out
+
+    monkeypatch.setattr(core._VerifyAhead, "report", report)
+    reqs = load_requirements([project / "requirements.txt"])
+    targets = [parse_target("linux/amd64", python="3.12")]
+    store = Store(project / "wheels")
+    config = IndexConfig(index_url=index_server.index_url, retries=retries)
+    with IndexClient(config, backoff=0.0) as client:
+        result = core.download(reqs, targets, store, client)
+    assert result.report is not None
+    return report_to_json(result.report), report_to_json(verify(reqs, targets, store)), used
+
+
+def test_the_closing_verify_is_computed_while_files_arrive_and_equals_a_fresh_one(
+    flask_index: IndexServer, project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ran, fresh, used = _download_and_verify(flask_index, project, monkeypatch)
+    assert used == [True]
+    assert ran == fresh
+    assert ran["covered"] is True  # type: ignore[index]
+
+
+def test_a_wheel_whose_metadata_is_not_what_the_index_said_is_verified_from_the_wheel(
+    index_server: IndexServer, project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The index says app needs helper; the wheel itself needs nothing. The folder gets helper (the plan
+    # followed the index), but the proof must rest on the wheels: helper is then not part of the closure.
+    from tests.support.wheels import make_wheel, metadata_text
+
+    filename, data = make_wheel("app", "1.0")
+    index_server.add(filename, data, metadata=metadata_text("app", "1.0", requires_dist=["helper"]).encode())
+    index_server.add_wheel("helper", "1.0")
+    (project / "requirements.txt").write_text("app\n")
+    ran, fresh, used = _download_and_verify(index_server, project, monkeypatch)
+    assert used == [False]
+    assert ran == fresh
+    pins = [p["name"] for p in ran["targets"][0]["pins"]]  # type: ignore[index]
+    assert pins == ["app"]
+    assert wheels(project) == ["app-1.0-py3-none-any.whl", "helper-1.0-py3-none-any.whl"]
+
+
+def test_a_failed_download_is_verified_from_the_folder(
+    flask_index: IndexServer, project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    flask_index.inject("/files/werkzeug-3.0.1-py3-none-any.whl", Fault.error(500), times=None)
+    ran, fresh, used = _download_and_verify(flask_index, project, monkeypatch, retries=0)
+    assert used == [False]
+    assert ran == fresh
+    assert ran["covered"] is False  # type: ignore[index]

@@ -20,6 +20,7 @@ are preferred) and built into a wheel after the downloads (``wheelhouse.sdist``)
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import itertools
 import queue
@@ -37,7 +38,7 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
-from wheelhouse.dists import CoreMetadata, DistFile, Finder
+from wheelhouse.dists import CoreMetadata, DistFile, Finder, parse_dist_filename
 from wheelhouse.errors import StoreError, WheelhouseError
 from wheelhouse.requirements import RequirementSet
 from wheelhouse.resolver import FormatControl, Resolution, ResolveReporter, resolve
@@ -52,9 +53,9 @@ from wheelhouse.sdist import (
     build_sdists,
     subprocess_runner,
 )
-from wheelhouse.store import FileRecord, Store, StoreFinder, fsync_file
+from wheelhouse.store import FileRecord, Store, StoredWheel, StoreFinder, StoreScan, fsync_file
 from wheelhouse.targets import Target
-from wheelhouse.verify import VerifyReport, verify
+from wheelhouse.verify import VerifyReport, verify_scan
 
 if TYPE_CHECKING:
     from wheelhouse.index import IndexClient, IndexFinder, RemoteFile
@@ -104,6 +105,8 @@ class PlannedFile:
     sha256: str | None
     targets: tuple[str, ...]
     remote: RemoteFile = field(repr=False, compare=False)
+    # The metadata the index gave for it (what the resolver read), when known.
+    metadata: CoreMetadata | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -115,6 +118,7 @@ class DownloadPlan:
     present: tuple[str, ...] = ()  # files already in the folder that the resolutions use
     build: tuple[SdistBuild, ...] = ()  # sdists pinned for some targets: built after the downloads
     keep: tuple[PlannedFile, ...] = ()  # with building off: sdists of "sdist-only" gaps, kept for verify
+    base: StoreScan | None = field(default=None, repr=False, compare=False)  # the folder the plan started from
 
     @property
     def total_bytes(self) -> int:
@@ -556,7 +560,8 @@ def plan_download(
 
     reporter = reporter or DownloadReporter()
     building = options.build.enabled
-    local = StoreFinder(store.scan())
+    base = store.scan()
+    local = StoreFinder(base)
     remote = IndexFinder(client, targets)
     sdists = SdistMetadata(store, client.config, options.build, runner=runner)
 
@@ -615,12 +620,16 @@ def plan_download(
                 # py3-none-any and abi3 wheels serve several targets: one download, several targets recorded.
                 rf = remote.remote_file(dist)
                 fetch[dist.filename] = PlannedFile(
-                    dist.filename, redact_url(rf.url), rf.size, rf.sha256, (res.target.name,), rf
+                    dist.filename,
+                    redact_url(rf.url),
+                    rf.size,
+                    rf.sha256,
+                    (res.target.name,),
+                    rf,
+                    _read_metadata(remote, dist),
                 )
             elif res.target.name not in item.targets:
-                fetch[dist.filename] = PlannedFile(
-                    item.filename, item.url, item.size, item.sha256, (*item.targets, res.target.name), item.remote
-                )
+                fetch[dist.filename] = dataclasses.replace(item, targets=(*item.targets, res.target.name))
     planned_builds = tuple(
         SdistBuild(
             filename,
@@ -640,9 +649,18 @@ def plan_download(
         tuple(present),
         build=planned_builds,
         keep=keep,
+        base=base,
     )
     reporter.planned(plan)
     return plan
+
+
+def _read_metadata(remote: IndexFinder, dist: DistFile) -> CoreMetadata | None:
+    """The metadata the resolver read for a pinned file (cached by then), or None."""
+    try:
+        return remote.metadata(dist)
+    except WheelhouseError:
+        return None
 
 
 def _sdists_to_keep(resolutions: Sequence[Resolution], remote: IndexFinder) -> tuple[PlannedFile, ...]:
@@ -674,6 +692,83 @@ def _sdists_to_keep(resolutions: Sequence[Resolution], remote: IndexFinder) -> t
                     dist.filename, redact_url(rf.url), rf.size, rf.sha256, (res.target.name,), rf
                 )
     return tuple(keep.values())
+
+
+class _VerifyAhead:
+    """The verify that ends a run, computed while the files download: over the folder as it will be once every
+    planned file is committed, each with the metadata the index gave for it.
+
+    It stands only if the folder turns out exactly so: :meth:`report` compares everything a resolution reads
+    (:meth:`StoreScan.resolver_view`) with a scan taken after the commits, which has read each new file's
+    metadata from the wheel itself. Any difference (a failed download, a wheel whose metadata is not what the
+    index said) and the caller verifies the usual way.
+    """
+
+    def __init__(
+        self, requirements: RequirementSet, targets: Sequence[Target], store: Store, plan: DownloadPlan
+    ) -> None:
+        assert plan.base is not None
+        added = []
+        for item in plan.fetch:
+            assert item.metadata is not None
+            name, version, kind, tags, build = parse_dist_filename(item.filename)
+            dist = DistFile(
+                item.filename,
+                name,
+                version,
+                kind,
+                tags,
+                str(store.root / item.filename),
+                True,
+                build=build,
+                requires_python=item.metadata.requires_python,
+            )
+            added.append(StoredWheel(dist, item.metadata, 0.0))
+        wheels = sorted((*plan.base.wheels, *added), key=lambda w: w.dist.filename)
+        self.scan = dataclasses.replace(plan.base, wheels=tuple(wheels))
+        self._warnings: list[str] = []
+        self._report: VerifyReport | None = None
+        self._thread = threading.Thread(
+            target=self._run, args=(requirements, targets), name="wheelhouse-verify-ahead", daemon=True
+        )
+        self._thread.start()
+
+    @staticmethod
+    def applies(plan: DownloadPlan) -> bool:
+        """Whether the folder after the run is predictable: only wheels arrive, each with known metadata."""
+        return (
+            plan.base is not None
+            and bool(plan.fetch)
+            and not plan.build
+            and not plan.keep
+            and all(item.metadata is not None and item.filename.endswith(".whl") for item in plan.fetch)
+        )
+
+    def _run(self, requirements: RequirementSet, targets: Sequence[Target]) -> None:
+        # A failure here only means the usual verify runs at the end, and reports it.
+        with contextlib.suppress(Exception):
+            self._report = verify_scan(requirements, targets, self.scan, warn=self._warnings.append)
+
+    def report(
+        self, final: StoreScan, fix_args: Sequence[str], warn: Callable[[str], None] | None
+    ) -> VerifyReport | None:
+        """The report, if the folder is as predicted and covered; else None."""
+        self._thread.join()
+        report = self._report
+        if report is None or not report.covered or final.resolver_view() != self.scan.resolver_view():
+            return None
+        # The same files, as the folder describes them (with their hashes and sizes).
+        dists = {w.dist.filename: w.dist for w in final.wheels}
+        resolutions = tuple(
+            dataclasses.replace(
+                res, pins=tuple(dataclasses.replace(pin, dist=dists[pin.dist.filename]) for pin in res.pins)
+            )
+            for res in report.resolutions
+        )
+        if warn is not None:
+            for message in self._warnings:
+                warn(message)
+        return VerifyReport(str(final.root), resolutions, final.problems, tuple(fix_args))
 
 
 class _Cancelled(Exception):
@@ -720,6 +815,7 @@ def download(
                 runner=runner,
                 transfers=transfers,
             )
+            ahead = _VerifyAhead(requirements, targets, store, plan) if _VerifyAhead.applies(plan) else None
             downloaded, failed, received = _fetch_all(plan, store, transfers, reporter, requirements.files)
         finally:
             transfers.close()
@@ -739,7 +835,10 @@ def download(
             else ()
         )
         _record_usage(plan, store, requirements.files, failed)
-    report = verify(requirements, targets, store, fix_args=options.fix_args, warn=warn)
+    final = store.scan()
+    report = ahead.report(final, options.fix_args, warn) if ahead is not None else None
+    if report is None:
+        report = verify_scan(requirements, targets, final, fix_args=options.fix_args, warn=warn)
     return DownloadResult(
         plan,
         downloaded=downloaded,

@@ -115,6 +115,17 @@ class StoreScan:
             out.setdefault(wheel.dist.name, []).append(wheel)
         return out
 
+    def resolver_view(self) -> tuple[object, ...]:
+        """All that a resolution over this scan reads (through :class:`StoreFinder`), hashes and sizes aside:
+        scans with equal views resolve alike. Hashes and sizes are left out because no resolution reads them,
+        and a plan may not know a file's size before it arrives."""
+        return (
+            tuple((dataclasses.replace(w.dist, sha256=None, size=None), w.metadata) for w in self.wheels),
+            tuple(dataclasses.replace(d, sha256=None, size=None) for d in self.sdists),
+            tuple(dataclasses.replace(d, sha256=None, size=None) for d in self.kept_sdists),
+            self.problems,
+        )
+
     def get(self, filename: str) -> StoredWheel | None:
         for wheel in self.wheels:
             if wheel.dist.filename == filename:

@@ -9,7 +9,7 @@ from typing import Any
 
 from wheelhouse.requirements import RequirementSet
 from wheelhouse.resolver import Resolution, format_chain, resolve
-from wheelhouse.store import Store, StoreFinder, StoreProblem
+from wheelhouse.store import Store, StoreFinder, StoreProblem, StoreScan
 from wheelhouse.targets import Target
 
 JSON_SCHEMA_VERSION = 1
@@ -46,10 +46,21 @@ def verify(
     warn: Callable[[str], None] | None = None,
 ) -> VerifyReport:
     """Resolve ``requirements`` for each target from the folder alone; never touches the network."""
-    scan = store.scan()
+    return verify_scan(requirements, targets, store.scan(), fix_args=fix_args, warn=warn)
+
+
+def verify_scan(
+    requirements: RequirementSet,
+    targets: Sequence[Target],
+    scan: StoreScan,
+    *,
+    fix_args: Sequence[str] = (),
+    warn: Callable[[str], None] | None = None,
+) -> VerifyReport:
+    """:func:`verify` over a scan of the folder already taken."""
     finder = StoreFinder(scan)
     resolutions = tuple(resolve(requirements, target, [finder], warn=warn) for target in targets)
-    return VerifyReport(str(store.root), resolutions, scan.problems, tuple(fix_args))
+    return VerifyReport(str(scan.root), resolutions, scan.problems, tuple(fix_args))
 
 
 def report_to_json(report: VerifyReport) -> dict[str, Any]:

@@ -255,11 +255,13 @@ class IndexServer:
         yanked: str | None = None,
         requires_python: str | None = None,
         project: str | None = None,
+        metadata: bytes | None = None,
     ) -> None:
         """Publish ``data`` as ``filename``; ``project`` defaults to the name the file name carries.
 
         ``yanked=""`` yanks without a reason. Any file name is accepted, hostile ones included, so tests can
-        check that clients refuse them.
+        check that clients refuse them. ``metadata`` publishes other core metadata than the wheel's own, as an
+        index whose metadata disagrees with its files would.
         """
         entry = _Entry(
             filename=filename,
@@ -268,7 +270,7 @@ class IndexServer:
             sha256=hashlib.sha256(data).hexdigest(),
             yanked=yanked,
             requires_python=requires_python,
-            metadata=_wheel_metadata(data) if filename.endswith(".whl") else None,
+            metadata=metadata if metadata is not None else _wheel_metadata(data) if filename.endswith(".whl") else None,
         )
         with self._lock:
             self._files[filename] = entry
