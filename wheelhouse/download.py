@@ -815,8 +815,15 @@ def download(
                 runner=runner,
                 transfers=transfers,
             )
-            ahead = _VerifyAhead(requirements, targets, store, plan) if _VerifyAhead.applies(plan) else None
-            downloaded, failed, received = _fetch_all(plan, store, transfers, reporter, requirements.files)
+            ahead: list[_VerifyAhead] = []
+
+            def verify_ahead() -> None:
+                if _VerifyAhead.applies(plan):
+                    ahead.append(_VerifyAhead(requirements, targets, store, plan))
+
+            downloaded, failed, received = _fetch_all(
+                plan, store, transfers, reporter, requirements.files, all_started=verify_ahead
+            )
         finally:
             transfers.close()
         kept, keep_failed = _keep_sdists(plan.keep, store, client)
@@ -836,7 +843,7 @@ def download(
         )
         _record_usage(plan, store, requirements.files, failed)
     final = store.scan()
-    report = ahead.report(final, options.fix_args, warn) if ahead is not None else None
+    report = ahead[0].report(final, options.fix_args, warn) if ahead else None
     if report is None:
         report = verify_scan(requirements, targets, final, fix_args=options.fix_args, warn=warn)
     return DownloadResult(
@@ -879,8 +886,12 @@ def _fetch_all(
     transfers: _Transfers,
     reporter: DownloadReporter,
     sources: Sequence[str],
+    all_started: Callable[[], None] = lambda: None,
 ) -> tuple[tuple[str, ...], tuple[FailedFile, ...], int]:
-    """Finish every planned transfer (most already run), commit each verified file, then record them all."""
+    """Finish every planned transfer (most already run), commit each verified file, then record them all.
+
+    ``all_started`` is called once every transfer has been started (work that can wait until then).
+    """
     if not plan.fetch:
         return (), (), 0
     downloaded: list[str] = []
@@ -894,6 +905,7 @@ def _fetch_all(
             reporter.file_started(item)
             transfers.listen(item.filename, lambda n, item=item: reporter.file_progress(item, n))  # type: ignore[misc]
             futures[transfers.start(item.filename, item.remote)] = item
+        all_started()
         pending: set[Future[tuple[Path, str]]] = set(futures)
         saved = time.monotonic()
         while pending:
