@@ -26,15 +26,12 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import email.parser
-import email.policy
 import json
 import os
 import shlex
 import shutil
 import subprocess
 import sys
-import tarfile
 import tempfile
 import threading
 import time
@@ -55,7 +52,6 @@ from packaging.utils import (
 from packaging.version import InvalidVersion, Version
 
 from wheelhouse.dists import MAX_METADATA_BYTES, CoreMetadata, DistFile, Finder, parse_core_metadata
-from wheelhouse.docker import DOCKER_ENV  # the client override, shared with `wheelhouse build`
 from wheelhouse.errors import StoreError, TargetError, WheelhouseError
 from wheelhouse.store import FileRecord, Store, file_sha256, read_wheel_metadata
 from wheelhouse.targets import Target, host_target
@@ -64,7 +60,6 @@ if TYPE_CHECKING:
     from wheelhouse.index import IndexConfig
 
 __all__ = [
-    "DOCKER_ENV",
     "BuildFailure",
     "BuildOptions",
     "BuildOutcome",
@@ -266,6 +261,8 @@ def read_sdist_member(path: Path, member: str, *, limit: int = MAX_METADATA_BYTE
     Only a regular member directly below the single top-level directory counts; a member larger than ``limit``
     raises ValueError, as does an unreadable archive.
     """
+    import tarfile  # here, like the other imports only sdists need: a download without them does not pay
+
     try:
         if path.name.endswith(".zip"):
             with zipfile.ZipFile(path) as zf:
@@ -302,6 +299,9 @@ def static_metadata(path: Path, dist: DistFile) -> CoreMetadata | None:
     data = read_sdist_member(path, "PKG-INFO")
     if data is None:
         return None
+    import email.parser
+    import email.policy
+
     text = data.decode("utf-8", errors="replace")
     headers = email.parser.HeaderParser(policy=email.policy.compat32).parsestr(text)
     try:
@@ -804,6 +804,8 @@ class _Builder:
         if self.options.build_in == "host":
             self._docker = _DockerStatus(None, False, "--build-in host")
             return self._docker
+        from wheelhouse.docker import DOCKER_ENV  # the client override, shared with `wheelhouse build`
+
         name = self.options.docker or self.environ.get(DOCKER_ENV) or "docker"
         client = shutil.which(name, path=self.environ.get("PATH"))
         if client is None:
