@@ -522,3 +522,29 @@ def test_a_failed_download_is_verified_from_the_folder(
     assert used == [False]
     assert ran == fresh
     assert ran["covered"] is False  # type: ignore[index]
+
+
+def test_a_slow_speculative_request_does_not_hold_up_the_exit(index_server: IndexServer, project: Path) -> None:
+    """Speculation only warms caches: a request the run turned out not to need is not waited for at the exit.
+
+    ``app`` 10 needs a project the index lacks, so the resolver gives it up and the metadata of the releases it
+    would try next is fetched ahead; one of them, never needed (9 serves), hangs.
+    """
+    import time
+
+    from tests.conftest import run_wheelhouse
+
+    index_server.add_wheel("app", "10.0", requires_dist=["missing>=1"])
+    for n in range(2, 10):
+        index_server.add_wheel("app", f"{n}.0")
+    index_server.inject("/files/app-2.0-py3-none-any.whl.metadata", Fault(delay=60), times=None)
+    (project / "requirements.txt").write_text("app\n")
+    started = time.monotonic()
+    proc = run_wheelhouse(
+        "download", "--index-url", index_server.index_url, "--target", "linux/amd64", "--python", "3.12", cwd=project
+    )
+    elapsed = time.monotonic() - started
+    assert proc.returncode == 0, proc.stderr
+    assert wheels(project) == ["app-9.0-py3-none-any.whl"]
+    assert any(r.route == "/files/app-2.0-py3-none-any.whl.metadata" for r in index_server.requests.snapshot())
+    assert elapsed < 30, f"the exit waited for a speculative request: {elapsed:.1f} s"

@@ -205,7 +205,10 @@ class _PriorityPool:
         self._order = itertools.count()
         self._lock = threading.Lock()
         self._closed = False
-        self._threads = [threading.Thread(target=self._work, name=f"{name}_{i}") for i in range(workers)]
+        # Daemon threads: their work only warms caches, so an exit need not wait for a slow speculative request.
+        self._threads = [
+            threading.Thread(target=self._work, name=f"{name}_{i}", daemon=True) for i in range(workers)
+        ]
         for thread in self._threads:
             thread.start()
 
