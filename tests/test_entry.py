@@ -162,3 +162,27 @@ def test_a_piped_download_imports_rich_only_after_its_plan(tmp_path: Path) -> No
         [sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60, check=False
     )
     assert proc.stdout.strip() == "[False]", proc.stderr
+
+
+def test_a_reader_that_went_away_gets_no_traceback(tmp_path: Path) -> None:
+    # `wheelhouse list | head -1`: the pipe is closed before the last output is flushed at the exit.
+    code = textwrap.dedent(
+        """
+        import sys, time
+        import wheelhouse.cli as cli
+        def fake_main():
+            time.sleep(0.5)  # the reader is gone by now
+            sys.stdout.write("hello\\n")  # buffered: written by the exit's flush
+        cli.main = fake_main
+        cli.run()
+        """
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}  # output buffered, as usual
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+    )
+    assert proc.stdout is not None
+    proc.stdout.close()
+    _out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 1
+    assert err == ""

@@ -206,9 +206,7 @@ class _PriorityPool:
         self._lock = threading.Lock()
         self._closed = False
         # Daemon threads: their work only warms caches, so an exit need not wait for a slow speculative request.
-        self._threads = [
-            threading.Thread(target=self._work, name=f"{name}_{i}", daemon=True) for i in range(workers)
-        ]
+        self._threads = [threading.Thread(target=self._work, name=f"{name}_{i}", daemon=True) for i in range(workers)]
         for thread in self._threads:
             thread.start()
 

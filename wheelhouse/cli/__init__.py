@@ -187,7 +187,8 @@ def run() -> NoReturn:
     atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):
         try:
-            stream.flush()
+            if stream is not None:
+                stream.flush()
         except (OSError, ValueError):
             # A reader that went away (a closed pipe) or a stream closed by now: what was to say is lost.
             code = code or ExitCode.FAILURE
