@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import functools
 import itertools
 import queue
 import sys
@@ -244,8 +243,8 @@ class _PriorityPool:
                     return
                 fn()
             except BaseException:
-                # Even a KeyboardInterrupt: it reaches a worker only as another thread's outcome (a page the
-                # interrupted main thread was fetching), and the main thread reports it.
+                # Ignored, even a KeyboardInterrupt: that reaches a worker only as another thread's outcome (a
+                # page the interrupted main thread was fetching), and the main thread reports it.
                 pass
             finally:
                 self._queue.task_done()
@@ -310,14 +309,10 @@ class _SpeculativeFinder:
         return meta
 
     def _submit(self, fn: Callable[[], object], priority: tuple[int, int]) -> None:
+        # The pool ignores a task's failure: speculation failing is not an error, the resolver asks again and
+        # then sees the real failure.
         if not self.stop.is_set():
-            self.pool.submit(functools.partial(self._quietly, fn), priority)
-
-    @staticmethod
-    def _quietly(fn: Callable[[], object]) -> None:
-        # Speculation failing is not an error: the resolver asks again and then sees the real failure.
-        with contextlib.suppress(Exception):
-            fn()
+            self.pool.submit(fn, priority)
 
     def _prefetch_dependencies(self, meta: CoreMetadata) -> None:
         wanted: list[tuple[NormalizedName, SpecifierSet]] = []
@@ -403,7 +398,7 @@ class _SpeculativeFinder:
             self._submit(lambda candidate=candidate: self.metadata(candidate), (_LOOK_AHEAD, 0))  # type: ignore[misc]
 
     def _warm(self, dist: DistFile) -> None:
-        self.metadata(dist)  # raises (quietly, see _quietly) when the metadata is unusable: no download then
+        self.metadata(dist)  # raises (ignored by the pool) when the metadata is unusable: no download then
         if self.transfers is not None:
             # Usually the very file the resolver pins a moment later: its bytes are on their way already. A
             # wrong guess costs one discarded download (see _Transfers).
