@@ -703,6 +703,15 @@ class _VerifyAhead:
     def __init__(
         self, requirements: RequirementSet, targets: Sequence[Target], store: Store, plan: DownloadPlan
     ) -> None:
+        self._args = (requirements, targets, store, plan)
+        self._warnings: list[str] = []
+        self._report: VerifyReport | None = None
+        self._expected: tuple[object, ...] | None = None
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Predict the folder and resolve over it, in a thread of its own."""
+        requirements, targets, store, plan = self._args
         assert plan.base is not None
         added = []
         for item in plan.fetch:
@@ -721,11 +730,10 @@ class _VerifyAhead:
             )
             added.append(StoredWheel(dist, item.metadata, 0.0))
         wheels = sorted((*plan.base.wheels, *added), key=lambda w: w.dist.filename)
-        self.scan = dataclasses.replace(plan.base, wheels=tuple(wheels))
-        self._warnings: list[str] = []
-        self._report: VerifyReport | None = None
+        scan = dataclasses.replace(plan.base, wheels=tuple(wheels))
+        self._expected = scan.resolver_view()
         self._thread = threading.Thread(
-            target=self._run, args=(requirements, targets), name="wheelhouse-verify-ahead", daemon=True
+            target=self._run, args=(requirements, targets, scan), name="wheelhouse-verify-ahead", daemon=True
         )
         self._thread.start()
 
@@ -740,18 +748,20 @@ class _VerifyAhead:
             and all(item.metadata is not None and item.filename.endswith(".whl") for item in plan.fetch)
         )
 
-    def _run(self, requirements: RequirementSet, targets: Sequence[Target]) -> None:
+    def _run(self, requirements: RequirementSet, targets: Sequence[Target], scan: StoreScan) -> None:
         # A failure here only means the usual verify runs at the end, and reports it.
         with contextlib.suppress(Exception):
-            self._report = verify_scan(requirements, targets, self.scan, warn=self._warnings.append)
+            self._report = verify_scan(requirements, targets, scan, warn=self._warnings.append)
 
     def report(
         self, final: StoreScan, fix_args: Sequence[str], warn: Callable[[str], None] | None
     ) -> VerifyReport | None:
-        """The report, if the folder is as predicted and covered; else None."""
+        """The report, if it was started, the folder is as predicted and every target is covered; else None."""
+        if self._thread is None:
+            return None
         self._thread.join()
         report = self._report
-        if report is None or not report.covered or final.resolver_view() != self.scan.resolver_view():
+        if report is None or not report.covered or final.resolver_view() != self._expected:
             return None
         # The same files, as the folder describes them (with their hashes and sizes).
         dists = {w.dist.filename: w.dist for w in final.wheels}
@@ -811,14 +821,9 @@ def download(
                 runner=runner,
                 transfers=transfers,
             )
-            ahead: list[_VerifyAhead] = []
-
-            def verify_ahead() -> None:
-                if _VerifyAhead.applies(plan):
-                    ahead.append(_VerifyAhead(requirements, targets, store, plan))
-
+            ahead = _VerifyAhead(requirements, targets, store, plan) if _VerifyAhead.applies(plan) else None
             downloaded, failed, received = _fetch_all(
-                plan, store, transfers, reporter, requirements.files, all_started=verify_ahead
+                plan, store, transfers, reporter, requirements.files, all_started=ahead.start if ahead else None
             )
         finally:
             transfers.close()
@@ -839,7 +844,7 @@ def download(
         )
         _record_usage(plan, store, requirements.files, failed)
     final = store.scan()
-    report = ahead[0].report(final, options.fix_args, warn) if ahead else None
+    report = ahead.report(final, options.fix_args, warn) if ahead is not None else None
     if report is None:
         report = verify_scan(requirements, targets, final, fix_args=options.fix_args, warn=warn)
     return DownloadResult(
@@ -882,7 +887,7 @@ def _fetch_all(
     transfers: _Transfers,
     reporter: DownloadReporter,
     sources: Sequence[str],
-    all_started: Callable[[], None] = lambda: None,
+    all_started: Callable[[], None] | None = None,
 ) -> tuple[tuple[str, ...], tuple[FailedFile, ...], int]:
     """Finish every planned transfer (most already run), commit each verified file, then record them all.
 
@@ -901,7 +906,8 @@ def _fetch_all(
             reporter.file_started(item)
             transfers.listen(item.filename, lambda n, item=item: reporter.file_progress(item, n))  # type: ignore[misc]
             futures[transfers.start(item.filename, item.remote)] = item
-        all_started()
+        if all_started is not None:
+            all_started()
         pending: set[Future[tuple[Path, str]]] = set(futures)
         saved = time.monotonic()
         while pending:
