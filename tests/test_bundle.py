@@ -13,8 +13,8 @@ import pytest
 
 from tests.conftest import Cli
 from tests.support.wheels import make_wheel, write_wheel
-from wheelhouse.bundle import BundleError, export_bundle, import_bundle
-from wheelhouse.store import FileRecord, Store
+from wheelhouse.share.bundle import BundleError, export_bundle, import_bundle
+from wheelhouse.store.folder import FileRecord, Store
 
 X86 = "cp312-cp312-manylinux_2_17_x86_64.manylinux2014_x86_64"
 ARM = "cp312-cp312-manylinux_2_17_aarch64.manylinux2014_aarch64"

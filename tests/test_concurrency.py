@@ -20,7 +20,7 @@ from tests.support.index_server import IndexServer
 from tests.support.wheels import write_wheel
 from tests.test_faults import Throttle, assert_sound_folder, file_gets, publish
 from tests.test_interrupt import TARGET, partial_with_bytes, start, wait_for, wheelhouse_exe
-from wheelhouse.store import META_DIR, Store
+from wheelhouse.store.folder import META_DIR, Store
 
 SMALL = ("alpha", "beta")
 LARGE = ("big-one", "big-two")

@@ -10,7 +10,7 @@ import pytest
 
 from tests.conftest import Cli
 from tests.support.wheels import write_wheel
-from wheelhouse.config import Settings, load_settings, settings_rows
+from wheelhouse.settings import Settings, load_settings, settings_rows
 
 KEYS = [
     "wheels",

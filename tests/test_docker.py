@@ -25,7 +25,7 @@ from tests.conftest import Cli, run_wheelhouse
 from tests.support import docker_env
 from tests.support.index_server import Fault, IndexServer
 from tests.support.wheels import make_wheel, write_wheel
-from wheelhouse.docker import BuildRequest, DockerClient, DockerInfo, RunResult, build_argv, build_request
+from wheelhouse.docker.client import BuildRequest, DockerClient, DockerInfo, RunResult, build_argv, build_request
 from wheelhouse.errors import DockerError
 from wheelhouse.targets import parse_target
 

@@ -10,7 +10,7 @@ import pytest
 
 from tests.conftest import Cli
 from tests.support.index_server import Fault, IndexServer
-from wheelhouse.store import Store
+from wheelhouse.store.folder import Store
 
 X86 = "cp312-cp312-manylinux_2_17_x86_64.manylinux2014_x86_64"
 ARM = "cp312-cp312-manylinux_2_17_aarch64.manylinux2014_aarch64"
@@ -335,7 +335,7 @@ def test_backtracking_fetches_the_metadata_of_the_next_releases_ahead() -> None:
     from packaging.version import Version
 
     from wheelhouse.dists import CoreMetadata, DistFile
-    from wheelhouse.download import _PriorityPool, _SpeculativeFinder
+    from wheelhouse.fetch.download import _PriorityPool, _SpeculativeFinder
     from wheelhouse.targets import parse_target
 
     def wheel(version: str, tag: str = "py3-none-any", **extra: object) -> DistFile:
@@ -406,7 +406,7 @@ def test_speculation_runs_the_most_urgent_task_first_and_survives_any_failure(
     first; a task that fails, even with a KeyboardInterrupt that was another thread's, stops nothing."""
     import threading
 
-    from wheelhouse.download import _PriorityPool
+    from wheelhouse.fetch.download import _PriorityPool
 
     pool = _PriorityPool(1, "test")
     gate = threading.Event()
@@ -439,7 +439,7 @@ def test_speculation_runs_the_most_urgent_task_first_and_survives_any_failure(
 def test_a_shut_down_speculation_drops_what_has_not_started() -> None:
     import threading
 
-    from wheelhouse.download import _PriorityPool
+    from wheelhouse.fetch.download import _PriorityPool
 
     pool = _PriorityPool(1, "test")
     gate = threading.Event()
@@ -461,11 +461,11 @@ def _download_and_verify(
 ) -> tuple[object, object, list[bool]]:
     """Download flask==3.0.0 at the core level; the run's report, a fresh verify's, and whether the report
     computed ahead stood."""
-    from wheelhouse import download as core
-    from wheelhouse.index import IndexClient, IndexConfig
+    from wheelhouse.fetch import download as core
+    from wheelhouse.index.client import IndexClient, IndexConfig
     from wheelhouse.requirements import load_requirements
+    from wheelhouse.resolve.verify import report_to_json, verify
     from wheelhouse.targets import parse_target
-    from wheelhouse.verify import report_to_json, verify
 
     used: list[bool] = []
     real_report = core._VerifyAhead.report
@@ -533,7 +533,7 @@ def test_a_stuck_speculative_task_does_not_hold_up_the_exit(tmp_path: Path) -> N
     code = (
         "import threading, time\n"
         "import wheelhouse.cli as cli\n"
-        "from wheelhouse.download import _PriorityPool\n"
+        "from wheelhouse.fetch.download import _PriorityPool\n"
         "pool = _PriorityPool(2, 'test')\n"
         "started = threading.Event()\n"
         "pool.submit(lambda: (started.set(), time.sleep(60)), (0, 0))\n"

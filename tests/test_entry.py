@@ -143,7 +143,7 @@ def test_a_piped_download_imports_rich_only_after_its_plan(tmp_path: Path) -> No
         """
         import sys
         import wheelhouse.cli.download as d
-        import wheelhouse.download as core
+        import wheelhouse.fetch.download as core
         seen = []
         def fake(*args, **kwargs):
             seen.append("rich.console" in sys.modules)

@@ -27,7 +27,7 @@ import pytest
 import tests.support.index_server as index_server_module
 from tests.conftest import Cli
 from tests.support.index_server import Fault, IndexServer
-from wheelhouse.store import META_DIR, PARTIAL_PREFIX, Store
+from wheelhouse.store.folder import META_DIR, PARTIAL_PREFIX, Store
 
 TARGET = ("--target", "linux/amd64", "--python", "3.12")
 PROJECTS = ("alpha", "beta", "gamma")
@@ -260,7 +260,7 @@ def test_cookies_an_index_sets_are_sent_back(abc_index: IndexServer) -> None:
     """Some private indexes hand out a session cookie and expect it on every later request."""
     from packaging.utils import canonicalize_name
 
-    from wheelhouse.index import IndexClient, IndexConfig
+    from wheelhouse.index.client import IndexClient, IndexConfig
 
     abc_index.inject("/simple/alpha/", Fault(headers=(("Set-Cookie", "session=abc123; Path=/"),)))
     with IndexClient(IndexConfig(index_url=abc_index.index_url)) as client:

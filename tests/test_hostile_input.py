@@ -28,7 +28,7 @@ from tests.support.index_server import Fault, IndexServer
 from tests.support.wheels import make_wheel, metadata_text, write_wheel
 from tests.test_faults import TARGET, assert_sound_folder, file_gets, lines_naming, publish
 from tests.test_interrupt import wheelhouse_exe
-from wheelhouse.store import META_DIR, Store
+from wheelhouse.store.folder import META_DIR, Store
 
 # -- hostile file names from the index ---------------------------------------------------------------------------
 

@@ -25,8 +25,9 @@ from packaging.utils import NormalizedName, canonicalize_name
 
 from tests.support.index_server import Fault, IndexServer, RecordedRequest
 from tests.support.wheels import make_wheel, metadata_text
+from wheelhouse._text import redact_url
 from wheelhouse.errors import ConfigError, HashMismatchError, NetworkError
-from wheelhouse.index import (
+from wheelhouse.index.client import (
     IndexClient,
     IndexConfig,
     IndexFinder,
@@ -34,7 +35,6 @@ from wheelhouse.index import (
     RemoteFile,
     index_config_from_pip,
     pip_config_files,
-    redact_url,
 )
 
 JSON = "application/vnd.pypi.simple.v1+json"
@@ -776,7 +776,7 @@ def test_finder_skips_other_platforms_and_formats_quietly_and_answers_once(
 def test_an_oversized_project_page_is_refused(
     client: IndexClient, srv: IndexServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import wheelhouse.index as index_module
+    import wheelhouse.index.client as index_module
 
     for version in range(40):
         srv.add_wheel("demo", f"1.{version}")

@@ -16,8 +16,8 @@ import pytest
 from tests.conftest import Cli
 from tests.support.index_server import Fault, IndexServer
 from tests.support.wheels import make_wheel, write_wheel
-from wheelhouse.integrity import Limits, check, inspect_wheel
-from wheelhouse.store import PARTIAL_PREFIX, FileRecord, Store
+from wheelhouse.share.integrity import Limits, check, inspect_wheel
+from wheelhouse.store.folder import PARTIAL_PREFIX, FileRecord, Store
 
 # -- crafting broken archives -------------------------------------------------------------------------------
 
@@ -151,7 +151,7 @@ def test_zip_bomb_declared_size_is_refused_without_inflating(
     def no_inflating(*args: object) -> None:
         raise AssertionError("a member over the limit must not be inflated")
 
-    monkeypatch.setattr("wheelhouse.integrity.zlib.decompressobj", no_inflating)
+    monkeypatch.setattr("wheelhouse.share.integrity.zlib.decompressobj", no_inflating)
     limits = Limits(max_member_bytes=1024**3)
     assert _kinds(path, limits) == ["corrupt"]
     assert f"{PAYLOAD} declares {0xFFFF_FFF0} bytes, over the per-member limit" in _messages(path, limits)
@@ -324,7 +324,7 @@ def test_fix_refuses_a_download_with_the_wrong_hash(project: Path, index_server:
     filename = index_server.add_wheel("demo", "1.0")
     _write(wheels, filename, b"garbage")
     Store(wheels).update_records({filename: FileRecord(sha256="ef" * 32, url=index_server.file_url(filename))})
-    from wheelhouse.index import IndexClient, IndexConfig, RemoteFile
+    from wheelhouse.index.client import IndexClient, IndexConfig, RemoteFile
 
     def fetch(name: str, url: str, sha256: str | None, dest: Path) -> str:
         with IndexClient(IndexConfig(), jobs=1, sleep=lambda _s: None) as client:

@@ -21,7 +21,7 @@ import pytest
 
 from tests.support.index_server import Fault, IndexServer
 from tests.test_faults import Throttle, assert_sound_folder, file_gets, publish
-from wheelhouse.store import META_DIR, PARTIAL_PREFIX
+from wheelhouse.store.folder import META_DIR, PARTIAL_PREFIX
 
 SMALL = ("alpha", "beta", "gamma")
 LARGE = ("big-one", "big-two", "big-three")

@@ -14,9 +14,9 @@ from tests.conftest import Cli, run_wheelhouse
 from tests.support.wheels import write_wheel
 from wheelhouse.cli.care import human_age, human_size
 from wheelhouse.errors import StoreError
-from wheelhouse.inventory import NotInFolderError, list_wheels, open_store, short_tags, show_wheels, why
 from wheelhouse.requirements import load_requirements
-from wheelhouse.store import FileRecord, Store
+from wheelhouse.share.inventory import NotInFolderError, list_wheels, open_store, short_tags, show_wheels, why
+from wheelhouse.store.folder import FileRecord, Store
 from wheelhouse.targets import parse_target, parse_targets
 
 X86 = "cp312-cp312-manylinux_2_17_x86_64.manylinux2014_x86_64"
@@ -413,7 +413,7 @@ def test_why_chains_per_target(folder: Path) -> None:
     x86 = rows["cp312-manylinux_2_28_x86_64"]
     assert x86.filename == f"markupsafe-2.1.5-{X86}.whl"
     assert str(x86.version) == "2.1.5"
-    from wheelhouse.resolver import format_chain
+    from wheelhouse.resolve.resolver import format_chain
 
     assert sorted(format_chain(c) for c in x86.chains) == [
         "requirements.txt:1 flask==3.0.0 -> markupsafe>=2.0",

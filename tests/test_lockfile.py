@@ -17,9 +17,9 @@ from packaging.markers import Marker
 from tests.conftest import Cli
 from tests.support.wheels import make_wheel, write_wheel
 from wheelhouse.errors import UsageError
-from wheelhouse.lockfile import LockEntry, build_lock, render_lock, target_marker
 from wheelhouse.requirements import load_requirements
-from wheelhouse.store import Store
+from wheelhouse.resolve.lockfile import LockEntry, build_lock, render_lock, target_marker
+from wheelhouse.store.folder import Store
 from wheelhouse.targets import Target, parse_target, parse_targets
 
 HOST_PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"

@@ -6,8 +6,8 @@ from pathlib import Path
 
 from tests.conftest import Cli
 from tests.support.index_server import IndexServer
-from wheelhouse.index import IndexConfig
-from wheelhouse.pip_engine import pip_argv
+from wheelhouse.build.pip_engine import pip_argv
+from wheelhouse.index.client import IndexConfig
 from wheelhouse.targets import parse_target
 
 

@@ -14,9 +14,9 @@ import pytest
 from tests.conftest import Cli
 from tests.support.wheels import make_sdist, write_wheel
 from wheelhouse.errors import StoreError
-from wheelhouse.prune import PrunePlan, PrunePolicy, plan_prune, prune
 from wheelhouse.requirements import load_requirements
-from wheelhouse.store import FileRecord, Store
+from wheelhouse.resolve.prune import PrunePlan, PrunePolicy, plan_prune, prune
+from wheelhouse.store.folder import FileRecord, Store
 from wheelhouse.targets import parse_targets
 
 DAY = 86400.0
@@ -291,7 +291,7 @@ def test_json_after_removal(cli: Cli, folder: Path) -> None:
 _TRY_LOCK = """
 import sys
 from wheelhouse.errors import LockTimeout
-from wheelhouse.store import Store
+from wheelhouse.store.folder import Store
 try:
     with Store(sys.argv[1]).lock(wait=False):
         sys.exit(0)
@@ -321,7 +321,7 @@ def test_the_folder_is_locked_from_plan_to_removal(folder: Path) -> None:
 
 
 def test_a_plan_that_would_break_a_target_removes_nothing(folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import wheelhouse.prune as prune_module
+    import wheelhouse.resolve.prune as prune_module
 
     real = prune_module.plan_prune
 

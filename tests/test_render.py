@@ -12,8 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Cli
-from wheelhouse.errors import UsageError
-from wheelhouse.render import (
+from wheelhouse.docker.render import (
     COMPOSE_OFFLINE,
     DOCKERFILE_CACHED,
     DOCKERFILE_OFFLINE,
@@ -30,6 +29,7 @@ from wheelhouse.render import (
     render,
     write_rendered,
 )
+from wheelhouse.errors import UsageError
 from wheelhouse.targets import Target, parse_target
 
 ROOT = Path(__file__).resolve().parents[1]

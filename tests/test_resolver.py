@@ -10,8 +10,8 @@ import pytest
 
 from tests.support.wheels import write_wheel
 from wheelhouse.requirements import load_requirements
-from wheelhouse.resolver import explain_tags, format_chain, resolve
-from wheelhouse.store import Store, StoreFinder
+from wheelhouse.resolve.resolver import explain_tags, format_chain, resolve
+from wheelhouse.store.folder import Store, StoreFinder
 from wheelhouse.targets import parse_target
 
 CASES: list[dict[str, Any]] = json.loads((Path(__file__).parent / "cases" / "resolver.json").read_text())

@@ -28,11 +28,7 @@ from tests.conftest import Cli
 from tests.support import docker_env
 from tests.support.index_server import Fault, IndexServer
 from tests.support.wheels import make_sdist, make_wheel, metadata_text
-from wheelhouse.dists import CoreMetadata, DistFile, parse_dist_filename
-from wheelhouse.index import IndexConfig
-from wheelhouse.requirements import load_requirements
-from wheelhouse.resolver import resolve
-from wheelhouse.sdist import (
+from wheelhouse.build.sdist import (
     BuildOptions,
     RunResult,
     SdistBuild,
@@ -44,7 +40,11 @@ from wheelhouse.sdist import (
     pip_environment,
     static_metadata,
 )
-from wheelhouse.store import Store
+from wheelhouse.dists import CoreMetadata, DistFile, parse_dist_filename
+from wheelhouse.index.client import IndexConfig
+from wheelhouse.requirements import load_requirements
+from wheelhouse.resolve.resolver import resolve
+from wheelhouse.store.folder import Store
 from wheelhouse.targets import host_target, parse_target
 
 # A setup.py that makes setuptools tag the wheel for this interpreter and platform (cp311-cp311-linux_x86_64)

@@ -7,8 +7,10 @@ never pays for importing requests or pip.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import gc
 import importlib
+import logging
 import os
 import sys
 import threading
@@ -128,6 +130,7 @@ def cli(ctx: click.Context, verbose: int, config_file: str | None) -> None:
     """
     from wheelhouse.cli._common import State
 
+    _show_diagnostics(verbose)
     ctx.obj = State(verbose=verbose, config_file=config_file)
 
 
@@ -200,6 +203,30 @@ def run() -> NoReturn:
             # A reader that went away (a closed pipe) or a stream closed by now: what was to say is lost.
             code = code or ExitCode.FAILURE
     os._exit(code)
+
+
+class _DiagnosticsHandler(logging.Handler):
+    """Writes the core's diagnostics (:mod:`wheelhouse._log`) to stderr: ``warning: ...`` for warnings, the bare
+    message for notes and detail, each redacted and made safe for a terminal, one line each."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        from wheelhouse._text import redact, safe
+
+        text = " ".join(safe(redact(record.getMessage())).split("\n"))
+        if record.levelno >= logging.WARNING:
+            text = f"warning: {text}"
+        # stderr went away: a diagnostic is not worth failing the command for.
+        with contextlib.suppress(OSError, ValueError):
+            click.echo(text, err=True)
+
+
+def _show_diagnostics(verbose: int) -> None:
+    """Route the ``wheelhouse`` logger to stderr once: warnings always, notes with -v, detail with -vv."""
+    from wheelhouse._log import logger
+
+    if not any(isinstance(h, _DiagnosticsHandler) for h in logger.handlers):
+        logger.addHandler(_DiagnosticsHandler())
+    logger.setLevel(logging.WARNING if not verbose else logging.INFO if verbose == 1 else logging.DEBUG)
 
 
 def _exit_status(code: object) -> int:

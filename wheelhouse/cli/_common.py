@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 import click
 
-from wheelhouse.config import Settings, load_settings
 from wheelhouse.errors import UsageError
+from wheelhouse.settings import Settings, load_settings
 
 if TYPE_CHECKING:
     from rich.console import Console

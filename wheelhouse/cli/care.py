@@ -1,7 +1,7 @@
 """Care of the folder: ``list``, ``show``, ``why``, ``prune``, ``lock`` and ``config``.
 
-Each command parses its options, calls one core function (``wheelhouse.inventory``, ``wheelhouse.prune``,
-``wheelhouse.lockfile``, ``wheelhouse.config``) and renders the result: rich for people, ``--json`` for
+Each command parses its options, calls one core function (``wheelhouse.share.inventory``, ``wheelhouse.resolve.prune``,
+``wheelhouse.resolve.lockfile``, ``wheelhouse.settings``) and renders the result: rich for people, ``--json`` for
 programs (the structures are documented in docs/care.md).
 """
 
@@ -35,11 +35,11 @@ from wheelhouse.cli._common import (
 from wheelhouse.errors import ExitCode, NotCoveredError, UsageError
 
 if TYPE_CHECKING:
-    from wheelhouse.config import SettingRow, Settings
-    from wheelhouse.inventory import Inventory, WheelDetails, WhyReport
-    from wheelhouse.lockfile import Lock
-    from wheelhouse.prune import PruneEntry, PrunePlan, PruneResult
-    from wheelhouse.store import FileRecord
+    from wheelhouse.resolve.lockfile import Lock
+    from wheelhouse.resolve.prune import PruneEntry, PrunePlan, PruneResult
+    from wheelhouse.settings import SettingRow, Settings
+    from wheelhouse.share.inventory import Inventory, WheelDetails, WhyReport
+    from wheelhouse.store.folder import FileRecord
     from wheelhouse.targets import Target
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -167,7 +167,7 @@ def list_command(
     PROJECT names (shell patterns allowed, e.g. 'django*') keep only those projects. --target/--python/--libc
     keep only the wheels those targets can install. "Used by" comes from the records `download` keeps.
     """
-    from wheelhouse.inventory import list_wheels, open_store
+    from wheelhouse.share.inventory import list_wheels, open_store
 
     state = get_state()
     settings = effective_settings(wheels_dir=wheels_dir, targets=targets, pythons=pythons, libc=libc)
@@ -266,8 +266,8 @@ def show_command(specs: tuple[str, ...], wheels_dir: str | None, as_json: bool) 
     WHEEL is a path or file name (patterns like 'numpy*.whl' are matched in the folder); PROJECT shows the
     newest version present (every platform's file), PROJECT==VERSION that version.
     """
-    from wheelhouse.inventory import open_store, show_wheels
-    from wheelhouse.store import Store
+    from wheelhouse.share.inventory import open_store, show_wheels
+    from wheelhouse.store.folder import Store
 
     settings = effective_settings(wheels_dir=wheels_dir)
     # A wheel outside the folder can be shown without one; anything else needs the folder.
@@ -376,7 +376,7 @@ def why_command(
     """Show every chain of requirements that needs PROJECT, per target, resolved from the folder alone."""
     from packaging.utils import canonicalize_name
 
-    from wheelhouse.inventory import open_store, why
+    from wheelhouse.share.inventory import open_store, why
 
     state = get_state()
     settings, reqs, target_list = load_project(
@@ -398,7 +398,7 @@ def why_command(
 
 
 def _why_json(report: WhyReport) -> dict[str, Any]:
-    from wheelhouse.resolver import format_chain
+    from wheelhouse.resolve.resolver import format_chain
 
     return {
         "schema": JSON_SCHEMA_VERSION,
@@ -423,7 +423,7 @@ def _why_json(report: WhyReport) -> dict[str, Any]:
 def _render_why(state: State, report: WhyReport) -> None:
     from rich.markup import escape
 
-    from wheelhouse.resolver import format_chain
+    from wheelhouse.resolve.resolver import format_chain
 
     out = state.console
     name = escape(report.project)
@@ -500,8 +500,8 @@ def prune_command(
     distributions of projects that have no wheel left. Refuses (exit 3, nothing removed) when the requirements
     do not resolve from the folder. Asks before removing unless --yes.
     """
-    from wheelhouse.inventory import open_store
-    from wheelhouse.prune import PrunePolicy, prune
+    from wheelhouse.resolve.prune import PrunePolicy, prune
+    from wheelhouse.share.inventory import open_store
 
     state = get_state()
     settings, reqs, target_list = load_project(
@@ -551,7 +551,7 @@ def prune_command(
     if as_json:
         print_json(_prune_json(result))
     elif not plan.covered:
-        from wheelhouse.cli._render import render_verify
+        from wheelhouse.cli._reports import render_verify
 
         render_verify(state, plan.report)
     elif dry_run or not plan.remove:
@@ -645,7 +645,7 @@ def _entry_json(entry: PruneEntry) -> dict[str, Any]:
 
 
 def _prune_json(result: PruneResult) -> dict[str, Any]:
-    from wheelhouse.verify import report_to_json
+    from wheelhouse.resolve.verify import report_to_json
 
     plan = result.plan
     return {
@@ -697,8 +697,8 @@ def lock_command(
     `pip install --require-hashes --no-index --find-links wheels -r requirements.lock`. Refuses (exit 3,
     nothing written) when the requirements do not resolve from the folder for every target.
     """
-    from wheelhouse.inventory import open_store
-    from wheelhouse.lockfile import build_lock, render_lock, write_lock
+    from wheelhouse.resolve.lockfile import build_lock, render_lock, write_lock
+    from wheelhouse.share.inventory import open_store
 
     state = get_state()
     settings, reqs, target_list = load_project(
@@ -724,7 +724,7 @@ def lock_command(
         if as_json:
             print_json(_lock_json(lock, output, None, written=False))
         else:
-            from wheelhouse.cli._render import render_verify
+            from wheelhouse.cli._reports import render_verify
 
             render_verify(state, lock.report)
         raise NotCoveredError(
@@ -753,7 +753,7 @@ def lock_command(
 
 
 def _lock_json(lock: Lock, output: str, text: str | None, *, written: bool) -> dict[str, Any]:
-    from wheelhouse.verify import report_to_json
+    from wheelhouse.resolve.verify import report_to_json
 
     data: dict[str, Any] = {
         "schema": JSON_SCHEMA_VERSION,
@@ -824,7 +824,7 @@ def config_command(
     searched from the working directory upwards, or --config FILE), then the command line. Options given here
     show what another command given the same options would use.
     """
-    from wheelhouse.config import settings_rows
+    from wheelhouse.settings import settings_rows
 
     state = get_state()
     settings = effective_settings(
@@ -867,7 +867,7 @@ def config_command(
 
 def _redacted(rows: Sequence[SettingRow]) -> tuple[SettingRow, ...]:
     """The rows with credentials in index and find-links URLs replaced by ``****``: output ends up in logs."""
-    from wheelhouse.index import redact_url
+    from wheelhouse._text import redact_url
 
     out = []
     for row in rows:

@@ -28,9 +28,9 @@ from wheelhouse.errors import ExitCode, UsageError, WheelhouseError
 
 if TYPE_CHECKING:
     from wheelhouse.cli._common import State
-    from wheelhouse.config import Settings
-    from wheelhouse.render import BaseImage, RenderOptions, RenderResult, WriteReport
+    from wheelhouse.docker.render import BaseImage, RenderOptions, RenderResult, WriteReport
     from wheelhouse.requirements import RequirementSet
+    from wheelhouse.settings import Settings
     from wheelhouse.targets import Target
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -128,7 +128,7 @@ def _requirement_files(settings: Settings) -> tuple[str, ...]:
 
 
 def _lock_file(context: Path, lock_file: str | None, no_lock: bool) -> str | None:
-    from wheelhouse.render import DEFAULT_LOCK
+    from wheelhouse.docker.render import DEFAULT_LOCK
 
     if lock_file and no_lock:
         raise UsageError("--lock and --no-lock exclude each other")
@@ -147,7 +147,7 @@ def _install_inputs(
 ) -> tuple[RequirementSet, tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
     """What the image installs: the parsed set (for verify) and the context-relative top-level requirement,
     constraint and included files."""
-    from wheelhouse.render import context_path
+    from wheelhouse.docker.render import context_path
 
     if lock is not None:
         # The lock is what pip installs, so it is also what must be covered.
@@ -173,7 +173,7 @@ def _install_inputs(
 
 
 def _app_dir(context: Path, app_dir: str | None) -> str | None:
-    from wheelhouse.render import DEFAULT_APP_DIR, context_path
+    from wheelhouse.docker.render import DEFAULT_APP_DIR, context_path
 
     if app_dir is not None:
         if not Path(app_dir).is_dir():
@@ -184,7 +184,7 @@ def _app_dir(context: Path, app_dir: str | None) -> str | None:
 
 
 def _base_image(settings: Settings, target: Target, base_image: str | None, base_python: str | None) -> BaseImage:
-    from wheelhouse.render import default_base_image, parse_base_image
+    from wheelhouse.docker.render import default_base_image, parse_base_image
 
     reference = base_image or settings.base_image or default_base_image(target)
     return parse_base_image(reference, declared_python=base_python)
@@ -201,7 +201,7 @@ def _render_options(
     lock: str | None,
     run_network_none: bool,
 ) -> tuple[RenderOptions, RequirementSet]:
-    from wheelhouse.render import RenderOptions, context_path
+    from wheelhouse.docker.render import RenderOptions, context_path
 
     state = get_state()
     reqs, top, constraints, included = _install_inputs(settings, context, lock)
@@ -316,7 +316,7 @@ def render_command(
     The base image's Python, libc and architecture must match the target; requirements.lock, when it
     exists, is installed with --require-hashes. Rendering twice changes nothing.
     """
-    from wheelhouse.render import DOCKERIGNORE, differences, is_generated, render, write_rendered
+    from wheelhouse.docker.render import DOCKERIGNORE, differences, is_generated, render, write_rendered
 
     state = get_state()
     settings = effective_settings(
@@ -442,8 +442,8 @@ def build_command(
     --platform is passed to Docker when the target is not the Docker daemon's own platform. Arguments
     after -- go to docker build as they are, e.g. -- --progress=plain --no-cache.
     """
-    from wheelhouse.docker import DockerClient, build_argv, build_request
-    from wheelhouse.render import render, write_rendered
+    from wheelhouse.docker.client import DockerClient, build_argv, build_request
+    from wheelhouse.docker.render import render, write_rendered
 
     state = get_state()
     settings = effective_settings(
@@ -459,7 +459,7 @@ def build_command(
     image = _base_image(settings, target, base_image, base_python)
     if image.python is not None:
         # Known without Docker: refuse a mismatch before verifying or calling Docker.
-        from wheelhouse.render import check_base_image
+        from wheelhouse.docker.render import check_base_image
 
         check_base_image(image, target)
     lock = _lock_file(context, lock_file, no_lock)
@@ -506,9 +506,9 @@ def build_command(
 
 def _verify_or_exit(state: State, settings: Settings, reqs: RequirementSet, target: Target, lock: str | None) -> None:
     """Prove the folder covers ``target``; else print the gap report and exit 3 before Docker runs."""
-    from wheelhouse.cli._render import render_verify
-    from wheelhouse.store import Store
-    from wheelhouse.verify import verify
+    from wheelhouse.cli._reports import render_verify
+    from wheelhouse.resolve.verify import verify
+    from wheelhouse.store.folder import Store
 
     store = Store(settings.wheels_path)
     fix_args: tuple[str, ...] = ("-r", lock) if lock else requirement_args(settings, ())

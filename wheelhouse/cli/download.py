@@ -23,14 +23,14 @@ from wheelhouse.cli._common import (
     target_options,
     wheels_option,
 )
-from wheelhouse.download import DEFAULT_JOBS, DownloadPlan, DownloadReporter, DownloadResult, PlannedFile
 from wheelhouse.errors import ExitCode, UsageError, WheelhouseError
+from wheelhouse.fetch.download import DEFAULT_JOBS, DownloadPlan, DownloadReporter, DownloadResult, PlannedFile
 
 if TYPE_CHECKING:
-    from wheelhouse.config import Settings
-    from wheelhouse.index import IndexConfig
+    from wheelhouse.build.sdist import BuildIn, BuildOutcome, SdistBuild
+    from wheelhouse.index.client import IndexConfig
     from wheelhouse.requirements import RequirementSet
-    from wheelhouse.sdist import BuildIn, BuildOutcome, SdistBuild
+    from wheelhouse.settings import Settings
     from wheelhouse.targets import Target
 
 
@@ -183,11 +183,11 @@ def download_command(
     PIP_NO_INDEX, PIP_CERT; pip's configuration files; https://pypi.org/simple. --isolated skips pip's
     files and variables. Credentials may be in URLs or ~/.netrc; they never appear in output or the manifest.
     """
-    from wheelhouse.download import DownloadOptions, download, plan_download
-    from wheelhouse.index import IndexClient
-    from wheelhouse.resolver import parse_format_control
-    from wheelhouse.sdist import BuildOptions
-    from wheelhouse.store import Store
+    from wheelhouse.build.sdist import BuildOptions
+    from wheelhouse.fetch.download import DownloadOptions, download, plan_download
+    from wheelhouse.index.client import IndexClient
+    from wheelhouse.resolve.resolver import parse_format_control
+    from wheelhouse.store.folder import Store
 
     state = get_state()
     target_specs = list(targets) + _pip_style_targets(platforms, pythons, abi, implementation)
@@ -223,7 +223,7 @@ def download_command(
         formats=parse_format_control(no_binary, only_binary),
     )
     if engine == "pip" and not dry_run:
-        from wheelhouse.pip_engine import pip_download
+        from wheelhouse.build.pip_engine import pip_download
 
         pip_download(reqs, target_list, store, config, warn=state.warn, info=state.info)
 
@@ -282,7 +282,7 @@ def _index_config(
     retries: int | None = None,
 ) -> IndexConfig:
     """Layer the index settings: pip's files and env < requirements-file options < wheelhouse.toml < options."""
-    from wheelhouse.index import index_config_from_pip
+    from wheelhouse.index.client import index_config_from_pip
 
     config = index_config_from_pip(isolated=isolated)
     layers: list[dict[str, Any]] = [
@@ -559,7 +559,7 @@ def _render(state: State, result: DownloadResult, dry_run: bool) -> None:
         out.print(f"kept {escape(name)} in {escape(_kept_sdists_dir(result))} (not built: --no-build)")
     _render_build_failures(state, result)
     if result.report is not None:
-        from wheelhouse.cli._render import render_verify
+        from wheelhouse.cli._reports import render_verify
 
         render_verify(state, result.report)
 
@@ -593,7 +593,7 @@ def _render_build_failures(state: State, result: DownloadResult) -> None:
 
 
 def _result_json(result: DownloadResult, dry_run: bool) -> dict[str, Any]:
-    from wheelhouse.verify import report_to_json
+    from wheelhouse.resolve.verify import report_to_json
 
     plan = result.plan
     return {

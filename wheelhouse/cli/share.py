@@ -28,13 +28,13 @@ from wheelhouse.errors import ExitCode, StoreError, WheelhouseError
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
 
-    from wheelhouse.integrity import CheckReport, Fetch
-    from wheelhouse.simple_index import IndexResult
-    from wheelhouse.store import Store
+    from wheelhouse.share.integrity import CheckReport, Fetch
+    from wheelhouse.share.static_index import IndexResult
+    from wheelhouse.store.folder import Store
 
 
 def _existing_store(wheels_dir: str | None) -> Store:
-    from wheelhouse.store import Store
+    from wheelhouse.store.folder import Store
 
     settings = effective_settings(wheels_dir=wheels_dir)
     store = Store(settings.wheels_path)
@@ -102,7 +102,7 @@ def _fetcher(state: State) -> Fetch:
     settings = state.settings()
 
     def fetch(filename: str, url: str, sha256: str | None, dest: Path) -> str:
-        from wheelhouse.index import IndexClient, RemoteFile, index_config_from_pip
+        from wheelhouse.index.client import IndexClient, RemoteFile, index_config_from_pip
 
         config = index_config_from_pip()
         # The configured indexes carry the credentials (if any) for the hosts the recorded URLs point at.
@@ -137,7 +137,7 @@ def check_command(fix: bool, wheels_dir: str | None, as_json: bool) -> None:
 
     Exit status: 0 nothing wrong (or, with --fix, everything fixed), 1 problems remain.
     """
-    from wheelhouse.integrity import check, report_to_json
+    from wheelhouse.share.integrity import check, report_to_json
 
     state = get_state()
     store = _existing_store(wheels_dir)
@@ -213,7 +213,7 @@ def index_command(wheels_dir: str | None, out_dir: str | None, as_json: bool) ->
     pip and uv use it with --index-url file://DIR/simple/; copy DIR to any static web server or object
     store to share the wheelhouse with many machines. Re-running updates only what changed.
     """
-    from wheelhouse.simple_index import build_index, result_to_json
+    from wheelhouse.share.static_index import build_index, result_to_json
 
     state = get_state()
     store = _existing_store(wheels_dir)
@@ -264,7 +264,7 @@ def serve_command(wheels_dir: str | None, out_dir: str | None, host: str, port: 
     """
     import signal
 
-    from wheelhouse.simple_index import AutoRefresh, IndexHTTPServer, default_index_dir, is_loopback
+    from wheelhouse.share.static_index import AutoRefresh, IndexHTTPServer, default_index_dir, is_loopback
 
     state = get_state()
     store = _existing_store(wheels_dir)
@@ -336,7 +336,7 @@ def export_command(
       --target/--python alone, no requirements file
                                        every wheel that installs on at least one target
     """
-    from wheelhouse.bundle import compatible_wheels, export_bundle, export_to_json, required_wheels
+    from wheelhouse.share.bundle import compatible_wheels, export_bundle, export_to_json, required_wheels
 
     state = get_state()
     store = _existing_store(wheels_dir)
@@ -356,7 +356,7 @@ def export_command(
         )
         target_names = [t.name for t in target_list]
         if reqs.requirements:
-            from wheelhouse.verify import verify
+            from wheelhouse.resolve.verify import verify
 
             report = verify(reqs, target_list, store, fix_args=requirement_args(settings, packages), warn=state.warn)
             filenames = required_wheels(report)
@@ -398,8 +398,8 @@ def import_command(bundle: str, wheels_dir: str | None, as_json: bool) -> None:
     a wheel that would replace a different file of the same name is refused whole. Wheels already present
     are kept; the bundle's provenance records (targets, sources, URLs) are merged into the folder's.
     """
-    from wheelhouse.bundle import import_bundle, import_to_json
-    from wheelhouse.store import Store
+    from wheelhouse.share.bundle import import_bundle, import_to_json
+    from wheelhouse.store.folder import Store
 
     state = get_state()
     settings = effective_settings(wheels_dir=wheels_dir)

@@ -39,8 +39,8 @@ def verify_command(
     Each gap names the chain of requirements that needs it, every file that was present and why it was
     rejected, and the `wheelhouse download` command that fills it.
     """
-    from wheelhouse.store import Store
-    from wheelhouse.verify import report_to_json, verify
+    from wheelhouse.resolve.verify import report_to_json, verify
+    from wheelhouse.store.folder import Store
 
     state = get_state()
     settings, reqs, target_list = load_project(
@@ -60,7 +60,7 @@ def verify_command(
     if as_json:
         print_json(report_to_json(report))
     else:
-        from wheelhouse.cli._render import render_verify
+        from wheelhouse.cli._reports import render_verify
 
         render_verify(state, report)
     click.get_current_context().exit(ExitCode.OK if report.covered else ExitCode.NOT_COVERED)

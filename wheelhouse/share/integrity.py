@@ -38,7 +38,7 @@ from typing import Any, BinaryIO, Literal, Protocol
 
 from wheelhouse.dists import MAX_METADATA_BYTES, InvalidDistFilename, parse_core_metadata, parse_dist_filename
 from wheelhouse.errors import WheelhouseError
-from wheelhouse.store import FileRecord, Store, StoreScan
+from wheelhouse.store.folder import FileRecord, Store, StoreScan
 
 IssueKind = Literal["corrupt", "record-mismatch", "hash-mismatch", "metadata-mismatch", "not-a-wheel"]
 FixStatus = Literal["restored", "moved-aside", "no-url", "failed"]
@@ -161,7 +161,7 @@ class NullCheckReporter:
 
 
 # fetch(filename, url, expected_sha256, dest) -> sha256 of what was written to dest. It raises a
-# WheelhouseError (NetworkError, HashMismatchError) on failure; the CLI builds it from wheelhouse.index.
+# WheelhouseError (NetworkError, HashMismatchError) on failure; the CLI builds it from wheelhouse.index.client.
 Fetch = Callable[[str, str, str | None, Path], str]
 
 

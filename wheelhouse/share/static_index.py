@@ -41,7 +41,7 @@ from packaging.version import Version
 
 from wheelhouse.dists import MAX_METADATA_BYTES
 from wheelhouse.errors import StoreError, UsageError
-from wheelhouse.store import PARTIAL_PREFIX, Store, StoreScan, atomic_write
+from wheelhouse.store.folder import PARTIAL_PREFIX, Store, StoreScan, atomic_write
 
 MARKER = ".wheelhouse-index"
 API_VERSION = "1.1"

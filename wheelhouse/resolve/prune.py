@@ -26,10 +26,10 @@ from packaging.version import Version
 from wheelhouse.dists import InvalidDistFilename, parse_dist_filename
 from wheelhouse.errors import StoreError
 from wheelhouse.requirements import RequirementSet
-from wheelhouse.resolver import resolve
-from wheelhouse.store import META_DIR, FileRecord, Store, StoreFinder, StoreScan
+from wheelhouse.resolve.resolver import resolve
+from wheelhouse.resolve.verify import VerifyReport
+from wheelhouse.store.folder import META_DIR, FileRecord, Store, StoreFinder, StoreScan
 from wheelhouse.targets import Target
-from wheelhouse.verify import VerifyReport
 
 __all__ = ["PruneEntry", "PrunePlan", "PrunePolicy", "PruneResult", "plan_prune", "prune"]
 
@@ -39,7 +39,7 @@ DAY = 86400.0
 RemoveReason = Literal["unused-project", "unused-version", "unused-file", "orphan-sdist"]
 # Why a file that no target needs stays.
 KeepReason = Literal["needed", "keep-versions", "recent", "project-kept", "build-requirement"]
-# How `download --keep-build-deps` marks the build requirements it keeps (wheelhouse.sdist).
+# How `download --keep-build-deps` marks the build requirements it keeps (wheelhouse.build.sdist).
 _BUILD_REQUIREMENT_OF = "build requirement of "
 
 

@@ -47,6 +47,7 @@ from packaging.version import InvalidVersion, Version
 from requests.adapters import HTTPAdapter
 
 from wheelhouse import __version__
+from wheelhouse._text import redact_url
 from wheelhouse.dists import (
     MAX_METADATA_BYTES,
     CoreMetadata,
@@ -302,24 +303,6 @@ def index_config_from_pip(
 
 
 # -- URLs and credentials --------------------------------------------------------------------------------------
-
-
-def redact_url(url: str) -> str:
-    """``url`` with its password (or a lone token user name) replaced by ``****``.
-
-    ``https://user:secret@host/simple`` becomes ``https://user:****@host/simple``; ``https://token@host/``
-    becomes ``https://****@host/``, because a user name on its own is usually an access token.
-    """
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return re.sub(r"//[^/@]*@", "//****@", url)
-    if "@" not in parts.netloc:
-        return url
-    userinfo, _, host = parts.netloc.rpartition("@")
-    user, colon, _password = userinfo.partition(":")
-    shown = f"{user}:****" if colon else "****"
-    return urlunsplit(parts._replace(netloc=f"{shown}@{host}"))
 
 
 def _split_credentials(url: str) -> tuple[str, tuple[str, str] | None]:

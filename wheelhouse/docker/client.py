@@ -19,8 +19,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from wheelhouse.docker.render import BaseImage
 from wheelhouse.errors import DockerError
-from wheelhouse.render import BaseImage
 from wheelhouse.targets import DOCKER_ARCHES, Target
 
 __all__ = [

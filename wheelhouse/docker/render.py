@@ -24,7 +24,7 @@ from importlib import resources
 from pathlib import Path
 
 from wheelhouse.errors import UsageError
-from wheelhouse.store import atomic_write
+from wheelhouse.store.folder import atomic_write
 from wheelhouse.targets import Target, parse_python
 
 __all__ = [
@@ -455,7 +455,7 @@ def _ignore_pattern(path: str) -> str:
 
 
 def _template(name: str) -> str:
-    return resources.files("wheelhouse.templates").joinpath(name).read_text(encoding="utf-8")
+    return resources.files("wheelhouse.docker.templates").joinpath(name).read_text(encoding="utf-8")
 
 
 def _fill(template: str, values: Mapping[str, str]) -> str:

@@ -22,9 +22,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from wheelhouse.index import IndexConfig
+from wheelhouse.index.client import IndexConfig
 from wheelhouse.requirements import RequirementSet
-from wheelhouse.store import FileRecord, Store, file_sha256, read_wheel_metadata
+from wheelhouse.store.folder import FileRecord, Store, file_sha256, read_wheel_metadata
 from wheelhouse.targets import Target
 
 Runner = Callable[..., "subprocess.CompletedProcess[str]"]

@@ -53,11 +53,11 @@ from packaging.version import InvalidVersion, Version
 
 from wheelhouse.dists import MAX_METADATA_BYTES, CoreMetadata, DistFile, Finder, parse_core_metadata
 from wheelhouse.errors import StoreError, TargetError, WheelhouseError
-from wheelhouse.store import FileRecord, Store, file_sha256, read_wheel_metadata
+from wheelhouse.store.folder import FileRecord, Store, file_sha256, read_wheel_metadata
 from wheelhouse.targets import Target, host_target
 
 if TYPE_CHECKING:
-    from wheelhouse.index import IndexConfig
+    from wheelhouse.index.client import IndexConfig
 
 __all__ = [
     "BuildFailure",
@@ -635,7 +635,7 @@ def base_image_for(target: Target, template: str | None = None) -> str:
     """
     if template:
         return template.replace("{python}", "{}.{}".format(*target.python_version))
-    from wheelhouse.render import default_base_image
+    from wheelhouse.docker.render import default_base_image
 
     return default_base_image(target)
 
@@ -804,7 +804,7 @@ class _Builder:
         if self.options.build_in == "host":
             self._docker = _DockerStatus(None, False, "--build-in host")
             return self._docker
-        from wheelhouse.docker import DOCKER_ENV  # the client override, shared with `wheelhouse build`
+        from wheelhouse.docker.client import DOCKER_ENV  # the client override, shared with `wheelhouse build`
 
         name = self.options.docker or self.environ.get(DOCKER_ENV) or "docker"
         client = shutil.which(name, path=self.environ.get("PATH"))

@@ -13,7 +13,7 @@ downloaded in parallel, each streamed to a temporary file, checked against the i
 renamed into the folder (``Store.commit``); a file the final plan does not use never leaves the temporary area.
 
 A version that publishes only a source distribution for a target is pinned as an sdist (wheels of any version
-are preferred) and built into a wheel after the downloads (``wheelhouse.sdist``); ``BuildOptions(enabled=False)``
+are preferred) and built into a wheel after the downloads (``wheelhouse.build.sdist``); ``BuildOptions(enabled=False)``
 (``--no-build``) leaves it a gap and keeps the sdist, so that verify says "only a source distribution".
 """
 
@@ -37,11 +37,7 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
-from wheelhouse.dists import CoreMetadata, DistFile, Finder, parse_dist_filename
-from wheelhouse.errors import StoreError, WheelhouseError
-from wheelhouse.requirements import RequirementSet
-from wheelhouse.resolver import FormatControl, Resolution, ResolveReporter, resolve
-from wheelhouse.sdist import (
+from wheelhouse.build.sdist import (
     BuildOptions,
     BuildOutcome,
     BuildReporter,
@@ -52,12 +48,16 @@ from wheelhouse.sdist import (
     build_sdists,
     subprocess_runner,
 )
-from wheelhouse.store import FileRecord, Store, StoredWheel, StoreFinder, StoreScan, fsync_file
+from wheelhouse.dists import CoreMetadata, DistFile, Finder, parse_dist_filename
+from wheelhouse.errors import StoreError, WheelhouseError
+from wheelhouse.requirements import RequirementSet
+from wheelhouse.resolve.resolver import FormatControl, Resolution, ResolveReporter, resolve
+from wheelhouse.resolve.verify import VerifyReport, verify_scan
+from wheelhouse.store.folder import FileRecord, Store, StoredWheel, StoreFinder, StoreScan, fsync_file
 from wheelhouse.targets import Target
-from wheelhouse.verify import VerifyReport, verify_scan
 
 if TYPE_CHECKING:
-    from wheelhouse.index import IndexClient, IndexFinder, RemoteFile
+    from wheelhouse.index.client import IndexClient, IndexFinder, RemoteFile
 
 DEFAULT_JOBS = 8
 # When the resolver gives up a release, the metadata of this many older ones is fetched ahead.
@@ -552,7 +552,7 @@ def plan_download(
     With building on, sdists may be pinned: their metadata comes from a kept copy (downloaded into
     ``.wheelhouse/sdists/``), by ``PKG-INFO`` or the build backend's prepare-metadata hook run by ``runner``.
     """
-    from wheelhouse.index import IndexFinder
+    from wheelhouse.index.client import IndexFinder
 
     reporter = reporter or DownloadReporter()
     building = options.build.enabled
@@ -596,7 +596,7 @@ def plan_download(
         for message in remote.warnings:
             warn(message)
 
-    from wheelhouse.index import redact_url
+    from wheelhouse._text import redact_url
 
     fetch: dict[str, PlannedFile] = {}
     present: dict[str, None] = {}
@@ -661,7 +661,7 @@ def _read_metadata(remote: IndexFinder, dist: DistFile) -> CoreMetadata | None:
 
 def _sdists_to_keep(resolutions: Sequence[Resolution], remote: IndexFinder) -> tuple[PlannedFile, ...]:
     """For each "sdist-only" gap, the newest sdist in range on the index, to keep aside (building is off)."""
-    from wheelhouse.index import redact_url
+    from wheelhouse._text import redact_url
 
     keep: dict[str, PlannedFile] = {}
     for res in resolutions:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from wheelhouse.resolver import Gap, format_chain
+from wheelhouse.resolve.resolver import Gap, format_chain
 
 if TYPE_CHECKING:
     from wheelhouse.cli._common import State
-    from wheelhouse.verify import VerifyReport
+    from wheelhouse.resolve.verify import VerifyReport
 
 MAX_REJECTED_SHOWN = 8
 

@@ -22,8 +22,8 @@ from packaging.version import Version
 from wheelhouse.dists import DistFile, InvalidDistFilename, metadata_message, parse_dist_filename
 from wheelhouse.errors import StoreError, UsageError, WheelhouseError
 from wheelhouse.requirements import RequirementSet
-from wheelhouse.resolver import Chain, Gap, Provider, resolve
-from wheelhouse.store import (
+from wheelhouse.resolve.resolver import Chain, Gap, Provider, resolve
+from wheelhouse.store.folder import (
     FileRecord,
     Store,
     StoredWheel,

@@ -17,9 +17,9 @@ import pytest
 
 from tests.conftest import Cli
 from tests.support.wheels import make_wheel, write_wheel
-from wheelhouse import simple_index
 from wheelhouse.errors import UsageError
-from wheelhouse.simple_index import (
+from wheelhouse.share import static_index
+from wheelhouse.share.static_index import (
     HTML_TYPE,
     JSON_TYPE,
     TEXT_HTML,
@@ -30,7 +30,7 @@ from wheelhouse.simple_index import (
     is_loopback,
     negotiate,
 )
-from wheelhouse.store import Store
+from wheelhouse.store.folder import Store
 
 
 @pytest.fixture
@@ -166,7 +166,7 @@ def test_copies_when_hard_links_are_impossible(folder: Path, tmp_path: Path, mon
     def no_links(src: object, dst: object) -> None:
         raise OSError(18, "Invalid cross-device link")
 
-    monkeypatch.setattr("wheelhouse.simple_index.os.link", no_links)
+    monkeypatch.setattr("wheelhouse.share.static_index.os.link", no_links)
     out = tmp_path / "public"
     result = build_index(Store(folder), out)
     assert len(result.copied) == 3
@@ -350,7 +350,7 @@ def test_serve_warns_on_a_non_loopback_host(cli: Cli, project: Path, monkeypatch
         def server_close(self) -> None:
             pass
 
-    monkeypatch.setattr(simple_index, "IndexHTTPServer", FakeServer)
+    monkeypatch.setattr(static_index, "IndexHTTPServer", FakeServer)
     result = cli("serve", "--host", "0.0.0.0", "--port", "8123")
     assert result.exit_code == 0, result.output
     assert bound == ["0.0.0.0"]

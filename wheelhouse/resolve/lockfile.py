@@ -28,12 +28,12 @@ from packaging.version import Version
 from wheelhouse import __version__
 from wheelhouse.dists import DistFile
 from wheelhouse.errors import StoreError, UsageError
-from wheelhouse.inventory import installable
 from wheelhouse.requirements import RequirementSet
-from wheelhouse.resolver import resolve
-from wheelhouse.store import Store, StoreFinder, atomic_write
+from wheelhouse.resolve.resolver import resolve
+from wheelhouse.resolve.verify import VerifyReport
+from wheelhouse.share.inventory import installable
+from wheelhouse.store.folder import Store, StoreFinder, atomic_write
 from wheelhouse.targets import Target
-from wheelhouse.verify import VerifyReport
 
 __all__ = ["Lock", "LockEntry", "build_lock", "render_lock", "target_marker", "write_lock"]
 

@@ -12,7 +12,7 @@ it was downloaded. :func:`import_bundle` treats a bundle as hostile until proven
 as a stream (bounded memory, compressed or not), refuses the whole bundle on any member that is not a plain
 wheel under ``wheels/`` (links, devices, absolute paths, ``..``), stages every wheel in the folder's temporary
 directory while hashing it, and adds nothing until every checksum matches, every wheel passes
-:func:`wheelhouse.integrity.inspect_wheel`, and no file would replace a different one of the same name.
+:func:`wheelhouse.share.integrity.inspect_wheel`, and no file would replace a different one of the same name.
 """
 
 from __future__ import annotations
@@ -35,11 +35,11 @@ from typing import IO, TYPE_CHECKING, Any
 from wheelhouse import __version__
 from wheelhouse.dists import InvalidDistFilename, parse_dist_filename
 from wheelhouse.errors import NotCoveredError, StoreError, WheelhouseError
-from wheelhouse.store import PARTIAL_PREFIX, FileRecord, Store, StoreScan, file_sha256
+from wheelhouse.store.folder import PARTIAL_PREFIX, FileRecord, Store, StoreScan, file_sha256
 
 if TYPE_CHECKING:
+    from wheelhouse.resolve.verify import VerifyReport
     from wheelhouse.targets import Target
-    from wheelhouse.verify import VerifyReport
 
 BUNDLE_FORMAT = 1
 JSON_SCHEMA_VERSION = 1
@@ -345,7 +345,7 @@ def import_bundle(
     Wheels already present with the same content are kept (their records are merged). Raises BundleError
     naming the first reason when the bundle is refused; the folder is then exactly as it was.
     """
-    from wheelhouse.integrity import inspect_wheel
+    from wheelhouse.share.integrity import inspect_wheel
 
     if not bundle.is_file():
         raise BundleError(

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from wheelhouse.requirements import RequirementSet
-from wheelhouse.resolver import Resolution, format_chain, resolve
-from wheelhouse.store import Store, StoreFinder, StoreProblem, StoreScan
+from wheelhouse.resolve.resolver import Resolution, format_chain, resolve
+from wheelhouse.store.folder import Store, StoreFinder, StoreProblem, StoreScan
 from wheelhouse.targets import Target
 
 JSON_SCHEMA_VERSION = 1

@@ -1,0 +1,70 @@
+"""Text that reaches a person: URLs with their secrets redacted, untrusted strings made safe for a terminal,
+sizes and counts in one spelling.
+
+Everything printed that came from a file or the network (a wheel's METADATA, a bundle's manifest, an index page,
+a requirements line) passes through :func:`safe` first, and every URL through :func:`redact_url`, so no command
+can echo a password or let a file move the cursor.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlsplit, urlunsplit
+
+# C0 and C1 control characters, DEL, and the bidirectional overrides that reorder what a terminal shows.
+_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+# Anything that looks like scheme://userinfo@ inside a longer message.
+_URL_WITH_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)([^/\s@]*)@")
+
+
+def redact_url(url: str) -> str:
+    """``url`` with its password (or a lone token user name) replaced by ``****``.
+
+    ``https://user:secret@host/simple`` becomes ``https://user:****@host/simple``; ``https://token@host/``
+    becomes ``https://****@host/``, because a user name on its own is usually an access token.
+    """
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return re.sub(r"//[^/@]*@", "//****@", url)
+    if "@" not in parts.netloc:
+        return url
+    userinfo, _, host = parts.netloc.rpartition("@")
+    user, colon, _password = userinfo.partition(":")
+    shown = f"{user}:****" if colon else "****"
+    return urlunsplit(parts._replace(netloc=f"{shown}@{host}"))
+
+
+def redact(text: str) -> str:
+    """``text`` with the credentials of every URL in it redacted, as :func:`redact_url` does for one URL."""
+
+    def hide(match: re.Match[str]) -> str:
+        user, colon, _ = match.group(2).partition(":")
+        return f"{match.group(1)}{user}:****@" if colon else f"{match.group(1)}****@"
+
+    return _URL_WITH_USERINFO.sub(hide, text)
+
+
+def safe(text: str) -> str:
+    """``text`` with control characters shown as escapes (``\\x1b``), so a string from a file or the network
+    cannot drive the terminal (colours, cursor moves, a cleared screen, reordered text)."""
+    if not _UNSAFE.search(text):
+        return text
+    return _UNSAFE.sub(lambda m: m.group(0).encode("unicode_escape").decode("ascii"), text)
+
+
+def size(n: int) -> str:
+    """Bytes in decimal units, as pip prints them: ``812 B``, ``12.3 kB``, ``1.2 MB``, ``3.4 GB``."""
+    if n < 1000:
+        return f"{n} B"
+    value = float(n)
+    for unit in ("kB", "MB", "GB", "TB"):
+        value /= 1000
+        if value < 1000 or unit == "TB":
+            return f"{value:.1f} {unit}"
+    raise AssertionError("unreachable")
+
+
+def plural(count: int, noun: str, nouns: str | None = None) -> str:
+    """``1 file``, ``2 files``; ``nouns`` for an irregular plural (``1 entry``, ``3 entries``)."""
+    return f"{count} {noun if count == 1 else (nouns or noun + 's')}"
