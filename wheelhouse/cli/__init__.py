@@ -256,8 +256,11 @@ def _fail(message: str, hint: str | None, code: int, verbose: int) -> Any:
         import traceback
 
         traceback.print_exc()
-    first_line = " ".join(message.split("\n")).strip() or "failed"
+    from wheelhouse._text import redact, safe
+
+    # The one place every failure becomes text: nothing it prints may carry a secret or a terminal escape.
+    first_line = " ".join(safe(redact(message)).split("\n")).strip() or "failed"
     click.echo(f"error: {first_line}", err=True)
     if hint:
-        click.echo(f"hint: {hint}", err=True)
+        click.echo(f"hint: {safe(redact(hint))}", err=True)
     sys.exit(code)
