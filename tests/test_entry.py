@@ -186,3 +186,36 @@ def test_a_reader_that_went_away_gets_no_traceback(tmp_path: Path) -> None:
     _out, err = proc.communicate(timeout=60)
     assert proc.returncode == 1
     assert err == ""
+
+
+# -- the shortcuts on interpreter internals fall back to the ordinary exit ------------------------------------------
+
+
+@pytest.mark.parametrize("internal", ["threading._shutdown", "atexit._run_exitfuncs"])
+def test_without_an_internal_the_exit_is_the_ordinary_one(tmp_path: Path, internal: str) -> None:
+    module, name = internal.split(".")
+    proc = _run_entry(
+        f"""
+        import {module}
+        del {module}.{name}
+        atexit.register(lambda: (out / "atexit").write_text("ran"))
+        sys.stdout.write("buffered")
+        raise SystemExit(3)
+        """,
+        tmp_path,
+    )
+    assert (proc.returncode, proc.stdout) == (3, "buffered"), proc.stderr
+    assert (tmp_path / "atexit").read_text() == "ran"
+
+
+def test_the_collector_runs_less_often_for_the_command_line_only() -> None:
+    import gc
+
+    from wheelhouse.cli import _process
+
+    saved = gc.get_threshold()
+    try:
+        _process.collect_less_often()
+        assert gc.get_threshold() == (_process.GC_THRESHOLD, *saved[1:])
+    finally:
+        gc.set_threshold(*saved)

@@ -6,14 +6,10 @@ never pays for importing requests or pip.
 
 from __future__ import annotations
 
-import atexit
 import contextlib
-import gc
 import importlib
 import logging
-import os
 import sys
-import threading
 from typing import Any, NoReturn
 
 import click
@@ -174,35 +170,18 @@ def main(argv: list[str] | None = None) -> None:
 def run() -> NoReturn:
     """The console script (and ``python -m wheelhouse``): :func:`main`, then a quick exit.
 
-    A normal exit frees every object one by one; after a download that is every parsed index page and metadata
-    record, tens of milliseconds for nothing. Everything a normal exit does that matters is done first, in its
-    order: other threads are joined (and thread pools told to stop), exit handlers run, output is flushed. Only
-    the teardown of the interpreter is skipped.
-
-    The cyclic garbage collector runs after 10,000 net allocations instead of 700: a download from a large index
-    keeps hundreds of thousands of parsed page entries alive, and every full collection walks them all (on the
-    real-index benchmark the default threshold cost 10-15 % of the run). Reference counting still frees
-    everything else at once; cycles are still collected, just less often.
+    The shortcuts on interpreter internals (a less eager garbage collector, an exit without the teardown) are
+    :mod:`wheelhouse.cli._process`'s, each explained there.
     """
-    gc.set_threshold(10_000, *gc.get_threshold()[1:])
+    from wheelhouse.cli import _process
+
+    _process.collect_less_often()
     try:
         main()
         code = 0
     except SystemExit as exc:
         code = _exit_status(exc.code)
-    shutdown = getattr(threading, "_shutdown", None)
-    if shutdown is None:  # an interpreter without the hook: exit the usual way
-        sys.exit(code)
-    shutdown()
-    atexit._run_exitfuncs()
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            if stream is not None:
-                stream.flush()
-        except (OSError, ValueError):
-            # A reader that went away (a closed pipe) or a stream closed by now: what was to say is lost.
-            code = code or ExitCode.FAILURE
-    os._exit(code)
+    _process.exit_now(code)
 
 
 class _DiagnosticsHandler(logging.Handler):
