@@ -39,6 +39,7 @@ from typing import Any, BinaryIO, Literal, Protocol
 from wheelhouse.dists import MAX_METADATA_BYTES, InvalidDistFilename, parse_core_metadata, parse_dist_filename
 from wheelhouse.errors import WheelhouseError
 from wheelhouse.store.folder import FileRecord, Store, StoreScan
+from wheelhouse.store.metadata import MetadataProblem, check_metadata_names_file, locate_metadata_member
 
 IssueKind = Literal["corrupt", "record-mismatch", "hash-mismatch", "metadata-mismatch", "not-a-wheel"]
 FixStatus = Literal["restored", "moved-aside", "no-url", "failed"]
@@ -161,7 +162,7 @@ class NullCheckReporter:
 
 
 # fetch(filename, url, expected_sha256, dest) -> sha256 of what was written to dest. It raises a
-# WheelhouseError (NetworkError, HashMismatchError) on failure; the CLI builds it from wheelhouse.index.client.
+# WheelhouseError (NetworkError, HashMismatchError) on failure; the CLI builds it from wheelhouse.index.http.
 Fetch = Callable[[str, str, str | None, Path], str]
 
 
@@ -388,7 +389,11 @@ def _inspect_members(reader: _WheelReader, infos: list[zipfile.ZipInfo]) -> None
 
     files = [info for info in infos if not info.is_dir()]
     records = [i for i in files if i.filename.count("/") == 1 and i.filename.endswith(".dist-info/RECORD")]
-    metadatas = [i for i in files if i.filename.count("/") == 1 and i.filename.endswith(".dist-info/METADATA")]
+    try:
+        metadata_member: str | None = locate_metadata_member([i.filename for i in infos], reader.filename)
+    except MetadataProblem as exc:
+        reader.findings.append(Finding("metadata-mismatch", str(exc)))
+        metadata_member = None
     record_info = records[0] if len(records) == 1 else None
     expected: dict[str, tuple[str | None, int | None]] = {}
     if len(records) != 1:
@@ -410,7 +415,7 @@ def _inspect_members(reader: _WheelReader, infos: list[zipfile.ZipInfo]) -> None
         digest: Any = None
         if algorithm and algorithm not in _WEAK_HASHES and algorithm in hashlib.algorithms_guaranteed:
             digest = hashlib.new(algorithm)
-        keep = io.BytesIO() if info in metadatas and info.file_size <= MAX_METADATA_BYTES else None
+        keep = io.BytesIO() if info.filename == metadata_member and info.file_size <= MAX_METADATA_BYTES else None
 
         def sink(data: bytes, digest: Any = digest, keep: io.BytesIO | None = keep) -> None:
             if digest is not None:
@@ -428,7 +433,8 @@ def _inspect_members(reader: _WheelReader, infos: list[zipfile.ZipInfo]) -> None
     for name in sorted(expected):
         if name not in self_entries:
             reader.findings.append(Finding("record-mismatch", f"{name}: listed in RECORD but not in the wheel"))
-    _check_metadata(reader, metadatas, metadata_bytes)
+    if metadata_member is not None:
+        _check_metadata(reader, metadata_bytes)
 
 
 def _parse_record(reader: _WheelReader, data: bytes, where: str) -> dict[str, tuple[str | None, int | None]]:
@@ -480,27 +486,13 @@ def _compare_record_entry(
         reader.findings.append(Finding("record-mismatch", f"{name}: is {info.file_size} bytes, RECORD says {size}"))
 
 
-def _check_metadata(reader: _WheelReader, metadatas: list[zipfile.ZipInfo], data: bytes | None) -> None:
-    if len(metadatas) != 1:
-        what = "no .dist-info/METADATA" if not metadatas else "more than one .dist-info/METADATA"
-        reader.findings.append(Finding("metadata-mismatch", what))
-        return
+def _check_metadata(reader: _WheelReader, data: bytes | None) -> None:
     if data is None:
         return  # already reported as corrupt or too large
     try:
-        name, version, _kind, _tags, _build = parse_dist_filename(reader.filename)
-        meta = parse_core_metadata(data)
-    except (InvalidDistFilename, ValueError) as exc:
+        check_metadata_names_file(parse_core_metadata(data), reader.filename)
+    except ValueError as exc:
         reader.findings.append(Finding("metadata-mismatch", str(exc)))
-        return
-    from packaging.utils import canonicalize_name, canonicalize_version
-
-    if canonicalize_name(meta.name) != name or canonicalize_version(meta.version) != canonicalize_version(version):
-        reader.findings.append(
-            Finding(
-                "metadata-mismatch", f"METADATA says {meta.name} {meta.version} but the file name says {name} {version}"
-            )
-        )
 
 
 def _file_sha256(path: Path) -> str:

@@ -34,14 +34,13 @@ if TYPE_CHECKING:
     import zipfile
 
 from wheelhouse.dists import (
-    MAX_METADATA_BYTES,
     CoreMetadata,
     DistFile,
     InvalidDistFilename,
-    parse_core_metadata,
     parse_dist_filename,
 )
 from wheelhouse.errors import LockTimeout, StoreError
+from wheelhouse.store import metadata as _metadata
 
 MANIFEST_FORMAT = 1
 META_DIR = ".wheelhouse"
@@ -185,44 +184,15 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def read_metadata_member(zf: zipfile.ZipFile) -> bytes:
-    """The bytes of an open wheel's ``.dist-info/METADATA``, bounded; ValueError with a one-line reason."""
-    candidates = [
-        info
-        for info in zf.infolist()
-        if info.filename.count("/") == 1 and info.filename.endswith(".dist-info/METADATA")
-    ]
-    if not candidates:
-        raise ValueError("no .dist-info/METADATA in the wheel")
-    if len(candidates) > 1:
-        raise ValueError("more than one .dist-info/METADATA in the wheel")
-    info = candidates[0]
-    if info.file_size > MAX_METADATA_BYTES:
-        raise ValueError(f"METADATA is {info.file_size} bytes, over the {MAX_METADATA_BYTES} byte limit")
-    with zf.open(info) as fh:
-        # Read one byte past the limit so a lying header cannot make us allocate without bound.
-        return fh.read(MAX_METADATA_BYTES + 1)
+def read_metadata_member(zf: zipfile.ZipFile, filename: str | None = None) -> bytes:
+    """Transitional alias of :func:`wheelhouse.store.metadata.read_metadata_member` (the one reader)."""
+    return _metadata.read_metadata_member(zf, filename or str(zf.filename and Path(zf.filename).name))
 
 
-def read_wheel_metadata(path: Path, name: str, version: str) -> CoreMetadata:
-    """Read ``METADATA`` from a wheel's ``.dist-info``; raises ValueError with a one-line reason."""
-    import zipfile  # only a cold scan opens wheels
-
-    try:
-        with zipfile.ZipFile(path) as zf:
-            data = read_metadata_member(zf)
-    except zipfile.BadZipFile as exc:
-        raise ValueError(f"not a readable zip file ({exc})") from None
-    except (OSError, EOFError, RuntimeError, NotImplementedError) as exc:
-        raise ValueError(f"cannot read the wheel ({exc})") from None
-    meta = parse_core_metadata(data)
-    from packaging.utils import canonicalize_name, canonicalize_version
-
-    if canonicalize_name(meta.name) != canonicalize_name(name) or canonicalize_version(
-        meta.version
-    ) != canonicalize_version(version):
-        raise ValueError(f"METADATA says {meta.name} {meta.version} but the file name says {name} {version}")
-    return meta
+def read_wheel_metadata(path: Path, name: str = "", version: str = "") -> CoreMetadata:
+    """Transitional alias of :func:`wheelhouse.store.metadata.read_wheel_metadata` (the one reader)."""
+    del name, version  # the file name carries them
+    return _metadata.read_wheel_metadata(path)
 
 
 class Store:
@@ -456,8 +426,8 @@ class Store:
     def _metadata_entry(self, filename: str) -> dict[str, Any]:
         """The manifest's cached metadata of a wheel in the folder (``metadata``, or the ``problem`` reading it)."""
         try:
-            name, version, _kind, _tags, _build = parse_dist_filename(filename)
-            return {"metadata": asdict(read_wheel_metadata(self.root / filename, str(name), str(version)))}
+            parse_dist_filename(filename)
+            return {"metadata": asdict(_metadata.read_wheel_metadata(self.root / filename))}
         except InvalidDistFilename as exc:
             return {"problem": f"not a valid wheel or sdist file name ({exc})"}
         except ValueError as exc:
@@ -533,7 +503,7 @@ class Store:
                     # commit() primes the hash of a file it just verified; keep it while the file is unchanged.
                     entry_cache["sha256"] = cached["sha256"]
                 try:
-                    meta = read_wheel_metadata(Path(entry.path), str(name), str(version))
+                    meta = _metadata.read_wheel_metadata(Path(entry.path))
                     entry_cache["metadata"] = asdict(meta)
                 except ValueError as exc:
                     entry_cache["problem"] = str(exc)
