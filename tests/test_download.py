@@ -462,7 +462,8 @@ def _download_and_verify(
     """Download flask==3.0.0 at the core level; the run's report, a fresh verify's, and whether the report
     computed ahead stood."""
     from wheelhouse.fetch import download as core
-    from wheelhouse.index.client import IndexClient, IndexConfig
+    from wheelhouse.index.config import IndexConfig
+    from wheelhouse.index.http import IndexClient
     from wheelhouse.requirements import load_requirements
     from wheelhouse.resolve.verify import report_to_json, verify
     from wheelhouse.targets import parse_target

@@ -260,7 +260,8 @@ def test_cookies_an_index_sets_are_sent_back(abc_index: IndexServer) -> None:
     """Some private indexes hand out a session cookie and expect it on every later request."""
     from packaging.utils import canonicalize_name
 
-    from wheelhouse.index.client import IndexClient, IndexConfig
+    from wheelhouse.index.config import IndexConfig
+    from wheelhouse.index.http import IndexClient
 
     abc_index.inject("/simple/alpha/", Fault(headers=(("Set-Cookie", "session=abc123; Path=/"),)))
     with IndexClient(IndexConfig(index_url=abc_index.index_url)) as client:

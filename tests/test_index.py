@@ -10,6 +10,7 @@ import dataclasses
 import hashlib
 import io
 import json
+import logging
 import os
 import re
 import threading
@@ -27,15 +28,11 @@ from tests.support.index_server import Fault, IndexServer, RecordedRequest
 from tests.support.wheels import make_wheel, metadata_text
 from wheelhouse._text import redact_url
 from wheelhouse.errors import ConfigError, HashMismatchError, NetworkError
-from wheelhouse.index.client import (
-    IndexClient,
-    IndexConfig,
-    IndexFinder,
-    MetadataError,
-    RemoteFile,
-    index_config_from_pip,
-    pip_config_files,
-)
+from wheelhouse.index.config import IndexConfig, index_config_from_pip, pip_config_files
+from wheelhouse.index.finder import IndexFinder
+from wheelhouse.index.http import IndexClient
+from wheelhouse.index.metadata import MetadataError
+from wheelhouse.index.pages import RemoteFile
 
 JSON = "application/vnd.pypi.simple.v1+json"
 DEMO = NormalizedName("demo")
@@ -46,6 +43,11 @@ class Sleeps(list[float]):
 
     def __call__(self, seconds: float) -> None:
         self.append(seconds)
+
+
+def warnings_in(caplog: pytest.LogCaptureFixture) -> list[str]:
+    """The warnings said on the diagnostics channel during the test."""
+    return [r.getMessage() for r in caplog.records if r.name == "wheelhouse" and r.levelno == logging.WARNING]
 
 
 @pytest.fixture
@@ -239,18 +241,6 @@ def test_concurrent_callers_share_one_fetch(client: IndexClient, srv: IndexServe
     assert len(results) == 6
 
 
-def test_prefetch_fetches_pages_in_parallel(client: IndexClient, srv: IndexServer) -> None:
-    names = [NormalizedName(f"p{i}") for i in range(8)]
-    for name in names:
-        srv.add_wheel(name, "1.0")
-    srv.inject(re.compile(r"^/simple/p\d/$"), Fault.slow(0.2), times=None)
-    client.prefetch([*names, NormalizedName("absent")])
-    assert len(srv.requests) == 9
-    for name in names:
-        assert [f.filename for f in client.project_files(name)] == [f"{name}-1.0-py3-none-any.whl"]
-    assert len(srv.requests) == 9
-
-
 def test_relative_links_resolve_against_the_page_after_redirects(srv: IndexServer, sleeps: Sleeps) -> None:
     publish_demo(srv)
     srv.inject("/deep/a/b/demo/", Fault.redirect("/simple/demo/", status=301))
@@ -275,7 +265,9 @@ def test_extra_indexes_and_no_index(srv: IndexServer, sleeps: Sleeps) -> None:
         assert len(extra.requests) == 1
 
 
-def test_find_links_directory_html_file_and_remote_page(srv: IndexServer, tmp_path: Path, sleeps: Sleeps) -> None:
+def test_find_links_directory_html_file_and_remote_page(
+    srv: IndexServer, tmp_path: Path, sleeps: Sleeps, caplog: pytest.LogCaptureFixture
+) -> None:
     links = tmp_path / "links"
     links.mkdir()
     for name, version in [("demo", "1.1"), ("other", "1.0")]:
@@ -298,7 +290,7 @@ def test_find_links_directory_html_file_and_remote_page(srv: IndexServer, tmp_pa
         assert files[0].url == (links / "demo-1.1-py3-none-any.whl").resolve().as_uri()
         assert files[0].size == (links / "demo-1.1-py3-none-any.whl").stat().st_size
         assert files[1].sha256 is not None
-        assert any("missing" in w for w in c.warnings)
+        assert any("missing" in w for w in warnings_in(caplog))
         assert c.metadata(files[0]).startswith(b"Metadata-Version")
         dest = tmp_path / "dl.whl"
         assert c.download(files[0], dest) == hashlib.sha256(dest.read_bytes()).hexdigest()
@@ -531,7 +523,9 @@ def test_download_cut_short_once_is_retried(client: IndexClient, srv: IndexServe
 # -- the finder ------------------------------------------------------------------------------------------------
 
 
-def test_finder_lists_dist_files_and_reads_wheel_metadata(client: IndexClient, srv: IndexServer) -> None:
+def test_finder_lists_dist_files_and_reads_wheel_metadata(
+    client: IndexClient, srv: IndexServer, caplog: pytest.LogCaptureFixture
+) -> None:
     publish_demo(srv)
     finder = IndexFinder(client)
     dists = {d.filename: d for d in finder.files(DEMO)}
@@ -545,11 +539,11 @@ def test_finder_lists_dist_files_and_reads_wheel_metadata(client: IndexClient, s
     assert finder.remote_file(wheel).sha256 == wheel.sha256
     with pytest.raises(MetadataError, match="source distribution"):
         finder.metadata(dists["demo-1.0.tar.gz"])
-    assert finder.warnings == []
+    assert warnings_in(caplog) == []
 
 
 @pytest.mark.parametrize("api", ["json", "html"])
-def test_finder_skips_hostile_file_names(api: str, sleeps: Sleeps) -> None:
+def test_finder_skips_hostile_file_names(api: str, sleeps: Sleeps, caplog: pytest.LogCaptureFixture) -> None:
     _, good = make_wheel("demo", "1.0")
     hostile = [
         "../demo-1.0-py3-none-any.whl",
@@ -571,9 +565,10 @@ def test_finder_skips_hostile_file_names(api: str, sleeps: Sleeps) -> None:
             finder = IndexFinder(c)
             assert [d.filename for d in finder.files(DEMO)] == ["demo-1.0-py3-none-any.whl"]
             # Installers and eggs are everyday index content, not hostile: skipped without a warning.
-            assert len(finder.warnings) == len(hostile) - 1
-            assert not any(".exe" in w for w in finder.warnings)
-            assert any("belongs to other" in w for w in finder.warnings)
+            said = warnings_in(caplog)
+            assert len(said) == len(hostile) - 1
+            assert not any(".exe" in w for w in said)
+            assert any("belongs to other" in w for w in said)
 
 
 def test_finder_refuses_metadata_of_another_project(client: IndexClient, srv: IndexServer) -> None:
@@ -758,7 +753,7 @@ def test_canonical_names_are_used_for_pages(client: IndexClient, srv: IndexServe
 
 
 def test_finder_skips_other_platforms_and_formats_quietly_and_answers_once(
-    client: IndexClient, srv: IndexServer
+    client: IndexClient, srv: IndexServer, caplog: pytest.LogCaptureFixture
 ) -> None:
     for tag in ("cp312-cp312-win_amd64", "cp312-cp312-macosx_11_0_arm64", "cp312-cp312-manylinux_2_17_x86_64"):
         srv.add_wheel("demo", "1.0", tag=tag)
@@ -767,7 +762,7 @@ def test_finder_skips_other_platforms_and_formats_quietly_and_answers_once(
     finder = IndexFinder(client)
     first = finder.files(DEMO)
     assert [d.filename for d in first] == ["demo-1.0-cp312-cp312-manylinux_2_17_x86_64.whl"]
-    assert finder.warnings == []
+    assert warnings_in(caplog) == []
     srv.requests.clear()
     assert finder.files(DEMO) is first
     assert srv.requests.snapshot() == []
@@ -776,11 +771,11 @@ def test_finder_skips_other_platforms_and_formats_quietly_and_answers_once(
 def test_an_oversized_project_page_is_refused(
     client: IndexClient, srv: IndexServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import wheelhouse.index.client as index_module
+    import wheelhouse.index.transport as transport_module
 
     for version in range(40):
         srv.add_wheel("demo", f"1.{version}")
-    monkeypatch.setattr(index_module, "MAX_PAGE_BYTES", 2000)
+    monkeypatch.setattr(transport_module, "MAX_PAGE_BYTES", 2000)
     with pytest.raises(NetworkError, match="over"):
         client.project_files(DEMO)
 

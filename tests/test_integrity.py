@@ -324,7 +324,9 @@ def test_fix_refuses_a_download_with_the_wrong_hash(project: Path, index_server:
     filename = index_server.add_wheel("demo", "1.0")
     _write(wheels, filename, b"garbage")
     Store(wheels).update_records({filename: FileRecord(sha256="ef" * 32, url=index_server.file_url(filename))})
-    from wheelhouse.index.client import IndexClient, IndexConfig, RemoteFile
+    from wheelhouse.index.config import IndexConfig
+    from wheelhouse.index.http import IndexClient
+    from wheelhouse.index.pages import RemoteFile
 
     def fetch(name: str, url: str, sha256: str | None, dest: Path) -> str:
         with IndexClient(IndexConfig(), jobs=1, sleep=lambda _s: None) as client:

@@ -7,7 +7,7 @@ from pathlib import Path
 from tests.conftest import Cli
 from tests.support.index_server import IndexServer
 from wheelhouse.build.pip_engine import pip_argv
-from wheelhouse.index.client import IndexConfig
+from wheelhouse.index.config import IndexConfig
 from wheelhouse.targets import parse_target
 
 

@@ -41,7 +41,7 @@ from wheelhouse.build.sdist import (
     static_metadata,
 )
 from wheelhouse.dists import CoreMetadata, DistFile, parse_dist_filename
-from wheelhouse.index.client import IndexConfig
+from wheelhouse.index.config import IndexConfig
 from wheelhouse.requirements import load_requirements
 from wheelhouse.resolve.resolver import resolve
 from wheelhouse.store.folder import Store

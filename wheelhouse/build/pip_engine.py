@@ -22,7 +22,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from wheelhouse.index.client import IndexConfig
+from wheelhouse.index.config import IndexConfig
 from wheelhouse.requirements import RequirementSet
 from wheelhouse.store.folder import FileRecord, Store, file_sha256, read_wheel_metadata
 from wheelhouse.targets import Target

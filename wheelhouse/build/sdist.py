@@ -57,7 +57,7 @@ from wheelhouse.store.folder import FileRecord, Store, file_sha256, read_wheel_m
 from wheelhouse.targets import Target, host_target
 
 if TYPE_CHECKING:
-    from wheelhouse.index.client import IndexConfig
+    from wheelhouse.index.config import IndexConfig
 
 __all__ = [
     "BuildFailure",

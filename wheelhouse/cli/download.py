@@ -28,7 +28,7 @@ from wheelhouse.fetch.download import DEFAULT_JOBS, DownloadPlan, DownloadReport
 
 if TYPE_CHECKING:
     from wheelhouse.build.sdist import BuildIn, BuildOutcome, SdistBuild
-    from wheelhouse.index.client import IndexConfig
+    from wheelhouse.index.config import IndexConfig
     from wheelhouse.requirements import RequirementSet
     from wheelhouse.settings import Settings
     from wheelhouse.targets import Target
@@ -185,7 +185,7 @@ def download_command(
     """
     from wheelhouse.build.sdist import BuildOptions
     from wheelhouse.fetch.download import DownloadOptions, download, plan_download
-    from wheelhouse.index.client import IndexClient
+    from wheelhouse.index.http import IndexClient
     from wheelhouse.resolve.resolver import parse_format_control
     from wheelhouse.store.folder import Store
 
@@ -282,7 +282,7 @@ def _index_config(
     retries: int | None = None,
 ) -> IndexConfig:
     """Layer the index settings: pip's files and env < requirements-file options < wheelhouse.toml < options."""
-    from wheelhouse.index.client import index_config_from_pip
+    from wheelhouse.index.config import index_config_from_pip
 
     config = index_config_from_pip(isolated=isolated)
     layers: list[dict[str, Any]] = [

@@ -102,7 +102,9 @@ def _fetcher(state: State) -> Fetch:
     settings = state.settings()
 
     def fetch(filename: str, url: str, sha256: str | None, dest: Path) -> str:
-        from wheelhouse.index.client import IndexClient, RemoteFile, index_config_from_pip
+        from wheelhouse.index.config import index_config_from_pip
+        from wheelhouse.index.http import IndexClient
+        from wheelhouse.index.pages import RemoteFile
 
         config = index_config_from_pip()
         # The configured indexes carry the credentials (if any) for the hosts the recorded URLs point at.

@@ -57,7 +57,9 @@ from wheelhouse.store.folder import FileRecord, Store, StoredWheel, StoreFinder,
 from wheelhouse.targets import Target
 
 if TYPE_CHECKING:
-    from wheelhouse.index.client import IndexClient, IndexFinder, RemoteFile
+    from wheelhouse.index.finder import IndexFinder
+    from wheelhouse.index.http import IndexClient
+    from wheelhouse.index.pages import RemoteFile
 
 DEFAULT_JOBS = 8
 # When the resolver gives up a release, the metadata of this many older ones is fetched ahead.
@@ -552,7 +554,7 @@ def plan_download(
     With building on, sdists may be pinned: their metadata comes from a kept copy (downloaded into
     ``.wheelhouse/sdists/``), by ``PKG-INFO`` or the build backend's prepare-metadata hook run by ``runner``.
     """
-    from wheelhouse.index.client import IndexFinder
+    from wheelhouse.index.finder import IndexFinder
 
     reporter = reporter or DownloadReporter()
     building = options.build.enabled
@@ -592,9 +594,6 @@ def plan_download(
     finally:
         stop.set()
         pool.shutdown()
-    if warn is not None:
-        for message in remote.warnings:
-            warn(message)
 
     from wheelhouse._text import redact_url
 

@@ -1,0 +1,57 @@
+"""Credentials of the configured indexes: taken out of every URL, sent to their own host only, never shown.
+
+Contract: a URL given with ``user:password@`` is stored and reported without them; the pair is sent as HTTP
+basic auth to requests for that host (and no other), and :meth:`Credentials.redact` scrubs the secrets from any
+text (an exception from the HTTP stack may quote a URL) before it reaches a message.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import unquote, urlsplit, urlunsplit
+
+__all__ = ["Credentials", "netloc", "split_credentials"]
+
+
+def split_credentials(url: str) -> tuple[str, tuple[str, str] | None]:
+    """``url`` without its userinfo, and that userinfo as a (user, password) pair when present."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url, None
+    userinfo, _, host = parts.netloc.rpartition("@")
+    user, _, password = userinfo.partition(":")
+    return urlunsplit(parts._replace(netloc=host)), (unquote(user), unquote(password))
+
+
+def netloc(url: str) -> str:
+    """The host (and port) of ``url``, lower-case, without userinfo: the key credentials are kept under."""
+    return urlsplit(url).netloc.rpartition("@")[2].lower()
+
+
+class Credentials:
+    """The basic-auth pairs found in the configured URLs, one per host."""
+
+    def __init__(self) -> None:
+        self._by_host: dict[str, tuple[str, str]] = {}
+
+    def take(self, url: str) -> str:
+        """``url`` without its credentials, which are remembered for its host."""
+        clean, auth = split_credentials(url)
+        if auth is not None:
+            self._by_host[netloc(clean)] = auth
+        return clean
+
+    def for_host(self, host: str) -> tuple[str, str] | None:
+        """The pair to send to ``host`` (as :func:`netloc` spells it), or None."""
+        return self._by_host.get(host)
+
+    def redact(self, text: str) -> str:
+        """``text`` with every known secret replaced by ``****``.
+
+        A user name without a password counts as the secret: it is usually an access token, as in
+        :func:`wheelhouse._text.redact_url`.
+        """
+        for user, password in self._by_host.values():
+            secret = password or user
+            if secret:
+                text = text.replace(secret, "****")
+        return text

@@ -1,0 +1,61 @@
+"""Which file names an index listing is worth parsing, and which may become a file in the wheels folder.
+
+Contract: :func:`irrelevant` says, from the name alone and before any parsing, that no Linux target can use a
+file (a Windows or macOS wheel, an egg, an installer); such files are skipped without a word, as pip skips them.
+:func:`unsafe_filename` says why a name must never be written into the wheels folder (a path, a control
+character, a format wheelhouse does not handle). Both are pure functions of the name; the page parser and the
+finder share them, so this module sits below both.
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ["DIST_SUFFIXES", "irrelevant", "unsafe_filename"]
+
+# What wheelhouse downloads: wheels and source distributions.
+DIST_SUFFIXES = (".whl", ".tar.gz", ".zip")
+
+_CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
+_DRIVE = re.compile(r"[A-Za-z]:")
+# Formats an index lists that wheelhouse never uses (eggs, Windows installers, old archives): not hostile, so
+# skipped without a warning; PyPI lists thousands of them for long-lived projects.
+_OTHER_FORMATS = (".egg", ".exe", ".msi", ".rpm", ".dmg", ".deb", ".tar.bz2", ".tgz", ".tar.xz", ".tar", ".tbz")
+_LINUX_OR_ANY = ("manylinux", "musllinux", "linux", "any")
+
+
+def _never_linux(filename: str) -> bool:
+    """A wheel built only for Windows or macOS, which no (Linux) target can use: skip it without parsing."""
+    platforms = filename[: -len(".whl")].rsplit("-", 1)[-1]
+    # Substring tests first: a large project's page lists tens of thousands of wheels.
+    if "linux" in platforms or platforms == "any":
+        return False
+    if "any" not in platforms:
+        return True
+    return not any(p.startswith(_LINUX_OR_ANY) for p in platforms.split("."))
+
+
+def irrelevant(filename: str) -> bool:
+    """A file no Linux target can use and that names no path: skipped as early as possible, without a word."""
+    if "/" in filename or "\\" in filename or ".." in filename:
+        return False  # possibly hostile: the finder refuses it out loud
+    if filename.endswith(".whl"):
+        return _never_linux(filename)
+    return filename.endswith(_OTHER_FORMATS)
+
+
+def unsafe_filename(filename: str) -> str | None:
+    """Why ``filename`` must not be used as a file name in the wheels folder, or None when it is safe."""
+    if not filename:
+        return "empty file name"
+    if "/" in filename or "\\" in filename:
+        return "contains a path separator"
+    if ".." in filename:
+        return "contains '..'"
+    if _CONTROL_CHARS.search(filename):
+        return "contains a control character"
+    if _DRIVE.match(filename):
+        return "looks like an absolute path"
+    if not filename.endswith(DIST_SUFFIXES):
+        return "not a .whl, .tar.gz or .zip file"
+    return None

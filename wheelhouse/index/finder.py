@@ -1,0 +1,199 @@
+"""The resolver's view of the indexes: :class:`IndexFinder`, a :class:`wheelhouse.dists.Finder` over an
+:class:`~wheelhouse.index.http.IndexClient`.
+
+Contract: every file it offers has a name that is safe to write into the wheels folder and belongs to the
+project asked for; anything else is skipped with a warning on the diagnostics channel (each once), so a hostile
+index cannot plant files. Files no target can use are skipped unparsed and silently. Metadata it returns names
+the same project and version as the file, or :class:`~wheelhouse.index.metadata.MetadataError` is raised.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from packaging.utils import NormalizedName, canonicalize_name
+from packaging.version import InvalidVersion, Version
+
+from wheelhouse import _log
+from wheelhouse._text import redact_url
+from wheelhouse.dists import (
+    CoreMetadata,
+    DistFile,
+    InvalidDistFilename,
+    parse_core_metadata,
+    parse_dist_filename,
+    wheel_tags,
+)
+from wheelhouse.index.filenames import irrelevant, unsafe_filename
+from wheelhouse.index.metadata import MetadataError
+from wheelhouse.index.pages import RemoteFile
+
+if TYPE_CHECKING:
+    from packaging.tags import Tag
+
+    from wheelhouse.index.http import IndexClient
+    from wheelhouse.targets import Target
+
+__all__ = ["IndexFinder"]
+
+
+class IndexFinder:
+    """A :class:`wheelhouse.dists.Finder` over an :class:`IndexClient`.
+
+    File names that could escape the wheels folder or that belong to another project are skipped with a
+    warning (each message once), so a hostile index cannot plant files.
+    """
+
+    def __init__(self, client: IndexClient, targets: Sequence[Target] = ()) -> None:
+        self.client = client
+        # With targets, wheels none of them can use are set aside unparsed: a long-lived project's page lists
+        # thousands (every Python, architecture and libc), and only an explanation of a gap needs them.
+        self.targets = tuple(targets)
+        self._usable_tags: dict[frozenset[Tag], bool] = {}
+        self._aside: dict[NormalizedName, list[RemoteFile]] = {}
+        self._all: dict[NormalizedName, tuple[DistFile, ...]] = {}
+        self._lock = threading.Lock()
+        self._said: set[str] = set()
+        self._remote: dict[str, RemoteFile] = {}
+        self._files: dict[NormalizedName, tuple[DistFile, ...]] = {}
+        # Parsed once: the prefetcher and every target's resolver ask for the same files' metadata.
+        self._metadata: dict[str, CoreMetadata] = {}
+
+    def _skip(self, message: str) -> None:
+        """Say why a listed file is skipped, once per finder (a page is read once, but its project may be
+        asked for again through another finder)."""
+        with self._lock:
+            if message in self._said:
+                return
+            self._said.add(message)
+        _log.warning(message)
+
+    def files(self, name: NormalizedName) -> Sequence[DistFile]:
+        """Every usable wheel and sdist the indexes list for ``name`` (yanked ones included, marked).
+
+        Computed once per project: every target and the speculative prefetcher share the answer. Wheels for
+        Windows or macOS only, and formats wheelhouse never installs (eggs, installers), are left out unparsed.
+        """
+        name = canonicalize_name(name)
+        with self._lock:
+            cached = self._files.get(name)
+        if cached is not None:
+            return cached
+        found = []
+        remotes: dict[str, RemoteFile] = {}
+        aside: list[RemoteFile] = []
+        for remote in self.client.project_files(name):
+            filename = remote.filename
+            if irrelevant(filename):
+                continue
+            if self.targets and filename.endswith(".whl") and not self._some_target_can_use(filename):
+                aside.append(remote)
+                continue
+            dist = self._dist_file(name, remote)
+            if dist is None:
+                continue
+            found.append(dist)
+            remotes[remote.url] = remote
+        result = tuple(found)
+        with self._lock:
+            self._remote.update(remotes)
+            self._files[name] = result
+            self._aside[name] = aside
+        return result
+
+    def all_files(self, name: NormalizedName) -> Sequence[DistFile]:
+        """:meth:`files`, plus the wheels no target can use (parsed now): what explains a gap."""
+        name = canonicalize_name(name)
+        usable = self.files(name)
+        with self._lock:
+            cached = self._all.get(name)
+            aside = self._aside.get(name, [])
+        if cached is not None:
+            return cached
+        extra = [d for d in (self._dist_file(name, r) for r in aside) if d is not None]
+        result = (*usable, *extra)
+        with self._lock:
+            self._remote.update((r.url, r) for r in aside)
+            self._all[name] = result
+        return result
+
+    def _some_target_can_use(self, filename: str) -> bool:
+        tags = wheel_tags(filename)
+        if tags is None:
+            return True  # a malformed name: the full parse says what is wrong with it
+        usable = self._usable_tags.get(tags)
+        if usable is None:
+            usable = self._usable_tags[tags] = any(t.best_tag(tags) is not None for t in self.targets)
+        return usable
+
+    def _dist_file(self, name: NormalizedName, remote: RemoteFile) -> DistFile | None:
+        """``remote`` as a DistFile of project ``name``; None (with a warning) when its file name is unusable."""
+        filename = remote.filename
+        reason = unsafe_filename(filename)
+        if reason is not None:
+            self._skip(f"skipped {filename!r} listed by {redact_url(remote.index_url or remote.url)}: {reason}")
+            return None
+        try:
+            project, version, kind, tags, build = parse_dist_filename(filename)
+        except InvalidDistFilename as exc:
+            self._skip(f"skipped {filename!r} listed by {redact_url(remote.index_url or remote.url)}: {exc}")
+            return None
+        if project != name:
+            where = redact_url(remote.index_url or remote.url)
+            self._skip(f"skipped {filename!r} listed by {where} for {name}: it belongs to {project}")
+            return None
+        return DistFile(
+            filename=remote.filename,
+            name=project,
+            version=version,
+            kind=kind,
+            tags=tags,
+            location=remote.url,
+            local=False,
+            build=build,
+            requires_python=remote.requires_python,
+            yanked=remote.yanked,
+            sha256=remote.sha256,
+            size=remote.size,
+        )
+
+    def remote_file(self, dist: DistFile) -> RemoteFile:
+        """The index entry behind ``dist`` (for downloading it); ``dist`` must come from :meth:`files`."""
+        with self._lock:
+            remote = self._remote.get(dist.location)
+        if remote is None:
+            raise KeyError(f"{dist.filename} was not listed by this finder")
+        return remote
+
+    def metadata(self, dist: DistFile) -> CoreMetadata:
+        """The core metadata of the wheel ``dist``; checks that it names the same project and version.
+
+        Source distributions are refused with :class:`MetadataError`: their metadata needs a build.
+        """
+        if dist.kind == "sdist":
+            raise MetadataError(
+                f"{dist.filename} is a source distribution; its metadata cannot be read from the index",
+                hint="source distributions need a build to reveal their metadata",
+            )
+        with self._lock:
+            cached = self._metadata.get(dist.location)
+        if cached is not None:
+            return cached
+        remote = self.remote_file(dist)
+        data = self.client.metadata(remote)
+        source = f"METADATA of {dist.filename}"
+        try:
+            meta = parse_core_metadata(data, source=source)
+            same_version = Version(meta.version) == dist.version
+        except (ValueError, InvalidVersion) as exc:
+            raise MetadataError(f"{source} from {redact_url(dist.location)} is unusable: {exc}") from None
+        if canonicalize_name(meta.name) != dist.name or not same_version:
+            raise MetadataError(
+                f"{source} from {redact_url(dist.location)} says {meta.name} {meta.version}, "
+                f"not {dist.name} {dist.version}"
+            )
+        with self._lock:
+            self._metadata[dist.location] = meta
+        return meta

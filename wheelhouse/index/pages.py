@@ -1,0 +1,238 @@
+"""Index pages: what a PEP 503 HTML page, a PEP 691 JSON page or a flat find-links page lists, as
+:class:`RemoteFile` entries.
+
+Contract: pure parsing, no network. Every URL comes out absolute, without its fragment; hashes lower-case; a
+page of an unknown major API version (PEP 629) is refused with :class:`~wheelhouse.errors.NetworkError`; a
+malformed entry is skipped with a warning on the diagnostics channel, a malformed page raises ``ValueError``
+for the caller to name. Files no Linux target can use are dropped before an entry is built
+(:func:`wheelhouse.index.filenames.irrelevant`).
+"""
+
+from __future__ import annotations
+
+import html.parser
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import unquote, urljoin, urlsplit
+from urllib.request import url2pathname
+
+from wheelhouse import _log
+from wheelhouse._text import redact_url
+from wheelhouse.errors import NetworkError
+from wheelhouse.index.filenames import irrelevant
+
+__all__ = [
+    "PAGE_ACCEPT",
+    "RemoteFile",
+    "decode_page",
+    "file_url_path",
+    "is_file_url",
+    "parse_html_page",
+    "parse_json_page",
+    "parse_page",
+]
+
+JSON_TYPE = "application/vnd.pypi.simple.v1+json"
+HTML_TYPE = "application/vnd.pypi.simple.v1+html"
+# PEP 691: prefer JSON, accept the versioned HTML, and take legacy text/html as a last resort.
+PAGE_ACCEPT = f"{JSON_TYPE}, {HTML_TYPE};q=0.2, text/html;q=0.01"
+
+
+def is_file_url(url: str) -> bool:
+    """Whether ``url`` names a local file (``file:``)."""
+    return url.lower().startswith("file:")
+
+
+def file_url_path(url: str) -> Path:
+    """The local path of a ``file:`` URL."""
+    return Path(url2pathname(urlsplit(url).path))
+
+
+def _strip_fragment(url: str) -> tuple[str, str]:
+    base, _, fragment = url.partition("#")
+    return base, fragment
+
+
+@dataclass(frozen=True)
+class RemoteFile:
+    """One file an index or find-links location lists.
+
+    ``url`` is absolute, without fragment and without credentials; ``sha256`` is the hash the index published
+    (lower-case hex) or None; ``core_metadata`` says whether a PEP 658 ``.metadata`` file is offered, with
+    its hash in ``metadata_sha256`` when given; ``index_url`` is the index or find-links location it came from.
+    """
+
+    filename: str
+    url: str
+    sha256: str | None = None
+    requires_python: str | None = None
+    yanked: str | None = None
+    core_metadata: bool = False
+    metadata_sha256: str | None = None
+    size: int | None = None
+    index_url: str = ""
+
+
+class _LinkParser(html.parser.HTMLParser):
+    """Collects anchors, ``<base href>`` and the PEP 629 repository version of a PEP 503 page."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.base: str | None = None
+        self.api_version: str | None = None
+        self.anchors: list[dict[str, str | None]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        # html.parser has already unescaped attribute values: "&gt;=3.8" arrives as ">=3.8".
+        values = dict(attrs)
+        if tag == "a":
+            self.anchors.append(values)
+        elif tag == "base" and self.base is None and values.get("href"):
+            self.base = values["href"]
+        elif tag == "meta" and values.get("name") == "pypi:repository-version":
+            self.api_version = values.get("content")
+
+
+def _check_api_version(version: object, page: str) -> None:
+    # PEP 629: a client must refuse a major version it does not know; minor versions only add.
+    if version is None:
+        return
+    major = str(version).split(".")[0]
+    if major != "1":
+        raise NetworkError(
+            f"{redact_url(page)} uses simple repository API version {version}; wheelhouse understands 1.x",
+            hint="upgrade wheelhouse",
+        )
+
+
+def _metadata_flag(value: object) -> tuple[bool, str | None]:
+    """Decode a PEP 658/714 core-metadata value: JSON ``true``/``{"sha256": ...}`` or HTML ``sha256=...``."""
+    if value is None or value is False:
+        return False, None
+    if isinstance(value, dict):
+        digest = value.get("sha256")
+        return True, digest.lower() if isinstance(digest, str) else None
+    if isinstance(value, str):
+        if value.strip().lower() == "false":
+            return False, None
+        name, _, digest = value.partition("=")
+        return True, digest.strip().lower() if name.strip().lower() == "sha256" and digest else None
+    return bool(value), None
+
+
+def parse_html_page(text: str, page_url: str, index_url: str) -> list[RemoteFile]:
+    """The files of a PEP 503 page (or a flat find-links page); hrefs resolve against the page URL."""
+    parser = _LinkParser()
+    parser.feed(text)
+    parser.close()
+    _check_api_version(parser.api_version, page_url)
+    base = urljoin(page_url, parser.base) if parser.base else page_url
+    files = []
+    for anchor in parser.anchors:
+        href = anchor.get("href")
+        if not href:
+            continue
+        url, fragment = _strip_fragment(urljoin(base, href.strip()))
+        if urlsplit(url).scheme not in ("http", "https", "file"):
+            continue
+        hash_name, _, digest = fragment.partition("=")
+        # pip names the file after the last path segment of the URL, not the anchor text; so do we.
+        filename = unquote(urlsplit(url).path.rsplit("/", 1)[-1])
+        requires_python = (anchor.get("data-requires-python") or "").strip() or None
+        yanked = (anchor.get("data-yanked") or "") if "data-yanked" in anchor else None
+        # PEP 714 renamed data-dist-info-metadata to data-core-metadata; accept either, prefer the new one.
+        key = "data-core-metadata" if "data-core-metadata" in anchor else "data-dist-info-metadata"
+        core, metadata_sha256 = _metadata_flag((anchor.get(key) or "true") if key in anchor else None)
+        files.append(
+            RemoteFile(
+                filename=filename,
+                url=url,
+                sha256=digest.lower() if hash_name == "sha256" and digest else None,
+                requires_python=requires_python,
+                yanked=yanked,
+                core_metadata=core,
+                metadata_sha256=metadata_sha256,
+                index_url=index_url,
+            )
+        )
+    return files
+
+
+def parse_json_page(data: bytes, page_url: str, index_url: str) -> list[RemoteFile]:
+    """The files of a PEP 691 JSON project page; relative URLs resolve against the page URL."""
+    doc = json.loads(data)
+    if not isinstance(doc, dict) or not isinstance(doc.get("files"), list):
+        raise ValueError("not a PEP 691 project page (no 'files' list)")
+    meta = doc.get("meta")
+    _check_api_version(meta.get("api-version") if isinstance(meta, dict) else None, page_url)
+    files = []
+    malformed = False  # said once per page, however many entries are broken
+    for item in doc["files"]:
+        filename = item.get("filename") if isinstance(item, dict) else None
+        # Files no Linux target can use first: on a long-lived project's page they are a third of the entries.
+        if isinstance(filename, str) and irrelevant(filename):
+            continue
+        if not filename or not isinstance(item.get("url"), str):
+            if not malformed:
+                _log.warning(f"{redact_url(page_url)}: skipping a malformed file entry")
+            malformed = True
+            continue
+        raw_url: str = item["url"]
+        # Most indexes link absolute URLs; urljoin for each of a large project's files costs seconds.
+        url, _ = _strip_fragment(raw_url if raw_url.startswith(("https://", "http://")) else urljoin(page_url, raw_url))
+        hashes = item.get("hashes") if isinstance(item.get("hashes"), dict) else {}
+        sha256 = hashes.get("sha256") if isinstance(hashes, dict) else None
+        yanked_value = item.get("yanked", False)
+        # PEP 592 / 691: ``true`` is a yank without a reason, a string is the reason.
+        yanked = None if yanked_value is False else (yanked_value if isinstance(yanked_value, str) else "")
+        key = "core-metadata" if "core-metadata" in item else "dist-info-metadata"
+        core, metadata_sha256 = _metadata_flag(item.get(key))
+        size = item.get("size")
+        requires_python = item.get("requires-python")
+        if not isinstance(requires_python, str) or not requires_python.strip():
+            requires_python = None
+        files.append(
+            RemoteFile(
+                filename=str(filename),
+                url=url,
+                sha256=sha256.lower() if isinstance(sha256, str) and sha256 else None,
+                requires_python=requires_python.strip() if requires_python else None,
+                yanked=yanked,
+                core_metadata=core,
+                metadata_sha256=metadata_sha256,
+                size=size if isinstance(size, int) and not isinstance(size, bool) else None,
+                index_url=index_url,
+            )
+        )
+    return files
+
+
+def decode_page(data: bytes, content_type: str, url: str) -> str:
+    charset = "utf-8"
+    match = re.search(r"charset=([\w-]+)", content_type, re.IGNORECASE)
+    if match:
+        charset = match.group(1)
+    try:
+        return data.decode(charset)
+    except (UnicodeDecodeError, LookupError):
+        raise NetworkError(f"{redact_url(url)}: the index page is not valid {charset} text") from None
+
+
+def parse_page(body: bytes, content_type: str, page_url: str, index_url: str) -> list[RemoteFile]:
+    """The files of a fetched page, JSON or HTML as its ``Content-Type`` says.
+
+    Raises :class:`~wheelhouse.errors.NetworkError` naming the (redacted) page when it cannot be parsed.
+    """
+    media = content_type.split(";")[0].strip().lower()
+    # Trust the declared type; sniff only when the server declares neither JSON nor HTML (static hosts).
+    is_json = media in (JSON_TYPE, "application/json") or ("html" not in media and body.lstrip()[:1] == b"{")
+    try:
+        if is_json:
+            return parse_json_page(body, page_url, index_url)
+        return parse_html_page(decode_page(body, content_type, page_url), page_url, index_url)
+    except ValueError as exc:
+        first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        kind = "JSON" if is_json else "HTML"
+        raise NetworkError(f"{redact_url(page_url)}: invalid {kind} index page: {first_line}") from None

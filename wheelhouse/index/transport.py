@@ -1,0 +1,407 @@
+"""HTTP transport for the index client: one ``requests.Session``, retries with back-off and ``Retry-After``,
+bounded page reads and verified streaming of bodies.
+
+Contract: :meth:`Transport.get` makes one attempt and sorts its failure: :class:`Transient` for what a retry may
+fix (a connection error, 429 and 5xx answers, a body cut short or trickling below a minimum rate),
+:class:`~wheelhouse.errors.NetworkError` for what it cannot (TLS, a malformed URL). :meth:`Transport.retrying`
+turns the last :class:`Transient` into a ``NetworkError`` naming the redacted URL and the number of attempts.
+Every message is redacted: the URL by :func:`~wheelhouse._text.redact_url`, the cause by the known secrets.
+Nothing here knows about projects, pages or wheels.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import http.client
+import itertools
+import os
+import re
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import Future
+from email.utils import parsedate_to_datetime
+from typing import IO, Generic, TypeVar
+
+import requests
+import urllib3.exceptions
+from requests.adapters import HTTPAdapter
+
+from wheelhouse import __version__
+from wheelhouse._text import redact_url
+from wheelhouse.errors import NetworkError, StoreError
+from wheelhouse.index.auth import Credentials, netloc
+from wheelhouse.index.config import IndexConfig
+
+__all__ = ["BODY_ERRORS", "CHUNK", "MAX_PAGE_BYTES", "USER_AGENT", "OnceCache", "Transient", "Transport", "encoded"]
+
+USER_AGENT = f"wheelhouse/{__version__}"
+CHUNK = 64 * 1024
+# The largest project pages of the public index are tens of MB (thousands of files); far above that is an index
+# that is broken or hostile.
+MAX_PAGE_BYTES = 256 * 1024 * 1024
+_RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
+_READ1_SIZE = 1024 * 1024
+# Below this rate, sustained over a whole timeout period, a transfer counts as stalled and is retried.
+_MIN_BYTES_PER_SECOND = 1024
+
+T = TypeVar("T")
+K = TypeVar("K")
+
+
+class Transient(Exception):
+    """A failure worth retrying: a connection error, a 5xx/429 status, a body cut short."""
+
+    def __init__(self, cause: str, retry_after: float | None = None) -> None:
+        super().__init__(cause)
+        self.cause = cause
+        self.retry_after = retry_after
+
+
+# Errors raised while reading a streamed body: urllib3's own (IncompleteRead, ProtocolError, ReadTimeoutError),
+# requests' wrappers and the socket's.
+BODY_ERRORS = (
+    urllib3.exceptions.HTTPError,
+    requests.RequestException,
+    http.client.HTTPException,
+    ConnectionError,
+    TimeoutError,
+)
+
+
+def _describe(exc: BaseException) -> str:
+    """A short description of a transport failure: its innermost cause, without connection-pool reprs.
+
+    requests wraps urllib3, which wraps the socket error; "connection reset by peer" is what a user needs,
+    not three nested reprs.
+    """
+    for _ in range(8):
+        inner = getattr(exc, "reason", None)  # urllib3's MaxRetryError keeps the cause here
+        if not isinstance(inner, BaseException):
+            inner = next((a for a in reversed(exc.args) if isinstance(a, BaseException)), None)
+        if inner is None or inner is exc:
+            break
+        exc = inner
+    root = exc if isinstance(exc, OSError) and exc.strerror else exc.__cause__
+    if isinstance(root, OSError) and root.strerror:
+        return root.strerror[:1].lower() + root.strerror[1:]
+    text = str(exc) or type(exc).__name__
+    return re.sub(r"^\w*HTTPS?Connection(Pool)?\([^)]*\):\s*", "", text)
+
+
+def _parse_retry_after(value: str | None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delta-seconds or an HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def encoded(response: requests.Response) -> bool:
+    """Whether the server applied a content encoding (then the body is not the file's bytes as published)."""
+    return response.headers.get("Content-Encoding", "identity").lower() not in ("identity", "")
+
+
+class OnceCache(Generic[K, T]):
+    """``compute()`` once per key across threads; later callers get the same result or error."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._futures: dict[K, Future[T]] = {}
+
+    def get(self, key: K, compute: Callable[[], T]) -> T:
+        """The result of ``compute()`` for ``key``, computed by the first caller; the others wait for it."""
+        with self._lock:
+            future = self._futures.get(key)
+            owner = future is None
+            if future is None:
+                future = Future()
+                self._futures[key] = future
+        if owner:
+            try:
+                future.set_result(compute())
+            except Exception as exc:
+                future.set_exception(exc)
+            except BaseException as exc:
+                # An interrupt is not an answer: forget it so a later call can try again.
+                with self._lock:
+                    self._futures.pop(key, None)
+                future.set_exception(exc)
+                raise
+        return future.result()
+
+
+class Transport:
+    """GET requests through one session, with the user's certificate, credentials, proxies and ~/.netrc.
+
+    Thread-safe. ``sleep`` is injectable so tests need not wait out the back-off.
+    """
+
+    def __init__(
+        self,
+        config: IndexConfig,
+        credentials: Credentials,
+        *,
+        jobs: int,
+        session: requests.Session | None,
+        backoff: float,
+        max_wait: float,
+        sleep: Callable[[float], None],
+    ) -> None:
+        self._retries = config.retries
+        self._credentials = credentials
+        self._backoff = backoff
+        self._max_wait = max_wait
+        self._sleep = sleep
+        self._owns_session = session is None
+        self._session = session if session is not None else self._new_session(jobs)
+        # Per request rather than on the session: requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE override
+        # session.verify (psf/requests#3829), and a --cert the user gave must win over the environment.
+        self._verify: str | None = config.cert
+        # requests reads proxies, ~/.netrc and CA bundles from the environment on *every* request (walking
+        # os.environ and re-reading ~/.netrc). Read them once per host instead, with the same rules
+        # (requests.utils), and let the session stop looking.
+        self._trust_env = bool(self._session.trust_env)
+        self._session.trust_env = False
+        self._env_cache: dict[str, tuple[dict[str, str], tuple[str, str] | None]] = {}
+        self._templates: dict[
+            tuple[str, str, tuple[tuple[str, str], ...], tuple[str, str] | None], requests.PreparedRequest
+        ] = {}
+        if self._verify is None and self._trust_env:
+            self._verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or None
+        self.timeout = (config.timeout, config.timeout)
+        self._lock = threading.Lock()
+        self._requests = 0
+
+    @staticmethod
+    def _new_session(jobs: int) -> requests.Session:
+        session = requests.Session()
+        session.headers["User-Agent"] = USER_AGENT
+        # A pool slot per worker thread (the prefetching and the downloading workers share the session), so
+        # parallel fetches reuse connections instead of opening and discarding new ones;
+        # retries are ours (they must also cover bodies cut short, which urllib3's Retry does not see).
+        adapter = HTTPAdapter(pool_connections=max(10, jobs), pool_maxsize=2 * jobs, max_retries=0)
+        session.mount("https://", adapter)
+        session.mount("http://", adapter)
+        return session
+
+    @property
+    def request_count(self) -> int:
+        """HTTP requests sent so far (every attempt and redirect counts)."""
+        with self._lock:
+            return self._requests
+
+    def _count(self, n: int = 1) -> None:
+        with self._lock:
+            self._requests += n
+
+    def cause(self, exc: BaseException) -> str:
+        """A short, redacted description of a transport failure."""
+        return self._credentials.redact(_describe(exc))[:300]
+
+    def close(self) -> None:
+        """Close the session when this transport created it."""
+        if self._owns_session:
+            self._session.close()
+
+    def get(self, url: str, *, headers: Mapping[str, str] | None = None, stream: bool = False) -> requests.Response:
+        """One GET attempt; raises :class:`Transient` for what a retry may fix, NetworkError otherwise."""
+        self._count()
+        host = netloc(url)
+        proxies, netrc_auth = self._environment_for(url, host)
+        auth = self._credentials.for_host(host) or netrc_auth
+        verify: bool | str = self._verify if self._verify is not None else True
+        try:
+            if self._session.cookies:
+                # A server set cookies: let requests merge the jar into every request from now on.
+                response = self._session.get(
+                    url,
+                    headers=dict(headers or {}),
+                    stream=stream,
+                    timeout=self.timeout,
+                    verify=verify,
+                    auth=auth,
+                    proxies=proxies,
+                )
+            else:
+                response = self._session.send(
+                    self._prepared(url, host, headers, auth),
+                    stream=stream,
+                    timeout=self.timeout,
+                    verify=verify,
+                    proxies=proxies,
+                    allow_redirects=True,
+                )
+        except requests.exceptions.SSLError as exc:
+            raise NetworkError(
+                f"TLS error for {redact_url(url)}: {self.cause(exc)}",
+                hint="point --cert (or pip's 'cert' setting) at the CA bundle that signs this index",
+            ) from None
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            raise Transient(self.cause(exc)) from None
+        except requests.RequestException as exc:
+            raise NetworkError(f"cannot fetch {redact_url(url)}: {self.cause(exc)}") from None
+        self._count(len(response.history))
+        if response.status_code in _RETRY_STATUS:
+            retry_after = _parse_retry_after(response.headers.get("Retry-After"))
+            response.close()
+            raise Transient(f"HTTP {response.status_code}", retry_after)
+        return response
+
+    def _prepared(
+        self, url: str, host: str, headers: Mapping[str, str] | None, auth: tuple[str, str] | None
+    ) -> requests.PreparedRequest:
+        """``url`` as the session would prepare it (its headers, these headers, this auth): a copy of a request
+        prepared once per host and header set, given the new URL. Merging the session's settings into every
+        request cost more than the rest of a small request together (a download makes hundreds)."""
+        key = (host, url.partition(":")[0], tuple(sorted((headers or {}).items())), auth)
+        template = self._templates.get(key)
+        if template is None:
+            template = self._session.prepare_request(
+                requests.Request("GET", url, headers=dict(headers or {}), auth=auth)
+            )
+            self._templates[key] = template
+        prepared = template.copy()
+        prepared.prepare_url(url, None)
+        return prepared
+
+    def _environment_for(self, url: str, host: str) -> tuple[dict[str, str], tuple[str, str] | None]:
+        """The proxies and ~/.netrc credentials requests would find for ``url``'s host ``host`` (computed once
+        per host)."""
+        with self._lock:
+            cached = self._env_cache.get(host)
+        if cached is None:
+            if self._trust_env:
+                proxies = dict(requests.utils.get_environ_proxies(url))
+                auth = requests.utils.get_netrc_auth(url)
+                cached = (proxies, (auth[0], auth[1]) if auth else None)
+            else:
+                cached = ({}, None)
+            with self._lock:
+                self._env_cache[host] = cached
+        return cached
+
+    def retrying(self, url: str, attempt: Callable[[], T]) -> T:
+        """Run ``attempt`` until it succeeds, retrying :class:`Transient` failures with backoff.
+
+        The wait is ``backoff * 2**attempt`` seconds, at least what ``Retry-After`` asks, at most ``max_wait``.
+        """
+        for number in itertools.count():
+            try:
+                return attempt()
+            except Transient as exc:
+                if number >= self._retries:
+                    tries = f"{number + 1} attempt{'s' if number else ''}"
+                    raise NetworkError(f"cannot fetch {redact_url(url)}: {exc.cause} ({tries})") from None
+                delay = self._backoff * 2**number
+                if exc.retry_after is not None:
+                    delay = max(delay, exc.retry_after)
+                self._sleep(min(delay, self._max_wait))
+        raise AssertionError("unreachable")
+
+    @staticmethod
+    def http_error(url: str, response: requests.Response) -> NetworkError:
+        """The error for an answer that is neither success nor worth a retry."""
+        status = response.status_code
+        hint = None
+        if status in (401, 403):
+            hint = "the index needs credentials: put them in ~/.netrc or in the index URL"
+        return NetworkError(
+            f"cannot fetch {redact_url(url)}: HTTP {status} {response.reason or ''}".rstrip(), hint=hint
+        )
+
+    def fetch_page(self, url: str, accept: str) -> tuple[str, str, bytes] | None:
+        """GET a page with retries: ``(final_url, content_type, body)``, or None on 404/410."""
+
+        def attempt() -> tuple[str, str, bytes] | None:
+            with self.get(url, headers={"Accept": accept}, stream=True) as response:
+                if response.status_code in (404, 410):
+                    return None
+                if response.status_code != 200:
+                    raise self.http_error(url, response)
+                declared = response.headers.get("Content-Length", "")
+                if declared.isdigit() and int(declared) > MAX_PAGE_BYTES:
+                    raise NetworkError(f"{redact_url(url)}: index page of {declared} bytes is over the limit")
+                chunks: list[bytes] = []
+                size = 0
+                try:
+                    # Read in pieces with a bound: a hostile or broken index must not exhaust memory.
+                    for chunk in response.iter_content(CHUNK):
+                        size += len(chunk)
+                        if size > MAX_PAGE_BYTES:
+                            raise NetworkError(f"{redact_url(url)}: index page is over {MAX_PAGE_BYTES} bytes")
+                        chunks.append(chunk)
+                except BODY_ERRORS as exc:
+                    raise Transient(self.cause(exc)) from None
+                return response.url, response.headers.get("Content-Type", ""), b"".join(chunks)
+
+        return self.retrying(url, attempt)
+
+    def read_all(self, response: requests.Response) -> bytes:
+        """The whole raw body of a (small) streamed response."""
+        try:
+            return bytes(response.raw.read(decode_content=False))
+        except BODY_ERRORS as exc:
+            raise Transient(self.cause(exc)) from None
+
+    def stream_to(self, url: str, out: IO[bytes], on_progress: Callable[[int], None] | None) -> str:
+        """One attempt: stream ``url``'s raw bytes into ``out``; return their sha256."""
+        # Identity encoding and raw reads: the hash covers the bytes as published, and a server that labels a
+        # .tar.gz "Content-Encoding: gzip" must not get it silently decompressed.
+        with self.get(url, headers={"Accept-Encoding": "identity"}, stream=True) as response:
+            if response.status_code != 200:
+                raise self.http_error(url, response)
+            return self.copy_body(url, response, out, on_progress)
+
+    def copy_body(
+        self, url: str, response: requests.Response, out: IO[bytes], on_progress: Callable[[int], None] | None
+    ) -> str:
+        """Copy a streamed 200 response's raw body into ``out`` in chunks; return its sha256."""
+        length_header = response.headers.get("Content-Length", "")
+        expected = int(length_header) if length_header.isdigit() else None
+        digest = hashlib.sha256()
+        received = 0
+        # read1 returns what has arrived (up to 1 MiB) instead of waiting for a full buffer: progress stays live
+        # on a slow link, and a server that trickles a few bytes at a time can be detected (below).
+        read1 = getattr(response.raw, "read1", None)
+        chunks: Iterator[bytes] | None = None if read1 else response.raw.stream(CHUNK, decode_content=False)
+        window = self.timeout[1]
+        window_start, window_bytes = time.monotonic(), 0
+        while True:
+            try:
+                chunk = read1(_READ1_SIZE, decode_content=False) if read1 else next(chunks, b"")  # type: ignore[arg-type]
+            except BODY_ERRORS as exc:
+                cause = self.cause(exc)
+                raise Transient(f"connection lost after {received} bytes: {cause}") from None
+            if not chunk:
+                break
+            window_bytes += len(chunk)
+            now = time.monotonic()
+            if now - window_start >= window:
+                # The read timeout only measures silence: a peer sending a byte every few seconds never trips it.
+                if window_bytes < _MIN_BYTES_PER_SECOND * window:
+                    raise Transient(
+                        f"too slow: {window_bytes} bytes in {now - window_start:.0f} s after {received} bytes"
+                    )
+                window_start, window_bytes = now, 0
+            try:
+                out.write(chunk)
+            except OSError as exc:
+                raise StoreError(f"cannot write the download of {redact_url(url)}: {exc}") from None
+            digest.update(chunk)
+            received += len(chunk)
+            if on_progress is not None:
+                on_progress(received)
+        # urllib3 already refuses a body shorter than Content-Length; this also covers a server that closes
+        # early on a connection urllib3 does not check (and one that sends more than it announced).
+        if expected is not None and received != expected:
+            raise Transient(f"truncated body: received {received} of {expected} bytes")
+        return digest.hexdigest()
