@@ -39,6 +39,7 @@ from typing import Any, BinaryIO, Literal, Protocol
 from wheelhouse.dists import MAX_METADATA_BYTES, InvalidDistFilename, parse_core_metadata, parse_dist_filename
 from wheelhouse.errors import WheelhouseError
 from wheelhouse.store.folder import FileRecord, Store, StoreScan
+from wheelhouse.store.fs import real_dir
 from wheelhouse.store.metadata import MetadataProblem, check_metadata_names_file, locate_metadata_member
 
 IssueKind = Literal["corrupt", "record-mismatch", "hash-mismatch", "metadata-mismatch", "not-a-wheel"]
@@ -590,6 +591,9 @@ def check(
     """
     report = reporter or NullCheckReporter()
     limits = limits or Limits()
+    if fix:
+        # Refuse before checking anything: --fix moves, writes and deletes under .wheelhouse/.
+        store.check_state()
     scan = store.scan()
     subjects = _subjects(scan)
     workers = max(1, jobs if jobs is not None else min(4, os.cpu_count() or 1))
@@ -622,8 +626,7 @@ def check(
 
 def quarantine(store: Store, filename: str) -> Path:
     """Move ``filename`` out of the folder into ``.wheelhouse/quarantine/``; returns its new path."""
-    qdir = store.meta_dir / QUARANTINE_DIR
-    qdir.mkdir(parents=True, exist_ok=True)
+    qdir = real_dir(store.meta_dir / QUARANTINE_DIR)
     dest = qdir / filename
     n = 1
     while dest.exists():  # an earlier quarantined copy is evidence too: never overwrite it

@@ -21,6 +21,7 @@ import errno
 import fcntl
 import json
 import os
+import stat
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -41,11 +42,21 @@ from wheelhouse.dists import (
 )
 from wheelhouse.errors import LockTimeout, StoreError
 from wheelhouse.store import metadata as _metadata
+from wheelhouse.store.fs import (
+    PARTIAL_PREFIX,
+    atomic_write,
+    file_sha256,
+    fsync_dir,
+    fsync_file,
+    open_nofollow,
+    real_dir,
+    refuse_symlink,
+)
 
 MANIFEST_FORMAT = 1
 META_DIR = ".wheelhouse"
-PARTIAL_PREFIX = ".partial-"
-_CHUNK = 1024 * 1024
+# wheelhouse's own files and folders inside META_DIR: none of them is ever followed through a symbolic link.
+STATE_ENTRIES = ("lock", "manifest.json", "tmp", "quarantine", "sdists", "logs", "index")
 
 
 @dataclass(frozen=True)
@@ -141,49 +152,6 @@ _HELD_GUARD = threading.RLock()
 _MUTEXES: dict[str, threading.RLock] = {}
 
 
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that readers see the old content or the new, never a mix."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{PARTIAL_PREFIX}{path.name}.{os.getpid()}.{threading.get_ident()}")
-    try:
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
-    _fsync_dir(path.parent)
-
-
-def _fsync_dir(directory: Path) -> None:
-    with contextlib.suppress(OSError):
-        fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
-def fsync_file(path: Path) -> None:
-    """Flush a file's content to disk (a missing file is left to the caller's next step to report)."""
-    with contextlib.suppress(FileNotFoundError), open(path, "rb") as fh:
-        os.fsync(fh.fileno())
-
-
-def file_sha256(path: Path) -> str:
-    """Hex sha256 of a file, read in chunks."""
-    import hashlib
-
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def read_metadata_member(zf: zipfile.ZipFile, filename: str | None = None) -> bytes:
     """Transitional alias of :func:`wheelhouse.store.metadata.read_metadata_member` (the one reader)."""
     return _metadata.read_metadata_member(zf, filename or str(zf.filename and Path(zf.filename).name))
@@ -227,10 +195,21 @@ class Store:
     def exists(self) -> bool:
         return self.root.is_dir()
 
+    def check_state(self) -> None:
+        """StoreError naming the first symbolic link among wheelhouse's state paths (``.wheelhouse/...``).
+
+        Every writing command passes here (through :meth:`lock`) before it deletes, truncates or moves a file
+        under ``.wheelhouse/``: a planted ``tmp -> DIR`` would otherwise have DIR's files deleted.
+        """
+        refuse_symlink(self.meta_dir)
+        for name in STATE_ENTRIES:
+            refuse_symlink(self.meta_dir / name)
+
     def ensure(self) -> None:
         """Create the folder and its metadata directory, with a clear error when that is impossible."""
+        self.check_state()
         try:
-            self.meta_dir.mkdir(parents=True, exist_ok=True)
+            real_dir(self.meta_dir)
         except OSError as exc:
             # Name what could not be made: an existing, read-only folder is not "the wheels folder".
             what = self.meta_dir if self.root.is_dir() else f"the wheels folder {self.root}"
@@ -268,13 +247,17 @@ class Store:
             return
         self.ensure()
         try:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+            fd = open_nofollow(path, os.O_RDWR | os.O_CREAT)
         except OSError as exc:
             raise StoreError(
                 f"cannot lock the wheels folder {self.root}: {exc.strerror or exc}",
                 hint=f"make {self.root} writable (or pass --wheels DIR)",
             ) from None
         try:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode) or st.st_nlink != 1:
+                # A hard link would have its other name truncated below, which may be anywhere on the disk.
+                raise StoreError(f"{path} is not a plain file of its own; refusing to use it as the folder's lock")
             self._acquire(fd, path, wait=wait, timeout=timeout, on_wait=on_wait)
         except BaseException:
             os.close(fd)
@@ -346,8 +329,10 @@ class Store:
     # -- manifest ----------------------------------------------------------------------------------------
     def _read_manifest(self) -> dict[str, Any]:
         try:
-            raw = json.loads(self.manifest_path.read_bytes())
-        except (OSError, ValueError):
+            # A link in place of the manifest is not read (it is a cache: the files are read instead).
+            with open(open_nofollow(self.manifest_path, os.O_RDONLY), "rb") as fh:
+                raw = json.loads(fh.read())
+        except (OSError, ValueError, StoreError):
             return {}
         if not isinstance(raw, dict) or raw.get("format") != MANIFEST_FORMAT:
             return {}
@@ -534,7 +519,7 @@ class Store:
                 size=st.st_size,
             )
             wheels.append(StoredWheel(dist, meta, st.st_mtime))
-        if self.tmp_dir.is_dir():
+        if self.tmp_dir.is_dir() and not self.tmp_dir.is_symlink():
             with contextlib.suppress(OSError):
                 stray.extend(f"{META_DIR}/tmp/{p.name}" for p in sorted(self.tmp_dir.iterdir()))
         with contextlib.suppress(OSError):
@@ -591,14 +576,14 @@ class Store:
         if "/" in filename or "\\" in filename or filename.startswith(".") or "\0" in filename:
             raise StoreError(f"refusing unsafe file name {filename!r}")
         try:
-            self.sdist_dir.mkdir(parents=True, exist_ok=True)
+            real_dir(self.sdist_dir)
             dest = self.sdist_dir / filename
             with open(temp, "rb") as fh:
                 os.fsync(fh.fileno())
             os.replace(temp, dest)
         except OSError as exc:
             raise StoreError(f"cannot keep {filename} in {self.sdist_dir}: {exc.strerror or exc}") from None
-        _fsync_dir(self.sdist_dir)
+        fsync_dir(self.sdist_dir)
         return dest
 
     def hashes(self, filenames: Iterable[str]) -> dict[str, str]:
@@ -630,7 +615,7 @@ class Store:
     # -- adding files ------------------------------------------------------------------------------------
     def new_temp(self, filename: str) -> Path:
         """A fresh temporary path on the folder's filesystem for a file that may later be committed."""
-        self.tmp_dir.mkdir(parents=True, exist_ok=True)
+        real_dir(self.tmp_dir)
         return self.tmp_dir / f"{PARTIAL_PREFIX}{os.getpid()}-{threading.get_ident()}-{time.monotonic_ns()}-{filename}"
 
     def commit(
@@ -662,7 +647,7 @@ class Store:
             else:
                 os.replace(temp, dest)
                 if not synced:
-                    _fsync_dir(self.root)
+                    fsync_dir(self.root)
             if not save_record:
                 return dest
             try:
@@ -674,7 +659,7 @@ class Store:
 
     def sync(self) -> None:
         """Make the renames of committed files durable (one directory fsync for many commits)."""
-        _fsync_dir(self.root)
+        fsync_dir(self.root)
 
     def remove(self, filenames: Iterable[str]) -> list[str]:
         """Delete wheels and their manifest entries (under the lock); returns what was removed."""
@@ -693,6 +678,7 @@ class Store:
 
     def clean_stray(self, *, older_than: float = 0.0) -> list[str]:
         """Remove partial files left by interrupted runs. Only call while holding the lock."""
+        self.check_state()
         cleaned: list[str] = []
         now = time.time()
         candidates: list[Path] = []
