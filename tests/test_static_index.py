@@ -18,18 +18,17 @@ import pytest
 from tests.conftest import Cli
 from tests.support.wheels import make_wheel, write_wheel
 from wheelhouse.errors import UsageError
-from wheelhouse.share import static_index
-from wheelhouse.share.static_index import (
+from wheelhouse.share import serve
+from wheelhouse.share.serve import (
     HTML_TYPE,
     JSON_TYPE,
     TEXT_HTML,
     AutoRefresh,
     IndexHTTPServer,
-    build_index,
-    default_index_dir,
     is_loopback,
     negotiate,
 )
+from wheelhouse.share.static_index import build_index, default_index_dir
 from wheelhouse.store.folder import Store
 
 
@@ -163,7 +162,7 @@ def test_a_replaced_wheel_is_linked_again(folder: Path) -> None:
 
 
 def test_copies_when_hard_links_are_impossible(folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    def no_links(src: object, dst: object) -> None:
+    def no_links(src: object, dst: object, **kwargs: object) -> None:
         raise OSError(18, "Invalid cross-device link")
 
     monkeypatch.setattr("wheelhouse.share.static_index.os.link", no_links)
@@ -350,7 +349,7 @@ def test_serve_warns_on_a_non_loopback_host(cli: Cli, project: Path, monkeypatch
         def server_close(self) -> None:
             pass
 
-    monkeypatch.setattr(static_index, "IndexHTTPServer", FakeServer)
+    monkeypatch.setattr(serve, "IndexHTTPServer", FakeServer)
     result = cli("serve", "--host", "0.0.0.0", "--port", "8123")
     assert result.exit_code == 0, result.output
     assert bound == ["0.0.0.0"]

@@ -266,7 +266,8 @@ def serve_command(wheels_dir: str | None, out_dir: str | None, host: str, port: 
     """
     import signal
 
-    from wheelhouse.share.static_index import AutoRefresh, IndexHTTPServer, default_index_dir, is_loopback
+    from wheelhouse.share.serve import AutoRefresh, IndexHTTPServer, is_loopback
+    from wheelhouse.share.static_index import default_index_dir
 
     state = get_state()
     store = _existing_store(wheels_dir)
@@ -284,20 +285,22 @@ def serve_command(wheels_dir: str | None, out_dir: str | None, host: str, port: 
         raise WheelhouseError(
             f"cannot listen on {host}:{port}: {exc.strerror or exc}", hint="wheelhouse serve --port 0 (any free port)"
         ) from None
-    if as_json:
-        # One line, so a supervisor can read the URL before the server blocks.
-        data = {"schema": 1, "url": server.url, "index_url": server.index_url, "out": str(out)}
-        sys.stdout.write(json.dumps(data) + "\n")
-    else:
-        click.echo(f"Serving {store.root} at {server.index_url}")
-        click.echo(f"  pip install --index-url {server.index_url} PKG   (Ctrl-C stops)")
-    sys.stdout.flush()
 
     def stop(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt
 
     previous = signal.signal(signal.SIGTERM, stop)
     try:
+        # The URL is printed only once the socket listens and an interrupt is handled: a client or supervisor
+        # that stops the server as soon as it reads the URL gets a clean stop, not exit 130.
+        if as_json:
+            # One line, so a supervisor can read the URL before the server blocks.
+            data = {"schema": 1, "url": server.url, "index_url": server.index_url, "out": str(out)}
+            sys.stdout.write(json.dumps(data) + "\n")
+        else:
+            click.echo(f"Serving {store.root} at {server.index_url}")
+            click.echo(f"  pip install --index-url {server.index_url} PKG   (Ctrl-C stops)")
+        sys.stdout.flush()
         server.serve_forever()
     except KeyboardInterrupt:
         state.info("stopped")

@@ -1,4 +1,4 @@
-"""A static package index over the wheels folder, and a small HTTP server for it.
+"""A static package index over the wheels folder.
 
 :func:`build_index` writes a self-contained tree that pip, uv and any static web server or object store can
 use::
@@ -14,8 +14,12 @@ Pages link to files relatively (``../../files/<file>``), so the same tree works 
 behind any web server at any prefix. Output is deterministic (sorted, no timestamps), every file is written
 atomically, and a re-run rewrites only what changed and removes what left the folder.
 
+Only regular files of the folder are published, and the index is never written through a symlink: a link
+named like a wheel or an sdist is left out (it may point anywhere), and a link in place of the index's own
+directories is refused with one line naming it (following it would delete and write files elsewhere).
+
 A static server cannot negotiate PEP 691 content types, so it serves ``index.html`` (which every installer
-reads); :class:`IndexHTTPServer` (``wheelhouse serve``) negotiates ``Accept`` and ``?format=`` itself.
+reads); :mod:`wheelhouse.share.serve` (``wheelhouse serve``) negotiates ``Accept`` and ``?format=`` itself.
 """
 
 from __future__ import annotations
@@ -26,31 +30,27 @@ import html
 import json
 import os
 import shutil
-import socket
+import stat
 import threading
 import zipfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, quote, unquote, urlsplit
+from urllib.parse import quote
 
-from packaging.utils import canonicalize_name
 from packaging.version import Version
 
-from wheelhouse.dists import MAX_METADATA_BYTES
+from wheelhouse import _log
 from wheelhouse.errors import StoreError, UsageError
-from wheelhouse.store.folder import PARTIAL_PREFIX, Store, StoreScan, atomic_write
+from wheelhouse.store.folder import Store, StoreScan
+from wheelhouse.store.fs import PARTIAL_PREFIX, atomic_write, refuse_symlink
+from wheelhouse.store.metadata import MetadataProblem, read_metadata_member
 
 MARKER = ".wheelhouse-index"
 API_VERSION = "1.1"
-JSON_TYPE = "application/vnd.pypi.simple.v1+json"
-HTML_TYPE = "application/vnd.pypi.simple.v1+html"
-TEXT_HTML = "text/html"
 JSON_SCHEMA_VERSION = 1
 _MARKER_TEXT = b"wheelhouse simple index 1\n"
-_CHUNK = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -104,13 +104,41 @@ def build_index(store: Store, out: Path | None = None, *, scan: StoreScan | None
     Raises UsageError when ``out`` is a non-empty directory that is not a wheelhouse index (it would be
     written into and pruned), StoreError when the folder cannot be read or the index cannot be written.
     """
-    out = out if out is not None else default_index_dir(store)
+    if out is None:
+        out = default_index_dir(store)
+        # The default lives in the folder's state directory, which may have arrived with the folder (git,
+        # rsync, a shared volume): neither it nor the index directory in it is followed. An --out the user
+        # names is theirs to point anywhere.
+        refuse_symlink(store.meta_dir)
+        refuse_symlink(out)
+    refuse_symlink(out / MARKER)
     _claim(store, out)
     scan = scan if scan is not None else store.scan()
     try:
         return _build(store, out, scan)
     except OSError as exc:
         raise StoreError(f"cannot write the index in {out}: {exc.strerror or exc}") from None
+
+
+def _refuse_links(out: Path) -> None:
+    """Refuse an index tree with a symlink anywhere it would write, prune or read back a file.
+
+    A planted ``files -> DIR`` would have files of DIR deleted and wheels written there; a planted page or
+    ``.metadata`` link would have its target read and published. The index is ours alone, so any link in
+    it was put there by someone else.
+    """
+    for name in ("files", "simple"):
+        refuse_symlink(out / name)
+    for directory in (out / "files", out / "simple"):
+        if not directory.is_dir():
+            continue
+        with os.scandir(directory) as entries:
+            for entry in entries:
+                refuse_symlink(Path(entry.path))
+                if directory.name == "simple" and entry.is_dir(follow_symlinks=False):
+                    with os.scandir(entry.path) as pages:
+                        for page in pages:
+                            refuse_symlink(Path(page.path))
 
 
 def _claim(store: Store, out: Path) -> None:
@@ -138,6 +166,7 @@ def _claim(store: Store, out: Path) -> None:
 def _build(store: Store, out: Path, scan: StoreScan) -> IndexResult:
     files_dir = out / "files"
     simple = out / "simple"
+    _refuse_links(out)
     files_dir.mkdir(exist_ok=True)
     simple.mkdir(exist_ok=True)
     written: list[str] = []
@@ -148,6 +177,8 @@ def _build(store: Store, out: Path, scan: StoreScan) -> IndexResult:
         sources.append((d.filename, d.name, str(d.version), wheel.metadata.requires_python, True))
     for sdist in scan.sdists:
         sources.append((sdist.filename, sdist.name, str(sdist.version), None, False))
+    sizes = _regular_files(store.root, [s[0] for s in sources])
+    sources = [s for s in sources if s[0] in sizes]
     hashes = store.hashes(s[0] for s in sources)
     indexed: list[IndexedFile] = []
     for filename, project, version, requires_python, is_wheel in sorted(sources):
@@ -165,7 +196,7 @@ def _build(store: Store, out: Path, scan: StoreScan) -> IndexResult:
             if changed:
                 written.append(f"files/{filename}.metadata")
         indexed.append(
-            IndexedFile(filename, project, version, hashes[filename], src.stat().st_size, requires_python, metadata_sha)
+            IndexedFile(filename, project, version, hashes[filename], sizes[filename], requires_python, metadata_sha)
         )
     by_project: dict[str, list[IndexedFile]] = {}
     for item in indexed:
@@ -185,6 +216,25 @@ def _build(store: Store, out: Path, scan: StoreScan) -> IndexResult:
             written.append(f"simple/{name}")
     removed = _prune(out, {f.filename for f in indexed}, set(by_project))
     return IndexResult(out, tuple(indexed), tuple(written), tuple(removed), tuple(copied))
+
+
+def _regular_files(root: Path, filenames: Sequence[str]) -> dict[str, int]:
+    """The size of each of ``filenames`` that is a regular file of ``root``; the others are left out, said once.
+
+    A symlink named like a wheel or an sdist may point anywhere (a file outside the folder, another user's
+    secret): publishing it would publish that file and its sha256.
+    """
+    sizes: dict[str, int] = {}
+    for filename in filenames:
+        try:
+            st = os.lstat(root / filename)
+        except OSError:
+            continue
+        if stat.S_ISREG(st.st_mode):
+            sizes[filename] = st.st_size
+        else:
+            _log.warning(f"{filename} is not a regular file of the folder (a symlink?); not published in the index")
+    return sizes
 
 
 def _version_key(version: str) -> tuple[int, Version | str]:
@@ -209,12 +259,15 @@ def _place(src: Path, dest: Path) -> str | None:
         tmp.unlink()
     try:
         try:
-            os.link(src, tmp)
+            # Not through a link: src was checked to be a regular file, and a swap since must not be followed.
+            os.link(src, tmp, follow_symlinks=False)
             how = "link"
         except OSError:
             # Another filesystem, or one without hard links: copy (and keep the mtime so re-runs see it as same).
-            shutil.copy2(src, tmp)
+            shutil.copy2(src, tmp, follow_symlinks=False)
             how = "copy"
+        if not stat.S_ISREG(os.lstat(tmp).st_mode):
+            raise StoreError(f"{src} is no longer a regular file; not published in the index")
         os.replace(tmp, dest)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -224,19 +277,12 @@ def _place(src: Path, dest: Path) -> str | None:
 
 
 def wheel_metadata_bytes(path: Path) -> bytes | None:
-    """The bytes of a wheel's ``.dist-info/METADATA`` (bounded), or None when there is no readable one."""
+    """The bytes of a wheel's METADATA (bounded, located by the store's one rule), or None without one."""
     try:
         with zipfile.ZipFile(path) as zf:
-            names = [
-                i for i in zf.infolist() if i.filename.count("/") == 1 and i.filename.endswith(".dist-info/METADATA")
-            ]
-            if len(names) != 1 or names[0].file_size > MAX_METADATA_BYTES:
-                return None
-            with zf.open(names[0]) as fh:
-                data = fh.read(MAX_METADATA_BYTES + 1)
-    except (zipfile.BadZipFile, OSError, EOFError, RuntimeError, NotImplementedError, ValueError):
+            return read_metadata_member(zf, path.name)
+    except (MetadataProblem, zipfile.BadZipFile, OSError, EOFError, RuntimeError, NotImplementedError):
         return None
-    return data if len(data) <= MAX_METADATA_BYTES else None
 
 
 def _write_metadata(wheel: Path, dest: Path, refresh: bool) -> tuple[str | None, bool]:
@@ -267,12 +313,12 @@ def _prune(out: Path, filenames: set[str], projects: set[str]) -> list[str]:
         name = path.name
         base = name[: -len(".metadata")] if name.endswith(".metadata") else name
         # Dot files are partial writes, possibly of a concurrent run: never ours to remove here.
-        if not name.startswith(".") and base not in filenames and path.is_file():
+        if not name.startswith(".") and base not in filenames and path.is_file() and not path.is_symlink():
             path.unlink()
             removed.append(f"files/{name}")
     simple = out / "simple"
     for path in sorted(simple.iterdir()):
-        if path.is_dir() and path.name not in projects:
+        if path.is_dir() and not path.is_symlink() and path.name not in projects:
             for page in ("index.html", "index.json"):
                 with contextlib.suppress(FileNotFoundError):
                     (path / page).unlink()
@@ -377,235 +423,3 @@ def result_to_json(result: IndexResult) -> dict[str, Any]:
         "removed": list(result.removed),
         "copied": list(result.copied),
     }
-
-
-# -- serving -----------------------------------------------------------------------------------------------
-
-
-def negotiate(accept: str | None, query: str = "") -> str:
-    """The PEP 691 content type to answer with: ``?format=`` wins, then the best ``Accept`` entry, else HTML."""
-    wanted = parse_qs(query).get("format")
-    # An unencoded "+" in the query arrives as a space; clients rarely encode it.
-    if wanted and wanted[-1].replace(" ", "+") in _PREFERENCE:
-        return wanted[-1].replace(" ", "+")
-    best, best_q = TEXT_HTML, 0.0
-    for media, q in _parse_accept(accept or ""):
-        # A wildcard means "anything": the legacy HTML page is the answer every client understands.
-        candidate = media if media in _PREFERENCE else TEXT_HTML if media in _WILDCARDS else None
-        if candidate is None or q <= 0:
-            continue
-        # Equal weights go to the richer format (JSON, then versioned HTML), as PEP 691 lets the server choose.
-        if q > best_q or (q == best_q and _PREFERENCE.index(candidate) < _PREFERENCE.index(best)):
-            best, best_q = candidate, q
-    return best
-
-
-_PREFERENCE = (JSON_TYPE, HTML_TYPE, TEXT_HTML)
-_WILDCARDS = frozenset({"*/*", "text/*", "application/*"})
-
-
-def _parse_accept(header: str) -> Iterator[tuple[str, float]]:
-    for part in header.split(","):
-        media, *params = (p.strip() for p in part.split(";"))
-        q = 1.0
-        for param in params:
-            key, _, value = param.partition("=")
-            if key.strip() == "q":
-                try:
-                    q = float(value)
-                except ValueError:
-                    q = 0.0
-        if media:
-            yield media.lower(), q
-
-
-class IndexHTTPServer(ThreadingHTTPServer):
-    """Serves a tree written by :func:`build_index` read-only over HTTP, with PEP 691 negotiation.
-
-    ``refresh`` is called before each page request (it may rebuild the index when the folder changed);
-    ``log`` receives one line per request. Only files inside ``root`` are served; dot files never are.
-    """
-
-    daemon_threads = True
-    allow_reuse_address = True
-
-    def __init__(
-        self,
-        root: Path,
-        host: str = "127.0.0.1",
-        port: int = 0,
-        *,
-        refresh: Callable[[], None] | None = None,
-        log: Callable[[str], None] | None = None,
-    ) -> None:
-        self.root = root.resolve()
-        self.refresh = refresh
-        self.log = log
-        self._thread: threading.Thread | None = None
-        if ":" in host:
-            self.address_family = socket.AF_INET6
-        super().__init__((host.strip("[]"), port), _Handler)
-
-    @property
-    def url(self) -> str:
-        """The base URL, e.g. ``http://127.0.0.1:8000``."""
-        host, port = self.server_address[:2]
-        text = host.decode() if isinstance(host, bytes) else str(host)
-        shown = f"[{text}]" if ":" in text else text
-        return f"http://{shown}:{port}"
-
-    @property
-    def index_url(self) -> str:
-        """The URL to give ``pip --index-url``."""
-        return f"{self.url}/simple/"
-
-    def start(self) -> IndexHTTPServer:
-        """Serve in a background thread (for tests and embedding); stop with :meth:`stop`."""
-        self._thread = threading.Thread(target=self.serve_forever, name="wheelhouse-serve", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and close the socket."""
-        if self._thread is not None:
-            self.shutdown()
-            self._thread.join()
-            self._thread = None
-        self.server_close()
-
-    def __enter__(self) -> IndexHTTPServer:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server: IndexHTTPServer
-    server_version = "wheelhouse"
-    protocol_version = "HTTP/1.1"
-
-    def do_GET(self) -> None:
-        self._answer(body=True)
-
-    def do_HEAD(self) -> None:
-        self._answer(body=False)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        if self.server.log is not None:
-            self.server.log(f"{self.address_string()} {format % args}")
-
-    def _answer(self, *, body: bool) -> None:
-        split = urlsplit(self.path)
-        raw_path = unquote(split.path)
-        if "\0" in raw_path or "\\" in raw_path:
-            return self._status(400, "bad path")
-        parts = [p for p in raw_path.split("/") if p]
-        if any(p.startswith(".") for p in parts):
-            return self._status(404, "not found")  # "..", the marker and partial files alike
-        if not parts:
-            return self._redirect("/simple/")
-        if parts[0] == "simple" and self.server.refresh is not None:
-            try:
-                self.server.refresh()
-            except Exception as exc:  # a failed rebuild keeps serving the last good index
-                if self.server.log is not None:
-                    self.server.log(f"index refresh failed: {exc}")
-        if parts[0] == "simple" and len(parts) == 2 and canonicalize_name(parts[1]) != parts[1]:
-            # PEP 503: a client may ask for any spelling; send it to the normalised one, as PyPI does.
-            return self._redirect(f"/simple/{canonicalize_name(parts[1])}/")
-        path = self.server.root.joinpath(*parts)
-        try:
-            resolved = path.resolve()
-        except OSError:
-            return self._status(404, "not found")
-        if resolved != self.server.root and self.server.root not in resolved.parents:
-            return self._status(404, "not found")
-        if resolved.is_dir():
-            if not split.path.endswith("/"):
-                return self._redirect(split.path + "/" + (f"?{split.query}" if split.query else ""))
-            return self._page(resolved, split.query, body=body)
-        if resolved.is_file():
-            return self._file(resolved, "application/octet-stream", body=body)
-        return self._status(404, "not found")
-
-    def _page(self, directory: Path, query: str, *, body: bool) -> None:
-        content_type = negotiate(self.headers.get("Accept"), query)
-        page = directory / ("index.json" if content_type == JSON_TYPE else "index.html")
-        if not page.is_file():
-            return self._status(404, "not found")
-        charset = "" if content_type == JSON_TYPE else "; charset=utf-8"
-        self._file(page, content_type + charset, body=body, vary=True)
-
-    def _file(self, path: Path, content_type: str, *, body: bool, vary: bool = False) -> None:
-        try:
-            fh = open(path, "rb")  # noqa: SIM115 - closed below, after the headers are sent
-        except OSError:
-            return self._status(404, "not found")
-        with fh:
-            size = os.fstat(fh.fileno()).st_size
-            self.send_response(200)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(size))
-            if vary:
-                self.send_header("Vary", "Accept")
-            self.end_headers()
-            if body:
-                with contextlib.suppress(ConnectionError):
-                    shutil.copyfileobj(fh, self.wfile, _CHUNK)
-
-    def _redirect(self, location: str) -> None:
-        self.send_response(301)
-        self.send_header("Location", location)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    def _status(self, code: int, message: str) -> None:
-        data = f"{code} {message}\n".encode()
-        self.send_response(code)
-        self.send_header("Content-Type", "text/plain; charset=utf-8")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(data)
-
-
-class AutoRefresh:
-    """Rebuilds the index when the wheels folder's directory listing changes (its mtime moves).
-
-    Adding or removing a file renames into or unlinks from the folder, which updates the directory's mtime;
-    a stat per page request is all it costs when nothing changed.
-    """
-
-    def __init__(self, store: Store, out: Path, *, on_rebuild: Callable[[IndexResult], None] | None = None) -> None:
-        self.store = store
-        self.out = out
-        self.on_rebuild = on_rebuild
-        self._lock = threading.Lock()
-        self._seen: int | None = None
-
-    def __call__(self) -> None:
-        """Rebuild if the folder changed since the last build (thread-safe)."""
-        with self._lock:
-            try:
-                mtime = self.store.root.stat().st_mtime_ns
-            except OSError:
-                return
-            if mtime == self._seen:
-                return
-            result = build_index(self.store, self.out)
-            self._seen = mtime
-            if self.on_rebuild is not None:
-                self.on_rebuild(result)
-
-
-def is_loopback(host: str) -> bool:
-    """Whether ``host`` only accepts connections from this machine."""
-    import ipaddress
-
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
