@@ -335,7 +335,8 @@ def test_backtracking_fetches_the_metadata_of_the_next_releases_ahead() -> None:
     from packaging.version import Version
 
     from wheelhouse.dists import CoreMetadata, DistFile
-    from wheelhouse.fetch.download import _PriorityPool, _SpeculativeFinder
+    from wheelhouse.fetch.pools import PriorityPool
+    from wheelhouse.fetch.speculation import SpeculativeFinder
     from wheelhouse.targets import parse_target
 
     def wheel(version: str, tag: str = "py3-none-any", **extra: object) -> DistFile:
@@ -366,9 +367,9 @@ def test_backtracking_fetches_the_metadata_of_the_next_releases_ahead() -> None:
             return CoreMetadata("a", str(dist.version))
 
     target = parse_target("linux/amd64", python="3.12")
-    pool = _PriorityPool(4, "test")
+    pool = PriorityPool(4, "test")
     try:
-        speculative = _SpeculativeFinder(Finder(), target, pool, threading.Event())  # type: ignore[arg-type]
+        speculative = SpeculativeFinder(Finder(), target, pool, threading.Event())  # type: ignore[arg-type]
         speculative.prefetch_older(wheel("12.0"), count=4)
         pool.join()
     finally:
@@ -406,9 +407,9 @@ def test_speculation_runs_the_most_urgent_task_first_and_survives_any_failure(
     first; a task that fails, even with a KeyboardInterrupt that was another thread's, stops nothing."""
     import threading
 
-    from wheelhouse.fetch.download import _PriorityPool
+    from wheelhouse.fetch.pools import PriorityPool
 
-    pool = _PriorityPool(1, "test")
+    pool = PriorityPool(1, "test")
     gate = threading.Event()
     ran: list[str] = []
     try:
@@ -439,9 +440,9 @@ def test_speculation_runs_the_most_urgent_task_first_and_survives_any_failure(
 def test_a_shut_down_speculation_drops_what_has_not_started() -> None:
     import threading
 
-    from wheelhouse.fetch.download import _PriorityPool
+    from wheelhouse.fetch.pools import PriorityPool
 
-    pool = _PriorityPool(1, "test")
+    pool = PriorityPool(1, "test")
     gate = threading.Event()
     ran: list[int] = []
     pool.submit(gate.wait, (0, 0))
@@ -462,6 +463,7 @@ def _download_and_verify(
     """Download flask==3.0.0 at the core level; the run's report, a fresh verify's, and whether the report
     computed ahead stood."""
     from wheelhouse.fetch import download as core
+    from wheelhouse.fetch.ahead import VerifyAhead
     from wheelhouse.index.config import IndexConfig
     from wheelhouse.index.http import IndexClient
     from wheelhouse.requirements import load_requirements
@@ -469,14 +471,14 @@ def _download_and_verify(
     from wheelhouse.targets import parse_target
 
     used: list[bool] = []
-    real_report = core._VerifyAhead.report
+    real_report = VerifyAhead.report
 
-    def report(self: core._VerifyAhead, *args: object, **kwargs: object) -> object:
+    def report(self: VerifyAhead, *args: object, **kwargs: object) -> object:
         out = real_report(self, *args, **kwargs)  # type: ignore[arg-type]
         used.append(out is not None)
         return out
 
-    monkeypatch.setattr(core._VerifyAhead, "report", report)
+    monkeypatch.setattr(VerifyAhead, "report", report)
     reqs = load_requirements([project / "requirements.txt"])
     targets = [parse_target("linux/amd64", python="3.12")]
     store = Store(project / "wheels")
@@ -534,8 +536,8 @@ def test_a_stuck_speculative_task_does_not_hold_up_the_exit(tmp_path: Path) -> N
     code = (
         "import threading, time\n"
         "import wheelhouse.cli as cli\n"
-        "from wheelhouse.fetch.download import _PriorityPool\n"
-        "pool = _PriorityPool(2, 'test')\n"
+        "from wheelhouse.fetch.pools import PriorityPool\n"
+        "pool = PriorityPool(2, 'test')\n"
         "started = threading.Event()\n"
         "pool.submit(lambda: (started.set(), time.sleep(60)), (0, 0))\n"
         "started.wait(10)\n"

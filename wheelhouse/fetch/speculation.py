@@ -1,0 +1,245 @@
+"""Speculation: what the resolver will probably ask next is fetched before it asks.
+
+Contract: :class:`SpeculativeFinder` is a :class:`wheelhouse.dists.Finder` that answers exactly as the index
+finder it wraps; it only warms that finder's caches in the background (project pages of dependencies, the
+metadata of the file the resolver will most likely pin, the metadata of older releases when the resolver
+backtracks) and starts the transfer of the likely file. A failed speculative task is never an error: the
+resolver asks again and sees the real failure. :class:`PinReporter` is the resolver's reporter that starts the
+transfer of every remote wheel the resolver pins and asks for look-ahead when it backtracks.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.utils import NormalizedName, canonicalize_name
+from packaging.version import Version
+
+from wheelhouse.dists import CoreMetadata, DistFile
+from wheelhouse.fetch.pools import PriorityPool
+from wheelhouse.fetch.transfers import Transfers
+from wheelhouse.resolve.resolver import FormatControl, ResolveReporter
+from wheelhouse.store.folder import StoreFinder
+from wheelhouse.targets import Target
+
+if TYPE_CHECKING:
+    from wheelhouse.index.finder import IndexFinder
+
+# When the resolver gives up a release, the metadata of this many older ones is fetched ahead.
+BACKTRACK_AHEAD = 8
+
+# Speculative tasks, most urgent first. A likely file's metadata comes first, the largest file first: reading it
+# starts that file's transfer and asks for its dependencies' pages, so the link fills early and the deepest
+# projects are reached sooner. Look-ahead for backtracking comes next, then project pages. Breadth first,
+# the metadata of a 30 MB wheel whose page had arrived waited behind dozens of small pages.
+_URGENT_METADATA = 0
+_LOOK_AHEAD = 1
+_PAGE = 2
+
+
+class SpeculativeFinder:
+    """The index finder, plus speculation: what the resolver will probably ask next is fetched in advance.
+
+    Only a cache is warmed: every answer the resolver sees still comes from the finder it wraps.
+    """
+
+    def __init__(
+        self,
+        finder: IndexFinder,
+        target: Target,
+        pool: PriorityPool,
+        stop: threading.Event,
+        local: StoreFinder | None = None,
+        transfers: Transfers | None = None,
+        formats: FormatControl | None = None,
+    ) -> None:
+        self.finder = finder
+        self.formats = formats or FormatControl()
+        self.local = local
+        # With transfers, the file whose metadata is prefetched starts downloading too (see _warm_metadata).
+        self.transfers = transfers
+        self._python_checks: dict[str, bool] = {}
+        self._likely: dict[NormalizedName, list[DistFile]] = {}  # per project: see _likely_for
+        self._ahead: set[str] = set()  # files whose metadata prefetch_older asked for
+        self.target = target
+        self.pool = pool
+        self.stop = stop
+        self._asked: set[NormalizedName] = set()
+        # The specifier each project was first asked with: the version to speculate on must satisfy it (a pinned
+        # old release is common, and the newest release's metadata would then be fetched for nothing).
+        self._wanted: dict[NormalizedName, SpecifierSet] = {}
+        self._followed: set[str] = set()  # files whose dependencies were prefetched
+        self._warmed: set[NormalizedName] = set()  # projects whose likely metadata was prefetched
+        self._lock = threading.Lock()
+
+    def files(self, name: NormalizedName) -> Sequence[DistFile]:
+        files = self.finder.files(name)
+        with self._lock:
+            spec = self._wanted.get(name)
+            first = name not in self._warmed
+            self._warmed.add(name)
+        if first:
+            self._warm_metadata(files, spec)
+        return files
+
+    def all_files(self, name: NormalizedName) -> Sequence[DistFile]:
+        """Every file the index lists for ``name``, with the wheels no target can use (to explain a gap)."""
+        return self.finder.all_files(name)
+
+    def metadata(self, dist: DistFile) -> CoreMetadata:
+        meta = self.finder.metadata(dist)
+        with self._lock:
+            first = dist.location not in self._followed
+            self._followed.add(dist.location)
+        if first:
+            self._prefetch_dependencies(meta)
+        return meta
+
+    def _submit(self, fn: Callable[[], object], priority: tuple[int, int]) -> None:
+        # The pool ignores a task's failure: speculation failing is not an error, the resolver asks again and
+        # then sees the real failure.
+        if not self.stop.is_set():
+            self.pool.submit(fn, priority)
+
+    def _prefetch_dependencies(self, meta: CoreMetadata) -> None:
+        wanted: list[tuple[NormalizedName, SpecifierSet]] = []
+        env = dict(self.target.marker_environment, extra="")
+        for text in meta.requires_dist:
+            try:
+                req = Requirement(text)
+            except InvalidRequirement:
+                continue
+            # Only what the target needs without extras: pages of Windows-only or optional dependencies are
+            # often the largest on an index, and parsing them for nothing slows everything else down.
+            if req.marker is not None and not req.marker.evaluate(env):
+                continue
+            wanted.append((canonicalize_name(req.name), req.specifier))
+        self.prefetch(wanted)
+
+    def prefetch(self, wanted: Sequence[tuple[NormalizedName, SpecifierSet]]) -> None:
+        """Fetch the pages of these projects (and the metadata of the newest version each specifier admits),
+        unless the folder serves them."""
+        for name, spec in wanted:
+            with self._lock:
+                if name in self._asked:
+                    continue
+                self._asked.add(name)
+                self._wanted.setdefault(name, spec)
+            if self.local is not None and any(
+                d.kind == "wheel" and self.target.best_tag(d.tags) is not None for d in self.local.files(name)
+            ):
+                # The folder probably serves it: speculating would spend requests a covered project never needs.
+                continue
+            self._submit(lambda name=name: self.files(name), (_PAGE, 0))  # type: ignore[misc]
+
+    def _warm_metadata(self, files: Sequence[DistFile], spec: SpecifierSet | None) -> None:
+        """Guess the file the resolver will pin, prefetch its metadata, then start its download."""
+        if not files:
+            return
+        likely = self._likely_for(files[0].name, files, spec)
+        if likely:
+            pick = likely[0]
+            self._submit(lambda: self._warm(pick), (_URGENT_METADATA, -(pick.size or 0)))
+
+    def _likely_for(self, name: NormalizedName, files: Sequence[DistFile], spec: SpecifierSet | None) -> list[DistFile]:
+        """:meth:`_likely_files` of a project, computed once (warming and backtracking both need it)."""
+        with self._lock:
+            likely = self._likely.get(name)
+        if likely is None:
+            likely = self._likely_files(files, spec)
+            with self._lock:
+                self._likely[name] = likely
+        return likely
+
+    def _likely_files(self, files: Sequence[DistFile], spec: SpecifierSet | None) -> list[DistFile]:
+        """The files the resolver would try for a project, in its order: for each release the specifier admits,
+        newest first, the wheel it prefers (best tag, then highest build) among those the target can use."""
+        if not files or self.formats.no_wheels(files[0].name):
+            return []  # --no-binary: the index's wheels are never used
+        best: dict[Version, tuple[int, tuple[int, str] | tuple[()], DistFile]] = {}
+        for dist in files:
+            if dist.kind != "wheel" or dist.yanked is not None:
+                continue
+            rank = self.target.best_tag(dist.tags)
+            if rank is None or dist.version.is_prerelease or (spec is not None and not spec.contains(dist.version)):
+                continue
+            if dist.requires_python and not self._python_ok(dist.requires_python):
+                continue
+            current = best.get(dist.version)
+            if current is None or (-rank, dist.build) > (-current[0], current[1]):
+                best[dist.version] = (rank, dist.build, dist)
+        return [best[v][2] for v in sorted(best, reverse=True)]
+
+    def prefetch_older(self, dist: DistFile, count: int = BACKTRACK_AHEAD) -> None:
+        """The resolver gave up ``dist``: it tries the next older releases one by one, each needing metadata.
+        Ask for theirs now, in parallel, instead of one round trip after another."""
+        with self._lock:
+            spec = self._wanted.get(dist.name)
+        likely = self._likely_for(dist.name, self.finder.files(dist.name), spec)
+        older = [d for d in likely if d.version < dist.version][:count]
+        with self._lock:
+            # The resolver rejects releases in quick succession: each is asked for once.
+            fresh = [d for d in older if d.location not in self._ahead]
+            self._ahead.update(d.location for d in fresh)
+        for candidate in fresh:
+            self._submit(lambda candidate=candidate: self.metadata(candidate), (_LOOK_AHEAD, 0))  # type: ignore[misc]
+
+    def _warm(self, dist: DistFile) -> None:
+        self.metadata(dist)  # raises (ignored by the pool) when the metadata is unusable: no download then
+        if self.transfers is not None:
+            # Usually the very file the resolver pins a moment later: its bytes are on their way already. A
+            # wrong guess costs one discarded download (see Transfers).
+            self.transfers.start(dist.filename, self.finder.remote_file(dist))
+
+    def _python_ok(self, requires_python: str) -> bool:
+        ok = self._python_checks.get(requires_python)
+        if ok is None:
+            try:
+                spec = SpecifierSet(requires_python)
+                ok = spec.contains(self.target.python_full_version, prereleases=True)
+            except InvalidSpecifier:
+                ok = False
+            self._python_checks[requires_python] = ok
+        return ok
+
+
+class PinReporter(ResolveReporter):
+    """Starts the transfer of every remote wheel the resolver pins (see :class:`Transfers`); when it backtracks over
+    a project, prefetches the metadata of the releases it will try next."""
+
+    def __init__(
+        self, transfers: Transfers | None, remote: IndexFinder, speculative: SpeculativeFinder | None = None
+    ) -> None:
+        self.transfers = transfers
+        self.remote = remote
+        self.speculative = speculative
+        self._pinned: set[str] = set()
+
+    def rejecting_candidate(self, criterion: Any, candidate: Any) -> None:
+        dist: DistFile | None = candidate.dist
+        if self.speculative is not None and dist is not None and not dist.local and dist.kind == "wheel":
+            self.speculative.prefetch_older(dist)
+
+    def pinning(self, candidate: Any) -> None:
+        dist: DistFile | None = candidate.dist
+        if dist is None or dist.local or dist.kind != "wheel":
+            return
+        if candidate.name in self._pinned:
+            # Pinned again: the resolver is backtracking over this project, often through many releases in a
+            # row. Their files wait for the final plan instead of each being fetched and thrown away, and the
+            # metadata of the releases it will try next is fetched ahead.
+            if self.speculative is not None:
+                self.speculative.prefetch_older(dist)
+            return
+        self._pinned.add(candidate.name)
+        if self.transfers is None:
+            return
+        try:
+            remote = self.remote.remote_file(dist)
+        except KeyError:
+            return
+        self.transfers.start(dist.filename, remote)
