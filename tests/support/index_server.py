@@ -38,15 +38,14 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
-from urllib.parse import parse_qs, quote, unquote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 from packaging.utils import canonicalize_name
 
 from tests.support.wheels import make_sdist, make_wheel
+from wheelhouse.share.serve import HTML_TYPE, JSON_TYPE, PAGE_TYPES, TEXT_HTML, UNSATISFIABLE, byte_range, negotiate
 
-JSON_TYPE = "application/vnd.pypi.simple.v1+json"
-HTML_TYPE = "application/vnd.pypi.simple.v1+html"
-TEXT_HTML = "text/html"
+__all__ = ["HTML_TYPE", "JSON_TYPE", "TEXT_HTML", "Fault", "IndexServer", "Injection", "RecordedRequest", "RequestLog"]
 
 
 @dataclass(frozen=True)
@@ -200,25 +199,6 @@ def _project_of(filename: str) -> str:
         return canonicalize_name(filename.split("-")[0])
     stem = re.sub(r"\.(tar\.gz|zip)$", "", filename)
     return canonicalize_name(stem.rpartition("-")[0] or stem)
-
-
-def _parse_accept(header: str | None) -> list[tuple[str, float]]:
-    if not header:
-        return []
-    accepted = []
-    for part in header.split(","):
-        media, *params = (p.strip() for p in part.split(";"))
-        q = 1.0
-        for param in params:
-            key, _, value = param.partition("=")
-            if key.strip() == "q":
-                try:
-                    q = float(value)
-                except ValueError:
-                    q = 0.0
-        if media:
-            accepted.append((media.lower(), q))
-    return accepted
 
 
 class IndexServer:
@@ -393,18 +373,8 @@ class IndexServer:
         return _Reply(404, b"not found\n")
 
     def _negotiate(self, headers: Mapping[str, str], query: str) -> str | None:
-        # Ties go to text/html first, as on PyPI, so a bare "*/*" client still gets the PEP 503 page.
-        offered = ([TEXT_HTML, HTML_TYPE] if self.html_api else []) + ([JSON_TYPE] if self.json_api else [])
-        forced = parse_qs(query).get("format")
-        accepted = [(forced[0], 1.0)] if forced else _parse_accept(headers.get("accept"))
-        if not accepted:
-            return TEXT_HTML if self.html_api else JSON_TYPE
-        best: tuple[float, int, str] | None = None
-        for rank, media in enumerate(offered):
-            q = max((q for m, q in accepted if m in (media, "*/*") or m == media.split("/")[0] + "/*"), default=0)
-            if q > 0 and (best is None or (q, -rank) > (best[0], best[1])):
-                best = (q, -rank, media)
-        return best[2] if best else None
+        offered = [t for t in PAGE_TYPES if (t == JSON_TYPE and self.json_api) or (t != JSON_TYPE and self.html_api)]
+        return negotiate(headers.get("accept"), query, offered)
 
     def _project_list(self, headers: Mapping[str, str], query: str) -> _Reply:
         media = self._negotiate(headers, query)
@@ -503,34 +473,13 @@ class IndexServer:
         if not self.range_requests:
             return _Reply(200, data, base)
         base["Accept-Ranges"] = "bytes"
-        span = self._range(headers.get("range"), len(data))
+        span = byte_range(headers.get("range"), len(data))
         if span is None:
             return _Reply(200, data, base)
-        if span == (-1, -1):
+        if span == UNSATISFIABLE:
             return _Reply(416, b"", {**base, "Content-Range": f"bytes */{len(data)}"})
         start, end = span
         return _Reply(206, data[start : end + 1], {**base, "Content-Range": f"bytes {start}-{end}/{len(data)}"})
-
-    @staticmethod
-    def _range(header: str | None, size: int) -> tuple[int, int] | None:
-        """The inclusive span of a single range; None to serve the whole body; (-1, -1) if unsatisfiable."""
-        if not header:
-            return None
-        match = re.fullmatch(r"\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*", header)
-        if not match or match.groups() == ("", ""):
-            # Multiple ranges or a malformed header: RFC 9110 lets a server answer with the whole body.
-            return None
-        first, last = match.groups()
-        if first == "":
-            suffix = int(last)
-            if suffix == 0:
-                return (-1, -1)
-            return (max(size - suffix, 0), size - 1)
-        start = int(first)
-        end = min(int(last), size - 1) if last else size - 1
-        if start >= size or end < start:
-            return (-1, -1)
-        return (start, end)
 
 
 class _QuietServer(ThreadingHTTPServer):
