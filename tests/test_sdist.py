@@ -28,18 +28,13 @@ from tests.conftest import Cli
 from tests.support import docker_env
 from tests.support.index_server import Fault, IndexServer
 from tests.support.wheels import make_sdist, make_wheel, metadata_text
-from wheelhouse.build.sdist import (
-    BuildOptions,
-    RunResult,
-    SdistBuild,
-    base_image_for,
-    build_requirements,
-    build_sdists,
-    docker_wheel_command,
-    host_incompatibility,
-    pip_environment,
-    static_metadata,
-)
+from wheelhouse._proc import CAPTURE, Output, RunResult
+from wheelhouse.build.archive import build_requirements, static_metadata
+from wheelhouse.build.builder import build_sdists
+from wheelhouse.build.containers import docker_wheel_command
+from wheelhouse.build.model import BuildOptions, SdistBuild
+from wheelhouse.build.pip_options import pip_environment
+from wheelhouse.build.plan import base_image_for, host_incompatibility
 from wheelhouse.dists import CoreMetadata, DistFile, parse_dist_filename
 from wheelhouse.index.config import IndexConfig
 from wheelhouse.requirements import load_requirements
@@ -462,7 +457,7 @@ class FakeDocker:
         self.calls: list[tuple[list[str], dict[str, str]]] = []
 
     def __call__(
-        self, argv: Sequence[str], *, env: Mapping[str, str], log: Path | None, timeout: float | None
+        self, argv: Sequence[str], *, env: Mapping[str, str], output: Output = CAPTURE, timeout: float | None = None
     ) -> RunResult:
         argv = list(argv)
         self.calls.append((argv, dict(env)))

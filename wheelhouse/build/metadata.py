@@ -1,0 +1,191 @@
+"""Core metadata of sdist candidates during resolution, and the finder that adds it to another finder.
+
+Contract: an sdist the resolver considers is kept in ``wheels/.wheelhouse/sdists/`` (where ``pip --find-links
+wheels`` does not look; a local sdist stays where it is), downloaded at most once and verified by its sha256.
+Its metadata comes from a trusted ``PKG-INFO`` (``build.archive.static_metadata``), else from the PEP 517
+``prepare_metadata_for_build_wheel`` hook, run by ``pip install --dry-run --report`` in an isolated environment
+through the injected runner. A hook that fails is remembered as a :class:`~wheelhouse.build.model.BuildFailure`
+and answered with metadata that has no dependencies, so the other packages resolve and the build stage reports
+this one. Each sdist is asked once per run; the object is thread-safe.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sys
+import tempfile
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from packaging.utils import NormalizedName, canonicalize_name
+
+from wheelhouse._proc import Runner, RunResult, subprocess_runner
+from wheelhouse.build.archive import same_release, sdist_stem, static_metadata
+from wheelhouse.build.logs import log_tail, start_log
+from wheelhouse.build.model import BuildFailure, BuildOptions
+from wheelhouse.build.pip_options import default_cache_dir, folder_links, pip_environment
+from wheelhouse.dists import CoreMetadata, DistFile, Finder
+from wheelhouse.errors import StoreError, WheelhouseError
+from wheelhouse.store.folder import Store
+from wheelhouse.store.fs import file_sha256
+
+if TYPE_CHECKING:
+    from wheelhouse.index.config import IndexConfig
+
+__all__ = ["Fetch", "SdistFinder", "SdistMetadata"]
+
+# Downloads a remote sdist to a path (verifying its sha256) and returns its URL, redacted.
+Fetch = Callable[[DistFile, Path], str]
+
+
+class SdistMetadata:
+    """Keeps sdists in the folder and answers their core metadata, once per file per run (thread-safe)."""
+
+    def __init__(
+        self,
+        store: Store,
+        config: IndexConfig | None,
+        options: BuildOptions | None = None,
+        *,
+        runner: Runner = subprocess_runner,
+    ) -> None:
+        self.store = store
+        self.config = config
+        self.options = options or BuildOptions()
+        self.runner = runner
+        self.failures: dict[str, BuildFailure] = {}
+        self._cache: dict[str, CoreMetadata] = {}
+        self._lock = threading.Lock()
+
+    def path(self, dist: DistFile) -> Path:
+        """Where the sdist is kept (a local sdist stays where it is)."""
+        return Path(dist.location) if dist.local else self.store.sdist_dir / dist.filename
+
+    def keep(self, dist: DistFile, fetch: Fetch | None) -> Path:
+        """The kept copy of ``dist``, downloading it (sha256-verified by ``fetch``) when it is not there yet."""
+        path = self.path(dist)
+        if path.is_file() and (dist.local or dist.sha256 is None or file_sha256(path) == dist.sha256):
+            return path
+        if fetch is None:
+            raise StoreError(f"{dist.filename} is not in {self.store.sdist_dir}")
+        self.store.ensure()
+        temp = self.store.new_temp(dist.filename)
+        try:
+            fetch(dist, temp)
+            return self.store.keep_sdist(temp, dist.filename)
+        finally:
+            with contextlib.suppress(OSError):
+                temp.unlink()
+
+    def metadata(self, dist: DistFile, fetch: Fetch | None) -> CoreMetadata:
+        """Core metadata of the sdist ``dist``: trusted PKG-INFO, else the prepare-metadata hook.
+
+        A hook that fails is remembered in :attr:`failures` (with its log) and answered with metadata that has
+        no dependencies, so the other packages resolve and the build stage reports this one.
+        """
+        with self._lock:
+            cached = self._cache.get(dist.filename)
+        if cached is not None:
+            return cached
+        meta: CoreMetadata | None = None
+        try:
+            path = self.keep(dist, fetch)
+            meta = static_metadata(path, dist)
+            if meta is None:
+                meta = self._prepare(path, dist)
+        except WheelhouseError as exc:
+            # A download that failed after its retries: this package cannot be built, the others carry on.
+            self.failures[dist.filename] = BuildFailure("failed", (), f"cannot keep {dist.filename}: {exc}")
+        except ValueError as exc:
+            self.failures[dist.filename] = BuildFailure("failed", (), f"cannot read {dist.filename}: {exc}")
+        if meta is None:
+            meta = CoreMetadata(name=str(dist.name), version=str(dist.version))
+        with self._lock:
+            self._cache[dist.filename] = meta
+        return meta
+
+    def _prepare(self, path: Path, dist: DistFile) -> CoreMetadata | None:
+        """Run ``prepare_metadata_for_build_wheel`` through pip (isolated build environment, nothing installed)."""
+        log = self.store.meta_dir / "logs" / f"{sdist_stem(dist.filename)}.metadata.log"
+        with tempfile.TemporaryDirectory(prefix="wheelhouse-metadata-") as work:
+            report = Path(work) / "report.json"
+            argv = [
+                sys.executable,
+                "-m",
+                "pip",
+                "install",
+                "--dry-run",
+                "--no-deps",
+                "--ignore-installed",
+                "--ignore-requires-python",
+                "--report",
+                str(report),
+                *(() if self.options.isolation else ("--no-build-isolation",)),
+                str(path),
+            ]
+            start_log(log, argv, f"preparing the metadata of {dist.filename}")
+            env = pip_environment(
+                self.config,
+                cache_dir=self.options.cache_dir or default_cache_dir(),
+                find_links=folder_links(self.store.root),
+            )
+            try:
+                result = self.runner(argv, env=env, output=log, timeout=self.options.timeout)
+            except OSError as exc:
+                result = RunResult(127, "", str(exc))
+            meta, problem = _report_metadata(report, dist) if result.returncode == 0 else (None, None)
+        if meta is not None:
+            return meta
+        reason = problem or f"preparing its metadata failed (exit status {result.returncode})"
+        self.failures[dist.filename] = BuildFailure("failed", (), reason, str(log), log_tail(log))
+        return None
+
+
+def _report_metadata(report: Path, dist: DistFile) -> tuple[CoreMetadata | None, str | None]:
+    """The metadata pip's installation report (``--report``) gives for the one sdist it prepared."""
+    try:
+        data = json.loads(report.read_bytes())
+        raw = data["install"][0]["metadata"]
+        meta = CoreMetadata(
+            name=str(raw["name"]),
+            version=str(raw["version"]),
+            requires_dist=tuple(str(r) for r in raw.get("requires_dist") or ()),
+            requires_python=str(raw["requires_python"]) if raw.get("requires_python") else None,
+            provides_extra=tuple(str(canonicalize_name(str(e))) for e in raw.get("provides_extra") or ()),
+        )
+    except (OSError, ValueError, KeyError, IndexError, TypeError) as exc:
+        return None, f"pip's report on {dist.filename} is unusable ({type(exc).__name__}: {exc})"
+    if not same_release(meta, dist):
+        return None, f"the metadata of {dist.filename} says {meta.name} {meta.version}"
+    return meta, None
+
+
+class SdistFinder:
+    """A :class:`wheelhouse.dists.Finder` that adds sdist metadata to another finder.
+
+    Wheels and file lists come from ``inner``; an sdist's metadata from :class:`SdistMetadata` (which keeps the
+    file, downloading it with ``fetch`` when it is remote).
+    """
+
+    def __init__(self, inner: Finder, sdists: SdistMetadata, fetch: Fetch | None = None) -> None:
+        self.inner = inner
+        self.sdists = sdists
+        self.fetch = fetch
+
+    def files(self, name: NormalizedName) -> Sequence[DistFile]:
+        """The inner finder's files for ``name``."""
+        return self.inner.files(name)
+
+    def all_files(self, name: NormalizedName) -> Sequence[DistFile]:
+        """The inner finder's files for ``name``, with those it set aside (see ``Provider.all_files``)."""
+        everything = getattr(self.inner, "all_files", None)
+        return everything(name) if everything is not None else self.inner.files(name)
+
+    def metadata(self, dist: DistFile) -> CoreMetadata:
+        """Metadata of a wheel from the inner finder; of an sdist from its PKG-INFO or its build backend."""
+        if dist.kind == "sdist":
+            return self.sdists.metadata(dist, None if dist.local else self.fetch)
+        return self.inner.metadata(dist)
