@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Cli
+from wheelhouse.docker.images import BaseImage, check_base_image, default_base_image, parse_base_image
 from wheelhouse.docker.render import (
     COMPOSE_OFFLINE,
     DOCKERFILE_CACHED,
@@ -19,13 +20,9 @@ from wheelhouse.docker.render import (
     DOCKERFILE_WHEELS,
     DOCKERIGNORE,
     GENERATED_MARKER,
-    BaseImage,
     RenderOptions,
-    check_base_image,
     context_path,
-    default_base_image,
     differences,
-    parse_base_image,
     render,
     write_rendered,
 )

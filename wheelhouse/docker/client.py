@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from wheelhouse.docker.render import BaseImage
+from wheelhouse.docker.images import BaseImage
 from wheelhouse.errors import DockerError
 from wheelhouse.targets import DOCKER_ARCHES, Target
 
