@@ -21,15 +21,12 @@ from __future__ import annotations
 import shutil
 import uuid
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+from bench import docker_env
 from bench import generate as gen
 from bench.harness import Row, Timing, fmt_seconds, run
-from tests.support import docker_env
+from bench.lib import Context
 from wheelhouse.targets import parse_targets
-
-if TYPE_CHECKING:
-    from bench.run import Context
 
 PLAIN_DOCKERFILE = """\
 FROM {base}

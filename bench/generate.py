@@ -47,7 +47,7 @@ from packaging.requirements import Requirement  # noqa: E402
 from packaging.specifiers import SpecifierSet  # noqa: E402
 from packaging.utils import canonicalize_name, parse_wheel_filename  # noqa: E402
 
-from tests.support import wheels as wheel_factory  # noqa: E402
+from bench import wheels as wheel_factory  # noqa: E402
 from wheelhouse.targets import Target  # noqa: E402
 
 # Bump when the shape of generated indexes changes, so cached ones are rebuilt.

@@ -11,19 +11,14 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from bench.harness import Row, Run, run
-
-if TYPE_CHECKING:
-    from bench.run import Context
+from bench.lib import Context, pins_of, side_by_side, wheels_in
 
 REAL_REQUIREMENTS = Path(__file__).resolve().parent / "requirements-real.txt"
 
 
 def _pins(folder: Path) -> set[tuple[str, str]]:
-    from bench.run import pins_of, wheels_in
-
     return pins_of(wheels_in(folder))
 
 
@@ -77,8 +72,6 @@ def network_benchmark(ctx: Context) -> None:
         result = run([*argv, str(urls)], env=ctx.env()).check()
         shutil.rmtree(dest)
         return result
-
-    from bench.run import side_by_side
 
     ctx.log(f"network: cold downloads from {index_url}")
     t = side_by_side(repeat, {"wh": wh_step, "pip": pip_step, "raw": raw_step})

@@ -1,10 +1,11 @@
-"""A static package index server for the benchmarks: files from disk, zero-copy, with a request log.
+"""The benchmark index server: ``wheelhouse serve``'s server, recording every request and optionally pacing
+the replies like a network link.
 
-It serves a directory written by ``bench/generate.py`` on 127.0.0.1: ``/simple/`` pages as PEP 691 JSON or
-PEP 503 HTML by ``Accept`` (ties go to HTML, as on PyPI), ``/files/<name>`` with single ``Range`` requests, and
-``/files/<name>.metadata`` (PEP 658). Files go out with ``sendfile(2)``, so the server costs little CPU while a
-client downloads in parallel; the benchmarks run it in a process of its own, so it never competes with the
-measuring process for the GIL.
+It serves a directory written by ``bench/generate.py`` (the layout of ``wheelhouse index``) on 127.0.0.1 with
+:class:`wheelhouse.share.serve.IndexHTTPServer`: pages by PEP 691 negotiation, ``/files/<name>`` with single
+``Range`` requests and ``/files/<name>.metadata`` (PEP 658), files with ``sendfile(2)``. The benchmarks run it
+in a process of its own, so it never competes with the measuring process for the GIL; the tests run it in a
+thread (:func:`serve_in_thread`).
 
 Every request is appended to a log file as ``METHOD PATH`` (one line, flushed at once), which is how the
 benchmarks count the requests a client made::
@@ -16,21 +17,20 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
-import re
+import socket
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import IO, Any
-from urllib.parse import unquote, urlsplit
 
-JSON_TYPE = "application/vnd.pypi.simple.v1+json"
-HTML_TYPE = "text/html"
-_NORMALIZE = re.compile(r"[-_.]+")
+if __package__ in (None, ""):
+    # Run as a script (serve_in_process does): the repository, not bench/, is where imports start.
+    sys.path[0] = str(Path(__file__).resolve().parents[1])
+
+from wheelhouse.share.serve import IndexHTTPServer
 
 
 class Link:
@@ -67,12 +67,8 @@ class Link:
         return f"{self.rate * 8 / 1e9:g} Gbit/s, {self.latency * 1000:g} ms per request"
 
 
-class IndexHTTPServer(ThreadingHTTPServer):
-    """Serves one generated index directory; ``log`` receives one line per request."""
-
-    daemon_threads = True
-    # Parallel clients open many connections at once; the default backlog of 5 would make them retry.
-    request_queue_size = 128
+class BenchIndexServer(IndexHTTPServer):
+    """Serves one generated index directory; ``log`` receives one ``METHOD PATH`` line per request."""
 
     def __init__(
         self,
@@ -82,172 +78,42 @@ class IndexHTTPServer(ThreadingHTTPServer):
         *,
         link: Link | None = None,
     ) -> None:
-        self.root = root.resolve()
-        self.log = log
+        self.request_log = log
         self.log_lock = threading.Lock()
         self.link = link
-        super().__init__(address, _Handler)
+        super().__init__(root, *address)
 
-    @property
-    def url(self) -> str:
-        """``http://127.0.0.1:PORT``."""
-        host, port = self.server_address[:2]
-        return f"http://{host!s}:{port}"
+    def request_started(self, method: str, path: str) -> None:
+        """Log the request (before answering it, so a count is complete once the client exits), then wait a
+        round trip of the link."""
+        if self.request_log is not None:
+            with self.log_lock:
+                self.request_log.write(f"{method} {path}\n")
+                self.request_log.flush()
+        if self.link is not None:
+            self.link.round_trip()
 
-    def record(self, method: str, path: str) -> None:
-        """Append one request to the log."""
-        if self.log is None:
+    def send_file(self, sock: socket.socket, fh: IO[bytes], offset: int, count: int) -> None:
+        """Send the bytes, at the link's pace when there is one."""
+        link = self.link
+        if link is None:
+            super().send_file(sock, fh, offset, count)
             return
-        with self.log_lock:
-            self.log.write(f"{method} {path}\n")
-            self.log.flush()
+        while count > 0:
+            size = min(count, link.CHUNK)
+            link.transmit(size)
+            super().send_file(sock, fh, offset, size)
+            offset, count = offset + size, count - size
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         # A client that hangs up mid-file (a cancelled download) is not a server failure worth a traceback.
         pass
 
 
-class _Handler(BaseHTTPRequestHandler):
-    server: IndexHTTPServer
-    # Keep-alive, as a real index offers: clients reuse connections.
-    protocol_version = "HTTP/1.1"
-    # TCP_NODELAY, as production servers set it: with Nagle's algorithm a keep-alive response written in two
-    # parts (headers, then body) waits for the client's delayed ACK, about 40 ms per request.
-    disable_nagle_algorithm = True
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-    def do_GET(self) -> None:
-        self._serve(head=False)
-
-    def do_HEAD(self) -> None:
-        self._serve(head=True)
-
-    def _serve(self, *, head: bool) -> None:
-        self.server.record(self.command, self.path)
-        if self.server.link is not None:
-            self.server.link.round_trip()
-        path = urlsplit(self.path).path
-        if path == "/simple":
-            self._redirect("/simple/")
-        elif path == "/simple/":
-            self._page(self.server.root / "simple", head)
-        elif path.startswith("/simple/"):
-            name = unquote(path[len("/simple/") :]).rstrip("/")
-            normalized = _NORMALIZE.sub("-", name).lower()
-            if normalized != name or not path.endswith("/"):
-                self._redirect(f"/simple/{normalized}/")
-            else:
-                self._page(self.server.root / "simple" / normalized, head)
-        elif path.startswith("/files/") and "/" not in unquote(path[len("/files/") :]):
-            self._file(self.server.root / "files" / unquote(path[len("/files/") :]), head)
-        else:
-            self._status(404)
-
-    def _redirect(self, location: str) -> None:
-        self.send_response(301)
-        self.send_header("Location", location)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    def _status(self, code: int) -> None:
-        body = f"{code}\n".encode()
-        self.send_response(code)
-        self.send_header("Content-Type", "text/plain")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def _wants_json(self) -> bool:
-        query = urlsplit(self.path).query
-        if "format=" in query:
-            return JSON_TYPE in unquote(query)
-        best_json = best_html = 0.0
-        for part in (self.headers.get("Accept") or "").split(","):
-            media, *params = (p.strip() for p in part.split(";"))
-            q = 1.0
-            for param in params:
-                key, _, value = param.partition("=")
-                if key.strip() == "q":
-                    with contextlib.suppress(ValueError):
-                        q = float(value)
-            if media == JSON_TYPE:
-                best_json = max(best_json, q)
-            elif media in (HTML_TYPE, "application/vnd.pypi.simple.v1+html", "*/*", "text/*"):
-                best_html = max(best_html, q)
-        return best_json > best_html
-
-    def _page(self, directory: Path, head: bool) -> None:
-        wants_json = self._wants_json()
-        page = directory / ("index.json" if wants_json else "index.html")
-        try:
-            body = page.read_bytes()
-        except OSError:
-            self._status(404)
-            return
-        self.send_response(200)
-        self.send_header("Content-Type", JSON_TYPE if wants_json else "text/html; charset=utf-8")
-        self.send_header("Vary", "Accept")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        if not head:
-            if self.server.link is not None:
-                self.server.link.transmit(len(body))
-            self.wfile.write(body)
-
-    def _file(self, path: Path, head: bool) -> None:
-        try:
-            fh = open(path, "rb")  # noqa: SIM115 - closed below, after sendfile
-        except OSError:
-            self._status(404)
-            return
-        with fh:
-            size = os.fstat(fh.fileno()).st_size
-            start, end = 0, size - 1
-            status = 200
-            match = re.fullmatch(r"bytes=(\d*)-(\d*)", (self.headers.get("Range") or "").strip())
-            if match and match.groups() != ("", ""):
-                first, last = match.groups()
-                if first == "":
-                    start = max(size - int(last), 0)
-                else:
-                    start = int(first)
-                    end = min(int(last), size - 1) if last else size - 1
-                if start >= size or end < start:
-                    self.send_response(416)
-                    self.send_header("Content-Range", f"bytes */{size}")
-                    self.send_header("Content-Length", "0")
-                    self.end_headers()
-                    return
-                status = 206
-            self.send_response(status)
-            self.send_header("Content-Type", "application/octet-stream")
-            self.send_header("Accept-Ranges", "bytes")
-            if status == 206:
-                self.send_header("Content-Range", f"bytes {start}-{end}/{size}")
-            self.send_header("Content-Length", str(end - start + 1))
-            self.end_headers()
-            if head:
-                return
-            self.wfile.flush()
-            link = self.server.link
-            if link is None:
-                # Zero-copy from the page cache to the socket.
-                self.connection.sendfile(fh, start, end - start + 1)
-                return
-            offset, remaining = start, end - start + 1
-            while remaining > 0:
-                size = min(remaining, link.CHUNK)
-                link.transmit(size)
-                self.connection.sendfile(fh, offset, size)
-                offset, remaining = offset + size, remaining - size
-
-
 @contextlib.contextmanager
-def serve_in_thread(root: Path, log: IO[str] | None = None) -> Iterator[IndexHTTPServer]:
+def serve_in_thread(root: Path, log: IO[str] | None = None) -> Iterator[BenchIndexServer]:
     """Serve ``root`` from a thread of this process (for tests; benchmarks use :func:`serve_in_process`)."""
-    httpd = IndexHTTPServer(root, log)
+    httpd = BenchIndexServer(root, log)
     thread = threading.Thread(target=httpd.serve_forever, name="bench-index", daemon=True)
     thread.start()
     try:
@@ -324,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     log = open(args.log, "a", encoding="utf-8") if args.log else None  # noqa: SIM115 - lives as long as the server
     link = Link(args.rate, args.latency) if args.rate > 0 or args.latency > 0 else None
-    httpd = IndexHTTPServer(args.root, log, ("127.0.0.1", args.port), link=link)
+    httpd = BenchIndexServer(args.root, log, ("127.0.0.1", args.port), link=link)
     print(httpd.url, flush=True)
     try:
         httpd.serve_forever()

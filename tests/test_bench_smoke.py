@@ -18,7 +18,8 @@ from packaging.utils import parse_wheel_filename
 
 from bench import generate as gen
 from bench import harness
-from bench.run import parse_args, pip_platform_argv
+from bench.downloads import pip_platform_argv
+from bench.run import parse_args
 from bench.server import serve_in_thread
 from wheelhouse.targets import parse_targets
 
@@ -205,3 +206,48 @@ def test_peak_memory_is_the_commands_own(gnu_time: bool, monkeypatch: pytest.Mon
     del ballast
     assert 0 < small.max_rss_kb < 100 * 1024
     assert big.max_rss_kb > 200 * 1024
+
+
+def _bench_imports() -> dict[str, set[str]]:
+    """bench module -> the modules it imports (any depth in the file: lazy imports count too)."""
+    import ast
+
+    graph: dict[str, set[str]] = {}
+    for path in sorted((REPO / "bench").glob("*.py")):
+        names: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names.add(node.module)
+                names.update(f"{node.module}.{a.name}" for a in node.names if node.module == "bench")
+            elif isinstance(node, ast.Import):
+                names.update(a.name for a in node.names)
+        graph[f"bench.{path.stem}"] = names
+    return graph
+
+
+def test_bench_is_a_package_without_cycles_that_imports_no_tests() -> None:
+    graph = _bench_imports()
+    assert not {m for names in graph.values() for m in names if m == "tests" or m.startswith("tests.")}
+    # The script is no library: nothing imports it, so `python bench/run.py` loads one copy of it.
+    assert not [name for name, names in graph.items() if "bench.run" in names]
+    edges = {name: {m for m in names if m in graph} for name, names in graph.items()}
+
+    def reaches(start: str, goal: str, seen: set[str]) -> bool:
+        return any(n == goal or (n not in seen and reaches(n, goal, seen | {n})) for n in edges[start])
+
+    assert not [name for name in graph if reaches(name, name, set())]
+
+
+@pytest.mark.parametrize("how", ["script", "module"])
+def test_run_starts_as_a_script_and_as_a_module(how: str, tmp_path: Path) -> None:
+    argv = [str(REPO / "bench" / "run.py")] if how == "script" else ["-m", "bench.run"]
+    proc = subprocess.run(
+        [sys.executable, *argv, "--only", "nonsense"],
+        cwd=tmp_path if how == "script" else REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert "unknown benchmark nonsense" in proc.stderr

@@ -1,0 +1,141 @@
+"""What every benchmark shares: the context (index, server, work directory, tools, result rows) and the
+helpers that judge and time runs. Benchmark modules import this; nothing here imports a benchmark.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import shutil
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from packaging.utils import parse_wheel_filename
+
+from bench import generate as gen
+from bench.harness import Row, Run, Timing, isolated_env, tool_path
+from bench.server import ServerProcess
+from wheelhouse.targets import Target, parse_targets
+
+REPO = Path(__file__).resolve().parents[1]
+GiB = 1024**3
+MB = 1e6
+
+
+class Context:
+    """Everything the benchmarks share: the index and its server, the work directory, the tools, the rows."""
+
+    def __init__(self, args: argparse.Namespace, work: Path, index: Path, server: ServerProcess) -> None:
+        self.args = args
+        self.quick: bool = args.quick
+        self.repeat: int = args.repeat or (3 if args.quick else 5)
+        self.slow_repeat: int = args.repeat or (2 if args.quick else 3)
+        self.work = work
+        self.index = index
+        self.server = server
+        data = gen.load_model(index)
+        self.model: list[dict[str, Any]] = data["projects"]
+        self.requirement_lines: list[str] = data["requirements"]
+        self.requirements = work / "requirements.txt"
+        shutil.copy(index / "requirements.txt", self.requirements)
+        self.host = parse_targets(("host",), pythons=(), libc=None)[0]
+        self.expected = self.expected_for(self.host)
+        self.wheelhouse = tool_path("wheelhouse") or "wheelhouse"
+        self.uv = tool_path("uv")
+        self.python = sys.executable
+        self.rows: list[Row] = []
+        self.details: list[str] = []
+        self._homes = 0
+
+    # -- helpers ------------------------------------------------------------------------------------------
+
+    def expected_for(self, target: Target) -> dict[str, str]:
+        """project -> file a correct resolver picks for ``target`` from the generated index."""
+        return gen.expected_files(self.model, self.requirement_lines, target)
+
+    def env(self, **extra: str) -> dict[str, str]:
+        """A fresh isolated environment (its own HOME, so no cache survives from one run to the next)."""
+        self._homes += 1
+        return isolated_env(self.work / "homes" / str(self._homes), **extra)
+
+    def fresh(self, name: str) -> Path:
+        """An empty directory under the work directory."""
+        path = self.work / name
+        shutil.rmtree(path, ignore_errors=True)
+        path.mkdir(parents=True)
+        return path
+
+    def file_path(self, filename: str) -> Path:
+        return self.index / "files" / filename
+
+    def bytes_of(self, filenames: Sequence[str]) -> int:
+        return sum(self.file_path(f).stat().st_size for f in filenames)
+
+    def wh_download(self, dest: Path, *extra: str, requirements: Path | None = None) -> list[str]:
+        """The argv of a ``wheelhouse download`` from the benchmark index into ``dest``."""
+        return [
+            self.wheelhouse,
+            "download",
+            "-r",
+            str(requirements or self.requirements),
+            "--wheels",
+            str(dest),
+            "--index-url",
+            self.server.index_url,
+            "--isolated",
+            *extra,
+        ]
+
+    def pip(self, *args: str) -> list[str]:
+        return [self.python, "-m", "pip", *args]
+
+    def log(self, message: str) -> None:
+        print(f"[bench] {message}", file=sys.stderr, flush=True)
+
+
+def wheels_in(folder: Path) -> set[str]:
+    """The wheel files directly in ``folder``."""
+    return {p.name for p in folder.glob("*.whl")}
+
+
+def check_files(folder: Path, expected: set[str], who: str) -> None:
+    """Judge a download by what is on disk: exactly the expected files."""
+    got = wheels_in(folder)
+    if got != expected:
+        missing, extra = sorted(expected - got), sorted(got - expected)
+        raise RuntimeError(f"{who} produced the wrong files: missing {missing[:5]}, unexpected {extra[:5]}")
+
+
+def pins_of(filenames: Sequence[str] | set[str]) -> set[tuple[str, str]]:
+    """(project, version) of wheel file names."""
+    out = set()
+    for f in filenames:
+        name, version, _, _ = parse_wheel_filename(f)
+        out.add((str(name), str(version)))
+    return out
+
+
+def side_by_side(repeat: int, steps: dict[str, Callable[[int], Run]]) -> dict[str, Timing]:
+    """Run each contender ``repeat`` times, interleaved (A B C A B C ...); their timings by name."""
+    samples: dict[str, list[float]] = {name: [] for name in steps}
+    for i in range(repeat):
+        for name, step in steps.items():
+            # Write back what the previous contender left dirty, so that no one pays for another's writes.
+            os.sync()
+            samples[name].append(step(i).seconds)
+    return {name: Timing(tuple(s)) for name, s in samples.items()}
+
+
+@contextlib.contextmanager
+def counting(server: ServerProcess) -> Iterator[list[int]]:
+    """Count the requests the server receives inside the block (the list's only item, set on exit)."""
+    box = [0]
+    before = server.request_count()
+    try:
+        yield box
+    finally:
+        # The server logs a request before answering it, so the count is complete once the client exits.
+        box[0] = server.request_count() - before
