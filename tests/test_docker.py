@@ -25,7 +25,8 @@ from tests.conftest import Cli, run_wheelhouse
 from tests.support import docker_env
 from tests.support.index_server import Fault, IndexServer
 from tests.support.wheels import make_wheel, write_wheel
-from wheelhouse.docker.client import BuildRequest, DockerClient, DockerInfo, RunResult, build_argv, build_request
+from wheelhouse._proc import CAPTURE, TERMINAL, Output, RunResult
+from wheelhouse.docker.client import BuildRequest, DockerClient, DockerInfo, build_argv, build_request
 from wheelhouse.errors import DockerError
 from wheelhouse.targets import parse_target
 
@@ -46,12 +47,12 @@ class FakeRunner:
 
     def __init__(self, answers: Mapping[tuple[str, ...], RunResult]) -> None:
         self.answers = dict(answers)
-        self.calls: list[tuple[list[str], dict[str, str], bool]] = []
+        self.calls: list[tuple[list[str], dict[str, str], Output]] = []
 
     def __call__(
-        self, argv: Sequence[str], *, env: Mapping[str, str], capture: bool, timeout: float | None
+        self, argv: Sequence[str], *, env: Mapping[str, str], output: Output = CAPTURE, timeout: float | None = None
     ) -> RunResult:
-        self.calls.append((list(argv), dict(env), capture))
+        self.calls.append((list(argv), dict(env), output))
         for prefix, result in self.answers.items():
             if tuple(argv[1 : 1 + len(prefix)]) == prefix:
                 return result
@@ -222,9 +223,9 @@ def test_build_streams_with_buildkit_on_and_reports_a_failure() -> None:
     assert argv == ["/usr/bin/docker", "build", "--network=none", "-f", "Dockerfile.offline", "-t", "app", "."]
     runner = client.runner
     assert isinstance(runner, FakeRunner)
-    _, env, capture = runner.calls[-1]
+    _, env, output = runner.calls[-1]
     assert env["DOCKER_BUILDKIT"] == "1"
-    assert capture is False  # Docker's output goes straight to the terminal
+    assert output == TERMINAL  # Docker's output goes straight to the terminal
     failing = client_with({("build",): RunResult(1)})
     with pytest.raises(DockerError, match=r"docker build -f Dockerfile.offline failed \(exit status 1\)") as exc:
         failing.build(request, hint="check the wheels")

@@ -462,7 +462,10 @@ class FakeDocker:
         argv = list(argv)
         self.calls.append((argv, dict(env)))
         if argv[1] == "version":
-            return RunResult(0, "20.10.24\n")
+            server = {"Version": "20.10.24", "Os": "linux", "Arch": "amd64"}
+            return RunResult(0, json.dumps({"Client": {"Version": "20.10.24"}, "Server": server}) + "\n")
+        if argv[1] == "buildx":
+            return RunResult(1)
         out = next(Path(a.split(":")[0]) for a in argv if a.endswith(":/out"))
         sdist = argv[-1].rsplit("/", 1)[-1]
         name, version = sdist[: -len(".tar.gz")].rsplit("-", 1)
@@ -494,6 +497,9 @@ def test_foreign_targets_build_in_their_image_and_platform(tmp_path: Path, fake_
     with store.lock():
         [outcome] = build_sdists([build], store, config=config, options=BuildOptions(build_in="docker"), runner=fake)
     assert outcome.ok, outcome.failures
+    # The engine was asked what it is once, by the Docker client's own probe (the one `wheelhouse build` uses).
+    probes = [argv[1:] for argv, _ in fake.calls if argv[1] in ("version", "buildx")]
+    assert probes == [["version", "--format", "{{json .}}"], ["buildx", "version"]]
     [wheel] = outcome.wheels
     assert wheel.filename == "cext_pkg-2.0-cp312-cp312-linux_aarch64.whl"
     assert wheel.targets == (target.name,)

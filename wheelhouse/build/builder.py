@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING
 
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 
-from wheelhouse._proc import CAPTURE, Output, Runner, RunResult, subprocess_runner
+from wheelhouse._proc import Output, Runner, RunResult, subprocess_runner
 from wheelhouse.build.archive import build_requirements, sdist_stem
 from wheelhouse.build.containers import (
     CONTAINER_OUT,
@@ -91,7 +91,7 @@ class _Builder:
     def docker(self) -> DockerStatus:
         """Whether a Docker engine answers (asked at most once per run, and only when a build needs it)."""
         if self._docker is None:
-            self._docker = probe(self.options, self.environ, lambda argv, env, t: self._run(argv, env, CAPTURE, t))
+            self._docker = probe(self.options, self.environ, self.runner)
         return self._docker
 
     def _run(self, argv: Sequence[str], env: Mapping[str, str], output: Output, timeout: float | None) -> RunResult:

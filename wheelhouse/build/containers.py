@@ -4,20 +4,20 @@ that runs pip there, and the command that repeats a build anywhere.
 Contract: a container build mounts the kept sdist read-only and a private output folder, runs as the calling
 user (so what it writes belongs to them), shares the host's network (so pip reaches the same indexes, 127.0.0.1
 included) and gets pip's settings only through ``-e NAME`` (``build.pip_options``): no credential reaches a
-command line. Whether Docker is there is asked at most once per run, and only when a build needs it.
+command line. Whether Docker is there is asked at most once per run, and only when a build needs it, through the
+same probe ``wheelhouse build`` uses (:meth:`wheelhouse.docker.client.DockerClient.info`).
 """
 
 from __future__ import annotations
 
 import os
 import shlex
-import shutil
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from wheelhouse._proc import RunResult
+from wheelhouse._proc import Runner
 from wheelhouse.build.model import BuildOptions
 from wheelhouse.build.pip_options import container_environment, docker_env_args, folder_links
 from wheelhouse.build.plan import Place
@@ -29,10 +29,6 @@ __all__ = ["CONTAINER_OUT", "CONTAINER_SDISTS", "DockerStatus", "container_pip",
 
 CONTAINER_SDISTS = "/sdists"
 CONTAINER_OUT = "/out"
-_PROBE_TIMEOUT = 30.0
-
-# Runs a captured command: (argv, env, timeout) -> result.
-Capture = Callable[[Sequence[str], Mapping[str, str], float], RunResult]
 
 
 @dataclass(frozen=True)
@@ -44,22 +40,21 @@ class DockerStatus:
     detail: str
 
 
-def probe(options: BuildOptions, environ: Mapping[str, str], run: Capture) -> DockerStatus:
+def probe(options: BuildOptions, environ: Mapping[str, str], runner: Runner) -> DockerStatus:
     """Whether a Docker engine answers the client ``options.docker`` (else ``WHEELHOUSE_DOCKER``, else ``docker``)."""
     if options.build_in == "host":
         return DockerStatus(None, False, "--build-in host")
-    from wheelhouse.docker.client import DOCKER_ENV  # the client override, shared with `wheelhouse build`
+    # Imported here: a run that builds nothing in a container never loads the Docker client.
+    from wheelhouse.docker.client import DOCKER_ENV, DockerClient
+    from wheelhouse.errors import DockerError
 
-    name = options.docker or environ.get(DOCKER_ENV) or "docker"
-    client = shutil.which(name, path=environ.get("PATH"))
-    if client is None:
-        return DockerStatus(None, False, f"no Docker client {name!r} is installed")
-    result = run([client, "version", "--format", "{{.Server.Version}}"], environ, _PROBE_TIMEOUT)
-    if result.returncode != 0:
-        lines = [line for line in result.output.strip().splitlines() if line.strip()]
-        detail = lines[-1] if lines else f"exit status {result.returncode}"
-        return DockerStatus(client, False, f"the Docker engine does not answer: {detail}")
-    return DockerStatus(client, True, f"Docker engine {result.output.strip()}")
+    client = DockerClient(options.docker or environ.get(DOCKER_ENV) or "docker", env=environ, runner=runner)
+    try:
+        info = client.info()
+        path = client.path()
+    except DockerError as exc:
+        return DockerStatus(None, False, str(exc))
+    return DockerStatus(path, True, f"Docker engine {info.server_version}")
 
 
 def container_pip(

@@ -1,6 +1,8 @@
 """The Docker client: find it, check the daemon and BuildKit, inspect a base image, and run ``docker build``.
 
-Docker runs only as a subprocess through an injected runner, so tests check the exact argv without Docker.
+Docker runs only as a subprocess through an injected :class:`~wheelhouse._proc.Runner`, so tests check the exact
+argv without Docker. A client asks the engine what it is once (:meth:`DockerClient.info`); ``wheelhouse build``
+and sdist builds in containers both use that one probe.
 Which client runs is configurable (``--docker`` / ``WHEELHOUSE_DOCKER``): on some machines the first ``docker``
 on ``PATH`` is a newer client without the buildx plugin, which refuses BuildKit builds, while the
 distribution's client drives the engine's built-in BuildKit.
@@ -14,11 +16,10 @@ import json
 import os
 import re
 import shutil
-import subprocess
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
 
+from wheelhouse._proc import CAPTURE, TERMINAL, Runner, RunResult, subprocess_runner
 from wheelhouse.docker.images import BaseImage
 from wheelhouse.errors import DockerError
 from wheelhouse.targets import DOCKER_ARCHES, Target
@@ -28,11 +29,8 @@ __all__ = [
     "BuildRequest",
     "DockerClient",
     "DockerInfo",
-    "RunResult",
-    "Runner",
     "build_argv",
     "build_request",
-    "subprocess_runner",
 ]
 
 # The environment variable naming the client, as --docker does.
@@ -50,44 +48,6 @@ _PROBE_SCRIPT = (
     "print(json.dumps({'python': list(sys.version_info[:3]), 'machine': platform.machine(), "
     "'libc': list(platform.libc_ver())}))"
 )
-
-
-@dataclass(frozen=True)
-class RunResult:
-    """What a finished subprocess returned; the output is empty when it was not captured."""
-
-    returncode: int
-    stdout: str = ""
-    stderr: str = ""
-
-
-class Runner(Protocol):
-    """Runs one command. ``capture=False`` lets the command write to this process's terminal (streaming)."""
-
-    def __call__(
-        self, argv: Sequence[str], *, env: Mapping[str, str], capture: bool, timeout: float | None
-    ) -> RunResult:
-        """Run ``argv`` with ``env``; raise ``FileNotFoundError`` when the program does not exist."""
-        ...
-
-
-def subprocess_runner(
-    argv: Sequence[str], *, env: Mapping[str, str], capture: bool, timeout: float | None
-) -> RunResult:
-    """The real runner: ``subprocess.run``; a timeout counts as a failure (exit status 124, as timeout(1))."""
-    try:
-        proc = subprocess.run(
-            list(argv),
-            env=dict(env),
-            capture_output=capture,
-            text=True,
-            timeout=timeout,
-            check=False,
-            stdin=subprocess.DEVNULL,
-        )
-    except subprocess.TimeoutExpired:
-        return RunResult(124, "", f"no answer within {timeout:.0f} s")
-    return RunResult(proc.returncode, proc.stdout or "", proc.stderr or "")
 
 
 @dataclass(frozen=True)
@@ -201,12 +161,13 @@ class DockerClient:
         *,
         env: Mapping[str, str] | None = None,
         runner: Runner = subprocess_runner,
-        which: Callable[[str], str | None] = shutil.which,
+        which: Callable[[str], str | None] | None = None,
     ) -> None:
         self.executable = executable
         self.env = dict(os.environ if env is None else env)
         self.runner = runner
-        self.which = which
+        # The client is looked up on the PATH of the environment it runs with.
+        self.which = which or (lambda name: shutil.which(name, path=self.env.get("PATH")))
         self._info: DockerInfo | None = None
 
     # -- running --------------------------------------------------------------------------------------------
@@ -220,7 +181,8 @@ class DockerClient:
     ) -> RunResult:
         argv = [self.path(), *args]
         try:
-            return self.runner(argv, env=self.env if env is None else env, capture=capture, timeout=timeout)
+            output = CAPTURE if capture else TERMINAL
+            return self.runner(argv, env=self.env if env is None else env, output=output, timeout=timeout)
         except FileNotFoundError:
             raise DockerError(f"the Docker client {self.executable!r} is not installed", hint=INSTALL_HINT) from None
         except PermissionError:
