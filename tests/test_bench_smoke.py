@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 import urllib.request
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from bench import generate as gen
 from bench import harness
 from bench.downloads import pip_platform_argv
 from bench.run import parse_args
-from bench.server import serve_in_thread
+from bench.server import BenchIndexServer, Link, serve_in_thread
 from wheelhouse.targets import parse_targets
 
 REPO = Path(__file__).resolve().parents[1]
@@ -99,6 +100,20 @@ def test_server_negotiates_and_serves_ranges(quick_index: Path, tmp_path: Path) 
             assert resp.status == 206
             assert resp.read() == (quick_index / "files" / filename).read_bytes()[10:20]
     assert len(log.read_text().splitlines()) == 3
+
+
+def test_the_link_paces_what_the_server_sends(quick_index: Path, tmp_path: Path) -> None:
+    filename = json.loads((quick_index / "simple" / "index.json").read_text())["projects"][0]["name"]
+    page = json.loads((quick_index / "simple" / filename / "index.json").read_text())
+    wheel = page["files"][0]["filename"]
+    size = (quick_index / "files" / wheel).stat().st_size
+    # A link slow enough that its pace shows: one round trip plus the body at the link's rate.
+    link = Link(rate=size / 0.2, latency=0.05)
+    with BenchIndexServer(quick_index, None, link=link).start() as httpd:
+        start = time.monotonic()
+        with urllib.request.urlopen(f"{httpd.url}/files/{wheel}") as resp:
+            assert resp.read() == (quick_index / "files" / wheel).read_bytes()
+        assert time.monotonic() - start >= 0.2
 
 
 @pytest.mark.slow
