@@ -3,15 +3,15 @@
 Contract: :func:`irrelevant` says, from the name alone and before any parsing, that no Linux target can use a
 file (a Windows or macOS wheel, an egg, an installer); such files are skipped without a word, as pip skips them.
 :func:`unsafe_filename` says why a name must never be written into the wheels folder (a path, a control
-character, a format wheelhouse does not handle). Both are pure functions of the name; the page parser and the
-finder share them, so this module sits below both.
+character, a drive); :func:`is_dist_filename` whether it names a format wheelhouse handles at all. All are pure
+functions of the name; the page parser and the finder share them, so this module sits below both.
 """
 
 from __future__ import annotations
 
 import re
 
-__all__ = ["DIST_SUFFIXES", "irrelevant", "unsafe_filename"]
+__all__ = ["DIST_SUFFIXES", "irrelevant", "is_dist_filename", "unsafe_filename"]
 
 # What wheelhouse downloads: wheels and source distributions.
 DIST_SUFFIXES = (".whl", ".tar.gz", ".zip")
@@ -56,6 +56,9 @@ def unsafe_filename(filename: str) -> str | None:
         return "contains a control character"
     if _DRIVE.match(filename):
         return "looks like an absolute path"
-    if not filename.endswith(DIST_SUFFIXES):
-        return "not a .whl, .tar.gz or .zip file"
     return None
+
+
+def is_dist_filename(filename: str) -> bool:
+    """Whether ``filename`` ends like a wheel or a source distribution wheelhouse can use."""
+    return filename.endswith(DIST_SUFFIXES)

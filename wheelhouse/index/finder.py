@@ -3,8 +3,10 @@
 
 Contract: every file it offers has a name that is safe to write into the wheels folder and belongs to the
 project asked for; anything else is skipped with a warning on the diagnostics channel (each once), so a hostile
-index cannot plant files. Files no target can use are skipped unparsed and silently. Metadata it returns names
-the same project and version as the file, or :class:`~wheelhouse.index.metadata.MetadataError` is raised.
+index cannot plant files. Files no target can use are skipped unparsed and silently; files whose names no
+installer would pick (``pytz-2004d.tar.gz``) are passed over as pip does, summed up in one line at ``-v``.
+Metadata it returns names the same project and version as the file, or
+:class:`~wheelhouse.index.metadata.MetadataError` is raised.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from wheelhouse import _log
-from wheelhouse._text import redact_url
+from wheelhouse._text import plural, redact_url
 from wheelhouse.dists import (
     CoreMetadata,
     DistFile,
@@ -26,7 +28,7 @@ from wheelhouse.dists import (
     parse_dist_filename,
     wheel_tags,
 )
-from wheelhouse.index.filenames import irrelevant, unsafe_filename
+from wheelhouse.index.filenames import irrelevant, is_dist_filename, unsafe_filename
 from wheelhouse.index.metadata import MetadataError
 from wheelhouse.index.pages import RemoteFile
 
@@ -84,6 +86,7 @@ class IndexFinder:
         found = []
         remotes: dict[str, RemoteFile] = {}
         aside: list[RemoteFile] = []
+        unusable: list[str] = []
         for remote in self.client.project_files(name):
             filename = remote.filename
             if irrelevant(filename):
@@ -91,11 +94,19 @@ class IndexFinder:
             if self.targets and filename.endswith(".whl") and not self._some_target_can_use(filename):
                 aside.append(remote)
                 continue
-            dist = self._dist_file(name, remote)
+            dist = self._dist_file(name, remote, unusable)
             if dist is None:
                 continue
             found.append(dist)
             remotes[remote.url] = remote
+        if unusable:
+            # Old releases with names no installer parses (pytz-2004d.tar.gz): pip passes over them in silence,
+            # and one line per file drowned everything else a run says.
+            _log.info(
+                f"{name}: passed over {plural(len(unusable), 'listed file')} whose names no installer would pick"
+                f" (such as {unusable[0]!r})",
+                once=f"passed-over:{name}",  # several finders (and threads) may read the same page
+            )
         result = tuple(found)
         with self._lock:
             self._remote.update(remotes)
@@ -112,7 +123,7 @@ class IndexFinder:
             aside = self._aside.get(name, [])
         if cached is not None:
             return cached
-        extra = [d for d in (self._dist_file(name, r) for r in aside) if d is not None]
+        extra = [d for d in (self._dist_file(name, r, []) for r in aside) if d is not None]
         result = (*usable, *extra)
         with self._lock:
             self._remote.update((r.url, r) for r in aside)
@@ -128,17 +139,27 @@ class IndexFinder:
             usable = self._usable_tags[tags] = any(t.best_tag(tags) is not None for t in self.targets)
         return usable
 
-    def _dist_file(self, name: NormalizedName, remote: RemoteFile) -> DistFile | None:
-        """``remote`` as a DistFile of project ``name``; None (with a warning) when its file name is unusable."""
+    def _dist_file(self, name: NormalizedName, remote: RemoteFile, unusable: list[str]) -> DistFile | None:
+        """``remote`` as a DistFile of project ``name``, or None when its file name is unusable.
+
+        A name that could escape the wheels folder, or that belongs to another project, is skipped with a
+        warning; a name no installer would pick (not a distribution, or not parseable: ``pytz-2004d.tar.gz``)
+        is added to ``unusable`` and detailed only at debug level.
+        """
         filename = remote.filename
         reason = unsafe_filename(filename)
         if reason is not None:
             self._skip(f"skipped {filename!r} listed by {redact_url(remote.index_url or remote.url)}: {reason}")
             return None
+        if not is_dist_filename(filename):
+            unusable.append(filename)
+            _log.debug(f"passed over {filename!r}: not a wheel or a source distribution")
+            return None
         try:
             project, version, kind, tags, build = parse_dist_filename(filename)
         except InvalidDistFilename as exc:
-            self._skip(f"skipped {filename!r} listed by {redact_url(remote.index_url or remote.url)}: {exc}")
+            unusable.append(filename)
+            _log.debug(f"passed over {filename!r}: {exc}")
             return None
         if project != name:
             where = redact_url(remote.index_url or remote.url)

@@ -10,6 +10,7 @@ for the caller to name. Files no Linux target can use are dropped before an entr
 
 from __future__ import annotations
 
+import functools
 import html.parser
 import json
 import re
@@ -17,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urljoin, urlsplit
 from urllib.request import url2pathname
+
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
 from wheelhouse import _log
 from wheelhouse._text import redact_url
@@ -48,6 +51,35 @@ def is_file_url(url: str) -> bool:
 def file_url_path(url: str) -> Path:
     """The local path of a ``file:`` URL."""
     return Path(url2pathname(urlsplit(url).path))
+
+
+@functools.lru_cache(maxsize=1024)
+def _valid_specifier(text: str) -> bool:
+    # A large page repeats a handful of values over thousands of files: each is parsed once.
+    try:
+        SpecifierSet(text)
+    except InvalidSpecifier:
+        return False
+    return True
+
+
+def _requires_python(value: object, filename: str, page_url: str) -> str | None:
+    """A listed file's Requires-Python, stripped; None when absent, or when it is not a valid specifier.
+
+    An invalid value says nothing about the file, so the file is kept and judged by its own METADATA, as pip
+    does; the value is named once per process, however many files carry it.
+    """
+    if not isinstance(value, str) or not value.strip():
+        return None
+    text = value.strip()
+    if _valid_specifier(text):
+        return text
+    _log.warning(
+        f"{redact_url(page_url)}: ignoring the invalid Requires-Python {text!r} listed for {filename} "
+        "(and any other file that lists it); the files are kept",
+        once=f"index-requires-python:{text}",
+    )
+    return None
 
 
 def _strip_fragment(url: str) -> tuple[str, str]:
@@ -140,7 +172,7 @@ def parse_html_page(text: str, page_url: str, index_url: str) -> list[RemoteFile
         hash_name, _, digest = fragment.partition("=")
         # pip names the file after the last path segment of the URL, not the anchor text; so do we.
         filename = unquote(urlsplit(url).path.rsplit("/", 1)[-1])
-        requires_python = (anchor.get("data-requires-python") or "").strip() or None
+        requires_python = _requires_python(anchor.get("data-requires-python"), filename, page_url)
         yanked = (anchor.get("data-yanked") or "") if "data-yanked" in anchor else None
         # PEP 714 renamed data-dist-info-metadata to data-core-metadata; accept either, prefer the new one.
         key = "data-core-metadata" if "data-core-metadata" in anchor else "data-dist-info-metadata"
@@ -190,15 +222,13 @@ def parse_json_page(data: bytes, page_url: str, index_url: str) -> list[RemoteFi
         key = "core-metadata" if "core-metadata" in item else "dist-info-metadata"
         core, metadata_sha256 = _metadata_flag(item.get(key))
         size = item.get("size")
-        requires_python = item.get("requires-python")
-        if not isinstance(requires_python, str) or not requires_python.strip():
-            requires_python = None
+        requires_python = _requires_python(item.get("requires-python"), str(filename), page_url)
         files.append(
             RemoteFile(
                 filename=str(filename),
                 url=url,
                 sha256=sha256.lower() if isinstance(sha256, str) and sha256 else None,
-                requires_python=requires_python.strip() if requires_python else None,
+                requires_python=requires_python,
                 yanked=yanked,
                 core_metadata=core,
                 metadata_sha256=metadata_sha256,
