@@ -15,16 +15,15 @@ import io
 import re
 import tempfile
 import zipfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import IO, Any
-
-from packaging.utils import canonicalize_name
 
 from wheelhouse._text import redact_url
 from wheelhouse.dists import MAX_METADATA_BYTES
 from wheelhouse.errors import HashMismatchError, WheelhouseError
 from wheelhouse.index.pages import RemoteFile, file_url_path, is_file_url
 from wheelhouse.index.transport import BODY_ERRORS, CHUNK, OnceCache, Transient, Transport, encoded
+from wheelhouse.store.metadata import MetadataProblem, locate_metadata_member
 
 __all__ = ["MetadataError", "RemoteMetadata"]
 
@@ -125,23 +124,15 @@ class _RangeFile(io.RawIOBase):
         return len(data)
 
 
-def _find_metadata_member(names: Iterable[str], filename: str) -> str | None:
-    """The wheel's ``<name>-<version>.dist-info/METADATA``, preferring the directory named like the file."""
-    candidates = [n for n in names if re.fullmatch(r"[^/]+\.dist-info/METADATA", n)]
-    project = canonicalize_name(filename.split("-")[0])
-    for name in candidates:
-        if canonicalize_name(name.split("-")[0].removesuffix(".dist-info")) == project:
-            return name
-    return candidates[0] if len(candidates) == 1 else None
-
-
 def _read_zip_metadata(
     fileobj: IO[bytes] | _RangeFile, filename: str, *, prefetch: Callable[[int, int], None] | None
 ) -> bytes:
     with zipfile.ZipFile(fileobj) as zf:
-        member = _find_metadata_member(zf.namelist(), filename)
-        if member is None:
-            raise MetadataError(f"{filename} has no .dist-info/METADATA file")
+        # The store's rule, so a wheel read over HTTP is located exactly as the folder scan will locate it.
+        try:
+            member = locate_metadata_member(zf.namelist(), filename)
+        except MetadataProblem as exc:
+            raise MetadataError(f"{filename}: {exc}") from None
         info = zf.getinfo(member)
         if info.file_size > MAX_METADATA_BYTES:
             raise MetadataError(f"{filename}: METADATA is {info.file_size} bytes, over the limit")
