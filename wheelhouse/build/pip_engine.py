@@ -8,6 +8,9 @@ flags, one run per target. Two pip behaviours are compensated for:
 * pip evaluates environment markers for the *host*, not the target (pip#4304), so dependencies behind
   ``platform_machine`` or ``python_version`` markers can be skipped. The caller therefore runs the native engine
   afterwards, which downloads what pip missed; the result is judged from the folder, not from pip's output.
+
+Index settings reach pip as ``PIP_*`` variables from ``build.pip_options`` (the one translation, shared with sdist
+builds), so an index URL's credentials are never on pip's command line.
 """
 
 from __future__ import annotations
@@ -15,19 +18,24 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from wheelhouse import _log
+from wheelhouse._proc import CAPTURE, Runner, subprocess_runner
+from wheelhouse.build.pip_options import pip_environment
+from wheelhouse.dists import InvalidDistFilename, parse_dist_filename
+from wheelhouse.errors import StoreError, WheelhouseError
 from wheelhouse.index.config import IndexConfig
 from wheelhouse.requirements import RequirementSet
-from wheelhouse.store.folder import FileRecord, Store, file_sha256, read_wheel_metadata
+from wheelhouse.store.folder import FileRecord, Store
+from wheelhouse.store.fs import file_sha256
+from wheelhouse.store.metadata import read_wheel_metadata
 from wheelhouse.targets import Target
 
-Runner = Callable[..., "subprocess.CompletedProcess[str]"]
 _TAIL_LINES = 8
 
 
@@ -43,10 +51,11 @@ class PipRun:
     tail: str = ""
 
 
-def pip_argv(
-    target: Target, dest: Path, requirements_file: Path, constraints_file: Path | None, config: IndexConfig
-) -> list[str]:
-    """The ``pip download`` command line for one target, with every platform tag the target accepts."""
+def pip_argv(target: Target, dest: Path, requirements_file: Path, constraints_file: Path | None) -> list[str]:
+    """The ``pip download`` command line for one target, with every platform tag the target accepts.
+
+    It holds no index settings: they travel in the environment (:func:`pip_download_environment`).
+    """
     major, minor = target.python_version
     argv = [
         sys.executable, "-m", "pip", "download",
@@ -60,23 +69,19 @@ def pip_argv(
     ]  # fmt: skip
     for platform in target.platforms:
         argv += ["--platform", platform]
-    if config.isolated:
-        argv.append("--isolated")
-    if config.no_index:
-        argv.append("--no-index")
-    else:
-        argv += ["--index-url", config.index_url]
-        for url in config.extra_index_urls:
-            argv += ["--extra-index-url", url]
-    for link in config.find_links:
-        argv += ["--find-links", link]
-    if config.cert:
-        argv += ["--cert", config.cert]
-    argv += ["--timeout", str(config.timeout), "--retries", str(config.retries)]
     argv += ["-r", str(requirements_file)]
     if constraints_file is not None:
         argv += ["-c", str(constraints_file)]
     return argv
+
+
+def pip_download_environment(config: IndexConfig, base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment ``pip download`` runs with: ``base`` (default ``os.environ``) carrying the index settings.
+
+    ``config.isolated`` drops the inherited ``PIP_*`` variables and pip's files there, rather than with pip's own
+    ``--isolated``, which would make pip ignore the variables that carry the settings.
+    """
+    return pip_environment(config, base=base)
 
 
 def _write_requirements(reqs: RequirementSet, directory: Path) -> tuple[Path, Path | None]:
@@ -96,17 +101,16 @@ def pip_download(
     store: Store,
     config: IndexConfig,
     *,
-    warn: Callable[[str], None] | None = None,
-    info: Callable[[str], None] | None = None,
-    runner: Runner = subprocess.run,
+    runner: Runner = subprocess_runner,
+    environ: Mapping[str, str] | None = None,
 ) -> tuple[PipRun, ...]:
     """Run ``pip download`` for each target into a private folder, then add each valid wheel to the store.
 
-    A pip failure is reported (its last lines) but does not stop the run: the native engine that follows fills
-    what pip could not, and explains what nobody can.
+    A pip failure is reported (its last lines, as a warning) but does not stop the run: the native engine that
+    follows fills what pip could not, and explains what nobody can. ``environ`` (default ``os.environ``) is the
+    environment pip starts from.
     """
-    warn = warn or (lambda _m: None)
-    info = info or (lambda _m: None)
+    env = pip_download_environment(config, environ)
     store.ensure()
     runs: list[PipRun] = []
     work = store.new_temp("pip-engine")
@@ -116,14 +120,19 @@ def pip_download(
         for target in targets:
             dest = work / target.name
             dest.mkdir()
-            argv = pip_argv(target, dest, req_file, con_file, config)
-            info(f"pip engine for {target.name}: {len(target.platforms)} --platform tags")
-            proc = runner(argv, capture_output=True, text=True, check=False)
+            argv = pip_argv(target, dest, req_file, con_file)
+            _log.info(f"pip engine for {target.name}: {len(target.platforms)} --platform tags")
+            try:
+                proc = runner(argv, env=env, output=CAPTURE, timeout=None)
+            except OSError as exc:
+                raise WheelhouseError(f"cannot run pip ({argv[0]}): {exc.strerror or exc}") from None
             tail = "\n".join((proc.stderr or proc.stdout or "").strip().splitlines()[-_TAIL_LINES:])
             if proc.returncode != 0:
-                warn(f"pip download for {target.name} exited with {proc.returncode}; the native engine continues")
+                _log.warning(
+                    f"pip download for {target.name} exited with {proc.returncode}; the native engine continues"
+                )
                 if tail:
-                    warn(tail)
+                    _log.warning(tail)
             added, rejected = _adopt(dest, store, target, reqs)
             runs.append(PipRun(target.name, tuple(argv), proc.returncode, added, rejected, tail))
     finally:
@@ -133,17 +142,14 @@ def pip_download(
 
 def _adopt(dest: Path, store: Store, target: Target, reqs: RequirementSet) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """Move pip's wheels into the store, each checked to be a readable wheel whose metadata matches its name."""
-    from wheelhouse.dists import InvalidDistFilename, parse_dist_filename
-    from wheelhouse.errors import StoreError
-
     added: list[str] = []
     rejected: list[str] = []
     for path in sorted(dest.iterdir()):
         try:
-            name, version, kind, _tags, _build = parse_dist_filename(path.name)
+            _name, _version, kind, _tags, _build = parse_dist_filename(path.name)
             if kind != "wheel":
                 raise ValueError("not a wheel")
-            read_wheel_metadata(path, str(name), str(version))
+            read_wheel_metadata(path)
         except (InvalidDistFilename, ValueError) as exc:
             rejected.append(f"{path.name}: {exc}")
             continue
