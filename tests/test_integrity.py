@@ -246,22 +246,26 @@ def test_stray_partial_files_are_reported_but_do_not_fail(cli: Cli, project: Pat
     assert f"{PARTIAL_PREFIX}demo.whl: partial file" in result.output
 
 
-def test_fix_removes_old_stray_files_and_keeps_recent_ones(cli: Cli, project: Path) -> None:
+def test_fix_removes_every_abandoned_partial_file_and_folder(cli: Cli, project: Path) -> None:
+    # Whoever made a partial file held the folder's lock while it existed; check --fix holds it now, so every
+    # partial file is abandoned, however recent, and a killed import's staging folder goes with its content.
     wheels = project / "wheels"
     tmp = wheels / ".wheelhouse" / "tmp"
     tmp.mkdir(parents=True)
     old = tmp / f"{PARTIAL_PREFIX}old.whl"
     old.write_bytes(b"old")
-    hour_ago = time.time() - 2 * 3600
-    os.utime(old, (hour_ago, hour_ago))
+    two_days_ago = time.time() - 2 * 86400
+    os.utime(old, (two_days_ago, two_days_ago))
     recent = tmp / f"{PARTIAL_PREFIX}recent.whl"
-    recent.write_bytes(b"running")
+    recent.write_bytes(b"abandoned a second ago")
+    staging = tmp / f"{PARTIAL_PREFIX}4242-1-2-import"
+    staging.mkdir()
+    (staging / "demo-1.0-py3-none-any.whl").write_bytes(b"half")
     result = cli("check", "--fix", "--json")
     data = json.loads(result.stdout)
-    assert data["cleaned"] == [old.name]
-    assert data["stray"] == [f".wheelhouse/tmp/{recent.name}"]
-    assert not old.exists()
-    assert recent.exists()
+    assert data["cleaned"] == sorted([old.name, recent.name, staging.name])
+    assert data["stray"] == []
+    assert list(tmp.iterdir()) == []
 
 
 def test_fix_quarantines_and_downloads_again(cli: Cli, project: Path, index_server: IndexServer) -> None:

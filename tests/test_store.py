@@ -13,7 +13,8 @@ import pytest
 
 from tests.support.wheels import make_wheel, write_wheel
 from wheelhouse.errors import LockTimeout, StoreError
-from wheelhouse.store.folder import FileRecord, Store, atomic_write
+from wheelhouse.store.folder import FileRecord, Store
+from wheelhouse.store.fs import atomic_write
 
 
 def test_scan_reads_metadata_then_uses_the_manifest(wheels_dir: Path) -> None:

@@ -35,7 +35,9 @@ from typing import IO, TYPE_CHECKING, Any
 from wheelhouse import __version__
 from wheelhouse.dists import InvalidDistFilename, parse_dist_filename
 from wheelhouse.errors import NotCoveredError, StoreError, WheelhouseError
-from wheelhouse.store.folder import PARTIAL_PREFIX, FileRecord, Store, StoreScan, file_sha256
+from wheelhouse.store.folder import PARTIAL_PREFIX, FileRecord, Store, StoreScan
+from wheelhouse.store.fs import file_sha256
+from wheelhouse.store.shadow import collisions, shadowed
 
 if TYPE_CHECKING:
     from wheelhouse.resolve.verify import VerifyReport
@@ -169,6 +171,7 @@ def export_bundle(
     total)`` reports progress. Raises BundleError when a wheel cannot be read or differs from its recorded
     hash (nothing is left at ``dest`` then), StoreError when the folder cannot be read.
     """
+    _refuse_inside(store, dest)
     scan = store.scan()
     present = {w.dist.filename: w for w in scan.wheels}
     if filenames is None:
@@ -205,6 +208,17 @@ def export_bundle(
             tmp.unlink()
         raise
     return ExportResult(dest, tuple(files), tuple(targets), dest.stat().st_size)
+
+
+def _refuse_inside(store: Store, dest: Path) -> None:
+    """BundleError when ``dest`` is in the wheels folder: it would overwrite a wheel, or be taken for one."""
+    root = store.root.resolve()
+    where = dest.parent.resolve() / dest.name
+    if where == root or root in where.parents:
+        raise BundleError(
+            f"refusing to write the bundle {dest} inside the wheels folder {store.root}",
+            hint="name a bundle outside the folder, e.g. wheelhouse export ../bundle.tar",
+        )
 
 
 def _add_wheel(tf: tarfile.TarFile, path: Path, record: FileRecord | None) -> BundleFile:
@@ -352,20 +366,25 @@ def import_bundle(
             f"no bundle at {bundle}", hint="wheelhouse export BUNDLE.tar on the machine that has the wheels"
         )
     store.ensure()
-    staging = store.tmp_dir / f"{PARTIAL_PREFIX}import-{os.getpid()}-{time.monotonic_ns()}"
-    staging.mkdir(parents=True)
-    try:
-        staged, sums, manifest = _stage(bundle, staging, on_file)
-        _verify_staged(staged, sums)
-        names = sorted(staged)
-        # zlib and hashlib release the GIL, so wheels are checked side by side.
-        with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
-            for filename, inspection in zip(names, pool.map(lambda f: inspect_wheel(staging / f), names), strict=True):
-                if not inspection.ok:
-                    raise BundleError(f"refusing the bundle: {filename} is broken: {inspection.findings[0].message}")
-        return _commit(store, bundle, staging, staged, manifest)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    # The lock is held from staging to the last commit: a staging folder left by a killed import is then known
+    # to be abandoned by the next process that holds the lock, which removes it.
+    with store.lock():
+        staging = store.new_temp("import")
+        staging.mkdir()
+        try:
+            staged, sums, manifest = _stage(bundle, staging, on_file)
+            _verify_staged(staged, sums)
+            names = sorted(staged)
+            # zlib and hashlib release the GIL, so wheels are checked side by side.
+            with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
+                checked = pool.map(lambda f: inspect_wheel(staging / f), names)
+                for filename, inspection in zip(names, checked, strict=True):
+                    if not inspection.ok:
+                        reason = inspection.findings[0].message
+                        raise BundleError(f"refusing the bundle: {filename} is broken: {reason}")
+            return _commit(store, bundle, staging, staged, manifest)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
 
 
 def _stage(
@@ -471,13 +490,23 @@ def _commit(
     now = time.time()
     added: list[BundleFile] = []
     present: list[BundleFile] = []
-    # One lock for the conflict check and every commit: no other process can slip a different file in between.
+    # One lock for the conflict check and every commit (re-entered: import_bundle holds it): no other process
+    # can slip a different file in between.
     with store.lock():
+        _refuse_shadows(store, staged)
         conflicts = []
         for filename, f in sorted(staged.items()):
             existing = store.root / filename
+            if existing.is_symlink() or (existing.exists() and not existing.is_file()):
+                raise BundleError(
+                    f"refusing the bundle: {existing} is in the way of {filename} (it is not a regular file)",
+                    hint=f"move {existing} out of the wheels folder",
+                )
             if existing.exists():
-                sha = file_sha256(existing)
+                try:
+                    sha = file_sha256(existing)
+                except OSError as exc:
+                    raise StoreError(f"cannot read {existing}: {exc.strerror or exc}") from None
                 if sha != f.sha256:
                     conflicts.append(filename)
                 else:
@@ -503,6 +532,27 @@ def _commit(
         tuple(present),
         tuple(str(t) for t in targets) if isinstance(targets, list) else (),
     )
+
+
+def _refuse_shadows(store: Store, staged: Mapping[str, BundleFile]) -> None:
+    """BundleError naming both files when a staged wheel would shadow another for pip (store/shadow.py)."""
+    names = sorted(staged)
+    for filename in names:
+        f = staged[filename]
+        for other in collisions(filename, names):
+            if staged[other].sha256 != f.sha256:
+                raise BundleError(
+                    f"refusing the bundle: it holds both {filename} and {other}, the same project and version "
+                    "with other content (pip would pick one of the two by its name alone)",
+                    hint=_HOSTILE_HINT,
+                )
+        clashes = shadowed(store.root, filename, f.sha256)
+        if clashes:
+            raise BundleError(
+                f"refusing the bundle: {filename} would shadow {clashes[0]}, already in {store.root} for the same "
+                "project and version with other content (pip would pick one of the two by its name alone)",
+                hint=f"if the bundle's file is the right one, remove {clashes[0]} first, then import again",
+            )
 
 
 def export_to_json(result: ExportResult) -> dict[str, Any]:

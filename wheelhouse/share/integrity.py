@@ -47,8 +47,6 @@ FixStatus = Literal["restored", "moved-aside", "no-url", "failed"]
 
 JSON_SCHEMA_VERSION = 1
 QUARANTINE_DIR = "quarantine"
-# Partial files younger than this may belong to a download that is running now; --fix leaves them alone.
-STRAY_GRACE_SECONDS = 3600.0
 _READ_CHUNK = 1024 * 1024
 # Inflate at most this much at a time, so a member's memory cost is bounded whatever its compression ratio.
 _INFLATE_CHUNK = 256 * 1024
@@ -608,18 +606,20 @@ def check(
     stray = tuple(scan.stray)
     cleaned: tuple[str, ...] = ()
     if fix:
-        for item in checked:
-            if item.issue is not None:
-                report.fixing(item.subject.filename)
-                outcome = _fix(store, item.subject, fetch, limits)
-                item.issue = FileIssue(
-                    item.issue.filename, item.issue.kind, item.issue.reason, item.issue.details, outcome
-                )
+        # Held for every fix (the new copies are partial files until committed) and the cleaning: under the
+        # lock, a partial file is certainly abandoned by whoever made it, whatever its age.
+        with store.lock():
+            for item in checked:
+                if item.issue is not None:
+                    report.fixing(item.subject.filename)
+                    outcome = _fix(store, item.subject, fetch, limits)
+                    item.issue = FileIssue(
+                        item.issue.filename, item.issue.kind, item.issue.reason, item.issue.details, outcome
+                    )
+            if stray:
+                cleaned = tuple(sorted(store.clean_stray()))
         if stray:
-            with store.lock():
-                cleaned = tuple(sorted(store.clean_stray(older_than=STRAY_GRACE_SECONDS)))
-            left = store.scan().stray
-            stray = tuple(left)
+            stray = tuple(store.scan().stray)
     issues = tuple(item.issue for item in checked if item.issue is not None)
     return CheckReport(str(store.root), len(subjects), issues, stray, cleaned, fix)
 
