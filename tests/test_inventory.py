@@ -12,11 +12,13 @@ import pytest
 
 from tests.conftest import Cli, run_wheelhouse
 from tests.support.wheels import write_wheel
-from wheelhouse.cli.care import human_age, human_size
+from wheelhouse._text import size as human_size
+from wheelhouse.cli._reports import human_age
 from wheelhouse.errors import StoreError
 from wheelhouse.requirements import load_requirements
 from wheelhouse.share.inventory import NotInFolderError, list_wheels, open_store, short_tags, show_wheels, why
-from wheelhouse.store.folder import FileRecord, Store
+from wheelhouse.store.folder import Store
+from wheelhouse.store.manifest import FileRecord
 from wheelhouse.targets import parse_target, parse_targets
 
 X86 = "cp312-cp312-manylinux_2_17_x86_64.manylinux2014_x86_64"
@@ -80,7 +82,7 @@ def test_short_tags(filename: str, expected: str) -> None:
         (1000, "1.0 kB"),
         (12_345, "12.3 kB"),
         (1_234_567, "1.2 MB"),
-        (3_400_000_000, "3.40 GB"),
+        (3_400_000_000, "3.4 GB"),
     ],
 )
 def test_human_size(size: int, text: str) -> None:
@@ -455,6 +457,40 @@ def test_cli_why_human(cli: Cli, folder: Path) -> None:
     absent = cli("why", "django", "--target", "linux/amd64", "--python", "3.12")
     assert "django is not needed by any target" in absent.output
     assert "prune" not in absent.output
+
+
+def _without_flask(folder: Path) -> None:
+    """The folder for ``flask==3.0.0`` with flask's wheels removed: its dependencies stay, unreached."""
+    for path in folder.glob("flask-*.whl"):
+        path.unlink()
+
+
+def test_why_on_a_target_that_is_not_covered_does_not_claim_the_project_is_unneeded(folder: Path) -> None:
+    _without_flask(folder)
+    reqs = load_requirements(["requirements.txt"])
+    report = why(reqs, [parse_target("linux/amd64", python="3.12")], Store(folder), "werkzeug")
+    (row,) = report.targets
+    assert not row.covered
+    assert row.status == "unknown"
+    assert [t.name for t in report.unknown] == ["cp312-manylinux_2_28_x86_64"]
+    assert not report.needed
+    # A covered target that does not reach the project is still "not needed".
+    reqs = load_requirements([], ["tomli"])
+    (covered,) = why(reqs, [parse_target("linux/amd64", python="3.12")], Store(folder), "werkzeug").targets
+    assert covered.status == "not-needed"
+    assert covered.covered
+
+
+def test_cli_why_on_a_target_that_is_not_covered(cli: Cli, folder: Path) -> None:
+    _without_flask(folder)
+    result = cli("why", "werkzeug", "--target", "linux/amd64", "--python", "3.12")
+    assert result.exit_code == 0, result.output
+    assert "not needed by any target" not in result.output
+    assert "prune" not in result.output
+    assert "cp312-manylinux_2_28_x86_64: not known" in result.output
+    assert "not covered" in result.output
+    data = json.loads(cli("why", "werkzeug", "--json", "--target", "linux/amd64", "--python", "3.12").stdout)
+    assert [row["status"] for row in data["targets"]] == ["unknown"]
 
 
 def test_cli_why_gap_and_json(cli: Cli, folder: Path) -> None:

@@ -248,7 +248,7 @@ def test_nothing_to_remove_needs_no_confirmation(cli: Cli, folder: Path) -> None
 
 
 def test_asks_on_a_terminal(cli: Cli, folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import wheelhouse.cli.care as care
+    import wheelhouse.cli.prune as care
 
     monkeypatch.setattr(care, "_stdin_is_terminal", lambda: True)
     before = _snapshot(folder)

@@ -1,7 +1,13 @@
-"""Settings: defaults, then ``wheelhouse.toml`` or ``[tool.wheelhouse]`` in ``pyproject.toml``, then the command line.
+"""Settings: defaults, then ``wheelhouse.toml`` or ``[tool.wheelhouse]`` in ``pyproject.toml``, then the command line;
+and the one precedence of index settings (:func:`effective_index_config`).
 
 Every effective value remembers where it came from, so ``wheelhouse config`` can say so. Unknown keys are errors
 naming the file and the key: a typo must not silently fall back to a default.
+
+Index settings come from more places than the other settings (pip's files and variables, the options inside
+requirements files), so they are layered in one function, used by every command that reaches an index
+(``download``, ``check --fix``) and shown by ``wheelhouse config``. This module imports neither click nor rich,
+nor anything that talks to the network.
 """
 
 from __future__ import annotations
@@ -10,9 +16,13 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from wheelhouse.errors import ConfigError
+
+if TYPE_CHECKING:
+    from wheelhouse.index.config import IndexConfig
+    from wheelhouse.requirements import RequirementSet
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -80,6 +90,123 @@ def settings_rows(settings: Settings) -> tuple[SettingRow, ...]:
             source += " [tool.wheelhouse]"
         rows.append(SettingRow(f.name.replace("_", "-"), getattr(settings, f.name), source))
     return tuple(rows)
+
+
+@dataclass(frozen=True)
+class IndexOptions:
+    """The index options given on the command line (``--index-url``, ``--extra-index-url``, ``--find-links``,
+    ``--no-index``, ``--cert``, ``--timeout``, ``--retries``, ``--isolated``); None, empty and False mean
+    "not given"."""
+
+    index_url: str | None = None
+    extra_index_urls: tuple[str, ...] = ()
+    find_links: tuple[str, ...] = ()
+    no_index: bool = False
+    cert: str | None = None
+    timeout: float | None = None
+    retries: int | None = None
+    isolated: bool = False
+
+
+# IndexConfig fields shown by `wheelhouse config`, in this order, with their names in a configuration file.
+INDEX_KEYS = {
+    "index_url": "index-url",
+    "extra_index_urls": "extra-index-urls",
+    "find_links": "find-links",
+    "no_index": "no-index",
+    "cert": "cert",
+    "timeout": "timeout",
+    "retries": "retries",
+    "isolated": "isolated",
+}
+
+
+def effective_index_config(
+    settings: Settings,
+    requirements: RequirementSet | None = None,
+    options: IndexOptions = IndexOptions(),
+    *,
+    environ: Mapping[str, str] | None = None,
+) -> IndexConfig:
+    """The index settings every command uses, each layer overriding the one before it:
+
+    1. the default (https://pypi.org/simple), pip's configuration files, then ``PIP_*`` variables (skipped with
+       ``options.isolated``);
+    2. ``--index-url``, ``--extra-index-url``, ``--find-links`` and ``--no-index`` lines in the requirements
+       files (``requirements``);
+    3. wheelhouse.toml's ``index-url``, ``extra-index-urls`` and ``find-links`` (``settings``);
+    4. the command line (``options``).
+
+    A layer replaces a value, never extends it: ``--extra-index-url`` on the command line replaces the extra
+    indexes of the configuration file. The result's ``sources`` names, per field, the layer it came from.
+    """
+    from wheelhouse.index.config import index_config_from_pip
+
+    config = index_config_from_pip(environ, isolated=options.isolated)
+    sources = dict(config.sources)
+    layers: list[tuple[Mapping[str, Any], Mapping[str, str] | str]] = []
+    if requirements is not None:
+        layers.append(
+            (
+                {
+                    "index_url": requirements.index_url,
+                    "extra_index_urls": requirements.extra_index_urls or None,
+                    "find_links": requirements.find_links or None,
+                    "no_index": requirements.no_index or None,
+                },
+                "requirements file",
+            )
+        )
+    layers.append(
+        (
+            {
+                "index_url": settings.index_url,
+                "extra_index_urls": settings.extra_index_urls or None,
+                "find_links": settings.find_links or None,
+            },
+            settings.sources,
+        )
+    )
+    layers.append(
+        (
+            {
+                "index_url": options.index_url,
+                "extra_index_urls": options.extra_index_urls or None,
+                "find_links": options.find_links or None,
+                "no_index": options.no_index or None,
+                "cert": options.cert,
+                "timeout": options.timeout,
+                "retries": options.retries,
+            },
+            "command line",
+        )
+    )
+    for values, source in layers:
+        given = {key: value for key, value in values.items() if value is not None}
+        if not given:
+            continue
+        config = replace(config, **given)
+        for key in given:
+            sources[key] = source if isinstance(source, str) else source.get(key, "command line")
+    if options.isolated:
+        sources["isolated"] = "command line"
+    return replace(config, sources=tuple(sorted(sources.items())))
+
+
+def index_rows(config: IndexConfig) -> tuple[SettingRow, ...]:
+    """The effective index settings as ``wheelhouse config`` shows them: value and source of each field.
+
+    URLs are returned as they are; whoever prints them redacts their credentials."""
+    sources = dict(config.sources)
+    rows = []
+    for name, key in INDEX_KEYS.items():
+        value = getattr(config, name)
+        rows.append(SettingRow(key, value, _shown_source(sources.get(name, "default"))))
+    return tuple(rows)
+
+
+def _shown_source(source: str) -> str:
+    return source + " [tool.wheelhouse]" if Path(source).name == "pyproject.toml" else source
 
 
 def find_config_file(start: Path) -> tuple[Path, bool] | None:

@@ -1,7 +1,10 @@
 """The ``wheelhouse`` command line: parse, call the core, render. The only place that prints or exits.
 
-Commands live in one module each and are imported only when invoked (``_LazyGroup``), so ``wheelhouse verify``
-never pays for importing requests or pip.
+Each command lives in a module named after it (or after the pair it belongs to: ``list_show``, ``index_serve``,
+``export_import``, ``render_build``), listed in :data:`COMMANDS` and imported only when invoked
+(``_LazyGroup``), so ``wheelhouse verify`` never pays for importing requests or pip. The options most commands
+share are declared once (:class:`wheelhouse.cli._common.ProjectOptions`); every command also takes ``-v``
+after its name.
 """
 
 from __future__ import annotations
@@ -30,35 +33,35 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "Fill wheels/ for every target, in parallel and verified.",
     ),
     "render": (
-        "wheelhouse.cli.docker",
+        "wheelhouse.cli.render_build",
         "render_command",
         "Write Dockerfiles and a compose file that install from wheels/.",
     ),
     "build": (
-        "wheelhouse.cli.docker",
+        "wheelhouse.cli.render_build",
         "build_command",
         "Verify, render and run docker build (offline by default).",
     ),
-    "list": ("wheelhouse.cli.care", "list_command", "List the wheels in the folder."),
-    "show": ("wheelhouse.cli.care", "show_command", "Show a wheel's metadata, tags, hash and files."),
-    "why": ("wheelhouse.cli.care", "why_command", "Show every requirement chain that needs a project."),
-    "prune": ("wheelhouse.cli.care", "prune_command", "Remove wheels no target needs."),
+    "list": ("wheelhouse.cli.list_show", "list_command", "List the wheels in the folder."),
+    "show": ("wheelhouse.cli.list_show", "show_command", "Show a wheel's metadata, tags, hash and files."),
+    "why": ("wheelhouse.cli.why", "why_command", "Show every requirement chain that needs a project."),
+    "prune": ("wheelhouse.cli.prune", "prune_command", "Remove wheels no target needs."),
     "lock": (
-        "wheelhouse.cli.care",
+        "wheelhouse.cli.lock",
         "lock_command",
         "Write pinned requirements with hashes of the wheels in the folder.",
     ),
-    "check": ("wheelhouse.cli.share", "check_command", "Check every wheel's integrity."),
-    "index": ("wheelhouse.cli.share", "index_command", "Write a static PEP 503/691 index over the folder."),
-    "serve": ("wheelhouse.cli.share", "serve_command", "Serve the folder as a package index on 127.0.0.1."),
-    "export": ("wheelhouse.cli.share", "export_command", "Write a bundle of the wheels some targets need."),
+    "check": ("wheelhouse.cli.check", "check_command", "Check every wheel's integrity."),
+    "index": ("wheelhouse.cli.index_serve", "index_command", "Write a static PEP 503/691 index over the folder."),
+    "serve": ("wheelhouse.cli.index_serve", "serve_command", "Serve the folder as a package index on 127.0.0.1."),
+    "export": ("wheelhouse.cli.export_import", "export_command", "Write a bundle of the wheels some targets need."),
     "import": (
-        "wheelhouse.cli.share",
+        "wheelhouse.cli.export_import",
         "import_command",
         "Add the wheels of a bundle, verifying every checksum.",
     ),
     "config": (
-        "wheelhouse.cli.care",
+        "wheelhouse.cli.config",
         "config_command",
         "Print the effective configuration and where each value came from.",
     ),
@@ -93,6 +96,17 @@ class _LazyGroup(click.Group):
             return None
         module = importlib.import_module(spec[0])
         command: click.Command | None = getattr(module, spec[1], None)
+        if command is not None and not any(param.name == "verbose" for param in command.params):
+            # -v after the command (`wheelhouse download -v`), as pip takes it; it adds to a -v before it.
+            command.params.append(
+                click.Option(
+                    ["-v", "--verbose"],
+                    count=True,
+                    expose_value=False,
+                    callback=_more_verbose,
+                    help="More detail; -v also shows tracebacks of errors.",
+                )
+            )
         return command
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
@@ -128,6 +142,13 @@ def cli(ctx: click.Context, verbose: int, config_file: str | None) -> None:
 
     _show_diagnostics(verbose)
     ctx.obj = State(verbose=verbose, config_file=config_file)
+
+
+def _more_verbose(ctx: click.Context, _param: click.Parameter, count: int) -> None:
+    from wheelhouse.cli._common import get_state
+
+    if count:
+        get_state().more_verbose(count)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,27 +1,35 @@
-"""Shared pieces of the command modules: options, settings, loading inputs, and the console."""
+"""Shared pieces of the command modules: the per-invocation state and console, the shared options
+(:class:`ProjectOptions`, :func:`index_options`), and loading settings, requirements and targets from them."""
 
 from __future__ import annotations
 
+import functools
 import json
 import os
+import shlex
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 import click
 
-from wheelhouse.errors import UsageError
-from wheelhouse.settings import Settings, load_settings
+from wheelhouse import _log
+from wheelhouse.errors import StoreError, UsageError
+from wheelhouse.settings import IndexOptions, Settings, effective_index_config, load_settings
 
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from wheelhouse.index.config import IndexConfig
     from wheelhouse.requirements import RequirementSet
+    from wheelhouse.store.folder import Store
     from wheelhouse.targets import Target
 
 F = TypeVar("F", bound=Callable[..., Any])
+# The "schema" of every --json report; raised when a report changes incompatibly.
+JSON_SCHEMA_VERSION = 1
 
 
 @dataclass
@@ -64,12 +72,18 @@ class State:
             return False  # rich's own answer here: it forces a terminal only through those variables
         return self.err.is_terminal
 
+    def more_verbose(self, count: int) -> None:
+        """Raise the verbosity by ``count`` (a -v given after the command adds to one given before it)."""
+        self.verbose += count
+        show_diagnostics(self.verbose)
+
     def warn(self, message: str) -> None:
-        click.echo(f"warning: {message}", err=True)
+        """A warning of the command itself, through the one diagnostics channel (``warning: ...``)."""
+        _log.warning(message)
 
     def info(self, message: str) -> None:
-        if self.verbose:
-            click.echo(message, err=True)
+        """A note shown with -v, through the one diagnostics channel."""
+        _log.info(message)
 
 
 def _isatty(stream: Any) -> bool:
@@ -79,102 +93,144 @@ def _isatty(stream: Any) -> bool:
         return False
 
 
+def show_diagnostics(verbose: int) -> None:
+    """Route the diagnostics channel to stderr: warnings always, notes with -v, detail with -vv."""
+    from wheelhouse.cli import _show_diagnostics
+
+    _show_diagnostics(verbose)
+
+
 def get_state() -> State:
     ctx = click.get_current_context()
     state = ctx.find_object(State)
     if state is None:  # a command invoked directly in tests
         state = ctx.ensure_object(State)
+        show_diagnostics(state.verbose)
     return state
-
-
-def requirement_options(func: F) -> F:
-    """-r/--requirement, -c/--constraint and positional PKG arguments."""
-    func = click.argument("packages", nargs=-1, metavar="[PKG]...")(func)
-    return requirement_file_options(func)
-
-
-def requirement_file_options(func: F) -> F:
-    """-r/--requirement and -c/--constraint (for commands whose arguments are something else)."""
-    func = click.option(
-        "-c",
-        "--constraint",
-        "constraints",
-        multiple=True,
-        type=click.Path(dir_okay=False),
-        help="Constraints file (pip format). Repeatable.",
-    )(func)
-    func = click.option(
-        "-r",
-        "--requirement",
-        "requirement_files",
-        multiple=True,
-        type=click.Path(dir_okay=False),
-        help="Requirements file (pip format). Repeatable. Default: the configured files, else ./requirements.txt.",
-    )(func)
-    return func
-
-
-def target_options(func: F) -> F:
-    """--target, --python and --libc."""
-    func = click.option(
-        "--libc",
-        default=None,
-        metavar="LIBC",
-        help="manylinux_2_28 (default), manylinux_2_17, manylinux2014, or musllinux_1_2 for Alpine.",
-    )(func)
-    func = click.option(
-        "--python",
-        "pythons",
-        multiple=True,
-        metavar="X.Y[.Z]",
-        help="Target CPython version (repeatable). X.Y means the newest patch release wheelhouse knows.",
-    )(func)
-    func = click.option(
-        "--target",
-        "targets",
-        multiple=True,
-        metavar="TARGET",
-        help="Where the wheels will be installed: linux/amd64, linux/arm64 (Docker's words), a compact "
-        "cp312-manylinux_2_28_aarch64, or host (default). Repeatable.",
-    )(func)
-    return func
-
-
-def wheels_option(func: F) -> F:
-    return click.option(
-        "--wheels",
-        "wheels_dir",
-        default=None,
-        metavar="DIR",
-        help="The wheels folder (default: ./wheels or the configured one).",
-    )(func)
 
 
 def json_option(func: F) -> F:
     return click.option("--json", "as_json", is_flag=True, help="Print a machine-readable JSON report.")(func)
 
 
-def effective_settings(
-    *,
-    wheels_dir: str | None = None,
-    requirement_files: Sequence[str] = (),
-    constraints: Sequence[str] = (),
-    targets: Sequence[str] = (),
-    pythons: Sequence[str] = (),
-    libc: str | None = None,
-    **extra: Any,
-) -> Settings:
+# -- the options most commands share -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ProjectOptions:
+    """The options most commands share: what to install (-r, -c, PKG), where (--target, --python, --libc) and
+    the wheels folder (--wheels). Empty tuples and None mean "not given": the configuration file decides."""
+
+    packages: tuple[str, ...] = ()
+    requirement_files: tuple[str, ...] = ()
+    constraints: tuple[str, ...] = ()
+    targets: tuple[str, ...] = ()
+    pythons: tuple[str, ...] = ()
+    libc: str | None = None
+    wheels_dir: str | None = None
+
+    @property
+    def selects(self) -> bool:
+        """Whether requirements or targets were given on the command line (``--libc`` alone selects nothing)."""
+        return bool(self.packages or self.requirement_files or self.constraints or self.targets or self.pythons)
+
+
+_REQUIREMENT_OPTIONS = [
+    click.option(
+        "-r",
+        "--requirement",
+        "requirement_files",
+        multiple=True,
+        type=click.Path(dir_okay=False),
+        help="Requirements file (pip format). Repeatable. Default: the configured files, else ./requirements.txt.",
+    ),
+    click.option(
+        "-c",
+        "--constraint",
+        "constraints",
+        multiple=True,
+        type=click.Path(dir_okay=False),
+        help="Constraints file (pip format). Repeatable.",
+    ),
+]
+_TARGET_OPTIONS = [
+    click.option(
+        "--target",
+        "targets",
+        multiple=True,
+        metavar="TARGET",
+        help="Where the wheels will be installed: linux/amd64, linux/arm64 (Docker's words), a compact "
+        "cp312-manylinux_2_28_aarch64, or host (default). Repeatable.",
+    ),
+    click.option(
+        "--python",
+        "pythons",
+        multiple=True,
+        metavar="X.Y[.Z]",
+        help="Target CPython version (repeatable). X.Y means the newest patch release wheelhouse knows.",
+    ),
+    click.option(
+        "--libc",
+        default=None,
+        metavar="LIBC",
+        help="manylinux_2_28 (default), manylinux_2_17, manylinux2014, or musllinux_1_2 for Alpine.",
+    ),
+]
+_PROJECT_FIELDS = tuple(f.name for f in fields(ProjectOptions))
+
+
+def project_options(
+    *, packages: bool = False, requirements: bool = True, targets: bool = True, wheels: str = "--wheels"
+) -> Callable[[F], Callable[..., Any]]:
+    """Declare the shared options on a command and pass them as one ``project: ProjectOptions`` argument.
+
+    ``packages`` adds the positional PKG arguments, ``requirements`` -r/-c, ``targets`` --target/--python/--libc;
+    ``wheels`` is the spelling of the folder option (``build`` keeps ``--wheels`` for a mode). Options not
+    declared stay at their "not given" value. Arguments declared above this decorator come before PKG.
+    """
+    declared: list[Callable[[Any], Any]] = []
+    if packages:
+        declared.append(click.argument("packages", nargs=-1, metavar="[PKG]..."))
+    if requirements:
+        declared += _REQUIREMENT_OPTIONS
+    if targets:
+        declared += _TARGET_OPTIONS
+    declared.append(
+        click.option(
+            wheels,
+            "wheels_dir",
+            default=None,
+            metavar="DIR",
+            help="The wheels folder (default: ./wheels or the configured one).",
+        )
+    )
+
+    def decorate(func: F) -> Callable[..., Any]:
+        @functools.wraps(func)
+        def command(*args: Any, **kwargs: Any) -> Any:
+            given = {name: kwargs.pop(name) for name in _PROJECT_FIELDS if name in kwargs}
+            return func(*args, project=ProjectOptions(**given), **kwargs)
+
+        wrapped: Callable[..., Any] = command
+        for option in reversed(declared):
+            wrapped = option(wrapped)
+        return wrapped
+
+    return decorate
+
+
+def effective_settings(project: ProjectOptions = ProjectOptions(), **extra: Any) -> Settings:
     """Settings from the configuration file, overridden by what was given on the command line."""
     return (
         get_state()
         .settings()
         .with_cli(
-            wheels=wheels_dir,
-            requirements=tuple(requirement_files),
-            constraints=tuple(constraints),
-            targets=tuple(targets),
-            python=tuple(pythons),
-            libc=libc,
+            wheels=project.wheels_dir,
+            requirements=project.requirement_files,
+            constraints=project.constraints,
+            targets=project.targets,
+            python=project.pythons,
+            libc=project.libc,
             **extra,
         )
     )
@@ -188,38 +244,19 @@ class Project(NamedTuple):
     targets: tuple[Target, ...]
 
 
-def load_project(
-    packages: Sequence[str] = (),
-    *,
-    wheels_dir: str | None = None,
-    requirement_files: Sequence[str] = (),
-    constraints: Sequence[str] = (),
-    targets: Sequence[str] = (),
-    pythons: Sequence[str] = (),
-    libc: str | None = None,
-    required: bool = True,
-    **extra: Any,
-) -> Project:
-    """Settings (configuration overridden by the command line), then the requirements, then the targets."""
-    settings = effective_settings(
-        wheels_dir=wheels_dir,
-        requirement_files=requirement_files,
-        constraints=constraints,
-        targets=targets,
-        pythons=pythons,
-        libc=libc,
-        **extra,
-    )
-    return Project(settings, load_inputs(settings, packages, required=required), load_targets(settings))
+def load_project(project: ProjectOptions, *, required: bool = True, **extra: Any) -> Project:
+    """Settings (configuration overridden by the command line, ``extra`` included), then the requirements,
+    then the targets."""
+    settings = effective_settings(project, **extra)
+    return Project(settings, load_inputs(settings, project.packages, required=required), load_targets(settings))
 
 
 def load_targets(settings: Settings) -> tuple[Target, ...]:
     from wheelhouse.targets import parse_targets
 
     targets = parse_targets(settings.targets, pythons=settings.python, libc=settings.libc)
-    state = get_state()
     for target in targets:
-        state.info(f"target {target.describe()}")
+        _log.info(f"target {target.describe()}")
     return targets
 
 
@@ -238,8 +275,8 @@ def load_inputs(settings: Settings, packages: Sequence[str], *, required: bool =
             hint="pass -r requirements.txt or package names, or set requirements in wheelhouse.toml",
         )
     reqs = load_requirements(files, packages, constraints=settings.constraints, wheels_dir=settings.wheels_path)
-    for warning in reqs.warnings:
-        get_state().warn(warning)
+    for warning in getattr(reqs, "warnings", ()):
+        _log.warning(warning)
     return reqs
 
 
@@ -254,6 +291,103 @@ def requirement_args(settings: Settings, packages: Sequence[str]) -> tuple[str, 
             args += ["-c", f]
     args += list(packages)
     return tuple(args)
+
+
+def reproduce(name: str, settings: Settings, packages: Sequence[str], *extra: str) -> str:
+    """The command line that repeats this invocation (for hints and the lock file's header)."""
+    argv = ["wheelhouse", name, *requirement_args(settings, packages)]
+    if settings.sources.get("targets") == "command line":
+        for spec in settings.targets:
+            argv += ["--target", spec]
+    if settings.sources.get("python") == "command line":
+        for python in settings.python:
+            argv += ["--python", python]
+    if settings.sources.get("libc") == "command line" and settings.libc:
+        argv += ["--libc", settings.libc]
+    if settings.sources.get("wheels") == "command line":
+        argv += ["--wheels", settings.wheels]
+    return shlex.join([*argv, *extra])
+
+
+def explicit_targets(settings: Settings) -> bool:
+    """Whether --target, --python or --libc was given on the command line (configured targets do not count)."""
+    return any(settings.sources.get(key) == "command line" for key in ("targets", "python", "libc"))
+
+
+def existing_store(project: ProjectOptions) -> tuple[Settings, Store]:
+    """The settings and the wheels folder, which must exist (for commands that read or repair it)."""
+    from wheelhouse.store.folder import Store
+
+    settings = effective_settings(project)
+    store = Store(settings.wheels_path)
+    if not store.root.is_dir():
+        raise StoreError(
+            f"the wheels folder {store.root} does not exist",
+            hint="wheelhouse download -r requirements.txt (or pass --wheels DIR)",
+        )
+    return settings, store
+
+
+# -- index settings ----------------------------------------------------------------------------------------
+
+
+def index_options(func: F) -> Callable[..., Any]:
+    """The index options of ``download`` (and of ``config``, which shows their effect), passed as one
+    ``index: IndexOptions`` argument."""
+    declared = [
+        click.option(
+            "-i", "--index-url", default=None, metavar="URL", help="Base URL of the package index (PEP 503/691)."
+        ),
+        click.option(
+            "--extra-index-url", "extra_index_urls", multiple=True, metavar="URL", help="Extra index. Repeatable."
+        ),
+        click.option(
+            "-f",
+            "--find-links",
+            "find_links",
+            multiple=True,
+            metavar="DIR|URL",
+            help="Flat folder or HTML page. Repeatable.",
+        ),
+        click.option("--no-index", is_flag=True, help="Ignore every index; use --find-links only."),
+        click.option("--cert", default=None, metavar="PATH", help="CA bundle for HTTPS."),
+        click.option(
+            "--timeout",
+            type=click.FloatRange(min=0, min_open=True),
+            default=None,
+            metavar="SECONDS",
+            help="Seconds a connection may stay silent before the attempt fails (default 15, or pip's 'timeout').",
+        ),
+        click.option(
+            "--retries",
+            type=click.IntRange(min=0),
+            default=None,
+            metavar="N",
+            help="Retries of a failed request, with exponential backoff (default 4, or pip's 'retries').",
+        ),
+        click.option(
+            "--isolated", is_flag=True, help="Ignore pip's configuration files and PIP_* environment variables."
+        ),
+    ]
+
+    @functools.wraps(func)
+    def command(*args: Any, **kwargs: Any) -> Any:
+        index = IndexOptions(**{f.name: kwargs.pop(f.name) for f in fields(IndexOptions)})
+        return func(*args, index=index, **kwargs)
+
+    wrapped: Callable[..., Any] = command
+    for option in reversed(declared):
+        wrapped = option(wrapped)
+    return wrapped
+
+
+def index_config(
+    settings: Settings, requirements: RequirementSet | None = None, options: IndexOptions | None = None
+) -> IndexConfig:
+    """:func:`wheelhouse.settings.effective_index_config`, with a note of the result under -v."""
+    config = effective_index_config(settings, requirements, options or IndexOptions())
+    _log.info(f"index: {config!r}")
+    return config
 
 
 def print_json(data: Any) -> None:

@@ -1,8 +1,12 @@
-"""``wheelhouse download``."""
+"""``wheelhouse download``: fill the folder for every target, with a progress display, and verify it.
+
+Parses the options, takes the index settings from :func:`wheelhouse.settings.effective_index_config`, calls
+:func:`wheelhouse.fetch.download.download` (or :func:`~wheelhouse.fetch.download.plan_download` for a dry run)
+with a reporter that draws progress (rich on a terminal, a line per event otherwise), and renders the result.
+"""
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import os
 import sys
@@ -12,31 +16,33 @@ from typing import TYPE_CHECKING, Any, cast
 
 import click
 
+from wheelhouse._text import plural, redact, safe, size
+from wheelhouse.cli import _process
 from wheelhouse.cli._common import (
+    JSON_SCHEMA_VERSION,
+    ProjectOptions,
     State,
     get_state,
+    index_config,
+    index_options,
     json_option,
     load_project,
     print_json,
+    project_options,
     requirement_args,
-    requirement_options,
-    target_options,
-    wheels_option,
 )
+from wheelhouse.cli._reports import text
 from wheelhouse.errors import ExitCode, UsageError, WheelhouseError
 from wheelhouse.fetch.download import DEFAULT_JOBS, DownloadPlan, DownloadReporter, DownloadResult, PlannedFile
 
 if TYPE_CHECKING:
-    from wheelhouse.build.sdist import BuildIn, BuildOutcome, SdistBuild
-    from wheelhouse.index.config import IndexConfig
-    from wheelhouse.requirements import RequirementSet
-    from wheelhouse.settings import Settings
+    from wheelhouse.build.model import BuildIn, BuildOutcome, SdistBuild
+    from wheelhouse.settings import IndexOptions
     from wheelhouse.targets import Target
 
 
 @click.command("download")
-@requirement_options
-@target_options
+@project_options(packages=True)
 @click.option(
     "--platform",
     "platforms",
@@ -46,28 +52,7 @@ if TYPE_CHECKING:
 )
 @click.option("--abi", default=None, metavar="ABI", help="pip-style ABI (cp312, abi3, none); must match --python.")
 @click.option("--implementation", default=None, metavar="IMPL", help="pip-style implementation; only 'cp'.")
-@click.option("-i", "--index-url", default=None, metavar="URL", help="Base URL of the package index (PEP 503/691).")
-@click.option("--extra-index-url", "extra_index_urls", multiple=True, metavar="URL", help="Extra index. Repeatable.")
-@click.option(
-    "-f", "--find-links", "find_links", multiple=True, metavar="DIR|URL", help="Flat folder or HTML page. Repeatable."
-)
-@click.option("--no-index", is_flag=True, help="Ignore every index; use --find-links only.")
-@click.option("--cert", default=None, metavar="PATH", help="CA bundle for HTTPS.")
-@click.option(
-    "--timeout",
-    type=click.FloatRange(min=0, min_open=True),
-    default=None,
-    metavar="SECONDS",
-    help="Seconds a connection may stay silent before the attempt fails (default 15, or pip's 'timeout').",
-)
-@click.option(
-    "--retries",
-    type=click.IntRange(min=0),
-    default=None,
-    metavar="N",
-    help="Retries of a failed request, with exponential backoff (default 4, or pip's 'retries').",
-)
-@click.option("--isolated", is_flag=True, help="Ignore pip's configuration files and PIP_* environment variables.")
+@index_options
 @click.option("--pre", is_flag=True, help="Include pre-release versions.")
 @click.option(
     "--only-binary",
@@ -130,26 +115,13 @@ if TYPE_CHECKING:
     is_flag=True,
     help="Build sdists with this interpreter's installed build backend instead of an isolated environment.",
 )
-@wheels_option
 @json_option
 def download_command(
-    packages: tuple[str, ...],
-    requirement_files: tuple[str, ...],
-    constraints: tuple[str, ...],
-    targets: tuple[str, ...],
-    pythons: tuple[str, ...],
-    libc: str | None,
+    project: ProjectOptions,
     platforms: tuple[str, ...],
     abi: str | None,
     implementation: str | None,
-    index_url: str | None,
-    extra_index_urls: tuple[str, ...],
-    find_links: tuple[str, ...],
-    no_index: bool,
-    cert: str | None,
-    timeout: float | None,
-    retries: int | None,
-    isolated: bool,
+    index: IndexOptions,
     pre: bool,
     only_binary: tuple[str, ...],
     no_binary: tuple[str, ...],
@@ -162,7 +134,6 @@ def download_command(
     base_image: str | None,
     keep_build_deps: bool,
     no_build_isolation: bool,
-    wheels_dir: str | None,
     as_json: bool,
 ) -> None:
     """Fill the wheels folder for every target, in parallel, verified, incrementally.
@@ -183,36 +154,30 @@ def download_command(
     PIP_NO_INDEX, PIP_CERT; pip's configuration files; https://pypi.org/simple. --isolated skips pip's
     files and variables. Credentials may be in URLs or ~/.netrc; they never appear in output or the manifest.
     """
-    from wheelhouse.build.sdist import BuildOptions
+    from wheelhouse.build.model import BuildOptions
     from wheelhouse.fetch.download import DownloadOptions, download, plan_download
     from wheelhouse.index.http import IndexClient
     from wheelhouse.resolve.resolver import parse_format_control
     from wheelhouse.store.folder import Store
 
     state = get_state()
-    target_specs = list(targets) + _pip_style_targets(platforms, pythons, abi, implementation)
-    settings, reqs, target_list = load_project(
-        packages,
-        wheels_dir=wheels_dir,
-        requirement_files=requirement_files,
-        constraints=constraints,
-        targets=tuple(target_specs),
-        pythons=() if platforms and not targets else pythons,
-        libc=libc,
-        jobs=jobs,
-        base_image=base_image,
-    )
-    config = _index_config(
-        settings, reqs, index_url, extra_index_urls, find_links, no_index, cert, isolated, timeout, retries
-    )
-    state.info(f"index: {config!r}")
+    pip_targets = _pip_style_targets(platforms, project.pythons, abi, implementation)
+    if pip_targets:
+        # Each --platform with each --python is a target; --python alone then adds nothing more.
+        project = dataclasses.replace(
+            project,
+            targets=(*project.targets, *pip_targets),
+            pythons=project.pythons if project.targets else (),
+        )
+    settings, reqs, target_list = load_project(project, jobs=jobs, base_image=base_image)
+    config = index_config(settings, reqs, index)
     store = Store(settings.wheels_path)
     options = DownloadOptions(
         jobs=settings.jobs or DEFAULT_JOBS,
         pre=pre,
         dry_run=dry_run,
         wait=not no_wait,
-        fix_args=requirement_args(settings, packages),
+        fix_args=requirement_args(settings, project.packages),
         build=BuildOptions(
             enabled=not no_build,
             keep_build_deps=keep_build_deps,
@@ -225,18 +190,16 @@ def download_command(
     if engine == "pip" and not dry_run:
         from wheelhouse.build.pip_engine import pip_download
 
-        pip_download(reqs, target_list, store, config, warn=state.warn, info=state.info)
+        pip_download(reqs, target_list, store, config)
 
     reporter = _reporter(state, as_json)
     with IndexClient(config, jobs=max(options.jobs, 4), backoff=_backoff()) as client:
         try:
             if dry_run:
-                plan = plan_download(
-                    reqs, target_list, store, client, options=options, reporter=reporter, warn=state.warn
-                )
+                plan = plan_download(reqs, target_list, store, client, options=options, reporter=reporter)
                 result = DownloadResult(plan, requests=client.request_count)
             else:
-                result = download(reqs, target_list, store, client, options=options, reporter=reporter, warn=state.warn)
+                result = download(reqs, target_list, store, client, options=options, reporter=reporter)
         finally:
             reporter.close()
     if as_json:
@@ -269,51 +232,6 @@ def _pip_style_targets(
     return out
 
 
-def _index_config(
-    settings: Settings,
-    reqs: RequirementSet,
-    index_url: str | None,
-    extra_index_urls: Sequence[str],
-    find_links: Sequence[str],
-    no_index: bool,
-    cert: str | None,
-    isolated: bool,
-    timeout: float | None = None,
-    retries: int | None = None,
-) -> IndexConfig:
-    """Layer the index settings: pip's files and env < requirements-file options < wheelhouse.toml < options."""
-    from wheelhouse.index.config import index_config_from_pip
-
-    config = index_config_from_pip(isolated=isolated)
-    layers: list[dict[str, Any]] = [
-        {
-            "index_url": reqs.index_url,
-            "extra_index_urls": reqs.extra_index_urls or None,
-            "find_links": reqs.find_links or None,
-            "no_index": reqs.no_index or None,
-        },
-        {
-            "index_url": settings.index_url,
-            "extra_index_urls": settings.extra_index_urls or None,
-            "find_links": settings.find_links or None,
-        },
-        {
-            "index_url": index_url,
-            "extra_index_urls": tuple(extra_index_urls) or None,
-            "find_links": tuple(find_links) or None,
-            "no_index": no_index or None,
-            "cert": cert,
-            "timeout": timeout,
-            "retries": retries,
-        },
-    ]
-    for layer in layers:
-        given = {k: v for k, v in layer.items() if v is not None}
-        if given:
-            config = dataclasses.replace(config, **given)
-    return config
-
-
 def _backoff() -> float:
     """Seconds before the first retry (doubling after each attempt): ``WHEELHOUSE_BACKOFF``, else 0.5."""
     raw = os.environ.get("WHEELHOUSE_BACKOFF", "").strip()
@@ -343,7 +261,7 @@ class _PlainReporter(DownloadReporter):
     def _say(self, message: str) -> None:
         if not self.quiet:
             with self._lock:
-                click.echo(message, err=True)
+                _echo(message)
 
     def resolving(self, target: Target) -> None:
         self._say(f"resolving {target.name}")
@@ -351,25 +269,23 @@ class _PlainReporter(DownloadReporter):
     def planned(self, plan: DownloadPlan) -> None:
         if not self.quiet:
             # The summary at the end is rendered with rich: import it while the files arrive, not after them.
-            threading.Thread(target=_import_quietly, args=("rich.console", "rich.markup"), daemon=True).start()
+            _process.import_in_background("rich.console", "rich.markup")
         if plan.fetch:
-            self._say(
-                f"{len(plan.fetch)} files to download ({_size(plan.total_bytes)}), {len(plan.present)} already present"
-            )
+            self._say(_plan_line(plan))
 
     def waiting(self, message: str) -> None:
         with self._lock:
-            click.echo(message, err=True)
+            _echo(message)
 
     def file_done(self, item: PlannedFile) -> None:
-        self._say(f"downloaded {item.filename} ({_size(item.size or 0)})")
+        self._say(f"downloaded {item.filename} ({size(item.size or 0)})")
 
     def file_failed(self, item: PlannedFile, error: WheelhouseError) -> None:
         # A person's run lists every failure once at the end (_render); with --json nothing is rendered, so
         # the log gets the same line now.
         if self.quiet:
             with self._lock:
-                click.echo(f"error: {_failure_text(item.filename, item.url, str(error))}", err=True)
+                _echo(f"error: {_failure_text(item.filename, item.url, str(error))}")
 
     def build_started(self, build: SdistBuild, where: str, targets: Sequence[str]) -> None:
         self._say(f"building {build.filename} {where} for {', '.join(targets)}")
@@ -379,7 +295,7 @@ class _PlainReporter(DownloadReporter):
         if lines and (not self.quiet or not outcome.ok):
             with self._lock:
                 for line in lines:
-                    click.echo(line, err=True)
+                    _echo(line)
 
     def close(self) -> None:
         return None
@@ -419,16 +335,14 @@ class _RichReporter(_PlainReporter):
     def planned(self, plan: DownloadPlan) -> None:
         if not plan.fetch:
             return
-        self.state.err.print(
-            f"{len(plan.fetch)} files to download ({_size(plan.total_bytes)}), {len(plan.present)} already present"
-        )
+        self.state.err.print(_plan_line(plan))
         self.progress.start()
         self._started = True
         self._total = self.progress.add_task("[bold]total", total=plan.total_bytes or None)
 
     def file_started(self, item: PlannedFile) -> None:
         with self._lock:
-            self._tasks[item.filename] = self.progress.add_task(_short(item.filename), total=item.size)
+            self._tasks[item.filename] = self.progress.add_task(text(_short(item.filename)), total=item.size)
 
     def file_progress(self, item: PlannedFile, received: int) -> None:
         with self._lock:
@@ -444,42 +358,28 @@ class _RichReporter(_PlainReporter):
             task = self._tasks.pop(item.filename, None)
             if task is not None:
                 self.progress.remove_task(task)
-        self.progress.console.print(f"[green]✓[/] {item.filename} ({_size(item.size or 0)})", highlight=False)
+        self.progress.console.print(f"[green]✓[/] {text(item.filename)} ({size(item.size or 0)})", highlight=False)
 
     def file_failed(self, item: PlannedFile, error: WheelhouseError) -> None:
         with self._lock:
             task = self._tasks.pop(item.filename, None)
             if task is not None:
                 self.progress.remove_task(task)
-        from rich.markup import escape
-
-        self.progress.console.print(f"[red]✗[/] {escape(item.filename)}: {escape(str(error))}", highlight=False)
+        self.progress.console.print(f"[red]✗[/] {text(item.filename)}: {text(error)}", highlight=False)
 
     def build_started(self, build: SdistBuild, where: str, targets: Sequence[str]) -> None:
-        from rich.markup import escape
-
         self.progress.console.print(
-            f"[bold]building[/] {escape(build.filename)} {escape(where)} for {escape(', '.join(targets))}",
+            f"[bold]building[/] {text(build.filename)} {text(where)} for {text(', '.join(targets))}",
             highlight=False,
         )
 
     def build_finished(self, outcome: BuildOutcome) -> None:
-        from rich.markup import escape
-
         for line in _build_lines(outcome):
-            self.progress.console.print(escape(line), highlight=False)
+            self.progress.console.print(text(line), highlight=False)
 
     def close(self) -> None:
         if self._started:
             self.progress.stop()
-
-
-def _import_quietly(*modules: str) -> None:
-    import importlib
-
-    for module in modules:
-        with contextlib.suppress(ImportError):
-            importlib.import_module(module)
 
 
 def _reporter(state: State, as_json: bool) -> _PlainReporter:
@@ -524,39 +424,37 @@ def _exit_code(result: DownloadResult, dry_run: bool) -> int:
 
 
 def _render(state: State, result: DownloadResult, dry_run: bool) -> None:
-    from rich.markup import escape
-
     out = state.console
     plan = result.plan
     if dry_run:
         out.print(
-            f"[bold]plan[/]: {len(plan.fetch)} files to download, {_size(plan.total_bytes)}; "
+            f"[bold]plan[/]: {plural(len(plan.fetch), 'file')} to download, {size(plan.total_bytes)}; "
             f"{len(plan.present)} already present"
         )
         for item in plan.fetch:
-            out.print(f"  {escape(item.filename)}  {_size(item.size or 0)}  ({', '.join(item.targets)})")
+            out.print(f"  {text(item.filename)}  {size(item.size or 0)}  ({text(', '.join(item.targets))})")
         for build in plan.build:
             targets = ", ".join(t.name for t in build.targets)
-            out.print(f"  to build from {escape(build.filename)} (only a source distribution): {targets}")
+            out.print(f"  to build from {text(build.filename)} (only a source distribution): {text(targets)}")
         for res in plan.resolutions:
             status = "[green]resolves[/]" if res.covered else f"[red]{len(res.gaps)} unresolvable[/]"
             out.print(f"  {res.target.name}: {len(res.pins)} pins, {status}")
             for gap in res.gaps:
-                out.print(f"    • {escape(gap.requirement)}: {escape(gap.summary)}")
+                out.print(f"    • {text(gap.requirement)}: {text(gap.summary)}")
         return
     for failure in result.failed:
-        click.echo(f"error: {_failure_text(failure.filename, failure.url, failure.reason)}", err=True)
+        _echo(f"error: {_failure_text(failure.filename, failure.url, failure.reason)}")
     if result.cleaned:
         state.info(f"removed {len(result.cleaned)} partial files left by an interrupted run")
     out.print(
-        f"downloaded {len(result.downloaded)} files ({_size(result.bytes_downloaded)}) in {result.seconds:.1f} s, "
-        f"{result.requests} requests; {len(plan.present)} already present"
+        f"downloaded {plural(len(result.downloaded), 'file')} ({size(result.bytes_downloaded)}) "
+        f"in {result.seconds:.1f} s, {plural(result.requests, 'request')}; {len(plan.present)} already present"
     )
     if result.builds:
         built = sum(len(b.wheels) for b in result.builds)
-        out.print(f"built {_count(built, 'wheel')} from {_count(len(result.builds), 'source distribution')}")
+        out.print(f"built {plural(built, 'wheel')} from {plural(len(result.builds), 'source distribution')}")
     for name in result.kept:
-        out.print(f"kept {escape(name)} in {escape(_kept_sdists_dir(result))} (not built: --no-build)")
+        out.print(f"kept {text(name)} in {text(_kept_sdists_dir(result))} (not built: --no-build)")
     _render_build_failures(state, result)
     if result.report is not None:
         from wheelhouse.cli._reports import render_verify
@@ -581,15 +479,13 @@ def _render_build_failures(state: State, result: DownloadResult) -> None:
     failures = [(b, f) for b in result.builds for f in b.failures]
     if not failures:
         return
-    failing = _count(sum(1 for b in result.builds if not b.ok), "source distribution")
+    failing = plural(sum(1 for b in result.builds if not b.ok), "source distribution")
     state.warn(f"no wheel could be built for some targets of {failing}:")
     for outcome, failure in failures:
         where = f"; log: {failure.log}" if failure.log else ""
-        click.echo(
-            f"  {outcome.project} {outcome.version} for {', '.join(failure.targets)}: {failure.reason}{where}", err=True
-        )
+        _echo(f"  {outcome.project} {outcome.version} for {', '.join(failure.targets)}: {failure.reason}{where}")
         if failure.command:
-            click.echo(f"    build it elsewhere: {failure.command}", err=True)
+            _echo(f"    build it elsewhere: {failure.command}")
 
 
 def _result_json(result: DownloadResult, dry_run: bool) -> dict[str, Any]:
@@ -597,7 +493,7 @@ def _result_json(result: DownloadResult, dry_run: bool) -> dict[str, Any]:
 
     plan = result.plan
     return {
-        "schema": 1,
+        "schema": JSON_SCHEMA_VERSION,
         "dry_run": dry_run,
         "plan": {
             "fetch": [
@@ -655,17 +551,15 @@ def _result_json(result: DownloadResult, dry_run: bool) -> dict[str, Any]:
     }
 
 
-def _count(n: int, noun: str, plural: str = "s") -> str:
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}{plural}"
+def _plan_line(plan: DownloadPlan) -> str:
+    files = plural(len(plan.fetch), "file")
+    return f"{files} to download ({size(plan.total_bytes)}), {len(plan.present)} already present"
 
 
-def _size(n: int) -> str:
-    value = float(n)
-    for unit in ("B", "kB", "MB", "GB"):
-        if value < 1000 or unit == "GB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1000
-    return f"{n} B"
+def _echo(line: str) -> None:
+    """One line on stderr, outside rich: names and reasons from an index or a build log made terminal-safe,
+    credentials of any URL redacted."""
+    click.echo(safe(redact(line)), err=True)
 
 
 def _short(filename: str, width: int = 40) -> str:

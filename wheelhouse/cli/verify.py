@@ -1,37 +1,29 @@
-"""``wheelhouse verify``."""
+"""``wheelhouse verify``: prove offline that the folder covers the requirements for every target.
+
+Calls :func:`wheelhouse.resolve.verify.verify` and renders its report (:func:`wheelhouse.cli._reports.render_verify`,
+or ``--json``); the exit status says whether every target is covered.
+"""
 
 from __future__ import annotations
 
 import click
 
 from wheelhouse.cli._common import (
+    ProjectOptions,
     get_state,
     json_option,
     load_project,
     print_json,
+    project_options,
     requirement_args,
-    requirement_options,
-    target_options,
-    wheels_option,
 )
 from wheelhouse.errors import ExitCode
 
 
 @click.command("verify")
-@requirement_options
-@target_options
-@wheels_option
+@project_options(packages=True)
 @json_option
-def verify_command(
-    packages: tuple[str, ...],
-    requirement_files: tuple[str, ...],
-    constraints: tuple[str, ...],
-    targets: tuple[str, ...],
-    pythons: tuple[str, ...],
-    libc: str | None,
-    wheels_dir: str | None,
-    as_json: bool,
-) -> None:
+def verify_command(project: ProjectOptions, as_json: bool) -> None:
     """Prove offline that the wheels folder covers every requirement and its whole dependency closure,
     for every target. Never touches the network.
 
@@ -43,20 +35,12 @@ def verify_command(
     from wheelhouse.store.folder import Store
 
     state = get_state()
-    settings, reqs, target_list = load_project(
-        packages,
-        wheels_dir=wheels_dir,
-        requirement_files=requirement_files,
-        constraints=constraints,
-        targets=targets,
-        pythons=pythons,
-        libc=libc,
-    )
+    settings, reqs, target_list = load_project(project)
     store = Store(settings.wheels_path)
     if not store.root.exists():
         # (A path that exists but is not a folder is the store's one-line error, not a warning.)
         state.warn(f"the wheels folder {settings.wheels} does not exist")
-    report = verify(reqs, target_list, store, fix_args=requirement_args(settings, packages), warn=state.warn)
+    report = verify(reqs, target_list, store, fix_args=requirement_args(settings, project.packages))
     if as_json:
         print_json(report_to_json(report))
     else:

@@ -1,4 +1,5 @@
-"""``wheelhouse render`` and ``wheelhouse build``: Dockerfiles from templates, and ``docker build`` over them."""
+"""``wheelhouse render`` and ``wheelhouse build``: Dockerfiles from templates (:mod:`wheelhouse.docker.render`),
+and ``docker build`` over them (:mod:`wheelhouse.docker.client`), verified first for an offline build."""
 
 from __future__ import annotations
 
@@ -12,30 +13,31 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from wheelhouse._text import plural
 from wheelhouse.cli._common import (
+    JSON_SCHEMA_VERSION,
+    ProjectOptions,
     effective_settings,
     get_state,
     json_option,
     load_inputs,
     load_targets,
     print_json,
+    project_options,
     requirement_args,
-    requirement_file_options,
-    target_options,
-    wheels_option,
 )
 from wheelhouse.errors import ExitCode, UsageError, WheelhouseError
 
 if TYPE_CHECKING:
     from wheelhouse.cli._common import State
-    from wheelhouse.docker.render import BaseImage, RenderOptions, RenderResult, WriteReport
+    from wheelhouse.docker.images import BaseImage
+    from wheelhouse.docker.render import RenderOptions, RenderResult, WriteReport
     from wheelhouse.requirements import RequirementSet
     from wheelhouse.settings import Settings
     from wheelhouse.targets import Target
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-RENDER_JSON_SCHEMA = 1
 _MODES = {
     "offline": "Dockerfile.offline",
     "wheels": "Dockerfile.wheels",
@@ -44,7 +46,7 @@ _MODES = {
 
 
 def _input_options(func: F) -> F:
-    """-r/-c (files only: a Dockerfile copies files), the base image and what the image contains and runs."""
+    """The base image and what the image contains and runs."""
     options = [
         click.option(
             "--run-network-none",
@@ -88,7 +90,7 @@ def _input_options(func: F) -> F:
     ]
     for option in options:
         func = option(func)
-    return requirement_file_options(func)
+    return func
 
 
 # -- shared steps ------------------------------------------------------------------------------------------
@@ -184,7 +186,7 @@ def _app_dir(context: Path, app_dir: str | None) -> str | None:
 
 
 def _base_image(settings: Settings, target: Target, base_image: str | None, base_python: str | None) -> BaseImage:
-    from wheelhouse.docker.render import default_base_image, parse_base_image
+    from wheelhouse.docker.images import default_base_image, parse_base_image
 
     reference = base_image or settings.base_image or default_base_image(target)
     return parse_base_image(reference, declared_python=base_python)
@@ -252,7 +254,7 @@ def _render_json(result: RenderResult, report: WriteReport | None, out_dir: Path
         status.update({name: ("stale" if name in stale else "unchanged") for name in result.files})
     print_json(
         {
-            "schema": RENDER_JSON_SCHEMA,
+            "schema": JSON_SCHEMA_VERSION,
             "target": result.options.target.name,
             "platform": result.options.target.docker_platform,
             "base_image": result.options.base_image.reference,
@@ -273,9 +275,8 @@ def _render_json(result: RenderResult, report: WriteReport | None, out_dir: Path
 
 
 @click.command("render")
+@project_options()
 @_input_options
-@target_options
-@wheels_option
 @click.option(
     "--out",
     "out_dir",
@@ -288,8 +289,7 @@ def _render_json(result: RenderResult, report: WriteReport | None, out_dir: Path
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 when a rendered file is missing or out of date.")
 @json_option
 def render_command(
-    requirement_files: tuple[str, ...],
-    constraints: tuple[str, ...],
+    project: ProjectOptions,
     base_image: str | None,
     base_python: str | None,
     app_dir: str | None,
@@ -297,10 +297,6 @@ def render_command(
     lock_file: str | None,
     no_lock: bool,
     run_network_none: bool,
-    targets: tuple[str, ...],
-    pythons: tuple[str, ...],
-    libc: str | None,
-    wheels_dir: str | None,
     out_dir: str,
     force: bool,
     check: bool,
@@ -319,14 +315,7 @@ def render_command(
     from wheelhouse.docker.render import DOCKERIGNORE, differences, is_generated, render, write_rendered
 
     state = get_state()
-    settings = effective_settings(
-        wheels_dir=wheels_dir,
-        requirement_files=requirement_files,
-        constraints=constraints,
-        targets=targets,
-        pythons=pythons,
-        libc=libc,
-    )
+    settings = effective_settings(project)
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out_dir} is not a directory")
@@ -355,8 +344,8 @@ def render_command(
             _render_json(result, None, out, stale)
         if stale:
             raise WheelhouseError(
-                f"{len(stale)} rendered file{'s' if len(stale) > 1 else ''} in {out_dir} "
-                f"{'are' if len(stale) > 1 else 'is'} missing or out of date: {', '.join(stale)}",
+                f"{plural(len(stale), 'rendered file')} in {out_dir} {'is' if len(stale) == 1 else 'are'} "
+                f"missing or out of date: {', '.join(stale)}",
                 hint=result.command,
             )
         if not as_json:
@@ -392,15 +381,8 @@ def _text(path: Path) -> str:
 @click.option("--wheels", "mode", flag_value="wheels", help="Build Dockerfile.wheels (index fallback; needs network).")
 @click.option("--cached", "mode", flag_value="cached", help="Build Dockerfile.cached (BuildKit pip cache; network).")
 @click.option("-t", "--tag", "tags", multiple=True, metavar="TAG", help="Name the image (repeatable).")
+@project_options(wheels="--wheels-dir")
 @_input_options
-@target_options
-@click.option(
-    "--wheels-dir",
-    "wheels_dir",
-    default=None,
-    metavar="DIR",
-    help="The wheels folder (default: ./wheels or the configured one).",
-)
 @click.option("--force", is_flag=True, help="Overwrite Dockerfiles of the same name that wheelhouse did not write.")
 @click.option(
     "--docker",
@@ -415,8 +397,7 @@ def _text(path: Path) -> str:
 def build_command(
     mode: str,
     tags: tuple[str, ...],
-    requirement_files: tuple[str, ...],
-    constraints: tuple[str, ...],
+    project: ProjectOptions,
     base_image: str | None,
     base_python: str | None,
     app_dir: str | None,
@@ -424,10 +405,6 @@ def build_command(
     lock_file: str | None,
     no_lock: bool,
     run_network_none: bool,
-    targets: tuple[str, ...],
-    pythons: tuple[str, ...],
-    libc: str | None,
-    wheels_dir: str | None,
     force: bool,
     docker: str,
     docker_args: tuple[str, ...],
@@ -446,20 +423,13 @@ def build_command(
     from wheelhouse.docker.render import render, write_rendered
 
     state = get_state()
-    settings = effective_settings(
-        wheels_dir=wheels_dir,
-        requirement_files=requirement_files,
-        constraints=constraints,
-        targets=targets,
-        pythons=pythons,
-        libc=libc,
-    )
+    settings = effective_settings(project)
     context = Path(".")
     target = _one_target(settings, "build")
     image = _base_image(settings, target, base_image, base_python)
     if image.python is not None:
         # Known without Docker: refuse a mismatch before verifying or calling Docker.
-        from wheelhouse.docker.render import check_base_image
+        from wheelhouse.docker.images import check_base_image
 
         check_base_image(image, target)
     lock = _lock_file(context, lock_file, no_lock)
@@ -512,7 +482,7 @@ def _verify_or_exit(state: State, settings: Settings, reqs: RequirementSet, targ
 
     store = Store(settings.wheels_path)
     fix_args: tuple[str, ...] = ("-r", lock) if lock else requirement_args(settings, ())
-    report = verify(reqs, [target], store, fix_args=fix_args, warn=state.warn)
+    report = verify(reqs, [target], store, fix_args=fix_args)
     if not report.covered:
         render_verify(state, report)
         state.err.print(f"not building: {settings.wheels} does not cover {target.name} (see above)", markup=False)

@@ -1,0 +1,136 @@
+"""``wheelhouse lock``: pinned requirements with ``--hash`` entries for the wheels that serve the targets.
+
+Calls :mod:`wheelhouse.resolve.lockfile` (build, render, write) and reports what was written (rich, or
+``--json``). Nothing is written unless every target resolves from the folder.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from wheelhouse._text import plural
+from wheelhouse.cli._common import (
+    JSON_SCHEMA_VERSION,
+    ProjectOptions,
+    State,
+    get_state,
+    json_option,
+    load_project,
+    print_json,
+    project_options,
+    reproduce,
+    requirement_args,
+)
+from wheelhouse.cli._reports import text
+from wheelhouse.errors import NotCoveredError
+
+if TYPE_CHECKING:
+    from wheelhouse.resolve.lockfile import Lock
+
+DEFAULT_OUTPUT = "requirements.lock"
+
+
+@click.command("lock")
+@project_options(packages=True)
+@click.option(
+    "-o",
+    "--output",
+    default=DEFAULT_OUTPUT,
+    show_default=True,
+    metavar="FILE",
+    help="Where to write the lock; '-' for standard output.",
+)
+@json_option
+def lock_command(project: ProjectOptions, output: str, as_json: bool) -> None:
+    """Write pinned requirements with --hash entries for the wheels in the folder that serve the targets.
+
+    One file serves every target: pins only some targets use carry environment markers. Install with
+    `pip install --require-hashes --no-index --find-links wheels -r requirements.lock`. Refuses (exit 3,
+    nothing written) when the requirements do not resolve from the folder for every target.
+    """
+    from wheelhouse.resolve.lockfile import build_lock, render_lock, write_lock
+    from wheelhouse.share.inventory import open_store
+
+    state = get_state()
+    settings, reqs, target_list = load_project(project)
+    store = open_store(settings.wheels_path)
+    extra = [] if output == DEFAULT_OUTPUT else ["-o", output]
+    lock = build_lock(
+        reqs,
+        target_list,
+        store,
+        command=reproduce("lock", settings, project.packages, *extra),
+        fix_args=requirement_args(settings, project.packages),
+    )
+    if not lock.covered:
+        if as_json:
+            print_json(_lock_json(lock, output, None, written=False))
+        else:
+            from wheelhouse.cli._reports import render_verify
+
+            render_verify(state, lock.report)
+        raise NotCoveredError(
+            "refusing to lock: the requirements do not resolve from the folder for every target; nothing was written",
+            hint="fill the gaps with the 'fix' command above, then lock again",
+        )
+    text_of_lock = render_lock(lock, wheels_dir=settings.wheels, output=DEFAULT_OUTPUT if output == "-" else output)
+    if output == "-":
+        if as_json:
+            print_json(_lock_json(lock, output, text_of_lock, written=False))
+        else:
+            sys.stdout.write(text_of_lock)
+        return
+    path = Path(output)
+    try:
+        unchanged = path.read_text(encoding="utf-8") == text_of_lock
+    except (OSError, UnicodeDecodeError):
+        unchanged = False
+    if not unchanged:
+        # An identical lock is left untouched, so its mtime (and any build cache keyed on it) stays valid.
+        write_lock(path, text_of_lock)
+    if as_json:
+        print_json(_lock_json(lock, output, None, written=not unchanged))
+        return
+    _render_lock(state, lock, output, unchanged)
+
+
+def _lock_json(lock: Lock, output: str, text_of_lock: str | None, *, written: bool) -> dict[str, Any]:
+    from wheelhouse.resolve.verify import report_to_json
+
+    data: dict[str, Any] = {
+        "schema": JSON_SCHEMA_VERSION,
+        "output": output,
+        "covered": lock.covered,
+        "written": written,
+        "targets": [t.name for t in lock.targets],
+        "pins": [
+            {
+                "name": e.name,
+                "version": str(e.version),
+                "marker": e.marker,
+                "targets": list(e.targets),
+                "files": list(e.files),
+                "hashes": list(e.hashes),
+            }
+            for e in lock.entries
+        ],
+        "verify": None if lock.covered else report_to_json(lock.report),
+    }
+    if text_of_lock is not None:
+        data["text"] = text_of_lock
+    return data
+
+
+def _render_lock(state: State, lock: Lock, output: str, unchanged: bool) -> None:
+    pins = len(lock.entries)
+    marked = sum(e.marker is not None for e in lock.entries)
+    files = sum(len(e.files) for e in lock.entries)
+    verb = "unchanged" if unchanged else "wrote"
+    detail = (
+        f"{plural(pins, 'pin')} ({marked} with markers), {plural(files, 'file')}, {plural(len(lock.targets), 'target')}"
+    )
+    state.console.print(f"[green]✓[/] {verb} {text(output)}: {detail}")

@@ -1,0 +1,108 @@
+"""``wheelhouse why``: every chain of requirements that needs a project, per target, from the folder alone.
+
+Calls :func:`wheelhouse.share.inventory.why` and renders its report (rich, or ``--json``).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from wheelhouse._text import plural
+from wheelhouse.cli._common import (
+    JSON_SCHEMA_VERSION,
+    ProjectOptions,
+    State,
+    get_state,
+    json_option,
+    load_project,
+    print_json,
+    project_options,
+)
+from wheelhouse.cli._reports import text
+
+if TYPE_CHECKING:
+    from wheelhouse.share.inventory import WhyReport
+
+
+@click.command("why")
+@click.argument("name", metavar="PROJECT")
+@project_options()
+@json_option
+def why_command(name: str, project: ProjectOptions, as_json: bool) -> None:
+    """Show every chain of requirements that needs PROJECT, per target, resolved from the folder alone."""
+    from packaging.utils import canonicalize_name
+
+    from wheelhouse.share.inventory import open_store, why
+
+    state = get_state()
+    settings, reqs, target_list = load_project(project)
+    store = open_store(settings.wheels_path)
+    report = why(reqs, target_list, store, name)
+    if canonicalize_name(name) != name.lower() and not as_json:
+        state.info(f"{name} is {report.project} once normalised")
+    if as_json:
+        print_json(_why_json(report))
+        return
+    _render_why(state, report)
+
+
+def _why_json(report: WhyReport) -> dict[str, Any]:
+    from wheelhouse.resolve.resolver import format_chain
+
+    return {
+        "schema": JSON_SCHEMA_VERSION,
+        "project": report.project,
+        "needed": report.needed,
+        "files_in_folder": list(report.files_in_folder),
+        "targets": [
+            {
+                "target": row.target.name,
+                "covered": row.covered,
+                "status": row.status,
+                "version": None if row.version is None else str(row.version),
+                "file": row.filename,
+                "chains": [format_chain(c) for c in row.chains],
+                "gap": None if row.gap is None else {"kind": row.gap.kind, "summary": row.gap.summary},
+            }
+            for row in report.targets
+        ],
+    }
+
+
+def _render_why(state: State, report: WhyReport) -> None:
+    from wheelhouse.resolve.resolver import format_chain
+
+    out = state.console
+    name = text(report.project)
+    if not report.needed and not report.unknown:
+        names = ", ".join(r.target.name for r in report.targets)
+        out.print(f"[bold]{name}[/] is not needed by any target ({text(names)})")
+        if report.files_in_folder:
+            count = len(report.files_in_folder)
+            out.print(
+                f"  {plural(count, 'file')} in the folder; "
+                f"'wheelhouse prune' would remove {'it' if count == 1 else 'them'}"
+            )
+        return
+    needing = sum(r.needed for r in report.targets)
+    unknown = f"; not known for {len(report.unknown)} not covered" if report.unknown else ""
+    out.print(f"[bold]{name}[/] is needed by {needing} of {plural(len(report.targets), 'target')}{unknown}")
+    for row in report.targets:
+        head = f"[bold]{row.target.name}[/]"
+        if row.version is not None:
+            out.print(f"{head}: {name} {text(row.version)} ({text(row.filename or '')})")
+        elif row.gap is not None:
+            out.print(f"{head}: [red]{text(row.gap.summary)}[/]")
+        elif row.status == "unknown":
+            out.print(f"{head}: not known until the target is covered (its missing projects may need it)")
+        else:
+            out.print(f"{head}: not needed")
+            continue
+        for chain in row.chains:
+            out.print(f"    {text(format_chain(chain))}")
+        if not row.covered:
+            out.print(
+                f"    [yellow]this target is not covered; 'wheelhouse verify --target {row.target.name}' says why[/]"
+            )
