@@ -10,6 +10,7 @@ import struct
 import time
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -151,7 +152,7 @@ def test_zip_bomb_declared_size_is_refused_without_inflating(
     def no_inflating(*args: object) -> None:
         raise AssertionError("a member over the limit must not be inflated")
 
-    monkeypatch.setattr("wheelhouse.share.integrity.zlib.decompressobj", no_inflating)
+    monkeypatch.setattr("wheelhouse.share.wheel_check.zlib.decompressobj", no_inflating)
     limits = Limits(max_member_bytes=1024**3)
     assert _kinds(path, limits) == ["corrupt"]
     assert f"{PAYLOAD} declares {0xFFFF_FFF0} bytes, over the per-member limit" in _messages(path, limits)
@@ -361,3 +362,47 @@ def test_check_of_a_missing_folder_is_one_line(cli: Cli, project: Path) -> None:
     assert result.exit_code == 1
     assert result.output.splitlines()[0] == "error: the wheels folder nowhere does not exist"
     assert "Traceback" not in result.output
+
+
+def _unreadable_fix(cli: Cli, project: Path) -> tuple[Path, dict[str, Any]]:
+    wheels = project / "wheels"
+    path = write_wheel(wheels, "demo", "1.0")
+    result = cli("check", "--fix", "--json")
+    assert result.exit_code == 1, result.output
+    return path, json.loads(result.stdout)
+
+
+def _assert_left_alone(project: Path, path: Path, data: dict[str, Any]) -> None:
+    (issue,) = data["issues"]
+    assert issue["kind"] == "unreadable"
+    assert issue["fix"]["status"] == "left-alone"
+    assert issue["fix"]["quarantined"] is None
+    assert path.exists()
+    assert not (project / "wheels" / ".wheelhouse" / "quarantine").exists()
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="running as root: permissions are not enforced")
+def test_fix_leaves_a_wheel_this_user_cannot_read(cli: Cli, project: Path) -> None:
+    path = write_wheel(project / "wheels", "demo", "1.0")
+    path.chmod(0)
+    try:
+        result = cli("check", "--fix", "--json")
+        data = json.loads(result.stdout)
+        _assert_left_alone(project, path, data)
+    finally:
+        path.chmod(0o644)
+
+
+def test_fix_leaves_a_wheel_whose_open_is_refused(cli: Cli, project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The same case as above, for any user: the open is refused as it would be for a file mode 000.
+    from wheelhouse.share import wheel_check
+
+    def refused(path: Path) -> str:
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(wheel_check, "_file_sha256", refused)
+    path, data = _unreadable_fix(cli, project)
+    _assert_left_alone(project, path, data)
+    human = cli("check")
+    assert "unreadable" in human.output
+    assert "corrupt" not in human.output

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.wheels import make_wheel, metadata_text
-from wheelhouse.share.integrity import inspect_wheel
+from wheelhouse.share.wheel_check import inspect_wheel
 from wheelhouse.store.metadata import (
     MetadataProblem,
     find_metadata_member,

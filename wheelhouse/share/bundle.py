@@ -12,7 +12,7 @@ it was downloaded. :func:`import_bundle` treats a bundle as hostile until proven
 as a stream (bounded memory, compressed or not), refuses the whole bundle on any member that is not a plain
 wheel under ``wheels/`` (links, devices, absolute paths, ``..``), stages every wheel in the folder's temporary
 directory while hashing it, and adds nothing until every checksum matches, every wheel passes
-:func:`wheelhouse.share.integrity.inspect_wheel`, and no file would replace a different one of the same name.
+:func:`wheelhouse.share.wheel_check.inspect_wheel`, and no file would replace a different one of the same name.
 """
 
 from __future__ import annotations
@@ -359,7 +359,7 @@ def import_bundle(
     Wheels already present with the same content are kept (their records are merged). Raises BundleError
     naming the first reason when the bundle is refused; the folder is then exactly as it was.
     """
-    from wheelhouse.share.integrity import inspect_wheel
+    from wheelhouse.share.wheel_check import inspect_wheel
 
     if not bundle.is_file():
         raise BundleError(

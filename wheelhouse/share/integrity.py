@@ -1,95 +1,55 @@
 """Integrity of the wheels folder: is every file what it claims to be, and the file that was downloaded?
 
-For each wheel :func:`inspect_wheel` checks, reading every byte once and never more than a chunk at a time:
-
-* the file is a readable zip whose members do not overlap, whose paths stay inside the archive and whose
-  declared sizes are within :class:`Limits` (a zip bomb is refused before a byte of it is inflated);
-* every member inflates to exactly its declared size with a matching CRC (a member that inflates past its
-  declared size is reported, not read to the end);
-* ``RECORD`` lists every member with a hash that matches, and nothing that is not there;
-* ``METADATA`` names the project and version the file name carries.
-
-:func:`check` runs that over the folder, compares each file's sha256 with the hash recorded when it was
-downloaded (``Store.records()``), and with ``fix=True`` moves every bad file aside to
-``wheels/.wheelhouse/quarantine/`` (never deletes it) and fetches it again from its recorded URL through an
-injected ``fetch`` callable, committing it only once it passes the same checks.
+:func:`check` inspects every file of the folder (each wheel with
+:func:`~wheelhouse.share.wheel_check.inspect_wheel`: zip structure, bounded inflation, RECORD, METADATA),
+re-hashes it and compares the hash with the one recorded when it was added (``Store.records()``; a hash cached
+in the manifest is never taken for the file's). With ``fix=True``, holding the folder's lock, it moves every
+bad file aside to ``wheels/.wheelhouse/quarantine/`` (never deletes it, never through a symbolic link), fetches
+it again from its recorded URL through an injected ``fetch`` callable, committing it only once it passes the
+same checks, and removes the partial files interrupted runs left. A file this user cannot read is reported as
+``unreadable`` and left where it is.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import contextlib
-import csv
-import hashlib
-import io
-import itertools
 import os
 import shlex
-import struct
 import time
-import zipfile
-import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
-from typing import Any, BinaryIO, Literal, Protocol
+from pathlib import Path
+from typing import Any, Literal, Protocol
 
-from wheelhouse.dists import MAX_METADATA_BYTES, InvalidDistFilename, parse_core_metadata, parse_dist_filename
+from wheelhouse.dists import InvalidDistFilename, parse_dist_filename
 from wheelhouse.errors import WheelhouseError
+from wheelhouse.share.wheel_check import Finding, Inspection, IssueKind, Limits, inspect_wheel, read_failure
 from wheelhouse.store.folder import FileRecord, Store, StoreScan
-from wheelhouse.store.fs import real_dir
-from wheelhouse.store.metadata import MetadataProblem, check_metadata_names_file, locate_metadata_member
+from wheelhouse.store.fs import file_sha256, real_dir
 
-IssueKind = Literal["corrupt", "record-mismatch", "hash-mismatch", "metadata-mismatch", "not-a-wheel"]
-FixStatus = Literal["restored", "moved-aside", "no-url", "failed"]
+# Limits and inspect_wheel are part of this module's interface (check takes limits; bundles inspect wheels).
+__all__ = [
+    "CheckReport",
+    "CheckReporter",
+    "FileIssue",
+    "Finding",
+    "FixOutcome",
+    "Inspection",
+    "Limits",
+    "NullCheckReporter",
+    "check",
+    "inspect_wheel",
+    "quarantine",
+    "report_to_json",
+    "restore_command",
+]
+
+FixStatus = Literal["restored", "moved-aside", "no-url", "failed", "left-alone"]
 
 JSON_SCHEMA_VERSION = 1
 QUARANTINE_DIR = "quarantine"
-_READ_CHUNK = 1024 * 1024
-# Inflate at most this much at a time, so a member's memory cost is bounded whatever its compression ratio.
-_INFLATE_CHUNK = 256 * 1024
 _MAX_DETAILS = 20
-# RECORD may list signatures of itself without hashes (PEP 427).
-_RECORD_SELF = ("RECORD", "RECORD.jws", "RECORD.p7s")
-_WEAK_HASHES = frozenset({"md5", "sha1"})
-_LOCAL_HEADER = struct.Struct("<4s2B4HL2L2H")
-_LOCAL_SIGNATURE = b"PK\x03\x04"
-
-
-@dataclass(frozen=True)
-class Limits:
-    """Bounds that make a hostile archive cost a bounded amount of time and memory.
-
-    The defaults are far above any real wheel (the largest members of GPU wheels are a few GiB), and far below
-    what a zip bomb declares.
-    """
-
-    max_member_bytes: int = 8 * 1024**3
-    max_total_bytes: int = 64 * 1024**3
-    max_members: int = 500_000
-    max_record_bytes: int = 64 * 1024**2
-
-
-@dataclass(frozen=True)
-class Finding:
-    """One thing wrong with a file."""
-
-    kind: IssueKind
-    message: str
-
-
-@dataclass(frozen=True)
-class Inspection:
-    """What :func:`inspect_wheel` found: the file's sha256 (None when unreadable) and every problem."""
-
-    sha256: str | None
-    findings: tuple[Finding, ...] = ()
-
-    @property
-    def ok(self) -> bool:
-        return not self.findings
 
 
 @dataclass(frozen=True)
@@ -165,343 +125,6 @@ class NullCheckReporter:
 Fetch = Callable[[str, str, str | None, Path], str]
 
 
-# -- one wheel ---------------------------------------------------------------------------------------------
-
-
-class _Bad(Exception):
-    """Stops the inspection of an archive that cannot be read any further."""
-
-
-def _record_digest(value: str) -> tuple[str, str] | None:
-    """``sha256=<urlsafe b64>`` -> (algorithm, hex digest); None when the field is not of that form."""
-    algorithm, sep, encoded = value.partition("=")
-    if not sep or not encoded:
-        return None
-    try:
-        raw = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4))
-    except (binascii.Error, ValueError):
-        return None
-    return algorithm.lower(), raw.hex()
-
-
-def _unsafe_member(name: str) -> bool:
-    parts = PurePosixPath(name).parts
-    drive = bool(parts) and ":" in parts[0]
-    return not parts or name.startswith("/") or "\\" in name or "\0" in name or ".." in parts or drive
-
-
-class _WheelReader:
-    """Streams each member of an open wheel and checks it against its central-directory entry."""
-
-    def __init__(self, filename: str, zf: zipfile.ZipFile, raw: BinaryIO, limits: Limits) -> None:
-        self.filename = filename
-        self.zf = zf
-        self.raw = raw
-        self.limits = limits
-        self.findings: list[Finding] = []
-        self.file_size = os.fstat(raw.fileno()).st_size
-
-    def corrupt(self, message: str) -> None:
-        self.findings.append(Finding("corrupt", message))
-
-    def data_offsets(self, infos: Sequence[zipfile.ZipInfo]) -> dict[str, int]:
-        """Where each member's compressed data starts; reports members whose data overlap or run off the end."""
-        offsets: dict[str, int] = {}
-        spans: list[tuple[int, int, str]] = []
-        for info in infos:
-            self.raw.seek(info.header_offset)
-            header = self.raw.read(_LOCAL_HEADER.size)
-            if len(header) != _LOCAL_HEADER.size or header[:4] != _LOCAL_SIGNATURE:
-                self.corrupt(f"{info.filename}: no local file header at offset {info.header_offset}")
-                continue
-            fields = _LOCAL_HEADER.unpack(header)
-            start = info.header_offset + _LOCAL_HEADER.size + fields[10] + fields[11]
-            end = start + info.compress_size
-            if end > self.file_size:
-                self.corrupt(f"{info.filename}: data runs past the end of the file (truncated)")
-                continue
-            offsets[info.filename] = start
-            spans.append((info.header_offset, end, info.filename))
-        # Members sharing compressed data are the "overlapping" zip bomb: each inflates the same kernel again.
-        spans.sort()
-        for (_, end, name), (next_start, _, next_name) in itertools.pairwise(spans):
-            if end > next_start:
-                self.corrupt(f"{name}: its data overlaps the member {next_name} (a zip bomb or a broken archive)")
-                raise _Bad
-        return offsets
-
-    def stream(self, info: zipfile.ZipInfo, start: int, sink: Callable[[bytes], None]) -> bool:
-        """Inflate one member into ``sink`` in chunks; report and return False when it is not as declared."""
-        name = info.filename
-        if info.flag_bits & 0x1:
-            self.corrupt(f"{name}: the member is encrypted")
-            return False
-        crc = 0
-        produced = 0
-        over = False
-
-        def take(data: bytes) -> bool:
-            nonlocal crc, produced, over
-            if produced + len(data) > info.file_size:
-                over = True
-                return False
-            produced += len(data)
-            crc = zlib.crc32(data, crc)
-            sink(data)
-            return True
-
-        if info.compress_type == zipfile.ZIP_STORED:
-            if info.compress_size != info.file_size:
-                self.corrupt(f"{name}: stored member is {info.compress_size} bytes but declares {info.file_size}")
-                return False
-            ok = self._copy_raw(start, info.compress_size, take)
-        elif info.compress_type == zipfile.ZIP_DEFLATED:
-            ok = self._inflate(info, start, take)
-        else:
-            # bzip2/lzma/zstd members are rare in wheels; zipfile's reader stops at the declared size by itself.
-            ok = self._read_with_zipfile(info, take)
-        if over:
-            self.corrupt(f"{name}: inflates to more than its declared {info.file_size} bytes")
-            return False
-        if not ok:
-            return False
-        if produced != info.file_size:
-            self.corrupt(f"{name}: inflates to {produced} bytes, not the declared {info.file_size} (truncated)")
-            return False
-        if crc != info.CRC:
-            self.corrupt(f"{name}: CRC check failed (the data is damaged)")
-            return False
-        return True
-
-    def _copy_raw(self, start: int, size: int, take: Callable[[bytes], bool]) -> bool:
-        self.raw.seek(start)
-        left = size
-        while left > 0:
-            chunk = self.raw.read(min(_READ_CHUNK, left))
-            if not chunk:
-                return False
-            left -= len(chunk)
-            if not take(chunk):
-                return False
-        return True
-
-    def _inflate(self, info: zipfile.ZipInfo, start: int, take: Callable[[bytes], bool]) -> bool:
-        inflater = zlib.decompressobj(-zlib.MAX_WBITS)
-        self.raw.seek(start)
-        left = info.compress_size
-        try:
-            while left > 0:
-                chunk = self.raw.read(min(_READ_CHUNK, left))
-                if not chunk:
-                    return False
-                left -= len(chunk)
-                data = inflater.decompress(chunk, _INFLATE_CHUNK)
-                while True:
-                    if not take(data):
-                        return False
-                    if not inflater.unconsumed_tail:
-                        break
-                    data = inflater.decompress(inflater.unconsumed_tail, _INFLATE_CHUNK)
-        except zlib.error as exc:
-            self.corrupt(f"{info.filename}: compressed data is damaged ({exc})")
-            return False
-        if not inflater.eof:
-            self.corrupt(f"{info.filename}: compressed data ends early (truncated)")
-            return False
-        return True
-
-    def _read_with_zipfile(self, info: zipfile.ZipInfo, take: Callable[[bytes], bool]) -> bool:
-        try:
-            with self.zf.open(info) as fh:
-                while chunk := fh.read(_INFLATE_CHUNK):
-                    if not take(chunk):
-                        return False
-        except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError, RuntimeError) as exc:
-            self.corrupt(f"{info.filename}: cannot be read ({exc})")
-            return False
-        return True
-
-    def read_small(self, info: zipfile.ZipInfo, start: int, limit: int) -> bytes | None:
-        """A member's whole content when it declares at most ``limit`` bytes; None (reported) otherwise."""
-        if info.file_size > limit:
-            self.corrupt(f"{info.filename} declares {info.file_size} bytes, over the {limit} byte limit")
-            return None
-        chunks: list[bytes] = []
-        return b"".join(chunks) if self.stream(info, start, chunks.append) else None
-
-
-def inspect_wheel(path: Path, *, filename: str | None = None, limits: Limits | None = None) -> Inspection:
-    """Check one wheel thoroughly, in bounded memory; see the module docstring for what is checked.
-
-    ``filename`` is the wheel's name when ``path`` is a temporary file (METADATA is compared with it).
-    """
-    limits = limits or Limits()
-    try:
-        sha256 = _file_sha256(path)
-    except OSError as exc:
-        return Inspection(None, (Finding("corrupt", f"cannot be read: {exc.strerror or exc}"),))
-    findings: list[Finding] = []
-    try:
-        with open(path, "rb") as raw, zipfile.ZipFile(raw) as zf:
-            findings = _inspect_zip(filename or path.name, zf, raw, limits)
-    except zipfile.BadZipFile as exc:
-        findings = [Finding("corrupt", f"not a readable zip file ({exc}); truncated or not a wheel")]
-    except (OSError, EOFError, ValueError, RuntimeError, NotImplementedError) as exc:
-        findings = [Finding("corrupt", f"cannot be read as a zip file ({exc})")]
-    return Inspection(sha256, tuple(findings))
-
-
-def _inspect_zip(filename: str, zf: zipfile.ZipFile, raw: BinaryIO, limits: Limits) -> list[Finding]:
-    reader = _WheelReader(filename, zf, raw, limits)
-    with contextlib.suppress(_Bad):
-        _inspect_members(reader, zf.infolist())
-    return reader.findings
-
-
-def _inspect_members(reader: _WheelReader, infos: list[zipfile.ZipInfo]) -> None:
-    limits = reader.limits
-    if len(infos) > limits.max_members:
-        reader.corrupt(f"{len(infos)} members, over the limit of {limits.max_members}")
-        raise _Bad
-    names: set[str] = set()
-    total = 0
-    for info in infos:
-        if info.filename in names:
-            reader.corrupt(f"{info.filename}: the name appears twice in the archive")
-            raise _Bad
-        names.add(info.filename)
-        if _unsafe_member(info.filename):
-            reader.corrupt(f"{info.filename}: the path escapes the install directory")
-        if info.file_size > limits.max_member_bytes:
-            reader.corrupt(
-                f"{info.filename} declares {info.file_size} bytes, over the per-member limit of "
-                f"{limits.max_member_bytes} (a zip bomb?)"
-            )
-        total += info.file_size
-    if total > limits.max_total_bytes:
-        reader.corrupt(f"members declare {total} bytes in all, over the limit of {limits.max_total_bytes}")
-    if reader.findings:
-        raise _Bad
-    offsets = reader.data_offsets(infos)
-    if reader.findings:
-        raise _Bad
-
-    files = [info for info in infos if not info.is_dir()]
-    records = [i for i in files if i.filename.count("/") == 1 and i.filename.endswith(".dist-info/RECORD")]
-    try:
-        metadata_member: str | None = locate_metadata_member([i.filename for i in infos], reader.filename)
-    except MetadataProblem as exc:
-        reader.findings.append(Finding("metadata-mismatch", str(exc)))
-        metadata_member = None
-    record_info = records[0] if len(records) == 1 else None
-    expected: dict[str, tuple[str | None, int | None]] = {}
-    if len(records) != 1:
-        reader.findings.append(
-            Finding("record-mismatch", "no .dist-info/RECORD" if not records else "more than one .dist-info/RECORD")
-        )
-    elif record_info is not None:
-        data = reader.read_small(record_info, offsets[record_info.filename], limits.max_record_bytes)
-        if data is None:
-            raise _Bad
-        expected = _parse_record(reader, data, record_info.filename)
-
-    dist_info = record_info.filename.rsplit("/", 1)[0] if record_info is not None else None
-    self_entries = {f"{dist_info}/{name}" for name in _RECORD_SELF} if dist_info else set()
-    metadata_bytes: bytes | None = None
-    for info in files:
-        entry = expected.pop(info.filename, None)
-        algorithm = entry[0].partition("=")[0] if entry and entry[0] else None
-        digest: Any = None
-        if algorithm and algorithm not in _WEAK_HASHES and algorithm in hashlib.algorithms_guaranteed:
-            digest = hashlib.new(algorithm)
-        keep = io.BytesIO() if info.filename == metadata_member and info.file_size <= MAX_METADATA_BYTES else None
-
-        def sink(data: bytes, digest: Any = digest, keep: io.BytesIO | None = keep) -> None:
-            if digest is not None:
-                digest.update(data)
-            if keep is not None:
-                keep.write(data)
-
-        if not reader.stream(info, offsets[info.filename], sink):
-            continue
-        if keep is not None:
-            metadata_bytes = keep.getvalue()
-        if record_info is None or info.filename in self_entries:
-            continue
-        _compare_record_entry(reader, info, entry, digest)
-    for name in sorted(expected):
-        if name not in self_entries:
-            reader.findings.append(Finding("record-mismatch", f"{name}: listed in RECORD but not in the wheel"))
-    if metadata_member is not None:
-        _check_metadata(reader, metadata_bytes)
-
-
-def _parse_record(reader: _WheelReader, data: bytes, where: str) -> dict[str, tuple[str | None, int | None]]:
-    out: dict[str, tuple[str | None, int | None]] = {}
-    try:
-        rows = list(csv.reader(io.StringIO(data.decode("utf-8"))))
-    except (UnicodeDecodeError, csv.Error) as exc:
-        reader.findings.append(Finding("record-mismatch", f"{where} cannot be parsed ({exc})"))
-        return out
-    for number, row in enumerate(rows, 1):
-        if not row:
-            continue
-        if len(row) != 3:
-            reader.findings.append(Finding("record-mismatch", f"{where}:{number}: expected path,hash,size"))
-            continue
-        name, hash_value, size = row
-        try:
-            size_value = int(size) if size else None
-        except ValueError:
-            reader.findings.append(Finding("record-mismatch", f"{where}:{number}: bad size {size!r}"))
-            size_value = None
-        out[name] = (hash_value or None, size_value)
-    return out
-
-
-def _compare_record_entry(
-    reader: _WheelReader, info: zipfile.ZipInfo, entry: tuple[str | None, int | None] | None, digest: Any
-) -> None:
-    name = info.filename
-    if entry is None:
-        reader.findings.append(Finding("record-mismatch", f"{name}: in the wheel but not listed in RECORD"))
-        return
-    hash_value, size = entry
-    if hash_value is None:
-        reader.findings.append(Finding("record-mismatch", f"{name}: RECORD gives no hash for it"))
-        return
-    parsed = _record_digest(hash_value)
-    if parsed is None:
-        reader.findings.append(Finding("record-mismatch", f"{name}: unreadable RECORD hash {hash_value!r}"))
-        return
-    algorithm, want = parsed
-    if digest is None:
-        reason = "a weak" if algorithm in _WEAK_HASHES else "an unknown"
-        reader.findings.append(Finding("record-mismatch", f"{name}: RECORD uses {reason} hash ({algorithm})"))
-        return
-    if digest.hexdigest() != want:
-        reader.findings.append(Finding("record-mismatch", f"{name}: {algorithm} differs from RECORD"))
-    elif size is not None and size != info.file_size:
-        reader.findings.append(Finding("record-mismatch", f"{name}: is {info.file_size} bytes, RECORD says {size}"))
-
-
-def _check_metadata(reader: _WheelReader, data: bytes | None) -> None:
-    if data is None:
-        return  # already reported as corrupt or too large
-    try:
-        check_metadata_names_file(parse_core_metadata(data), reader.filename)
-    except ValueError as exc:
-        reader.findings.append(Finding("metadata-mismatch", str(exc)))
-
-
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(_READ_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 # -- the folder --------------------------------------------------------------------------------------------
 
 
@@ -547,9 +170,9 @@ def _inspect_subject(root: Path, subject: _Subject, limits: Limits) -> Inspectio
     if subject.kind == "sdist":
         # Source distributions are only compared with their recorded hash: building them is download's job.
         try:
-            return Inspection(_file_sha256(path))
+            return Inspection(file_sha256(path))
         except OSError as exc:
-            return Inspection(None, (Finding("corrupt", f"cannot be read: {exc.strerror or exc}"),))
+            return Inspection(None, (read_failure(exc),))
     return inspect_wheel(path, limits=limits)
 
 
@@ -612,7 +235,7 @@ def check(
             for item in checked:
                 if item.issue is not None:
                     report.fixing(item.subject.filename)
-                    outcome = _fix(store, item.subject, fetch, limits)
+                    outcome = _fix(store, item.subject, item.issue, fetch, limits)
                     item.issue = FileIssue(
                         item.issue.filename, item.issue.kind, item.issue.reason, item.issue.details, outcome
                     )
@@ -651,8 +274,10 @@ def restore_command(store: Store, filename: str, record: FileRecord | None) -> s
     return shlex.join(argv)
 
 
-def _fix(store: Store, subject: _Subject, fetch: Fetch | None, limits: Limits) -> FixOutcome:
+def _fix(store: Store, subject: _Subject, issue: FileIssue, fetch: Fetch | None, limits: Limits) -> FixOutcome:
     filename = subject.filename
+    if issue.kind == "unreadable":
+        return FixOutcome("left-alone", "left in place: run the check as a user who can read it")
     with store.lock():
         try:
             moved = quarantine(store, filename)
