@@ -157,7 +157,7 @@ def plan_download(
             reporter.resolving(target)
             speculative = SpeculativeFinder(remote, target, pool, stop, local, transfers, options.formats)
             # The top-level requirements are known now: their pages need not wait for the resolver to ask.
-            speculative.prefetch([(line.name, line.requirement.specifier) for line in requirements.requirements])
+            speculative.prefetch_requirements(requirements.requirements)
             finders: list[Finder] = [local, speculative]
             if building:
                 finders = [SdistFinder(finders[0], sdists), SdistFinder(finders[1], sdists, fetch_sdist)]

@@ -22,6 +22,7 @@ from packaging.version import Version
 from wheelhouse.dists import CoreMetadata, DistFile
 from wheelhouse.fetch.pools import PriorityPool
 from wheelhouse.fetch.transfers import Transfers
+from wheelhouse.requirements import RequirementLine
 from wheelhouse.resolve.resolver import FormatControl, ResolveReporter
 from wheelhouse.store.folder import StoreFinder
 from wheelhouse.targets import Target
@@ -119,6 +120,18 @@ class SpeculativeFinder:
                 continue
             wanted.append((canonicalize_name(req.name), req.specifier))
         self.prefetch(wanted)
+
+    def prefetch_requirements(self, lines: Sequence[RequirementLine]) -> None:
+        """:meth:`prefetch` the top-level requirements whose marker holds on the target, evaluated as the resolver
+        does (no extra): a line for another platform is never resolved, so it must cost no request."""
+        env = dict(self.target.marker_environment, extra="")
+        self.prefetch(
+            [
+                (line.name, line.requirement.specifier)
+                for line in lines
+                if line.requirement.marker is None or line.requirement.marker.evaluate(env)
+            ]
+        )
 
     def prefetch(self, wanted: Sequence[tuple[NormalizedName, SpecifierSet]]) -> None:
         """Fetch the pages of these projects (and the metadata of the newest version each specifier admits),

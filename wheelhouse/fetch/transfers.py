@@ -1,7 +1,8 @@
 """Transfers into the folder's temporary area, started the moment a file is likely to be needed.
 
 Contract: :class:`Transfers` streams each file once (a second ``start`` of the same name returns the same
-future) into ``.wheelhouse/tmp/``, verified against the index's sha256 by the client and flushed to disk. It
+future) into ``.wheelhouse/tmp/``, verified against the index's sha256 by the client and flushed to disk; a
+wheel whose own METADATA cannot be read or names another release than its file name fails its transfer. It
 never touches wheels/ itself: a finished transfer's temporary file belongs to whoever takes it
 (:meth:`Transfers.take`; the commit, see :mod:`wheelhouse.fetch.commit`); :meth:`Transfers.close` stops the rest
 and deletes every temporary file nobody took.
@@ -16,9 +17,11 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from wheelhouse.dists import UnusableMetadata
 from wheelhouse.fetch.pools import started_pool
 from wheelhouse.store.folder import Store
 from wheelhouse.store.fs import fsync_file
+from wheelhouse.store.metadata import MetadataProblem, read_wheel_metadata
 
 if TYPE_CHECKING:
     from wheelhouse.index.http import IndexClient
@@ -27,6 +30,19 @@ if TYPE_CHECKING:
 
 class Cancelled(Exception):
     """Raised inside a worker's progress callback to abort its stream when the run is interrupted."""
+
+
+def _check_own_metadata(temp: Path, filename: str) -> None:
+    """Refuse a wheel whose own METADATA cannot be read or names another project or version than its file name.
+
+    The resolver trusted the index's copy of the metadata (PEP 658, or the wheel's as the index served it then);
+    what lands in the folder must be what pip will read, and the folder's scan would only report it afterwards.
+    """
+    try:
+        read_wheel_metadata(temp, filename)
+    except MetadataProblem as exc:
+        # The message follows the file's name wherever a failed file is reported.
+        raise UnusableMetadata(f"refused, not added to the folder: {exc}") from None
 
 
 class Transfers:
@@ -88,6 +104,8 @@ class Transfers:
             sha = self.client.download(remote, temp, on_progress=progress)
             if self.cancel.is_set():
                 raise Cancelled
+            if filename.endswith(".whl"):
+                _check_own_metadata(temp, filename)
             # Flushed here, in parallel, so that committing in the main thread costs a rename.
             fsync_file(temp)
         except BaseException:
