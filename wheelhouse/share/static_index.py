@@ -276,7 +276,7 @@ def _place(src: Path, dest: Path) -> str | None:
     return how
 
 
-def wheel_metadata_bytes(path: Path) -> bytes | None:
+def _metadata_bytes(path: Path) -> bytes | None:
     """The bytes of a wheel's METADATA (bounded, located by the store's one rule), or None without one."""
     try:
         with zipfile.ZipFile(path) as zf:
@@ -290,7 +290,7 @@ def _write_metadata(wheel: Path, dest: Path, refresh: bool) -> tuple[str | None,
     if not refresh and dest.is_file():
         with contextlib.suppress(OSError):
             return hashlib.sha256(dest.read_bytes()).hexdigest(), False
-    data = wheel_metadata_bytes(wheel)
+    data = _metadata_bytes(wheel)
     if data is None:
         with contextlib.suppress(FileNotFoundError):
             dest.unlink()
