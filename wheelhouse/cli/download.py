@@ -175,7 +175,6 @@ def download_command(
     options = DownloadOptions(
         jobs=settings.jobs or DEFAULT_JOBS,
         pre=pre,
-        dry_run=dry_run,
         wait=not no_wait,
         fix_args=requirement_args(settings, project.packages),
         build=BuildOptions(

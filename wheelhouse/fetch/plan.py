@@ -112,7 +112,6 @@ class DownloadOptions:
 
     jobs: int = DEFAULT_JOBS
     pre: bool = False
-    dry_run: bool = False
     wait: bool = True  # wait for another process's lock (False: fail at once)
     fix_args: tuple[str, ...] = ()
     build: BuildOptions = field(default_factory=BuildOptions)
