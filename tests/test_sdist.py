@@ -16,6 +16,7 @@ import json
 import os
 import subprocess
 import sys
+import tarfile
 import zipfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -29,9 +30,10 @@ from tests.support import docker_env
 from tests.support.index_server import Fault, IndexServer
 from tests.support.wheels import make_sdist, make_wheel, metadata_text
 from wheelhouse._proc import CAPTURE, Output, RunResult
-from wheelhouse.build.archive import build_requirements, static_metadata
+from wheelhouse.build.archive import build_requirements, read_sdist_member, sdist_stem, static_metadata
 from wheelhouse.build.builder import build_sdists
 from wheelhouse.build.containers import docker_wheel_command
+from wheelhouse.build.metadata import SdistMetadata
 from wheelhouse.build.model import BuildOptions, SdistBuild
 from wheelhouse.build.pip_options import pip_environment
 from wheelhouse.build.plan import base_image_for, host_incompatibility
@@ -151,6 +153,102 @@ def test_build_requirements_are_the_static_build_system_table(tmp_path: Path) ->
     filename, data = make_sdist("tiny", "1.0")
     (tmp_path / filename).write_bytes(data)
     assert build_requirements(tmp_path / filename) == ("setuptools",)
+
+
+# -- every sdist format pip accepts --------------------------------------------------------------------------
+
+_TAR_MODES = {".tar.gz": "w:gz", ".tgz": "w:gz", ".tar.bz2": "w:bz2", ".tbz": "w:bz2", ".tar.xz": "w:xz",
+              ".txz": "w:xz", ".tar": "w"}  # fmt: skip
+LEGACY_SUFFIXES = [*_TAR_MODES, ".zip"]
+
+
+def repack_sdist(filename: str, data: bytes, suffix: str, *, stem: str | None = None) -> tuple[str, bytes]:
+    """The ``.tar.gz`` sdist ``make_sdist`` built, in another archive format pip accepts (top directory ``stem``)."""
+    old_stem = filename.removesuffix(".tar.gz")
+    stem = stem or old_stem
+    members: list[tuple[str, bytes]] = []
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tf:
+        for info in tf:
+            extracted = tf.extractfile(info)
+            assert extracted is not None
+            members.append((stem + info.name.removeprefix(old_stem), extracted.read()))
+    buf = io.BytesIO()
+    if suffix == ".zip":
+        with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+            for name, content in members:
+                zf.writestr(name, content)
+    else:
+        with tarfile.open(fileobj=buf, mode=_TAR_MODES[suffix]) as tf:  # type: ignore[call-overload]
+            for name, content in members:
+                info = tarfile.TarInfo(name)
+                info.size = len(content)
+                info.mtime = 1704067200
+                tf.addfile(info, io.BytesIO(content))
+    return stem + suffix, buf.getvalue()
+
+
+@pytest.mark.parametrize("suffix", LEGACY_SUFFIXES)
+def test_every_sdist_format_is_read_like_a_tar_gz(tmp_path: Path, suffix: str) -> None:
+    made = make_sdist("old-pkg", "0.5.3", extra_files={"PKG-INFO": static_pkg_info("old-pkg", "0.5.3", ["dep>=1"])})
+    filename, data = repack_sdist(*made, suffix)
+    assert filename == f"old_pkg-0.5.3{suffix}"
+    path = tmp_path / filename
+    path.write_bytes(data)
+    assert static_metadata(path, _sdist_dist(path)) == CoreMetadata("old-pkg", "0.5.3", ("dep>=1",))
+    assert build_requirements(path) == ("setuptools",)
+    assert read_sdist_member(path, "setup.cfg") is None
+    assert sdist_stem(filename) == "old_pkg-0.5.3"
+
+
+def test_an_unreadable_legacy_archive_is_a_one_line_error(tmp_path: Path) -> None:
+    path = tmp_path / "old_pkg-0.5.3.tar.bz2"
+    path.write_bytes(b"BZh9 not really bzip2")
+    with pytest.raises(ValueError, match=r"old_pkg-0\.5\.3\.tar\.bz2 is not a readable source archive"):
+        read_sdist_member(path, "PKG-INFO")
+
+
+@pytest.mark.parametrize("suffix", [".tar.bz2", ".zip"])
+def test_a_legacy_format_sdist_is_prepared_and_built_into_a_wheel_here(
+    tmp_path: Path, index: IndexServer, suffix: str
+) -> None:
+    # Metadata-Version 2.1: resolution must ask the build backend, through pip, as for a .tar.gz.
+    filename, data = repack_sdist(*make_sdist("old-pkg", "0.5.3", requires_dist=["dep>=1"]), suffix)
+    store = Store(tmp_path / "wheels")
+    store.ensure()
+    store.sdist_dir.mkdir(parents=True)
+    (store.sdist_dir / filename).write_bytes(data)
+    config = IndexConfig(index_url=index.index_url)
+    dist = _sdist_dist(store.sdist_dir / filename)
+    sdists = SdistMetadata(store, config)
+    assert sdists.metadata(dist, None).requires_dist == ("dep>=1",)
+    assert not sdists.failures
+    assert (store.meta_dir / "logs" / "old_pkg-0.5.3.metadata.log").is_file()
+
+    build = SdistBuild(filename, dist.name, dist.version, (HOST,))
+    with store.lock():
+        [outcome] = build_sdists([build], store, config=config)
+    assert outcome.ok, outcome.failures
+    [wheel] = outcome.wheels
+    assert wheel.filename == "old_pkg-0.5.3-py3-none-any.whl"
+    assert (store.root / wheel.filename).is_file()
+    assert store.records()[wheel.filename].built_from == f".wheelhouse/sdists/{filename}"
+    assert (store.meta_dir / "logs" / "old_pkg-0.5.3.host.log").is_file()
+
+
+def test_a_release_published_only_as_tar_bz2_is_downloaded_and_built(
+    cli: Cli, project: Path, index: IndexServer
+) -> None:
+    # guess_language-spirit 0.5.3 publishes nothing but guess_language-spirit-0.5.3.tar.bz2; pip builds it.
+    made = make_sdist("guess_language-spirit", "0.5.3")
+    filename, data = repack_sdist(*made, ".tar.bz2", stem="guess_language-spirit-0.5.3")
+    index.add(filename, data, project="guess_language-spirit")
+    code, out, err = _download(cli, index, "guess_language-spirit==0.5.3")
+    assert code == 0, out + err
+    wheels = project / "wheels"
+    assert root_files(wheels) == ["guess_language_spirit-0.5.3-py3-none-any.whl"]
+    record = manifest_records(wheels)["guess_language_spirit-0.5.3-py3-none-any.whl"]
+    assert record["built_from"] == f".wheelhouse/sdists/{filename}"
+    assert cli("verify", "guess_language-spirit==0.5.3").exit_code == 0
 
 
 # -- where builds run ----------------------------------------------------------------------------------------

@@ -1,6 +1,11 @@
 """Reading source distributions without building them: one member of the archive, the ``PKG-INFO`` resolution
 may trust, and the static build requirements.
 
+Every format pip accepts is read the same way (``dists.SDIST_SUFFIXES``: ``.tar.gz`` as PEP 625 asks, and the
+legacy ``.tgz``, ``.tar.bz2``, ``.tbz``, ``.tar.xz``, ``.txz``, ``.tar`` and ``.zip`` some old releases publish
+alone): a zip archive with :mod:`zipfile`, every tar archive with :mod:`tarfile`, whose ``r:*`` mode reads plain,
+gzip, bzip2 and xz archives alike.
+
 Contract: an sdist is only read, never extracted; only a regular member directly below the archive's single
 top-level directory counts, and every read is bounded, so a hostile archive can neither write a file nor make
 wheelhouse read a gigabyte. An unreadable archive raises ``ValueError`` with a one-line reason.
@@ -19,7 +24,7 @@ from pathlib import Path
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from wheelhouse.dists import MAX_METADATA_BYTES, CoreMetadata, DistFile, parse_core_metadata
+from wheelhouse.dists import MAX_METADATA_BYTES, CoreMetadata, DistFile, parse_core_metadata, sdist_suffix
 
 __all__ = ["build_requirements", "read_sdist_member", "same_release", "sdist_stem", "static_metadata"]
 
@@ -31,15 +36,13 @@ _MAX_PYPROJECT_BYTES = 1024 * 1024
 
 
 def sdist_stem(filename: str) -> str:
-    """The file name without its archive suffix (``x-1.0.tar.gz`` -> ``x-1.0``), for log names."""
-    for suffix in (".tar.gz", ".zip"):
-        if filename.endswith(suffix):
-            return filename[: -len(suffix)]
-    return filename
+    """The file name without its archive suffix (``x-1.0.tar.bz2`` -> ``x-1.0``), for log names."""
+    suffix = sdist_suffix(filename)
+    return filename[: -len(suffix)] if suffix else filename
 
 
 def read_sdist_member(path: Path, member: str, *, limit: int = MAX_METADATA_BYTES) -> bytes | None:
-    """The bytes of ``<top>/<member>`` in a ``.tar.gz`` or ``.zip`` sdist, or None when absent.
+    """The bytes of ``<top>/<member>`` in an sdist of any format pip accepts, or None when absent.
 
     Only a regular member directly below the single top-level directory counts; a member larger than ``limit``
     raises ValueError, as does an unreadable archive.
@@ -69,6 +72,8 @@ def read_sdist_member(path: Path, member: str, *, limit: int = MAX_METADATA_BYTE
                     with extracted:
                         return extracted.read(limit)
         return None
+    # A compression this Python was built without (no lzma module) is a TarError too: the file is then unreadable
+    # here, said in one line, rather than a crash.
     except (tarfile.TarError, zipfile.BadZipFile, EOFError, OSError) as exc:
         raise ValueError(f"{path.name} is not a readable source archive ({exc})") from None
 
