@@ -77,14 +77,6 @@ class State:
         self.verbose += count
         show_diagnostics(self.verbose)
 
-    def warn(self, message: str) -> None:
-        """A warning of the command itself, through the one diagnostics channel (``warning: ...``)."""
-        _log.warning(message)
-
-    def info(self, message: str) -> None:
-        """A note shown with -v, through the one diagnostics channel."""
-        _log.info(message)
-
 
 def _isatty(stream: Any) -> bool:
     try:
@@ -274,10 +266,7 @@ def load_inputs(settings: Settings, packages: Sequence[str], *, required: bool =
             "no requirements given and no requirements.txt here",
             hint="pass -r requirements.txt or package names, or set requirements in wheelhouse.toml",
         )
-    reqs = load_requirements(files, packages, constraints=settings.constraints, wheels_dir=settings.wheels_path)
-    for warning in getattr(reqs, "warnings", ()):
-        _log.warning(warning)
-    return reqs
+    return load_requirements(files, packages, constraints=settings.constraints, wheels_dir=settings.wheels_path)
 
 
 def requirement_args(settings: Settings, packages: Sequence[str]) -> tuple[str, ...]:

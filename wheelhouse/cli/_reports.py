@@ -10,6 +10,7 @@ import datetime
 import re
 from typing import TYPE_CHECKING, Any
 
+from wheelhouse import _log
 from wheelhouse._text import plural, safe
 from wheelhouse.resolve.resolver import Gap, format_chain
 
@@ -83,7 +84,7 @@ def render_verify(state: State, report: VerifyReport) -> None:
     """Per target: covered or not with the pinned count; each gap with chain, rejected files and the fix."""
     out = state.console
     for problem in report.problems:
-        state.warn(f"{report.wheels_dir}/{problem.filename}: {problem.reason}")
+        _log.warning(f"{report.wheels_dir}/{problem.filename}: {problem.reason}")
     for res in report.resolutions:
         t = res.target
         head = f"[bold]{t.name}[/] ({t.docker_platform}, CPython {t.python_full_version})"
@@ -151,4 +152,4 @@ class TransientProgress:
         self.update(done, total)
 
     def fixing(self, filename: str) -> None:
-        self.state.info(f"fixing {filename}")
+        _log.info(f"fixing {filename}")

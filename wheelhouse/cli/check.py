@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from wheelhouse import _log
 from wheelhouse._text import plural
 from wheelhouse.cli._common import (
     ProjectOptions,
@@ -65,7 +66,7 @@ def _fix_index(settings: Settings) -> IndexConfig:
     try:
         requirements = load_inputs(settings, (), required=False)
     except WheelhouseError as exc:
-        get_state().info(f"the index options of the requirements files are left out: {exc}")
+        _log.info(f"the index options of the requirements files are left out: {exc}")
         requirements = None
     return index_config(settings, requirements)
 
@@ -121,7 +122,7 @@ def _render_check(state: State, report: CheckReport) -> None:
     for name in report.cleaned:
         out.print(f"[green]✓[/] removed the partial file {text(name)} left by an interrupted run")
     for name in report.stray:
-        state.warn(
+        _log.warning(
             f"{report.wheels_dir}/{name}: partial file of an interrupted or running download"
             + ("; it is recent, so it was left alone" if report.fixed else "; 'wheelhouse check --fix' removes it")
         )

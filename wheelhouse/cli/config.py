@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from wheelhouse import _log
 from wheelhouse._text import redact_url
 from wheelhouse.cli._common import (
     JSON_SCHEMA_VERSION,
@@ -93,7 +94,7 @@ def _requirement_options(settings: Settings) -> RequirementSet | None:
     try:
         return load_inputs(settings, (), required=False)
     except WheelhouseError as exc:
-        get_state().warn(f"the index options of the requirements files are left out: {exc}")
+        _log.warning(f"the index options of the requirements files are left out: {exc}")
         return None
 
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import click
 
+from wheelhouse import _log
 from wheelhouse._text import plural, redact, safe, size
 from wheelhouse.cli import _process
 from wheelhouse.cli._common import (
@@ -444,7 +445,7 @@ def _render(state: State, result: DownloadResult, dry_run: bool) -> None:
     for failure in result.failed:
         _echo(f"error: {_failure_text(failure.filename, failure.url, failure.reason)}")
     if result.cleaned:
-        state.info(f"removed {len(result.cleaned)} partial files left by an interrupted run")
+        _log.info(f"removed {len(result.cleaned)} partial files left by an interrupted run")
     out.print(
         f"downloaded {plural(len(result.downloaded), 'file')} ({size(result.bytes_downloaded)}) "
         f"in {result.seconds:.1f} s, {plural(result.requests, 'request')}; {len(plan.present)} already present"
@@ -479,7 +480,7 @@ def _render_build_failures(state: State, result: DownloadResult) -> None:
     if not failures:
         return
     failing = plural(sum(1 for b in result.builds if not b.ok), "source distribution")
-    state.warn(f"no wheel could be built for some targets of {failing}:")
+    _log.warning(f"no wheel could be built for some targets of {failing}:")
     for outcome, failure in failures:
         where = f"; log: {failure.log}" if failure.log else ""
         _echo(f"  {outcome.project} {outcome.version} for {', '.join(failure.targets)}: {failure.reason}{where}")

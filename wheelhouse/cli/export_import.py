@@ -12,6 +12,7 @@ from pathlib import Path
 
 import click
 
+from wheelhouse import _log
 from wheelhouse._text import plural, size
 from wheelhouse.cli._common import (
     ProjectOptions,
@@ -61,7 +62,7 @@ def export_command(bundle: str, project: ProjectOptions, as_json: bool) -> None:
         else:
             filenames = compatible_wheels(store.scan(), target_list)
         if not filenames:
-            state.warn(f"no wheel in {store.root} serves {', '.join(target_names)}; the bundle is empty")
+            _log.warning(f"no wheel in {store.root} serves {', '.join(target_names)}; the bundle is empty")
     with TransientProgress(state, "exporting", not as_json) as progress:
         result = export_bundle(
             store,
@@ -100,7 +101,7 @@ def import_command(bundle: str, project: ProjectOptions, as_json: bool) -> None:
     state = get_state()
     store = Store(effective_settings(project).wheels_path)
     with TransientProgress(state, "importing", not as_json):
-        result = import_bundle(store, Path(bundle), on_file=lambda f: state.info(f"staging {f}"))
+        result = import_bundle(store, Path(bundle), on_file=lambda f: _log.info(f"staging {f}"))
     if as_json:
         print_json(import_to_json(result))
         return

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from wheelhouse import _log
 from wheelhouse._text import plural
 from wheelhouse.cli._common import (
     JSON_SCHEMA_VERSION,
@@ -76,7 +77,7 @@ def _render_index(state: State, result: IndexResult) -> None:
         f"in {text(result.out_dir)} ({changes})"
     )
     if result.copied:
-        state.warn(
+        _log.warning(
             f"{plural(len(result.copied), 'file was', 'files were')} copied, not hard-linked (the index is on "
             "another filesystem); they take space twice"
         )
@@ -107,14 +108,14 @@ def serve_command(project: ProjectOptions, out_dir: str | None, host: str, port:
     _settings, store = existing_store(project)
     out = Path(out_dir) if out_dir else default_index_dir(store)
     if not is_loopback(host):
-        state.warn(
+        _log.warning(
             f"serving on {host}: every machine that can reach this address can download the wheels "
             "(no authentication, no TLS)"
         )
-    refresh = AutoRefresh(store, out, on_rebuild=lambda r: state.info(f"index rebuilt: {len(r.written)} written"))
+    refresh = AutoRefresh(store, out, on_rebuild=lambda r: _log.info(f"index rebuilt: {len(r.written)} written"))
     refresh()
     try:
-        server = IndexHTTPServer(out, host, port, refresh=refresh, log=state.info if state.verbose else None)
+        server = IndexHTTPServer(out, host, port, refresh=refresh, log=_log.info if state.verbose else None)
     except OSError as exc:
         raise WheelhouseError(
             f"cannot listen on {host}:{port}: {exc.strerror or exc}", hint="wheelhouse serve --port 0 (any free port)"
@@ -137,7 +138,7 @@ def serve_command(project: ProjectOptions, out_dir: str | None, host: str, port:
         sys.stdout.flush()
         server.serve_forever()
     except KeyboardInterrupt:
-        state.info("stopped")
+        _log.info("stopped")
     finally:
         signal.signal(signal.SIGTERM, previous)
         server.server_close()

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from wheelhouse import _log
 from wheelhouse._text import plural, size
 from wheelhouse.cli._common import (
     JSON_SCHEMA_VERSION,
@@ -105,7 +106,7 @@ def _render_inventory(state: State, inventory: Inventory) -> None:
     from rich.table import Table
 
     for problem in inventory.problems:
-        state.warn(f"{inventory.wheels_dir}/{problem.filename}: {problem.reason}")
+        _log.warning(f"{inventory.wheels_dir}/{problem.filename}: {problem.reason}")
     out = state.console
     if not inventory.entries:
         if inventory.filtered and inventory.total_in_folder:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from wheelhouse import _log
 from wheelhouse._text import plural, size
 from wheelhouse.cli._common import (
     JSON_SCHEMA_VERSION,
@@ -111,7 +112,7 @@ def prune_command(
         dry_run=dry_run,
         confirm=confirm,
         fix_args=requirement_args(settings, project.packages),
-        on_wait=state.warn,
+        on_wait=_log.warning,
     )
     plan = result.plan
     if as_json:
@@ -147,7 +148,9 @@ def _render_plan(state: State, plan: PrunePlan, *, done: bool, dry_run: bool = F
 
     out = state.console
     for problem in plan.report.problems:
-        state.warn(f"left alone: {plan.report.wheels_dir}/{problem.filename}: {problem.reason} (see wheelhouse check)")
+        _log.warning(
+            f"left alone: {plan.report.wheels_dir}/{problem.filename}: {problem.reason} (see wheelhouse check)"
+        )
     targets = ", ".join(r.target.name for r in plan.report.resolutions)
     out.print(f"every target resolves from the folder: {text(targets)}")
     if plan.remove:

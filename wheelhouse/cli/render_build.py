@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from wheelhouse import _log
 from wheelhouse._text import plural
 from wheelhouse.cli._common import (
     JSON_SCHEMA_VERSION,
@@ -111,7 +112,7 @@ def _one_target(settings: Settings, verb: str) -> Target:
             hint=f"wheelhouse {verb} --target {targets[0].name}",
         )
     if len(targets) > 1:
-        get_state().info(
+        _log.info(
             f"{verb}: using {targets[0].name}, the first of {len(targets)} configured targets; "
             "choose another with --target"
         )
@@ -205,11 +206,10 @@ def _render_options(
 ) -> tuple[RenderOptions, RequirementSet]:
     from wheelhouse.docker.render import RenderOptions, context_path
 
-    state = get_state()
     reqs, top, constraints, included = _install_inputs(settings, context, lock)
     wheels = context_path(settings.wheels_path, context, what="wheels folder")
     if not settings.wheels_path.is_dir():
-        state.warn(f"the wheels folder {settings.wheels} does not exist yet; the Dockerfiles copy it")
+        _log.warning(f"the wheels folder {settings.wheels} does not exist yet; the Dockerfiles copy it")
     app = _app_dir(context, app_dir)
     command: tuple[str, ...] | None = None
     if cmd is not None:
@@ -218,7 +218,7 @@ def _render_options(
         except ValueError as exc:
             raise UsageError(f"bad --cmd {cmd!r}: {exc}") from None
     elif app and not (context / app / "main.py").is_file():
-        state.warn(f"the image runs `python main.py` but there is no {app}/main.py; pass --cmd")
+        _log.warning(f"the image runs `python main.py` but there is no {app}/main.py; pass --cmd")
     options = RenderOptions(
         target=target,
         base_image=image,
@@ -239,9 +239,9 @@ def _report_written(state: State, report: WriteReport, *, to_stderr: bool) -> No
     for path in report.written:
         out.print(f"wrote {path}", markup=False)
     for path in report.unchanged:
-        state.info(f"unchanged {path}")
+        _log.info(f"unchanged {path}")
     for path in report.kept:
-        state.warn(f"kept {path}: it was not written by wheelhouse render; make sure it lets the wheels through")
+        _log.warning(f"kept {path}: it was not written by wheelhouse render; make sure it lets the wheels through")
 
 
 def _render_json(result: RenderResult, report: WriteReport | None, out_dir: Path, stale: Sequence[str]) -> None:
@@ -332,7 +332,7 @@ def render_command(
     )
     result = render(options)
     for warning in result.warnings:
-        state.warn(warning)
+        _log.warning(warning)
     if check:
         stale = [
             name
@@ -453,11 +453,11 @@ def build_command(
         client.require_run_network()
     if image.python is None:
         image = client.probe_image(image.reference)
-        state.info(f"base image {image.reference}: CPython {image.python_text} on {image.arch}")
+        _log.info(f"base image {image.reference}: CPython {image.python_text} on {image.arch}")
         options = replace(options, base_image=image)
     result = render(options)
     for warning in result.warnings:
-        state.warn(warning)
+        _log.warning(warning)
     _report_written(state, write_rendered(result, context, force=force), to_stderr=True)
     dockerfile = _MODES[mode]
     request = build_request(
@@ -470,7 +470,7 @@ def build_command(
         extra_args=docker_args,
     )
     # The index build arguments may carry credentials: the log shows the command without them.
-    state.info("running: " + re.sub(r"//[^/@\s]+@", "//****@", shlex.join(build_argv(client.executable, request))))
+    _log.info("running: " + re.sub(r"//[^/@\s]+@", "//****@", shlex.join(build_argv(client.executable, request))))
     client.build(request, hint=_failure_hint(mode, target, request.platform, info.server_platform))
 
 
@@ -487,7 +487,7 @@ def _verify_or_exit(state: State, settings: Settings, reqs: RequirementSet, targ
         render_verify(state, report)
         state.err.print(f"not building: {settings.wheels} does not cover {target.name} (see above)", markup=False)
         click.get_current_context().exit(ExitCode.NOT_COVERED)
-    state.info(f"verified: {settings.wheels} covers {target.name}")
+    _log.info(f"verified: {settings.wheels} covers {target.name}")
 
 
 def _index_build_args(settings: Settings) -> tuple[tuple[str, str], ...]:
@@ -499,7 +499,7 @@ def _index_build_args(settings: Settings) -> tuple[tuple[str, str], ...]:
         args.append(("PIP_EXTRA_INDEX_URL", " ".join(settings.extra_index_urls)))
     if any(re.search(r"//[^/@\s]+@", value) for _key, value in args):
         # Build arguments are visible in `docker history` of the image that used them.
-        get_state().warn(
+        _log.warning(
             "the index URL carries credentials, and build arguments are recorded in the image history; "
             "prefer an index without credentials in the URL, or `wheelhouse build --offline`"
         )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import click
 
+from wheelhouse import _log
 from wheelhouse.cli._common import (
     ProjectOptions,
     get_state,
@@ -39,7 +40,7 @@ def verify_command(project: ProjectOptions, as_json: bool) -> None:
     store = Store(settings.wheels_path)
     if not store.root.exists():
         # (A path that exists but is not a folder is the store's one-line error, not a warning.)
-        state.warn(f"the wheels folder {settings.wheels} does not exist")
+        _log.warning(f"the wheels folder {settings.wheels} does not exist")
     report = verify(reqs, target_list, store, fix_args=requirement_args(settings, project.packages))
     if as_json:
         print_json(report_to_json(report))

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from wheelhouse import _log
 from wheelhouse._text import plural
 from wheelhouse.cli._common import (
     JSON_SCHEMA_VERSION,
@@ -41,7 +42,7 @@ def why_command(name: str, project: ProjectOptions, as_json: bool) -> None:
     store = open_store(settings.wheels_path)
     report = why(reqs, target_list, store, name)
     if canonicalize_name(name) != name.lower() and not as_json:
-        state.info(f"{name} is {report.project} once normalised")
+        _log.info(f"{name} is {report.project} once normalised")
     if as_json:
         print_json(_why_json(report))
         return
@@ -76,7 +77,8 @@ def _render_why(state: State, report: WhyReport) -> None:
 
     out = state.console
     name = text(report.project)
-    if not report.needed and not report.unknown:
+    unknown = report.unknown
+    if not report.needed and not unknown:
         names = ", ".join(r.target.name for r in report.targets)
         out.print(f"[bold]{name}[/] is not needed by any target ({text(names)})")
         if report.files_in_folder:
@@ -87,16 +89,25 @@ def _render_why(state: State, report: WhyReport) -> None:
             )
         return
     needing = sum(r.needed for r in report.targets)
-    unknown = f"; not known for {len(report.unknown)} not covered" if report.unknown else ""
-    out.print(f"[bold]{name}[/] is needed by {needing} of {plural(len(report.targets), 'target')}{unknown}")
+    if needing:
+        out.print(f"[bold]{name}[/] is needed by {needing} of {plural(len(report.targets), 'target')}")
+    else:
+        out.print(f"[bold]{name}[/] is not needed by any covered target")
+    if unknown:
+        # A target that is not covered may need the project through a file that is missing: say so, never
+        # "not needed" (which would invite a prune).
+        out.print(
+            f"  not known for {plural(len(unknown), 'target')} that the folder does not cover: "
+            f"{text(', '.join(t.name for t in unknown))}"
+        )
     for row in report.targets:
         head = f"[bold]{row.target.name}[/]"
-        if row.version is not None:
+        if row.status == "pinned":
             out.print(f"{head}: {name} {text(row.version)} ({text(row.filename or '')})")
         elif row.gap is not None:
             out.print(f"{head}: [red]{text(row.gap.summary)}[/]")
         elif row.status == "unknown":
-            out.print(f"{head}: not known until the target is covered (its missing projects may need it)")
+            out.print(f"{head}: not known (the target is not covered: its resolution stops before {name} is reached)")
         else:
             out.print(f"{head}: not needed")
             continue
