@@ -189,7 +189,7 @@ def test_index_command_human_and_json(cli: Cli, project: Path) -> None:
     write_wheel(project / "wheels", "dep", "1.2")
     human = cli("index", "--out", "public")
     assert human.exit_code == 0, human.output
-    assert "index of 1 project, 1 files in public" in human.output
+    assert "index of 1 project, 1 file in public" in human.output
     assert f"pip install --index-url {(project / 'public' / 'simple').as_uri()}/ PKG" in human.output
     data = json.loads(cli("index", "--out", "public", "--json").stdout)
     assert data["schema"] == 1
