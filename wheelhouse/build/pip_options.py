@@ -17,6 +17,7 @@ ignore the variables that carry the settings).
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -62,9 +63,13 @@ def _as_is(location: str) -> str | None:
 def _link_word(location: str) -> str:
     """A find-links location as one word: pip splits ``PIP_FIND_LINKS`` on whitespace, so a local folder whose
     path has a space is given as its ``file:`` URL (spaces quoted)."""
-    if not any(c.isspace() for c in location) or "://" in location:
+    if not any(c.isspace() for c in location):
         return location
-    return Path(location.removeprefix("file:")).resolve().as_uri()
+    if location.startswith("file:"):
+        return Path(location.removeprefix("file://").removeprefix("file:")).resolve().as_uri()
+    if "://" in location:
+        return location  # a remote URL does not hold a raw space
+    return Path(location).resolve().as_uri()
 
 
 def index_settings(
@@ -152,6 +157,7 @@ def container_environment(
     throwaway home.
     """
     mounts: list[str] = []
+    numbers = itertools.count()
 
     def locate(location: str) -> str | None:
         if "://" in location and not location.startswith("file:"):
@@ -159,7 +165,7 @@ def container_environment(
         local = Path(location.removeprefix("file://").removeprefix("file:"))
         if not local.is_dir():
             return None
-        inside = f"{_CONTAINER_LINKS}/{len(mounts) // 2}"
+        inside = f"{_CONTAINER_LINKS}/{next(numbers)}"
         mounts.extend(["-v", f"{local.resolve()}:{inside}:ro"])
         return f"file://{inside}" if location.startswith("file:") else inside
 
