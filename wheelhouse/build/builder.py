@@ -49,7 +49,15 @@ from wheelhouse.build.containers import (
 from wheelhouse.build.logs import log_tail, start_log
 from wheelhouse.build.model import BuildFailure, BuildOptions, BuildOutcome, BuildReporter, BuiltWheel, SdistBuild
 from wheelhouse.build.pip_options import default_cache_dir, folder_links, pip_environment
-from wheelhouse.build.plan import Attempt, Place, SdistJob, base_image_for, host_incompatibility, this_machine
+from wheelhouse.build.plan import (
+    Attempt,
+    Place,
+    SdistJob,
+    base_image_for,
+    glibc_notes,
+    host_incompatibility,
+    this_machine,
+)
 from wheelhouse.errors import StoreError, WheelhouseError
 from wheelhouse.store.folder import FileRecord, Store
 from wheelhouse.store.fs import file_sha256
@@ -311,22 +319,8 @@ class _Builder:
                 BuiltWheel(wheel.name, tuple(sorted(names)), attempt.command, str(attempt.place), attempt.pure)
             )
             if attempt.place.host and not attempt.pure:
-                notes.extend(self._glibc_notes(wheel.name, [t for t in build.targets if t.name in names]))
+                notes.extend(glibc_notes(wheel.name, self.host, [t for t in build.targets if t.name in names]))
         return tuple(wheels), notes
-
-    def _glibc_notes(self, wheel: str, targets: Sequence[Target]) -> list[str]:
-        """Say so when a binary built here links against a newer glibc than a target promises."""
-        host = self.host
-        if host is None or host.libc.family != "manylinux":
-            return []
-        have = (host.libc.major, host.libc.minor)
-        return [
-            f"{wheel} was built against this machine's glibc {have[0]}.{have[1]}, but {target.name} promises only "
-            f"glibc {target.libc.major}.{target.libc.minor}: it runs where glibc is {have[0]}.{have[1]} or newer "
-            "(--build-in docker builds it in the target's image instead)"
-            for target in targets
-            if (target.libc.major, target.libc.minor) < have
-        ]
 
     # -- build requirements (--keep-build-deps) ------------------------------------------------------------
 

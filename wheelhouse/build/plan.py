@@ -21,7 +21,15 @@ from wheelhouse.build.model import BuildFailure, SdistBuild
 from wheelhouse.errors import TargetError
 from wheelhouse.targets import Target, host_target
 
-__all__ = ["Attempt", "Place", "SdistJob", "base_image_for", "host_incompatibility", "this_machine"]
+__all__ = [
+    "Attempt",
+    "Place",
+    "SdistJob",
+    "base_image_for",
+    "glibc_notes",
+    "host_incompatibility",
+    "this_machine",
+]
 
 
 def host_incompatibility(target: Target, host: Target | None) -> str | None:
@@ -45,6 +53,20 @@ def host_incompatibility(target: Target, host: Target | None) -> str | None:
 
 def _libc_word(target: Target) -> str:
     return "musl" if target.libc.family == "musllinux" else "glibc"
+
+
+def glibc_notes(wheel: str, host: Target | None, targets: Sequence[Target]) -> list[str]:
+    """What to say when a binary ``wheel`` built here links against a newer glibc than a target promises."""
+    if host is None or host.libc.family != "manylinux":
+        return []
+    have = (host.libc.major, host.libc.minor)
+    return [
+        f"{wheel} was built against this machine's glibc {have[0]}.{have[1]}, but {target.name} promises only "
+        f"glibc {target.libc.major}.{target.libc.minor}: it runs where glibc is {have[0]}.{have[1]} or newer "
+        "(--build-in docker builds it in the target's image instead)"
+        for target in targets
+        if (target.libc.major, target.libc.minor) < have
+    ]
 
 
 def this_machine() -> Target | None:
