@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -91,6 +92,30 @@ def test_serve_rebuild_refuses_a_files_link(wheels_dir: Path, outside: Path, tmp
     before = _snapshot(outside)
     with pytest.raises(StoreError, match="is a symbolic link"):
         refresh()
+    assert _snapshot(outside) == before
+
+
+def test_a_running_server_keeps_its_last_index_and_says_why(
+    wheels_dir: Path, outside: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    write_wheel(wheels_dir, "demo", "1.0")
+    out = tmp_path / "served"
+    refresh = AutoRefresh(Store(wheels_dir), out)
+    refresh()
+    os.rename(out / "files", tmp_path / "old-files")
+    (out / "files").symlink_to(outside, target_is_directory=True)
+    write_wheel(wheels_dir, "other", "2.0")
+    os.utime(wheels_dir, ns=(1, 1))
+    before = _snapshot(outside)
+    with (
+        serve.IndexHTTPServer(out, refresh=refresh).start() as server,
+        caplog.at_level(logging.WARNING),
+        urllib.request.urlopen(f"{server.index_url}demo/") as response,
+    ):
+        page = response.read()
+    assert b"demo-1.0-py3-none-any.whl" in page
+    assert "the index was not rebuilt, serving the last one" in caplog.text
+    assert "files is a symbolic link" in caplog.text
     assert _snapshot(outside) == before
 
 

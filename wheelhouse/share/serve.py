@@ -28,6 +28,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from packaging.utils import canonicalize_name
 
+from wheelhouse import _log
 from wheelhouse.share.static_index import IndexResult, build_index
 from wheelhouse.store.folder import Store
 
@@ -236,8 +237,7 @@ class _Handler(BaseHTTPRequestHandler):
             try:
                 self.server.refresh()
             except Exception as exc:  # a failed rebuild keeps serving the last good index
-                if self.server.log is not None:
-                    self.server.log(f"index refresh failed: {exc}")
+                _log.warning(f"the index was not rebuilt, serving the last one: {exc}", once=f"refresh: {exc}")
         if parts[0] == "simple" and len(parts) == 2 and canonicalize_name(parts[1]) != parts[1]:
             # PEP 503: a client may ask for any spelling; send it to the normalised one, as PyPI does.
             return self._redirect(f"/simple/{canonicalize_name(parts[1])}/")
