@@ -51,7 +51,10 @@ def collides(new: str, present: str) -> bool:
 
 def collisions(new: str, present: Iterable[str]) -> list[str]:
     """The names among ``present`` that ``new`` collides with (see :func:`collides`), sorted."""
-    return sorted(p for p in present if collides(new, p))
+    # A project name starts with a letter or digit, and its first character survives normalization but for
+    # case: comparing it first keeps a commit into a folder of thousands of wheels cheap.
+    first = new[:1].lower()
+    return sorted(p for p in present if p[:1].lower() == first and collides(new, p))
 
 
 def shadowed(root: Path, filename: str, sha256: str) -> list[str]:
