@@ -124,7 +124,7 @@ def _render_check(state: State, report: CheckReport) -> None:
     for name in report.stray:
         _log.warning(
             f"{report.wheels_dir}/{name}: partial file of an interrupted or running download"
-            + ("; it is recent, so it was left alone" if report.fixed else "; 'wheelhouse check --fix' removes it")
+            + ("; it could not be removed" if report.fixed else "; 'wheelhouse check --fix' removes it")
         )
     bad = [i for i in report.issues if not i.fixed]
     checked = plural(report.checked, "file")
