@@ -13,8 +13,10 @@ from urllib.parse import urlsplit, urlunsplit
 
 # C0 and C1 control characters, DEL, and the bidirectional overrides that reorder what a terminal shows.
 _UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
-# Anything that looks like scheme://userinfo@ inside a longer message.
-_URL_WITH_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)([^/\s@]*)@")
+# The userinfo of a URL inside a longer message: after "://", up to the last "@" before the host ends ("/", "?",
+# "#" or whitespace), as urlsplit() splits a netloc, so a password holding "@" is hidden whole. Anchored on "://",
+# not on the scheme: a search restarting at every word boundary of "a.a.a..." rescans it to the end each time.
+_URL_USERINFO = re.compile(r"://([^/?#\s]*)@")
 
 
 def redact_url(url: str) -> str:
@@ -39,10 +41,10 @@ def redact(text: str) -> str:
     """``text`` with the credentials of every URL in it redacted, as :func:`redact_url` does for one URL."""
 
     def hide(match: re.Match[str]) -> str:
-        user, colon, _ = match.group(2).partition(":")
-        return f"{match.group(1)}{user}:****@" if colon else f"{match.group(1)}****@"
+        user, colon, _ = match.group(1).partition(":")
+        return f"://{user}:****@" if colon else "://****@"
 
-    return _URL_WITH_USERINFO.sub(hide, text)
+    return _URL_USERINFO.sub(hide, text)
 
 
 def safe(text: str) -> str:
