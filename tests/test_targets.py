@@ -41,10 +41,52 @@ def test_bad_target_lists_accepted_forms(bad: str) -> None:
     assert info.value.exit_code == ExitCode.USAGE
 
 
-@pytest.mark.parametrize("bad", ["2.7", "3", "3.x", "three", "3.12.4.1", "3.7"])
-def test_bad_python(bad: str) -> None:
-    with pytest.raises(TargetError):
+@pytest.mark.parametrize(
+    ("bad", "reason"),
+    [
+        ("2.7", "wheelhouse targets CPython 3 only (3.8 and newer)"),
+        ("2.7.18", "wheelhouse targets CPython 3 only (3.8 and newer)"),
+        ("27", "wheelhouse targets CPython 3 only (3.8 and newer)"),
+        ("cp27", "wheelhouse targets CPython 3 only (3.8 and newer)"),
+        ("4.0", "wheelhouse targets CPython 3 only (3.8 and newer)"),
+        ("3.7", "wheelhouse supports CPython 3.8 and newer"),
+        ("3", "expected X.Y or X.Y.Z, e.g. 3.12 or 3.12.4"),
+        ("3.x", "expected X.Y or X.Y.Z, e.g. 3.12 or 3.12.4"),
+        ("three", "expected X.Y or X.Y.Z, e.g. 3.12 or 3.12.4"),
+        ("3.12.4.1", "expected X.Y or X.Y.Z, e.g. 3.12 or 3.12.4"),
+        ("", "expected X.Y or X.Y.Z, e.g. 3.12 or 3.12.4"),
+    ],
+)
+def test_bad_python_says_why(bad: str, reason: str) -> None:
+    with pytest.raises(TargetError) as info:
         parse_python(bad)
+    assert str(info.value) == f"bad Python version {bad!r}: {reason}"
+
+
+def test_a_compact_target_of_another_major_says_cpython_3_only() -> None:
+    with pytest.raises(TargetError) as info:
+        parse_target("cp27-manylinux_2_28_x86_64")
+    message = "bad target 'cp27-manylinux_2_28_x86_64': wheelhouse targets CPython 3 only (3.8 and newer)"
+    assert str(info.value) == message
+
+
+@pytest.mark.parametrize(
+    ("spec", "python", "libc"),
+    [
+        ("linux/amd64", "3" * 5000, None),
+        ("x" * 5000, "3.12", None),
+        ("linux/amd64", "3.12", "manylinux_" * 500),
+        ("cp312-manylinux_2_28_x86_64", "3.11" + " " * 5000, None),
+        ("cp312-manylinux_2_28_x86_64", None, "m" * 5000),
+    ],
+    ids=["python", "target", "libc", "conflicting-python", "libc-of-a-compact-target"],
+)
+def test_target_errors_quote_long_input_shortened(spec: str, python: str | None, libc: str | None) -> None:
+    with pytest.raises(TargetError) as info:
+        parse_target(spec, python=python, libc=libc)
+    message = str(info.value)
+    assert "\n" not in message
+    assert len(message) < 400
 
 
 def test_compact_target_conflicting_python() -> None:

@@ -80,6 +80,10 @@ _COMPACT_RE = re.compile(
     r"manylinux1)_(?P<arch>x86_64|aarch64|armv7l|i686|ppc64le|s390x)$"
 )
 _PYTHON_RE = re.compile(r"^(?:cp)?(?:(3)\.(\d{1,2})(?:\.(\d{1,3}))?|(3)(\d{1,2}))$")
+# Well-formed versions of another major (2.7, 27, cp27, 4.0): told apart from malformed input, to say why.
+_OTHER_MAJOR_RE = re.compile(r"^(?:cp)?(?:\d+\.\d{1,2}(?:\.\d{1,3})?|[0-24-9]\d{1,2})$")
+_COMPACT_OTHER_MAJOR_RE = re.compile(r"^cp[0-24-9]\d{1,2}-")
+_CPYTHON_3_ONLY = "wheelhouse targets CPython 3 only (3.8 and newer)"
 
 
 @dataclass(frozen=True)
@@ -204,17 +208,24 @@ class Target:
         )
 
 
+def _quoted(text: str) -> str:
+    """``text`` quoted for a message, shortened when long: it comes from the command line or a settings file."""
+    return repr(text if len(text) <= 40 else text[:40] + "...")
+
+
 def parse_python(spec: str) -> tuple[tuple[int, int], str, bool]:
     """``3.12`` / ``3.12.4`` / ``312`` / ``cp312`` -> ((3, 12), full version, exact?)."""
     m = _PYTHON_RE.match(spec.strip())
     if not m:
-        raise TargetError(f"bad Python version {spec!r}: expected X.Y or X.Y.Z, e.g. 3.12 or 3.12.4")
+        if _OTHER_MAJOR_RE.match(spec.strip()):
+            raise TargetError(f"bad Python version {_quoted(spec)}: {_CPYTHON_3_ONLY}")
+        raise TargetError(f"bad Python version {_quoted(spec)}: expected X.Y or X.Y.Z, e.g. 3.12 or 3.12.4")
     if m.group(1):
         major, minor, patch = int(m.group(1)), int(m.group(2)), m.group(3)
     else:
         major, minor, patch = int(m.group(4)), int(m.group(5)), None
     if minor < 8:
-        raise TargetError(f"bad Python version {spec!r}: wheelhouse supports CPython 3.8 and newer")
+        raise TargetError(f"bad Python version {_quoted(spec)}: wheelhouse supports CPython 3.8 and newer")
     if patch is not None:
         return (major, minor), f"{major}.{minor}.{int(patch)}", True
     known = KNOWN_PATCH_RELEASES.get((major, minor), 0)
@@ -226,17 +237,17 @@ def parse_libc(spec: str) -> Libc:
     m = _LIBC_RE.match(spec.strip())
     if not m:
         raise TargetError(
-            f"bad libc {spec!r}: expected manylinux_2_X (e.g. manylinux_2_28), manylinux2014 or musllinux_1_X"
+            f"bad libc {_quoted(spec)}: expected manylinux_2_X (e.g. manylinux_2_28), manylinux2014 or musllinux_1_X"
         )
     # A target accepts every older libc version, one platform tag each: an absurd version would mean millions
     # of tags (and a number of thousands of digits does not even convert to int).
     numbers = [part for part in (m.group(2), m.group(3), m.group(5), m.group(6)) if part]
     if any(len(part.lstrip("0")) > len(str(_MAX_LIBC_VERSION)) for part in numbers):
-        raise TargetError(f"bad libc {spec[:40]!r}: no libc version part is above {_MAX_LIBC_VERSION}")
+        raise TargetError(f"bad libc {_quoted(spec)}: no libc version part is above {_MAX_LIBC_VERSION}")
     if m.group(1):
         libc = Libc("manylinux", int(m.group(2)), int(m.group(3)))
         if libc.major != 2:
-            raise TargetError(f"bad libc {spec!r}: glibc versions are 2.x")
+            raise TargetError(f"bad libc {_quoted(spec)}: glibc versions are 2.x")
         return libc
     if m.group(4):
         return Libc("musllinux", int(m.group(5)), int(m.group(6)))
@@ -300,10 +311,12 @@ def parse_target(spec: str, *, python: str | None = None, libc: str | None = Non
         if python:
             given = parse_python(python)
             if given[0] != version:
-                raise TargetError(f"target {spec!r} names Python {version[0]}.{version[1]} but --python is {python}")
+                raise TargetError(
+                    f"target {_quoted(spec)} names Python {version[0]}.{version[1]} but --python is {_quoted(python)}"
+                )
             full_version = given
         if libc:
-            raise TargetError(f"target {spec!r} already names its libc; drop --libc {libc}")
+            raise TargetError(f"target {_quoted(spec)} already names its libc; drop --libc {_quoted(libc)}")
         target = Target(m.group("arch"), full_version[0], full_version[1], parse_libc(m.group("libc")), full_version[2])
         return _with_manylinux(target, spec)
     if lowered in DOCKER_ARCHES:
@@ -314,7 +327,9 @@ def parse_target(spec: str, *, python: str | None = None, libc: str | None = Non
         else:
             version, full, exact = parse_python(python)
         return _with_manylinux(Target(arch, version, full, parse_libc(libc or DEFAULT_LIBC), python_exact=exact), spec)
-    raise TargetError(f"bad target {spec!r}; {ACCEPTED_FORMS}")
+    if _COMPACT_OTHER_MAJOR_RE.match(lowered):
+        raise TargetError(f"bad target {_quoted(spec)}: {_CPYTHON_3_ONLY}")
+    raise TargetError(f"bad target {_quoted(spec)}; {ACCEPTED_FORMS}")
 
 
 def _with_manylinux(target: Target, spec: str) -> Target:
@@ -322,7 +337,7 @@ def _with_manylinux(target: Target, spec: str) -> Target:
     oldest = _OLDEST_GLIBC.get(target.arch, 17)
     if target.libc.family == "manylinux" and target.libc.minor < oldest:
         raise TargetError(
-            f"bad target {spec!r}: {target.libc} is older than the oldest manylinux for {target.arch} "
+            f"bad target {_quoted(spec)}: {target.libc} is older than the oldest manylinux for {target.arch} "
             f"(manylinux_2_{oldest})",
             hint=f"use manylinux_2_{oldest} or newer (the default is {DEFAULT_LIBC})",
         )
@@ -344,7 +359,7 @@ def parse_targets(
         for python in versions:
             if compact and python is not None and len(versions) > 1:
                 # A compact name carries its own Python; combining it with several --python values is ambiguous.
-                raise TargetError(f"target {spec!r} already names its Python; drop --python")
+                raise TargetError(f"target {_quoted(spec)} already names its Python; drop --python")
             target = parse_target(spec, python=python, libc=libc)
             out.setdefault(target.name, target)
     return tuple(out.values())
