@@ -1,10 +1,13 @@
 """Committing finished transfers into the folder: the only way a downloaded file reaches wheels/.
 
-Contract: :func:`commit_all` waits for every planned transfer, and moves each verified temporary file into the
-folder with :meth:`Store.commit` (a rename; an existing file of the same name is kept when identical and
-refused when different). A file that fails is reported as a :class:`FailedFile` and leaves nothing in the
-folder. Provenance records are saved in batches while files keep arriving, and once at the end, also when the
-run is interrupted: a committed file is never left without its record for longer than a save gap.
+Contract: :func:`commit_all` waits for every planned transfer (each checked against the index's sha256 and its
+own METADATA by :mod:`~wheelhouse.fetch.transfers`), and moves each temporary file into the folder with
+:meth:`Store.commit`, under the folder's lock: a rename, refused when a file of the same name holds other bytes
+or when a wheel already present serves the same release for the same tags with other bytes
+(:mod:`wheelhouse.store.shadow`). A file that fails is reported as a :class:`FailedFile`, naming why, and
+leaves nothing in the folder. Provenance records are saved in batches while files keep arriving, and once at
+the end, also when the run is interrupted: a committed file is never left without its record for longer than
+a save gap.
 """
 
 from __future__ import annotations

@@ -202,7 +202,11 @@ class SpeculativeFinder:
             self._submit(lambda candidate=candidate: self.metadata(candidate), (_LOOK_AHEAD, 0))  # type: ignore[misc]
 
     def _warm(self, dist: DistFile) -> None:
-        self.metadata(dist)  # raises (ignored by the pool) when the metadata is unusable: no download then
+        meta = self.metadata(dist)  # raises (ignored by the pool) when the metadata is unusable: no download then
+        if meta.requires_python and not self._python_ok(meta.requires_python):
+            # A limit the index's page did not say (find-links, no data-requires-python): the resolver will pass
+            # over this release, so its bytes would be thrown away.
+            return
         if self.transfers is not None:
             # Usually the very file the resolver pins a moment later: its bytes are on their way already. A
             # wrong guess costs one discarded download (see Transfers).
