@@ -296,3 +296,28 @@ def test_wheel_file_names_parse_exactly_as_packaging_parses_them(
     got_name, got_version, kind, got_tags, got_build = parse_dist_filename(filename)
     assert (got_name, got_version, got_build, got_tags) == expected
     assert kind == "wheel"
+
+
+@PROPERTY
+@given(
+    name=_NAME_PARTS, version=_VERSIONS, suffix=st.sampled_from([".tgz", ".tar.bz2", ".tbz", ".tar.xz", ".txz", ".tar"])
+)
+def test_legacy_sdist_names_parse_as_packaging_parses_the_same_stem_as_tar_gz(
+    name: str, version: str, suffix: str
+) -> None:
+    """A legacy sdist format changes nothing but the suffix: the name and version are packaging's for the stem,
+    and a stem packaging refuses is refused."""
+    from packaging.utils import InvalidSdistFilename, parse_sdist_filename
+
+    from wheelhouse.dists import InvalidDistFilename, parse_dist_filename
+
+    stem = f"{name}-{version}" if version else name
+    try:
+        expected = parse_sdist_filename(stem + ".tar.gz")
+    except (InvalidSdistFilename, ValueError):
+        with pytest.raises(InvalidDistFilename):
+            parse_dist_filename(stem + suffix)
+        return
+    got_name, got_version, kind, tags, build = parse_dist_filename(stem + suffix)
+    assert (got_name, got_version) == expected
+    assert (kind, tags, build) == ("sdist", frozenset(), ())

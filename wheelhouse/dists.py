@@ -23,10 +23,17 @@ from packaging.utils import (
 )
 from packaging.version import InvalidVersion, Version
 
+from wheelhouse.errors import WheelhouseError
+
 if TYPE_CHECKING:
     import email.message
 
 DistKind = Literal["wheel", "sdist"]
+
+# The source distribution formats pip accepts. PEP 625 asks for ``.tar.gz``, but older releases published the
+# others, and some of those releases (``guess_language-spirit 0.5.3``: ``.tar.bz2`` only) have nothing else.
+SDIST_SUFFIXES = (".tar.gz", ".tgz", ".tar.bz2", ".tbz", ".tar.xz", ".txz", ".tar", ".zip")
+DIST_SUFFIXES = (".whl", *SDIST_SUFFIXES)
 
 # A METADATA file larger than this is refused rather than parsed: real ones are a few kB to a few hundred kB,
 # and a hostile wheel must not make us allocate without bound.
@@ -74,8 +81,19 @@ class Finder(Protocol):
         ...
 
     def metadata(self, dist: DistFile) -> CoreMetadata:
-        """The core metadata of ``dist`` (for a wheel, its ``METADATA``)."""
+        """The core metadata of ``dist`` (for a wheel, its ``METADATA``).
+
+        Raises :class:`UnusableMetadata` when the file's own metadata rules it out (unreadable, or naming
+        another release): the resolver then passes over the file and tries the next one. Any other error (the
+        network, the folder) ends the resolution.
+        """
         ...
+
+
+class UnusableMetadata(WheelhouseError):
+    """A file's own core metadata rules the file out: it cannot be read, or it names another project or version
+    than the file name. Raised by :meth:`Finder.metadata`; the resolver passes over the file, as pip does, and
+    the explanation of a gap gives the message as the file's reason."""
 
 
 class InvalidDistFilename(ValueError):
@@ -96,12 +114,36 @@ def parse_dist_filename(
                 return fast
             name, version, build, tags = parse_wheel_filename(filename)
             return name, version, "wheel", tags, build
-        if filename.endswith((".tar.gz", ".zip")):
+        suffix = sdist_suffix(filename)
+        if suffix in (".tar.gz", ".zip"):
             name, version = parse_sdist_filename(filename)
             return name, version, "sdist", frozenset(), ()
+        if suffix is not None:
+            return *_legacy_sdist_filename(filename, suffix), "sdist", frozenset(), ()
     except (InvalidWheelFilename, InvalidSdistFilename, InvalidVersion) as exc:
         raise InvalidDistFilename(str(exc).splitlines()[0]) from None
     raise InvalidDistFilename(f"not a wheel or sdist file name: {filename!r}")
+
+
+def sdist_suffix(filename: str) -> str | None:
+    """The source distribution suffix ``filename`` ends with (one of :data:`SDIST_SUFFIXES`), or None.
+
+    Case matters, as it does to pip: ``X-1.0.TAR.GZ`` is not an sdist name.
+    """
+    return next((suffix for suffix in SDIST_SUFFIXES if filename.endswith(suffix)), None)
+
+
+def _legacy_sdist_filename(filename: str, suffix: str) -> tuple[NormalizedName, Version]:
+    """``parse_sdist_filename`` for the formats packaging leaves out (it knows only ``.tar.gz`` and ``.zip``).
+
+    The name-version stem follows the same rule in every format, so packaging parses the stem as a ``.tar.gz``;
+    its message is given back naming the real file.
+    """
+    stand_in = filename[: -len(suffix)] + ".tar.gz"
+    try:
+        return parse_sdist_filename(stand_in)
+    except InvalidSdistFilename as exc:
+        raise InvalidSdistFilename(str(exc).replace(repr(stand_in), repr(filename))) from None
 
 
 _PLAIN_NAME = re.compile(r"[A-Za-z0-9._]+\Z")
