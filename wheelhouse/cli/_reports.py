@@ -12,12 +12,12 @@ from typing import TYPE_CHECKING, Any
 
 from wheelhouse import _log
 from wheelhouse._text import plural, safe
-from wheelhouse.resolve.resolver import Gap, format_chain
 
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
 
     from wheelhouse.cli._common import State
+    from wheelhouse.resolve.resolver import Gap
     from wheelhouse.resolve.verify import VerifyReport
 
 MAX_REJECTED_SHOWN = 8
@@ -107,6 +107,8 @@ def render_verify(state: State, report: VerifyReport) -> None:
 
 
 def _render_gap(state: State, gap: Gap) -> None:
+    from wheelhouse.resolve.resolver import format_chain
+
     out = state.console
     out.print(f"  [red]•[/] [bold]{text(gap.requirement)}[/]: {text(gap.summary)}")
     for chain in gap.chains[:5]:
