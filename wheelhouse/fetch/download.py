@@ -148,7 +148,7 @@ def download(
     final = store.scan()
     report = ahead.report(final, options.fix_args) if ahead is not None else None
     if report is None:
-        report = verify_scan(requirements, targets, final, fix_args=options.fix_args)
+        report = verify_scan(requirements, targets, final, fix_args=options.fix_args, explained_by=plan.resolutions)
     return DownloadResult(
         plan,
         downloaded=downloaded,

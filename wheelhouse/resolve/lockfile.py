@@ -17,7 +17,7 @@ the target names), and it must still find its choice allowed.
 from __future__ import annotations
 
 import shlex
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,7 +32,8 @@ from wheelhouse.requirements import RequirementSet
 from wheelhouse.resolve.resolver import resolve
 from wheelhouse.resolve.verify import VerifyReport
 from wheelhouse.share.inventory import installable
-from wheelhouse.store.folder import Store, StoreFinder, atomic_write
+from wheelhouse.store.folder import Store, StoreFinder
+from wheelhouse.store.fs import atomic_write
 from wheelhouse.targets import Target
 
 __all__ = ["Lock", "LockEntry", "build_lock", "render_lock", "target_marker", "write_lock"]
@@ -156,7 +157,6 @@ def build_lock(
     *,
     command: str | None = None,
     fix_args: Sequence[str] = (),
-    warn: Callable[[str], None] | None = None,
 ) -> Lock:
     """Resolve every target from the folder alone and collect one entry per pinned project version.
 
@@ -164,7 +164,7 @@ def build_lock(
     """
     scan = store.scan()
     finder = StoreFinder(scan)
-    resolutions = tuple(resolve(requirements, t, [finder], warn=warn) for t in targets)
+    resolutions = tuple(resolve(requirements, t, [finder]) for t in targets)
     report = VerifyReport(str(store.root), resolutions, scan.problems, tuple(fix_args))
     if not report.covered:
         return Lock(report, command=command)

@@ -28,7 +28,8 @@ from wheelhouse.errors import StoreError
 from wheelhouse.requirements import RequirementSet
 from wheelhouse.resolve.resolver import resolve
 from wheelhouse.resolve.verify import VerifyReport
-from wheelhouse.store.folder import META_DIR, FileRecord, Store, StoreFinder, StoreScan
+from wheelhouse.store.folder import META_DIR, Store, StoreFinder, StoreScan
+from wheelhouse.store.manifest import FileRecord
 from wheelhouse.targets import Target
 
 __all__ = ["PruneEntry", "PrunePlan", "PrunePolicy", "PruneResult", "plan_prune", "prune"]
@@ -133,14 +134,13 @@ def plan_prune(
     *,
     now: float | None = None,
     fix_args: Sequence[str] = (),
-    warn: Callable[[str], None] | None = None,
     scan: StoreScan | None = None,
 ) -> PrunePlan:
     """Decide what a prune removes. Reads only; a plan that is not covered removes nothing."""
     now = time.time() if now is None else now
     scan = scan or store.scan()
     finder = StoreFinder(scan)
-    resolutions = tuple(resolve(requirements, t, [finder], warn=warn) for t in targets)
+    resolutions = tuple(resolve(requirements, t, [finder]) for t in targets)
     report = VerifyReport(str(store.root), resolutions, scan.problems, tuple(fix_args))
     if not report.covered:
         return PrunePlan(report, policy=policy)
@@ -258,7 +258,6 @@ def prune(
     confirm: Callable[[PrunePlan], bool] | None = None,
     now: float | None = None,
     fix_args: Sequence[str] = (),
-    warn: Callable[[str], None] | None = None,
     on_wait: Callable[[str], None] | None = None,
 ) -> PruneResult:
     """Plan and, unless ``dry_run``, remove, all under the folder's lock.
@@ -269,12 +268,10 @@ def prune(
     """
     if dry_run:
         # Nothing is written, so no lock: a dry run works on a read-only folder and never waits.
-        return PruneResult(
-            plan_prune(requirements, targets, store, policy, now=now, fix_args=fix_args, warn=warn), dry_run=True
-        )
+        return PruneResult(plan_prune(requirements, targets, store, policy, now=now, fix_args=fix_args), dry_run=True)
     with store.lock(on_wait=on_wait):
         scan = store.scan()
-        plan = plan_prune(requirements, targets, store, policy, now=now, fix_args=fix_args, warn=warn, scan=scan)
+        plan = plan_prune(requirements, targets, store, policy, now=now, fix_args=fix_args, scan=scan)
         if not plan.covered or not plan.remove:
             return PruneResult(plan)
         if confirm is not None and not confirm(plan):

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import shlex
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,10 +44,9 @@ def verify(
     store: Store,
     *,
     fix_args: Sequence[str] = (),
-    warn: Callable[[str], None] | None = None,
 ) -> VerifyReport:
     """Resolve ``requirements`` for each target from the folder alone; never touches the network."""
-    return verify_scan(requirements, targets, store.scan(), fix_args=fix_args, warn=warn)
+    return verify_scan(requirements, targets, store.scan(), fix_args=fix_args)
 
 
 def verify_scan(
@@ -55,12 +55,34 @@ def verify_scan(
     scan: StoreScan,
     *,
     fix_args: Sequence[str] = (),
-    warn: Callable[[str], None] | None = None,
+    explained_by: Sequence[Resolution] = (),
 ) -> VerifyReport:
-    """:func:`verify` over a scan of the folder already taken."""
+    """:func:`verify` over a scan of the folder already taken.
+
+    ``explained_by`` are resolutions of the same targets over more sources than the folder (a download's plan,
+    over the folder and the index). Where one has a gap for a project the folder cannot serve either, its
+    explanation is the one reported: the folder alone can only say that it holds no file, while the plan knows
+    why none of the index's files could serve (a newer Python, a yank, only an sdist).
+    """
     finder = StoreFinder(scan)
-    resolutions = tuple(resolve(requirements, target, [finder], warn=warn) for target in targets)
+    resolutions = tuple(_explained(resolve(requirements, target, [finder]), explained_by) for target in targets)
     return VerifyReport(str(scan.root), resolutions, scan.problems, tuple(fix_args))
+
+
+def _explained(resolution: Resolution, explained_by: Sequence[Resolution]) -> Resolution:
+    """``resolution`` with each gap replaced by the matching gap of a resolution over more sources, if any."""
+    if resolution.covered:
+        return resolution
+    wider = next((r for r in explained_by if r.target.name == resolution.target.name), None)
+    if wider is None:
+        return resolution
+    known = {g.project: g for g in wider.gaps if g.kind != "missing"}
+    gaps = tuple(
+        # The chains stay the folder's: they are what this resolution followed to reach the project.
+        dataclasses.replace(known[g.project], chains=g.chains) if g.project in known else g
+        for g in resolution.gaps
+    )
+    return dataclasses.replace(resolution, gaps=gaps)
 
 
 def report_to_json(report: VerifyReport) -> dict[str, Any]:
