@@ -11,9 +11,10 @@ import fnmatch
 import os
 import re
 import zipfile
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import NormalizedName, canonicalize_name
@@ -24,15 +25,15 @@ from wheelhouse.errors import StoreError, UsageError, WheelhouseError
 from wheelhouse.requirements import RequirementSet
 from wheelhouse.resolve.resolver import Chain, Gap, Provider, resolve
 from wheelhouse.store.folder import (
-    FileRecord,
     Store,
     StoredWheel,
     StoreFinder,
     StoreProblem,
     StoreScan,
-    file_sha256,
-    read_metadata_member,
 )
+from wheelhouse.store.fs import file_sha256
+from wheelhouse.store.manifest import FileRecord
+from wheelhouse.store.metadata import read_metadata_member
 from wheelhouse.targets import Target
 
 __all__ = [
@@ -42,6 +43,7 @@ __all__ = [
     "WheelDetails",
     "WheelEntry",
     "WhyReport",
+    "WhyStatus",
     "WhyTarget",
     "list_wheels",
     "open_store",
@@ -241,7 +243,7 @@ def _read_details(path: Path) -> tuple[_Metadata, tuple[ArchiveMember, ...]]:
     try:
         with zipfile.ZipFile(path) as zf:
             infos = zf.infolist()
-            data = read_metadata_member(zf)
+            data = read_metadata_member(zf, path.name)
     except (zipfile.BadZipFile, ValueError, OSError, EOFError, RuntimeError, NotImplementedError) as exc:
         raise StoreError(f"cannot read {path}: {exc}", hint=f"wheelhouse check --wheels {path.parent}") from None
     msg = metadata_message(data)
@@ -392,6 +394,9 @@ def _not_found(scan: StoreScan, spec: str, versions: Sequence[str]) -> Wheelhous
 # -- why -----------------------------------------------------------------------------------------------------
 
 
+WhyStatus = Literal["pinned", "missing", "not-needed", "unknown"]
+
+
 @dataclass(frozen=True)
 class WhyTarget:
     """Why one target needs a project: the pinned file and every chain from the top-level requirements."""
@@ -408,6 +413,17 @@ class WhyTarget:
         """True when the target's resolution pins the project or lacks it (a gap)."""
         return self.version is not None or self.gap is not None
 
+    @property
+    def status(self) -> WhyStatus:
+        """``pinned``, ``missing`` (a gap), ``not-needed``, or ``unknown``: the target is not covered and its
+        resolution never reached the project, which a file that is missing may well need (a folder for
+        ``requests`` without requests cannot tell that idna is needed)."""
+        if self.version is not None:
+            return "pinned"
+        if self.gap is not None:
+            return "missing"
+        return "not-needed" if self.covered else "unknown"
+
 
 @dataclass(frozen=True)
 class WhyReport:
@@ -422,14 +438,18 @@ class WhyReport:
         """True when some target needs the project."""
         return any(t.needed for t in self.targets)
 
+    @property
+    def unknown(self) -> tuple[Target, ...]:
+        """The targets that are not covered and whose resolution never reached the project: whether they need
+        it is not known until their gaps are filled (and ``prune`` removes nothing meanwhile)."""
+        return tuple(t.target for t in self.targets if t.status == "unknown")
+
 
 def why(
     requirements: RequirementSet,
     targets: Iterable[Target],
     store: Store,
     project: str,
-    *,
-    warn: Callable[[str], None] | None = None,
 ) -> WhyReport:
     """Resolve ``requirements`` per target from the folder alone and report every chain that reaches ``project``.
 
@@ -441,7 +461,7 @@ def why(
     finder = StoreFinder(scan)
     rows = []
     for target in targets:
-        res = resolve(requirements, target, [finder], warn=warn)
+        res = resolve(requirements, target, [finder])
         pin = res.pin(name)
         gap = next((g for g in res.gaps if g.project == name), None)
         if pin is not None:
