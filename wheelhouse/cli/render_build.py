@@ -4,7 +4,6 @@ and ``docker build`` over them (:mod:`wheelhouse.docker.client`), verified first
 from __future__ import annotations
 
 import os
-import re
 import shlex
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -14,7 +13,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from wheelhouse import _log
-from wheelhouse._text import plural
+from wheelhouse._text import plural, redact
 from wheelhouse.cli._common import (
     JSON_SCHEMA_VERSION,
     ProjectOptions,
@@ -470,7 +469,7 @@ def build_command(
         extra_args=docker_args,
     )
     # The index build arguments may carry credentials: the log shows the command without them.
-    _log.info("running: " + re.sub(r"//[^/@\s]+@", "//****@", shlex.join(build_argv(client.executable, request))))
+    _log.info("running: " + redact(shlex.join(build_argv(client.executable, request))))
     client.build(request, hint=_failure_hint(mode, target, request.platform, info.server_platform))
 
 
@@ -497,7 +496,7 @@ def _index_build_args(settings: Settings) -> tuple[tuple[str, str], ...]:
         args.append(("PIP_INDEX_URL", settings.index_url))
     if settings.extra_index_urls:
         args.append(("PIP_EXTRA_INDEX_URL", " ".join(settings.extra_index_urls)))
-    if any(re.search(r"//[^/@\s]+@", value) for _key, value in args):
+    if any(redact(value) != value for _key, value in args):
         # Build arguments are visible in `docker history` of the image that used them.
         _log.warning(
             "the index URL carries credentials, and build arguments are recorded in the image history; "
