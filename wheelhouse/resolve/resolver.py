@@ -1,6 +1,8 @@
-"""Resolve a requirement set for one target over one or more finders, with resolvelib.
+"""Resolve a requirement set for one target over one or more finders, with resolvelib; the results (pins, and
+gaps that say why, for which target, via which chain).
 
-All domain knowledge lives in :class:`Provider`; resolvelib only searches. Resolution runs in two passes:
+All domain knowledge lives in :class:`~wheelhouse.resolve.provider.Provider`; resolvelib only searches; this
+module runs the search and explains what it could not find. Resolution runs in two passes:
 
 1. *strict*: exactly pip's semantics (backtracking over real files). Success means the target is covered.
 2. *lenient*, only when strict fails: every project that has no acceptable file resolves to a placeholder, so
@@ -328,6 +330,10 @@ def _conflict_gaps(causes: Sequence[Any], provider: Provider) -> tuple[Gap, ...]
     for cause in causes:
         req: Req = cause.requirement
         parent: Candidate | None = cause.parent
+        if req.unusable and parent is not None:
+            # Not a project: the parent's file was ruled out by its own metadata, and ``text`` says how.
+            by_name.setdefault(parent.name, []).append((ChainLink(req.text),))
+            continue
         link = ChainLink(req.text, req.origin)
         chain: Chain = (ChainLink(f"{parent.name}=={parent.version}"), link) if parent else (link,)
         by_name.setdefault(req.name, []).append(chain)
