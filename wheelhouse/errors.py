@@ -96,9 +96,5 @@ class HashMismatchError(NetworkError):
         super().__init__(f"hash mismatch for {url}: expected sha256 {expected}, got {actual}")
 
 
-class BuildError(WheelhouseError):
-    """Building a wheel from a source distribution failed."""
-
-
 class DockerError(WheelhouseError):
     """Docker is missing, unreachable or the build failed."""
