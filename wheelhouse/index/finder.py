@@ -29,7 +29,7 @@ from wheelhouse.dists import (
     wheel_tags,
 )
 from wheelhouse.index.filenames import irrelevant, is_dist_filename, unsafe_filename
-from wheelhouse.index.metadata import MetadataError
+from wheelhouse.index.metadata import MetadataError, MetadataMismatch
 from wheelhouse.index.pages import RemoteFile
 
 if TYPE_CHECKING:
@@ -209,9 +209,9 @@ class IndexFinder:
             meta = parse_core_metadata(data, source=source)
             same_version = Version(meta.version) == dist.version
         except (ValueError, InvalidVersion) as exc:
-            raise MetadataError(f"{source} from {redact_url(dist.location)} is unusable: {exc}") from None
+            raise MetadataMismatch(f"{source} from {redact_url(dist.location)} is unusable: {exc}") from None
         if canonicalize_name(meta.name) != dist.name or not same_version:
-            raise MetadataError(
+            raise MetadataMismatch(
                 f"{source} from {redact_url(dist.location)} says {meta.name} {meta.version}, "
                 f"not {dist.name} {dist.version}"
             )
