@@ -188,9 +188,9 @@ def export_bundle(
     with contextlib.suppress(OSError):
         tmp.unlink()  # left by a killed run of a process that had our pid
     try:
-        # Created exclusively: a link planted under the (predictable) temporary name is not written through.
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o644)
-        with open(fd, "wb") as out, tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tf:
+        # Created exclusively ("x" fails on any link at the path): a link planted under the (predictable)
+        # temporary name is not written through.
+        with open(tmp, "xb") as out, tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tf:
             for done, filename in enumerate(chosen, 1):
                 files.append(_add_wheel(tf, store.root / filename, records.get(filename)))
                 if on_file is not None:

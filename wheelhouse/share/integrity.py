@@ -228,7 +228,7 @@ def check(
             report.checked(subject.filename, done, len(subjects))
     stray = tuple(scan.stray)
     cleaned: tuple[str, ...] = ()
-    if fix:
+    if fix and (stray or any(item.issue is not None for item in checked)):
         # Held for every fix (the new copies are partial files until committed) and the cleaning: under the
         # lock, a partial file is certainly abandoned by whoever made it, whatever its age.
         with store.lock():

@@ -68,8 +68,8 @@ def atomic_write(path: Path, data: bytes) -> None:
     with contextlib.suppress(FileNotFoundError):
         tmp.unlink()  # left by a killed run of a process that had our pid
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW, 0o644)
-        with open(fd, "wb") as fh:
+        # "x": O_CREAT|O_EXCL, which fails on any link at the path instead of writing through it.
+        with open(tmp, "xb") as fh:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
