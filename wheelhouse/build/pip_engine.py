@@ -112,31 +112,33 @@ def pip_download(
     """
     env = pip_download_environment(config, environ)
     store.ensure()
-    runs: list[PipRun] = []
-    work = store.new_temp("pip-engine")
-    work.mkdir(parents=True)
-    try:
-        req_file, con_file = _write_requirements(reqs, work)
-        for target in targets:
-            dest = work / target.name
-            dest.mkdir()
-            argv = pip_argv(target, dest, req_file, con_file)
-            _log.info(f"pip engine for {target.name}: {len(target.platforms)} --platform tags")
-            try:
-                proc = runner(argv, env=env, output=CAPTURE, timeout=None)
-            except OSError as exc:
-                raise WheelhouseError(f"cannot run pip ({argv[0]}): {exc.strerror or exc}") from None
-            tail = "\n".join((proc.stderr or proc.stdout or "").strip().splitlines()[-_TAIL_LINES:])
-            if proc.returncode != 0:
-                _log.warning(
-                    f"pip download for {target.name} exited with {proc.returncode}; the native engine continues"
-                )
-                if tail:
-                    _log.warning(tail)
-            added, rejected = _adopt(dest, store, target, reqs)
-            runs.append(PipRun(target.name, tuple(argv), proc.returncode, added, rejected, tail))
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+    # Held while the private folder exists: the lock's next holder takes every partial file for abandoned.
+    with store.lock():
+        runs: list[PipRun] = []
+        work = store.new_temp("pip-engine")
+        work.mkdir(parents=True)
+        try:
+            req_file, con_file = _write_requirements(reqs, work)
+            for target in targets:
+                dest = work / target.name
+                dest.mkdir()
+                argv = pip_argv(target, dest, req_file, con_file)
+                _log.info(f"pip engine for {target.name}: {len(target.platforms)} --platform tags")
+                try:
+                    proc = runner(argv, env=env, output=CAPTURE, timeout=None)
+                except OSError as exc:
+                    raise WheelhouseError(f"cannot run pip ({argv[0]}): {exc.strerror or exc}") from None
+                tail = "\n".join((proc.stderr or proc.stdout or "").strip().splitlines()[-_TAIL_LINES:])
+                if proc.returncode != 0:
+                    _log.warning(
+                        f"pip download for {target.name} exited with {proc.returncode}; the native engine continues"
+                    )
+                    if tail:
+                        _log.warning(tail)
+                added, rejected = _adopt(dest, store, target, reqs)
+                runs.append(PipRun(target.name, tuple(argv), proc.returncode, added, rejected, tail))
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
     return tuple(runs)
 
 
