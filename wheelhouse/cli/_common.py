@@ -168,7 +168,28 @@ _TARGET_OPTIONS = [
         help="manylinux_2_28 (default), manylinux_2_17, manylinux2014, or musllinux_1_2 for Alpine.",
     ),
 ]
-_PROJECT_FIELDS = tuple(f.name for f in fields(ProjectOptions))
+
+
+def option_group(
+    argument: str, cls: type[Any], declared: Sequence[Callable[[Any], Any]]
+) -> Callable[[F], Callable[..., Any]]:
+    """A decorator that declares ``declared`` (click options and arguments) on a command and passes their values
+    as one object, ``argument=cls(...)``: the command's signature names the group, not each option. The click
+    parameter names must be fields of ``cls`` (a frozen dataclass); fields not declared keep their defaults."""
+    names = {f.name for f in fields(cls)}
+
+    def decorate(func: F) -> Callable[..., Any]:
+        @functools.wraps(func)
+        def command(*args: Any, **kwargs: Any) -> Any:
+            given = {name: kwargs.pop(name) for name in names if name in kwargs}
+            return func(*args, **{argument: cls(**given)}, **kwargs)
+
+        wrapped: Callable[..., Any] = command
+        for option in reversed(declared):
+            wrapped = option(wrapped)
+        return wrapped
+
+    return decorate
 
 
 def project_options(
@@ -197,18 +218,7 @@ def project_options(
         )
     )
 
-    def decorate(func: F) -> Callable[..., Any]:
-        @functools.wraps(func)
-        def command(*args: Any, **kwargs: Any) -> Any:
-            given = {name: kwargs.pop(name) for name in _PROJECT_FIELDS if name in kwargs}
-            return func(*args, project=ProjectOptions(**given), **kwargs)
-
-        wrapped: Callable[..., Any] = command
-        for option in reversed(declared):
-            wrapped = option(wrapped)
-        return wrapped
-
-    return decorate
+    return option_group("project", ProjectOptions, declared)
 
 
 def effective_settings(project: ProjectOptions = ProjectOptions(), **extra: Any) -> Settings:
@@ -359,15 +369,7 @@ def index_options(func: F) -> Callable[..., Any]:
         ),
     ]
 
-    @functools.wraps(func)
-    def command(*args: Any, **kwargs: Any) -> Any:
-        index = IndexOptions(**{f.name: kwargs.pop(f.name) for f in fields(IndexOptions)})
-        return func(*args, index=index, **kwargs)
-
-    wrapped: Callable[..., Any] = command
-    for option in reversed(declared):
-        wrapped = option(wrapped)
-    return wrapped
+    return option_group("index", IndexOptions, declared)(func)
 
 
 def index_config(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import shlex
 from collections.abc import Callable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -22,6 +22,7 @@ from wheelhouse.cli._common import (
     json_option,
     load_inputs,
     load_targets,
+    option_group,
     print_json,
     project_options,
     requirement_args,
@@ -45,18 +46,42 @@ _MODES = {
 }
 
 
-def _input_options(func: F) -> F:
-    """The base image and what the image contains and runs."""
-    options = [
+@dataclass(frozen=True)
+class ImageOptions:
+    """What render and build put in the image: the base image, the app, its command and the lock."""
+
+    base_image: str | None = None
+    base_python: str | None = None
+    app_dir: str | None = None
+    cmd: str | None = None
+    lock_file: str | None = None
+    no_lock: bool = False
+    run_network_none: bool = False
+
+
+def _image_options(func: F) -> Callable[..., Any]:
+    """The image options of render and build, passed as one ``image_options: ImageOptions`` argument."""
+    declared = [
         click.option(
-            "--run-network-none",
-            is_flag=True,
-            help="Also put RUN --network=none on the offline install step (needs Docker Engine 23 or newer).",
+            "--base-image",
+            default=None,
+            metavar="IMAGE",
+            help="Base image (default: the official python:X.Y-slim of the target; python:X.Y-alpine for musl).",
         ),
         click.option(
-            "--no-lock",
-            is_flag=True,
-            help="Ignore requirements.lock even when it exists.",
+            "--base-python",
+            default=None,
+            metavar="X.Y[.Z]",
+            help="The Python of a --base-image whose tag does not say it (checked against the target).",
+        ),
+        click.option(
+            "--app-dir",
+            default=None,
+            metavar="DIR",
+            help="The app copied into the image's /app (default: ./app when it exists).",
+        ),
+        click.option(
+            "--cmd", default=None, metavar='"CMD"', help='The command the image runs (default: "python main.py").'
         ),
         click.option(
             "--lock",
@@ -67,30 +92,17 @@ def _input_options(func: F) -> F:
             "Default: requirements.lock when it exists.",
         ),
         click.option(
-            "--cmd", default=None, metavar='"CMD"', help='The command the image runs (default: "python main.py").'
+            "--no-lock",
+            is_flag=True,
+            help="Ignore requirements.lock even when it exists.",
         ),
         click.option(
-            "--app-dir",
-            default=None,
-            metavar="DIR",
-            help="The app copied into the image's /app (default: ./app when it exists).",
-        ),
-        click.option(
-            "--base-python",
-            default=None,
-            metavar="X.Y[.Z]",
-            help="The Python of a --base-image whose tag does not say it (checked against the target).",
-        ),
-        click.option(
-            "--base-image",
-            default=None,
-            metavar="IMAGE",
-            help="Base image (default: the official python:X.Y-slim of the target; python:X.Y-alpine for musl).",
+            "--run-network-none",
+            is_flag=True,
+            help="Also put RUN --network=none on the offline install step (needs Docker Engine 23 or newer).",
         ),
     ]
-    for option in options:
-        func = option(func)
-    return func
+    return option_group("image_options", ImageOptions, declared)(func)
 
 
 # -- shared steps ------------------------------------------------------------------------------------------
@@ -129,9 +141,12 @@ def _requirement_files(settings: Settings) -> tuple[str, ...]:
     )
 
 
-def _lock_file(context: Path, lock_file: str | None, no_lock: bool) -> str | None:
+def _lock_file(context: Path, image_options: ImageOptions) -> str | None:
+    """The lock the image installs: --lock, else requirements.lock in the context when it exists; none with
+    --no-lock."""
     from wheelhouse.docker.render import DEFAULT_LOCK
 
+    lock_file, no_lock = image_options.lock_file, image_options.no_lock
     if lock_file and no_lock:
         raise UsageError("--lock and --no-lock exclude each other")
     if no_lock:
@@ -185,11 +200,11 @@ def _app_dir(context: Path, app_dir: str | None) -> str | None:
     return DEFAULT_APP_DIR if default.is_dir() else None
 
 
-def _base_image(settings: Settings, target: Target, base_image: str | None, base_python: str | None) -> BaseImage:
+def _base_image(settings: Settings, target: Target, image_options: ImageOptions) -> BaseImage:
     from wheelhouse.docker.images import default_base_image, parse_base_image
 
-    reference = base_image or settings.base_image or default_base_image(target)
-    return parse_base_image(reference, declared_python=base_python)
+    reference = image_options.base_image or settings.base_image or default_base_image(target)
+    return parse_base_image(reference, declared_python=image_options.base_python)
 
 
 def _render_options(
@@ -275,7 +290,7 @@ def _render_json(result: RenderResult, report: WriteReport | None, out_dir: Path
 
 @click.command("render")
 @project_options()
-@_input_options
+@_image_options
 @click.option(
     "--out",
     "out_dir",
@@ -289,13 +304,7 @@ def _render_json(result: RenderResult, report: WriteReport | None, out_dir: Path
 @json_option
 def render_command(
     project: ProjectOptions,
-    base_image: str | None,
-    base_python: str | None,
-    app_dir: str | None,
-    cmd: str | None,
-    lock_file: str | None,
-    no_lock: bool,
-    run_network_none: bool,
+    image_options: ImageOptions,
     out_dir: str,
     force: bool,
     check: bool,
@@ -323,11 +332,11 @@ def render_command(
         settings=settings,
         target=target,
         context=out,
-        image=_base_image(settings, target, base_image, base_python),
-        app_dir=app_dir,
-        cmd=cmd,
-        lock=_lock_file(out, lock_file, no_lock),
-        run_network_none=run_network_none,
+        image=_base_image(settings, target, image_options),
+        app_dir=image_options.app_dir,
+        cmd=image_options.cmd,
+        lock=_lock_file(out, image_options),
+        run_network_none=image_options.run_network_none,
     )
     result = render(options)
     for warning in result.warnings:
@@ -381,7 +390,7 @@ def _text(path: Path) -> str:
 @click.option("--cached", "mode", flag_value="cached", help="Build Dockerfile.cached (BuildKit pip cache; network).")
 @click.option("-t", "--tag", "tags", multiple=True, metavar="TAG", help="Name the image (repeatable).")
 @project_options(wheels="--wheels-dir")
-@_input_options
+@_image_options
 @click.option("--force", is_flag=True, help="Overwrite Dockerfiles of the same name that wheelhouse did not write.")
 @click.option(
     "--docker",
@@ -397,13 +406,7 @@ def build_command(
     mode: str,
     tags: tuple[str, ...],
     project: ProjectOptions,
-    base_image: str | None,
-    base_python: str | None,
-    app_dir: str | None,
-    cmd: str | None,
-    lock_file: str | None,
-    no_lock: bool,
-    run_network_none: bool,
+    image_options: ImageOptions,
     force: bool,
     docker: str,
     docker_args: tuple[str, ...],
@@ -425,22 +428,22 @@ def build_command(
     settings = effective_settings(project)
     context = Path(".")
     target = _one_target(settings, "build")
-    image = _base_image(settings, target, base_image, base_python)
+    image = _base_image(settings, target, image_options)
     if image.python is not None:
         # Known without Docker: refuse a mismatch before verifying or calling Docker.
         from wheelhouse.docker.images import check_base_image
 
         check_base_image(image, target)
-    lock = _lock_file(context, lock_file, no_lock)
+    lock = _lock_file(context, image_options)
     options, reqs = _render_options(
         settings=settings,
         target=target,
         context=context,
         image=image,
-        app_dir=app_dir,
-        cmd=cmd,
+        app_dir=image_options.app_dir,
+        cmd=image_options.cmd,
         lock=lock,
-        run_network_none=run_network_none,
+        run_network_none=image_options.run_network_none,
     )
     if mode == "offline":
         _verify_or_exit(state, settings, reqs, target, lock)
@@ -448,7 +451,7 @@ def build_command(
     info = client.info()
     if mode == "cached":
         client.require_buildkit("Dockerfile.cached (RUN --mount=type=cache)")
-    if run_network_none and mode == "offline":
+    if image_options.run_network_none and mode == "offline":
         client.require_run_network()
     if image.python is None:
         image = client.probe_image(image.reference)
