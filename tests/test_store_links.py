@@ -88,14 +88,24 @@ def test_the_lock_is_never_opened_through_a_link(wheels_dir: Path, tmp_path: Pat
     assert victim.read_text() == "keep me"
 
 
-def test_a_hard_linked_lock_is_refused(wheels_dir: Path, tmp_path: Path) -> None:
+def test_a_hard_linked_lock_is_never_written(wheels_dir: Path) -> None:
+    # A planted hard link (or a cp -al backup) gives the lock file another name; the holder's pid is not
+    # written then, so the other file is not truncated, and the folder still works.
     victim = wheels_dir / "victim.txt"
     victim.write_text("keep me")
     (wheels_dir / ".wheelhouse").mkdir()
     os.link(victim, wheels_dir / ".wheelhouse" / "lock")
-    with pytest.raises(StoreError, match="not a plain file"), Store(wheels_dir).lock():
-        pass
+    store = Store(wheels_dir)
+    with store.lock():
+        store.update_records({"x-1.0-py3-none-any.whl": FileRecord(sha256="1")})
     assert victim.read_text() == "keep me"
+
+
+def test_a_lock_that_is_not_a_file_is_refused(wheels_dir: Path) -> None:
+    (wheels_dir / ".wheelhouse").mkdir()
+    os.mkfifo(wheels_dir / ".wheelhouse" / "lock")
+    with pytest.raises(StoreError, match="not a regular file"), Store(wheels_dir).lock():
+        pass
 
 
 def test_a_manifest_link_is_neither_read_nor_written_through(wheels_dir: Path, tmp_path: Path) -> None:

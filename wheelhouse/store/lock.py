@@ -4,8 +4,8 @@ Contract:
 
 * :class:`FolderLock` is an exclusive ``flock(2)`` on ``wheels/.wheelhouse/lock``, re-entrant within a process,
   so that one process at a time writes the folder. The lock file is opened without following a link and must
-  be a plain file with one name (its content, the holder's pid, is rewritten on every acquisition). The kernel
-  drops the lock when its holder dies, however it dies.
+  be a regular file; the holder's pid is written into it only when it has no other name (a hard link). The
+  kernel drops the lock when its holder dies, however it dies.
 * Every process that makes a temporary file or folder in the wheels folder (``.wheelhouse/tmp/``, or next to
   the manifest) holds the lock for as long as it exists. So whoever holds the lock knows that every partial
   file it sees is abandoned, whatever its age (:func:`stray_paths`, :func:`remove_paths`): no age threshold
@@ -70,9 +70,12 @@ class FolderLock:
             except BaseException:
                 os.close(fd)
                 raise
-            with contextlib.suppress(OSError):
-                os.ftruncate(fd, 0)
-                os.write(fd, f"{os.getpid()}\n".encode())
+            # The holder's pid, for the message of whoever waits. Not into a file with other names: a hard link
+            # (planted, or made by a cp -al backup) would have a file elsewhere on the disk truncated.
+            if os.fstat(fd).st_nlink == 1:
+                with contextlib.suppress(OSError):
+                    os.ftruncate(fd, 0)
+                    os.write(fd, f"{os.getpid()}\n".encode())
             with _HELD_GUARD:
                 _HELD[key] = (fd, 1)
         try:
@@ -97,11 +100,9 @@ class FolderLock:
                 f"cannot lock the wheels folder {self.root}: {exc.strerror or exc}",
                 hint=f"make {self.root} writable (or pass --wheels DIR)",
             ) from None
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode) or st.st_nlink != 1:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
             os.close(fd)
-            # A hard link's other name, anywhere on the disk, would be truncated when the holder's pid is written.
-            raise StoreError(f"{self.path} is not a plain file of its own; refusing to use it as the folder's lock")
+            raise StoreError(f"{self.path} is not a regular file; refusing to use it as the folder's lock")
         return fd
 
     def _acquire(self, fd: int, *, wait: bool, timeout: float | None, on_wait: Callable[[str], None] | None) -> None:
