@@ -11,16 +11,16 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["DIST_SUFFIXES", "irrelevant", "is_dist_filename", "unsafe_filename"]
+from wheelhouse.dists import DIST_SUFFIXES
 
-# What wheelhouse downloads: wheels and source distributions.
-DIST_SUFFIXES = (".whl", ".tar.gz", ".zip")
+__all__ = ["DIST_SUFFIXES", "irrelevant", "is_dist_filename", "unsafe_filename"]
 
 _CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
 _DRIVE = re.compile(r"[A-Za-z]:")
-# Formats an index lists that wheelhouse never uses (eggs, Windows installers, old archives): not hostile, so
-# skipped without a warning; PyPI lists thousands of them for long-lived projects.
-_OTHER_FORMATS = (".egg", ".exe", ".msi", ".rpm", ".dmg", ".deb", ".tar.bz2", ".tgz", ".tar.xz", ".tar", ".tbz")
+# Formats an index lists that wheelhouse never uses (eggs, installers, system packages): not hostile, so skipped
+# without a warning; PyPI lists thousands of them for long-lived projects. Every archive format pip builds from
+# (.tar.bz2, .tgz, ...) is a source distribution, and some old releases publish nothing else: those are kept.
+_OTHER_FORMATS = (".egg", ".exe", ".msi", ".rpm", ".dmg", ".deb")
 _LINUX_OR_ANY = ("manylinux", "musllinux", "linux", "any")
 
 
@@ -60,5 +60,6 @@ def unsafe_filename(filename: str) -> str | None:
 
 
 def is_dist_filename(filename: str) -> bool:
-    """Whether ``filename`` ends like a wheel or a source distribution wheelhouse can use."""
+    """Whether ``filename`` ends like a wheel or a source distribution in a format pip accepts
+    (:data:`wheelhouse.dists.DIST_SUFFIXES`)."""
     return filename.endswith(DIST_SUFFIXES)
