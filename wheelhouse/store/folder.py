@@ -258,13 +258,14 @@ class Store:
                     )
                 records[filename] = asdict(record)
                 cached = files.get(filename)
-                if prime and record.sha256 and not (isinstance(cached, dict) and cached.get("sha256")):
+                if prime and record.sha256:
                     with contextlib.suppress(OSError):
                         st = (self.root / filename).stat()
-                        if not is_fresh(cached, st):
-                            cached = file_key(st)
-                        assert isinstance(cached, dict)
-                        entry = {**cached, "sha256": record.sha256}
+                        # An entry of an earlier file of that name (other inode or ctime) is replaced whole.
+                        base = cached if is_fresh(cached, st) else file_key(st)
+                        if base.get("sha256"):
+                            continue
+                        entry = {**base, "sha256": record.sha256}
                         if filename.endswith(".whl") and "metadata" not in entry and "problem" not in entry:
                             # Read now, while the downloads of other files are still arriving, rather than by
                             # the scan of the verify that follows them.
