@@ -45,8 +45,9 @@ HOSTILE_NAMES = [
     ".evil-1.0-py3-none-any.whl",
     "evil-1.0-py3-none-any.whl\n",
 ]
-# Installers are everyday index content (PyPI lists thousands): refused just the same, but without a warning.
-QUIET = {"evil-1.0-py3-none-any.exe", "evil-1.0.tar.gz.exe"}
+# Names no installer would pick (installers are everyday index content: PyPI lists thousands; a wheel name with
+# another suffix is not a wheel) are refused just the same, but without a warning, as pip passes over them.
+QUIET = {"evil-1.0-py3-none-any.exe", "evil-1.0.tar.gz.exe", "evil-1.0-py3-none-any.whl.sh"}
 
 
 @pytest.mark.parametrize("api", ["json", "html"])
