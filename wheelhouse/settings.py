@@ -95,8 +95,8 @@ def settings_rows(settings: Settings) -> tuple[SettingRow, ...]:
 @dataclass(frozen=True)
 class IndexOptions:
     """The index options given on the command line (``--index-url``, ``--extra-index-url``, ``--find-links``,
-    ``--no-index``, ``--cert``, ``--timeout``, ``--retries``, ``--isolated``); None, empty and False mean
-    "not given"."""
+    ``--no-index``, ``--cert``, ``--timeout``, ``--retries``, ``--isolated``, ``--keyring-provider``); None, empty
+    and False mean "not given"."""
 
     index_url: str | None = None
     extra_index_urls: tuple[str, ...] = ()
@@ -106,6 +106,7 @@ class IndexOptions:
     timeout: float | None = None
     retries: int | None = None
     isolated: bool = False
+    keyring_provider: str | None = None
 
 
 # IndexConfig fields shown by `wheelhouse config`, in this order, with their names in a configuration file.
@@ -118,6 +119,7 @@ INDEX_KEYS = {
     "timeout": "timeout",
     "retries": "retries",
     "isolated": "isolated",
+    "keyring_provider": "keyring-provider",
 }
 
 
@@ -177,6 +179,7 @@ def effective_index_config(
                 "cert": options.cert,
                 "timeout": options.timeout,
                 "retries": options.retries,
+                "keyring_provider": options.keyring_provider,
             },
             "command line",
         )

@@ -367,6 +367,13 @@ def index_options(func: F) -> Callable[..., Any]:
         click.option(
             "--isolated", is_flag=True, help="Ignore pip's configuration files and PIP_* environment variables."
         ),
+        click.option(
+            "--keyring-provider",
+            type=click.Choice(["auto", "subprocess", "disabled"]),
+            default=None,
+            help="Ask the keyring command for an index's credentials after a 401 (auto: when keyring is on PATH; "
+            "default auto, or pip's 'keyring-provider').",
+        ),
     ]
 
     return option_group("index", IndexOptions, declared)(func)

@@ -9,6 +9,8 @@ The modules, lowest first (each imports only those above it):
 
 * ``config``: :class:`IndexConfig` and reading it from pip's configuration files and ``PIP_*`` variables.
 * ``auth``: credentials taken out of the configured URLs, sent to their own host only, scrubbed from messages.
+* ``keyring``: credentials from the ``keyring`` command, asked after a 401 (``--keyring-provider``).
+* ``tls``: what HTTPS is verified against: a named CA bundle, else the system trust store (``truststore``).
 * ``filenames``: which listed names are worth parsing and which are safe to write into the wheels folder.
 * ``pages``: :class:`RemoteFile` and the parsing of HTML, JSON and find-links pages (no network).
 * ``transport``: the one HTTP session, retries with back-off and ``Retry-After``, bounded and verified bodies.

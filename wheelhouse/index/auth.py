@@ -2,7 +2,8 @@
 
 Contract: a URL given with ``user:password@`` is stored and reported without them; the pair is sent as HTTP
 basic auth to requests for that host (and no other), and :meth:`Credentials.redact` scrubs the secrets from any
-text (an exception from the HTTP stack may quote a URL) before it reaches a message.
+text (an exception from the HTTP stack may quote a URL) before it reaches a message. A pair found later (the
+keyring's, after a 401) is kept the same way, in memory only.
 """
 
 from __future__ import annotations
@@ -32,13 +33,19 @@ class Credentials:
 
     def __init__(self) -> None:
         self._by_host: dict[str, tuple[str, str]] = {}
+        self.urls: list[str] = []  # the URLs taken, without credentials: the keyring's service names
 
     def take(self, url: str) -> str:
         """``url`` without its credentials, which are remembered for its host."""
         clean, auth = split_credentials(url)
         if auth is not None:
             self._by_host[netloc(clean)] = auth
+        self.urls.append(clean)
         return clean
+
+    def keep(self, host: str, pair: tuple[str, str]) -> None:
+        """Send ``pair`` to ``host`` from now on (credentials found after the URLs were taken)."""
+        self._by_host[host] = pair
 
     def for_host(self, host: str) -> tuple[str, str] | None:
         """The pair to send to ``host`` (as :func:`netloc` spells it), or None."""

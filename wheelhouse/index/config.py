@@ -19,9 +19,32 @@ from typing import Any
 from wheelhouse._text import redact_url
 from wheelhouse.errors import ConfigError
 
-__all__ = ["PYPI_SIMPLE_URL", "IndexConfig", "index_config_from_pip", "pip_config_files"]
+__all__ = [
+    "KEYRING_PROVIDERS",
+    "PYPI_SIMPLE_URL",
+    "IndexConfig",
+    "check_keyring_provider",
+    "index_config_from_pip",
+    "pip_config_files",
+]
 
 PYPI_SIMPLE_URL = "https://pypi.org/simple"
+# pip's and uv's spellings of --keyring-provider ("auto" is pip's default: the keyring command when on PATH).
+KEYRING_PROVIDERS = ("auto", "subprocess", "disabled")
+
+
+def check_keyring_provider(value: str, source: str) -> str:
+    """``value`` as a keyring provider name (case-insensitive), or a ConfigError naming ``source``.
+
+    pip's ``import`` is accepted as ``subprocess`` (wheelhouse asks the keyring command, never imports keyring),
+    so a pip configuration written for pip keeps working.
+    """
+    name = value.strip().lower()
+    if name == "import":
+        return "subprocess"
+    if name not in KEYRING_PROVIDERS:
+        raise ConfigError(f"{source}: invalid keyring-provider {value!r} (use {', '.join(KEYRING_PROVIDERS)})")
+    return name
 
 
 @dataclass(frozen=True, repr=False)
@@ -40,6 +63,8 @@ class IndexConfig:
     timeout: float = 15.0
     retries: int = 4
     isolated: bool = False
+    # Whether index credentials may come from the keyring command: "auto", "subprocess" or "disabled".
+    keyring_provider: str = "auto"
     sources: tuple[tuple[str, str], ...] = field(default=(), compare=False)
 
     @property
@@ -53,7 +78,8 @@ class IndexConfig:
             f"IndexConfig(index_url={redact_url(self.index_url)!r}, "
             f"extra_index_urls={tuple(redact_url(u) for u in self.extra_index_urls)!r}, "
             f"find_links={tuple(redact_url(u) for u in self.find_links)!r}, no_index={self.no_index!r}, "
-            f"cert={self.cert!r}, timeout={self.timeout!r}, retries={self.retries!r}, isolated={self.isolated!r})"
+            f"cert={self.cert!r}, timeout={self.timeout!r}, retries={self.retries!r}, isolated={self.isolated!r}, "
+            f"keyring_provider={self.keyring_provider!r})"
         )
 
 
@@ -114,7 +140,16 @@ def pip_config_files(
 
 
 # Option names as pip spells them in config files (long option without "--"), mapped to one key each.
-_PIP_OPTIONS = {"index-url", "extra-index-url", "find-links", "no-index", "cert", "timeout", "retries"}
+_PIP_OPTIONS = {
+    "index-url",
+    "extra-index-url",
+    "find-links",
+    "no-index",
+    "cert",
+    "timeout",
+    "retries",
+    "keyring-provider",
+}
 _PIP_ALIASES = {"default-timeout": "timeout"}
 # The sections pip consults for ``pip download``, lowest priority first. wheelhouse does what
 # ``pip download`` does, so it reads what that command reads: [install] settings do not apply to it.
@@ -163,9 +198,10 @@ def index_config_from_pip(
     files; ``PIP_CONFIG_FILE=os.devnull`` disables them all); within the files, ``[download]`` overrides
     ``[global]`` wherever each is set, as pip does. Variables read: ``PIP_INDEX_URL``, ``PIP_EXTRA_INDEX_URL``
     and ``PIP_FIND_LINKS`` (space-separated lists), ``PIP_NO_INDEX``, ``PIP_CERT``, ``PIP_TIMEOUT`` /
-    ``PIP_DEFAULT_TIMEOUT`` and ``PIP_RETRIES``; empty values are ignored. ``environ`` defaults to
-    ``os.environ``; ``system_files`` replaces the system-wide file list (for tests). ``isolated=True`` ignores
-    files and environment alike. Raises :class:`ConfigError` naming the file or variable for a bad value.
+    ``PIP_DEFAULT_TIMEOUT``, ``PIP_RETRIES`` and ``PIP_KEYRING_PROVIDER``; empty values are ignored.
+    ``environ`` defaults to ``os.environ``; ``system_files`` replaces the system-wide file list (for tests).
+    ``isolated=True`` ignores files and environment alike. Raises :class:`ConfigError` naming the file or
+    variable for a bad value.
     """
     if isolated:
         return IndexConfig(isolated=True)
@@ -200,6 +236,8 @@ def index_config_from_pip(
                 kwargs[name] = _pip_bool(value, source)
             elif key == "cert":
                 kwargs[name] = value.strip()
+            elif key == "keyring-provider":
+                kwargs[name] = check_keyring_provider(value, source)
             elif key == "timeout":
                 kwargs[name] = float(value)
                 if not kwargs[name] > 0:

@@ -6,7 +6,9 @@ fix (a connection error, 429 and 5xx answers, a body cut short or trickling belo
 :class:`~wheelhouse.errors.NetworkError` for what it cannot (TLS, a malformed URL). :meth:`Transport.retrying`
 turns the last :class:`Transient` into a ``NetworkError`` naming the redacted URL and the number of attempts.
 Every message is redacted: the URL by :func:`~wheelhouse._text.redact_url`, the cause by the known secrets.
-Nothing here knows about projects, pages or wheels.
+HTTPS is verified as :mod:`wheelhouse.index.tls` says (a named CA bundle, else the system trust store); a 401 from
+a host whose URL and ~/.netrc gave no password is answered once with the keyring's credentials
+(:mod:`wheelhouse.index.keyring`), as pip does. Nothing here knows about projects, pages or wheels.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import http.client
 import itertools
 import os
 import re
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -25,13 +28,14 @@ from typing import IO, Generic, TypeVar
 
 import requests
 import urllib3.exceptions
-from requests.adapters import HTTPAdapter
 
 from wheelhouse import __version__
 from wheelhouse._text import redact_url
 from wheelhouse.errors import NetworkError, StoreError
 from wheelhouse.index.auth import Credentials, netloc
 from wheelhouse.index.config import IndexConfig
+from wheelhouse.index.keyring import keyring_lookup, service_names
+from wheelhouse.index.tls import TrustAdapter, ca_bundle, system_context
 
 __all__ = ["BODY_ERRORS", "CHUNK", "MAX_PAGE_BYTES", "USER_AGENT", "OnceCache", "Transient", "Transport", "encoded"]
 
@@ -44,6 +48,7 @@ _RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
 _READ1_SIZE = 1024 * 1024
 # Below this rate, sustained over a whole timeout period, a transfer counts as stalled and is retried.
 _MIN_BYTES_PER_SECOND = 1024
+_CERT_HINT = "point --cert (or pip's 'cert' setting) at the CA bundle that signs this index"
 
 T = TypeVar("T")
 K = TypeVar("K")
@@ -162,10 +167,14 @@ class Transport:
         self._max_wait = max_wait
         self._sleep = sleep
         self._owns_session = session is None
-        self._session = session if session is not None else self._new_session(jobs)
         # Per request rather than on the session: requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE override
         # session.verify (psf/requests#3829), and a --cert the user gave must win over the environment.
-        self._verify: str | None = config.cert
+        self._verify = ca_bundle(config.cert, os.environ if session is None or session.trust_env else {})
+        self._session = (
+            session if session is not None else self._new_session(jobs, None if self._verify else system_context())
+        )
+        self._keyring = keyring_lookup(config.keyring_provider)
+        self._keyring_answers: OnceCache[str, tuple[str, str] | None] = OnceCache()
         # requests reads proxies, ~/.netrc and CA bundles from the environment on *every* request (walking
         # os.environ and re-reading ~/.netrc). Read them once per host instead, with the same rules
         # (requests.utils), and let the session stop looking.
@@ -175,20 +184,20 @@ class Transport:
         self._templates: dict[
             tuple[str, str, tuple[tuple[str, str], ...], tuple[str, str] | None], requests.PreparedRequest
         ] = {}
-        if self._verify is None and self._trust_env:
-            self._verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or None
         self.timeout = (config.timeout, config.timeout)
         self._lock = threading.Lock()
         self._requests = 0
 
     @staticmethod
-    def _new_session(jobs: int) -> requests.Session:
+    def _new_session(jobs: int, ssl_context: ssl.SSLContext | None) -> requests.Session:
         session = requests.Session()
         session.headers["User-Agent"] = USER_AGENT
         # A pool slot per worker thread (the prefetching and the downloading workers share the session), so
         # parallel fetches reuse connections instead of opening and discarding new ones;
         # retries are ours (they must also cover bodies cut short, which urllib3's Retry does not see).
-        adapter = HTTPAdapter(pool_connections=max(10, jobs), pool_maxsize=2 * jobs, max_retries=0)
+        adapter = TrustAdapter(
+            ssl_context=ssl_context, pool_connections=max(10, jobs), pool_maxsize=2 * jobs, max_retries=0
+        )
         session.mount("https://", adapter)
         session.mount("http://", adapter)
         return session
@@ -243,18 +252,42 @@ class Transport:
         except requests.exceptions.SSLError as exc:
             raise NetworkError(
                 f"TLS error for {redact_url(url)}: {self.cause(exc)}",
-                hint="point --cert (or pip's 'cert' setting) at the CA bundle that signs this index",
+                hint=_CERT_HINT,
             ) from None
         except (requests.ConnectionError, requests.Timeout) as exc:
             raise Transient(self.cause(exc)) from None
         except requests.RequestException as exc:
             raise NetworkError(f"cannot fetch {redact_url(url)}: {self.cause(exc)}") from None
+        except OSError as exc:  # requests' own check that the named CA bundle exists
+            raise NetworkError(f"cannot fetch {redact_url(url)}: {self.cause(exc)}", hint=_CERT_HINT) from None
         self._count(len(response.history))
+        if response.status_code == 401 and self._keyring_pair(url, host, auth, netrc_auth) is not None:
+            response.close()
+            return self.get(url, headers=headers, stream=stream)
         if response.status_code in _RETRY_STATUS:
             retry_after = _parse_retry_after(response.headers.get("Retry-After"))
             response.close()
             raise Transient(f"HTTP {response.status_code}", retry_after)
         return response
+
+    def _keyring_pair(
+        self, url: str, host: str, sent: tuple[str, str] | None, netrc_auth: tuple[str, str] | None
+    ) -> tuple[str, str] | None:
+        """The keyring's credentials for ``host`` when they are worth a second attempt, else None.
+
+        Asked once per host (by the first thread to need them), only when neither the URL nor ~/.netrc gave a
+        password (a user name alone is passed on to the keyring), and only if they differ from those just sent.
+        """
+        if self._keyring is None or netrc_auth is not None or (sent is not None and sent[1]):
+            return None
+        keyring = self._keyring
+        username = sent[0] if sent is not None else None
+        services = service_names(url.split("?", 1)[0], self._credentials.urls)
+        pair = self._keyring_answers.get(host, lambda: keyring.credentials(services, username))
+        if pair is None or pair == sent:
+            return None
+        self._credentials.keep(host, pair)
+        return pair
 
     def _prepared(
         self, url: str, host: str, headers: Mapping[str, str] | None, auth: tuple[str, str] | None
@@ -313,7 +346,7 @@ class Transport:
         status = response.status_code
         hint = None
         if status in (401, 403):
-            hint = "the index needs credentials: put them in ~/.netrc or in the index URL"
+            hint = "the index needs credentials: put them in ~/.netrc, in the index URL, or in a keyring (keyring set)"
         return NetworkError(
             f"cannot fetch {redact_url(url)}: HTTP {status} {response.reason or ''}".rstrip(), hint=hint
         )
