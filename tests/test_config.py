@@ -16,6 +16,8 @@ KEYS = [
     "wheels",
     "requirements",
     "constraints",
+    "extras",
+    "groups",
     "targets",
     "python",
     "libc",

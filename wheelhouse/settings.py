@@ -37,6 +37,9 @@ class Settings:
     wheels: str = "wheels"
     requirements: tuple[str, ...] = ()
     constraints: tuple[str, ...] = ()
+    # Optional dependencies and dependency groups taken from pyproject.toml and lock files (--extra, --group).
+    extras: tuple[str, ...] = ()
+    groups: tuple[str, ...] = ()
     targets: tuple[str, ...] = ()
     python: tuple[str, ...] = ()
     libc: str | None = None
@@ -67,7 +70,7 @@ class Settings:
 
 _KEYS = {f.name for f in fields(Settings)} - {"sources", "config_file"}
 _TOML_KEYS = {k.replace("_", "-"): k for k in _KEYS}
-_LIST_KEYS = {"requirements", "constraints", "targets", "python", "extra_index_urls", "find_links"}
+_LIST_KEYS = {"requirements", "constraints", "extras", "groups", "targets", "python", "extra_index_urls", "find_links"}
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from wheelhouse.index.config import IndexConfig
+    from wheelhouse.inputs import Inputs
     from wheelhouse.requirements import RequirementSet
     from wheelhouse.store.folder import Store
     from wheelhouse.targets import Target
@@ -116,6 +117,8 @@ class ProjectOptions:
     packages: tuple[str, ...] = ()
     requirement_files: tuple[str, ...] = ()
     constraints: tuple[str, ...] = ()
+    extras: tuple[str, ...] = ()
+    groups: tuple[str, ...] = ()
     targets: tuple[str, ...] = ()
     pythons: tuple[str, ...] = ()
     libc: str | None = None
@@ -124,7 +127,15 @@ class ProjectOptions:
     @property
     def selects(self) -> bool:
         """Whether requirements or targets were given on the command line (``--libc`` alone selects nothing)."""
-        return bool(self.packages or self.requirement_files or self.constraints or self.targets or self.pythons)
+        return bool(
+            self.packages
+            or self.requirement_files
+            or self.constraints
+            or self.extras
+            or self.groups
+            or self.targets
+            or self.pythons
+        )
 
 
 _REQUIREMENT_OPTIONS = [
@@ -134,7 +145,8 @@ _REQUIREMENT_OPTIONS = [
         "requirement_files",
         multiple=True,
         type=click.Path(dir_okay=False),
-        help="Requirements file (pip format). Repeatable. Default: the configured files, else ./requirements.txt.",
+        help="Requirements: a pip requirements file, pyproject.toml, pylock.toml, uv.lock or poetry.lock. "
+        "Repeatable. Default: the configured files, else ./requirements.txt, ./pylock.toml or ./pyproject.toml.",
     ),
     click.option(
         "-c",
@@ -142,7 +154,21 @@ _REQUIREMENT_OPTIONS = [
         "constraints",
         multiple=True,
         type=click.Path(dir_okay=False),
-        help="Constraints file (pip format). Repeatable.",
+        help="Constraints: a pip constraints file, or a lock file whose versions constrain. Repeatable.",
+    ),
+    click.option(
+        "--extra",
+        "extras",
+        multiple=True,
+        metavar="NAME",
+        help="Include the optional dependencies NAME of pyproject.toml or a lock file. Repeatable.",
+    ),
+    click.option(
+        "--group",
+        "groups",
+        multiple=True,
+        metavar="NAME",
+        help="Include the dependency group NAME (PEP 735) of pyproject.toml or a lock file. Repeatable.",
     ),
 ]
 _TARGET_OPTIONS = [
@@ -230,6 +256,8 @@ def effective_settings(project: ProjectOptions = ProjectOptions(), **extra: Any)
             wheels=project.wheels_dir,
             requirements=project.requirement_files,
             constraints=project.constraints,
+            extras=project.extras,
+            groups=project.groups,
             targets=project.targets,
             python=project.pythons,
             libc=project.libc,
@@ -250,7 +278,12 @@ def load_project(project: ProjectOptions, *, required: bool = True, **extra: Any
     """Settings (configuration overridden by the command line, ``extra`` included), then the requirements,
     then the targets."""
     settings = effective_settings(project, **extra)
-    return Project(settings, load_inputs(settings, project.packages, required=required), load_targets(settings))
+    inputs = _read_inputs(settings, project.packages, required=required)
+    targets = load_targets(settings)
+    from wheelhouse.inputs import check_scopes
+
+    check_scopes(inputs.scopes, targets)
+    return Project(settings, inputs.requirements, targets)
 
 
 def load_targets(settings: Settings) -> tuple[Target, ...]:
@@ -263,20 +296,32 @@ def load_targets(settings: Settings) -> tuple[Target, ...]:
 
 
 def load_inputs(settings: Settings, packages: Sequence[str], *, required: bool = True) -> RequirementSet:
-    """The requirement set named by -r/-c/PKG, the configuration, or ./requirements.txt."""
-    from wheelhouse.requirements import RequirementSet, load_requirements
+    """The requirement set named by -r/-c/PKG (any input format), the configuration, or the input found here."""
+    return _read_inputs(settings, packages, required=required).requirements
+
+
+def _read_inputs(settings: Settings, packages: Sequence[str], *, required: bool = True) -> Inputs:
+    """:func:`load_inputs`, with the scopes of the lock files among the inputs (checked against the targets)."""
+    from wheelhouse.inputs import Inputs, Selection, find_default_input, load_inputs
+    from wheelhouse.requirements import RequirementSet
 
     files = list(settings.requirements)
-    if not files and not packages and Path("requirements.txt").is_file():
-        files = ["requirements.txt"]
+    if not files and not packages:
+        found = find_default_input(Path())
+        if found is not None:
+            _log.info(f"no requirements given: using {found}, found here")
+            files = [found]
     if not files and not packages:
         if not required:
-            return RequirementSet()
+            return Inputs(RequirementSet())
         raise UsageError(
-            "no requirements given and no requirements.txt here",
-            hint="pass -r requirements.txt or package names, or set requirements in wheelhouse.toml",
+            "no requirements given, and no requirements.txt, pylock.toml or pyproject.toml here",
+            hint="pass -r FILE or package names, set requirements in wheelhouse.toml, or run wheelhouse init",
         )
-    return load_requirements(files, packages, constraints=settings.constraints, wheels_dir=settings.wheels_path)
+    selection = Selection(settings.extras, settings.groups)
+    return load_inputs(
+        files, packages, constraints=settings.constraints, selection=selection, wheels_dir=settings.wheels_path
+    )
 
 
 def requirement_args(settings: Settings, packages: Sequence[str]) -> tuple[str, ...]:
@@ -288,6 +333,10 @@ def requirement_args(settings: Settings, packages: Sequence[str]) -> tuple[str, 
     if settings.sources.get("constraints") == "command line":
         for f in settings.constraints:
             args += ["-c", f]
+    for key, option in (("extras", "--extra"), ("groups", "--group")):
+        if settings.sources.get(key) == "command line":
+            for name in getattr(settings, key):
+                args += [option, name]
     args += list(packages)
     return tuple(args)
 

@@ -1,0 +1,151 @@
+"""``pyproject.toml`` as a requirements input: ``[project] dependencies``, the optional dependencies chosen with
+``--extra`` and the PEP 735 dependency groups chosen with ``--group``.
+
+Groups, with their ``include-group`` tables and cycle checks, are packaging's (:mod:`packaging.dependency_groups`);
+this module only walks the includes itself to know which group wrote each requirement, so an origin is the
+line of the string in the file. The project itself is not a requirement: its own code is not a wheel to fetch.
+Dependencies the file declares ``dynamic`` (computed by the build backend) cannot be read without building, so
+they are an error that says what to pass instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from packaging.dependency_groups import DependencyGroupInclude, DependencyGroupResolver
+from packaging.utils import canonicalize_name
+
+from wheelhouse.errors import RequirementsError
+from wheelhouse.inputs import _toml
+from wheelhouse.inputs.model import Found, Selection
+from wheelhouse.requirements import Origin, RequirementLine, parse_requirement_text
+
+__all__ = ["read_pyproject"]
+
+
+def read_pyproject(path: str, selection: Selection, *, wheels_dir: Path | None = None) -> Found:
+    """The requirements of ``path``: main dependencies, then the selected extras, then the selected groups."""
+    text, data = _toml.load(path)
+    lines = _toml.Lines(text)
+    project = data.get("project")
+    groups_table = data.get("dependency-groups")
+    if project is None and groups_table is None:
+        raise RequirementsError(
+            "no [project] table and no [dependency-groups]: nothing to install",
+            path=path,
+            line=None,
+            text="",
+            hint="list the dependencies in [project] dependencies, or pass a requirements file or a lock file",
+        )
+    project = _table(project, path, "[project]")
+    found: list[RequirementLine] = []
+    dynamic = project.get("dynamic", [])
+    if "dependencies" in dynamic or ("optional-dependencies" in dynamic and selection.extras):
+        raise RequirementsError(
+            "the dependencies are dynamic (computed by the build backend), so they cannot be read offline",
+            path=path,
+            line=_first(lines, "project"),
+            text="",
+            hint="export them to a requirements file or lock the project (uv lock, poetry lock), and pass that",
+        )
+    if "dependencies" not in project and "poetry" in data.get("tool", {}):
+        raise RequirementsError(
+            "the dependencies are in [tool.poetry], Poetry's own format",
+            path=path,
+            line=None,
+            text="",
+            hint="pass poetry.lock instead (wheelhouse reads it), or move them to [project] dependencies",
+        )
+    header = _first(lines, "project")
+    for text_item in _strings(project.get("dependencies", []), path, "[project] dependencies"):
+        found.append(_requirement(text_item, path, lines.string(text_item, header), wheels_dir))
+
+    optional = _table(project.get("optional-dependencies", {}), path, "[project.optional-dependencies]")
+    by_extra = {canonicalize_name(name): (name, value) for name, value in optional.items()}
+    known_extras = frozenset(by_extra)
+    for extra in selection.extras:
+        if canonicalize_name(extra) not in by_extra:
+            continue
+        name, items = by_extra[canonicalize_name(extra)]
+        start = _first(lines, "project.optional-dependencies") or header
+        start = lines.key(name, start) or start
+        for text_item in _strings(items, path, f"optional dependency {name!r}"):
+            found.append(_requirement(text_item, path, lines.string(text_item, start), wheels_dir))
+
+    groups = _table(groups_table or {}, path, "[dependency-groups]")
+    known_groups = frozenset(canonicalize_name(name) for name in groups)
+    wanted = [g for g in selection.groups if canonicalize_name(g) in known_groups]
+    if wanted:
+        found += _groups(groups, wanted, path, lines, wheels_dir)
+    return Found(requirements=tuple(found), known_extras=known_extras, known_groups=known_groups)
+
+
+def _groups(
+    groups: Mapping[str, Any], wanted: Sequence[str], path: str, lines: _toml.Lines, wheels_dir: Path | None
+) -> list[RequirementLine]:
+    """The requirements of the wanted groups and the groups they include, each once, with its own line."""
+    try:
+        resolver = DependencyGroupResolver(groups)
+        for group in wanted:
+            resolver.resolve(group)  # packaging's validation: names, objects, cycles
+    except ValueError as exc:
+        reason = " ".join(str(exc).split())
+        raise RequirementsError(f"[dependency-groups]: {reason}", path=path, line=None, text="") from None
+    header = _first(lines, "dependency-groups")
+    raw_names = {canonicalize_name(name): name for name in groups}
+    out: list[RequirementLine] = []
+    done: set[str] = set()
+    pending = [canonicalize_name(g) for g in wanted]
+    while pending:
+        group = pending.pop(0)
+        if group in done:
+            continue
+        done.add(group)
+        start = lines.key(raw_names[group], header or 1) or header
+        for item in resolver.lookup(group):
+            if isinstance(item, DependencyGroupInclude):
+                pending.append(canonicalize_name(item.include_group))
+                continue
+            written = _written(groups[raw_names[group]], str(item))
+            out.append(_requirement(written, path, lines.string(written, start), wheels_dir))
+    # One requirement reached through two groups is one line to the resolver (the first group's).
+    return list({(line.text, str(line.origin)): line for line in out}.values())
+
+
+def _written(items: Any, parsed: str) -> str:
+    """The string as the file wrote it (for its line), matched by its parsed form."""
+    from packaging.requirements import Requirement
+
+    for item in items if isinstance(items, list) else []:
+        if isinstance(item, str):
+            try:
+                if str(Requirement(item)) == parsed:
+                    return item
+            except ValueError:
+                continue
+    return parsed
+
+
+def _requirement(text: str, path: str, line: int | None, wheels_dir: Path | None) -> RequirementLine:
+    return parse_requirement_text(text, Origin(path, line), wheels_dir=wheels_dir)
+
+
+def _first(lines: _toml.Lines, table: str) -> int | None:
+    found = lines.headers(table)
+    return found[0] if found else None
+
+
+def _table(value: Any, path: str, what: str) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise RequirementsError(f"{what} must be a table", path=path, line=None, text="")
+    return value
+
+
+def _strings(value: Any, path: str, what: str) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise RequirementsError(f"{what} must be a list of strings", path=path, line=None, text="")
+    return value

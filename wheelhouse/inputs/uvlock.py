@@ -1,0 +1,225 @@
+"""``uv.lock`` as a requirements input: the project's dependencies as requirements, every locked release as an
+exact constraint.
+
+uv writes one universal lock: each ``[[package]]`` is a release, with ``resolution-markers`` when uv forked the
+resolution and chose several versions of one project for different environments. Honouring the lock exactly
+while still letting each target's markers and tags decide which files it needs means: the requirements are the
+project's own dependency entries (its extras with ``--extra``, its ``dev-dependencies`` groups with ``--group``;
+uv has already folded ``include-group`` into them), and every registry release is a ``name==version``
+constraint carrying its resolution markers. The resolver then picks, per target, exactly the locked version.
+
+Projects of the workspace itself (sources ``virtual``, ``editable``, ``directory``) are not wheels to fetch:
+their dependencies are taken in their place. A release from a git repository, a URL or a local path cannot be
+fetched offline from an index, so it is an error naming the lock's line. The lock's ``requires-python`` and
+``supported-markers`` (uv's ``environments``) are its :class:`~wheelhouse.inputs.model.LockScope`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from packaging.markers import InvalidMarker, Marker
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.utils import canonicalize_name
+
+from wheelhouse.errors import RequirementsError
+from wheelhouse.inputs import _toml
+from wheelhouse.inputs.model import Found, LockScope, Selection, both, either
+from wheelhouse.requirements import Origin, RequirementLine
+
+__all__ = ["read_uv_lock"]
+
+_LOCAL_SOURCES = ("virtual", "editable", "directory")
+
+
+@dataclass(frozen=True)
+class _Package:
+    data: Mapping[str, Any]
+    start: int | None  # the line of its [[package]] header
+    end: int | None
+
+    @property
+    def name(self) -> str:
+        return str(self.data.get("name", ""))
+
+    @property
+    def source(self) -> Mapping[str, Any]:
+        source = self.data.get("source", {})
+        return source if isinstance(source, dict) else {}
+
+    @property
+    def local(self) -> bool:
+        return any(key in self.source for key in _LOCAL_SOURCES)
+
+
+def read_uv_lock(path: str, selection: Selection) -> Found:
+    """Requirements and constraints from a ``uv.lock``; see the module docstring."""
+    text, data = _toml.load(path)
+    lines = _toml.Lines(text)
+    raw = data.get("package", [])
+    if not isinstance(raw, list) or not all(isinstance(p, dict) for p in raw):
+        raise RequirementsError("[[package]] must be an array of tables", path=path, line=None, text="")
+    starts = lines.headers("package")
+    packages = []
+    for index, entry in enumerate(raw):
+        start = starts[index] if index < len(starts) and len(starts) == len(raw) else None
+        packages.append(_Package(entry, start, lines.end_of_item(start, "package") if start else None))
+    by_name: dict[str, list[_Package]] = {}
+    for package in packages:
+        by_name.setdefault(canonicalize_name(package.name), []).append(package)
+
+    roots = _roots(packages, data)
+    if not roots:
+        raise RequirementsError("no project of the workspace in this lock", path=path, line=None, text="")
+    reader = _Reader(path, lines, by_name, selection)
+    for root in roots:
+        reader.take(root, "dependencies", None)
+        for extra in selection.extras:
+            reader.take(root, "optional-dependencies", None, canonicalize_name(extra))
+        for group in selection.groups:
+            reader.take(root, "dev-dependencies", None, canonicalize_name(group))
+
+    constraints = []
+    for package in packages:
+        if package.local:
+            continue
+        origin = Origin(path, lines.key("name", package.start, package.end) if package.start else None)
+        if "registry" not in package.source:
+            kind = next(iter(package.source), "unknown")
+            raise RequirementsError(
+                f"{package.name} comes from a {kind} source, which is not supported offline",
+                path=path,
+                line=origin.line,
+                text="",
+                hint="lock it from a package index, or put its wheel into the wheels folder and pin it",
+            )
+        constraints.append(_pin(package, origin, path))
+
+    known_extras = frozenset(canonicalize_name(e) for r in roots for e in _mapping(r.data, "optional-dependencies"))
+    known_groups = frozenset(canonicalize_name(g) for r in roots for g in _mapping(r.data, "dev-dependencies"))
+    return Found(
+        requirements=tuple(reader.out.values()),
+        constraints=tuple(constraints),
+        scope=_scope(path, data, roots),
+        known_extras=known_extras,
+        known_groups=known_groups,
+    )
+
+
+def _roots(packages: Sequence[_Package], data: Mapping[str, Any]) -> list[_Package]:
+    """The project at the workspace root; without one (a virtual workspace), every member."""
+    at_root = [p for p in packages if p.local and any(p.source.get(k) == "." for k in _LOCAL_SOURCES)]
+    if at_root:
+        return at_root
+    manifest = data.get("manifest", {})
+    members = {canonicalize_name(m) for m in manifest.get("members", [])} if isinstance(manifest, dict) else set()
+    return [p for p in packages if p.local and canonicalize_name(p.name) in members]
+
+
+class _Reader:
+    """Walks dependency entries from the roots, through the workspace's own projects, to registry releases."""
+
+    def __init__(
+        self, path: str, lines: _toml.Lines, by_name: Mapping[str, list[_Package]], selection: Selection
+    ) -> None:
+        self.path = path
+        self.lines = lines
+        self.by_name = by_name
+        self.selection = selection
+        self.out: dict[str, RequirementLine] = {}
+        self.seen: set[tuple[str, str, str | None, str]] = set()
+
+    def take(self, package: _Package, table: str, marker: Marker | None, key: str | None = None) -> None:
+        """Add the entries of ``package``'s ``table`` (``key``: the extra or group within it)."""
+        entries: Any = package.data.get(table, [])
+        if key is not None:
+            named: dict[str, Any] = {canonicalize_name(k): v for k, v in _mapping(package.data, table).items()}
+            entries = named.get(key, [])
+        sign = (package.name, table, key, str(marker))
+        if sign in self.seen or not isinstance(entries, list):
+            return
+        self.seen.add(sign)
+        start, end = self._section(package, table, key)
+        for entry in entries:
+            if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
+                raise RequirementsError(
+                    f"{package.name}: a {table} entry has no name", path=self.path, line=start, text=""
+                )
+            self._entry(entry, marker, start, end)
+
+    def _entry(self, entry: Mapping[str, Any], outer: Marker | None, start: int | None, end: int | None) -> None:
+        name = entry["name"]
+        line = self.lines.string(name, start, end) if start else None
+        try:
+            marker = both(outer, Marker(entry["marker"]) if entry.get("marker") else None)
+        except InvalidMarker as exc:
+            raise RequirementsError(f"invalid marker: {exc}", path=self.path, line=line, text=name) from None
+        extras = [e for e in entry.get("extra", []) if isinstance(e, str)]
+        target = self._release(name, entry.get("version"))
+        if target is not None and target.local:
+            # A project of the workspace: its code is not fetched, its dependencies are.
+            self.take(target, "dependencies", marker)
+            for extra in extras:
+                self.take(target, "optional-dependencies", marker, canonicalize_name(extra))
+            return
+        text = name + (f"[{','.join(sorted(extras))}]" if extras else "") + (f"; {marker}" if marker else "")
+        try:
+            requirement = Requirement(text)
+        except InvalidRequirement as exc:
+            raise RequirementsError(f"invalid dependency: {exc}", path=self.path, line=line, text=text) from None
+        self.out.setdefault(text, RequirementLine(requirement, Origin(self.path, line), text))
+
+    def _release(self, name: str, version: Any) -> _Package | None:
+        candidates = self.by_name.get(canonicalize_name(name), [])
+        for package in candidates:
+            if version is None or package.data.get("version") == version:
+                return package
+        return None
+
+    def _section(self, package: _Package, table: str, key: str | None) -> tuple[int | None, int | None]:
+        """The lines of ``package``'s ``table`` (its sub-table header, then the key's line), for origins."""
+        if package.start is None:
+            return None, None
+        if table == "dependencies":
+            line = self.lines.key("dependencies", package.start, package.end)
+            return line, package.end
+        header = next(
+            (h for h in self.lines.headers(f"package.{table}") if package.start < h <= (package.end or h)), None
+        )
+        if header is None:
+            return None, None
+        end = self.lines.end_of(header)
+        names: dict[str, str] = {canonicalize_name(k): k for k in _mapping(package.data, table)}
+        line = self.lines.key(names.get(key or "", key or ""), header, end)
+        return line or header, end
+
+
+def _pin(package: _Package, origin: Origin, path: str) -> RequirementLine:
+    version = package.data.get("version")
+    if not isinstance(version, str):
+        raise RequirementsError(f"{package.name} has no version", path=path, line=origin.line, text="")
+    forks = package.data.get("resolution-markers", [])
+    try:
+        marker = either([Marker(m) for m in forks]) if forks else None
+        text = f"{package.name}=={version}" + (f"; {marker}" if marker else "")
+        return RequirementLine(Requirement(text), origin, text)
+    except (InvalidMarker, InvalidRequirement) as exc:
+        raise RequirementsError(f"invalid release: {exc}", path=path, line=origin.line, text=package.name) from None
+
+
+def _scope(path: str, data: Mapping[str, Any], roots: Sequence[_Package]) -> LockScope:
+    requires = data.get("requires-python")
+    try:
+        spec = SpecifierSet(requires) if isinstance(requires, str) and requires.strip() else None
+        environments = tuple(Marker(m) for m in data.get("supported-markers", []) if isinstance(m, str))
+    except (InvalidSpecifier, InvalidMarker) as exc:
+        raise RequirementsError(f"invalid lock scope: {exc}", path=path, line=None, text="") from None
+    return LockScope(path, ", ".join(r.name for r in roots) or None, spec, environments)
+
+
+def _mapping(data: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    value = data.get(key, {})
+    return value if isinstance(value, dict) else {}
