@@ -65,6 +65,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "config_command",
         "Print the effective configuration and where each value came from.",
     ),
+    "init": ("wheelhouse.cli.init", "init_command", "Write wheelhouse.toml from the inputs and Dockerfile found here."),
 }
 
 
