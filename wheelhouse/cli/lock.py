@@ -1,7 +1,9 @@
-"""``wheelhouse lock``: pinned requirements with ``--hash`` entries for the wheels that serve the targets.
+"""``wheelhouse lock``: pinned requirements with ``--hash`` entries (or a PEP 751 ``pylock.toml``) for the wheels
+that serve the targets.
 
-Calls :mod:`wheelhouse.resolve.lockfile` (build, render, write) and reports what was written (rich, or
-``--json``). Nothing is written unless every target resolves from the folder.
+Calls :mod:`wheelhouse.resolve.lockfile` (build, render, write) and, for ``--format pylock``,
+:mod:`wheelhouse.resolve.pylock`, and reports what was written (rich, or ``--json``). Nothing is written unless
+every target resolves from the folder.
 """
 
 from __future__ import annotations
@@ -32,6 +34,19 @@ if TYPE_CHECKING:
     from wheelhouse.resolve.lockfile import Lock
 
 DEFAULT_OUTPUT = "requirements.lock"
+DEFAULT_OUTPUTS = {"requirements": DEFAULT_OUTPUT, "pylock": "pylock.toml"}
+
+
+def _format_of(output: str | None, lock_format: str | None) -> tuple[str, str]:
+    """The format and the output: --format, else told by the name of -o (pylock.toml, pylock.NAME.toml)."""
+    from wheelhouse.resolve.pylock import check_output_name, is_pylock_name
+
+    if lock_format is None:
+        lock_format = "pylock" if output not in (None, "-") and is_pylock_name(output) else "requirements"
+    output = output or DEFAULT_OUTPUTS[lock_format]
+    if lock_format == "pylock":
+        check_output_name(output)
+    return lock_format, output
 
 
 @click.command("lock")
@@ -39,26 +54,38 @@ DEFAULT_OUTPUT = "requirements.lock"
 @click.option(
     "-o",
     "--output",
-    default=DEFAULT_OUTPUT,
-    show_default=True,
+    default=None,
     metavar="FILE",
-    help="Where to write the lock; '-' for standard output.",
+    help="Where to write the lock; '-' for standard output. Default: requirements.lock, or pylock.toml "
+    "with --format pylock.",
+)
+@click.option(
+    "--format",
+    "lock_format",
+    type=click.Choice(["requirements", "pylock"]),
+    default=None,
+    help="requirements: pip's format with --hash lines (default); pylock: a PEP 751 pylock.toml whose files "
+    "point into the wheels folder. Default: told by the -o name.",
 )
 @json_option
-def lock_command(project: ProjectOptions, output: str, as_json: bool) -> None:
+def lock_command(project: ProjectOptions, output: str | None, lock_format: str | None, as_json: bool) -> None:
     """Write pinned requirements with --hash entries for the wheels in the folder that serve the targets.
 
     One file serves every target: pins only some targets use carry environment markers. Install with
-    `pip install --require-hashes --no-index --find-links wheels -r requirements.lock`. Refuses (exit 3,
-    nothing written) when the requirements do not resolve from the folder for every target.
+    `pip install --require-hashes --no-index --find-links wheels -r requirements.lock`. With --format pylock,
+    a PEP 751 pylock.toml lists every file with its hash, size and path into the wheels folder: install it with
+    `pip install --no-index -r pylock.toml` (pip 26.1 or newer) or `uv pip install --offline -r pylock.toml`.
+    Refuses (exit 3, nothing written) when the requirements do not resolve from the folder for every target.
     """
     from wheelhouse.resolve.lockfile import build_lock, render_lock, write_lock
     from wheelhouse.share.inventory import open_store
 
     state = get_state()
+    lock_format, output = _format_of(output, lock_format)
     settings, reqs, target_list = load_project(project)
     store = open_store(settings.wheels_path)
-    extra = [] if output == DEFAULT_OUTPUT else ["-o", output]
+    extra = [] if lock_format == "requirements" else ["--format", lock_format]
+    extra += [] if output == DEFAULT_OUTPUTS[lock_format] else ["-o", output]
     lock = build_lock(
         reqs,
         target_list,
@@ -68,7 +95,7 @@ def lock_command(project: ProjectOptions, output: str, as_json: bool) -> None:
     )
     if not lock.covered:
         if as_json:
-            print_json(_lock_json(lock, output, None, written=False))
+            print_json(_lock_json(lock, output, None, written=False, lock_format=lock_format))
         else:
             from wheelhouse.cli._reports import render_verify
 
@@ -77,10 +104,17 @@ def lock_command(project: ProjectOptions, output: str, as_json: bool) -> None:
             "refusing to lock: the requirements do not resolve from the folder for every target; nothing was written",
             hint="fill the gaps with the 'fix' command above, then lock again",
         )
-    text_of_lock = render_lock(lock, wheels_dir=settings.wheels, output=DEFAULT_OUTPUT if output == "-" else output)
+    if lock_format == "pylock":
+        from wheelhouse.resolve.pylock import render_pylock
+
+        # Written to standard output, the paths into the wheels folder are relative to the working directory.
+        where = Path(DEFAULT_OUTPUTS["pylock"] if output == "-" else output).absolute()
+        text_of_lock = render_pylock(lock, store, output=where, wheels_dir=settings.wheels)
+    else:
+        text_of_lock = render_lock(lock, wheels_dir=settings.wheels, output=DEFAULT_OUTPUT if output == "-" else output)
     if output == "-":
         if as_json:
-            print_json(_lock_json(lock, output, text_of_lock, written=False))
+            print_json(_lock_json(lock, output, text_of_lock, written=False, lock_format=lock_format))
         else:
             sys.stdout.write(text_of_lock)
         return
@@ -93,17 +127,20 @@ def lock_command(project: ProjectOptions, output: str, as_json: bool) -> None:
         # An identical lock is left untouched, so its mtime (and any build cache keyed on it) stays valid.
         write_lock(path, text_of_lock)
     if as_json:
-        print_json(_lock_json(lock, output, None, written=not unchanged))
+        print_json(_lock_json(lock, output, None, written=not unchanged, lock_format=lock_format))
         return
     _render_lock(state, lock, output, unchanged)
 
 
-def _lock_json(lock: Lock, output: str, text_of_lock: str | None, *, written: bool) -> dict[str, Any]:
+def _lock_json(
+    lock: Lock, output: str, text_of_lock: str | None, *, written: bool, lock_format: str = "requirements"
+) -> dict[str, Any]:
     from wheelhouse.resolve.verify import report_to_json
 
     data: dict[str, Any] = {
         "schema": JSON_SCHEMA_VERSION,
         "output": output,
+        "format": lock_format,
         "covered": lock.covered,
         "written": written,
         "targets": [t.name for t in lock.targets],

@@ -49,6 +49,8 @@ class LockEntry:
     targets: tuple[str, ...]
     files: tuple[str, ...]
     hashes: tuple[str, ...]  # "sha256:<hex>", sorted
+    # (file name, sha256 hex) of each file, in the order of ``files``: a pylock.toml lists each file's own hash.
+    digests: tuple[tuple[str, str], ...] = ()
 
     def line(self) -> str:
         """The entry in pip's requirements format, one ``--hash`` per continuation line."""
@@ -194,6 +196,7 @@ def build_lock(
             targets=tuple(t.name for t in users[(name, version)]),
             files=tuple(files[(name, version)]),
             hashes=tuple(sorted({f"sha256:{hashes[f]}" for f in files[(name, version)]})),
+            digests=tuple((f, hashes[f]) for f in files[(name, version)]),
         )
         for name, version in sorted(users)
     ]

@@ -1,0 +1,439 @@
+"""PEP 751 ``pylock.toml``: written from a lock of the folder, and read as an input of locked versions.
+
+Writing (:func:`build_pylock`, :func:`render_pylock`): one lock file serves every target. Each ``[[packages]]``
+entry is one (name, version) that some target installs, with a ``marker`` where only some targets use it (the
+marker :func:`wheelhouse.resolve.lockfile.target_marker` proves on every target), and one ``wheels`` entry per
+file of that version that one of its targets can install: its ``name``, ``size``, sha256 (from
+:meth:`Store.hashes`, which computes or vouches for every hash it returns), a ``path`` relative to the lock file
+pointing into the wheels folder, so that an installer needs no index at all, and the ``url`` it was downloaded
+from when it came from an index. ``environments`` holds one marker per target. Every document is validated with
+:mod:`packaging.pylock` before it is returned, so a file this module writes is one pip and uv accept.
+
+Reading (:func:`read_pylock_constraints`): every package of the lock becomes the requirement ``name==version``
+under the package's marker, so each target resolves exactly the locked versions its markers select, and the
+target's tags still decide which files it needs. Whether a lock can serve a target at all (its
+``environments``, ``requires-python``, and a wheel or sdist of every package the target selects) is decided
+by packaging's own selection, :meth:`Pylock.select`, for the target's complete marker environment and tags:
+:meth:`PylockInput.refusal` says why not, naming the package and the target, and :func:`check_targets` raises it.
+
+The lock is untrusted input: a regular file of bounded size, validated whole before anything is used; direct
+references (VCS, directories, archives) are refused as everything pip would have to fetch or build is refused in
+a requirements file.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+import sys
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from packaging.markers import InvalidMarker, Marker, UndefinedEnvironmentName, default_environment
+from packaging.pylock import (
+    Package,
+    PackageWheel,
+    Pylock,
+    PylockSelectError,
+    PylockValidationError,
+    is_valid_pylock_path,
+)
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name, parse_sdist_filename, parse_wheel_filename
+from packaging.version import Version
+
+from wheelhouse import __version__
+from wheelhouse._text import redact_url
+from wheelhouse.errors import NotCoveredError, RequirementsError, StoreError, UsageError
+from wheelhouse.requirements import Origin, RequirementLine, RequirementSet
+from wheelhouse.resolve.lockfile import Lock
+from wheelhouse.store.folder import Store
+from wheelhouse.targets import Target
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.10 only
+    import tomli as tomllib  # type: ignore[import-not-found, unused-ignore]
+
+__all__ = [
+    "DEFAULT_PYLOCK",
+    "PylockInput",
+    "build_pylock",
+    "check_targets",
+    "is_pylock_file",
+    "is_pylock_name",
+    "read_pylock",
+    "read_pylock_constraints",
+    "render_pylock",
+    "target_environment",
+]
+
+DEFAULT_PYLOCK = "pylock.toml"
+# What wheelhouse writes; a reader warns about newer minor versions (packaging does) and refuses 2.x.
+LOCK_VERSION = "1.0"
+# Lock files of large projects run to a few megabytes; anything far beyond is not one.
+MAX_BYTES = 32 * 1024 * 1024
+_HASH_ALGORITHMS = ("sha256", "sha384", "sha512")
+_OFFLINE_HINT = "lock released versions from an index, then wheelhouse download -r the lock"
+
+
+# -- writing -------------------------------------------------------------------------------------------------
+
+
+def is_pylock_name(path: str | os.PathLike[str]) -> bool:
+    """Whether PEP 751 allows this file name for a lock: ``pylock.toml`` or ``pylock.<name>.toml``.
+
+    pip and uv tell a lock from a requirements file by this name alone, so a lock under another name would be
+    read by them as a requirements file.
+    """
+    return is_valid_pylock_path(Path(path))
+
+
+def target_environment(target: Target) -> str:
+    """The marker expression of ``environments`` that a machine of ``target`` satisfies.
+
+    It names what a marker can see of a target: Linux, CPython, the machine and the Python version. The libc
+    (manylinux or musllinux, and its version) has no marker; the files listed for the target carry that.
+    """
+    env = target.marker_environment
+    return (
+        f'sys_platform == "linux" and platform_python_implementation == "CPython" '
+        f'and platform_machine == "{env["platform_machine"]}" and python_version == "{env["python_version"]}"'
+    )
+
+
+def _relative(path: Path, start: Path) -> str:
+    # PEP 751: a relative path is relative to the lock file and MAY use POSIX separators for portability.
+    return Path(os.path.relpath(path, start)).as_posix()
+
+
+def _index_url(url: str | None) -> str | None:
+    """The URL to record for a file: only one an index served (http or https), and never one with credentials."""
+    if not url or not url.lower().startswith(("https://", "http://")):
+        return None
+    return url if redact_url(url) == url else None
+
+
+def build_pylock(lock: Lock, store: Store, *, lock_dir: Path) -> Pylock:
+    """The validated lock document for a covered :class:`Lock`; paths are relative to ``lock_dir``.
+
+    Raises :class:`StoreError` when a file changed or vanished since the lock was built.
+    """
+    if not lock.covered:
+        raise ValueError("build_pylock needs a lock whose targets are all covered")
+    records = store.records()
+    packages: list[Package] = []
+    for entry in lock.entries:
+        digests = dict(entry.digests) if entry.digests else store.hashes(entry.files)
+        wheels: list[PackageWheel] = []
+        for filename in entry.files:
+            path = store.root / filename
+            try:
+                size = path.stat().st_size
+            except OSError as exc:
+                raise StoreError(
+                    f"cannot read {filename}: {exc.strerror or exc}; was the folder changed meanwhile?",
+                    hint="run wheelhouse lock again",
+                ) from None
+            record = records.get(filename)
+            wheels.append(
+                PackageWheel(
+                    name=filename,
+                    url=_index_url(record.url if record else None),
+                    path=_relative(path, lock_dir),
+                    size=size,
+                    hashes={"sha256": digests[filename]},
+                )
+            )
+        packages.append(
+            Package(
+                name=entry.name,
+                version=entry.version,
+                marker=Marker(entry.marker) if entry.marker else None,
+                wheels=wheels,
+            )
+        )
+    document = Pylock(
+        lock_version=Version(LOCK_VERSION),
+        environments=[Marker(target_environment(t)) for t in lock.targets],
+        created_by="wheelhouse",
+        packages=packages,
+        tool={"wheelhouse": {"targets": [t.name for t in lock.targets]}},
+    )
+    # What we write must be what the standard's own reader accepts (pip and uv use this same validation).
+    document.validate()
+    return document
+
+
+def render_pylock(lock: Lock, store: Store, *, output: Path, wheels_dir: str = "wheels") -> str:
+    """The text of ``pylock.toml`` (written to ``output``): a comment header saying how it was made and how to
+    install from it, then the TOML document. Deterministic: no dates, entries sorted by name and version."""
+    import tomli_w
+
+    document = build_pylock(lock, store, lock_dir=output.parent)
+    name = output.name
+    header = [f"# This file was generated by wheelhouse {__version__} from the wheels in {wheels_dir}/."]
+    if lock.command:
+        header += ["# To update it, run:", f"#    {lock.command}"]
+    header.append("# Targets:")
+    header += [f"#    {t.name} ({t.docker_platform}, CPython {t.python_full_version})" for t in lock.targets]
+    header += [
+        "# Every file is in the wheels folder (see each `path`), so no index is needed to install:",
+        f"#    pip install --no-index -r {name}          (pip 26.1 or newer)",
+        f"#    uv pip install --offline -r {name}",
+        "",
+    ]
+    data = dict(document.to_dict())
+    # Markers in single quotes read as uv writes them; the values quoted are versions and machine names only.
+    data["environments"] = [_single_quoted(m) for m in data["environments"]]
+    data["packages"] = [{**p, "marker": _single_quoted(p["marker"])} if "marker" in p else p for p in data["packages"]]
+    return "\n".join(header) + tomli_w.dumps(data)
+
+
+def _single_quoted(marker: str) -> str:
+    return marker.replace('"', "'") if "'" not in marker else marker
+
+
+# -- reading -------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PylockInput:
+    """A lock read as an input: the requirement of each package and the validated document.
+
+    ``requirements`` pin every package to its version under the package's marker. :meth:`refusal` has the
+    contract of the other lock readers' scopes: why the lock cannot serve a target, or None.
+    """
+
+    path: str
+    document: Pylock = field(repr=False)
+    requirements: tuple[RequirementLine, ...] = ()
+
+    def refusal(self, target: Target) -> str | None:
+        """Why this lock cannot serve ``target`` (naming the package where one is at fault), or None."""
+        where = f"{self.path} cannot serve target {target.name} ({target.docker_platform})"
+        try:
+            # Exhaust the generator: packaging reports a package without a fitting file only when it reaches it.
+            list(self.document.select(environment=_environment(target), tags=target.tags))
+        except PylockSelectError as exc:
+            return f"{where}: {_select_reason(str(exc), self.document, target)}"
+        return None
+
+
+def _environment(target: Target) -> Any:
+    # packaging's Environment is a TypedDict of the same keys as the target's complete marker environment.
+    return dict(target.marker_environment)
+
+
+_PACKAGE_AT = re.compile(r"packages\[(\d+)\]")
+
+
+def _select_reason(message: str, document: Pylock, target: Target) -> str:
+    """packaging's selection error in the words of a target, with the package's name and version."""
+    found = _PACKAGE_AT.search(message)
+    package = document.packages[int(found.group(1))] if found else None
+    what = f"{package.name} {package.version}" if package and package.version else (package.name if package else "")
+    if "No wheel found matching" in message and package is not None:
+        return f"no wheel of {what} in the lock fits it, and the lock has no sdist of {package.name}"
+    if "environments specified" in message:
+        return f"the lock was made only for {_made_for(document)}"
+    if "does not satisfy the Python version" in message:
+        need = package.requires_python if package else document.requires_python
+        subject = f"{what} requires" if package else "the lock requires"
+        return f"{subject} Python {need}; the target has {target.python_full_version}"
+    if "Multiple packages" in message and package is not None:
+        return f"the lock selects two versions of {package.name} for it"
+    return message
+
+
+def _made_for(document: Pylock) -> str:
+    """The targets a lock was made for: their names when wheelhouse wrote it, else its environments."""
+    tool = document.tool or {}
+    ours = tool.get("wheelhouse") if isinstance(tool, Mapping) else None
+    names = ours.get("targets") if isinstance(ours, Mapping) else None
+    if isinstance(names, list) and names and all(isinstance(n, str) for n in names):
+        return ", ".join(names)
+    return " or ".join(f"({m})" for m in document.environments or ())
+
+
+def is_pylock_file(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` is a lock: by its PEP 751 name, else by content (a TOML table with ``lock-version``,
+    ``created-by`` and ``packages``), for a lock kept under another name."""
+    if is_pylock_name(path):
+        return True
+    try:
+        if not stat.S_ISREG(os.stat(path).st_mode) or os.path.getsize(path) > MAX_BYTES:
+            return False
+        with open(path, "rb") as handle:
+            head = handle.read(4096)
+        # Cheap refusal of the usual requirements file before parsing anything as TOML.
+        if b"lock-version" not in head:
+            return False
+        with open(path, "rb") as handle:
+            data = tomllib.load(handle)
+    except (OSError, ValueError):
+        return False
+    return isinstance(data, dict) and {"lock-version", "created-by", "packages"} <= data.keys()
+
+
+def _read_text(path: str) -> str:
+    try:
+        info = os.stat(path)
+        if not stat.S_ISREG(info.st_mode):
+            raise RequirementsError("not a regular file", path=path, line=None, text="")
+        if info.st_size > MAX_BYTES:
+            raise RequirementsError(f"larger than {MAX_BYTES // (1024 * 1024)} MiB", path=path, line=None, text="")
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_BYTES + 1)
+    except OSError as exc:
+        raise RequirementsError(f"cannot read: {exc.strerror or exc}", path=path, line=None, text="") from None
+    try:
+        return data.decode("utf-8").removeprefix("\ufeff")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise RequirementsError("not UTF-8", path=path, line=line, text="") from None
+
+
+def read_pylock(path: str | os.PathLike[str]) -> Pylock:
+    """The validated lock at ``path``; a one-line :class:`RequirementsError` naming the file otherwise."""
+    name = os.fspath(path)
+    text = _read_text(name)
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise RequirementsError(f"invalid TOML: {exc}", path=name, line=None, text="") from None
+    try:
+        return Pylock.from_dict(data)
+    except PylockValidationError as exc:
+        raise RequirementsError(f"not a valid pylock.toml: {exc}", path=name, line=None, text="") from None
+
+
+def _package_lines(text: str, count: int) -> list[int | None]:
+    """The line of each ``[[packages]]`` header, when the lock is written with one per package."""
+    lines = [n for n, line in enumerate(text.splitlines(), 1) if line.strip() == "[[packages]]"]
+    return list(lines) if len(lines) == count else [None] * count
+
+
+def _version_of(package: Package) -> Version | None:
+    if package.version is not None:
+        return package.version
+    # PEP 751 lets a package with files leave its version out: the file names say it.
+    if package.wheels:
+        return parse_wheel_filename(package.wheels[0].filename)[1]
+    if package.sdist is not None:
+        return parse_sdist_filename(package.sdist.filename)[1]
+    return None
+
+
+# ``"x" in extras`` / ``"g" not in dependency_groups``, as packaging writes a marker back (double quotes).
+_SET_CLAUSE = re.compile(r'"(?P<name>[^"]*)"\s+(?P<op>not\s+in|in)\s+(?P<key>extras|dependency_groups)\b')
+# Clauses that always and never hold: what a set clause becomes once the selection is known.
+_TRUE = 'python_version >= "0"'
+_FALSE = 'python_version < "0"'
+
+
+def _requirement_marker(marker: Marker | None, groups: frozenset[str], origin: Origin) -> str | None:
+    """The package's marker as a requirement marker: its ``extras`` and ``dependency_groups`` clauses settled
+    for the default selection (no extras, the lock's default groups), as pip installs a lock by default.
+    """
+    if marker is None:
+        return None
+    selected = {"extras": frozenset[str](), "dependency_groups": groups}
+
+    def settle(match: re.Match[str]) -> str:
+        inside = canonicalize_name(match.group("name")) in selected[match.group("key")]
+        holds = inside if match.group("op") == "in" else not inside
+        return _TRUE if holds else _FALSE
+
+    text = _SET_CLAUSE.sub(settle, str(marker))
+    try:
+        # A clause the pattern missed would reach the resolver, which evaluates without these keys: evaluating
+        # once in a complete environment without them raises now instead.
+        environment = {key: str(value) for key, value in default_environment().items()}
+        environment["extra"] = ""
+        Marker(text).evaluate(environment)
+    except (InvalidMarker, UndefinedEnvironmentName):
+        raise RequirementsError(
+            "a marker on extras or dependency groups that wheelhouse cannot settle",
+            path=origin.path,
+            line=origin.line,
+            text=str(marker),
+        ) from None
+    return text
+
+
+def read_pylock_constraints(path: str | os.PathLike[str]) -> PylockInput:
+    """Read the lock at ``path`` as an input: one ``name==version ; marker`` requirement per package, carrying
+    the hashes of its files, with the line of its ``[[packages]]`` header as origin.
+
+    Direct references (VCS, directory, archive) are refused: nothing is fetched or built offline. Raises
+    :class:`RequirementsError` (one line, naming the file) for a file that is not a valid lock.
+    """
+    name = os.fspath(path)
+    document = read_pylock(name)
+    text = _read_text(name)
+    lines = _package_lines(text, len(document.packages))
+    groups = frozenset(canonicalize_name(g) for g in document.default_groups or ())
+    out: list[RequirementLine] = []
+    for package, line in zip(document.packages, lines, strict=True):
+        origin = Origin(name, line)
+        if package.is_direct:
+            kind = "a VCS source" if package.vcs else "a directory" if package.directory else "an archive URL"
+            raise RequirementsError(
+                f"{package.name} is locked to {kind}, which is not supported offline",
+                path=name,
+                line=line,
+                text=package.name,
+                hint=_OFFLINE_HINT,
+            )
+        marker = _requirement_marker(package.marker, groups, origin)
+        version = _version_of(package)
+        spec = f"{package.name}=={version}" + (f" ; {marker}" if marker else "")
+        out.append(
+            RequirementLine(
+                requirement=Requirement(spec),
+                origin=origin,
+                text=spec,
+                hashes=_hashes(package),
+            )
+        )
+    return PylockInput(name, document, tuple(out))
+
+
+def _hashes(package: Package) -> tuple[str, ...]:
+    files: list[Mapping[str, str]] = [w.hashes for w in package.wheels or ()]
+    if package.sdist is not None:
+        files.append(package.sdist.hashes)
+    found = {f"{algorithm}:{value.lower()}" for hashes in files for algorithm, value in hashes.items()}
+    return tuple(sorted(h for h in found if h.partition(":")[0] in _HASH_ALGORITHMS))
+
+
+def as_requirement_set(inputs: Sequence[PylockInput]) -> RequirementSet:
+    """The requirement set of one or more locks (no index options: a lock names its files)."""
+    return RequirementSet(
+        requirements=tuple(line for item in inputs for line in item.requirements),
+        files=tuple(os.path.realpath(item.path) for item in inputs),
+    )
+
+
+def check_targets(inputs: Iterable[PylockInput], targets: Iterable[Target]) -> None:
+    """Raise :class:`NotCoveredError` for the first target a lock cannot serve (see :meth:`PylockInput.refusal`)."""
+    locks = list(inputs)
+    for target in targets:
+        for item in locks:
+            reason = item.refusal(target)
+            if reason is not None:
+                raise NotCoveredError(reason, hint="lock again for that target, or drop the target")
+
+
+def check_output_name(output: str) -> None:
+    """Refuse a lock file name pip and uv would not read as a lock (they would take it for requirements)."""
+    if output != "-" and not is_pylock_name(output):
+        raise UsageError(
+            f"{output}: a PEP 751 lock must be named pylock.toml or pylock.<name>.toml, "
+            "or installers read it as a requirements file",
+            hint="-o pylock.toml",
+        )
