@@ -1,0 +1,198 @@
+"""HTTPS verification: a local HTTPS index on 127.0.0.1 whose CA exists only in a file made for the test.
+
+With ``--cert`` (or ``PIP_CERT``, ``REQUESTS_CA_BUNDLE``) naming that file, the index is trusted; without it,
+the download fails with one line. The system trust store (truststore) is shown at work through
+``SSL_CERT_FILE``, which OpenSSL's default paths honour on Linux and certifi's bundle would ignore.
+"""
+
+from __future__ import annotations
+
+import shutil
+import ssl
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import certifi
+import pytest
+
+from tests.conftest import Cli
+from tests.support.index_server import IndexServer
+from wheelhouse.errors import NetworkError
+from wheelhouse.index.config import IndexConfig
+from wheelhouse.index.http import IndexClient
+from wheelhouse.index.tls import ca_bundle, system_context
+
+pytestmark = [
+    pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command to make a test CA"),
+    pytest.mark.skipif(
+        not sys.platform.startswith("linux"), reason="SSL_CERT_FILE reaches the system store on Linux only"
+    ),
+]
+
+_VARIABLES = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE", "SSL_CERT_DIR")
+
+
+@dataclass(frozen=True)
+class Pki:
+    """A CA made for one test, and a certificate it signed for 127.0.0.1."""
+
+    ca: Path
+    cert: Path
+    key: Path
+
+
+def _openssl(*args: str, cwd: Path) -> None:
+    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True, timeout=60)
+
+
+def make_pki(root: Path, name: str = "Test CA") -> Pki:
+    root.mkdir(parents=True, exist_ok=True)
+    curve = ("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes")
+    _openssl(
+        "req", "-x509", *curve, "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", f"/CN={name}",
+        "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+        cwd=root,
+    )  # fmt: skip
+    _openssl("req", *curve, "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1", cwd=root)
+    (root / "server.ext").write_text(
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\n"
+        "extendedKeyUsage=serverAuth\nauthorityKeyIdentifier=keyid\nsubjectKeyIdentifier=hash\n",
+        encoding="utf-8",
+    )
+    _openssl(
+        "x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+        "-out", "server.pem", "-days", "2", "-extfile", "server.ext",
+        cwd=root,
+    )  # fmt: skip
+    return Pki(root / "ca.pem", root / "server.pem", root / "server.key")
+
+
+@pytest.fixture
+def pki(tmp_path: Path) -> Pki:
+    return make_pki(tmp_path / "pki")
+
+
+@pytest.fixture(autouse=True)
+def _no_inherited_trust(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Neither this machine's CA variables nor a trust store built by an earlier test may decide."""
+    for name in _VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    system_context.cache_clear()
+    yield
+    system_context.cache_clear()
+
+
+@pytest.fixture
+def https_index(pki: Pki) -> Iterator[IndexServer]:
+    srv = IndexServer().start()
+    try:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(pki.cert, pki.key)
+        httpd = srv._httpd
+        assert httpd is not None
+        # The handshake happens in the handler thread at the first read, not in the thread that accepts.
+        httpd.socket = context.wrap_socket(httpd.socket, server_side=True, do_handshake_on_connect=False)
+        srv.add_wheel("demo", "1.0")
+        yield srv
+    finally:
+        srv.stop()
+
+
+def https(srv: IndexServer) -> str:
+    return srv.index_url.replace("http://", "https://")
+
+
+def files(config: IndexConfig) -> list[str]:
+    with IndexClient(config, backoff=0.01, sleep=lambda _s: None) as client:
+        return [f.filename for f in client.project_files("demo")]  # type: ignore[arg-type]
+
+
+def test_the_cert_option_trusts_the_index(https_index: IndexServer, pki: Pki) -> None:
+    assert files(IndexConfig(index_url=https(https_index), cert=str(pki.ca))) == ["demo-1.0-py3-none-any.whl"]
+
+
+def test_without_the_ca_the_index_is_refused(https_index: IndexServer) -> None:
+    with pytest.raises(NetworkError) as caught:
+        files(IndexConfig(index_url=https(https_index), retries=0))
+    assert "TLS error" in str(caught.value)
+    assert "certificate verify failed" in str(caught.value)
+    assert "--cert" in (caught.value.hint or "")
+
+
+def test_requests_ca_bundle_is_honoured(https_index: IndexServer, pki: Pki, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(pki.ca))
+    assert files(IndexConfig(index_url=https(https_index)))
+
+
+def test_the_system_trust_store_is_used_without_a_named_bundle(
+    https_index: IndexServer, pki: Pki, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # OpenSSL's default verify paths read SSL_CERT_FILE: the CA is then in "the system store" as truststore sees
+    # it on Linux. With certifi alone (the old behaviour) this index would be refused.
+    monkeypatch.setenv("SSL_CERT_FILE", str(pki.ca))
+    assert files(IndexConfig(index_url=https(https_index))) == ["demo-1.0-py3-none-any.whl"]
+
+
+def test_a_named_bundle_wins_alone_over_the_system_store(
+    https_index: IndexServer, pki: Pki, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SSL_CERT_FILE", str(pki.ca))
+    with pytest.raises(NetworkError, match="TLS error"):
+        files(IndexConfig(index_url=https(https_index), cert=certifi.where(), retries=0))
+
+
+def test_the_cert_option_wins_over_requests_ca_bundle(
+    https_index: IndexServer, pki: Pki, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    other = make_pki(tmp_path / "other", name="Other CA")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(pki.ca))
+    with pytest.raises(NetworkError, match="TLS error"):
+        files(IndexConfig(index_url=https(https_index), cert=str(other.ca), retries=0))
+    assert ca_bundle(str(other.ca), {"REQUESTS_CA_BUNDLE": str(pki.ca)}) == str(other.ca)
+    assert ca_bundle(None, {"CURL_CA_BUNDLE": "/c.pem", "REQUESTS_CA_BUNDLE": "/r.pem"}) == "/r.pem"
+    assert ca_bundle(None, {}) is None
+
+
+def test_the_system_context_keeps_certifi_for_an_empty_store() -> None:
+    context = system_context()
+    assert context is not None
+    assert context.verify_mode == ssl.CERT_REQUIRED
+    assert context.check_hostname
+
+
+# -- the command line -------------------------------------------------------------------------------------------
+
+
+def test_download_with_cert_and_pip_cert(
+    cli: Cli, project: Path, https_index: IndexServer, pki: Pki, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    result = cli("download", "--index-url", https(https_index), "--cert", str(pki.ca), "demo")
+    assert result.exit_code == 0, result.output
+    assert (project / "wheels" / "demo-1.0-py3-none-any.whl").is_file()
+    (project / "wheels" / "demo-1.0-py3-none-any.whl").unlink()
+    monkeypatch.setenv("PIP_CERT", str(pki.ca))
+    result = cli("download", "--index-url", https(https_index), "demo")
+    assert result.exit_code == 0, result.output
+
+
+def test_download_without_the_ca_fails_in_one_line(cli: Cli, project: Path, https_index: IndexServer) -> None:
+    result = cli("download", "--index-url", https(https_index), "--retries", "0", "demo")
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output
+    errors = [line for line in result.output.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1
+    assert "TLS error" in errors[0]
+    assert "certificate verify failed" in errors[0]
+    assert not list((project / "wheels").glob("*.whl"))
+
+
+def test_a_cert_file_that_does_not_exist_is_one_line(cli: Cli, project: Path, https_index: IndexServer) -> None:
+    result = cli("download", "--index-url", https(https_index), "--cert", str(project / "missing.pem"), "demo")
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output
+    errors = [line for line in result.output.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1
+    assert "missing.pem" in errors[0]
