@@ -51,7 +51,7 @@ def load_inputs(
     for raw in constraints:
         path = os.fspath(raw)
         kind = detect_format(path)
-        _log.info(f"constraints {path}: {_describe(kind)}")
+        _log.info(f"constraints {path}: read as {_describe(kind)}")
         if kind == "requirements":
             pip_constraints.append(path)
         elif kind == "pyproject":
@@ -64,7 +64,7 @@ def load_inputs(
     for raw in files:
         path = os.fspath(raw)
         kind = detect_format(path)
-        _log.info(f"requirements {path}: {_describe(kind)}")
+        _log.info(f"requirements {path}: read as {_describe(kind)}")
         if kind == "requirements":
             pip_files.append(path)
         else:
@@ -83,8 +83,17 @@ def load_inputs(
     return Inputs(merged, tuple(f.scope for _, f in found if f.scope is not None))
 
 
+_DESCRIPTIONS: dict[InputFormat, str] = {
+    "requirements": "a pip requirements file",
+    "pyproject": "pyproject.toml",
+    "pylock": "a PEP 751 lock (pylock.toml)",
+    "uv.lock": "a uv lock",
+    "poetry.lock": "a Poetry lock",
+}
+
+
 def _describe(kind: InputFormat) -> str:
-    return "pip requirements" if kind == "requirements" else kind
+    return _DESCRIPTIONS[kind]
 
 
 def _read(kind: InputFormat, path: str, selection: Selection, wheels_dir: Path | None) -> Found:

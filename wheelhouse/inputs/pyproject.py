@@ -90,8 +90,14 @@ def _groups(
         resolver = DependencyGroupResolver(groups)
         for group in wanted:
             resolver.resolve(group)  # packaging's validation: names, objects, cycles
-    except ValueError as exc:
-        reason = " ".join(str(exc).split())
+    except Exception as exc:  # packaging collects its findings into an ExceptionGroup (3.11+, or its backport)
+        # The group's own message is generic ("data ... was malformed"); its first finding says what.
+        first: BaseException = exc
+        while isinstance(getattr(first, "exceptions", None), tuple) and first.exceptions:  # type: ignore[attr-defined]
+            first = first.exceptions[0]  # type: ignore[attr-defined]
+        if not isinstance(first, (ValueError, TypeError)):
+            raise
+        reason = " ".join(str(first).split())
         raise RequirementsError(f"[dependency-groups]: {reason}", path=path, line=None, text="") from None
     header = _first(lines, "dependency-groups")
     raw_names = {canonicalize_name(name): name for name in groups}

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[2]))
@@ -22,7 +23,7 @@ sys.path.insert(0, str(HERE.parents[2]))
 from tests.support.index_server import IndexServer  # noqa: E402
 
 # (name, version, make_wheel keyword arguments): what the index holds when the locks are written.
-AT_LOCK: list[tuple[str, str, dict[str, object]]] = [
+AT_LOCK: list[tuple[str, str, dict[str, Any]]] = [
     ("alpha", "1.0", {"requires_dist": ["zeta<2"]}),
     ("zeta", "1.5", {}),
     ("beta", "1.0", {"tag": "py3-none-manylinux_2_17_x86_64"}),
@@ -56,7 +57,10 @@ def main() -> None:
             shutil.copytree(HERE / "project", work)
             env_uv = {**env, "UV_NO_CONFIG": "1", "UV_CACHE_DIR": str(Path(tmp, "uv-cache"))}
             subprocess.run(
-                [args.uv, "lock", "--default-index", index, "--python", sys.executable], cwd=work, env=env_uv, check=True
+                [args.uv, "lock", "--default-index", index, "--python", sys.executable],
+                cwd=work,
+                env=env_uv,
+                check=True,
             )
             (HERE / "uv.lock").write_text(_scrub((work / "uv.lock").read_text(), server.url))
         if args.poetry:
