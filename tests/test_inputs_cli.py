@@ -224,3 +224,22 @@ def test_a_uv_lock_made_now_by_uv_serves_download(cli: Cli, project: Path, demo_
     assert amd64.exit_code == 3, amd64.output
     assert "beta==1.1: no compatible file" in amd64.output
     assert "cp312-manylinux_2_28_x86_64" in amd64.output
+
+
+def test_render_refuses_a_format_pip_cannot_install_then_installs_the_lock_made_from_it(
+    cli: Cli, demo: Path, demo_index: IndexServer
+) -> None:
+    assert cli("download", "-r", "uv.lock", "-i", demo_index.index_url, *AMD64).exit_code == 0
+    refused = cli("render", "-r", "uv.lock", *AMD64)
+    assert refused.exit_code == 2
+    assert refused.output.splitlines() == [
+        "error: the image installs with pip, which cannot install -r uv.lock (uv.lock)",
+        "hint: wheelhouse lock -r uv.lock (writes requirements.lock, which render installs)",
+    ]
+    assert not (demo / "Dockerfile.offline").exists()
+    assert cli("lock", "-r", "uv.lock", *AMD64).exit_code == 0
+    # requirements.lock is a pip requirements file, whatever its suffix says.
+    assert cli("verify", "-r", "requirements.lock", *AMD64).exit_code == 0
+    rendered = cli("render", *AMD64)
+    assert rendered.exit_code == 0, rendered.output
+    assert "--require-hashes -r requirements.lock" in (demo / "Dockerfile.offline").read_text()

@@ -302,7 +302,7 @@ def load_inputs(settings: Settings, packages: Sequence[str], *, required: bool =
 
 def _read_inputs(settings: Settings, packages: Sequence[str], *, required: bool = True) -> Inputs:
     """:func:`load_inputs`, with the scopes of the lock files among the inputs (checked against the targets)."""
-    from wheelhouse.inputs import Inputs, Selection, find_default_input, load_inputs
+    from wheelhouse.inputs import Inputs, Selection, detect_format, find_default_input, load_inputs
     from wheelhouse.requirements import RequirementSet
 
     files = list(settings.requirements)
@@ -311,6 +311,9 @@ def _read_inputs(settings: Settings, packages: Sequence[str], *, required: bool 
         if found is not None:
             _log.info(f"no requirements given: using {found}, found here")
             files = [found]
+            lock = next((name for name in ("uv.lock", "poetry.lock") if Path(name).is_file()), None)
+            if found == "pyproject.toml" and lock is not None:
+                _log.info(f"{lock} is here too: pass -r {lock} to install the versions it locks")
     if not files and not packages:
         if not required:
             return Inputs(RequirementSet())
@@ -319,6 +322,11 @@ def _read_inputs(settings: Settings, packages: Sequence[str], *, required: bool 
             hint="pass -r FILE or package names, set requirements in wheelhouse.toml, or run wheelhouse init",
         )
     selection = Selection(settings.extras, settings.groups)
+    configured = "command line" not in (settings.sources.get("extras"), settings.sources.get("groups"))
+    if configured and all(detect_format(f) == "requirements" for f in files):
+        # Configured extras and groups belong to the configured project file; an input without any (the
+        # requirements.lock that render installs) leaves them unused instead of failing.
+        selection = Selection()
     return load_inputs(
         files, packages, constraints=settings.constraints, selection=selection, wheels_dir=settings.wheels_path
     )

@@ -173,6 +173,9 @@ def _install_inputs(
         constraints: tuple[str, ...] = ()
     else:
         top = _requirement_files(settings)
+        from wheelhouse.inputs import require_pip_format
+
+        require_pip_format((*top, *settings.constraints))
         constraints = settings.constraints
         reqs = load_inputs(replace(settings, requirements=top), ())
     named = {os.path.realpath(p) for p in (*top, *constraints, *([lock] if lock else []))}

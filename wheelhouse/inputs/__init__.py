@@ -20,7 +20,14 @@ Nothing here reaches the network, imports click or rich, or writes a file.
 
 from __future__ import annotations
 
-from wheelhouse.inputs.detect import FORMATS, InputFormat, detect_format, find_default_input, is_pylock_name
+from wheelhouse.inputs.detect import (
+    FORMATS,
+    InputFormat,
+    detect_format,
+    find_default_input,
+    is_pylock_name,
+    require_pip_format,
+)
 from wheelhouse.inputs.loader import Inputs, load_inputs
 from wheelhouse.inputs.model import Found, LockScope, Scope, Selection, check_scopes
 
@@ -37,4 +44,5 @@ __all__ = [
     "find_default_input",
     "is_pylock_name",
     "load_inputs",
+    "require_pip_format",
 ]

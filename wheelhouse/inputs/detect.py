@@ -13,13 +13,21 @@ would fail with a message about that line rather than about the file.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
-from wheelhouse.errors import RequirementsError
+from wheelhouse.errors import RequirementsError, UsageError
 from wheelhouse.inputs import _toml
 
-__all__ = ["FORMATS", "InputFormat", "detect_format", "find_default_input", "is_pylock_name"]
+__all__ = [
+    "FORMATS",
+    "InputFormat",
+    "detect_format",
+    "find_default_input",
+    "is_pylock_name",
+    "require_pip_format",
+]
 
 InputFormat = Literal["requirements", "pyproject", "pylock", "uv.lock", "poetry.lock"]
 FORMATS: tuple[InputFormat, ...] = ("requirements", "pyproject", "pylock", "uv.lock", "poetry.lock")
@@ -27,8 +35,9 @@ FORMATS: tuple[InputFormat, ...] = ("requirements", "pyproject", "pylock", "uv.l
 DEFAULT_INPUTS: tuple[str, ...] = ("requirements.txt", "pylock.toml", "pyproject.toml")
 
 _PYLOCK_NAME = re.compile(r"^pylock\.([^.]+\.)?toml$")
-# Names that are never pip requirements files, whatever they hold.
-_OTHER_SUFFIXES = (".toml", ".lock", ".json", ".yml", ".yaml", ".cfg", ".ini", ".py", ".whl", ".zip", ".gz")
+# Names that are never pip requirements files, whatever they hold. Not ".lock": wheelhouse's own
+# requirements.lock (and pip-tools' habits) make it a common name for pinned requirements with hashes.
+_OTHER_SUFFIXES = (".toml", ".json", ".yml", ".yaml", ".cfg", ".ini", ".py", ".whl", ".zip", ".gz")
 _OTHER_NAMES = {"pipfile", "setup.py", "setup.cfg", "environment.yml", "dockerfile"}
 _SNIFF_BYTES = 4096
 
@@ -66,8 +75,8 @@ def _by_content(path: str, lowered: str) -> InputFormat:
     stripped = head.lstrip()
     # A comment starts requirements files and the locks tools write alike: look inside, but only a document
     # that starts like TOML and parses as such is another format.
-    toml_like = lowered.endswith((".toml", ".lock")) or stripped.startswith((b"[", b"version"))
-    if toml_like or stripped.startswith(b"#"):
+    toml_like = lowered.endswith(".toml") or stripped.startswith((b"[", b"version"))
+    if toml_like or lowered.endswith(".lock") or stripped.startswith(b"#"):
         kind = _toml_kind(path)
         if kind is not None:
             return kind
@@ -132,3 +141,20 @@ def _declares_dependencies(path: str) -> bool:
         return True  # let the reader report what is wrong with it
     project = data.get("project")
     return (isinstance(project, dict) and "dependencies" in project) or "dependency-groups" in data
+
+
+def require_pip_format(paths: Sequence[str], *, hint_command: str = "wheelhouse lock") -> None:
+    """Refuse, with the command that makes one, an input pip cannot install with ``-r`` (for the images
+    ``render`` writes, which run ``pip install -r FILE``): pip reads requirements files, and a pylock.toml
+    only through the lock path that checks its pip."""
+    for path in paths:
+        kind = detect_format(path)
+        if kind == "pylock":
+            raise UsageError(
+                f"{path} is a lock: the image installs it as one", hint=f"wheelhouse render --lock {path}"
+            )
+        if kind != "requirements":
+            raise UsageError(
+                f"the image installs with pip, which cannot install -r {path} ({kind})",
+                hint=f"{hint_command} -r {path} (writes requirements.lock, which render installs)",
+            )
