@@ -243,3 +243,30 @@ def test_render_refuses_a_format_pip_cannot_install_then_installs_the_lock_made_
     rendered = cli("render", *AMD64)
     assert rendered.exit_code == 0, rendered.output
     assert "--require-hashes -r requirements.lock" in (demo / "Dockerfile.offline").read_text()
+
+
+@pytest.mark.skipif(_uv() is None, reason="uv is not installed beside this Python (it is in the test extra)")
+def test_a_pylock_exported_by_uv_is_found_first_and_read_by_the_lock_module(
+    cli: Cli, demo: Path, demo_index: IndexServer
+) -> None:
+    """``uv export --format pylock.toml`` of the committed uv.lock: auto-detection takes it before pyproject.toml,
+    and it is read through wheelhouse.resolve.pylock (whose selection refuses a target it cannot serve)."""
+    uv = _uv()
+    assert uv is not None
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("UV_", "PIP_"))}
+    env.update(UV_NO_CONFIG="1", UV_CACHE_DIR=str(demo / ".uv-cache"))
+    subprocess.run(
+        [uv, "export", "--format", "pylock.toml", "--frozen", "-o", "pylock.toml"],
+        cwd=demo,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    result = cli("download", "-v", "-i", demo_index.index_url, *AMD64)
+    assert result.exit_code == 0, result.output
+    assert "no requirements given: using pylock.toml, found here" in result.output
+    assert "alpha-1.0-py3-none-any.whl" in wheels(demo)
+    refused = cli("verify", *ARM64)
+    assert refused.exit_code == 3
+    assert "pylock.toml cannot serve target cp312-manylinux_2_28_aarch64" in refused.output
+    assert "beta" in refused.output
