@@ -51,6 +51,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "lock_command",
         "Write pinned requirements with hashes of the wheels in the folder.",
     ),
+    "sbom": (
+        "wheelhouse.cli.sbom",
+        "sbom_command",
+        "Write a CycloneDX SBOM of the wheels each target installs.",
+    ),
     "check": ("wheelhouse.cli.check", "check_command", "Check every wheel's integrity."),
     "index": ("wheelhouse.cli.index_serve", "index_command", "Write a static PEP 503/691 index over the folder."),
     "serve": ("wheelhouse.cli.index_serve", "serve_command", "Serve the folder as a package index on 127.0.0.1."),
