@@ -150,9 +150,7 @@ def require_pip_format(paths: Sequence[str], *, hint_command: str = "wheelhouse 
     for path in paths:
         kind = detect_format(path)
         if kind == "pylock":
-            raise UsageError(
-                f"{path} is a lock: the image installs it as one", hint=f"wheelhouse render --lock {path}"
-            )
+            raise UsageError(f"{path} is a lock: the image installs it as one", hint=f"wheelhouse render --lock {path}")
         if kind != "requirements":
             raise UsageError(
                 f"the image installs with pip, which cannot install -r {path} ({kind})",

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from packaging.dependency_groups import DependencyGroupInclude, DependencyGroupResolver
+from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 from wheelhouse.errors import RequirementsError
@@ -122,8 +123,6 @@ def _groups(
 
 def _written(items: Any, parsed: str) -> str:
     """The string as the file wrote it (for its line), matched by its parsed form."""
-    from packaging.requirements import Requirement
-
     for item in items if isinstance(items, list) else []:
         if isinstance(item, str):
             try:
