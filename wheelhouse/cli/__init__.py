@@ -65,6 +65,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "import_command",
         "Add the wheels of a bundle, verifying every checksum.",
     ),
+    "publish": (
+        "wheelhouse.cli.publish",
+        "publish_command",
+        "Upload what the targets need to a package index server and prove it covers them.",
+    ),
     "config": (
         "wheelhouse.cli.config",
         "config_command",

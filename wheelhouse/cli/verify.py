@@ -1,7 +1,8 @@
 """``wheelhouse verify``: prove offline that the folder covers the requirements for every target.
 
 Calls :func:`wheelhouse.resolve.verify.verify` and renders its report (:func:`wheelhouse.cli._reports.render_verify`,
-or ``--json``); the exit status says whether every target is covered.
+or ``--json``); the exit status says whether every target is covered. With ``--index-url``/``--against`` the
+same proof is made over a server's pages instead of the folder (:func:`wheelhouse.share.remote_verify.verify_remote`).
 """
 
 from __future__ import annotations
@@ -23,10 +24,18 @@ from wheelhouse.errors import ExitCode
 
 @click.command("verify")
 @project_options(packages=True)
+@click.option(
+    "--index-url",
+    "--against",
+    "against",
+    default=None,
+    metavar="URL",
+    help="Prove it of a package index server instead (its Simple API URL), from its pages and metadata alone.",
+)
 @json_option
-def verify_command(project: ProjectOptions, as_json: bool) -> None:
+def verify_command(project: ProjectOptions, against: str | None, as_json: bool) -> None:
     """Prove offline that the wheels folder covers every requirement and its whole dependency closure,
-    for every target. Never touches the network.
+    for every target. Never touches the network, unless --index-url names a server to prove it of instead.
 
     Exit status: 0 every target covered, 3 some target not covered, 2 bad usage, 1 other failure.
     Each gap names the chain of requirements that needs it, every file that was present and why it was
@@ -37,6 +46,11 @@ def verify_command(project: ProjectOptions, as_json: bool) -> None:
 
     state = get_state()
     settings, reqs, target_list = load_project(project)
+    if against is not None:
+        from wheelhouse.cli.publish import verify_against
+
+        verify_against(state, against, reqs, target_list, requirement_args(settings, project.packages), as_json)
+        return
     store = Store(settings.wheels_path)
     if not store.root.exists():
         # (A path that exists but is not a folder is the store's one-line error, not a warning.)

@@ -1,0 +1,106 @@
+"""Prove that a package index server covers a requirement set for every target, from its pages alone.
+
+Contract: :func:`verify_remote` resolves each target with the resolver ``verify`` uses, over one finder: the
+server's Simple API (PEP 503 HTML or PEP 691 JSON) through :class:`~wheelhouse.index.finder.IndexFinder`.
+Metadata comes from PEP 658 files where the server publishes them, else from HTTP range requests into each
+pinned wheel, else from the whole file (streamed to a temporary file and deleted): nothing is written anywhere
+else, and the wheels folder is not read. What a site runs before it cuts its network: a covered report means
+``pip install --index-url`` from that server alone succeeds for every target.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shlex
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from packaging.utils import canonicalize_name
+
+from wheelhouse._text import redact_url
+from wheelhouse.errors import WheelhouseError
+from wheelhouse.index.finder import IndexFinder
+from wheelhouse.index.http import IndexClient
+from wheelhouse.requirements import RequirementSet
+from wheelhouse.resolve.resolver import resolve
+from wheelhouse.resolve.verify import VerifyReport
+from wheelhouse.targets import Target
+
+__all__ = ["RemoteVerifyReport", "repository_url_for", "verify_remote"]
+
+
+@dataclass(frozen=True)
+class RemoteVerifyReport(VerifyReport):
+    """A :class:`VerifyReport` whose "folder" is a server's index URL (redacted); its fix publishes there."""
+
+    def fix_command(self, target: Target) -> str:
+        """The ``wheelhouse publish`` line that fills this target's gaps on the server."""
+        argv = ["wheelhouse", "publish", "--repository-url", repository_url_for(self.wheels_dir)]
+        argv += ["--target", target.name, *self.fix_args]
+        return shlex.join(argv)
+
+
+def repository_url_for(index_url: str) -> str:
+    """The upload URL that usually goes with a Simple API URL: devpi's ``<index>/+simple/`` and the
+    ``<repository>/simple/`` of pypiserver, Artifactory and Nexus both drop their last part."""
+    base = index_url.rstrip("/")
+    for suffix in ("/+simple", "/simple"):
+        if base.endswith(suffix):
+            return base[: -len(suffix)] + "/"
+    return base + "/"
+
+
+def verify_remote(
+    requirements: RequirementSet,
+    targets: Sequence[Target],
+    client: IndexClient,
+    *,
+    fix_args: Sequence[str] = (),
+    expected: Iterable[str] = (),
+    jobs: int = 8,
+) -> RemoteVerifyReport:
+    """Resolve ``requirements`` for each target over the server ``client`` reads, and nothing else.
+
+    ``expected`` names files the caller knows the resolution will pin (a publish run's files): their projects'
+    pages and their metadata are read in parallel before the resolver asks, one at a time, for them. Never
+    raises for a requirement the server cannot serve: that is a gap in the report.
+    """
+    finder = IndexFinder(client, targets)
+    _warm(finder, requirements, expected, jobs)
+    resolutions = tuple(resolve(requirements, target, [finder]) for target in targets)
+    index_url = redact_url(client.config.index_url)
+    return RemoteVerifyReport(index_url, resolutions, fix_args=tuple(fix_args))
+
+
+def _warm(finder: IndexFinder, requirements: RequirementSet, expected: Iterable[str], jobs: int) -> None:
+    """Read the pages of the top-level projects and of ``expected``'s, and ``expected``'s metadata, in parallel.
+
+    Failures are left for the resolver to meet again and report in its own words.
+    """
+    from wheelhouse.dists import InvalidDistFilename, parse_dist_filename
+
+    wanted = set(expected)
+    projects = {canonicalize_name(line.requirement.name) for line in requirements.requirements}
+    for filename in wanted:
+        try:
+            projects.add(parse_dist_filename(filename)[0])
+        except InvalidDistFilename:
+            continue
+
+    def page(name: str) -> None:
+        try:
+            files = finder.files(canonicalize_name(name))
+        except WheelhouseError:
+            return
+        for dist in files:
+            if dist.filename in wanted and dist.kind == "wheel":
+                with contextlib.suppress(WheelhouseError):
+                    finder.metadata(dist)
+
+    if not projects:
+        return
+    with ThreadPoolExecutor(
+        max_workers=max(1, min(jobs, len(projects))), thread_name_prefix="wheelhouse-verify"
+    ) as pool:
+        list(pool.map(page, sorted(projects)))
