@@ -196,3 +196,10 @@ def test_a_cert_file_that_does_not_exist_is_one_line(cli: Cli, project: Path, ht
     errors = [line for line in result.output.splitlines() if line.startswith("error:")]
     assert len(errors) == 1
     assert "missing.pem" in errors[0]
+
+
+def test_a_plain_http_index_never_loads_the_trust_store() -> None:
+    with IndexServer() as srv:
+        srv.add_wheel("demo", "1.0")
+        assert files(IndexConfig(index_url=srv.index_url)) == ["demo-1.0-py3-none-any.whl"]
+    assert system_context.cache_info().currsize == 0

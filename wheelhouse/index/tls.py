@@ -7,18 +7,21 @@ bundle wins alone: only its certificates are trusted, as with pip's ``--cert``. 
 macOS, CryptoAPI on Windows, OpenSSL's default paths on Linux, which honour ``SSL_CERT_FILE``), plus certifi's
 bundle for a machine with an empty store, as pip does since 24.2. A corporate CA installed on the machine (or a
 TLS-inspecting proxy's) is then trusted as a browser trusts it. :class:`TrustAdapter` hands that context to
-urllib3 for direct and proxied connections alike.
+urllib3 for direct and proxied connections alike, made at the first HTTPS request.
 """
 
 from __future__ import annotations
 
 import functools
 import ssl
-from collections.abc import Mapping
+import threading
+from collections.abc import Callable, Mapping
 from typing import Any
 
+from requests import PreparedRequest
 from requests.adapters import HTTPAdapter
 from urllib3 import PoolManager
+from urllib3.connectionpool import ConnectionPool
 
 from wheelhouse import _log
 
@@ -54,22 +57,44 @@ def system_context() -> ssl.SSLContext | None:
 
 
 class TrustAdapter(HTTPAdapter):
-    """An HTTP adapter whose HTTPS connections verify through ``ssl_context`` (None: requests' default)."""
+    """An HTTP adapter whose HTTPS connections verify through the context ``trust()`` makes (None: requests'
+    default). The context is made at the first HTTPS request, so a run that reaches only http:// or local
+    indexes does not pay for loading the trust store."""
 
-    def __init__(self, *, ssl_context: ssl.SSLContext | None = None, **kwargs: Any) -> None:
-        self._ssl_context = ssl_context
+    def __init__(self, *, trust: Callable[[], ssl.SSLContext | None] | None = None, **kwargs: Any) -> None:
+        self._trust = trust
+        self._context: ssl.SSLContext | None = None
+        self._made = trust is None
+        self._lock = threading.Lock()
         super().__init__(**kwargs)
 
-    def init_poolmanager(self, connections: int, maxsize: int, block: bool = False, **pool_kwargs: Any) -> None:
-        if self._ssl_context is not None:
-            pool_kwargs.setdefault("ssl_context", self._ssl_context)
-        super().init_poolmanager(connections, maxsize, block, **pool_kwargs)
+    def _ssl_context(self) -> ssl.SSLContext | None:
+        with self._lock:
+            if not self._made and self._trust is not None:
+                self._context = self._trust()
+                self._made = True
+                if self._context is not None:
+                    self.poolmanager.connection_pool_kw.setdefault("ssl_context", self._context)
+            return self._context
+
+    def get_connection_with_tls_context(
+        self,
+        request: PreparedRequest,
+        verify: bool | str | None,
+        proxies: Mapping[str, str] | None = None,
+        cert: tuple[str, str] | str | None = None,
+    ) -> ConnectionPool:
+        if (request.url or "").lower().startswith("https:"):
+            self._ssl_context()
+        pool: ConnectionPool = super().get_connection_with_tls_context(request, verify, proxies, cert)
+        return pool
 
     def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> PoolManager:
         # A proxy manager replaces the pool manager: without the context here a proxied index would be verified
         # against certifi only (pypa/pip#13288), and the TLS hop to an HTTPS proxy too (pypa/pip#13465).
-        if self._ssl_context is not None:
-            proxy_kwargs.setdefault("ssl_context", self._ssl_context)
-            proxy_kwargs.setdefault("proxy_ssl_context", self._ssl_context)
+        context = self._ssl_context()
+        if context is not None:
+            proxy_kwargs.setdefault("ssl_context", context)
+            proxy_kwargs.setdefault("proxy_ssl_context", context)
         manager: PoolManager = super().proxy_manager_for(proxy, **proxy_kwargs)
         return manager

@@ -171,7 +171,7 @@ class Transport:
         # session.verify (psf/requests#3829), and a --cert the user gave must win over the environment.
         self._verify = ca_bundle(config.cert, os.environ if session is None or session.trust_env else {})
         self._session = (
-            session if session is not None else self._new_session(jobs, None if self._verify else system_context())
+            session if session is not None else self._new_session(jobs, None if self._verify else system_context)
         )
         self._keyring = keyring_lookup(config.keyring_provider)
         self._keyring_answers: OnceCache[str, tuple[str, str] | None] = OnceCache()
@@ -189,15 +189,13 @@ class Transport:
         self._requests = 0
 
     @staticmethod
-    def _new_session(jobs: int, ssl_context: ssl.SSLContext | None) -> requests.Session:
+    def _new_session(jobs: int, trust: Callable[[], ssl.SSLContext | None] | None) -> requests.Session:
         session = requests.Session()
         session.headers["User-Agent"] = USER_AGENT
         # A pool slot per worker thread (the prefetching and the downloading workers share the session), so
         # parallel fetches reuse connections instead of opening and discarding new ones;
         # retries are ours (they must also cover bodies cut short, which urllib3's Retry does not see).
-        adapter = TrustAdapter(
-            ssl_context=ssl_context, pool_connections=max(10, jobs), pool_maxsize=2 * jobs, max_retries=0
-        )
+        adapter = TrustAdapter(trust=trust, pool_connections=max(10, jobs), pool_maxsize=2 * jobs, max_retries=0)
         session.mount("https://", adapter)
         session.mount("http://", adapter)
         return session
