@@ -350,3 +350,13 @@ def test_download_without_credentials_is_one_line_naming_the_keyring(
     assert "HTTP 401" in errors[0]
     assert "Traceback" not in result.output
     assert "keyring" in result.output
+
+
+def test_the_pip_engine_gets_the_provider_chosen() -> None:
+    from wheelhouse.build.pip_options import index_settings, pip_environment
+
+    assert index_settings(IndexConfig(keyring_provider="subprocess"))["PIP_KEYRING_PROVIDER"] == "subprocess"
+    assert "PIP_KEYRING_PROVIDER" not in index_settings(IndexConfig())
+    # An inherited choice is replaced by the effective one (which already took it into account).
+    env = pip_environment(IndexConfig(keyring_provider="disabled"), base={"PIP_KEYRING_PROVIDER": "subprocess"})
+    assert env["PIP_KEYRING_PROVIDER"] == "disabled"

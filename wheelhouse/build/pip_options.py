@@ -48,6 +48,7 @@ _INDEX_VARIABLES = (
     "PIP_CERT",
     "PIP_TIMEOUT",
     "PIP_RETRIES",
+    "PIP_KEYRING_PROVIDER",
 )
 # Every pip run: no version check on the network, and never a prompt that would hang an unattended run.
 _QUIET = {"PIP_DISABLE_PIP_VERSION_CHECK": "1", "PIP_NO_INPUT": "1"}
@@ -100,6 +101,9 @@ def index_settings(
             settings["PIP_CERT"] = cert
         settings["PIP_TIMEOUT"] = str(config.timeout)
         settings["PIP_RETRIES"] = str(config.retries)
+        # pip's own default is "auto" too, but pip skips the keyring then, under PIP_NO_INPUT: pass a choice on.
+        if config.keyring_provider != "auto":
+            settings["PIP_KEYRING_PROVIDER"] = config.keyring_provider
     seen = [_link_word(found) for found in (locate(link) for link in links) if found]
     if seen:
         settings["PIP_FIND_LINKS"] = " ".join(seen)
