@@ -88,13 +88,14 @@ def _image_options(func: F) -> Callable[..., Any]:
             "lock_file",
             default=None,
             metavar="FILE",
-            help="Install from this lock (pinned, with --hash) with --require-hashes. "
-            "Default: requirements.lock when it exists.",
+            help="Install from this lock with --require-hashes: pinned requirements with --hash, or a PEP 751 "
+            "pylock.toml (pip 26.1 or newer reads it; an older pip of the image is upgraded from the wheels). "
+            "Default: requirements.lock when it exists, else pylock.toml.",
         ),
         click.option(
             "--no-lock",
             is_flag=True,
-            help="Ignore requirements.lock even when it exists.",
+            help="Ignore requirements.lock and pylock.toml even when they exist.",
         ),
         click.option(
             "--run-network-none",
@@ -142,9 +143,10 @@ def _requirement_files(settings: Settings) -> tuple[str, ...]:
 
 
 def _lock_file(context: Path, image_options: ImageOptions) -> str | None:
-    """The lock the image installs: --lock, else requirements.lock in the context when it exists; none with
-    --no-lock."""
-    from wheelhouse.docker.render import DEFAULT_LOCK
+    """The lock the image installs: --lock, else requirements.lock in the context when it exists, else
+    pylock.toml; none with --no-lock. A requirements.lock wins over a pylock.toml next to it: it is what the
+    image installed before there was a pylock.toml, and it needs no newer pip."""
+    from wheelhouse.docker.render import DEFAULT_LOCK, DEFAULT_PYLOCK
 
     lock_file, no_lock = image_options.lock_file, image_options.no_lock
     if lock_file and no_lock:
@@ -155,20 +157,39 @@ def _lock_file(context: Path, image_options: ImageOptions) -> str | None:
         if not Path(lock_file).is_file():
             raise UsageError(f"the lock {lock_file} does not exist", hint="wheelhouse lock, or drop --lock")
         return lock_file
-    default = context / DEFAULT_LOCK
-    return str(default) if default.is_file() else None
+    for name in (DEFAULT_LOCK, DEFAULT_PYLOCK):
+        default = context / name
+        if default.is_file():
+            if name == DEFAULT_PYLOCK:
+                _log.info(f"installing from {default} (pip 26.1 or newer reads it); --no-lock to ignore it")
+            return str(default)
+    return None
+
+
+def _pylock_extra(lock: str, target: Target) -> tuple[str, ...]:
+    """For a pylock.toml: refuse a target it cannot serve (naming the package), and ask for the pip that reads it."""
+    from wheelhouse.docker.render import PYLOCK_PIP, is_pylock
+
+    if not is_pylock(lock):
+        return ()
+    from wheelhouse.resolve.pylock import check_targets, read_pylock_constraints
+
+    check_targets([read_pylock_constraints(lock)], [target])
+    return (PYLOCK_PIP,)
 
 
 def _install_inputs(
-    settings: Settings, context: Path, lock: str | None
+    settings: Settings, context: Path, lock: str | None, target: Target
 ) -> tuple[RequirementSet, tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
     """What the image installs: the parsed set (for verify) and the context-relative top-level requirement,
     constraint and included files."""
     from wheelhouse.docker.render import context_path
 
     if lock is not None:
-        # The lock is what pip installs, so it is also what must be covered.
-        reqs = load_inputs(replace(settings, requirements=(lock,), constraints=()), ())
+        # The lock is what pip installs, so it is also what must be covered; a pylock.toml also needs the pip
+        # that reads it, upgraded from the folder when the image's own is older.
+        extra = _pylock_extra(lock, target)
+        reqs = load_inputs(replace(settings, requirements=(lock,), constraints=()), extra)
         top: tuple[str, ...] = ()
         constraints: tuple[str, ...] = ()
     else:
@@ -223,7 +244,7 @@ def _render_options(
 ) -> tuple[RenderOptions, RequirementSet]:
     from wheelhouse.docker.render import RenderOptions, context_path
 
-    reqs, top, constraints, included = _install_inputs(settings, context, lock)
+    reqs, top, constraints, included = _install_inputs(settings, context, lock, target)
     wheels = context_path(settings.wheels_path, context, what="wheels folder")
     if not settings.wheels_path.is_dir():
         _log.warning(f"the wheels folder {settings.wheels} does not exist yet; the Dockerfiles copy it")
@@ -486,13 +507,19 @@ def _verify_or_exit(state: State, settings: Settings, reqs: RequirementSet, targ
     from wheelhouse.store.folder import Store
 
     store = Store(settings.wheels_path)
-    fix_args: tuple[str, ...] = ("-r", lock) if lock else requirement_args(settings, ())
+    fix_args: tuple[str, ...] = ("-r", lock, *_pylock_pip(lock)) if lock else requirement_args(settings, ())
     report = verify(reqs, [target], store, fix_args=fix_args)
     if not report.covered:
         render_verify(state, report)
         state.err.print(f"not building: {settings.wheels} does not cover {target.name} (see above)", markup=False)
         click.get_current_context().exit(ExitCode.NOT_COVERED)
     _log.info(f"verified: {settings.wheels} covers {target.name}")
+
+
+def _pylock_pip(lock: str) -> tuple[str, ...]:
+    from wheelhouse.docker.render import PYLOCK_PIP, is_pylock
+
+    return (PYLOCK_PIP,) if is_pylock(lock) else ()
 
 
 def _index_build_args(settings: Settings) -> tuple[tuple[str, str], ...]:

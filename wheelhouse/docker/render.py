@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
+from packaging.pylock import is_valid_pylock_path
+
 from wheelhouse.docker.images import BaseImage, check_base_image
 from wheelhouse.errors import UsageError
 from wheelhouse.store.fs import atomic_write
@@ -31,11 +33,13 @@ from wheelhouse.targets import Target
 __all__ = [
     "COMPOSE_OFFLINE",
     "DEFAULT_LOCK",
+    "DEFAULT_PYLOCK",
     "DOCKERFILE_CACHED",
     "DOCKERFILE_OFFLINE",
     "DOCKERFILE_WHEELS",
     "DOCKERIGNORE",
     "GENERATED_MARKER",
+    "PYLOCK_PIP",
     "RENDERED_FILES",
     "RenderOptions",
     "RenderResult",
@@ -43,6 +47,7 @@ __all__ = [
     "context_path",
     "differences",
     "is_generated",
+    "is_pylock",
     "render",
     "render_command_line",
     "write_rendered",
@@ -63,6 +68,10 @@ RENDERED_FILES: dict[str, str] = {
 }
 # `wheelhouse lock` writes this; when it exists in the build context, the offline install uses it.
 DEFAULT_LOCK = "requirements.lock"
+# `wheelhouse lock --format pylock` writes this; used when it is the only lock in the build context.
+DEFAULT_PYLOCK = "pylock.toml"
+# pip reads pylock.toml (-r pylock.toml) since 26.1; older pips of a base image are upgraded from the wheels.
+PYLOCK_PIP = "pip>=26.1"
 DEFAULT_APP_DIR = "app"
 DEFAULT_WHEELS = "wheels"
 VENV = "/opt/venv"
@@ -89,6 +98,11 @@ class RenderOptions:
     cmd: tuple[str, ...] | None = None
     # Also put ``RUN --network=none`` on the offline install (needs Docker Engine 23+; see docs/docker.md).
     run_network_none: bool = False
+
+    @property
+    def pylock(self) -> bool:
+        """Whether the lock is a PEP 751 pylock.toml (installed with ``pip install -r``, pip 26.1 or newer)."""
+        return self.lock is not None and is_pylock(self.lock)
 
     @property
     def effective_cmd(self) -> tuple[str, ...]:
@@ -118,6 +132,11 @@ class WriteReport:
 
 
 # -- paths -------------------------------------------------------------------------------------------------
+
+
+def is_pylock(path: str) -> bool:
+    """Whether ``path`` names a PEP 751 lock (``pylock.toml`` or ``pylock.<name>.toml``), as pip tells one."""
+    return is_valid_pylock_path(Path(path))
 
 
 def context_path(path: str | os.PathLike[str], context: Path, *, what: str) -> str:
@@ -160,7 +179,7 @@ def render_command_line(options: RenderOptions) -> str:
         argv += ["-r", path]
     for path in options.constraints:
         argv += ["-c", path]
-    if options.lock is not None and options.lock != DEFAULT_LOCK:
+    if options.lock is not None and options.lock not in (DEFAULT_LOCK, DEFAULT_PYLOCK):
         argv += ["--lock", options.lock]
     if options.wheels != DEFAULT_WHEELS:
         argv += ["--wheels", options.wheels]
@@ -225,6 +244,8 @@ def _values(options: RenderOptions, command: str) -> dict[str, str]:
     inputs = _inputs(options)
     copy_lines = [_copy(f"{wheels}/", f"{wheels}/")] + [_copy(path, path) for path in inputs]
     if options.lock:
+        # pip checks every file of a pylock.toml against the hashes it lists; --require-hashes refuses any
+        # requirement that would arrive without one.
         install = f"--require-hashes -r {_shell_word(options.lock)}"
     else:
         parts = [f"-r {_shell_word(p)}" for p in options.requirements]
@@ -254,6 +275,9 @@ def _values(options: RenderOptions, command: str) -> dict[str, str]:
         "wheels": wheels,
         "copy_inputs": "\n".join(copy_lines),
         "install_args": install,
+        "pip_for_lock": _pip_for_lock(options, offline=True),
+        "pip_for_lock_note": _PIP_FOR_LOCK_NOTE if options.pylock else "",
+        "pip_for_lock_online": _pip_for_lock(options, offline=False),
         "run_flags": "--network=none " if options.run_network_none else "",
         "final_stage": "\n".join(final),
         "buildkit_note": note,
@@ -263,6 +287,32 @@ def _values(options: RenderOptions, command: str) -> dict[str, str]:
         "allow": "\n".join(f"!{_ignore_pattern(p)}" for p in dict.fromkeys(allow)),
         "command": command,
     }
+
+
+_PIP_FOR_LOCK_NOTE = (
+    "# pip reads pylock.toml since 26.1: an older pip of the base image is upgraded from the wheels folder."
+)
+
+
+def _pip_for_lock(options: RenderOptions, *, offline: bool) -> str:
+    """The command that gives the venv a pip that reads pylock.toml, or nothing for a requirements lock.
+
+    A pip that is new enough already is left as it is; an older one (what most base images bundle) is
+    upgraded from the wheels folder, which must then hold a pip wheel: ``build --offline`` verifies that.
+    Offline, it runs in the install's own RUN (one layer, and the network flags of that RUN apply); online,
+    in a RUN of its own before the install and its index fallback.
+    """
+    if not options.pylock:
+        return ""
+    index = "--no-index " if offline else ""
+    command = (
+        f"{VENV}/bin/python -m pip install --no-cache-dir --disable-pip-version-check \\\n"
+        f"        {index}--find-links={options.wheels} --only-binary=:all: {_shell_word(PYLOCK_PIP)}"
+    )
+    if offline:
+        return command + " \\\n    && "
+    note = "# pip reads pylock.toml since 26.1: an older pip of the base image is upgraded (wheels folder first)."
+    return f"{note}\nRUN {command}"
 
 
 def _inputs(options: RenderOptions) -> list[str]:
