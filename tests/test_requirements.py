@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
+import os
 import re
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -48,6 +51,11 @@ def load_error(workdir: Path, text: str, wheels_dir: Path | None = None) -> Requ
         load(workdir, text, wheels_dir)
     assert "\n" not in str(info.value)
     return info.value
+
+
+def warnings_of(caplog: pytest.LogCaptureFixture) -> list[str]:
+    """The warnings said on the diagnostics channel (the logger named "wheelhouse")."""
+    return [r.getMessage() for r in caplog.records if r.name == "wheelhouse" and r.levelno == logging.WARNING]
 
 
 def lines_of(result: RequirementSet) -> list[tuple[int | None, str]]:
@@ -199,11 +207,14 @@ def _not_utf8(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 def _unreadable(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # chmod cannot lock root out, so simulate the refusal the OS gives everyone else.
     path.write_text("flask\n")
+    real_open = os.open
 
-    def refuse(self: Path) -> bytes:
-        raise PermissionError(13, "Permission denied", str(self))
+    def refuse(name: str, flags: int, mode: int = 0o777, **kwargs: Any) -> int:
+        if os.path.basename(name) == path.name:
+            raise PermissionError(13, "Permission denied", name)
+        return real_open(name, flags, mode, **kwargs)
 
-    monkeypatch.setattr(Path, "read_bytes", refuse)
+    monkeypatch.setattr(os, "open", refuse)
 
 
 @pytest.mark.parametrize(
@@ -235,6 +246,16 @@ def test_unreadable_nested_file_is_blamed_on_the_including_line(workdir: Path) -
 def test_remote_requirements_file_is_not_fetched(workdir: Path) -> None:
     message = str(load_error(workdir, "-r https://example.org/requirements.txt\n"))
     assert message.startswith("requirements.txt:1: a remote requirements file is not supported offline")
+
+
+def test_remote_requirements_file_named_in_a_nested_folder_is_not_fetched(workdir: Path) -> None:
+    # pip joins only a path to the including file's folder, never a URL.
+    write(workdir / "sub/more.txt", "-r https://example.org/requirements.txt\n")
+    message = str(load_error(workdir, "-r sub/more.txt\n"))
+    assert message == (
+        "sub/more.txt:1: a remote requirements file is not supported offline: https://example.org/requirements.txt: "
+        "'-r https://example.org/requirements.txt'"
+    )
 
 
 # --- constraints ------------------------------------------------------------------------------------------
@@ -332,6 +353,7 @@ def test_malformed_hash_is_an_error(workdir: Path, value: str) -> None:
 )
 def test_index_options(
     workdir: Path,
+    caplog: pytest.LogCaptureFixture,
     content: str,
     index_url: str | None,
     extra_index_urls: tuple[str, ...],
@@ -345,7 +367,7 @@ def test_index_options(
         no_index,
         pre,
     )
-    assert result.warnings == ()
+    assert warnings_of(caplog) == []
 
 
 def test_find_links_resolve_local_paths_against_the_file(workdir: Path) -> None:
@@ -372,9 +394,9 @@ def test_find_links_resolve_local_paths_against_the_file(workdir: Path) -> None:
         ("flask --global-option=--quiet", "--global-option"),
     ],
 )
-def test_harmless_options_warn(workdir: Path, line: str, option: str) -> None:
-    result = load(workdir, f"six\n{line}\n")
-    assert result.warnings == (f"requirements.txt:2: option {option} is ignored",)
+def test_harmless_options_warn(workdir: Path, caplog: pytest.LogCaptureFixture, line: str, option: str) -> None:
+    load(workdir, f"six\n{line}\n")
+    assert warnings_of(caplog) == [f"requirements.txt:2: option {option} is ignored"]
 
 
 @pytest.mark.parametrize(
@@ -389,10 +411,12 @@ def test_harmless_options_warn(workdir: Path, line: str, option: str) -> None:
         ("-f https://a/ -f https://b/", "option --find-links is ignored on this line, as pip does", False),
     ],
 )
-def test_options_pip_ignores_warn(workdir: Path, line: str, warning: str, pre: bool) -> None:
+def test_options_pip_ignores_warn(
+    workdir: Path, caplog: pytest.LogCaptureFixture, line: str, warning: str, pre: bool
+) -> None:
     write(workdir / "other.txt", "")
     result = load(workdir, line + "\n")
-    assert (result.warnings, result.pre) == ((f"requirements.txt:1: {warning}",), pre)
+    assert (warnings_of(caplog), result.pre) == ([f"requirements.txt:1: {warning}"], pre)
 
 
 @pytest.mark.parametrize(

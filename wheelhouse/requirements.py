@@ -4,7 +4,12 @@ The format is pip's (https://pip.pypa.io/en/stable/reference/requirements-file-f
 follows ``pip/_internal/req/req_file.py`` and ``req/constructors.py``: the same line joining, comment and
 ``${VAR}`` handling, the same option parser (``optparse``, so abbreviations such as ``--extra-index`` work
 as in pip), the same split between requirement text and options. Where pip silently drops part of a line,
-the set carries a warning instead, so the user sees what pip would ignore.
+a warning goes to the diagnostics channel (:mod:`wheelhouse._log`), so the user sees what pip would ignore.
+
+Input is untrusted: only regular files are read, each of bounded size, nested ``-r`` files without recursion,
+every line in time linear in its length (the syntax and the reading are :mod:`wheelhouse._reqfile`'s), and no
+message (error or warning) quotes a credential -- URLs are redacted and the values of expanded ``${VAR}``
+references are shown as the reference.
 
 Nothing here reaches the network: anything pip would have to fetch or build (editables, VCS URLs, URLs, local
 paths) is an error unless it names a wheel that is already in the wheels folder.
@@ -16,9 +21,8 @@ import codecs
 import optparse
 import os
 import re
-import shlex
 import urllib.parse
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, NoReturn
@@ -27,6 +31,19 @@ from packaging.markers import InvalidMarker, Marker
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import InvalidWheelFilename, NormalizedName, canonicalize_name, parse_wheel_filename
 
+from wheelhouse import _log, _reqfile
+from wheelhouse._reqfile import (
+    OPTION_BY_DEST,
+    Line,
+    OptionsError,
+    Unreadable,
+    logical_lines,
+    option_parser,
+    parse_options,
+    read_file,
+    split_args_options,
+)
+from wheelhouse._text import redact
 from wheelhouse.errors import RequirementsError
 
 __all__ = ["Origin", "RequirementLine", "RequirementSet", "load_requirements", "parse_requirement_text"]
@@ -76,15 +93,12 @@ class RequirementSet:
     no_index: bool = False
     pre: bool = False
     files: tuple[str, ...] = ()
-    warnings: tuple[str, ...] = ()
 
 
 _COMMAND_LINE = Origin(None, None)
-# pip's COMMENT_RE and ENV_VAR_RE: only "${NAME}" with POSIX names expands, so a bare "$" in a URL survives.
-_COMMENT_RE = re.compile(r"(^|\s+)#.*$")
-_ENV_VAR_RE = re.compile(r"\$\{([A-Z0-9_]+)\}")
 _REMOTE_FILE_RE = re.compile(r"^(http|https|file):", re.IGNORECASE)
-_EXTRAS_RE = re.compile(r"^(.+)(\[[^\]]+\])$")
+# An error's reason can quote a whole option word or file name; the line itself is shortened by RequirementsError.
+_REASON_CHARS = 200
 _VCS_SCHEMES = frozenset(
     f"{vcs}+{transport}"
     for vcs, transports in {
@@ -103,108 +117,23 @@ _HASH_LENGTHS = {"sha256": 64, "sha384": 96, "sha512": 128}
 _OFFLINE_HINT = "put the wheel into the wheels folder and refer to it by file name, or pin a released version"
 
 
-@dataclass(frozen=True)
-class _Option:
-    flags: tuple[str, ...]
-    dest: str
-    action: str = "append"
-    harmless: bool = False  # pip honours it, but it cannot change which wheels cover the requirements
-
-    @property
-    def name(self) -> str:
-        return next(flag for flag in self.flags if flag.startswith("--"))
-
-
-# The options pip's req_file.build_parser() accepts, plus --progress-bar, which pip rejects in files but which
-# cannot matter here either.
-_OPTIONS = (
-    _Option(("-i", "--index-url", "--pypi-url"), "index_url", "store"),
-    _Option(("--extra-index-url",), "extra_index_urls"),
-    _Option(("--no-index",), "no_index", "store_true"),
-    _Option(("-c", "--constraint"), "constraints"),
-    _Option(("-r", "--requirement"), "requirements"),
-    _Option(("-e", "--editable"), "editables"),
-    _Option(("-f", "--find-links"), "find_links"),
-    _Option(("--pre",), "pre", "store_true"),
-    _Option(("--hash",), "hashes"),
-    _Option(("--no-binary",), "no_binary", harmless=True),
-    _Option(("--only-binary",), "only_binary", harmless=True),
-    _Option(("--prefer-binary",), "prefer_binary", "store_true", harmless=True),
-    _Option(("--require-hashes",), "require_hashes", "store_true", harmless=True),
-    _Option(("--trusted-host",), "trusted_hosts", harmless=True),
-    _Option(("--use-feature",), "features_enabled", harmless=True),
-    _Option(("--progress-bar",), "progress_bar", "store", harmless=True),
-    _Option(("--config-settings",), "config_settings", harmless=True),
-    _Option(("--global-option",), "global_options", harmless=True),
-)
-_OPTION_BY_DEST = {option.dest: option for option in _OPTIONS}
-
-
-class _OptionError(Exception):
-    pass
-
-
-class _OptionParser(optparse.OptionParser):
-    # optparse exits the process on a bad option; a requirements line raises instead, as in pip's parser.
-    def error(self, msg: str) -> NoReturn:
-        raise _OptionError(msg)
-
-
 def _error(reason: str, origin: Origin, text: str, hint: str | None = None) -> RequirementsError:
-    # Reasons can quote user input (file names, packaging's messages): keep every message on one line.
-    return RequirementsError(" ".join(reason.split()), path=origin.path, line=origin.line, text=text, hint=hint)
+    """An error quoting what it was given as it is; :func:`_presented` makes it fit to show before it leaves."""
+    return RequirementsError(reason, path=origin.path, line=origin.line, text=text, hint=hint)
 
 
-def _logical_lines(content: str) -> Iterator[tuple[int, str]]:
-    """pip's preprocess(): join ``\\`` continuations, drop comments and blanks, expand ``${VAR}``.
+def _presented(error: RequirementsError, hide: Callable[[str], str] | None = None) -> RequirementsError:
+    """``error`` as a user may see it: with what ``hide`` hides (the values of a line's expanded variables), URL
+    credentials redacted, on one line, and its reason (which can quote a whole option or file name) shortened.
 
-    Yields the number of the first physical line with each non-empty logical line.
+    Hiding comes first because redacting or shortening can cut a value in two, leaving the rest of it shown.
+    Callers raise it ``from None``: a traceback (``-v``) would print the original, and what it chains, as is.
     """
-    start, parts = 0, list[str]()
-    for number, line in enumerate([*content.splitlines(), ""], start=1):
-        is_comment = _COMMENT_RE.match(line) is not None
-        # pip never continues a comment line; an ending "\" is literal there. The empty line appended above
-        # flushes a "\" on the last line, which pip accepts.
-        if line.endswith("\\") and not is_comment:
-            start = start if parts else number
-            parts.append(line.strip("\\"))
-            continue
-        # pip prefixes a comment with a space so the comment pattern still matches once lines are joined.
-        joined = "".join([*parts, " " + line if is_comment else line])
-        text = _COMMENT_RE.sub("", joined).strip()
-        if text:
-            yield (start if parts else number), _ENV_VAR_RE.sub(lambda m: os.environ.get(m[1]) or m[0], text)
-        parts = []
-
-
-def _split_args_options(line: str) -> tuple[str, str]:
-    # pip's break_args_options(): options start at the first space-separated token beginning with "-".
-    # Only the options are shlex-split, because markers in the requirement text carry quotes shlex would eat.
-    tokens = line.split(" ")
-    for index, token in enumerate(tokens):
-        if token.startswith("-"):
-            return " ".join(tokens[:index]).strip(), " ".join(tokens[index:])
-    return line, ""
-
-
-def _parse_options(options: str, origin: Origin, line: str) -> tuple[dict[str, Any], list[str]]:
-    """The options present on a line, by optparse dest, and any stray positional arguments."""
-    if not options:
-        return {}, []
-    parser = _OptionParser(add_help_option=False)
-    for option in _OPTIONS:
-        parser.add_option(*option.flags, dest=option.dest, action=option.action)
-    try:
-        values, stray = parser.parse_args(shlex.split(options))
-    except ValueError as exc:  # shlex: an unclosed quote or a dangling escape
-        raise _error(f"invalid options: {exc}", origin, line) from exc
-    except _OptionError as exc:
-        message = str(exc)
-        if message.startswith("no such option: "):
-            raise _error(f"unknown option {message.removeprefix('no such option: ')}", origin, line) from None
-        raise _error(f"invalid option: {message}", origin, line) from None
-    present = {option.dest: getattr(values, option.dest) for option in _OPTIONS}
-    return {dest: value for dest, value in present.items() if value is not None}, stray
+    reason, text = (hide(error.reason), hide(error.text)) if hide else (error.reason, error.text)
+    reason = redact(" ".join(reason.split()))
+    if len(reason) > _REASON_CHARS:
+        reason = reason[: _REASON_CHARS - 3] + "..."
+    return RequirementsError(reason, path=error.path, line=error.line, text=redact(text), hint=error.hint)
 
 
 def _normalise_hash(value: str, origin: Origin, line: str) -> str:
@@ -233,6 +162,21 @@ def _is_local_target(name: str, path: str) -> bool:
     return os.path.isfile(path) or not at or _looks_like_path(before)
 
 
+def _strip_extras(text: str) -> tuple[str, str | None]:
+    """pip's constructors._strip_extras: a path and the ``[extras]`` group that ends it, if there is one.
+
+    pip matches ``^(.+)(\\[[^\\]]+\\])$``, which backtracks through every "[" of the text (quadratic in their
+    number); this finds the same split directly: the last "[" with a non-empty path before it and a non-empty
+    group after it that holds no "]".
+    """
+    if not text.endswith("]"):
+        return text, None
+    group_from = max(text.rfind("]", 0, len(text) - 1) + 1, 1)
+    line_feed = text.find("\n")  # the pattern's "." stops there: the path cannot reach past it
+    at = text.rfind("[", group_from, len(text) - 2 if line_feed < 0 else min(line_feed, len(text) - 2))
+    return (text, None) if at < 0 else (text[:at], text[at:])
+
+
 def _scheme(text: str) -> str:
     # pip's get_url_scheme(): whatever precedes the first ":", lower-cased.
     return text.partition(":")[0].lower() if ":" in text else ""
@@ -246,6 +190,13 @@ def parse_requirement_text(text: str, origin: Origin, *, wheels_dir: Path | None
     becomes ``name==version`` from the wheel's file name, keeping the line's extras and marker. Anything else
     pip would fetch or build raises :class:`RequirementsError` ("not supported offline").
     """
+    try:
+        return _parse_requirement(text, origin, wheels_dir)
+    except RequirementsError as exc:
+        raise _presented(exc) from None
+
+
+def _parse_requirement(text: str, origin: Origin, wheels_dir: Path | None) -> RequirementLine:
     text = text.strip()
     if text.startswith("-"):
         raise _error("expected a requirement, not an option", origin, text)
@@ -258,10 +209,9 @@ def parse_requirement_text(text: str, origin: Origin, *, wheels_dir: Path | None
         else:
             head, _, marker_text = text.partition(";")
             head = head.strip()
-            match = _EXTRAS_RE.match(head)
-            location = match[1] if match else head
+            location, extras_text = _strip_extras(head)
             if _is_local_target(head, os.path.normpath(os.path.abspath(location))):
-                extras = Requirement("x" + match[2]).extras if match else ()
+                extras = Requirement("x" + extras_text).extras if extras_text else ()
             else:
                 requirement = Requirement(text)
                 if requirement.url is None:
@@ -325,6 +275,24 @@ def _decode(data: bytes, path: str) -> str:
 
 
 @dataclass
+class _OpenFile:
+    """A requirements file being read: its name as written, its real path, the real path of the folder it was
+    named in (where the names in it are looked up), and the lines still to read."""
+
+    path: str
+    resolved: str
+    directory: str
+    constraint: bool
+    lines: Iterator[Line]
+
+
+def _chain(names: Sequence[str]) -> str:
+    # A cycle through a thousand files would make a message of a thousand names: show both ends.
+    shown = [*names[:4], f"... ({len(names) - 8} more)", *names[-4:]] if len(names) > 10 else names
+    return " -> ".join(shown)
+
+
+@dataclass
 class _Loader:
     """The mutable state of one load_requirements() call; frozen by result()."""
 
@@ -336,13 +304,48 @@ class _Loader:
     find_links: list[str] = field(default_factory=list)
     no_index: bool = False
     pre: bool = False
-    files: list[str] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
+    files: dict[str, None] = field(default_factory=dict)
     read: set[tuple[str, bool]] = field(default_factory=set)
-    stack: list[tuple[str, str]] = field(default_factory=list)  # (resolved, as named) of files being read
+    # The files being read, outermost first, and where each real path sits in that stack (to find cycles).
+    stack: list[_OpenFile] = field(default_factory=list)
+    open_at: dict[str, int] = field(default_factory=dict)
+    budget: int = field(default_factory=lambda: _reqfile.MAX_TOTAL_BYTES)
+    parser: optparse.OptionParser = field(default_factory=option_parser)
 
-    def include(self, path: str, constraint: bool, at: Origin | None = None, text: str = "") -> None:
-        """Read a requirements (or constraints) file named on the command line, or by -r/-c at ``at``."""
+    def include(self, path: str, constraint: bool) -> None:
+        """Read a requirements (or constraints) file named on the command line, and every file it names with
+        -r/-c where it names it, as pip does.
+
+        Nested files are followed with a stack of open files rather than by recursion, so the depth of a chain
+        is bounded only by the files on disk (and their total size), never by Python's recursion limit.
+        """
+        try:
+            self._open(path, path, constraint, None, "")
+        except RequirementsError as exc:
+            raise _presented(exc) from None
+        while self.stack:
+            current = self.stack[-1]
+            line = next(current.lines, None)
+            if line is None:
+                del self.open_at[current.resolved]
+                self.stack.pop()
+                continue
+            try:
+                nested = self._line(current, line)
+                if nested is not None:
+                    # pip names a nested file (not a URL) by joining it to its includer's name; the same file is
+                    # found from the includer's real folder, since a name that climbs out of a folder and back in
+                    # at every level of a chain grows past the longest path the system opens.
+                    name, constraint = nested
+                    path = name if _REMOTE_FILE_RE.match(name) else os.path.join(os.path.dirname(current.path), name)
+                    located = os.path.join(current.directory, name)
+                    self._open(path, located, constraint, Origin(current.path, line.number), line.text)
+            except RequirementsError as exc:
+                raise _presented(exc, line.hide) from None
+
+    def _open(self, path: str, located: str, constraint: bool, at: Origin | None, text: str) -> None:
+        """Start reading ``path`` (found at ``located``), named on the command line (``at`` is None) or by a -r/-c
+        line at ``at``."""
 
         def fail(problem: str) -> NoReturn:
             # A file named on the command line is itself the place; an included one is blamed on its -r line.
@@ -351,48 +354,47 @@ class _Loader:
         if _REMOTE_FILE_RE.match(path):
             fail("a remote requirements file is not supported offline")
         try:
-            resolved = os.path.realpath(path)
+            resolved = os.path.realpath(located)
+            directory = os.path.realpath(os.path.dirname(located))
         except ValueError:  # an embedded NUL
             fail("invalid file name")
-        for index, (real, _) in enumerate(self.stack):
-            if real == resolved:
-                chain = " -> ".join([*(shown for _, shown in self.stack[index:]), path])
-                raise _error(f"requirements files include each other: {chain}", at or Origin(path, None), text)
+        index = self.open_at.get(resolved)
+        if index is not None:
+            chain = _chain([*(open_file.path for open_file in self.stack[index:]), path])
+            raise _error(f"requirements files include each other: {chain}", at or Origin(path, None), text)
         # Reached twice from different places (not a cycle): read once.
         if (resolved, constraint) in self.read:
             return
         try:
-            data = Path(path).read_bytes()
-        except FileNotFoundError:
-            fail("file not found")
-        except IsADirectoryError:
-            fail("is a directory")
-        except PermissionError:
-            fail("permission denied")
-        except (OSError, ValueError) as exc:
-            fail(f"cannot read: {getattr(exc, 'strerror', None) or exc}")
+            data = read_file(resolved, self.budget)
+        except Unreadable as exc:
+            fail(str(exc))
+        self.budget -= len(data)
         self.read.add((resolved, constraint))
-        if resolved not in self.files:
-            self.files.append(resolved)
-        self.stack.append((resolved, path))
-        for number, line in _logical_lines(_decode(data, path)):
-            self._line(path, number, line, constraint)
-        self.stack.pop()
+        self.files.setdefault(resolved)
+        self.open_at[resolved] = len(self.stack)
+        self.stack.append(_OpenFile(path, resolved, directory, constraint, logical_lines(_decode(data, path))))
 
-    def _line(self, path: str, number: int, line: str, constraint: bool) -> None:
-        origin = Origin(path, number)
-        args, options = _split_args_options(line)
-        values, stray = _parse_options(options, origin, line)
-        self.warnings.extend(f"{origin}: argument {arg!r} after the options is ignored, as pip does" for arg in stray)
+    def _line(self, current: _OpenFile, line: Line) -> tuple[str, bool] | None:
+        """Take in one logical line; return the file it names with -r/-c (and whether it holds constraints)."""
+        path, origin = current.path, Origin(current.path, line.number)
+        args, options = split_args_options(line.text)
+        try:
+            values, stray = parse_options(self.parser, options)
+        except OptionsError as exc:
+            raise _error(str(exc), origin, line.text) from None
+        for arg in stray:
+            said = redact(line.hide(f"argument {arg!r} after the options is ignored, as pip does"))
+            _log.warning(f"{origin}: {said}")
         nested: tuple[str, bool] | None = None
         if args or "editables" in values:
             if not args:
-                raise _error("an editable requirement is not supported offline", origin, line, hint=_OFFLINE_HINT)
-            hashes = tuple(_normalise_hash(value, origin, line) for value in values.pop("hashes", []))
-            entry = replace(parse_requirement_text(args, origin, wheels_dir=self.wheels_dir), hashes=hashes)
-            if constraint and entry.requirement.extras:
-                raise _error("a constraint may not have extras (pip rejects them)", origin, line)
-            (self.constraints if constraint else self.requirements).append(entry)
+                raise _error("an editable requirement is not supported offline", origin, line.text, hint=_OFFLINE_HINT)
+            hashes = tuple(_normalise_hash(value, origin, line.text) for value in values.pop("hashes", []))
+            entry = replace(_parse_requirement(args, origin, self.wheels_dir), hashes=hashes)
+            if current.constraint and entry.requirement.extras:
+                raise _error("a constraint may not have extras (pip rejects them)", origin, line.text)
+            (self.constraints if current.constraint else self.requirements).append(entry)
         elif "requirements" in values or "constraints" in values:
             # pip follows one file per line, the first -r before any -c. A -r inside a constraints file yields
             # requirements, not constraints (pypa/pip#12222; #8821 to change it was never merged).
@@ -400,15 +402,14 @@ class _Loader:
             first, *rest = values.pop(dest)
             if rest:
                 values[dest] = rest
-            nested = (os.path.join(os.path.dirname(path), first), dest == "constraints")
+            nested = (first, dest == "constraints")
         else:
             self._options(path, values)
         for dest in values:
-            option = _OPTION_BY_DEST[dest]
+            option = OPTION_BY_DEST[dest]
             why = "" if option.harmless else " on this line, as pip does"
-            self.warnings.append(f"{origin}: option {option.name} is ignored{why}")
-        if nested:
-            self.include(*nested, at=origin, text=line)
+            _log.warning(f"{origin}: option {option.name} is ignored{why}")
+        return nested
 
     def _options(self, path: str, values: dict[str, Any]) -> None:
         # pip applies option lines to its finder in reading order, so a later -i overrides an earlier one; and
@@ -439,7 +440,6 @@ class _Loader:
             no_index=self.no_index,
             pre=self.pre,
             files=tuple(self.files),
-            warnings=tuple(self.warnings),
         )
 
 
@@ -454,7 +454,8 @@ def load_requirements(
 
     The order is pip's (``req_command.get_requirements``): constraint files, then packages, then requirement
     files, so options in requirement files override those in constraint files. Raises
-    :class:`RequirementsError` naming file:line and the text for anything that cannot be used offline.
+    :class:`RequirementsError` naming file:line and the text for anything that cannot be used offline; what pip
+    would ignore is said through :func:`wheelhouse._log.warning`.
     """
     loader = _Loader(wheels_dir)
     for path in constraints:
