@@ -195,13 +195,20 @@ def _secret(folder: Path) -> Path:
 def start_pypiserver(folder: Path) -> RunningServer:
     """pypiserver over ``folder/packages``; uploads need alice's password (an htpasswd file), reading does not.
     It serves HTML pages only (no JSON, no PEP 658), so metadata is read by range requests."""
-    from passlib.apache import HtpasswdFile  # type: ignore[import-untyped,import-not-found,unused-ignore]
-
     packages = folder / "packages"
     packages.mkdir(parents=True, exist_ok=True)
-    htpasswd = HtpasswdFile(str(folder / "htpasswd"), new=True)
-    htpasswd.set_password(USER, PASSWORD)
-    htpasswd.save()
+    # Written by passlib, as pypiserver reads it, in a child process: importing passlib here would turn its
+    # deprecation warnings into test errors.
+    script = (
+        "import sys; from passlib.apache import HtpasswdFile; "
+        "f = HtpasswdFile(sys.argv[1], new=True); f.set_password(sys.argv[2], sys.argv[3]); f.save()"
+    )
+    subprocess.run(
+        [sys.executable, "-c", script, str(folder / "htpasswd"), USER, PASSWORD],
+        env=_environment(),
+        check=True,
+        timeout=60,
+    )
     port = free_port()
     log = folder / "pypiserver.log"
     with log.open("wb") as out:
