@@ -14,6 +14,7 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import certifi
 import pytest
@@ -203,3 +204,22 @@ def test_a_plain_http_index_never_loads_the_trust_store() -> None:
         srv.add_wheel("demo", "1.0")
         assert files(IndexConfig(index_url=srv.index_url)) == ["demo-1.0-py3-none-any.whl"]
     assert system_context.cache_info().currsize == 0
+
+
+def test_new_connections_do_not_reload_certifi_into_the_shared_context(
+    https_index: IndexServer, pki: Pki, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SSL_CERT_FILE", str(pki.ca))
+    context = system_context()
+    assert context is not None
+    loads: list[object] = []
+    load = context.load_verify_locations
+
+    def recording(*args: Any, **kwargs: Any) -> None:
+        loads.append(args)
+        load(*args, **kwargs)
+
+    monkeypatch.setattr(context, "load_verify_locations", recording)
+    for _ in range(2):  # two clients, two connections
+        assert files(IndexConfig(index_url=https(https_index)))
+    assert loads == []

@@ -89,6 +89,13 @@ class TrustAdapter(HTTPAdapter):
         pool: ConnectionPool = super().get_connection_with_tls_context(request, verify, proxies, cert)
         return pool
 
+    def cert_verify(self, conn: Any, url: str, verify: bool | str, cert: tuple[str, str] | str | None) -> None:
+        super().cert_verify(conn, url, verify, cert)  # type: ignore[no-untyped-call]
+        if verify is True and self._context is not None:
+            # requests names certifi's bundle for every new connection, and urllib3 would load it into the shared
+            # context each time: the context already holds certifi and the system store.
+            conn.ca_certs = None
+
     def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> PoolManager:
         # A proxy manager replaces the pool manager: without the context here a proxied index would be verified
         # against certifi only (pypa/pip#13288), and the TLS hop to an HTTPS proxy too (pypa/pip#13465).
