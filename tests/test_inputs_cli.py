@@ -270,3 +270,13 @@ def test_a_pylock_exported_by_uv_is_found_first_and_read_by_the_lock_module(
     assert refused.exit_code == 3
     assert "pylock.toml cannot serve target cp312-manylinux_2_28_aarch64" in refused.output
     assert "beta" in refused.output
+
+
+def test_pyproject_refuses_a_python_outside_its_requires_python(cli: Cli, demo: Path) -> None:
+    result = cli("verify", "-r", "pyproject.toml", "--target", "linux/amd64", "--python", "3.9")
+    assert result.exit_code == 3, result.output
+    first = result.output.splitlines()[0]
+    assert first.startswith(
+        "error: pyproject.toml (project demo) cannot serve target cp39-manylinux_2_28_x86_64 (linux/amd64): "
+        "it was declared for Python >=3.10, the target has 3.9."
+    )

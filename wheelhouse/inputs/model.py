@@ -43,7 +43,8 @@ class Scope(Protocol):
 
 @dataclass(frozen=True)
 class LockScope:
-    """What a lock file was made for: a Python range and, where the tool restricted them, environments.
+    """What a lock file was made for (or a pyproject.toml declares): a Python range and, where the tool
+    restricted them, environments.
 
     A target outside it is refused before resolving, naming the lock, its project and the target: the tool that
     wrote the lock never considered that target, so versions "honoured exactly" would be versions nobody chose.
@@ -53,20 +54,20 @@ class LockScope:
     project: str | None
     requires_python: SpecifierSet | None = None
     environments: tuple[Marker, ...] = ()
+    # How the file came to its range: a lock was made for it; a pyproject.toml declares it.
+    made: str = "locked"
 
     def refusal(self, target: Target) -> str | None:
-        """Why this lock cannot serve ``target``, or None."""
+        """Why this file cannot serve ``target``, or None."""
         who = f"{self.path}" + (f" (project {self.project})" if self.project else "")
+        refused = f"{who} cannot serve target {target.name} ({target.docker_platform}): it was {self.made}"
         version = target.python_full_version
         if self.requires_python is not None and not self.requires_python.contains(version, prereleases=True):
-            return (
-                f"{who} cannot serve target {target.name} ({target.docker_platform}): it was locked for Python "
-                f"{self.requires_python}, the target has {version}"
-            )
+            return f"{refused} for Python {self.requires_python}, the target has {version}"
         env = dict(target.marker_environment)
         if self.environments and not any(marker.evaluate({**env, "extra": ""}) for marker in self.environments):
             shown = " or ".join(f"{m}" for m in self.environments)
-            return f"{who} cannot serve target {target.name} ({target.docker_platform}): it was locked only for {shown}"
+            return f"{refused} only for {shown}"
         return None
 
 

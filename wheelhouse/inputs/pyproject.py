@@ -16,11 +16,12 @@ from typing import Any
 
 from packaging.dependency_groups import DependencyGroupInclude, DependencyGroupResolver
 from packaging.requirements import Requirement
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
 
 from wheelhouse.errors import RequirementsError
 from wheelhouse.inputs import _toml
-from wheelhouse.inputs.model import Found, Selection
+from wheelhouse.inputs.model import Found, LockScope, Selection
 from wheelhouse.requirements import Origin, RequirementLine, parse_requirement_text
 
 __all__ = ["read_pyproject"]
@@ -80,7 +81,25 @@ def read_pyproject(path: str, selection: Selection, *, wheels_dir: Path | None =
     wanted = [g for g in selection.groups if canonicalize_name(g) in known_groups]
     if wanted:
         found += _groups(groups, wanted, path, lines, wheels_dir)
-    return Found(requirements=tuple(found), known_extras=known_extras, known_groups=known_groups)
+    return Found(
+        requirements=tuple(found),
+        scope=_scope(path, project),
+        known_extras=known_extras,
+        known_groups=known_groups,
+    )
+
+
+def _scope(path: str, project: Mapping[str, Any]) -> LockScope | None:
+    """The project's requires-python: a target outside it could not install the project itself."""
+    raw = project.get("requires-python")
+    if not isinstance(raw, str) or not raw.strip():
+        return None
+    try:
+        spec = SpecifierSet(raw)
+    except InvalidSpecifier:
+        raise RequirementsError(f"invalid requires-python {raw!r}", path=path, line=None, text="") from None
+    name = project.get("name")
+    return LockScope(path, name if isinstance(name, str) else None, spec, made="declared")
 
 
 def _groups(
