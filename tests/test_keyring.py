@@ -360,3 +360,11 @@ def test_the_pip_engine_gets_the_provider_chosen() -> None:
     # An inherited choice is replaced by the effective one (which already took it into account).
     env = pip_environment(IndexConfig(keyring_provider="disabled"), base={"PIP_KEYRING_PROVIDER": "subprocess"})
     assert env["PIP_KEYRING_PROVIDER"] == "disabled"
+
+
+def test_config_shows_the_provider_and_its_source(cli: Cli, project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PIP_KEYRING_PROVIDER", "disabled")
+    result = cli("config")
+    assert result.exit_code == 0, result.output
+    row = next(line for line in result.stdout.splitlines() if "keyring-provider" in line)
+    assert row.split() == ["keyring-provider", "disabled", "environment", "PIP_KEYRING_PROVIDER"]
