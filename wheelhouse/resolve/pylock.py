@@ -27,7 +27,7 @@ import os
 import re
 import stat
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,7 +48,7 @@ from packaging.version import Version
 from wheelhouse import __version__
 from wheelhouse._text import redact_url
 from wheelhouse.errors import NotCoveredError, RequirementsError, StoreError, UsageError
-from wheelhouse.requirements import Origin, RequirementLine, RequirementSet
+from wheelhouse.requirements import Origin, RequirementLine
 from wheelhouse.resolve.lockfile import Lock
 from wheelhouse.store.folder import Store
 from wheelhouse.targets import Target
@@ -62,6 +62,7 @@ __all__ = [
     "DEFAULT_PYLOCK",
     "PylockInput",
     "build_pylock",
+    "check_output_name",
     "check_targets",
     "is_pylock_file",
     "is_pylock_name",
@@ -300,7 +301,10 @@ def _read_text(path: str) -> str:
 def read_pylock(path: str | os.PathLike[str]) -> Pylock:
     """The validated lock at ``path``; a one-line :class:`RequirementsError` naming the file otherwise."""
     name = os.fspath(path)
-    text = _read_text(name)
+    return _parse(name, _read_text(name))
+
+
+def _parse(name: str, text: str) -> Pylock:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -373,8 +377,8 @@ def read_pylock_constraints(path: str | os.PathLike[str]) -> PylockInput:
     :class:`RequirementsError` (one line, naming the file) for a file that is not a valid lock.
     """
     name = os.fspath(path)
-    document = read_pylock(name)
     text = _read_text(name)
+    document = _parse(name, text)
     lines = _package_lines(text, len(document.packages))
     groups = frozenset(canonicalize_name(g) for g in document.default_groups or ())
     out: list[RequirementLine] = []
@@ -409,14 +413,6 @@ def _hashes(package: Package) -> tuple[str, ...]:
         files.append(package.sdist.hashes)
     found = {f"{algorithm}:{value.lower()}" for hashes in files for algorithm, value in hashes.items()}
     return tuple(sorted(h for h in found if h.partition(":")[0] in _HASH_ALGORITHMS))
-
-
-def as_requirement_set(inputs: Sequence[PylockInput]) -> RequirementSet:
-    """The requirement set of one or more locks (no index options: a lock names its files)."""
-    return RequirementSet(
-        requirements=tuple(line for item in inputs for line in item.requirements),
-        files=tuple(os.path.realpath(item.path) for item in inputs),
-    )
 
 
 def check_targets(inputs: Iterable[PylockInput], targets: Iterable[Target]) -> None:
