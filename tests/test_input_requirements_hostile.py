@@ -144,6 +144,28 @@ def test_warnings_built_from_a_line_quote_no_secret(
     assert not any(SECRET in message for message in said)
 
 
+def test_an_accepted_wheel_reference_keeps_no_secret_in_its_text(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The text of a requirement is shown later (why chains, reports): it is kept as written, not as expanded.
+    monkeypatch.setenv("WH_PW", SECRET)
+    write_wheel(workdir / "wheels", "pkg", "1.0")
+    Path("requirements.txt").write_text(
+        "pkg @ https://user:${WH_PW}@host/pkg-1.0-py3-none-any.whl\n"
+        f"https://user:{SECRET}@host/pkg-1.0-py3-none-any.whl\n"
+    )
+    result = load_requirements(["requirements.txt"], wheels_dir=workdir / "wheels")
+    assert [entry.text for entry in result.requirements] == [
+        "pkg @ https://user:****@host/pkg-1.0-py3-none-any.whl",
+        "https://user:****@host/pkg-1.0-py3-none-any.whl",
+    ]
+    assert [str(entry.requirement) for entry in result.requirements] == ["pkg==1.0", "pkg==1.0"]
+    (package,) = load_requirements(
+        packages=[f"https://user:{SECRET}@host/pkg-1.0-py3-none-any.whl"], wheels_dir=workdir / "wheels"
+    ).requirements
+    assert SECRET not in package.text
+
+
 def test_a_command_line_package_with_a_password_is_redacted() -> None:
     with pytest.raises(RequirementsError) as info:
         load_requirements(packages=[f"https://user:{SECRET}@host/pkg-1.0-py3-none-any.whl"])

@@ -68,7 +68,7 @@ class RequirementLine:
 
     requirement: Requirement
     origin: Origin
-    text: str
+    text: str  # as written, for messages: URL credentials redacted, expanded ${VAR} values shown as ${VAR}
     hashes: tuple[str, ...] = ()
     wheel_file: str | None = None
 
@@ -191,9 +191,10 @@ def parse_requirement_text(text: str, origin: Origin, *, wheels_dir: Path | None
     pip would fetch or build raises :class:`RequirementsError` ("not supported offline").
     """
     try:
-        return _parse_requirement(text, origin, wheels_dir)
+        entry = _parse_requirement(text, origin, wheels_dir)
     except RequirementsError as exc:
         raise _presented(exc) from None
+    return replace(entry, text=redact(entry.text))
 
 
 def _parse_requirement(text: str, origin: Origin, wheels_dir: Path | None) -> RequirementLine:
@@ -391,7 +392,9 @@ class _Loader:
             if not args:
                 raise _error("an editable requirement is not supported offline", origin, line.text, hint=_OFFLINE_HINT)
             hashes = tuple(_normalise_hash(value, origin, line.text) for value in values.pop("hashes", []))
-            entry = replace(_parse_requirement(args, origin, self.wheels_dir), hashes=hashes)
+            entry = _parse_requirement(args, origin, self.wheels_dir)
+            # The text goes into messages and reports (why, --json): a URL of a wheel reference can carry a secret.
+            entry = replace(entry, text=redact(line.hide(entry.text)), hashes=hashes)
             if current.constraint and entry.requirement.extras:
                 raise _error("a constraint may not have extras (pip rejects them)", origin, line.text)
             (self.constraints if current.constraint else self.requirements).append(entry)
