@@ -297,10 +297,10 @@ _PIP_FOR_LOCK_NOTE = (
 def _pip_for_lock(options: RenderOptions, *, offline: bool) -> str:
     """The command that gives the venv a pip that reads pylock.toml, or nothing for a requirements lock.
 
-    A pip that is new enough already is left as it is; an older one (what most base images bundle) is
-    upgraded from the wheels folder, which must then hold a pip wheel: ``build --offline`` verifies that.
-    Offline, it runs in the install's own RUN (one layer, and the network flags of that RUN apply); online,
-    in a RUN of its own before the install and its index fallback.
+    A pip that is new enough already is left as it is; an older one (``python3 -m venv`` installs the pip the
+    image's Python release bundles) is upgraded from the wheels folder, which must then hold a pip wheel:
+    ``build --offline`` verifies that. Offline, it runs in the install's own RUN (one layer, and the network
+    flags of that RUN apply); online, in a RUN of its own before the install and its index fallback.
     """
     if not options.pylock:
         return ""
