@@ -221,6 +221,20 @@ def test_subprocess_without_a_keyring_command_says_so(no_keyring: None, caplog: 
     assert "no keyring command on PATH" in said(caplog)
 
 
+def test_subprocess_without_a_command_is_said_only_when_credentials_are_needed(
+    auth_index: IndexServer, no_keyring: None, caplog: pytest.LogCaptureFixture
+) -> None:
+    with IndexServer() as public:
+        public.add_wheel("demo", "1.0")
+        with client(IndexConfig(index_url=public.index_url, keyring_provider="subprocess")) as c:
+            assert c.project_files("demo")  # type: ignore[arg-type]
+    assert "keyring" not in said(caplog)
+    config = IndexConfig(index_url=auth_index.index_url, keyring_provider="subprocess")
+    with client(config) as c, pytest.raises(NetworkError, match="HTTP 401"):
+        c.project_files("demo")  # type: ignore[arg-type]
+    assert "no keyring command on PATH" in said(caplog)
+
+
 def test_a_public_index_never_runs_the_keyring(fake_keyring: FakeKeyring) -> None:
     with IndexServer() as srv:
         srv.add_wheel("demo", "1.0")

@@ -34,7 +34,7 @@ from wheelhouse._text import redact_url
 from wheelhouse.errors import NetworkError, StoreError
 from wheelhouse.index.auth import Credentials, netloc
 from wheelhouse.index.config import IndexConfig
-from wheelhouse.index.keyring import keyring_lookup, service_names
+from wheelhouse.index.keyring import KeyringLookup, keyring_lookup, service_names
 from wheelhouse.index.tls import TrustAdapter, ca_bundle, system_context
 
 __all__ = ["BODY_ERRORS", "CHUNK", "MAX_PAGE_BYTES", "USER_AGENT", "OnceCache", "Transient", "Transport", "encoded"]
@@ -173,7 +173,9 @@ class Transport:
         self._session = (
             session if session is not None else self._new_session(jobs, None if self._verify else system_context)
         )
-        self._keyring = keyring_lookup(config.keyring_provider)
+        # The keyring command is looked for at the first 401 only: a run that needs no credentials never looks.
+        self._keyring_provider = config.keyring_provider
+        self._keyring: OnceCache[str, KeyringLookup | None] = OnceCache()
         self._keyring_answers: OnceCache[str, tuple[str, str] | None] = OnceCache()
         # requests reads proxies, ~/.netrc and CA bundles from the environment on *every* request (walking
         # os.environ and re-reading ~/.netrc). Read them once per host instead, with the same rules
@@ -276,9 +278,11 @@ class Transport:
         Asked once per host (by the first thread to need them), only when neither the URL nor ~/.netrc gave a
         password (a user name alone is passed on to the keyring), and only if they differ from those just sent.
         """
-        if self._keyring is None or netrc_auth is not None or (sent is not None and sent[1]):
+        if self._keyring_provider == "disabled" or netrc_auth is not None or (sent is not None and sent[1]):
             return None
-        keyring = self._keyring
+        keyring = self._keyring.get("", lambda: keyring_lookup(self._keyring_provider))
+        if keyring is None:
+            return None
         username = sent[0] if sent is not None else None
         services = service_names(url.split("?", 1)[0], self._credentials.urls)
         pair = self._keyring_answers.get(host, lambda: keyring.credentials(services, username))
