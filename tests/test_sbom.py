@@ -215,6 +215,11 @@ def test_a_folder_that_does_not_cover_the_targets_writes_nothing(cli: Cli, flask
     assert result.exit_code == 3
     assert "refusing to write an SBOM" in result.output
     assert not (project / "sbom.json").exists()
+    # Standard output carries the document only: the report of the gaps goes to standard error.
+    to_stdout = cli("sbom", *TARGETS)
+    assert to_stdout.exit_code == 3
+    assert to_stdout.stdout == ""
+    assert "not covered" in to_stdout.stderr
 
 
 def test_without_the_extra_the_command_says_how_to_install_it(

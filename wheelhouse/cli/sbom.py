@@ -17,6 +17,7 @@ import click
 from wheelhouse._text import plural
 from wheelhouse.cli._common import (
     ProjectOptions,
+    State,
     get_state,
     load_project,
     project_options,
@@ -61,7 +62,8 @@ def sbom_command(project: ProjectOptions, output_format: str, output: str) -> No
     if not sbom.covered:
         from wheelhouse.cli._reports import render_verify
 
-        render_verify(state, sbom.report)
+        # Standard output is for the document only: `wheelhouse sbom > sbom.json` must not fill it with a report.
+        render_verify(State(verbose=state.verbose, _console=state.err) if output == "-" else state, sbom.report)
         raise NotCoveredError(
             "refusing to write an SBOM: the requirements do not resolve from the folder for every target; "
             "nothing was written",
