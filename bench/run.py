@@ -5,7 +5,7 @@
     python bench/run.py --only verify      # one benchmark (repeatable, or comma-separated)
     python bench/run.py --network          # also against the real index with bench/requirements-real.txt
 
-Benchmarks: verify, download, noop, multi, cross, memory, scale, docker (and network with --network). Each
+Benchmarks: verify, download, noop, multi, cross, memory, scale, publish, docker (and network with --network). Each
 measured command runs as a child process in an isolated environment (no PIP_*/UV_* settings, pip's
 configuration files off, a private HOME, a fresh folder per cold repetition); contenders are interleaved
 repetition by repetition, so a slow moment of the machine hits all of them. Every result is checked against
@@ -39,9 +39,10 @@ from bench.downloads import bench_cross, bench_download, bench_link, bench_multi
 from bench.folders import bench_memory, bench_scale, bench_verify
 from bench.harness import Row, machine_info, markdown_table
 from bench.lib import MB, REPO, Context
+from bench.publishing import bench_publish
 from bench.server import serve_in_process
 
-ALL = ("verify", "download", "link", "reference", "noop", "multi", "cross", "memory", "scale", "docker")
+ALL = ("verify", "download", "link", "reference", "noop", "multi", "cross", "memory", "scale", "publish", "docker")
 OPTIONAL = ("network",)
 
 
@@ -75,6 +76,7 @@ BENCHES: dict[str, Callable[[Context], None]] = {
     "cross": bench_cross,
     "memory": bench_memory,
     "scale": bench_scale,
+    "publish": bench_publish,
     "docker": bench_docker,
     "network": bench_network,
 }

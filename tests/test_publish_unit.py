@@ -271,3 +271,25 @@ def test_a_server_that_never_answers_well_fails_after_the_retries(
         uploader.upload(wheel)
     assert "after 3 attempts" in str(caught.value)
     assert len(handler.seen) == 3
+
+
+def test_the_remote_verify_reads_the_metadata_of_known_bytes_locally_and_of_the_rest_from_the_server(
+    tmp_path: Path,
+) -> None:
+    from wheelhouse.share.remote_verify import verify_remote
+
+    app = write_wheel(tmp_path / "local", "app", "1.0", requires_dist=["lib"])
+    lib_name, lib = make_wheel("lib", "1.0")
+    with IndexServer(core_metadata=False) as server:
+        server.add(app.name, app.read_bytes())
+        server.add(lib_name, lib)
+        reqs = load_requirements([], ["app==1.0"])
+        targets = parse_targets(["linux/amd64"], pythons=["3.12"])
+        with _client(server) as client:
+            report = verify_remote(reqs, targets, client, known={_item(app, "app").sha256: app})
+        assert report.covered
+        files = [r.route for r in server.requests.snapshot() if r.route.endswith(".whl")]
+        # app's bytes are known (the same sha256 as the local copy): only lib's were asked for.
+        assert files
+        assert all(route.endswith(lib_name) for route in files)
+        assert report.fix_command(targets[0]).startswith(f"wheelhouse publish --repository-url {server.url}/")

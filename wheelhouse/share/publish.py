@@ -359,6 +359,8 @@ def publish(
                 client,
                 fix_args=fix_args,
                 expected=[f.filename for f in files],
+                # Every file is listed with its own sha256 (checked just above): its metadata is the local copy's.
+                known={f.sha256: f.path for f in files if f.kind == "wheel"},
                 jobs=options.jobs,
             )
     return PublishResult(
