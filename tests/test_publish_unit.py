@@ -293,3 +293,23 @@ def test_the_remote_verify_reads_the_metadata_of_known_bytes_locally_and_of_the_
         assert files
         assert all(route.endswith(lib_name) for route in files)
         assert report.fix_command(targets[0]).startswith(f"wheelhouse publish --repository-url {server.url}/")
+
+
+def test_without_a_password_the_netrc_then_the_keyring_command_are_asked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine netrc.example login ci password from-netrc\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    assert Repository.from_options("https://netrc.example/ci/prod/").auth == ("ci", "from-netrc")
+    # keyring's command-line interface: `keyring get SERVICE USER` prints the password.
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    script = bin_dir / "keyring"
+    script.write_text('#!/bin/sh\n[ "$1" = get ] && [ "$3" = ci ] && echo "from-keyring-$2" && exit 0\nexit 1\n')
+    script.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:/usr/bin:/bin")
+    repo = Repository.from_options("https://ci@vault.example/ci/prod")
+    assert repo.auth == ("ci", "from-keyring-https://vault.example/ci/prod/")
+    assert Repository.from_options("https://ci@vault.example/", keyring_provider="disabled").auth == ("ci", "")

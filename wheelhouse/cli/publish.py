@@ -63,7 +63,7 @@ if TYPE_CHECKING:
     envvar="TWINE_PASSWORD",
     show_envvar=True,
     default=None,
-    help="Password or token (default: the URL, the keyring when installed, or ~/.netrc).",
+    help="Password or token (default: the URL, ~/.netrc, or the keyring command for --username).",
 )
 @click.option("--sdists", is_flag=True, help="Also upload the kept source distributions of the pinned versions.")
 @click.option(

@@ -17,7 +17,8 @@ Contract, in the order a run goes:
    (:func:`wheelhouse.share.remote_verify.verify_remote`): "the server covers every target".
 
 Running it again is safe: what the server holds is skipped, so a run cut short is finished by the next one.
-Nothing in the folder is written; every URL in a message is redacted.
+No file of the folder is added, changed or removed (the store refreshes its manifest cache, as ``verify``
+does); every URL in a message is redacted.
 """
 
 from __future__ import annotations

@@ -5,8 +5,8 @@ Contract: :class:`Uploader` sends one file at a time per call and is safe to cal
 connection that drops, a 429 or a 5xx answer is retried (``retries`` times, with exponential back-off); a
 server that answers that the file already exists is not an error here (the caller compares hashes on the
 server's pages, the only proof there is). Any other refusal raises :class:`UploadError` carrying the server's
-reason. Credentials go to the repository's host only (explicit, in the URL, from the keyring when one is
-installed, or ``~/.netrc``) and appear in no message: every URL is passed through
+reason. Credentials go to the repository's host only (explicit, in the URL, ``~/.netrc``, or the ``keyring``
+command) and appear in no message: every URL is passed through
 :func:`wheelhouse._text.redact_url`. Nothing here reads the folder beyond the file it sends.
 
 The body is written by :class:`MultipartBody` rather than twine's library: twine's ``Repository`` prints its
@@ -109,17 +109,29 @@ class Repository:
         *,
         cert: str | None = None,
         timeout: float = 60.0,
+        keyring_provider: str = "auto",
     ) -> Repository:
-        """The repository at ``url`` with credentials found as twine finds them: ``username``/``password``
-        first, then the URL's userinfo, then the keyring (when the ``keyring`` package is installed and a user
-        name is known). With none of them, requests reads ``~/.netrc`` for the host at each request."""
+        """The repository at ``url`` with credentials found as for downloads and as twine finds them:
+        ``username``/``password`` first, then the URL's userinfo, then ``~/.netrc``, then (a user name known, its
+        password not) the ``keyring`` command (:mod:`wheelhouse.index.keyring`, ``keyring_provider`` as pip's
+        ``--keyring-provider``)."""
         clean, in_url = split_credentials(url)
+        clean = clean if clean.endswith("/") else clean + "/"
         user = username if username is not None else (in_url[0] if in_url else None)
         secret = password if password is not None else (in_url[1] if in_url else None)
+        if not secret:
+            netrc = requests.utils.get_netrc_auth(clean)
+            if netrc and (user is None or netrc[0] == user):
+                user, secret = netrc[0], netrc[1]
         if user and not secret:
-            secret = _keyring_password(clean, user)
+            from wheelhouse.index.keyring import keyring_lookup, service_names
+
+            lookup = keyring_lookup(keyring_provider)
+            found = lookup.credentials(service_names(clean, [clean]), user) if lookup is not None else None
+            if found is not None:
+                user, secret = found
         auth = (user, secret or "") if user else None
-        return cls(clean if clean.endswith("/") else clean + "/", auth, cert, timeout)
+        return cls(clean, auth, cert, timeout)
 
     def with_credentials(self, url: str) -> str:
         """``url`` with this repository's credentials as userinfo when it is on the same host (for reading the
@@ -130,24 +142,6 @@ class Repository:
         user, password = (quote(part, safe="") for part in self.auth)
         host = parts.netloc.rpartition("@")[2]
         return urlunsplit(parts._replace(netloc=f"{user}:{password}@{host}"))
-
-
-def _keyring_password(url: str, username: str) -> str | None:
-    """The password the system keyring keeps for ``url`` (or its host) and ``username``, when the keyring
-    package is installed; None otherwise or on any failure of a backend."""
-    try:
-        import keyring  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        return None
-    for service in (url, netloc(url)):
-        try:
-            found = keyring.get_password(service, username)
-        except Exception as exc:  # a keyring backend may fail in any way; the upload then asks without it
-            _log.debug(f"keyring: {type(exc).__name__}: {exc}")
-            return None
-        if found:
-            return str(found)
-    return None
 
 
 # -- the form ------------------------------------------------------------------------------------------------
