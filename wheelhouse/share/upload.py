@@ -18,6 +18,7 @@ progress the reporter draws.
 from __future__ import annotations
 
 import hashlib
+import os
 import threading
 import time
 import uuid
@@ -35,6 +36,7 @@ from wheelhouse import __version__, _log
 from wheelhouse._text import redact, redact_url, safe
 from wheelhouse.errors import NetworkError
 from wheelhouse.index.auth import netloc, split_credentials
+from wheelhouse.index.tls import TrustAdapter, ca_bundle, system_context
 
 __all__ = [
     "MultipartBody",
@@ -341,7 +343,7 @@ UploadStatus = Literal["uploaded", "exists"]
 
 class Uploader:
     """Uploads files to one repository through one ``requests.Session`` (proxies, ``~/.netrc`` and
-    ``REQUESTS_CA_BUNDLE`` honoured as requests honours them; ``cert`` wins).
+    ``REQUESTS_CA_BUNDLE`` honoured; ``cert`` wins; else the system trust store, as for downloads).
 
     ``on_retry`` hears each failed attempt that will be retried (the file, the attempt number, the cause).
     """
@@ -360,10 +362,18 @@ class Uploader:
         self.retries = max(0, retries)
         self.backoff = backoff
         self._owns_session = session is None
-        self._session = session or requests.Session()
+        # HTTPS is verified as for downloads (wheelhouse.index.tls): a CA bundle the user named wins alone, given
+        # per request (requests would let REQUESTS_CA_BUNDLE override a session's), else the system trust store.
+        self._verify: str | bool = ca_bundle(repository.cert, os.environ) or True
+        if session is None:
+            session = requests.Session()
+            trust = None if isinstance(self._verify, str) else system_context
+            # Retries are ours: a retried upload must start its body over, which urllib3's Retry cannot.
+            adapter = TrustAdapter(trust=trust, pool_connections=4, pool_maxsize=32, max_retries=0)
+            session.mount("https://", adapter)
+            session.mount("http://", adapter)
+        self._session = session
         self._session.headers["User-Agent"] = USER_AGENT
-        if repository.cert:
-            self._session.verify = repository.cert
         self._sleep = sleep
         self._on_retry = on_retry
         self._lock = threading.Lock()
@@ -387,6 +397,7 @@ class Uploader:
                 auth=self.repository.auth,
                 headers={"Accept": "application/json"},
                 timeout=self.repository.timeout,
+                verify=self._verify,
                 allow_redirects=False,
             )
         except requests.RequestException as exc:
@@ -437,6 +448,7 @@ class Uploader:
                 auth=self.repository.auth,
                 headers={"Content-Type": body.content_type, "Content-Length": str(len(body))},
                 timeout=self.repository.timeout,
+                verify=self._verify,
                 allow_redirects=False,
             )
         except UploadError:
