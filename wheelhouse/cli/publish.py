@@ -22,8 +22,7 @@ from wheelhouse.cli._common import (
     existing_store,
     get_state,
     json_option,
-    load_inputs,
-    load_targets,
+    load_project,
     print_json,
     project_options,
     requirement_args,
@@ -142,9 +141,8 @@ def publish_command(
         )
     if "://" not in repository_url:
         raise UsageError(f"--repository-url {redact(repository_url)!r} is not a URL")
-    settings, store = existing_store(project)
-    reqs = load_inputs(settings, project.packages, required=not everything)
-    targets = load_targets(settings)
+    _settings, store = existing_store(project)
+    settings, reqs, targets = load_project(project, required=not everything)
     options = PublishOptions(jobs=jobs, sdists=sdists, everything=everything, dry_run=dry_run)
     fix_args = requirement_args(settings, project.packages)
     files, _report = select_files(
