@@ -207,3 +207,18 @@ def test_dry_run_lists_what_would_be_sent_and_sends_nothing(devpi: RunningServer
     assert "5 files to upload" in result.stdout
     assert "other-9.0-py3-none-any.whl" in result.stdout
     assert listed(index, "app") == {}
+
+
+def test_on_a_terminal_progress_is_drawn_and_every_file_reported(
+    devpi: RunningServer, example: Path, cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("CI", raising=False)
+    monkeypatch.setenv("TTY_COMPATIBLE", "1")
+    repository, _index = new_devpi_index(devpi, "terminal")
+    result = cli("publish", "--repository-url", _with_password(repository), *TARGETS)
+    assert result.exit_code == 0, result.output
+    assert "4 files to upload" in result.stderr
+    for filename in NEEDED:
+        assert f"✓ {filename}" in result.stderr
+    assert "the server covers every target" in result.stdout
+    assert PASSWORD not in result.output
