@@ -150,7 +150,8 @@ class Repository:
 
 
 def form_fields(item: UploadFile) -> list[tuple[str, str]]:
-    """The form fields twine sends for ``item``: its core metadata, its kind and Python tag, and its digests."""
+    """The form fields twine sends for ``item``: its core metadata (the long description included, for the
+    server's web pages), its kind and Python tag, and its digests."""
     fields: list[tuple[str, str]] = [(":action", "file_upload"), ("protocol_version", "1")]
     raw = _core_metadata(item)
     metadata = BytesParser(policy=compat32).parsebytes(raw) if raw else None
@@ -158,40 +159,27 @@ def form_fields(item: UploadFile) -> list[tuple[str, str]]:
     if metadata is not None:
         for header, value in metadata.items():
             key = header.lower().replace("-", "_")
-            if key in ("name", "version", "description"):
-                continue  # name and version come from the file name below; the long text serves nobody here
-            if key == "classifier":
-                key = "classifiers"
-            elif key == "project_url":
-                key = "project_urls"
-            if key not in _MULTIPLE and key not in ("classifiers", "project_urls") and key in seen:
-                continue
+            if key in ("name", "version", "metadata_version"):
+                continue  # set once below: the project and version as the file name has them
+            key = {"classifier": "classifiers", "project_url": "project_urls"}.get(key, key)
+            if key in seen and key not in _MULTIPLE and key not in ("classifiers", "project_urls"):
+                continue  # a single-use field given twice: the server would read the first anyway
             seen.add(key)
             fields.append((key, str(value)))
+        body = metadata.get_payload()
+        if "description" not in seen and isinstance(body, str) and body.strip():
+            fields.append(("description", body))
+    version = metadata.get("Metadata-Version", "2.1") if metadata is not None else "2.1"
     fields += [
-        ("metadata_version", metadata.get("Metadata-Version", "2.1") if metadata is not None else "2.1"),
+        ("metadata_version", str(version)),
         ("name", item.project),
         ("version", item.version),
         ("filetype", "bdist_wheel" if item.kind == "wheel" else "sdist"),
         ("pyversion", _python_tag(item) if item.kind == "wheel" else "source"),
         ("sha256_digest", item.sha256),
+        *_other_digests(item.path).items(),
     ]
-    digests = _other_digests(item.path)
-    fields += [(k, v) for k, v in digests.items()]
-    # metadata_version may have come from the headers too; the server reads the first value of a field.
-    return _first_metadata_version(fields)
-
-
-def _first_metadata_version(fields: list[tuple[str, str]]) -> list[tuple[str, str]]:
-    out: list[tuple[str, str]] = []
-    seen = False
-    for key, value in fields:
-        if key == "metadata_version":
-            if seen:
-                continue
-            seen = True
-        out.append((key, value))
-    return out
+    return fields
 
 
 def _python_tag(item: UploadFile) -> str:
