@@ -404,3 +404,17 @@ def test_the_cli_refuses_a_named_pipe_in_one_line(cli: Cli, project: Path) -> No
     assert (
         result.stderr.strip() == "error: requirements.txt:1: not a regular file (a named pipe): pipe.txt: '-r pipe.txt'"
     )
+
+
+@pytest.mark.parametrize("name", ["pipe", "reqs.lock", "deps.toml", "pylock.toml"])
+def test_the_cli_refuses_a_named_pipe_of_any_name_given_with_r(cli: Cli, project: Path, name: str) -> None:
+    # A name that does not say "requirements file" makes the input detector look inside: it must not hang on a
+    # pipe any more than the requirements reader does.
+    os.mkfifo(project / name)
+    result = finished(lambda: cli("verify", "-r", name, *TARGET))
+    assert not isinstance(result, BaseException), result
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("error: ")
+    assert "not a regular file" in lines[0]

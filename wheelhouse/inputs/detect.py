@@ -12,7 +12,9 @@ would fail with a message about that line rather than about the file.
 
 from __future__ import annotations
 
+import os
 import re
+import stat
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
@@ -67,11 +69,16 @@ def detect_format(path: str) -> InputFormat:
 
 def _by_content(path: str, lowered: str) -> InputFormat:
     try:
-        with open(path, "rb") as handle:
-            head = handle.read(_SNIFF_BYTES)
+        # Non-blocking and checked after opening: a named pipe or a device is not read here (a pipe would hang
+        # the sniff); the requirements reader refuses it in one line naming what it is.
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except OSError:
         # Missing or unreadable: the requirements reader says so, naming the file, as it always has.
         return "requirements"
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+            return "requirements"
+        head = handle.read(_SNIFF_BYTES)
     stripped = head.lstrip()
     # A comment starts requirements files and the locks tools write alike: look inside, but only a document
     # that starts like TOML and parses as such is another format.
