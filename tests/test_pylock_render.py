@@ -11,14 +11,16 @@ import re
 import subprocess
 import sys
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from packaging.version import Version
 
 from tests.conftest import Cli
+from tests.support import docker_env
 from tests.support.wheels import write_wheel
-from tests.test_docker import FakeDocker
+from tests.test_docker import Engine, FakeDocker
 from wheelhouse.docker.render import DOCKERFILE_OFFLINE, DOCKERFILE_WHEELS, DOCKERIGNORE, PYLOCK_PIP
 
 HOST_PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
@@ -31,12 +33,14 @@ def fake_docker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeDocker:
 
 
 def make_app(root: Path) -> None:
-    """alpha needs beta; the app imports both."""
+    """alpha needs beta; the app prints both versions."""
     write_wheel(root / "wheels", "alpha", "1.0", requires_dist=["beta>=2"])
     write_wheel(root / "wheels", "beta", "2.1")
     (root / "requirements.txt").write_text("alpha==1.0\n")
     (root / "app").mkdir(exist_ok=True)
-    (root / "app" / "main.py").write_text("import alpha, beta\n")
+    (root / "app" / "main.py").write_text(
+        "import alpha, beta\nprint(f'alpha {alpha.__version__} beta {beta.__version__}')\n"
+    )
 
 
 def _lock(cli: Cli, *target: str) -> None:
@@ -198,3 +202,47 @@ def test_the_rendered_offline_install_runs_with_an_old_pip_and_enforces_hashes(
     refused = run_steps()
     assert refused.returncode != 0
     assert re.search(r"hash", refused.stderr, re.IGNORECASE), refused.stderr
+
+
+# -- a real engine (scripts/docker-test-env.sh) ------------------------------------------------------------------
+
+
+@pytest.fixture
+def engine() -> Iterator[Engine]:
+    ok, why = docker_env.docker_available()
+    if not ok:
+        pytest.skip(why)
+    found = Engine()
+    try:
+        yield found
+    finally:
+        found.cleanup()
+
+
+def _explain(proc: subprocess.CompletedProcess[str]) -> str:
+    return f"exit {proc.returncode}\n--- stdout\n{proc.stdout[-4000:]}\n--- stderr\n{proc.stderr[-4000:]}"
+
+
+@pytest.mark.docker
+def test_the_offline_image_installs_the_pylock_with_no_network(tmp_path: Path, engine: Engine) -> None:
+    """The test image's Debian pip (23.x) cannot read pylock.toml: the build upgrades it from the wheels folder,
+    with no network, then installs the lock with its hashes checked; a wheel changed since fails the build."""
+    make_app(tmp_path)
+    _pip_wheel(tmp_path / "wheels")
+    locked = engine.wheelhouse("lock", "--format", "pylock", *TARGET, cwd=tmp_path)
+    assert locked.returncode == 0, _explain(locked)
+    tag = engine.tag()
+    built = engine.wheelhouse("build", "--offline", "-t", tag, *engine.build_args(), "--", "--no-cache", cwd=tmp_path)
+    assert built.returncode == 0, _explain(built)
+    assert "--require-hashes -r pylock.toml" in (tmp_path / DOCKERFILE_OFFLINE).read_text()
+    ran = engine.run_app(tag)
+    assert ran.returncode == 0, _explain(ran)
+    assert ran.stdout.strip() == "alpha 1.0 beta 2.1"
+    pip = engine.docker("run", "--rm", "--network=none", tag, "python", "-m", "pip", "--version")
+    assert Version(pip.stdout.split()[1]) >= Version("26.1"), _explain(pip)
+    beta = tmp_path / "wheels" / "beta-2.1-py3-none-any.whl"
+    with zipfile.ZipFile(beta, "a") as archive:
+        archive.writestr("beta/evil.py", "raise SystemExit\n")
+    tampered = engine.wheelhouse("build", "--offline", "-t", engine.tag(), *engine.build_args(), cwd=tmp_path)
+    assert tampered.returncode == 1, _explain(tampered)
+    assert "DO NOT MATCH THE HASHES" in tampered.stdout + tampered.stderr
