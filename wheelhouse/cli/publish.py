@@ -191,6 +191,14 @@ def _exit_code(result: PublishResult) -> int:
 # -- progress ----------------------------------------------------------------------------------------------
 
 
+# What each step of the run is called in the progress lines.
+_READING = {
+    "server": "reading the server's pages",
+    "check": "reading the server's pages again to check every file",
+    "verify": "verifying every target over the server",
+}
+
+
 class _PlainReporter(PublishReporter):
     """A line per event, for logs and pipes; silent but for failures with --json."""
 
@@ -205,12 +213,7 @@ class _PlainReporter(PublishReporter):
                 _echo(message)
 
     def reading(self, what: str) -> None:
-        words = {
-            "server": "reading the server's pages",
-            "check": "reading the server's pages again to check every file",
-            "verify": "verifying every target over the server",
-        }
-        self._say(words.get(what, what))
+        self._say(_READING.get(what, what))
 
     def planned(self, plan: PublishPlan) -> None:
         self._say(_plan_line(plan))
@@ -306,12 +309,6 @@ class _RichReporter(_PlainReporter):
     def close(self) -> None:
         if self._started:
             self.progress.stop()
-
-
-_READING = {
-    "check": "reading the server's pages again to check every file",
-    "verify": "verifying every target over the server",
-}
 
 
 def _reporter(state: State, as_json: bool) -> _PlainReporter:
