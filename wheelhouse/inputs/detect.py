@@ -19,8 +19,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
+from wheelhouse import _toml
 from wheelhouse.errors import RequirementsError, UsageError
-from wheelhouse.inputs import _toml
 
 __all__ = [
     "FORMATS",

@@ -65,7 +65,7 @@ def plan_init(directory: Path) -> InitPlan:
 
 def _check(text: str) -> None:
     """Raise what wheelhouse would say of this file's targets (a TargetError), before anything is written."""
-    from wheelhouse.inputs._toml import parse
+    from wheelhouse._toml import parse
     from wheelhouse.targets import parse_targets
 
     data = parse(text, "wheelhouse.toml")

@@ -27,9 +27,8 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from wheelhouse import _log
+from wheelhouse import _log, _toml
 from wheelhouse.errors import RequirementsError
-from wheelhouse.inputs import _toml
 from wheelhouse.inputs.model import Found, LockScope, Selection, either, settle_extras
 from wheelhouse.requirements import Origin, RequirementLine
 

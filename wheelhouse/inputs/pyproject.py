@@ -19,8 +19,8 @@ from packaging.requirements import Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
 
+from wheelhouse import _toml
 from wheelhouse.errors import RequirementsError
-from wheelhouse.inputs import _toml
 from wheelhouse.inputs.model import Found, LockScope, Selection
 from wheelhouse.requirements import Origin, RequirementLine, parse_requirement_text
 

@@ -25,8 +25,8 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
 
+from wheelhouse import _toml
 from wheelhouse.errors import RequirementsError
-from wheelhouse.inputs import _toml
 from wheelhouse.inputs.model import Found, LockScope, Selection, both, either
 from wheelhouse.requirements import Origin, RequirementLine
 

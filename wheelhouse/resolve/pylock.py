@@ -26,7 +26,6 @@ from __future__ import annotations
 import os
 import re
 import stat
-import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,18 +44,13 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name, parse_sdist_filename, parse_wheel_filename
 from packaging.version import Version
 
-from wheelhouse import __version__
+from wheelhouse import __version__, _toml
 from wheelhouse._text import redact_url
 from wheelhouse.errors import NotCoveredError, RequirementsError, StoreError, UsageError
 from wheelhouse.requirements import Origin, RequirementLine
 from wheelhouse.resolve.lockfile import Lock
 from wheelhouse.store.folder import Store
 from wheelhouse.targets import Target
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on 3.10 only
-    import tomli as tomllib  # type: ignore[import-not-found, unused-ignore]
 
 __all__ = [
     "DEFAULT_PYLOCK",
@@ -75,8 +69,6 @@ __all__ = [
 DEFAULT_PYLOCK = "pylock.toml"
 # What wheelhouse writes; a reader warns about newer minor versions (packaging does) and refuses 2.x.
 LOCK_VERSION = "1.0"
-# Lock files of large projects run to a few megabytes; anything far beyond is not one.
-MAX_BYTES = 32 * 1024 * 1024
 _HASH_ALGORITHMS = ("sha256", "sha384", "sha512")
 _OFFLINE_HINT = "lock released versions from an index, then wheelhouse download -r the lock"
 
@@ -266,49 +258,28 @@ def is_pylock_file(path: str | os.PathLike[str]) -> bool:
     if is_pylock_name(path):
         return True
     try:
-        if not stat.S_ISREG(os.stat(path).st_mode) or os.path.getsize(path) > MAX_BYTES:
-            return False
-        with open(path, "rb") as handle:
-            head = handle.read(4096)
-        # Cheap refusal of the usual requirements file before parsing anything as TOML.
-        if b"lock-version" not in head:
-            return False
-        with open(path, "rb") as handle:
-            data = tomllib.load(handle)
-    except (OSError, ValueError):
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with os.fdopen(fd, "rb") as handle:
+            info = os.fstat(handle.fileno())
+            if not stat.S_ISREG(info.st_mode) or info.st_size > _toml.MAX_BYTES:
+                return False
+            # Cheap refusal of the usual requirements file before parsing anything as TOML.
+            if b"lock-version" not in handle.read(4096):
+                return False
+        data = _toml.parse(_toml.read_text(os.fspath(path)), os.fspath(path))
+    except (OSError, ValueError, RequirementsError):
         return False
     return isinstance(data, dict) and {"lock-version", "created-by", "packages"} <= data.keys()
-
-
-def _read_text(path: str) -> str:
-    try:
-        info = os.stat(path)
-        if not stat.S_ISREG(info.st_mode):
-            raise RequirementsError("not a regular file", path=path, line=None, text="")
-        if info.st_size > MAX_BYTES:
-            raise RequirementsError(f"larger than {MAX_BYTES // (1024 * 1024)} MiB", path=path, line=None, text="")
-        with open(path, "rb") as handle:
-            data = handle.read(MAX_BYTES + 1)
-    except OSError as exc:
-        raise RequirementsError(f"cannot read: {exc.strerror or exc}", path=path, line=None, text="") from None
-    try:
-        return data.decode("utf-8").removeprefix("\ufeff")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise RequirementsError("not UTF-8", path=path, line=line, text="") from None
 
 
 def read_pylock(path: str | os.PathLike[str]) -> Pylock:
     """The validated lock at ``path``; a one-line :class:`RequirementsError` naming the file otherwise."""
     name = os.fspath(path)
-    return _parse(name, _read_text(name))
+    return _parse(name, _toml.read_text(name))
 
 
 def _parse(name: str, text: str) -> Pylock:
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise RequirementsError(f"invalid TOML: {exc}", path=name, line=None, text="") from None
+    data = _toml.parse(text, name)
     try:
         return Pylock.from_dict(data)
     except PylockValidationError as exc:
@@ -377,7 +348,7 @@ def read_pylock_constraints(path: str | os.PathLike[str]) -> PylockInput:
     :class:`RequirementsError` (one line, naming the file) for a file that is not a valid lock.
     """
     name = os.fspath(path)
-    text = _read_text(name)
+    text = _toml.read_text(name)
     document = _parse(name, text)
     lines = _package_lines(text, len(document.packages))
     groups = frozenset(canonicalize_name(g) for g in document.default_groups or ())

@@ -28,17 +28,24 @@ MAX_BYTES = 32 * 1024 * 1024
 
 
 def read_text(path: str) -> str:
-    """The UTF-8 text of a regular file of bounded size; a :class:`RequirementsError` naming the file otherwise."""
+    """The UTF-8 text of a regular file of bounded size; a :class:`RequirementsError` naming the file otherwise.
+
+    The file is opened without blocking and judged by what was opened, so a named pipe or a device put in its
+    place is refused, never waited on or read without end.
+    """
     try:
-        info = os.stat(path)
-        if not stat.S_ISREG(info.st_mode):
-            raise RequirementsError("not a regular file", path=path, line=None, text="")
-        if info.st_size > MAX_BYTES:
-            raise RequirementsError(f"larger than {MAX_BYTES // (1024 * 1024)} MiB", path=path, line=None, text="")
-        with open(path, "rb") as handle:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with os.fdopen(fd, "rb") as handle:
+            info = os.fstat(handle.fileno())
+            if not stat.S_ISREG(info.st_mode):
+                raise RequirementsError("not a regular file", path=path, line=None, text="")
+            if info.st_size > MAX_BYTES:
+                raise RequirementsError(f"larger than {MAX_BYTES // (1024 * 1024)} MiB", path=path, line=None, text="")
             data = handle.read(MAX_BYTES + 1)
     except OSError as exc:
-        raise RequirementsError(f"cannot read: {exc.strerror}", path=path, line=None, text="") from None
+        raise RequirementsError(f"cannot read: {exc.strerror or exc}", path=path, line=None, text="") from None
+    if len(data) > MAX_BYTES:  # it grew while read
+        raise RequirementsError(f"larger than {MAX_BYTES // (1024 * 1024)} MiB", path=path, line=None, text="")
     try:
         return data.decode("utf-8").removeprefix("\ufeff")
     except UnicodeDecodeError as exc:
