@@ -8,6 +8,7 @@ import hashlib
 import importlib.metadata
 import os
 import re
+import shlex
 import subprocess
 import sys
 import zipfile
@@ -21,7 +22,13 @@ from tests.conftest import Cli
 from tests.support import docker_env
 from tests.support.wheels import write_wheel
 from tests.test_docker import Engine, FakeDocker
-from wheelhouse.docker.render import DOCKERFILE_OFFLINE, DOCKERFILE_WHEELS, DOCKERIGNORE, PYLOCK_PIP
+from wheelhouse.docker.render import (
+    DOCKERFILE_OFFLINE,
+    DOCKERFILE_WHEELS,
+    DOCKERIGNORE,
+    PYLOCK_PIP,
+    RENDERED_FILES,
+)
 
 HOST_PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
 TARGET = ("--target", "linux/amd64", "--python", "3.11")
@@ -97,6 +104,46 @@ def test_requirements_lock_still_wins_over_a_pylock_beside_it(cli: Cli, project:
     named = cli("render", *TARGET, "--lock", "pylock.toml")
     assert named.exit_code == 0, named.output
     assert "--require-hashes -r pylock.toml" in (project / DOCKERFILE_OFFLINE).read_text()
+
+
+def _header_command(path: Path) -> list[str]:
+    """The arguments of the ``wheelhouse render`` command a rendered file's header says re-creates it."""
+    argv = shlex.split(path.read_text().splitlines()[1].removeprefix("#   "))
+    assert argv[:2] == ["wheelhouse", "render"]
+    return argv[1:]
+
+
+@pytest.mark.parametrize(
+    ("choice", "installs"),
+    [
+        (("--lock", "pylock.toml"), "--require-hashes -r pylock.toml"),
+        (("--lock", "requirements.lock"), "--require-hashes -r requirements.lock"),
+        (("--no-lock",), "-r requirements.txt"),
+    ],
+)
+def test_the_header_command_reproduces_a_render_that_chose_its_lock(
+    cli: Cli, project: Path, choice: tuple[str, ...], installs: str
+) -> None:
+    """With both locks in the context the default picks requirements.lock; a render that named the other one (or
+    none) says so in its header, so running the header's command again gives the same files."""
+    make_app(project)
+    _lock(cli, *TARGET)
+    assert cli("lock", *TARGET).exit_code == 0
+    rendered = cli("render", *TARGET, *choice)
+    assert rendered.exit_code == 0, rendered.output
+    offline = project / DOCKERFILE_OFFLINE
+    first = {name: (project / name).read_text() for name in RENDERED_FILES}
+    assert installs in first[DOCKERFILE_OFFLINE]
+    command = _header_command(offline)
+    assert " ".join(choice) in shlex.join(command)
+    assert cli(*command, "--check").exit_code == 0
+    # Rendered the default way in between, the files change; the header's command brings back the same bytes.
+    assert cli("render", *TARGET).exit_code == 0
+    if choice != ("--lock", "requirements.lock"):
+        assert offline.read_text() != first[DOCKERFILE_OFFLINE]
+    again = cli(*command)
+    assert again.exit_code == 0, again.output
+    assert {name: (project / name).read_text() for name in RENDERED_FILES} == first
 
 
 def test_render_refuses_a_target_the_pylock_cannot_serve(cli: Cli, project: Path) -> None:

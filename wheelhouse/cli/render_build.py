@@ -166,6 +166,13 @@ def _lock_file(context: Path, image_options: ImageOptions) -> str | None:
     return None
 
 
+def _lock_choice(image_options: ImageOptions) -> str:
+    """How the lock was chosen, for the command in the rendered header: named, refused, or found."""
+    if image_options.lock_file:
+        return "given"
+    return "refused" if image_options.no_lock else "default"
+
+
 def _pylock_extra(lock: str, target: Target) -> tuple[str, ...]:
     """For a pylock.toml: refuse a target it cannot serve (naming the package), and ask for the pip that reads it."""
     from wheelhouse.docker.render import PYLOCK_PIP, is_pylock
@@ -240,6 +247,7 @@ def _render_options(
     app_dir: str | None,
     cmd: str | None,
     lock: str | None,
+    lock_choice: str,
     run_network_none: bool,
 ) -> tuple[RenderOptions, RequirementSet]:
     from wheelhouse.docker.render import RenderOptions, context_path
@@ -264,6 +272,7 @@ def _render_options(
         constraints=constraints,
         included=included,
         lock=context_path(lock, context, what="lock") if lock else None,
+        lock_choice=lock_choice,
         wheels=wheels,
         app_dir=app,
         cmd=command,
@@ -360,6 +369,7 @@ def render_command(
         app_dir=image_options.app_dir,
         cmd=image_options.cmd,
         lock=_lock_file(out, image_options),
+        lock_choice=_lock_choice(image_options),
         run_network_none=image_options.run_network_none,
     )
     result = render(options)
@@ -467,6 +477,7 @@ def build_command(
         app_dir=image_options.app_dir,
         cmd=image_options.cmd,
         lock=lock,
+        lock_choice=_lock_choice(image_options),
         run_network_none=image_options.run_network_none,
     )
     if mode == "offline":
