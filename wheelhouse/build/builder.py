@@ -29,8 +29,10 @@ import shlex
 import shutil
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -46,7 +48,9 @@ from wheelhouse.build.containers import (
     docker_wheel_command,
     probe,
 )
+from wheelhouse.build.interpreters import find_interpreter
 from wheelhouse.build.logs import log_tail, start_log
+from wheelhouse.build.memo import BuildMemo, Remembered
 from wheelhouse.build.model import BuildFailure, BuildOptions, BuildOutcome, BuildReporter, BuiltWheel, SdistBuild
 from wheelhouse.build.pip_options import default_cache_dir, folder_links, pip_environment
 from wheelhouse.build.plan import (
@@ -58,6 +62,7 @@ from wheelhouse.build.plan import (
     host_incompatibility,
     this_machine,
 )
+from wheelhouse.build.wheeltags import elf_needs, manylinux_tag, retag
 from wheelhouse.errors import StoreError, WheelhouseError
 from wheelhouse.store.folder import FileRecord, Store
 from wheelhouse.store.fs import file_sha256
@@ -93,14 +98,17 @@ class _Builder:
         self.host = this_machine()
         self.cache_dir = options.cache_dir or default_cache_dir(self.environ)
         self._docker: DockerStatus | None = None
+        self._docker_lock = threading.Lock()
+        self.memo = BuildMemo(store)
 
     # -- running -------------------------------------------------------------------------------------------
 
     def docker(self) -> DockerStatus:
         """Whether a Docker engine answers (asked at most once per run, and only when a build needs it)."""
-        if self._docker is None:
-            self._docker = probe(self.options, self.environ, self.runner)
-        return self._docker
+        with self._docker_lock:
+            if self._docker is None:
+                self._docker = probe(self.options, self.environ, self.runner)
+            return self._docker
 
     def _run(self, argv: Sequence[str], env: Mapping[str, str], output: Output, timeout: float | None) -> RunResult:
         try:
@@ -117,7 +125,7 @@ class _Builder:
             env = pip_environment(
                 self.config, base=self.environ, cache_dir=self.cache_dir, find_links=folder_links(self.store.root)
             )
-            return [sys.executable, "-m", "pip"], env, str(out)
+            return [place.python or sys.executable, "-m", "pip"], env, str(out)
         status = self.docker()
         assert status.client is not None
         argv, env = container_pip(
@@ -127,8 +135,45 @@ class _Builder:
 
     # -- one build -----------------------------------------------------------------------------------------
 
-    def attempt(self, build: SdistBuild, sdist: Path, work: Path, place: Place, targets: Sequence[Target]) -> Attempt:
-        """``pip wheel --no-deps`` of the kept sdist in ``place``, into a private output folder, judged from disk."""
+    def host_place(self, target: Target) -> Place | None:
+        """This machine as the place to build ``target``'s wheel, with an interpreter of its Python, or None."""
+        if self.options.build_in == "docker" or host_incompatibility(target, self.host, any_python=True):
+            return None
+        found = find_interpreter(target, self.runner, self.environ)
+        if found is None:
+            return None
+        return Place() if found.running else Place(python=found.path, python_version=found.version)
+
+    def attempt(
+        self, build: SdistBuild, sdist: Path, sha256: str, work: Path, place: Place, targets: Sequence[Target]
+    ) -> Attempt:
+        """The wheel of the kept sdist built in ``place``: remembered from an earlier build, else built now with
+        ``pip wheel --no-deps`` into a private output folder and judged from disk (and remembered)."""
+        key = place.memo_key(self.host)
+        remembered = self.memo.get(sha256, key)
+        if remembered is not None:
+            if remembered.failure is None:
+                wheel = self.memo.wheel_path(sha256, remembered)
+                if wheel is not None:
+                    reused = Attempt(
+                        place,
+                        remembered.command,
+                        Path(remembered.log),
+                        wheel,
+                        remembered.tag_set(),
+                        remembered.requires_python,
+                        reused=True,
+                    )
+                    return self._retag_remembered(reused, sha256, key, remembered, work)
+            elif not self.options.retry_failed:
+                return Attempt(
+                    place,
+                    remembered.command,
+                    Path(remembered.log),
+                    failure=remembered.failure,
+                    tail=remembered.tail,
+                    reused=True,
+                )
         out = Path(tempfile.mkdtemp(prefix="out-", dir=work))
         log = self.store.meta_dir / "logs" / f"{sdist_stem(build.filename)}.{place.label}.log"
         pip, env, out_seen = self._pip(place, out, sdist.parent)
@@ -147,7 +192,78 @@ class _Builder:
         self.reporter.build_started(build, str(place), [t.name for t in targets])
         start_log(log, argv, f"building {build.filename} {place}")
         result = self._run(argv, env, log, self.options.timeout)
-        return self._judge(Attempt(place, command, log), result.returncode, out, build)
+        attempt = self._judge(Attempt(place, command, log), result.returncode, out, build)
+        if attempt.ok and place.host and not attempt.pure:
+            attempt = self._state_glibc(attempt, work, log)
+        self.memo.remember(
+            sha256,
+            key,
+            Remembered(
+                command=command,
+                log=str(log),
+                wheel=attempt.wheel.name if attempt.wheel is not None else None,
+                tags=tuple(sorted(str(t) for t in attempt.tags)),
+                requires_python=attempt.requires_python,
+                failure=attempt.failure,
+                tail=attempt.tail,
+            ),
+        )
+        return attempt
+
+    def _retag_remembered(self, attempt: Attempt, sha256: str, key: str, remembered: Remembered, work: Path) -> Attempt:
+        """A remembered binary still tagged ``linux_<arch>`` (built to learn its metadata) gets its glibc tag, and
+        the memo the tagged wheel instead."""
+        assert attempt.wheel is not None
+        if not attempt.place.host or attempt.pure:
+            return attempt
+        tagged = self._state_glibc(attempt, work, attempt.log)
+        if tagged.wheel is None or tagged.wheel == attempt.wheel:
+            return attempt
+        tags = tuple(sorted(str(t) for t in tagged.tags))
+        entry = dataclasses.replace(remembered, wheel=tagged.wheel.name, tags=tags)
+        self.memo.remember(sha256, key, entry, tagged.wheel)
+        self.memo.drop_copy(sha256, attempt.wheel.name)
+        return tagged
+
+    def _state_glibc(self, attempt: Attempt, work: Path, log: Path) -> Attempt:
+        """A binary built here, retagged from ``linux_<arch>`` to the manylinux its ELF files need.
+
+        Without that, ``linux_<arch>`` would be accepted for every target of the architecture, whatever its libc.
+        ``auditwheel repair`` is used for a wheel that links libraries outside the manylinux policy (it copies
+        them in); a wheel neither can judge keeps its tag and serves only targets that match this machine.
+        """
+        assert attempt.wheel is not None
+        if self.host is None or self.host.libc.family != "manylinux":
+            return attempt
+        if not any(t.platform.startswith("linux_") for t in attempt.tags):
+            return attempt
+        out = Path(tempfile.mkdtemp(prefix="tagged-", dir=work))
+        try:
+            needs = elf_needs(attempt.wheel)
+        except (OSError, ValueError) as exc:
+            _append(log, f"wheelhouse: cannot read the ELF files of {attempt.wheel.name}: {exc}")
+            return attempt
+        tagged: Path | None = None
+        if needs.retaggable:
+            tagged = retag(attempt.wheel, manylinux_tag(needs, self.host.arch), out)
+            _append(log, f"wheelhouse: {attempt.wheel.name} needs glibc 2.{needs.glibc_minor or 0}: {tagged.name}")
+        else:
+            auditwheel = shutil.which("auditwheel", path=self.environ.get("PATH"))
+            if auditwheel is None:
+                _append(log, f"wheelhouse: {attempt.wheel.name} links {', '.join(needs.foreign_libraries)}")
+                return attempt
+            argv = [auditwheel, "repair", "--wheel-dir", str(out), str(attempt.wheel)]
+            _append(log, f"$ {shlex.join(argv)}")
+            result = self._run(argv, self.environ, log, self.options.timeout)
+            repaired = sorted(out.glob("*.whl"))
+            if not result.ok or len(repaired) != 1:
+                return attempt
+            tagged = repaired[0]
+        try:
+            _name, _version, _build, tags = parse_wheel_filename(tagged.name)
+        except InvalidWheelFilename:
+            return attempt
+        return dataclasses.replace(attempt, wheel=tagged, tags=frozenset(tags))
 
     @staticmethod
     def _judge(attempt: Attempt, returncode: int, out: Path, build: SdistBuild) -> Attempt:
@@ -173,7 +289,8 @@ class _Builder:
     # -- one sdist -----------------------------------------------------------------------------------------
 
     def build(self, build: SdistBuild) -> BuildOutcome:
-        """Every build one sdist needs: here for host-compatible targets, in containers for the others."""
+        """Every build one sdist needs: here for host-compatible targets (with an interpreter of each target's
+        Python), in containers for the others; what an earlier run built or saw fail is not built again."""
         names = tuple(t.name for t in build.targets)
         failure = build.metadata_failure
         if failure is not None:
@@ -183,11 +300,13 @@ class _Builder:
         if not sdist.is_file():
             failure = BuildFailure("failed", names, f"{sdist} is missing")
             return BuildOutcome(build.filename, build.name, build.version, failures=(failure,))
+        sha256 = file_sha256(sdist)
         with tempfile.TemporaryDirectory(prefix="wheelhouse-build-") as tmp:
             work = Path(tmp)
             job = SdistJob(build)
-            self._plan_and_run(job, sdist, work)
-            wheels, notes = self._commit_served(job, sdist)
+            attempts = self._plan_and_run(job, sdist, sha256, work)
+            wheels, notes = self._commit_served(job, sdist, sha256)
+            self._keep_unserved(attempts, job, sha256)
             build_deps: list[str] = []
             if self.options.keep_build_deps:
                 for place in dict.fromkeys(a.place for a in job.served.values()):
@@ -205,56 +324,90 @@ class _Builder:
             build_deps=tuple(dict.fromkeys(build_deps)),
         )
 
-    def _plan_and_run(self, job: SdistJob, sdist: Path, work: Path) -> None:
+    def _remembered_pure(self, sha256: str) -> Attempt | None:
+        """A pure wheel an earlier build of this sdist gave anywhere (it serves every target it fits)."""
+        for key, entry in self.memo.all(sha256).items():
+            if entry.failure is not None or not entry.tags or not all(t.endswith("-none-any") for t in entry.tags):
+                continue
+            wheel = self.memo.wheel_path(sha256, entry)
+            if wheel is not None:
+                platform, _, image = key.partition("@")
+                place = Place(platform, image) if image else Place()
+                tags = entry.tag_set()
+                return Attempt(place, entry.command, Path(entry.log), wheel, tags, entry.requires_python, reused=True)
+        return None
+
+    def _plan_and_run(self, job: SdistJob, sdist: Path, sha256: str, work: Path) -> list[Attempt]:
         """Decide where each target's wheel is built, build each place at most once, and record the outcome."""
         build = job.build
         mode = self.options.build_in
         targets = list(build.targets)
-        host_ok = [t.name for t in targets if mode != "docker" and host_incompatibility(t, self.host) is None]
-        host_attempt: Attempt | None = None
+        attempts: dict[Place, Attempt] = {}
 
-        def on_host(for_targets: Sequence[Target]) -> Attempt:
-            nonlocal host_attempt
-            if host_attempt is None:
-                host_attempt = self.attempt(build, sdist, work, Place(), for_targets)
-            return host_attempt
+        def run(place: Place, for_targets: Sequence[Target]) -> Attempt:
+            if place not in attempts:
+                attempts[place] = self.attempt(build, sdist, sha256, work, place, for_targets)
+            return attempts[place]
 
-        # 1. Host-compatible targets build here. A pure result serves every target at once.
-        local = [t for t in targets if t.name in host_ok]
-        if local:
-            attempt = on_host(local)
+        # 0. A pure wheel built before (for metadata, or in an earlier run) serves every target it fits.
+        pure = self._remembered_pure(sha256) if mode != "docker" else None
+        if pure is not None:
+            attempts[pure.place] = pure
+            job.serve(pure, targets, binary_ok=())
+
+        # 1. Host-compatible targets build here, with an interpreter of their Python. A pure result serves all.
+        places = {t.name: self.host_place(t) for t in targets if t.name not in job.served}
+        host_ok = [name for name, place in places.items() if place is not None]
+        groups: dict[Place, list[Target]] = {}
+        for target in targets:
+            place = places.get(target.name)
+            if place is not None and target.name not in job.served:
+                groups.setdefault(place, []).append(target)
+        for place, group in groups.items():
+            group = [t for t in group if t.name not in job.served]
+            if not group:
+                continue  # a pure wheel from an earlier place serves them
+            attempt = run(place, group)
             if attempt.ok:
-                job.serve(attempt, targets, binary_ok=host_ok)
+                job.serve(attempt, targets if attempt.pure else group, binary_ok=[t.name for t in group])
             else:
-                job.failed(attempt, local)
+                job.failed(attempt, group)
 
-        # 2. The other targets build in their own image and platform, one container per (platform, image).
-        foreign = [t for t in targets if t.name not in job.served and t.name not in host_ok]
+        # 2. The other targets (and those a binary built here does not fit, such as an older glibc) build in their
+        #    own image and platform, one container per (platform, image).
+        foreign = [
+            t
+            for t in targets
+            if t.name not in job.served
+            and (t.name not in host_ok or (mode == "auto" and job.problems.get(t.name, _NONE).kind == "unfit"))
+        ]
         docker = self.docker() if foreign else DockerStatus(None, False, "")
         if foreign and docker.available:
-            groups: dict[Place, list[Target]] = {}
+            containers: dict[Place, list[Target]] = {}
             for target in foreign:
                 place = Place(target.docker_platform, base_image_for(target, self.options.base_image))
-                groups.setdefault(place, []).append(target)
-            for place, group in groups.items():
+                containers.setdefault(place, []).append(target)
+            for place, group in containers.items():
                 group = [t for t in group if t.name not in job.served]
                 if group:  # else a pure wheel from an earlier container already serves them
-                    attempt = self.attempt(build, sdist, work, place, group)
+                    attempt = run(place, group)
                     if attempt.ok:
                         job.serve(attempt, group, binary_ok=[t.name for t in group])
                     else:
                         job.failed(attempt, group)
 
         # 3. What is left (no Docker, or its build failed): a pure wheel built here serves any platform.
-        pending = [t for t in foreign if t.name not in job.served]
+        pending = [t for t in foreign if t.name not in job.served and t.name not in host_ok]
         if not pending:
-            return
-        fallback = on_host(pending) if mode != "docker" else None
+            return list(attempts.values())
+        fallback = None
+        if mode != "docker":
+            fallback = next((a for a in attempts.values() if a.place.host and a.ok), None) or run(Place(), pending)
         if fallback is not None and fallback.ok and fallback.pure:
             job.serve(fallback, pending, binary_ok=())
-            return
+            return list(attempts.values())
         if docker.available:
-            return  # the container builds' own failures stand
+            return list(attempts.values())  # the container builds' own failures stand
         if fallback is None:
             why = "--build-in docker builds it in the target's image"
         elif fallback.ok:
@@ -268,6 +421,19 @@ class _Builder:
             reason += f"no Docker engine is available ({docker.detail})"
             command = docker_wheel_command(target.docker_platform, image, str(self.store.root), self._relative(sdist))
             job.problems[target.name] = BuildFailure("needs-docker", (target.name,), reason, command=command)
+        return list(attempts.values())
+
+    def _keep_unserved(self, attempts: Sequence[Attempt], job: SdistJob, sha256: str) -> None:
+        """Keep aside the wheels no target took (a binary for a foreign target): the next run need not build it
+        again to learn that it cannot serve."""
+        served = {a.wheel for a in job.served.values()}
+        for attempt in attempts:
+            if attempt.ok and not attempt.reused and attempt.wheel not in served:
+                assert attempt.wheel is not None
+                entry = self.memo.get(sha256, attempt.place.memo_key(self.host))
+                if entry is not None:
+                    with contextlib.suppress(OSError):
+                        self.memo.remember(sha256, attempt.place.memo_key(self.host), entry, attempt.wheel)
 
     # -- committing ----------------------------------------------------------------------------------------
 
@@ -289,7 +455,7 @@ class _Builder:
         except ValueError:
             return str(path)
 
-    def _commit_served(self, job: SdistJob, sdist: Path) -> tuple[tuple[BuiltWheel, ...], list[str]]:
+    def _commit_served(self, job: SdistJob, sdist: Path, sha256: str) -> tuple[tuple[BuiltWheel, ...], list[str]]:
         """Commit each wheel that serves some target (a binary nobody may use is dropped), with its record."""
         by_attempt: dict[Path, tuple[Attempt, list[str]]] = {}
         for name, attempt in job.served.items():
@@ -315,10 +481,11 @@ class _Builder:
                     job.problems[name] = BuildFailure("failed", (name,), str(exc), str(attempt.log))
                     del job.served[name]
                 continue
+            self.memo.drop_copy(sha256, wheel.name)
             wheels.append(
                 BuiltWheel(wheel.name, tuple(sorted(names)), attempt.command, str(attempt.place), attempt.pure)
             )
-            if attempt.place.host and not attempt.pure:
+            if attempt.place.host and not attempt.pure and any(t.platform.startswith("linux_") for t in attempt.tags):
                 notes.extend(glibc_notes(wheel.name, self.host, [t for t in build.targets if t.name in names]))
         return tuple(wheels), notes
 
@@ -374,9 +541,10 @@ def build_sdists(
     ``environ`` (default ``os.environ``) is the environment pip and Docker run with.
     """
     reporter = reporter or BuildReporter()
-    builder = _Builder(store, config, options or BuildOptions(), runner, reporter, sources, environ)
-    outcomes: list[BuildOutcome] = []
-    for build in builds:
+    options = options or BuildOptions()
+    builder = _Builder(store, config, options, runner, reporter, sources, environ)
+
+    def one(build: SdistBuild) -> BuildOutcome:
         try:
             outcome = builder.build(build)
         except (StoreError, OSError) as exc:
@@ -386,5 +554,21 @@ def build_sdists(
                 build.filename, build.name, build.version, failures=(BuildFailure("failed", names, reason),)
             )
         reporter.build_finished(outcome)
-        outcomes.append(outcome)
-    return tuple(outcomes)
+        return outcome
+
+    # Builds of different sdists are independent; each is mostly one process, so more at once than cores only
+    # makes them compete.
+    workers = max(1, min(options.jobs, os.cpu_count() or 1, len(builds)))
+    if workers == 1:
+        return tuple(one(build) for build in builds)
+    with ThreadPoolExecutor(workers, thread_name_prefix="wheelhouse-build") as pool:
+        return tuple(pool.map(one, builds))
+
+
+def _append(log: Path, line: str) -> None:
+    with contextlib.suppress(OSError), open(log, "a", encoding="utf-8") as fh:
+        fh.write(line + "\n")
+
+
+# A problem of no kind, for lookups of targets that have none.
+_NONE = BuildFailure("failed", (), "")

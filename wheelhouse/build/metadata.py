@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import shlex
 import sys
 import tempfile
 import threading
@@ -20,17 +21,20 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from packaging.utils import NormalizedName, canonicalize_name
+from packaging.utils import NormalizedName, canonicalize_name, parse_wheel_filename
 
 from wheelhouse._proc import Runner, RunResult, subprocess_runner
 from wheelhouse.build.archive import same_release, sdist_stem, static_metadata
 from wheelhouse.build.logs import log_tail, start_log
+from wheelhouse.build.memo import BuildMemo, Remembered
 from wheelhouse.build.model import BuildFailure, BuildOptions
 from wheelhouse.build.pip_options import default_cache_dir, folder_links, pip_environment
+from wheelhouse.build.plan import Place, this_machine
 from wheelhouse.dists import CoreMetadata, DistFile, Finder
 from wheelhouse.errors import StoreError, WheelhouseError
 from wheelhouse.store.folder import Store
 from wheelhouse.store.fs import file_sha256
+from wheelhouse.store.metadata import read_wheel_metadata
 
 if TYPE_CHECKING:
     from wheelhouse.index.config import IndexConfig
@@ -51,11 +55,17 @@ class SdistMetadata:
         options: BuildOptions | None = None,
         *,
         runner: Runner = subprocess_runner,
+        build_wheels: bool = False,
     ) -> None:
         self.store = store
         self.config = config
         self.options = options or BuildOptions()
         self.runner = runner
+        # Learn the metadata by building the wheel on this machine, which the build stage then reuses: one
+        # build environment and one subprocess per sdist instead of two. Off for a dry run (it builds nothing)
+        # and with --build-in docker (no wheel built here is used).
+        self.build_wheels = build_wheels and self.options.build_in != "docker"
+        self.memo = BuildMemo(store)
         self.failures: dict[str, BuildFailure] = {}
         self._cache: dict[str, CoreMetadata] = {}
         self._lock = threading.Lock()
@@ -108,8 +118,11 @@ class SdistMetadata:
         return meta
 
     def _prepare(self, path: Path, dist: DistFile) -> CoreMetadata | None:
-        """Run ``prepare_metadata_for_build_wheel`` through pip (isolated build environment, nothing installed)."""
+        """Run ``prepare_metadata_for_build_wheel`` through pip (isolated build environment, nothing installed),
+        or build the wheel and read its METADATA when the build stage may reuse it."""
         log = self.store.meta_dir / "logs" / f"{sdist_stem(dist.filename)}.metadata.log"
+        if self.build_wheels:
+            return self._build(path, dist, log)
         with tempfile.TemporaryDirectory(prefix="wheelhouse-metadata-") as work:
             report = Path(work) / "report.json"
             argv = [
@@ -141,6 +154,67 @@ class SdistMetadata:
             return meta
         reason = problem or f"preparing its metadata failed (exit status {result.returncode})"
         self.failures[dist.filename] = BuildFailure("failed", (), reason, str(log), log_tail(log))
+        return None
+
+    def _build(self, path: Path, dist: DistFile, log: Path) -> CoreMetadata | None:
+        """The metadata of the wheel built here from ``path`` (remembered for the build stage), or None."""
+        sha256 = file_sha256(path)
+        key = Place().memo_key(this_machine())
+        remembered = self.memo.get(sha256, key)
+        if remembered is not None:
+            if remembered.failure is None:
+                wheel = self.memo.wheel_path(sha256, remembered)
+                if wheel is not None:
+                    try:
+                        return read_wheel_metadata(wheel)
+                    except ValueError:
+                        pass
+            elif not self.options.retry_failed:
+                reason = (
+                    f"{remembered.failure} on this machine in an earlier run, and is not tried again until "
+                    "--retry-builds"
+                )
+                self.failures[dist.filename] = BuildFailure("failed", (), reason, remembered.log, remembered.tail)
+                return None
+        flags = ["wheel", "--no-deps", "--ignore-requires-python"]
+        if not self.options.isolation:
+            flags.append("--no-build-isolation")
+        pip = [sys.executable, "-m", "pip"]
+        command = shlex.join([*pip, *flags, "--wheel-dir", str(self.store.root), str(path)])
+        with tempfile.TemporaryDirectory(prefix="wheelhouse-metadata-") as work:
+            argv = [*pip, *flags, "--wheel-dir", work, str(path)]
+            start_log(log, argv, f"building {dist.filename} on this machine, for its metadata")
+            env = pip_environment(
+                self.config,
+                cache_dir=self.options.cache_dir or default_cache_dir(),
+                find_links=folder_links(self.store.root),
+            )
+            try:
+                result = self.runner(argv, env=env, output=log, timeout=self.options.timeout)
+            except OSError as exc:
+                result = RunResult(127, "", str(exc))
+            wheels = sorted(Path(work).glob("*.whl"))
+            meta: CoreMetadata | None = None
+            problem: str | None
+            if result.returncode != 0:
+                problem = f"the build failed (exit status {result.returncode})"
+            elif len(wheels) != 1:
+                problem = f"the build left {len(wheels)} wheels instead of one"
+            else:
+                try:
+                    meta = read_wheel_metadata(wheels[0])
+                    problem = None if same_release(meta, dist) else f"the wheel built from {dist.filename} is not it"
+                except ValueError as exc:
+                    problem = f"the built wheel is unusable: {exc}"
+            if meta is not None and problem is None:
+                tags = tuple(sorted(str(t) for t in parse_wheel_filename(wheels[0].name)[3]))
+                entry = Remembered(command, str(log), wheels[0].name, tags, meta.requires_python)
+                self.memo.remember(sha256, key, entry, wheels[0])
+                return meta
+        tail = log_tail(log)
+        self.memo.remember(sha256, key, Remembered(command, str(log), failure=problem, tail=tail))
+        reason = f"{problem or 'the build failed'} on this machine"
+        self.failures[dist.filename] = BuildFailure("failed", (), reason, str(log), tail)
         return None
 
 

@@ -45,7 +45,9 @@ class BuildOptions:
     contain ``{python}`` (X.Y). ``isolation=False`` builds with the running interpreter's setuptools
     (``--no-build-isolation``) instead of installing build requirements from the index. ``docker`` is the client
     to run (None: the ``WHEELHOUSE_DOCKER`` variable, else ``docker`` on PATH). ``cache_dir`` is pip's cache
-    for build requirements (None: ``$XDG_CACHE_HOME/wheelhouse/pip``).
+    for build requirements (None: ``$XDG_CACHE_HOME/wheelhouse/pip``). ``retry_failed`` runs again the builds
+    an earlier run remembered as failed (``--retry-builds``). ``jobs`` bounds the builds that run at once (never
+    more than the machine's cores).
     """
 
     enabled: bool = True
@@ -56,6 +58,8 @@ class BuildOptions:
     docker: str | None = None
     cache_dir: Path | None = None
     timeout: float | None = DEFAULT_BUILD_TIMEOUT
+    retry_failed: bool = False
+    jobs: int = 4
 
 
 class BuildReporter:

@@ -10,6 +10,7 @@ does. Nothing here runs a program.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,16 +33,17 @@ __all__ = [
 ]
 
 
-def host_incompatibility(target: Target, host: Target | None) -> str | None:
+def host_incompatibility(target: Target, host: Target | None, *, any_python: bool = False) -> str | None:
     """Why a wheel built on this machine cannot be assumed to run on ``target``, or None when it can.
 
     Host-compatible means: Linux, the same architecture, the same CPython minor and the same libc family.
+    ``any_python`` leaves the CPython minor out (an interpreter of the target's version builds it here).
     """
     if host is None:
         return "this machine is not Linux"
     if target.arch != host.arch:
         return f"the target is {target.arch}, this machine is {host.arch}"
-    if target.python_version != host.python_version:
+    if target.python_version != host.python_version and not any_python:
         return (
             f"the target runs CPython {target.python_version[0]}.{target.python_version[1]}, "
             f"wheelhouse runs on {host.python_version[0]}.{host.python_version[1]}"
@@ -92,10 +94,13 @@ def base_image_for(target: Target, template: str | None = None) -> str:
 
 @dataclass(frozen=True)
 class Place:
-    """Where a build runs: this machine, or a container of ``image`` for ``platform``."""
+    """Where a build runs: this machine (with ``python``, else the interpreter wheelhouse runs on), or a
+    container of ``image`` for ``platform``."""
 
     platform: str | None = None
     image: str | None = None
+    python: str | None = None
+    python_version: tuple[int, int] | None = None
 
     @property
     def host(self) -> bool:
@@ -103,11 +108,25 @@ class Place:
 
     @property
     def label(self) -> str:
-        """``host`` or the platform (``linux-arm64``), for log file names."""
-        return "host" if self.platform is None else self.platform.replace("/", "-")
+        """``host`` (``host-py3.12`` with another interpreter) or the platform (``linux-arm64``), for log names."""
+        if self.platform is None:
+            return "host" if self.python is None else "host-py{}.{}".format(*(self.python_version or (0, 0)))
+        return self.platform.replace("/", "-")
+
+    def memo_key(self, host: Target | None) -> str:
+        """What makes two builds in this place give the same wheel: the machine and interpreter, or the image."""
+        if self.image is not None:
+            return f"{self.platform}@{self.image}"
+        version = self.python_version or sys.version_info[:2]
+        machine = f"{host.arch}-{host.libc.family}" if host is not None else "unknown"
+        return f"host-{machine}-cp{version[0]}{version[1]}"
 
     def __str__(self) -> str:
-        return "on this machine" if self.image is None else f"in {self.image} ({self.platform})"
+        if self.image is not None:
+            return f"in {self.image} ({self.platform})"
+        if self.python is not None:
+            return "on this machine with Python {}.{}".format(*(self.python_version or (0, 0)))
+        return "on this machine"
 
 
 @dataclass(frozen=True)
@@ -122,6 +141,7 @@ class Attempt:
     requires_python: str | None = None
     failure: str | None = None
     tail: tuple[str, ...] = ()
+    reused: bool = False  # remembered from an earlier build, not run now
 
     @property
     def ok(self) -> bool:
@@ -175,10 +195,11 @@ class SdistJob:
 
     def failed(self, attempt: Attempt, targets: Sequence[Target]) -> None:
         """Record that ``attempt`` failed for ``targets``."""
+        reason = f"{attempt.failure} {attempt.place}"
+        if attempt.reused:
+            reason += " in an earlier run, and is not tried again until --retry-builds"
         for target in targets:
-            self.problems[target.name] = BuildFailure(
-                "failed", (target.name,), f"{attempt.failure} {attempt.place}", str(attempt.log), attempt.tail
-            )
+            self.problems[target.name] = BuildFailure("failed", (target.name,), reason, str(attempt.log), attempt.tail)
 
     def failures(self) -> tuple[BuildFailure, ...]:
         """One failure per distinct cause, naming every target it leaves without a wheel."""

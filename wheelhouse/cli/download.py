@@ -112,6 +112,11 @@ if TYPE_CHECKING:
     "can be repeated with no index.",
 )
 @click.option(
+    "--retry-builds",
+    is_flag=True,
+    help="Build again the sdists whose build failed in an earlier run (remembered in wheels/.wheelhouse/builds/).",
+)
+@click.option(
     "--no-build-isolation",
     is_flag=True,
     help="Build sdists with this interpreter's installed build backend instead of an isolated environment.",
@@ -134,6 +139,7 @@ def download_command(
     build_in: str,
     base_image: str | None,
     keep_build_deps: bool,
+    retry_builds: bool,
     no_build_isolation: bool,
     as_json: bool,
 ) -> None:
@@ -146,9 +152,11 @@ def download_command(
     or 1 when a file could not be downloaded or a wheel could not be built.
 
     A version that publishes only a source distribution for a target is built into a wheel: here for targets
-    that match this machine (OS, architecture, Python minor, libc family), in a container of the target's
-    image otherwise. A pure-Python result serves every target; a binary built here never serves another
-    platform. Without Docker such a package stops with the command that builds it elsewhere. See docs/sdists.md.
+    that match this machine (OS, architecture, libc family; with an interpreter of the target's Python found
+    here), in a container of the target's image otherwise. A pure-Python result serves every target; a binary
+    built here never serves another platform. Without Docker such a package stops with the command that builds
+    it elsewhere. A build is not repeated: what it gave, or how it failed, is remembered (--retry-builds). See
+    docs/sdists.md.
 
     Index settings, highest precedence first: these options; wheelhouse.toml; --index-url/--extra-index-url/
     --find-links lines in the requirements files; PIP_INDEX_URL, PIP_EXTRA_INDEX_URL, PIP_FIND_LINKS,
@@ -184,6 +192,7 @@ def download_command(
             build_in=cast("BuildIn", build_in),
             base_image=settings.base_image,
             isolation=not no_build_isolation,
+            retry_failed=retry_builds,
         ),
         formats=parse_format_control(no_binary, only_binary),
     )

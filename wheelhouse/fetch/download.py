@@ -13,8 +13,9 @@ downloaded in parallel, each streamed to a temporary file, checked against the i
 renamed into the folder (``Store.commit``); a file the final plan does not use never leaves the temporary area.
 
 A version that publishes only a source distribution for a target is pinned as an sdist (wheels of any version
-are preferred) and built into a wheel after the downloads (``wheelhouse.build.sdist``); ``BuildOptions(enabled=False)``
-(``--no-build``) leaves it a gap and keeps the sdist, so that verify says "only a source distribution".
+are preferred) and built into a wheel after the downloads (``wheelhouse.build.builder``);
+``BuildOptions(enabled=False)`` (``--no-build``) leaves it a gap and keeps the sdist, so that verify says "only a
+source distribution".
 
 The work is split by concern: :mod:`~wheelhouse.fetch.plan` resolves and lists the files,
 :mod:`~wheelhouse.fetch.speculation` fetches ahead of the resolver, :mod:`~wheelhouse.fetch.transfers` streams
@@ -26,6 +27,7 @@ under the folder's lock and returns a :class:`DownloadResult`; the names a calle
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -122,6 +124,7 @@ def download(
                 reporter=reporter,
                 runner=runner,
                 transfers=transfers,
+                build_for_metadata=True,
             )
             ahead = VerifyAhead(requirements, targets, store, plan) if VerifyAhead.applies(plan) else None
             downloaded, failed, received = commit_all(
@@ -136,7 +139,7 @@ def download(
                 plan.build,
                 store,
                 config=client.config,
-                options=options.build,
+                options=dataclasses.replace(options.build, jobs=options.jobs),
                 runner=runner,
                 reporter=reporter,
                 sources=requirements.files,

@@ -128,13 +128,16 @@ def plan_download(
     reporter: DownloadReporter | None = None,
     runner: BuildRunner = subprocess_runner,
     transfers: Transfers | None = None,
+    build_for_metadata: bool = False,
 ) -> DownloadPlan:
     """Resolve every target over the folder and the index; list the files to fetch (each once).
 
     With ``transfers``, each remote wheel starts downloading the moment the resolver pins it.
 
     With building on, sdists may be pinned: their metadata comes from a kept copy (downloaded into
-    ``.wheelhouse/sdists/``), by ``PKG-INFO`` or the build backend's prepare-metadata hook run by ``runner``.
+    ``.wheelhouse/sdists/``), by ``PKG-INFO`` or the build backend's prepare-metadata hook run by ``runner``;
+    with ``build_for_metadata`` (a real download, not a dry run) by building the wheel, which the build stage
+    then reuses instead of building it again.
     """
     from wheelhouse.index.finder import IndexFinder
 
@@ -143,7 +146,7 @@ def plan_download(
     base = store.scan()
     local = StoreFinder(base)
     remote = IndexFinder(client, targets)
-    sdists = SdistMetadata(store, client.config, options.build, runner=runner)
+    sdists = SdistMetadata(store, client.config, options.build, runner=runner, build_wheels=build_for_metadata)
 
     def fetch_sdist(dist: DistFile, dest: Path) -> str:
         return client.download(remote.remote_file(dist), dest)
