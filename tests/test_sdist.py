@@ -733,3 +733,63 @@ def test_only_binary_never_builds(cli: Cli, project: Path, index: IndexServer) -
     assert gap["rejected"] == [
         {"file": "source_only-1.0.tar.gz", "reason": "source distribution, excluded by --only-binary"}
     ]
+
+
+# -- another Python on this machine, remembered builds ------------------------------------------------------------
+
+
+def _other_python() -> str | None:
+    """A CPython minor installed here besides the one running (3.12 preferred), or None."""
+    from wheelhouse._proc import subprocess_runner
+    from wheelhouse.build.interpreters import find_interpreter
+
+    for minor in (12, 13, 10, 11):
+        if minor == HOST.python_version[1]:
+            continue
+        target = parse_target("host", python=f"3.{minor}")
+        if find_interpreter(target, subprocess_runner, os.environ) is not None:
+            return f"3.{minor}"
+    return None
+
+
+def test_a_target_of_another_python_is_built_here_with_that_python(cli: Cli, project: Path, index: IndexServer) -> None:
+    other = _other_python()
+    if other is None:
+        pytest.skip("no CPython of another minor version is installed on this machine (python3.X, pyenv or uv)")
+    index.add_sdist(
+        "cext-pkg", "2.0", setup_py=BINARY_SETUP_PY, extra_files={"PKG-INFO": static_pkg_info("cext-pkg", "2.0")}
+    )
+    code, out, err = _download(cli, index, "cext-pkg", "--target", "host", "--python", other)
+    assert code == 0, out + err
+    wheels = project / "wheels"
+    cp = "cp" + other.replace(".", "")
+    [built] = root_files(wheels)
+    # Tagged by the interpreter that built it: that Python ran, not wheelhouse's own.
+    assert built.startswith(f"cext_pkg-2.0-{cp}-{cp}-manylinux_")
+    record = manifest_records(wheels)[built]
+    assert f"python{other}" in str(record["built_by"]).split()[0]
+    assert (wheels / ".wheelhouse" / "logs" / f"cext_pkg-2.0.host-py{other}.log").is_file()
+    verified = cli("verify", "cext-pkg", "--target", "host", "--python", other)
+    assert verified.exit_code == 0, verified.stdout + verified.stderr
+
+
+def test_a_failed_build_is_not_run_again_until_retry_builds(cli: Cli, project: Path, index: IndexServer) -> None:
+    index.add_sdist(
+        "broken-pkg", "1.0", setup_py=FAILING_SETUP_PY, extra_files={"PKG-INFO": static_pkg_info("broken-pkg", "1.0")}
+    )
+    log = project / "wheels" / ".wheelhouse" / "logs" / "broken_pkg-1.0.host.log"
+    code, out, err = _download(cli, index, "broken-pkg")
+    assert code == 1, out + err
+    assert "--retry-builds" not in err
+    log.write_text(log.read_text() + "# seen\n")
+
+    code, out, err = _download(cli, index, "broken-pkg")
+    assert code == 1, out + err
+    assert "not tried again until --retry-builds" in err
+    assert "missing libfrobnicate" in err  # the remembered log's last lines
+    assert log.read_text().endswith("# seen\n")  # no build ran: its log was not started again
+
+    code, out, err = _download(cli, index, "broken-pkg", "--retry-builds")
+    assert code == 1, out + err
+    assert "--retry-builds" not in err
+    assert "# seen" not in log.read_text()
