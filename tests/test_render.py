@@ -577,8 +577,10 @@ def _hadolint() -> str | None:
         {"run_network_none": True},
         {"app_dir": None, "cmd": ("python", "-m", "http.server")},
         {"target": parse_target("linux/arm64", python="3.13", libc="musllinux_1_2")},
+        {"index_secrets": ("PIP_INDEX_URL",)},
+        {"index_secrets": ("PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL"), "lock": "pylock.toml"},
     ],
-    ids=["default", "lock", "run-network-none", "no-app", "alpine"],
+    ids=["default", "lock", "run-network-none", "no-app", "alpine", "index-secret", "index-secrets-pylock"],
 )
 def test_rendered_dockerfiles_pass_hadolint(tmp_path: Path, variant: dict[str, object]) -> None:
     hadolint = _hadolint()

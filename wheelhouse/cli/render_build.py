@@ -27,7 +27,7 @@ from wheelhouse.cli._common import (
     project_options,
     requirement_args,
 )
-from wheelhouse.errors import ExitCode, UsageError, WheelhouseError
+from wheelhouse.errors import DockerError, ExitCode, UsageError, WheelhouseError
 
 if TYPE_CHECKING:
     from wheelhouse.cli._common import State
@@ -251,6 +251,7 @@ def _render_options(
     run_network_none: bool,
 ) -> tuple[RenderOptions, RequirementSet]:
     from wheelhouse.docker.render import RenderOptions, context_path
+    from wheelhouse.docker.secrets import index_passing
 
     reqs, top, constraints, included = _install_inputs(settings, context, lock, target)
     wheels = context_path(settings.wheels_path, context, what="wheels folder")
@@ -277,6 +278,8 @@ def _render_options(
         app_dir=app,
         cmd=command,
         run_network_none=run_network_none,
+        # The online Dockerfiles read a credentialed index from BuildKit secrets; render and build agree on it.
+        index_secrets=index_passing(settings.index_url, settings.extra_index_urls).secret_variables,
     )
     return options, reqs
 
@@ -450,13 +453,15 @@ def build_command(
     \b
     --offline  verify first: when wheels/ does not cover the target, print the gaps and exit 3 without
                calling Docker; else docker build --network=none -f Dockerfile.offline
-    --wheels   docker build -f Dockerfile.wheels (PIP_INDEX_URL from the configuration as a build arg)
+    --wheels   docker build -f Dockerfile.wheels (the configured index as a build arg; an index URL
+               with credentials as a BuildKit secret instead, never in the image history)
     --cached   docker build -f Dockerfile.cached (needs BuildKit)
     --platform is passed to Docker when the target is not the Docker daemon's own platform. Arguments
     after -- go to docker build as they are, e.g. -- --progress=plain --no-cache.
     """
     from wheelhouse.docker.client import DockerClient, build_argv, build_request
     from wheelhouse.docker.render import render, write_rendered
+    from wheelhouse.docker.secrets import IndexPassing, index_passing, secret_files
 
     state = get_state()
     settings = effective_settings(project)
@@ -486,6 +491,8 @@ def build_command(
     info = client.info()
     if mode == "cached":
         client.require_buildkit("Dockerfile.cached (RUN --mount=type=cache)")
+    if mode != "offline" and options.index_secrets and not info.buildkit:
+        raise _refuse_classic_builder_secrets(mode, info.buildkit_reason)
     if image_options.run_network_none and mode == "offline":
         client.require_run_network()
     if image.python is None:
@@ -497,18 +504,22 @@ def build_command(
         _log.warning(warning)
     _report_written(state, write_rendered(result, context, force=force), to_stderr=True)
     dockerfile = _MODES[mode]
-    request = build_request(
-        dockerfile=dockerfile,
-        target=target,
-        info=info,
-        offline=mode == "offline",
-        tags=tags,
-        build_args=_index_build_args(settings) if mode != "offline" else (),
-        extra_args=docker_args,
-    )
-    # The index build arguments may carry credentials: the log shows the command without them.
-    _log.info("running: " + redact(shlex.join(build_argv(client.executable, request))))
-    client.build(request, hint=_failure_hint(mode, target, request.platform, info.server_platform))
+    # The offline build never reaches an index; the others get it, credentials only ever as BuildKit secrets.
+    passing = index_passing(settings.index_url, settings.extra_index_urls) if mode != "offline" else IndexPassing()
+    with secret_files(passing.secrets) as secrets:
+        request = build_request(
+            dockerfile=dockerfile,
+            target=target,
+            info=info,
+            offline=mode == "offline",
+            tags=tags,
+            build_args=passing.build_args,
+            secrets=secrets,
+            extra_args=docker_args,
+        )
+        # Arguments after -- are the user's own and may hold anything: the log redacts URLs in them.
+        _log.info("running: " + redact(shlex.join(build_argv(client.executable, request))))
+        client.build(request, hint=_failure_hint(mode, target, request.platform, info.server_platform))
 
 
 def _verify_or_exit(state: State, settings: Settings, reqs: RequirementSet, target: Target, lock: str | None) -> None:
@@ -533,20 +544,14 @@ def _pylock_pip(lock: str) -> tuple[str, ...]:
     return (PYLOCK_PIP,) if is_pylock(lock) else ()
 
 
-def _index_build_args(settings: Settings) -> tuple[tuple[str, str], ...]:
-    """The configured index as build arguments, for the fallback of Dockerfile.wheels / Dockerfile.cached."""
-    args: list[tuple[str, str]] = []
-    if settings.index_url:
-        args.append(("PIP_INDEX_URL", settings.index_url))
-    if settings.extra_index_urls:
-        args.append(("PIP_EXTRA_INDEX_URL", " ".join(settings.extra_index_urls)))
-    if any(redact(value) != value for _key, value in args):
-        # Build arguments are visible in `docker history` of the image that used them.
-        _log.warning(
-            "the index URL carries credentials, and build arguments are recorded in the image history; "
-            "prefer an index without credentials in the URL, or `wheelhouse build --offline`"
-        )
-    return tuple(args)
+def _refuse_classic_builder_secrets(mode: str, reason: str) -> DockerError:
+    """Credentials in the index URL cannot reach the classic builder but as a build argument, which the image
+    history records: refuse rather than leak them."""
+    return DockerError(
+        f"not building Dockerfile.{mode}: the configured index URL carries credentials, which only BuildKit can "
+        f"pass as a secret (a build argument would record them in the image history), and BuildKit is not "
+        f"available ({reason}); build with BuildKit, or configure an index URL without credentials"
+    )
 
 
 def _failure_hint(mode: str, target: Target, platform: str | None, daemon_platform: str) -> str:

@@ -7,4 +7,6 @@ Contract: rendering is pure text from options; only ``client`` runs the docker c
 - ``images``: what is known about a base image's Python, the default image of a target, and whether an image
   fits a target (used by the renderer, the ``build`` command and sdist builds in containers).
 - ``render``: the Dockerfiles, compose file and ``.dockerignore``, and writing them.
+- ``secrets``: how a build gets the configured index: a plain URL as a build argument, one with credentials as
+  a BuildKit secret in a private temporary file, so credentials reach no command line and no image history.
 """

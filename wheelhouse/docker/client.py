@@ -81,6 +81,9 @@ class BuildRequest:
     platform: str | None = None
     network: str | None = None
     build_args: tuple[tuple[str, str], ...] = ()
+    # (id, file) pairs for `--secret id=ID,src=FILE` (BuildKit only); the command line names the file, never the
+    # value.
+    secrets: tuple[tuple[str, str], ...] = ()
     extra_args: tuple[str, ...] = ()
     buildkit: bool = True
 
@@ -97,6 +100,8 @@ def build_argv(client: str, request: BuildRequest) -> list[str]:
         argv += ["-t", tag]
     for key, value in request.build_args:
         argv += ["--build-arg", f"{key}={value}"]
+    for secret_id, path in request.secrets:
+        argv += ["--secret", f"id={secret_id},src={path}"]
     argv += list(request.extra_args)
     argv.append(request.context)
     return argv
@@ -110,6 +115,7 @@ def build_request(
     offline: bool,
     tags: Sequence[str] = (),
     build_args: Sequence[tuple[str, str]] = (),
+    secrets: Sequence[tuple[str, str]] = (),
     extra_args: Sequence[str] = (),
     context: str = ".",
 ) -> BuildRequest:
@@ -123,6 +129,7 @@ def build_request(
         platform=platform,
         network="none" if offline else None,
         build_args=tuple(build_args),
+        secrets=tuple(secrets),
         extra_args=tuple(extra_args),
         buildkit=info.buildkit,
     )
@@ -323,6 +330,9 @@ class DockerClient:
         """Run ``docker build`` with its output on this terminal; raises :class:`DockerError` (with ``hint``)
         when it fails. Returns the argv that ran.
         """
+        if request.secrets and not request.buildkit:
+            # The classic builder knows neither --secret nor secret mounts; never fall back to a build argument.
+            raise DockerError(f"docker build -f {request.dockerfile} passes secrets, which need BuildKit")
         env = dict(self.env)
         # Clients before 23.0 build with the classic builder unless told otherwise.
         env["DOCKER_BUILDKIT"] = "1" if request.buildkit else env.get("DOCKER_BUILDKIT", "0")

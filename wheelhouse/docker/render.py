@@ -7,8 +7,11 @@ build context, the directory the files are written to, because that is what ``CO
 Every image installs into a virtualenv: Debian-based images mark the system Python as externally managed
 (PEP 668) and pip refuses to touch it. The install happens in a first stage and only the virtualenv is copied
 into the final stage, so the wheels never stay in the image; unlike a BuildKit bind mount, that works with the
-classic builder too. No file starts with a ``# syntax=`` line: BuildKit would pull a frontend image from a
-registry for it, which fails offline; the engine's built-in frontend is used instead.
+classic builder too. When the configured index URL carries credentials (``RenderOptions.index_secrets``), the
+online Dockerfiles read it from a BuildKit secret mount into ``PIP_INDEX_URL`` for the one pip command that needs
+it, instead of a build argument, which ``docker history`` would show; without credentials they keep the build
+argument, which every builder understands. No file starts with a ``# syntax=`` line: BuildKit would pull a
+frontend image from a registry for it, which fails offline; the engine's built-in frontend is used instead.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from pathlib import Path
 from packaging.pylock import is_valid_pylock_path
 
 from wheelhouse.docker.images import BaseImage, check_base_image
+from wheelhouse.docker.secrets import SECRET_DIR, SECRET_IDS
 from wheelhouse.errors import UsageError
 from wheelhouse.store.fs import atomic_write
 from wheelhouse.targets import Target
@@ -103,6 +107,10 @@ class RenderOptions:
     # command in the header repeats a choice that was given, so running it again renders the same files even
     # when the context holds another lock the default would pick.
     lock_choice: str = "default"
+    # The index variables (PIP_INDEX_URL, PIP_EXTRA_INDEX_URL) whose configured value carries credentials: the
+    # online Dockerfiles read them from BuildKit secrets (see wheelhouse.docker.secrets) instead of build
+    # arguments, so they reach neither a command line nor the image history.
+    index_secrets: tuple[str, ...] = ()
 
     @property
     def pylock(self) -> bool:
@@ -231,6 +239,9 @@ def _check_paths(options: RenderOptions) -> None:
             raise UsageError(f"bad path {path!r}: paths must be relative to the build context, inside it")
     if not options.requirements and not options.lock:
         raise UsageError("nothing to install: no requirement file and no lock", hint="pass -r requirements.txt")
+    unknown = [name for name in options.index_secrets if name not in SECRET_IDS]
+    if unknown:
+        raise ValueError(f"no secret carries {', '.join(unknown)}; known: {', '.join(SECRET_IDS)}")
     if options.lock_choice not in _LOCK_CHOICES:
         raise ValueError(f"lock_choice must be one of {', '.join(_LOCK_CHOICES)}, not {options.lock_choice!r}")
     if options.cmd is not None and not options.cmd:
@@ -289,6 +300,11 @@ def _values(options: RenderOptions, command: str) -> dict[str, str]:
         "pip_for_lock": _pip_for_lock(options, offline=True),
         "pip_for_lock_note": _PIP_FOR_LOCK_NOTE if options.pylock else "",
         "pip_for_lock_online": _pip_for_lock(options, offline=False),
+        "secret_mounts": _secret_mounts(options),
+        "secret_env": _secret_env(options, indent="    "),
+        "secret_env_fallback": _secret_env(options, indent="        "),
+        "wheels_index_usage": _index_usage(options, "wheels"),
+        "cached_index_usage": _index_usage(options, "cached"),
         "run_flags": "--network=none " if options.run_network_none else "",
         "final_stage": "\n".join(final),
         "buildkit_note": note,
@@ -323,7 +339,60 @@ def _pip_for_lock(options: RenderOptions, *, offline: bool) -> str:
     if offline:
         return command + " \\\n    && "
     note = "# pip reads pylock.toml since 26.1: an older pip of the base image is upgraded (wheels folder first)."
-    return f"{note}\nRUN {command}"
+    return f"{note}\nRUN {_secret_mounts(options)}{_secret_env(options, indent='    ')}{command}"
+
+
+# -- index credentials -------------------------------------------------------------------------------------
+
+# What the online Dockerfiles say about the index when it is given as build arguments.
+_PLAIN_INDEX_USAGE = {
+    "wheels": (
+        "# the gap. Give a private index with --build-arg PIP_INDEX_URL=... (and PIP_TRUSTED_HOST for plain http,\n"
+        "# which pip otherwise neither trusts nor caches); build arguments stay in the install stage, out of the\n"
+        "# final image. Build it:\n"
+        "#   wheelhouse build --wheels -t app\n"
+        "#   docker build{platform} -f {dockerfile} -t app ."
+    ),
+    "cached": (
+        "# It needs the network and BuildKit. Give a private index with --build-arg PIP_INDEX_URL=... (and\n"
+        "# PIP_TRUSTED_HOST for plain http: pip caches nothing from an untrusted http host). Build it:\n"
+        "#   wheelhouse build --cached -t app\n"
+        "#   DOCKER_BUILDKIT=1 docker build{platform} -f {dockerfile} -t app ."
+    ),
+}
+
+
+def _secret_mounts(options: RenderOptions) -> str:
+    """``--mount`` flags for a RUN that reads the credentialed index settings, each on a line of its own."""
+    return "".join(
+        f"--mount=type=secret,id={SECRET_IDS[name]},required=true \\\n    " for name in options.index_secrets
+    )
+
+
+def _secret_env(options: RenderOptions, *, indent: str) -> str:
+    """Assignments that put each secret into its variable for the one command that follows them (a shell
+    prefix assignment), so the value is in no ENV, ARG or layer."""
+    return "".join(f'{name}="$(cat {SECRET_DIR}/{SECRET_IDS[name]})" \\\n{indent}' for name in options.index_secrets)
+
+
+def _index_usage(options: RenderOptions, kind: str) -> str:
+    """The header lines of an online Dockerfile that say how it reaches the index and how to build it."""
+    dockerfile = DOCKERFILE_WHEELS if kind == "wheels" else DOCKERFILE_CACHED
+    platform = f" --platform {options.target.docker_platform}"
+    if not options.index_secrets:
+        return _PLAIN_INDEX_USAGE[kind].format(platform=platform, dockerfile=dockerfile)
+    ids = [SECRET_IDS[name] for name in options.index_secrets]
+    flags = "".join(f" --secret id={secret_id},src=FILE" for secret_id in ids)
+    lead = "# the gap." if kind == "wheels" else "# It needs the network."
+    return "\n".join(
+        [
+            f"{lead} The configured index carries credentials ({', '.join(options.index_secrets)}): pip reads",
+            "# it from a BuildKit secret mounted for its one command, so it is in no build argument, no layer",
+            "# and no image history; each FILE holds one value, readable only by you. It needs BuildKit. Build it:",
+            f"#   wheelhouse build --{kind} -t app",
+            f"#   DOCKER_BUILDKIT=1 docker build{flags}{platform} -f {dockerfile} -t app .",
+        ]
+    )
 
 
 def _inputs(options: RenderOptions) -> list[str]:
