@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, cast
 import click
 
 from wheelhouse import _log
-from wheelhouse._text import plural, redact, safe, size
+from wheelhouse._text import plural, size
 from wheelhouse.cli import _process
 from wheelhouse.cli._common import (
     JSON_SCHEMA_VERSION,
@@ -32,6 +32,7 @@ from wheelhouse.cli._common import (
     project_options,
     requirement_args,
 )
+from wheelhouse.cli._progress import TransferBars, echo, short
 from wheelhouse.cli._reports import text
 from wheelhouse.errors import ExitCode, UsageError, WheelhouseError
 from wheelhouse.fetch.download import DEFAULT_JOBS, DownloadPlan, DownloadReporter, DownloadResult, PlannedFile
@@ -270,7 +271,7 @@ class _PlainReporter(DownloadReporter):
     def _say(self, message: str) -> None:
         if not self.quiet:
             with self._lock:
-                _echo(message)
+                echo(message)
 
     def resolving(self, target: Target) -> None:
         self._say(f"resolving {target.name}")
@@ -284,7 +285,7 @@ class _PlainReporter(DownloadReporter):
 
     def waiting(self, message: str) -> None:
         with self._lock:
-            _echo(message)
+            echo(message)
 
     def file_done(self, item: PlannedFile) -> None:
         self._say(f"downloaded {item.filename} ({size(item.size or 0)})")
@@ -294,7 +295,7 @@ class _PlainReporter(DownloadReporter):
         # the log gets the same line now.
         if self.quiet:
             with self._lock:
-                _echo(f"error: {_failure_text(item.filename, item.url, str(error))}")
+                echo(f"error: {_failure_text(item.filename, item.url, str(error))}")
 
     def build_started(self, build: SdistBuild, where: str, targets: Sequence[str]) -> None:
         self._say(f"building {build.filename} {where} for {', '.join(targets)}")
@@ -304,7 +305,7 @@ class _PlainReporter(DownloadReporter):
         if lines and (not self.quiet or not outcome.ok):
             with self._lock:
                 for line in lines:
-                    _echo(line)
+                    echo(line)
 
     def close(self) -> None:
         return None
@@ -315,28 +316,7 @@ class _RichReporter(_PlainReporter):
 
     def __init__(self, state: State) -> None:
         super().__init__(state, quiet=False)
-        from rich.progress import (
-            BarColumn,
-            DownloadColumn,
-            Progress,
-            TextColumn,
-            TimeRemainingColumn,
-            TransferSpeedColumn,
-        )
-
-        self.progress = Progress(
-            TextColumn("{task.description}", justify="left"),
-            BarColumn(),
-            DownloadColumn(),
-            TransferSpeedColumn(),
-            TimeRemainingColumn(),
-            console=state.err,
-            transient=True,
-        )
-        self._tasks: dict[str, Any] = {}
-        self._total: Any = None
-        self._done_bytes: dict[str, int] = {}
-        self._started = False
+        self.bars = TransferBars(state.err)
 
     def resolving(self, target: Target) -> None:
         self.state.err.print(f"resolving {target.name}", highlight=False)
@@ -345,50 +325,31 @@ class _RichReporter(_PlainReporter):
         if not plan.fetch:
             return
         self.state.err.print(_plan_line(plan))
-        self.progress.start()
-        self._started = True
-        self._total = self.progress.add_task("[bold]total", total=plan.total_bytes or None)
+        self.bars.start(plan.total_bytes)
 
     def file_started(self, item: PlannedFile) -> None:
-        with self._lock:
-            self._tasks[item.filename] = self.progress.add_task(text(_short(item.filename)), total=item.size)
+        self.bars.begin(item.filename, item.size, text(short(item.filename)))
 
     def file_progress(self, item: PlannedFile, received: int) -> None:
-        with self._lock:
-            task = self._tasks.get(item.filename)
-            if task is not None:
-                self.progress.update(task, completed=received)
-            self._done_bytes[item.filename] = received
-            if self._total is not None:
-                self.progress.update(self._total, completed=sum(self._done_bytes.values()))
+        self.bars.advance(item.filename, received)
 
     def file_done(self, item: PlannedFile) -> None:
-        with self._lock:
-            task = self._tasks.pop(item.filename, None)
-            if task is not None:
-                self.progress.remove_task(task)
-        self.progress.console.print(f"[green]✓[/] {text(item.filename)} ({size(item.size or 0)})", highlight=False)
+        self.bars.finish(item.filename)
+        self.bars.print(f"[green]✓[/] {text(item.filename)} ({size(item.size or 0)})")
 
     def file_failed(self, item: PlannedFile, error: WheelhouseError) -> None:
-        with self._lock:
-            task = self._tasks.pop(item.filename, None)
-            if task is not None:
-                self.progress.remove_task(task)
-        self.progress.console.print(f"[red]✗[/] {text(item.filename)}: {text(error)}", highlight=False)
+        self.bars.finish(item.filename)
+        self.bars.print(f"[red]✗[/] {text(item.filename)}: {text(error)}")
 
     def build_started(self, build: SdistBuild, where: str, targets: Sequence[str]) -> None:
-        self.progress.console.print(
-            f"[bold]building[/] {text(build.filename)} {text(where)} for {text(', '.join(targets))}",
-            highlight=False,
-        )
+        self.bars.print(f"[bold]building[/] {text(build.filename)} {text(where)} for {text(', '.join(targets))}")
 
     def build_finished(self, outcome: BuildOutcome) -> None:
         for line in _build_lines(outcome):
-            self.progress.console.print(text(line), highlight=False)
+            self.bars.print(text(line))
 
     def close(self) -> None:
-        if self._started:
-            self.progress.stop()
+        self.bars.stop()
 
 
 def _reporter(state: State, as_json: bool) -> _PlainReporter:
@@ -452,7 +413,7 @@ def _render(state: State, result: DownloadResult, dry_run: bool) -> None:
                 out.print(f"    • {text(gap.requirement)}: {text(gap.summary)}")
         return
     for failure in result.failed:
-        _echo(f"error: {_failure_text(failure.filename, failure.url, failure.reason)}")
+        echo(f"error: {_failure_text(failure.filename, failure.url, failure.reason)}")
     if result.cleaned:
         _log.info(f"removed {len(result.cleaned)} partial files left by an interrupted run")
     out.print(
@@ -492,9 +453,9 @@ def _render_build_failures(state: State, result: DownloadResult) -> None:
     _log.warning(f"no wheel could be built for some targets of {failing}:")
     for outcome, failure in failures:
         where = f"; log: {failure.log}" if failure.log else ""
-        _echo(f"  {outcome.project} {outcome.version} for {', '.join(failure.targets)}: {failure.reason}{where}")
+        echo(f"  {outcome.project} {outcome.version} for {', '.join(failure.targets)}: {failure.reason}{where}")
         if failure.command:
-            _echo(f"    build it elsewhere: {failure.command}")
+            echo(f"    build it elsewhere: {failure.command}")
 
 
 def _result_json(result: DownloadResult, dry_run: bool) -> dict[str, Any]:
@@ -563,13 +524,3 @@ def _result_json(result: DownloadResult, dry_run: bool) -> dict[str, Any]:
 def _plan_line(plan: DownloadPlan) -> str:
     files = plural(len(plan.fetch), "file")
     return f"{files} to download ({size(plan.total_bytes)}), {len(plan.present)} already present"
-
-
-def _echo(line: str) -> None:
-    """One line on stderr, outside rich: names and reasons from an index or a build log made terminal-safe,
-    credentials of any URL redacted."""
-    click.echo(safe(redact(line)), err=True)
-
-
-def _short(filename: str, width: int = 40) -> str:
-    return filename if len(filename) <= width else filename[: width - 1] + "…"

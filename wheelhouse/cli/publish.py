@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from wheelhouse._text import plural, redact, safe, size
+from wheelhouse._text import plural, redact, size
 from wheelhouse.cli._common import (
     JSON_SCHEMA_VERSION,
     ProjectOptions,
@@ -27,6 +27,7 @@ from wheelhouse.cli._common import (
     project_options,
     requirement_args,
 )
+from wheelhouse.cli._progress import TransferBars, echo, short
 from wheelhouse.cli._reports import text
 from wheelhouse.errors import ExitCode, UsageError, WheelhouseError
 from wheelhouse.share.publish import DEFAULT_JOBS, PublishPlan, PublishReporter, PublishResult
@@ -210,7 +211,7 @@ class _PlainReporter(PublishReporter):
     def _say(self, message: str) -> None:
         if not self.quiet:
             with self._lock:
-                _echo(message)
+                echo(message)
 
     def reading(self, what: str) -> None:
         self._say(_READING.get(what, what))
@@ -228,7 +229,7 @@ class _PlainReporter(PublishReporter):
     def file_failed(self, item: UploadFile, error: WheelhouseError) -> None:
         if self.quiet:
             with self._lock:
-                _echo(f"error: {error}")
+                echo(f"error: {error}")
 
     def close(self) -> None:
         return None
@@ -239,76 +240,37 @@ class _RichReporter(_PlainReporter):
 
     def __init__(self, state: State) -> None:
         super().__init__(state, quiet=False)
-        from rich.progress import (
-            BarColumn,
-            DownloadColumn,
-            Progress,
-            TextColumn,
-            TimeRemainingColumn,
-            TransferSpeedColumn,
-        )
-
-        self.progress = Progress(
-            TextColumn("{task.description}", justify="left"),
-            BarColumn(),
-            DownloadColumn(),
-            TransferSpeedColumn(),
-            TimeRemainingColumn(),
-            console=state.err,
-            transient=True,
-        )
-        self._tasks: dict[str, Any] = {}
-        self._sent: dict[str, int] = {}
-        self._total: Any = None
-        self._started = False
+        self.bars = TransferBars(state.err)
 
     def reading(self, what: str) -> None:
         if what != "server":
-            self.progress.console.print(text(_READING.get(what, what)), highlight=False)
+            self.bars.print(text(_READING.get(what, what)))
 
     def planned(self, plan: PublishPlan) -> None:
         self.state.err.print(text(_plan_line(plan)), highlight=False)
         if plan.upload:
-            self.progress.start()
-            self._started = True
-            self._total = self.progress.add_task("[bold]total", total=plan.total_bytes or None)
+            self.bars.start(plan.total_bytes)
 
     def file_started(self, item: UploadFile) -> None:
-        with self._lock:
-            self._tasks[item.filename] = self.progress.add_task(text(_short(item.filename)), total=item.size)
+        self.bars.begin(item.filename, item.size, text(short(item.filename)))
 
     def file_progress(self, item: UploadFile, sent: int) -> None:
-        with self._lock:
-            task = self._tasks.get(item.filename)
-            if task is not None:
-                self.progress.update(task, completed=sent)
-            self._sent[item.filename] = sent
-            if self._total is not None:
-                self.progress.update(self._total, completed=sum(self._sent.values()))
+        self.bars.advance(item.filename, sent)
 
     def file_done(self, item: UploadFile, status: UploadStatus) -> None:
-        self._finish(item)
+        self.bars.finish(item.filename)
         word = "" if status == "uploaded" else " (the server already held it)"
-        self.progress.console.print(f"[green]✓[/] {text(item.filename)} ({size(item.size)}){word}", highlight=False)
+        self.bars.print(f"[green]✓[/] {text(item.filename)} ({size(item.size)}){word}")
 
     def file_retry(self, item: UploadFile, attempt: int, cause: str) -> None:
-        self.progress.console.print(
-            f"[yellow]↻[/] {text(item.filename)}: {text(cause)}; attempt {attempt + 1}", highlight=False
-        )
+        self.bars.print(f"[yellow]↻[/] {text(item.filename)}: {text(cause)}; attempt {attempt + 1}")
 
     def file_failed(self, item: UploadFile, error: WheelhouseError) -> None:
-        self._finish(item)
-        self.progress.console.print(f"[red]✗[/] {text(item.filename)}: {text(error)}", highlight=False)
-
-    def _finish(self, item: UploadFile) -> None:
-        with self._lock:
-            task = self._tasks.pop(item.filename, None)
-            if task is not None:
-                self.progress.remove_task(task)
+        self.bars.finish(item.filename)
+        self.bars.print(f"[red]✗[/] {text(item.filename)}: {text(error)}")
 
     def close(self) -> None:
-        if self._started:
-            self.progress.stop()
+        self.bars.stop()
 
 
 def _reporter(state: State, as_json: bool) -> _PlainReporter:
@@ -336,7 +298,7 @@ def _render(state: State, result: PublishResult, dry_run: bool) -> None:
             out.print(f"  {text(item.filename)}  {size(item.size)}  sha256 {item.sha256}")
         return
     for failure in (*result.failed, *result.unverified):
-        _echo(
+        echo(
             f"error: {failure.filename}: {failure.reason}"
             if failure.filename not in failure.reason
             else f"error: {failure.reason}"
@@ -382,15 +344,6 @@ def _result_json(result: PublishResult, dry_run: bool) -> dict[str, Any]:
         "bytes_sent": result.bytes_sent,
         "seconds": round(result.seconds, 3),
     }
-
-
-def _echo(line: str) -> None:
-    """One line on stderr, outside rich: terminal-safe, credentials of any URL redacted."""
-    click.echo(safe(redact(line)), err=True)
-
-
-def _short(filename: str, width: int = 40) -> str:
-    return filename if len(filename) <= width else filename[: width - 1] + "…"
 
 
 # -- verify --index-url ------------------------------------------------------------------------------------
