@@ -383,12 +383,15 @@ def _index_usage(options: RenderOptions, kind: str) -> str:
         return _PLAIN_INDEX_USAGE[kind].format(platform=platform, dockerfile=dockerfile)
     ids = [SECRET_IDS[name] for name in options.index_secrets]
     flags = "".join(f" --secret id={secret_id},src=FILE" for secret_id in ids)
-    lead = "# the gap." if kind == "wheels" else "# It needs the network."
+    lead = "# the gap." if kind == "wheels" else "# It needs the network and BuildKit."
+    build_it = "# It needs BuildKit. Build it:" if kind == "wheels" else "# Build it:"
+    names = " and ".join(options.index_secrets)
     return "\n".join(
         [
-            f"{lead} The configured index carries credentials ({', '.join(options.index_secrets)}): pip reads",
-            "# it from a BuildKit secret mounted for its one command, so it is in no build argument, no layer",
-            "# and no image history; each FILE holds one value, readable only by you. It needs BuildKit. Build it:",
+            f"{lead} The configured index URL carries credentials, so pip reads",
+            f"# {names} from a BuildKit secret mounted for the one command that needs it: the value is in",
+            "# no build argument, no layer and no image history. Each FILE holds one value, readable only by you.",
+            build_it,
             f"#   wheelhouse build --{kind} -t app",
             f"#   DOCKER_BUILDKIT=1 docker build{flags}{platform} -f {dockerfile} -t app .",
         ]
