@@ -744,9 +744,12 @@ def test_rendered_dockerfiles_and_build_logs_carry_no_credentials(
     for path in project.iterdir():
         if path.is_file() and path.name.startswith(("Dockerfile", "docker-compose", ".dockerignore")):
             assert SECRET not in path.read_text(), path
-    # docker itself still gets them, to reach the index during the build.
+    # docker gets them as BuildKit secrets (files named by path), never on its command line.
     (argv,) = docker.builds()
-    assert any(SECRET in arg for arg in argv)
+    assert not any(SECRET in arg for arg in argv)
+    secrets = docker.calls()[-1]["secrets"]
+    assert isinstance(secrets, dict)
+    assert sorted(secrets) == ["pip_extra_index_url", "pip_index_url"]
 
 
 def test_serve_listens_on_loopback_only_by_default(project: Path) -> None:
