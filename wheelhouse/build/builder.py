@@ -165,14 +165,14 @@ class _Builder:
                         reused=True,
                     )
                     return self._retag_remembered(reused, sha256, key, remembered, work)
-            elif not self.options.retry_failed:
+            elif not self.options.retry_failed or build.fresh:
                 return Attempt(
                     place,
                     remembered.command,
                     Path(remembered.log),
                     failure=remembered.failure,
                     tail=remembered.tail,
-                    reused=True,
+                    reused=not build.fresh,
                 )
         out = Path(tempfile.mkdtemp(prefix="out-", dir=work))
         log = self.store.meta_dir / "logs" / f"{sdist_stem(build.filename)}.{place.label}.log"

@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import shlex
 import sys
 import tempfile
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -67,8 +69,12 @@ class SdistMetadata:
         self.build_wheels = build_wheels and self.options.build_in != "docker"
         self.memo = BuildMemo(store)
         self.failures: dict[str, BuildFailure] = {}
+        self.built: set[str] = set()  # sdists a build ran for in this run (not remembered from an earlier one)
         self._cache: dict[str, CoreMetadata] = {}
         self._lock = threading.Lock()
+        self._file_locks: dict[str, threading.Lock] = {}
+        self._pool: ThreadPoolExecutor | None = None
+        self._ahead: dict[str, Future[None]] = {}
 
     def path(self, dist: DistFile) -> Path:
         """Where the sdist is kept (a local sdist stays where it is)."""
@@ -98,8 +104,15 @@ class SdistMetadata:
         """
         with self._lock:
             cached = self._cache.get(dist.filename)
+            file_lock = self._file_locks.setdefault(dist.filename, threading.Lock())
         if cached is not None:
             return cached
+        with file_lock:  # one computation per file, whether the resolver or a build ahead asks first
+            with self._lock:
+                cached = self._cache.get(dist.filename)
+            return cached if cached is not None else self._metadata(dist, fetch)
+
+    def _metadata(self, dist: DistFile, fetch: Fetch | None) -> CoreMetadata:
         meta: CoreMetadata | None = None
         try:
             path = self.keep(dist, fetch)
@@ -122,7 +135,7 @@ class SdistMetadata:
         or build the wheel and read its METADATA when the build stage may reuse it."""
         log = self.store.meta_dir / "logs" / f"{sdist_stem(dist.filename)}.metadata.log"
         if self.build_wheels:
-            return self._build(path, dist, log)
+            return self._build(path, dist, log, record_failure=True)
         with tempfile.TemporaryDirectory(prefix="wheelhouse-metadata-") as work:
             report = Path(work) / "report.json"
             argv = [
@@ -156,7 +169,47 @@ class SdistMetadata:
         self.failures[dist.filename] = BuildFailure("failed", (), reason, str(log), log_tail(log))
         return None
 
-    def _build(self, path: Path, dist: DistFile, log: Path) -> CoreMetadata | None:
+    # -- building ahead of the build stage ---------------------------------------------------------------------
+
+    def ahead(self, dist: DistFile, fetch: Fetch | None) -> None:
+        """Start keeping and building the sdist ``dist`` in the background (bounded by jobs and cores).
+
+        The resolver asks for a project's metadata only when it pins it, one project after another; a project
+        that publishes only sdists will almost surely be built, so its build starts as soon as its files are
+        listed. The build stage then finds the wheel remembered instead of building it after everything else.
+        """
+        if not self.build_wheels:
+            return
+        with self._lock:
+            if dist.filename in self._ahead or dist.filename in self._cache:
+                return
+            if self._pool is None:
+                workers = max(1, min(self.options.jobs, os.cpu_count() or 1))
+                self._pool = ThreadPoolExecutor(workers, thread_name_prefix="wheelhouse-sdist")
+            self._ahead[dist.filename] = self._pool.submit(self._build_ahead, dist, fetch)
+
+    def _build_ahead(self, dist: DistFile, fetch: Fetch | None) -> None:
+        self.metadata(dist, fetch)
+        path = self.path(dist)
+        if dist.filename in self.failures or not path.is_file():
+            return
+        # Static metadata answered the resolver at once; the wheel is built now all the same (a dynamic one was
+        # built for its metadata, and the memo answers this call).
+        log = self.store.meta_dir / "logs" / f"{sdist_stem(dist.filename)}.{Place().label}.log"
+        with contextlib.suppress(OSError, ValueError, WheelhouseError):
+            self._build(path, dist, log, record_failure=False)
+
+    def finish(self, needed: Collection[str]) -> None:
+        """Drop the builds ahead that have not started and that the plan does not need; wait for the others."""
+        with self._lock:
+            pool, ahead = self._pool, dict(self._ahead)
+        for filename, future in ahead.items():
+            if filename not in needed:
+                future.cancel()
+        if pool is not None:
+            pool.shutdown(wait=True)
+
+    def _build(self, path: Path, dist: DistFile, log: Path, *, record_failure: bool) -> CoreMetadata | None:
         """The metadata of the wheel built here from ``path`` (remembered for the build stage), or None."""
         sha256 = file_sha256(path)
         key = Place().memo_key(this_machine())
@@ -169,21 +222,24 @@ class SdistMetadata:
                         return read_wheel_metadata(wheel)
                     except ValueError:
                         pass
-            elif not self.options.retry_failed:
-                reason = (
-                    f"{remembered.failure} on this machine in an earlier run, and is not tried again until "
-                    "--retry-builds"
-                )
-                self.failures[dist.filename] = BuildFailure("failed", (), reason, remembered.log, remembered.tail)
+            elif not self.options.retry_failed or dist.filename in self.built:
+                if record_failure:
+                    reason = f"{remembered.failure} on this machine"
+                    if dist.filename not in self.built:
+                        reason += " in an earlier run, and is not tried again until --retry-builds"
+                    self.failures[dist.filename] = BuildFailure("failed", (), reason, remembered.log, remembered.tail)
                 return None
         flags = ["wheel", "--no-deps", "--ignore-requires-python"]
         if not self.options.isolation:
             flags.append("--no-build-isolation")
         pip = [sys.executable, "-m", "pip"]
         command = shlex.join([*pip, *flags, "--wheel-dir", str(self.store.root), str(path)])
+        with self._lock:
+            self.built.add(dist.filename)
         with tempfile.TemporaryDirectory(prefix="wheelhouse-metadata-") as work:
             argv = [*pip, *flags, "--wheel-dir", work, str(path)]
-            start_log(log, argv, f"building {dist.filename} on this machine, for its metadata")
+            why = "for its metadata" if record_failure else "ahead of the build stage"
+            start_log(log, argv, f"building {dist.filename} on this machine, {why}")
             env = pip_environment(
                 self.config,
                 cache_dir=self.options.cache_dir or default_cache_dir(),
@@ -213,8 +269,9 @@ class SdistMetadata:
                 return meta
         tail = log_tail(log)
         self.memo.remember(sha256, key, Remembered(command, str(log), failure=problem, tail=tail))
-        reason = f"{problem or 'the build failed'} on this machine"
-        self.failures[dist.filename] = BuildFailure("failed", (), reason, str(log), tail)
+        if record_failure:
+            reason = f"{problem or 'the build failed'} on this machine"
+            self.failures[dist.filename] = BuildFailure("failed", (), reason, str(log), tail)
         return None
 
 
@@ -250,8 +307,13 @@ class SdistFinder:
         self.fetch = fetch
 
     def files(self, name: NormalizedName) -> Sequence[DistFile]:
-        """The inner finder's files for ``name``."""
-        return self.inner.files(name)
+        """The inner finder's files for ``name``; a project that lists only sdists starts building ahead."""
+        found = self.inner.files(name)
+        if found and all(d.kind == "sdist" for d in found):
+            likely = _likely_sdist(found)
+            if likely is not None:
+                self.sdists.ahead(likely, None if likely.local else self.fetch)
+        return found
 
     def all_files(self, name: NormalizedName) -> Sequence[DistFile]:
         """The inner finder's files for ``name``, with those it set aside (see ``Provider.all_files``)."""
@@ -263,3 +325,13 @@ class SdistFinder:
         if dist.kind == "sdist":
             return self.sdists.metadata(dist, None if dist.local else self.fetch)
         return self.inner.metadata(dist)
+
+
+def _likely_sdist(files: Sequence[DistFile]) -> DistFile | None:
+    """The sdist the resolver will most likely pin: the newest final release (``.tar.gz`` first, as PEP 625)."""
+    finals = [d for d in files if not d.version.is_prerelease] or list(files)
+    newest = max(d.version for d in finals)
+    same = sorted(
+        (d for d in finals if d.version == newest), key=lambda d: (not d.filename.endswith(".tar.gz"), d.filename)
+    )
+    return same[0] if same else None

@@ -77,6 +77,8 @@ class SdistBuild:
     """An sdist the resolution pinned for some targets: it must become a wheel for each of them.
 
     ``metadata_failure`` is set when its metadata could not be prepared; then it is not built again.
+    ``fresh``: a build of it ran in this run already (for its metadata, or ahead of the build stage), so what
+    the build memo says is this run's answer, not one to retry with ``--retry-builds``.
     """
 
     filename: str
@@ -86,6 +88,7 @@ class SdistBuild:
     url: str | None = None  # redacted, for the manifest
     metadata_failure: BuildFailure | None = None
     path: str | None = None  # where the sdist is when not in .wheelhouse/sdists/ (e.g. the folder itself)
+    fresh: bool = False
 
 
 @dataclass(frozen=True)

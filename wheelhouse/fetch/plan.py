@@ -146,7 +146,8 @@ def plan_download(
     base = store.scan()
     local = StoreFinder(base)
     remote = IndexFinder(client, targets)
-    sdists = SdistMetadata(store, client.config, options.build, runner=runner, build_wheels=build_for_metadata)
+    build_options = dataclasses.replace(options.build, jobs=options.jobs)
+    sdists = SdistMetadata(store, client.config, build_options, runner=runner, build_wheels=build_for_metadata)
 
     def fetch_sdist(dist: DistFile, dest: Path) -> str:
         return client.download(remote.remote_file(dist), dest)
@@ -178,6 +179,8 @@ def plan_download(
     finally:
         stop.set()
         pool.shutdown()
+        # Builds started ahead of the build stage finish before it looks for their wheels.
+        sdists.finish({pin.dist.filename for res in resolutions for pin in res.pins if pin.dist.kind == "sdist"})
 
     fetch: dict[str, PlannedFile] = {}
     present: dict[str, None] = {}
@@ -216,6 +219,7 @@ def plan_download(
             url=None if dist.local else redact_url(dist.location),
             metadata_failure=sdists.failures.get(filename),
             path=dist.location if dist.local else None,
+            fresh=filename in sdists.built,
         )
         for filename, (dist, build_targets) in sorted(builds.items())
     )
