@@ -120,7 +120,8 @@ def _identifier(name: str, extras: frozenset[str]) -> str:
     return f"{name}[{','.join(sorted(extras))}]" if extras else name
 
 
-def _base_name(identifier: str) -> NormalizedName:
+def base_name(identifier: str) -> NormalizedName:
+    """The project an identifier (``name`` or ``name[extra,...]``) is about."""
     return NormalizedName(identifier.split("[", 1)[0])
 
 
@@ -213,12 +214,22 @@ class Provider(AbstractProvider["Req", "Candidate", str]):
         self._rejections: dict[tuple[str, str], str | _TagMismatch | None] = {}
         self._by_version: dict[tuple[int, NormalizedName, str], dict[Version, list[DistFile]]] = {}
 
-    def share_memos(self, other: Provider) -> None:
-        """Share ``other``'s file lists, dependencies and what metadata ruled out (same target and finders): the
-        lenient pass then repeats none of the strict pass's reads, and explains what that pass learnt."""
+    @property
+    def unusable_files(self) -> Mapping[tuple[str, str], tuple[str, str | None]]:
+        """The files whose own metadata ruled them out so far, by (location, filename)."""
+        return self._unusable
+
+    def share_files(self, other: Provider) -> None:
+        """Share ``other``'s file lists (what each finder lists never changes during a resolution)."""
         self._files = other._files
-        self._deps = other._deps
-        self._unusable = other._unusable
+
+    def share_memos(self, other: Provider, *, copy: bool = False) -> None:
+        """Share ``other``'s file lists, dependencies and what metadata ruled out (same target and finders): the
+        lenient pass then repeats none of the strict pass's reads, and explains what that pass learnt. With
+        ``copy``, what this provider learns later stays its own."""
+        self._files = other._files
+        self._deps = dict(other._deps) if copy else other._deps
+        self._unusable = dict(other._unusable) if copy else other._unusable
 
     # resolvelib protocol ---------------------------------------------------------------------------------
     def identify(self, requirement_or_candidate: Req | Candidate) -> str:
@@ -271,7 +282,7 @@ class Provider(AbstractProvider["Req", "Candidate", str]):
         """Candidates for ``identifier``, best first; lazily, so later finders are asked only when needed."""
         if identifier == _UNUSABLE:
             return lambda: iter(())
-        name = _base_name(identifier)
+        name = base_name(identifier)
         extras = frozenset(identifier[len(name) + 1 : -1].split(",")) if "[" in identifier else frozenset()
         reqs = list(requirements[identifier]) + self.constraints.get(name, [])
         if extras and name in requirements:

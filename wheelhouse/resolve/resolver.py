@@ -29,6 +29,7 @@ from resolvelib.resolvers import ResolutionError, ResolutionImpossible, Resoluti
 
 from wheelhouse.dists import DistFile, Finder
 from wheelhouse.requirements import RequirementSet
+from wheelhouse.resolve.onepass import resolve_one_pass
 from wheelhouse.resolve.provider import (
     Candidate,
     FormatControl,
@@ -172,6 +173,15 @@ def resolve(
             constraints.setdefault(c.name, []).append(c)
 
     strict = Provider(target, finders, constraints=constraints, pre=pre, sdists=sdists, formats=formats)
+    # Without conflicts one pass gives resolvelib's answer in time proportional to the set, not its square.
+    one_pass = len(finders) == 1 and not sdists and reporter is None
+    if one_pass:
+        quick = resolve_one_pass(strict, roots, MAX_ROUNDS)
+        if quick is not None:
+            return _resolution(target, quick, strict)
+        tried = strict
+        strict = Provider(target, finders, constraints=constraints, pre=pre, sdists=sdists, formats=formats)
+        strict.share_files(tried)
     try:
         result = Resolver(strict, reporter or ResolveReporter()).resolve(roots, max_rounds=MAX_ROUNDS)
         return _resolution(target, result, strict)
@@ -182,6 +192,18 @@ def resolve(
 
     # Strict failed: resolve again admitting placeholders so that every gap is found and explained at once.
     lenient = Provider(target, finders, constraints=constraints, pre=pre, lenient=True, sdists=sdists, formats=formats)
+    if one_pass:
+        # Its own copies of what the strict pass learnt: a pass given up leaves resolvelib's inputs untouched.
+        lenient.share_memos(strict, copy=True)
+        quick = resolve_one_pass(lenient, roots, MAX_ROUNDS)
+        if quick is not None:
+            resolution = _resolution(target, quick, lenient)
+            if resolution.gaps:
+                return resolution
+            return Resolution(target, resolution.pins, _conflict_gaps(strict_causes, strict))
+        lenient = Provider(
+            target, finders, constraints=constraints, pre=pre, lenient=True, sdists=sdists, formats=formats
+        )
     lenient.share_memos(strict)
     try:
         lenient_result = Resolver(lenient, reporter or ResolveReporter()).resolve(roots, max_rounds=MAX_ROUNDS)
@@ -200,10 +222,12 @@ def _resolution(target: Target, result: Any, provider: Provider) -> Resolution:
     criteria: Mapping[str, Any] = result.criteria
     chains_memo: dict[str, tuple[Chain, ...]] = {}
 
-    def chains(identifier: str, stack: frozenset[str] = frozenset()) -> tuple[Chain, ...]:
+    def walk(identifier: str, stack: frozenset[str]) -> tuple[tuple[Chain, ...], bool]:
+        """The chains to ``identifier``, and whether none was cut short by ``stack`` (a dependency cycle)."""
         if identifier in chains_memo:
-            return chains_memo[identifier]
+            return chains_memo[identifier], True
         out: list[Chain] = []
+        whole = True
         criterion = criteria.get(identifier)
         for info in criterion.information if criterion is not None else ():
             req: Req = info.requirement
@@ -213,8 +237,11 @@ def _resolution(target: Target, result: Any, provider: Provider) -> Resolution:
                 continue
             pid = parent.identifier
             if pid in stack:
+                whole = False
                 continue
-            parent_chains = chains(pid, stack | {identifier}) or ((ChainLink(f"{parent.name}=={parent.version}"),),)
+            found, parent_whole = walk(pid, stack | {identifier})
+            whole = whole and parent_whole
+            parent_chains = found or ((ChainLink(f"{parent.name}=={parent.version}"),),)
             # A project's extras variant depends on the plain project: that link says nothing to a user.
             same = parent.name == req.name
             for pc in parent_chains:
@@ -222,9 +249,14 @@ def _resolution(target: Target, result: Any, provider: Provider) -> Resolution:
                 if len(out) >= 50:
                     break
         unique = tuple(dict.fromkeys(out))
-        if not stack:
+        # Chains that no cycle cut short are the same whichever path asked for them: kept, every project's
+        # chains are built once (rebuilding them per dependent made the report quadratic in deep graphs).
+        if whole or not stack:
             chains_memo[identifier] = unique
-        return unique
+        return unique, whole
+
+    def chains(identifier: str) -> tuple[Chain, ...]:
+        return walk(identifier, frozenset())[0]
 
     pins: dict[NormalizedName, Pin] = {}
     gaps: dict[NormalizedName, Gap] = {}
