@@ -306,6 +306,11 @@ def _read_inputs(settings: Settings, packages: Sequence[str], *, required: bool 
     from wheelhouse.requirements import RequirementSet
 
     files = list(settings.requirements)
+    if packages and files and settings.sources.get("requirements") != "command line":
+        # Packages named on the command line replace the configured requirements, as `-r FILE` does: `download
+        # six` is about six alone. Configured constraints still apply.
+        _log.info(f"using the packages named ({', '.join(packages)}) instead of the configured requirements")
+        files = []
     if not files and not packages:
         found = find_default_input(Path())
         if found is not None:
