@@ -793,3 +793,49 @@ def test_a_failed_build_is_not_run_again_until_retry_builds(cli: Cli, project: P
     assert code == 1, out + err
     assert "--retry-builds" not in err
     assert "# seen" not in log.read_text()
+
+
+def test_sdists_share_one_build_environment_installed_once(cli: Cli, project: Path, index: IndexServer) -> None:
+    for name in ("pkg-one", "pkg-two", "pkg-three"):
+        index.add_sdist(name, "1.0", extra_files={"PKG-INFO": static_pkg_info(name, "1.0")})
+    code, out, err = _download(cli, index, "pkg-one", "pkg-two", "pkg-three")
+    assert code == 0, out + err
+    wheels = project / "wheels"
+    assert root_files(wheels) == [f"pkg_{n}-1.0-py3-none-any.whl" for n in ("one", "three", "two")]
+    logs = [(wheels / ".wheelhouse" / "logs" / f"pkg_{n}-1.0.host.log").read_text() for n in ("one", "two", "three")]
+    # setuptools was installed for the first build only; each build ran the backend itself, not pip wheel.
+    assert sum("-m pip install --target" in log for log in logs) == 1
+    assert sum("# build requirements setuptools from " in log for log in logs) == 2
+    assert all("PEP 517 build_wheel of setuptools.build_meta" in log for log in logs)
+    # The environment is reused by the next run, from wheelhouse's cache, not from the folder.
+    assert not any(name.startswith("setuptools") for name in root_files(wheels))
+
+
+def test_a_backend_that_needs_more_than_its_static_requirements_is_built_by_pip(
+    cli: Cli, project: Path, index: IndexServer
+) -> None:
+    backend = (
+        "from setuptools.build_meta import *  # noqa\n"
+        "def get_requires_for_build_wheel(config_settings=None):\n"
+        "    return ['dep']\n"
+    )
+    pyproject = (
+        '[build-system]\nrequires = ["setuptools"]\nbuild-backend = "inner_backend"\nbackend-path = ["."]\n\n'
+        '[project]\nname = "needy-pkg"\nversion = "1.0"\n\n[tool.setuptools]\npackages = ["needy_pkg"]\n'
+    )
+    index.add_sdist(
+        "needy-pkg",
+        "1.0",
+        extra_files={
+            "PKG-INFO": static_pkg_info("needy-pkg", "1.0"),
+            "pyproject.toml": pyproject,
+            "inner_backend.py": backend,
+        },
+    )
+    code, out, err = _download(cli, index, "needy-pkg")
+    assert code == 0, out + err
+    wheels = project / "wheels"
+    assert root_files(wheels) == ["needy_pkg-1.0-py3-none-any.whl"]
+    log = (wheels / ".wheelhouse" / "logs" / "needy_pkg-1.0.host.log").read_text()
+    assert "the backend also needs dep" in log
+    assert "# this sdist is built by pip itself:" in log

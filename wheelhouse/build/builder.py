@@ -48,6 +48,7 @@ from wheelhouse.build.containers import (
     docker_wheel_command,
     probe,
 )
+from wheelhouse.build.frontend import build_here
 from wheelhouse.build.interpreters import find_interpreter
 from wheelhouse.build.logs import log_tail, start_log
 from wheelhouse.build.memo import BuildMemo, Remembered
@@ -191,7 +192,21 @@ class _Builder:
             command = docker_wheel_command(place.platform, place.image, root, self._relative(sdist))
         self.reporter.build_started(build, str(place), [t.name for t in targets])
         start_log(log, argv, f"building {build.filename} {place}")
-        result = self._run(argv, env, log, self.options.timeout)
+        if place.host:
+            result = build_here(
+                argv,
+                sdist,
+                out,
+                isolation=self.options.isolation,
+                cache=self.cache_dir.parent / "build-envs",
+                env=env,
+                folder=self.store.root,
+                runner=self.runner,
+                log=log,
+                timeout=self.options.timeout,
+            )
+        else:
+            result = self._run(argv, env, log, self.options.timeout)
         attempt = self._judge(Attempt(place, command, log), result.returncode, out, build)
         if attempt.ok and place.host and not attempt.pure:
             attempt = self._state_glibc(attempt, work, log)

@@ -27,6 +27,7 @@ from packaging.utils import NormalizedName, canonicalize_name, parse_wheel_filen
 
 from wheelhouse._proc import Runner, RunResult, subprocess_runner
 from wheelhouse.build.archive import same_release, sdist_stem, static_metadata
+from wheelhouse.build.frontend import build_here
 from wheelhouse.build.logs import log_tail, start_log
 from wheelhouse.build.memo import BuildMemo, Remembered
 from wheelhouse.build.model import BuildFailure, BuildOptions
@@ -240,15 +241,20 @@ class SdistMetadata:
             argv = [*pip, *flags, "--wheel-dir", work, str(path)]
             why = "for its metadata" if record_failure else "ahead of the build stage"
             start_log(log, argv, f"building {dist.filename} on this machine, {why}")
-            env = pip_environment(
-                self.config,
-                cache_dir=self.options.cache_dir or default_cache_dir(),
-                find_links=folder_links(self.store.root),
+            cache_dir = self.options.cache_dir or default_cache_dir()
+            env = pip_environment(self.config, cache_dir=cache_dir, find_links=folder_links(self.store.root))
+            result = build_here(
+                argv,
+                path,
+                Path(work),
+                isolation=self.options.isolation,
+                cache=cache_dir.parent / "build-envs",
+                env=env,
+                folder=self.store.root,
+                runner=self.runner,
+                log=log,
+                timeout=self.options.timeout,
             )
-            try:
-                result = self.runner(argv, env=env, output=log, timeout=self.options.timeout)
-            except OSError as exc:
-                result = RunResult(127, "", str(exc))
             wheels = sorted(Path(work).glob("*.whl"))
             meta: CoreMetadata | None = None
             problem: str | None
