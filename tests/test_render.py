@@ -31,6 +31,7 @@ from wheelhouse.targets import Target, parse_target
 
 ROOT = Path(__file__).resolve().parents[1]
 AMD64 = parse_target("linux/amd64", python="3.11")
+UV_WHEEL = "wheels/uv-0.13.9-py3-none-manylinux_2_17_x86_64.whl"
 
 
 def options(**kwargs: object) -> RenderOptions:
@@ -97,7 +98,7 @@ def test_rendering_is_deterministic() -> None:
 
 
 def test_offline_installs_into_a_venv_from_the_wheels_only_and_leaves_them_out_of_the_final_image() -> None:
-    text = render(options()).files[DOCKERFILE_OFFLINE]
+    text = render(options(classic=True)).files[DOCKERFILE_OFFLINE]
     install, final = stages(text)
     steps = instructions(install)
     assert steps[0] == "FROM python:3.11-slim AS install"
@@ -116,30 +117,33 @@ def test_offline_installs_into_a_venv_from_the_wheels_only_and_leaves_them_out_o
 
 
 def test_layers_are_ordered_so_that_a_requirements_change_reruns_only_the_install() -> None:
-    for name in (DOCKERFILE_OFFLINE, DOCKERFILE_WHEELS, DOCKERFILE_CACHED):
-        install, final = (instructions(s) for s in stages(render(options()).files[name]))
+    for name, copied in ((DOCKERFILE_OFFLINE, True), (DOCKERFILE_WHEELS, True), (DOCKERFILE_CACHED, False)):
+        install, final = (instructions(s) for s in stages(render(options(classic=True)).files[name]))
         venv = install.index("RUN python3 -m venv /opt/venv")
         copy_reqs = install.index("COPY requirements.txt requirements.txt")
-        copy_wheels = install.index("COPY wheels/ wheels/")
         pip = next(i for i, s in enumerate(install) if "pip install" in s)
         # The venv does not depend on the requirements; the install comes right after what it reads.
-        assert venv < copy_wheels < copy_reqs < pip, name
+        assert venv < copy_reqs < pip, name
+        if copied:
+            assert venv < install.index("COPY wheels/ wheels/") < copy_reqs, name
+        else:
+            # Dockerfile.cached needs BuildKit anyway: its wheels are always mounted, never copied.
+            assert "--mount=type=bind,source=wheels,target=/build/wheels" in install[pip], name
         # The app is copied in the final stage, after the virtualenv, so an app change does not re-install.
         assert final.index("COPY --from=install /opt/venv /opt/venv") < final.index("COPY app/ ./"), name
 
-
 def test_run_network_none_is_opt_in() -> None:
-    default = render(options()).files[DOCKERFILE_OFFLINE]
+    default = render(options(classic=True)).files[DOCKERFILE_OFFLINE]
     assert "--network=none /opt/venv" not in default
     assert "the classic builder builds it too" in default
-    strict = render(options(run_network_none=True)).files[DOCKERFILE_OFFLINE]
+    strict = render(options(classic=True, run_network_none=True)).files[DOCKERFILE_OFFLINE]
     pip = next(s for s in instructions(strict) if "pip install" in s)
     assert pip.startswith("RUN --network=none /opt/venv/bin/python -m pip install")
     assert "--run-network-none" in strict.splitlines()[1]
 
 
 def test_a_lock_is_installed_with_require_hashes_instead_of_the_requirements() -> None:
-    result = render(options(lock="requirements.lock"))
+    result = render(options(classic=True, lock="requirements.lock"))
     for name in (DOCKERFILE_OFFLINE, DOCKERFILE_WHEELS, DOCKERFILE_CACHED):
         steps = instructions(result.files[name])
         assert "COPY requirements.lock requirements.lock" in steps, name
@@ -196,7 +200,7 @@ def test_dockerignore_lets_through_only_the_wheels_the_requirements_and_the_app(
 
 
 def test_included_and_constraint_files_are_copied_where_the_includes_expect_them() -> None:
-    result = render(options(constraints=("constraints.txt",), included=("reqs/base.txt",)))
+    result = render(options(classic=True, constraints=("constraints.txt",), included=("reqs/base.txt",)))
     steps = instructions(result.files[DOCKERFILE_OFFLINE])
     assert "COPY reqs/base.txt reqs/base.txt" in steps
     assert "COPY constraints.txt constraints.txt" in steps
@@ -204,7 +208,7 @@ def test_included_and_constraint_files_are_copied_where_the_includes_expect_them
 
 
 def test_paths_with_spaces_use_the_json_form() -> None:
-    steps = instructions(render(options(requirements=("my reqs.txt",), app_dir="my app")).files[DOCKERFILE_OFFLINE])
+    steps = instructions(render(options(classic=True, requirements=("my reqs.txt",), app_dir="my app")).files[DOCKERFILE_OFFLINE])
     assert 'COPY ["my reqs.txt", "my reqs.txt"]' in steps
     assert 'COPY ["my app/", "./"]' in steps
     assert "-r 'my reqs.txt'" in next(s for s in steps if "pip install" in s)
@@ -468,7 +472,7 @@ def test_render_uses_the_first_configured_target_and_the_configured_base_image(p
     result = cli("render")
     assert result.exit_code == 0, result.output
     text = (project / DOCKERFILE_OFFLINE).read_text()
-    assert "FROM python:3.12-slim-bookworm AS install" in text
+    assert "FROM python:3.12-slim-bookworm" in text
     assert "--target cp312-manylinux_2_28_aarch64" in text.splitlines()[1]
     assert "platform: linux/arm64" in (project / COMPOSE_OFFLINE).read_text()
 
@@ -502,7 +506,7 @@ def test_render_of_an_unknown_image_needs_its_python(project: Path, cli: Cli) ->
     assert "--base-python 3.11" in refused.stderr
     accepted = cli(*args, "--base-python", "3.11")
     assert accepted.exit_code == 0, accepted.output
-    assert "FROM acme/py:prod AS install" in (project / DOCKERFILE_OFFLINE).read_text()
+    assert "FROM acme/py:prod" in (project / DOCKERFILE_OFFLINE).read_text()
 
 
 def test_render_detects_the_lock(project: Path, cli: Cli) -> None:
@@ -510,7 +514,7 @@ def test_render_detects_the_lock(project: Path, cli: Cli) -> None:
     (project / "requirements.lock").write_text("alpha==1.0 --hash=sha256:" + "0" * 64 + "\n")
     assert cli("render", "--target", "linux/amd64", "--python", "3.11").exit_code == 0
     text = (project / DOCKERFILE_OFFLINE).read_text()
-    assert "--require-hashes -r requirements.lock" in text
+    assert "--require-hashes -r /tmp/wheelhouse/requirements.lock" in text
     assert cli("render", "--target", "linux/amd64", "--python", "3.11", "--no-lock").exit_code == 0
     assert "--require-hashes" not in (project / DOCKERFILE_OFFLINE).read_text()
 
@@ -521,7 +525,10 @@ def test_render_copies_included_requirement_files(project: Path, cli: Cli) -> No
     (project / "reqs" / "base.txt").write_text("alpha==1.0\n")
     (project / "requirements.txt").write_text("-r reqs/base.txt\n")
     assert cli("render", "--target", "linux/amd64", "--python", "3.11").exit_code == 0
-    assert "COPY reqs/base.txt reqs/base.txt" in (project / DOCKERFILE_OFFLINE).read_text()
+    assert "--mount=type=bind,source=reqs/base.txt,target=/tmp/wheelhouse/reqs/base.txt" in (
+        project / DOCKERFILE_OFFLINE
+    ).read_text()
+    assert "COPY reqs/base.txt reqs/base.txt" in (project / DOCKERFILE_WHEELS).read_text()
     assert "!reqs/base.txt" in (project / DOCKERIGNORE).read_text()
 
 
@@ -579,8 +586,24 @@ def _hadolint() -> str | None:
         {"target": parse_target("linux/arm64", python="3.13", libc="musllinux_1_2")},
         {"index_secrets": ("PIP_INDEX_URL",)},
         {"index_secrets": ("PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL"), "lock": "pylock.toml"},
+        {"uv_wheel": UV_WHEEL, "context_wheels": ("wheels/six-1.17.0-py2.py3-none-any.whl",)},
+        {"uv_wheel": UV_WHEEL, "lock": "requirements.lock", "run_network_none": True},
+        {"classic": True},
+        {"classic": True, "lock": "pylock.toml", "run_network_none": True},
     ],
-    ids=["default", "lock", "run-network-none", "no-app", "alpine", "index-secret", "index-secrets-pylock"],
+    ids=[
+        "default",
+        "lock",
+        "run-network-none",
+        "no-app",
+        "alpine",
+        "index-secret",
+        "index-secrets-pylock",
+        "uv",
+        "uv-lock",
+        "classic",
+        "classic-pylock",
+    ],
 )
 def test_rendered_dockerfiles_pass_hadolint(tmp_path: Path, variant: dict[str, object]) -> None:
     hadolint = _hadolint()

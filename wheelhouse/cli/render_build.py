@@ -57,6 +57,7 @@ class ImageOptions:
     lock_file: str | None = None
     no_lock: bool = False
     run_network_none: bool = False
+    classic: bool = False
 
 
 def _image_options(func: F) -> Callable[..., Any]:
@@ -101,6 +102,12 @@ def _image_options(func: F) -> Callable[..., Any]:
             "--run-network-none",
             is_flag=True,
             help="Also put RUN --network=none on the offline install step (needs Docker Engine 23 or newer).",
+        ),
+        click.option(
+            "--classic",
+            is_flag=True,
+            help="Render for the classic builder (no BuildKit): the wheels are copied into an install stage "
+            "instead of bind-mounted, and pip installs. build picks it by itself when BuildKit is missing.",
         ),
     ]
     return option_group("image_options", ImageOptions, declared)(func)
@@ -249,6 +256,7 @@ def _render_options(
     lock: str | None,
     lock_choice: str,
     run_network_none: bool,
+    classic: bool = False,
 ) -> tuple[RenderOptions, RequirementSet]:
     from wheelhouse.docker.render import RenderOptions, context_path
     from wheelhouse.docker.secrets import index_passing
@@ -280,8 +288,58 @@ def _render_options(
         run_network_none=run_network_none,
         # The online Dockerfiles read a credentialed index from BuildKit secrets; render and build agree on it.
         index_secrets=index_passing(settings.index_url, settings.extra_index_urls).secret_variables,
+        classic=classic,
+        uv_wheel=_uv_wheel(settings, target, wheels),
+        context_wheels=_context_wheels(settings, reqs, target, wheels),
     )
     return options, reqs
+
+
+def _uv_wheel(settings: Settings, target: Target, wheels: str) -> str | None:
+    """The folder's uv wheel for ``target`` (context-relative): the offline image then installs with uv."""
+    from wheelhouse.docker.context import find_uv_wheel
+
+    name = find_uv_wheel(settings.wheels_path, target)
+    if name is None:
+        _log.info(
+            f"no uv wheel for {target.name} in {settings.wheels}: the offline image installs with pip "
+            f"(wheelhouse download --with-uv adds uv)"
+        )
+        return None
+    return f"{wheels}/{name}"
+
+
+def _context_wheels(settings: Settings, reqs: RequirementSet, target: Target, wheels: str) -> tuple[str, ...] | None:
+    """The wheels the build context carries: those the target's resolution over the folder picked, or None
+    (the whole folder) when the folder does not cover the target."""
+    if not settings.wheels_path.is_dir():
+        return None
+    from wheelhouse.resolve.verify import verify
+    from wheelhouse.store.folder import Store
+
+    resolution = verify(reqs, [target], Store(settings.wheels_path)).resolutions[0]
+    if not resolution.covered:
+        _log.info(f"{settings.wheels} does not cover {target.name}: the build context carries all of it")
+        return None
+    return tuple(sorted(f"{wheels}/{pin.dist.filename}" for pin in resolution.pins))
+
+
+def _report_context(state: State, options: RenderOptions, context: Path) -> None:
+    """Say how much the build context weighs: what every build sends to the builder before it starts."""
+    from wheelhouse._text import size
+    from wheelhouse.docker.context import context_size
+
+    paths = [options.wheels] if options.context_wheels is None else list(options.context_wheels)
+    paths += [p for p in (options.uv_wheel, options.lock, *options.requirements, *options.constraints) if p]
+    paths += list(options.included)
+    if options.app_dir:
+        paths.append(options.app_dir)
+    measured = context_size(context, paths)
+    state.err.print(
+        f"build context: {plural(measured.files, 'file')}, {size(measured.bytes)}; offline installer: "
+        f"{options.installer}{' (classic builder)' if options.classic else ''}",
+        markup=False,
+    )
 
 
 def _report_written(state: State, report: WriteReport, *, to_stderr: bool) -> None:
@@ -374,10 +432,13 @@ def render_command(
         lock=_lock_file(out, image_options),
         lock_choice=_lock_choice(image_options),
         run_network_none=image_options.run_network_none,
+        classic=image_options.classic,
     )
     result = render(options)
     for warning in result.warnings:
         _log.warning(warning)
+    if not as_json:
+        _report_context(state, options, out)
     if check:
         stale = [
             name
@@ -484,6 +545,7 @@ def build_command(
         lock=lock,
         lock_choice=_lock_choice(image_options),
         run_network_none=image_options.run_network_none,
+        classic=image_options.classic,
     )
     if mode == "offline":
         _verify_or_exit(state, settings, reqs, target, lock)
@@ -495,6 +557,10 @@ def build_command(
         raise _refuse_classic_builder_secrets(mode, info.buildkit_reason)
     if image_options.run_network_none and mode == "offline":
         client.require_run_network()
+    if not info.buildkit and not options.classic:
+        # RUN --mount needs BuildKit: without it, the files are rendered for the classic builder.
+        _log.info(f"BuildKit is not available ({info.buildkit_reason}): rendering for the classic builder")
+        options = replace(options, classic=True)
     if image.python is None:
         image = client.probe_image(image.reference)
         _log.info(f"base image {image.reference}: CPython {image.python_text} on {image.arch}")
@@ -502,6 +568,7 @@ def build_command(
     result = render(options)
     for warning in result.warnings:
         _log.warning(warning)
+    _report_context(state, options, context)
     _report_written(state, write_rendered(result, context, force=force), to_stderr=True)
     dockerfile = _MODES[mode]
     # The offline build never reaches an index; the others get it, credentials only ever as BuildKit secrets.

@@ -5,13 +5,18 @@ file can be committed and checked (``wheelhouse render --check``). Paths in the 
 build context, the directory the files are written to, because that is what ``COPY`` sees.
 
 Every image installs into a virtualenv: Debian-based images mark the system Python as externally managed
-(PEP 668) and pip refuses to touch it. The install happens in a first stage and only the virtualenv is copied
-into the final stage, so the wheels never stay in the image; unlike a BuildKit bind mount, that works with the
-classic builder too. When the configured index URL carries credentials (``RenderOptions.index_secrets``), the
-online Dockerfiles read it from a BuildKit secret mount into ``PIP_INDEX_URL`` for the one pip command that needs
-it, instead of a build argument, which ``docker history`` would show; without credentials they keep the build
-argument, which every builder understands. No file starts with a ``# syntax=`` line: BuildKit would pull a
-frontend image from a registry for it, which fails offline; the engine's built-in frontend is used instead.
+(PEP 668) and pip refuses to touch it. The wheels never stay in the image. By default the Dockerfiles are
+rendered for BuildKit: the wheels are bind-mounted into the RUN that installs them, and the offline one
+installs with uv when the folder holds a uv wheel for the target (:mod:`wheelhouse.docker.buildkit`). With
+``classic`` the install happens in a first stage that copies the wheels and only the virtualenv is copied into
+the final stage, which the classic builder builds too. The ``.dockerignore`` lets through only the wheels the
+target needs when the options name them (:mod:`wheelhouse.docker.context`).
+
+When the configured index URL carries credentials (``RenderOptions.index_secrets``), the online Dockerfiles read
+it from a BuildKit secret mount into ``PIP_INDEX_URL`` for the one pip command that needs it, instead of a build
+argument, which ``docker history`` would show; without credentials they keep the build argument, which every
+builder understands. No file starts with a ``# syntax=`` line: BuildKit would pull a frontend image from a
+registry for it, which fails offline; the engine's built-in frontend is used instead.
 """
 
 from __future__ import annotations
@@ -28,6 +33,8 @@ from pathlib import Path
 
 from packaging.pylock import is_valid_pylock_path
 
+from wheelhouse.docker import buildkit
+from wheelhouse.docker.context import uv_data_dir
 from wheelhouse.docker.images import BaseImage, check_base_image
 from wheelhouse.docker.secrets import SECRET_DIR, SECRET_IDS
 from wheelhouse.errors import UsageError
@@ -111,6 +118,20 @@ class RenderOptions:
     # online Dockerfiles read them from BuildKit secrets (see wheelhouse.docker.secrets) instead of build
     # arguments, so they reach neither a command line nor the image history.
     index_secrets: tuple[str, ...] = ()
+    # Render for the classic builder (no RUN --mount): two stages, the wheels copied into the first.
+    classic: bool = False
+    # The folder's uv wheel for the target (context-relative), or None: the offline install then uses pip.
+    uv_wheel: str | None = None
+    # The wheels the build context carries (context-relative files), or None for the whole folder.
+    context_wheels: tuple[str, ...] | None = None
+
+    @property
+    def installer(self) -> str:
+        """What the offline Dockerfile installs with: uv when the folder has it for the target (pip reads a
+        pylock.toml, and the classic builder cannot mount uv), else pip."""
+        if self.uv_wheel is not None and not self.classic and not self.pylock:
+            return "uv"
+        return "pip"
 
     @property
     def pylock(self) -> bool:
@@ -206,6 +227,8 @@ def render_command_line(options: RenderOptions) -> str:
         argv += ["--cmd", shlex.join(options.cmd)]
     if options.run_network_none:
         argv.append("--run-network-none")
+    if options.classic:
+        argv.append("--classic")
     return shlex.join(argv)
 
 
@@ -218,6 +241,8 @@ def render(options: RenderOptions) -> RenderResult:
     files: dict[str, str] = {}
     header = _header(options, command)
     for name, template in RENDERED_FILES.items():
+        if name == DOCKERFILE_OFFLINE and options.classic:
+            template = "Dockerfile.offline.classic.tmpl"
         files[name] = _fill(_template(template), {**values, "header": header, "dockerfile": _dockerfile_for(name)})
     return RenderResult(files, options, command, warnings)
 
@@ -246,6 +271,14 @@ def _check_paths(options: RenderOptions) -> None:
         raise ValueError(f"lock_choice must be one of {', '.join(_LOCK_CHOICES)}, not {options.lock_choice!r}")
     if options.cmd is not None and not options.cmd:
         raise UsageError("--cmd is empty", hint='give the command the image runs, e.g. --cmd "python main.py"')
+    if not options.classic:
+        mounted = [options.wheels, *_inputs(options), *([options.uv_wheel] if options.uv_wheel else [])]
+        unsafe = [path for path in mounted if buildkit.unsafe_mount_path(path)]
+        if unsafe:
+            raise UsageError(
+                f"the path {unsafe[0]!r} cannot be bind-mounted (RUN --mount takes no spaces, commas, quotes or '=')",
+                hint="rename it, or render for the classic builder with --classic",
+            )
 
 
 def _header(options: RenderOptions, command: str) -> str:
@@ -264,7 +297,8 @@ def _header(options: RenderOptions, command: str) -> str:
 def _values(options: RenderOptions, command: str) -> dict[str, str]:
     wheels = options.wheels
     inputs = _inputs(options)
-    copy_lines = [_copy(f"{wheels}/", f"{wheels}/")] + [_copy(path, path) for path in inputs]
+    copy_wheels = _copy(f"{wheels}/", f"{wheels}/")
+    copy_lines = [copy_wheels] + [_copy(path, path) for path in inputs]
     if options.lock:
         # pip checks every file of a pylock.toml against the hashes it lists; --require-hashes refuses any
         # requirement that would arrive without one.
@@ -273,22 +307,27 @@ def _values(options: RenderOptions, command: str) -> dict[str, str]:
         parts = [f"-r {_shell_word(p)}" for p in options.requirements]
         parts += [f"-c {_shell_word(p)}" for p in options.constraints]
         install = " ".join(parts)
+    app_lines: list[str] = []
+    if options.app_dir:
+        app_lines += ["WORKDIR /app", _copy(f"{options.app_dir}/", "./")]
+    app_lines.append(f"CMD {json.dumps(list(options.effective_cmd))}")
     final = [
         f"ENV PATH={VENV}/bin:$PATH \\",
         f"    VIRTUAL_ENV={VENV} \\",
         "    PYTHONUNBUFFERED=1",
         f"COPY --from=install {VENV} {VENV}",
+        *app_lines,
     ]
-    if options.app_dir:
-        final += ["WORKDIR /app", _copy(f"{options.app_dir}/", "./")]
-    final.append(f"CMD {json.dumps(list(options.effective_cmd))}")
     if options.run_network_none:
         note = (
             "; the install step also runs with RUN --network=none, which needs BuildKit and Docker Engine 23 or newer"
         )
     else:
         note = ", so the classic builder builds it too"
-    allow = [wheels, *inputs]
+    allow = [wheels] if options.context_wheels is None else list(options.context_wheels)
+    if options.uv_wheel:
+        allow.append(options.uv_wheel)
+    allow += inputs
     if options.app_dir:
         allow.append(options.app_dir)
     return {
@@ -296,10 +335,17 @@ def _values(options: RenderOptions, command: str) -> dict[str, str]:
         "venv": VENV,
         "wheels": wheels,
         "copy_inputs": "\n".join(copy_lines),
+        # The online Dockerfiles: the wheels copied (classic) or bind-mounted into the install's RUN.
+        "copy_wheels": copy_wheels if options.classic else "",
+        "copy_requirements": "\n".join(_copy(path, path) for path in inputs),
+        "wheels_mount": "" if options.classic else f"--mount=type=bind,source={wheels},target=/build/{wheels} \\\n    ",
+        "offline_install": "" if options.classic else _offline_install(options, app_lines),
+        "installer": options.installer,
         "install_args": install,
         "pip_for_lock": _pip_for_lock(options, offline=True),
         "pip_for_lock_note": _PIP_FOR_LOCK_NOTE if options.pylock else "",
-        "pip_for_lock_online": _pip_for_lock(options, offline=False),
+        "pip_for_lock_online": _pip_for_lock(options, offline=False, mount=not options.classic),
+        "pip_for_lock_cached": _pip_for_lock(options, offline=False, mount=True),
         "secret_mounts": _secret_mounts(options),
         "secret_env": _secret_env(options, indent="    "),
         "secret_env_fallback": _secret_env(options, indent="        "),
@@ -316,12 +362,44 @@ def _values(options: RenderOptions, command: str) -> dict[str, str]:
     }
 
 
+def _offline_install(options: RenderOptions, app_lines: Sequence[str]) -> str:
+    """The stages of the BuildKit offline Dockerfile (see :mod:`wheelhouse.docker.buildkit`)."""
+    run_flags = "--network=none " if options.run_network_none else ""
+    if options.installer == "uv" and options.uv_wheel:
+        return buildkit.uv_install_step(
+            base_image=options.base_image.reference,
+            venv=VENV,
+            wheels=options.wheels,
+            uv_wheel=options.uv_wheel,
+            uv_data=uv_data_dir(options.uv_wheel.rsplit("/", 1)[-1]),
+            inputs=_inputs(options),
+            lock=options.lock,
+            requirements=options.requirements,
+            constraints=options.constraints,
+            cache_id=buildkit.venv_cache_id(options.target.name, options.base_image.reference),
+            run_flags=run_flags,
+            final_lines=app_lines,
+        )
+    return buildkit.pip_install_step(
+        base_image=options.base_image.reference,
+        venv=VENV,
+        wheels=options.wheels,
+        inputs=_inputs(options),
+        lock=options.lock,
+        requirements=options.requirements,
+        constraints=options.constraints,
+        pylock_pip=PYLOCK_PIP if options.pylock else None,
+        run_flags=run_flags,
+        final_lines=app_lines,
+    )
+
+
 _PIP_FOR_LOCK_NOTE = (
     "# pip reads pylock.toml since 26.1: an older pip of the base image is upgraded from the wheels folder."
 )
 
 
-def _pip_for_lock(options: RenderOptions, *, offline: bool) -> str:
+def _pip_for_lock(options: RenderOptions, *, offline: bool, mount: bool = False) -> str:
     """The command that gives the venv a pip that reads pylock.toml, or nothing for a requirements lock.
 
     A pip that is new enough already is left as it is; an older one (``python3 -m venv`` installs the pip the
@@ -339,7 +417,8 @@ def _pip_for_lock(options: RenderOptions, *, offline: bool) -> str:
     if offline:
         return command + " \\\n    && "
     note = "# pip reads pylock.toml since 26.1: an older pip of the base image is upgraded (wheels folder first)."
-    return f"{note}\nRUN {_secret_mounts(options)}{_secret_env(options, indent='    ')}{command}"
+    wheels_mount = f"--mount=type=bind,source={options.wheels},target=/build/{options.wheels} \\\n    " if mount else ""
+    return f"{note}\nRUN {wheels_mount}{_secret_mounts(options)}{_secret_env(options, indent='    ')}{command}"
 
 
 # -- index credentials -------------------------------------------------------------------------------------

@@ -1,0 +1,107 @@
+"""What the build context of a rendered Dockerfile carries: which wheels, which uv, and how much it weighs.
+
+Contract: a build sends its whole context to the builder before the first step runs, and the classic
+builder copies every file the ``.dockerignore`` lets through. The context therefore carries only the wheels
+that the target's resolution over the folder picked (:func:`context_wheels`), not every target's wheels and
+every old version; when the folder does not cover the target, it carries the whole folder (an online
+Dockerfile then fills the gap from the index). The uv the image installs with is a wheel of the folder too
+(:func:`find_uv_wheel`), so an offline build needs nothing that is not in the folder. Nothing here runs
+Docker or writes a file.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from packaging.utils import InvalidWheelFilename, parse_wheel_filename
+from packaging.version import Version
+
+from wheelhouse.targets import Target
+
+__all__ = ["ContextSize", "context_size", "find_uv_wheel", "uv_data_dir"]
+
+_UV = "uv"
+
+
+def find_uv_wheel(wheels_dir: Path, target: Target, names: Iterable[str] | None = None) -> str | None:
+    """The file name of the newest uv wheel in ``wheels_dir`` that runs on ``target``, or None.
+
+    uv's wheels hold one static binary per platform (``py3-none-<platform>``); a wheel of another platform
+    or libc would not run in the image, so the target's own tags decide, as for every other wheel.
+    """
+    if names is None:
+        try:
+            names = [entry.name for entry in os.scandir(wheels_dir) if entry.is_file(follow_symlinks=False)]
+        except OSError:
+            return None
+    priority = target.tag_priority
+    best: tuple[Version, int, str] | None = None
+    for name in names:
+        if not (name.startswith("uv-") and name.endswith(".whl")):
+            continue
+        try:
+            project, version, _build, tags = parse_wheel_filename(name)
+        except InvalidWheelFilename:
+            continue
+        if project != _UV or version.is_prerelease:
+            continue
+        ranks = [priority[tag] for tag in tags if tag in priority]
+        if not ranks:
+            continue
+        # Newest version first; among files of one version, the tag the target prefers (lowest rank).
+        key = (version, -min(ranks), name)
+        if best is None or key > best:
+            best = key
+    return best[2] if best else None
+
+
+def uv_data_dir(wheel_name: str) -> str:
+    """The ``<name>-<version>.data`` directory of a uv wheel, where its ``scripts/uv`` lives (PEP 427)."""
+    name, version = wheel_name.split("-")[:2]
+    return f"{name}-{version}.data"
+
+
+@dataclass(frozen=True)
+class ContextSize:
+    """The files a build sends to the builder and their total size in bytes."""
+
+    files: int
+    bytes: int
+
+
+def context_size(root: Path, paths: Sequence[str]) -> ContextSize:
+    """Size of the context ``paths`` (files or directories relative to ``root``) make up; symlinks are not
+    followed, as Docker sends a link and not its target, and a path that is missing counts nothing."""
+    files = 0
+    total = 0
+    seen: set[str] = set()
+    for relative in paths:
+        path = root / relative
+        for file in _walk(path):
+            key = os.fspath(file)
+            if key in seen:
+                continue
+            seen.add(key)
+            try:
+                info = file.lstat()
+            except OSError:
+                continue
+            files += 1
+            total += info.st_size
+    return ContextSize(files, total)
+
+
+def _walk(path: Path) -> Iterable[Path]:
+    if path.is_symlink() or path.is_file():
+        yield path
+        return
+    if not path.is_dir():
+        return
+    for directory, dirnames, filenames in os.walk(path):
+        # wheelhouse's own bookkeeping stays out of the context (.dockerignore says so too).
+        dirnames[:] = sorted(d for d in dirnames if d != ".wheelhouse" and d != "__pycache__")
+        for name in sorted(filenames):
+            yield Path(directory) / name
