@@ -122,6 +122,12 @@ if TYPE_CHECKING:
     is_flag=True,
     help="Build sdists with this interpreter's installed build backend instead of an isolated environment.",
 )
+@click.option(
+    "--with-uv",
+    is_flag=True,
+    help="Also fetch uv for every target: the offline image rendered for BuildKit then installs with it "
+    "(faster than pip) instead of pip.",
+)
 @json_option
 def download_command(
     project: ProjectOptions,
@@ -142,6 +148,7 @@ def download_command(
     keep_build_deps: bool,
     retry_builds: bool,
     no_build_isolation: bool,
+    with_uv: bool,
     as_json: bool,
 ) -> None:
     """Fill the wheels folder for every target, in parallel, verified, incrementally.
@@ -180,6 +187,10 @@ def download_command(
             pythons=project.pythons if project.targets else (),
         )
     settings, reqs, target_list = load_project(project, jobs=jobs, base_image=base_image)
+    if with_uv:
+        from wheelhouse.docker.context import with_uv as add_uv
+
+        reqs = add_uv(reqs)
     config = index_config(settings, reqs, index)
     store = Store(settings.wheels_path)
     options = DownloadOptions(

@@ -11,6 +11,7 @@ Docker or writes a file.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -19,11 +20,24 @@ from pathlib import Path
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 from packaging.version import Version
 
+from wheelhouse.requirements import Origin, RequirementSet, parse_requirement_text
 from wheelhouse.targets import Target
 
-__all__ = ["ContextSize", "context_size", "find_uv_wheel", "uv_data_dir"]
+__all__ = ["ContextSize", "context_size", "find_uv_wheel", "uv_data_dir", "with_uv"]
 
 _UV = "uv"
+
+
+def with_uv(requirements: RequirementSet) -> RequirementSet:
+    """``requirements`` with uv added (``download --with-uv``), unless they name uv already.
+
+    uv is the offline image's installer, not a dependency of the project: it is fetched only when asked,
+    so a folder kept for pip users, its lock and its bundles do not grow by a binary for every target.
+    """
+    if any(line.name == _UV for line in requirements.requirements):
+        return requirements
+    line = parse_requirement_text(_UV, Origin(None, None))
+    return dataclasses.replace(requirements, requirements=(*requirements.requirements, line))
 
 
 def find_uv_wheel(wheels_dir: Path, target: Target, names: Iterable[str] | None = None) -> str | None:
