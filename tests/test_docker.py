@@ -249,9 +249,15 @@ for flag, value in zip(args, args[1:]):
                                      "mode": stat.S_IMODE(mode), "dir_mode": stat.S_IMODE(parent)}
 # Values of the client's environment that look like URLs: credentials must not travel there either.
 env_urls = [value for value in os.environ.values() if "://" in value]
+# The Dockerfile a build reads, and the ignore file BuildKit would read beside it (it may be a temporary one).
+dockerfile = {}
+if args[:1] == ["build"] and "-f" in args:
+    path = args[args.index("-f") + 1]
+    ignore = path + ".dockerignore"
+    dockerfile = {"text": open(path).read(), "ignore": open(ignore).read() if os.path.exists(ignore) else None}
 with open(os.environ["FAKE_DOCKER_LOG"], "a") as log:
     log.write(json.dumps({"argv": args, "buildkit": os.environ.get("DOCKER_BUILDKIT"), "secrets": secrets,
-                          "env_urls": env_urls}) + "\\n")
+                          "env_urls": env_urls, "dockerfile": dockerfile}) + "\\n")
 client = os.environ.get("FAKE_DOCKER_CLIENT", "24.0.7")
 server = os.environ.get("FAKE_DOCKER_SERVER", "24.0.7")
 if args[:1] == ["version"]:
@@ -263,13 +269,35 @@ if args[:1] == ["version"]:
     sys.exit(0)
 if args[:2] == ["buildx", "version"]:
     sys.exit(0 if os.environ.get("FAKE_DOCKER_BUILDX", "1") == "1" else 1)
+# Images: a reference with "arm64" in it is an arm64 image; FAKE_DOCKER_MISSING lists references that are not
+# here, FAKE_DOCKER_LABEL overrides every label (a mislabelled import), FAKE_DOCKER_PYTHON the Python version.
+missing = os.environ.get("FAKE_DOCKER_MISSING", "").split()
+def arm(reference):
+    return "arm64" in reference
 if args[:2] == ["image", "inspect"]:
-    print("linux/amd64")
+    reference = args[-1]
+    if reference in missing:
+        print(f"Error: No such image: {reference}", file=sys.stderr)
+        sys.exit(1)
+    if "{{len .RepoTags}}" in args:
+        print(0)
+        sys.exit(0)
+    print(os.environ.get("FAKE_DOCKER_LABEL") or ("linux/arm64" if arm(reference) else "linux/amd64"))
+    sys.exit(0)
+if args[:2] == ["image", "rm"]:
     sys.exit(0)
 if args[:1] == ["run"]:
-    print(json.dumps({"python": [3, 11, 2], "machine": "x86_64", "libc": ["glibc", "2.36"]}))
+    reference = args[5]
+    if arm(reference) and os.environ.get("FAKE_DOCKER_NO_EMULATION"):
+        print("exec /usr/bin/python3: exec format error", file=sys.stderr)
+        sys.exit(126)
+    python = [int(x) for x in os.environ.get("FAKE_DOCKER_PYTHON", "3.11.2").split(".")]
+    machine = "aarch64" if arm(reference) else "x86_64"
+    print(json.dumps({"python": python, "machine": machine, "libc": ["glibc", "2.36"], "musl": None}))
     sys.exit(0)
 if args[:1] == ["build"]:
+    if "-q" in args:
+        print("sha256:" + "5" * 64)
     sys.exit(int(os.environ.get("FAKE_DOCKER_BUILD_RC", "0")))
 sys.exit(2)
 """
@@ -351,7 +379,8 @@ def test_build_offline_verifies_renders_and_runs_docker_build_with_no_network(
 
 def test_build_passes_the_platform_of_a_non_host_target(project: Path, cli: Cli, fake_docker: FakeDocker) -> None:
     make_app_project(project)
-    result = cli("build", "--offline", "--target", "linux/arm64", "--python", "3.11")
+    args = ("--target", "linux/arm64", "--python", "3.11", "--base-image", "linux/arm64=acme/py:3.11-arm64")
+    result = cli("build", "--offline", *args, "--base-python", "3.11")
     assert result.exit_code == 0, result.output
     assert fake_docker.builds() == [
         ["build", "--network=none", "--platform", "linux/arm64", "-f", "Dockerfile.offline", "."]
@@ -448,7 +477,8 @@ def test_build_inspects_an_image_whose_python_is_unknown(project: Path, cli: Cli
     assert "--base-image acme/py:prod --base-python 3.11.2" in header
     argvs = [c["argv"] for c in fake_docker.calls()]
     probes = [a for a in argvs if isinstance(a, list) and a[:1] in (["image"], ["run"])]
-    assert probes[0] == ["image", "inspect", "--format", "{{.Os}}/{{.Architecture}}", "acme/py:prod"]
+    label_format = "{{.Os}}/{{.Architecture}}{{if .Variant}}/{{.Variant}}{{end}}"
+    assert probes[0] == ["image", "inspect", "--format", label_format, "acme/py:prod"]
     assert probes[1][:3] == ["run", "--rm", "--network=none"]
 
 

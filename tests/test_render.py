@@ -324,12 +324,6 @@ def test_declared_python_makes_any_image_checkable() -> None:
             "is built for x86_64, but the target cp311-manylinux_2_28_aarch64 is aarch64",
             "linux/arm64",
         ),
-        (
-            parse_target("linux/amd64", python="3.11.4"),
-            parse_base_image("python:3.11.9-slim"),
-            "pinned to 3.11.4",
-            "--python 3.11.9",
-        ),
         (AMD64, parse_base_image("python:3.11-windowsservercore"), "Windows image", "python:3.11-slim"),
     ],
 )

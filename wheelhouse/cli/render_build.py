@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shlex
+import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -18,6 +19,7 @@ from wheelhouse.cli._common import (
     JSON_SCHEMA_VERSION,
     ProjectOptions,
     effective_settings,
+    explicit_targets,
     get_state,
     json_option,
     load_inputs,
@@ -31,6 +33,7 @@ from wheelhouse.errors import DockerError, ExitCode, UsageError, WheelhouseError
 
 if TYPE_CHECKING:
     from wheelhouse.cli._common import State
+    from wheelhouse.docker.client import DockerClient, DockerInfo
     from wheelhouse.docker.images import BaseImage
     from wheelhouse.docker.render import RenderOptions, RenderResult, WriteReport
     from wheelhouse.requirements import RequirementSet
@@ -50,7 +53,7 @@ _MODES = {
 class ImageOptions:
     """What render and build put in the image: the base image, the app, its command and the lock."""
 
-    base_image: str | None = None
+    base_image: tuple[str, ...] = ()
     base_python: str | None = None
     app_dir: str | None = None
     cmd: str | None = None
@@ -65,9 +68,11 @@ def _image_options(func: F) -> Callable[..., Any]:
     declared = [
         click.option(
             "--base-image",
-            default=None,
-            metavar="IMAGE",
-            help="Base image (default: the official python:X.Y-slim of the target; python:X.Y-alpine for musl).",
+            "base_image",
+            multiple=True,
+            metavar="[PLATFORM=]IMAGE",
+            help="Base image (default: the official python:X.Y-slim of the target; python:X.Y-alpine for musl). "
+            "PLATFORM=IMAGE gives the image of one platform, e.g. linux/arm64=acme/python:3.11-arm64; repeatable.",
         ),
         click.option(
             "--base-python",
@@ -238,11 +243,55 @@ def _app_dir(context: Path, app_dir: str | None) -> str | None:
     return DEFAULT_APP_DIR if default.is_dir() else None
 
 
-def _base_image(settings: Settings, target: Target, image_options: ImageOptions) -> BaseImage:
+def _base_image(settings: Settings, target: Target | None, image_options: ImageOptions) -> BaseImage:
+    """The base image for ``target`` (None: the target is to be read from the image): ``--base-image
+    PLATFORM=IMAGE`` for its platform, else a plain ``--base-image``, the configured one, or the default."""
     from wheelhouse.docker.images import default_base_image, parse_base_image
+    from wheelhouse.targets import DOCKER_ARCHES
 
-    reference = image_options.base_image or settings.base_image or default_base_image(target)
+    plain: list[str] = []
+    by_arch: dict[str, str] = {}
+    for given in image_options.base_image:
+        platform, sep, reference = given.partition("=")
+        if not sep:
+            plain.append(given)
+            continue
+        arch = DOCKER_ARCHES.get(platform.strip().lower())
+        if arch is None:
+            raise UsageError(
+                f"bad --base-image {given!r}: {platform!r} is not a Docker platform",
+                hint="--base-image linux/arm64=IMAGE, or --base-image IMAGE for every target",
+            )
+        by_arch[arch] = reference
+    if len(plain) > 1:
+        raise UsageError(
+            f"--base-image is given {len(plain)} times without a platform",
+            hint="name one image, or one per platform: --base-image linux/arm64=IMAGE",
+        )
+    if target is not None and target.arch in by_arch:
+        reference = by_arch[target.arch]
+    elif plain or settings.base_image:
+        reference = plain[0] if plain else str(settings.base_image)
+    elif target is not None:
+        reference = default_base_image(target)
+    elif by_arch:
+        reference = next(iter(by_arch.values()))
+    else:
+        reference = _default_image_without_target(settings)
     return parse_base_image(reference, declared_python=image_options.base_python)
+
+
+def _default_image_without_target(settings: Settings) -> str:
+    """The image a build reads its target from when neither it nor the target is named: the default image of
+    the first configured target, else the official image of this interpreter's CPython (the host itself may
+    not be Linux)."""
+    import sys
+
+    from wheelhouse.docker.images import default_base_image
+
+    if settings.targets or settings.python:
+        return default_base_image(load_targets(settings)[0])
+    return f"python:{sys.version_info.major}.{sys.version_info.minor}-slim"
 
 
 def _render_options(
@@ -491,6 +540,12 @@ def _text(path: Path) -> str:
 @_image_options
 @click.option("--force", is_flag=True, help="Overwrite Dockerfiles of the same name that wheelhouse did not write.")
 @click.option(
+    "--write",
+    is_flag=True,
+    help="Write the rendered files here even over ones rendered for other options (default: only missing files "
+    "are written, and a build for other options uses a temporary Dockerfile).",
+)
+@click.option(
     "--docker",
     "docker",
     default="docker",
@@ -506,6 +561,7 @@ def build_command(
     project: ProjectOptions,
     image_options: ImageOptions,
     force: bool,
+    write: bool,
     docker: str,
     docker_args: tuple[str, ...],
 ) -> None:
@@ -513,80 +569,197 @@ def build_command(
 
     \b
     --offline  verify first: when wheels/ does not cover the target, print the gaps and exit 3 without
-               calling Docker; else docker build --network=none -f Dockerfile.offline
+               calling Docker; else docker build --network=none -f Dockerfile.offline. With no
+               --target/--python/--libc, the target is read from the base image (its platform, CPython
+               and libc), which must be on this machine (docker load it where no registry is reachable)
     --wheels   docker build -f Dockerfile.wheels (the configured index as a build arg; an index URL
                with credentials as a BuildKit secret instead, never in the image history)
     --cached   docker build -f Dockerfile.cached (needs BuildKit)
-    --platform is passed to Docker when the target is not the Docker daemon's own platform. Arguments
+    Several --target values build one image each, tagged TAG-<arch> (e.g. app:1-arm64); another
+    architecture runs under QEMU emulation. Give each its base image with --base-image PLATFORM=IMAGE.
+    --platform is passed to Docker when the target is not the Docker daemon's own platform. Files already
+    here that were rendered for other options are left as they are (--write updates them). Arguments
     after -- go to docker build as they are, e.g. -- --progress=plain --no-cache.
     """
-    from wheelhouse.docker.client import DockerClient, build_argv, build_request
-    from wheelhouse.docker.render import render, write_rendered
-    from wheelhouse.docker.secrets import IndexPassing, index_passing, secret_files
+    from wheelhouse.docker.client import DockerClient
+    from wheelhouse.docker.images import check_base_image, target_from_image
 
     state = get_state()
     settings = effective_settings(project)
     context = Path(".")
-    target = _one_target(settings, "build")
-    image = _base_image(settings, target, image_options)
-    if image.python is not None:
-        # Known without Docker: refuse a mismatch before verifying or calling Docker.
-        from wheelhouse.docker.images import check_base_image
-
-        check_base_image(image, target)
-    lock = _lock_file(context, image_options)
-    options, reqs = _render_options(
-        settings=settings,
-        target=target,
-        context=context,
-        image=image,
-        app_dir=image_options.app_dir,
-        cmd=image_options.cmd,
-        lock=lock,
-        lock_choice=_lock_choice(image_options),
-        run_network_none=image_options.run_network_none,
-        classic=image_options.classic,
-    )
-    if mode == "offline":
-        _verify_or_exit(state, settings, reqs, target, lock)
     client = DockerClient(docker)
+    offline = mode == "offline"
+    from_image = offline and not explicit_targets(settings)
+    if from_image:
+        # No target given: the base image says what it is, and verify checks exactly that.
+        image = _base_image(settings, None, image_options)
+        probed = client.probe_image(image.reference, offline=True)
+        found = target_from_image(probed)
+        _log.info(f"target read from the base image {image.reference}: {found.describe()}")
+        plans = [(found, probed if image.python is None else image)]
+    else:
+        plans = [(target, _base_image(settings, target, image_options)) for target in _build_targets(settings)]
+    several = len(plans) > 1
+    if several and write:
+        raise UsageError("--write renders one target's files; a build of several targets leaves them as they are")
+    builds: list[tuple[Target, RenderOptions]] = []
+    for target, image in plans:
+        if image.python is not None:
+            # Known without Docker: refuse a mismatch before verifying or calling Docker.
+            check_base_image(image, target)
+        lock = _lock_file(context, image_options)
+        options, reqs = _render_options(
+            settings=settings,
+            target=target,
+            context=context,
+            image=image,
+            app_dir=image_options.app_dir,
+            cmd=image_options.cmd,
+            lock=lock,
+            lock_choice=_lock_choice(image_options),
+            run_network_none=image_options.run_network_none,
+            classic=image_options.classic,
+        )
+        if offline:
+            _verify_or_exit(state, settings, reqs, target, lock)
+        builds.append((target, options))
     info = client.info()
     if mode == "cached":
         client.require_buildkit("Dockerfile.cached (RUN --mount=type=cache)")
-    if mode != "offline" and options.index_secrets and not info.buildkit:
+    if not offline and builds[0][1].index_secrets and not info.buildkit:
         raise _refuse_classic_builder_secrets(mode, info.buildkit_reason)
-    if image_options.run_network_none and mode == "offline":
+    if image_options.run_network_none and offline:
         client.require_run_network()
-    if not info.buildkit and not options.classic:
-        # RUN --mount needs BuildKit: without it, the files are rendered for the classic builder.
-        _log.info(f"BuildKit is not available ({info.buildkit_reason}): rendering for the classic builder")
-        options = replace(options, classic=True)
-    if image.python is None:
-        image = client.probe_image(image.reference)
-        _log.info(f"base image {image.reference}: CPython {image.python_text} on {image.arch}")
-        options = replace(options, base_image=image)
+    for target, options in builds:
+        if not info.buildkit and not options.classic:
+            # RUN --mount needs BuildKit: without it, the files are rendered for the classic builder.
+            _log.info(f"BuildKit is not available ({info.buildkit_reason}): rendering for the classic builder")
+            options = replace(options, classic=True)
+        image = options.base_image
+        if not from_image and (offline or image.python is None):
+            # An offline build cannot pull: the image must be here, and is judged by what it runs.
+            probed = client.probe_image(image.reference, offline=offline)
+            _log.info(f"base image {probed.reference}: CPython {probed.python_text} on {probed.arch}")
+            check_base_image(probed, target)
+            if image.python is None:
+                options = replace(options, base_image=probed)
+        _build_one(
+            state, settings, client, info, mode, target, options, context, tags, docker_args, several, write, force
+        )
+
+
+def _build_targets(settings: Settings) -> tuple[Target, ...]:
+    """The targets to build: every one the command line names (one image each), else the first configured."""
+    targets = load_targets(settings)
+    if len(targets) > 1 and explicit_targets(settings):
+        return targets
+    return (_one_target(settings, "build"),)
+
+
+def _build_one(
+    state: State,
+    settings: Settings,
+    client: DockerClient,
+    info: DockerInfo,
+    mode: str,
+    target: Target,
+    options: RenderOptions,
+    context: Path,
+    tags: Sequence[str],
+    docker_args: Sequence[str],
+    several: bool,
+    write: bool,
+    force: bool,
+) -> None:
+    """Render for ``target``, place the files (see :func:`_place_rendering`) and run one ``docker build``."""
+    from wheelhouse.docker.client import build_argv, build_request, platform_tag, stage_names
+    from wheelhouse.docker.render import render
+    from wheelhouse.docker.secrets import IndexPassing, index_passing, secret_files
+
     result = render(options)
     for warning in result.warnings:
         _log.warning(warning)
     _report_context(state, options, context)
-    _report_written(state, write_rendered(result, context, force=force), to_stderr=True)
     dockerfile = _MODES[mode]
+    image_tags = [platform_tag(tag, target.docker_platform) for tag in tags] if several else list(tags)
     # The offline build never reaches an index; the others get it, credentials only ever as BuildKit secrets.
     passing = index_passing(settings.index_url, settings.extra_index_urls) if mode != "offline" else IndexPassing()
-    with secret_files(passing.secrets) as secrets:
-        request = build_request(
-            dockerfile=dockerfile,
-            target=target,
-            info=info,
-            offline=mode == "offline",
-            tags=tags,
-            build_args=passing.build_args,
-            secrets=secrets,
-            extra_args=docker_args,
+    with tempfile.TemporaryDirectory(prefix="wheelhouse-build-") as scratch:
+        path = _place_rendering(
+            state, result, dockerfile, context, Path(scratch), several=several, write=write, force=force, info=info
         )
-        # Arguments after -- are the user's own and may hold anything: the log redacts URLs in them.
-        _log.info("running: " + redact(shlex.join(build_argv(client.executable, request))))
-        client.build(request, hint=_failure_hint(mode, target, request.platform, info.server_platform))
+        with secret_files(passing.secrets) as secrets:
+            request = build_request(
+                dockerfile=path,
+                target=target,
+                info=info,
+                offline=mode == "offline",
+                tags=image_tags,
+                build_args=passing.build_args,
+                secrets=secrets,
+                extra_args=docker_args,
+            )
+            if several:
+                # Each target's own platform, also the daemon's: one image per platform, never a guess.
+                request = replace(request, platform=target.docker_platform)
+            # Arguments after -- are the user's own and may hold anything: the log redacts URLs in them.
+            _log.info("running: " + redact(shlex.join(build_argv(client.executable, request))))
+            client.build(request, hint=_failure_hint(mode, target, request.platform, info.server_platform))
+            if not request.buildkit:
+                for image_id in client.remove_stage_images(request, stage_names(result.files[dockerfile])):
+                    _log.info(f"removed the install stage's image {image_id[:19]}: it holds the wheels it copied")
+    if several:
+        state.err.print(f"built {target.docker_platform}: {', '.join(image_tags) or 'untagged'}", markup=False)
+
+
+def _place_rendering(
+    state: State,
+    result: RenderResult,
+    dockerfile: str,
+    context: Path,
+    scratch: Path,
+    *,
+    several: bool,
+    write: bool,
+    force: bool,
+    info: DockerInfo,
+) -> str:
+    """Write what is missing here and return the Dockerfile to build.
+
+    A file already here that was rendered for other options (committed for the project's usual build, or a
+    user's own) stays as it is unless ``write``: a one-off build (another base image, another target, several
+    targets) renders into ``scratch`` instead, with BuildKit's Dockerfile-specific ignore file beside it, so
+    the context is filtered for this rendering too.
+    """
+    from wheelhouse.docker.render import DOCKERIGNORE, differences, is_generated, write_rendered
+
+    if write:
+        _report_written(state, write_rendered(result, context, force=force), to_stderr=True)
+        return dockerfile
+    differing = set(differences(result, context))
+    present = {name for name in result.files if (context / name).exists()}
+    # Several targets: a Dockerfile here can serve only one of them, so only the shared .dockerignore is written.
+    skip = [name for name in result.files if name in present or (several and name != DOCKERIGNORE)]
+    _report_written(state, write_rendered(result, context, force=force, skip=skip), to_stderr=True)
+    own_ignore = DOCKERIGNORE in present and not is_generated(_text(context / DOCKERIGNORE))
+    ignore_differs = DOCKERIGNORE in differing and DOCKERIGNORE in present and not own_ignore
+    if not several and dockerfile not in (differing & present) and not (ignore_differs and info.buildkit):
+        return dockerfile
+    path = scratch / dockerfile
+    path.write_text(result.files[dockerfile], encoding="utf-8")
+    if info.buildkit and not own_ignore:
+        # BuildKit reads <Dockerfile>.dockerignore beside a Dockerfile in place of the context's own.
+        (scratch / f"{dockerfile}.dockerignore").write_text(result.files[DOCKERIGNORE], encoding="utf-8")
+    elif ignore_differs:
+        _log.warning(
+            f"the classic builder reads ./{DOCKERIGNORE}, which was rendered for other options; --write updates it"
+        )
+    if not several:
+        _log.info(
+            f"{dockerfile} here was rendered for other options: building from a temporary rendering and leaving "
+            "it as it is (--write updates it)"
+        )
+    return str(path.resolve())
 
 
 def _verify_or_exit(state: State, settings: Settings, reqs: RequirementSet, target: Target, lock: str | None) -> None:

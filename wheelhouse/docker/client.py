@@ -8,6 +8,12 @@ on ``PATH`` is a newer client without the buildx plugin, which refuses BuildKit 
 distribution's client drives the engine's built-in BuildKit.
 
 Failures are judged from exit codes; the client's last error line is only quoted in the message.
+
+A base image is judged by what it runs (:meth:`DockerClient.probe_image`): it must be on this machine, since an
+offline build cannot pull it, and an image of another architecture can run only under emulation, which is said
+in one line when it is missing. The classic builder keeps every stage but the last as an untagged image; the
+install stage holds the wheels, so :meth:`DockerClient.remove_stage_images` removes exactly the ones a build
+made.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ import os
 import re
 import shutil
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from wheelhouse._proc import CAPTURE, TERMINAL, Runner, RunResult, subprocess_runner
 from wheelhouse.docker.images import BaseImage
@@ -31,6 +37,8 @@ __all__ = [
     "DockerInfo",
     "build_argv",
     "build_request",
+    "platform_tag",
+    "stage_names",
 ]
 
 # The environment variable naming the client, as --docker does.
@@ -43,10 +51,24 @@ RUN_NETWORK_MIN_ENGINE = (23, 0)
 # The first client whose `docker build` needs the buildx plugin for BuildKit; older ones carry a builder.
 BUILDX_REQUIRED_CLIENT = (23, 0)
 _PROBE_TIMEOUT = 60.0
-_PROBE_SCRIPT = (
-    "import json, platform, sys; "
-    "print(json.dumps({'python': list(sys.version_info[:3]), 'machine': platform.machine(), "
-    "'libc': list(platform.libc_ver())}))"
+# What the image's python3 says it is. musl has no libc_ver(): its loader names itself and its version when run
+# with no arguments.
+_PROBE_SCRIPT = """\
+import glob, json, platform, re, subprocess, sys
+musl = None
+for loader in glob.glob('/lib/ld-musl-*.so.1'):
+    out = subprocess.run([loader], capture_output=True, text=True).stderr
+    found = re.search(r'Version ([0-9]+)[.]([0-9]+)', out)
+    musl = [int(found.group(1)), int(found.group(2))] if found else None
+print(json.dumps({'python': list(sys.version_info[:3]), 'machine': platform.machine(),
+                  'libc': list(platform.libc_ver()), 'musl': musl}))
+"""
+_LABEL_FORMAT = "{{.Os}}/{{.Architecture}}{{if .Variant}}/{{.Variant}}{{end}}"
+# Exit status of `docker run` when the container's command cannot be started (e.g. exec format error).
+_CANNOT_INVOKE = 126
+EMULATION_HINT = (
+    "install QEMU's emulators where the engine runs (apt-get install qemu-user-static binfmt-support, then "
+    "update-binfmts --enable), or build on a machine of that architecture"
 )
 
 
@@ -135,6 +157,48 @@ def build_request(
     )
 
 
+def platform_tag(tag: str, platform: str) -> str:
+    """``tag`` for one platform of a multi-platform build: ``app:1`` -> ``app:1-arm64``, ``app`` ->
+    ``app:latest-arm64``. Without buildx a local image store holds one platform per name, so each gets its own."""
+    suffix = platform.split("/", 1)[-1].replace("/", "-")
+    name = tag.split("@", 1)[0]
+    slash, colon = name.rfind("/"), name.rfind(":")
+    if colon > slash:
+        return f"{name}-{suffix}"
+    return f"{name}:latest-{suffix}"
+
+
+_FROM_RE = re.compile(r"^\s*FROM\s+(?:--platform=\S+\s+)?\S+(?:\s+AS\s+(\S+))?\s*$", re.IGNORECASE | re.MULTILINE)
+
+
+def stage_names(dockerfile_text: str) -> tuple[str, ...]:
+    """The named stages of a Dockerfile before its last one: what the classic builder leaves as untagged images."""
+    stages = [match.group(1) for match in _FROM_RE.finditer(dockerfile_text)]
+    return tuple(name for name in stages[:-1] if name)
+
+
+# Arguments after -- that must not reach the quiet rebuild that finds a stage's image: it must hit the cache
+# the build just filled, and name nothing.
+_DROPPED_FLAGS = {"--no-cache", "--pull", "-q", "--quiet"}
+_DROPPED_WITH_VALUE = {"-t", "--tag", "--iidfile", "--target", "-o", "--output"}
+
+
+def _cache_hitting(extra_args: Sequence[str]) -> tuple[str, ...]:
+    kept: list[str] = []
+    skip = False
+    for arg in extra_args:
+        if skip:
+            skip = False
+            continue
+        if arg in _DROPPED_FLAGS or arg.split("=", 1)[0] in _DROPPED_WITH_VALUE | _DROPPED_FLAGS:
+            continue
+        if arg in _DROPPED_WITH_VALUE:
+            skip = True
+            continue
+        kept.append(arg)
+    return tuple(kept)
+
+
 def _same_platform(target: Target, info: DockerInfo) -> bool:
     return info.server_os == "linux" and info.server_arch == target.arch
 
@@ -152,6 +216,13 @@ def _json_object(text: str) -> dict[str, object]:
     except ValueError:
         return {}
     return value if isinstance(value, dict) else {}
+
+
+def _major_minor(parts: Sequence[object]) -> tuple[int, int] | None:
+    try:
+        return (int(str(parts[0])), int(str(parts[1])))
+    except (IndexError, ValueError):
+        return None
 
 
 def _last_line(text: str) -> str:
@@ -287,19 +358,30 @@ class DockerClient:
 
     # -- images ---------------------------------------------------------------------------------------------
 
-    def probe_image(self, reference: str) -> BaseImage:
+    def image_label(self, reference: str) -> str | None:
+        """The platform ``reference`` is labelled with (``linux/arm64``), or None when it is not on this machine."""
+        inspected = self._run("image", "inspect", "--format", _LABEL_FORMAT, reference)
+        return inspected.stdout.strip() if inspected.returncode == 0 else None
+
+    def probe_image(self, reference: str, *, offline: bool = False) -> BaseImage:
         """Inspect a local image and run its Python once (with no network) to learn version, machine and libc.
 
-        The image must already be on this machine: pulling it is the user's decision, not a side effect.
+        The image must already be on this machine: pulling it is the user's decision, not a side effect, and an
+        offline build could not (``offline`` words the message for that case).
         """
-        inspected = self._run("image", "inspect", "--format", "{{.Os}}/{{.Architecture}}", reference)
-        if inspected.returncode != 0:
+        label = self.image_label(reference)
+        if label is None:
+            if offline:
+                raise DockerError(
+                    f"the base image {reference} is not on this machine, and an offline build cannot pull it",
+                    hint=f"load it: docker load -i FILE (a file made where a registry is reachable with "
+                    f"docker save {reference} -o FILE)",
+                )
             raise DockerError(
                 f"the base image {reference} is not on this machine, so its Python cannot be checked",
                 hint=f"docker pull {reference}, or declare its Python with --base-python X.Y",
             )
-        platform = inspected.stdout.strip()
-        arch = DOCKER_ARCHES.get(platform, platform.split("/", 1)[-1])
+        labelled = DOCKER_ARCHES.get(label, label.split("/", 2)[1] if label.count("/") else label)
         run = self._run(
             "run", "--rm", "--network=none", "--entrypoint", "python3", reference, "-c", _PROBE_SCRIPT, timeout=120
         )
@@ -308,8 +390,15 @@ class DockerClient:
             major, minor, patch = (int(x) for x in facts["python"][:3])  # type: ignore[index]
         except (KeyError, TypeError, ValueError):
             detail = _last_line(run.stderr) or f"exit status {run.returncode}"
+            daemon = self.info()
+            if run.returncode == _CANNOT_INVOKE and labelled != daemon.server_arch:
+                raise DockerError(
+                    f"cannot run the {label} base image {reference} on this {daemon.server_platform} engine: "
+                    f"there is no emulation for {labelled} ({detail})",
+                    hint=EMULATION_HINT,
+                ) from None
             raise DockerError(
-                f"cannot run python3 in the base image {reference} ({platform}): {detail}",
+                f"cannot run python3 in the base image {reference} ({label}): {detail}",
                 hint="declare its Python with --base-python X.Y",
             ) from None
         libc_facts = facts.get("libc")
@@ -318,11 +407,23 @@ class DockerClient:
         libc = None
         if lib == "glibc":
             libc = "glibc"
-            parts = str(lib_version).split(".")
-            if len(parts) >= 2 and parts[0].isdigit() and parts[1].isdigit():
-                glibc = (int(parts[0]), int(parts[1]))
-        machine = str(facts.get("machine") or arch)
-        return BaseImage(reference, (major, minor), f"{major}.{minor}.{patch}", libc, glibc, machine, "probed")
+            glibc = _major_minor(str(lib_version).split("."))
+        musl_facts = facts.get("musl")
+        musl = _major_minor(musl_facts) if isinstance(musl_facts, list) else None
+        if libc is None and musl is not None:
+            libc = "musl"
+        machine = str(facts.get("machine") or labelled)
+        return BaseImage(
+            reference,
+            (major, minor),
+            f"{major}.{minor}.{patch}",
+            libc,
+            glibc,
+            machine,
+            "probed",
+            musl=musl,
+            label=label,
+        )
 
     # -- building -------------------------------------------------------------------------------------------
 
@@ -343,3 +444,28 @@ class DockerClient:
                 f"docker build -f {request.dockerfile} failed (exit status {result.returncode})", hint=hint
             )
         return argv
+
+    def remove_stage_images(self, request: BuildRequest, stages: Sequence[str]) -> list[str]:
+        """After a classic build of ``request``: remove the untagged images it left for ``stages``.
+
+        The classic builder keeps each stage but the last as an image; the install stage's holds every wheel it
+        copied. Its id is asked of the builder itself (the same build, quiet, up to that stage, all from the
+        cache the build just filled), so only this build's images are removed, never another's on a shared
+        engine. An image that is tagged or still used stays. Returns the ids removed.
+        """
+        if request.buildkit:
+            return []
+        env = {**self.env, "DOCKER_BUILDKIT": self.env.get("DOCKER_BUILDKIT", "0")}
+        removed: list[str] = []
+        for stage in stages:
+            quiet = replace(request, tags=(), extra_args=(*_cache_hitting(request.extra_args), "-q", "--target", stage))
+            found = self._run(*build_argv(self.path(), quiet)[1:], timeout=None, env=env)
+            image_id = _last_line(found.stdout)
+            if found.returncode != 0 or not image_id:
+                continue
+            tagged = self._run("image", "inspect", "--format", "{{len .RepoTags}}", image_id)
+            if tagged.returncode != 0 or tagged.stdout.strip() != "0":
+                continue
+            if self._run("image", "rm", image_id).returncode == 0:
+                removed.append(image_id)
+        return removed

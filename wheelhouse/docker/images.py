@@ -4,9 +4,12 @@ whether an image fits a target.
 Contract: nothing here runs Docker. :func:`parse_base_image` reads what a reference says (an official
 ``python:X.Y[-variant]`` tag, or the Python the user declared); ``docker.client.DockerClient.probe_image``
 learns the rest by running the image. :func:`check_base_image` refuses, with the fix as a hint, an image whose
-Python, libc or architecture differs from the target's, because the wheels verify checked would not load there;
-it returns warnings for differences that are allowed. The Dockerfile renderer, the ``build`` command and sdist
-builds in containers all take their images from here.
+Python minor version, libc or architecture differs from the target's, because the wheels verify checked would
+not load there; it returns warnings for differences that are allowed (another patch release).
+:func:`target_from_image` turns what a probed image runs into the target ``build --offline`` verifies when none
+is given. An image is judged by what it runs, not by its platform label: :func:`check_image_label` refuses one
+whose label disagrees, since a build for its real platform would look for another image in a registry. The
+Dockerfile renderer, the ``build`` command and sdist builds in containers all take their images from here.
 """
 
 from __future__ import annotations
@@ -15,9 +18,17 @@ import re
 from dataclasses import dataclass
 
 from wheelhouse.errors import UsageError
-from wheelhouse.targets import Target, parse_python
+from wheelhouse.targets import DOCKER_ARCHES, Libc, Target, parse_python
 
-__all__ = ["BaseImage", "check_base_image", "default_base_image", "parse_base_image"]
+__all__ = [
+    "BaseImage",
+    "check_base_image",
+    "check_image_label",
+    "default_base_image",
+    "parse_base_image",
+    "platform_of",
+    "target_from_image",
+]
 
 # Official images: python:<X.Y[.Z][pre]>[-variant], possibly spelled with the registry and library/ prefix.
 _OFFICIAL_REPOSITORIES = {"python", "library/python", "docker.io/library/python", "index.docker.io/library/python"}
@@ -47,8 +58,11 @@ class BaseImage:
     python_full: str | None = None
     libc: str | None = None  # "glibc" | "musl" | None when unknown
     glibc: tuple[int, int] | None = None
-    arch: str | None = None  # machine name (x86_64, aarch64) when probed
+    arch: str | None = None  # machine name (x86_64, aarch64) when probed: what its programs run as
     source: str = "unknown"
+    musl: tuple[int, int] | None = None
+    # The platform the image is labelled with (``docker image inspect``), e.g. ``linux/amd64``, when probed.
+    label: str | None = None
 
     @property
     def python_text(self) -> str:
@@ -58,6 +72,52 @@ class BaseImage:
         if self.python:
             return f"{self.python[0]}.{self.python[1]}"
         return "unknown"
+
+
+def platform_of(machine: str) -> str:
+    """A machine name (``aarch64``) in Docker's words (``linux/arm64``)."""
+    return next((platform for platform, arch in DOCKER_ARCHES.items() if arch == machine), f"linux/{machine}")
+
+
+def check_image_label(image: BaseImage) -> None:
+    """Refuse an image whose programs run as another architecture than its platform label says.
+
+    ``docker import --platform linux/arm64`` on Docker 20.10 labels an arm64 root file system linux/amd64; its
+    python3 still answers aarch64 (under emulation). A build for linux/arm64 then looks for an image of that
+    label, finds none here and goes to a registry, which an offline build cannot reach.
+    """
+    if image.label is None or image.arch is None:
+        return
+    labelled = DOCKER_ARCHES.get(image.label, image.label.rsplit("/", 1)[-1])
+    if labelled != image.arch:
+        runs = platform_of(image.arch)
+        raise UsageError(
+            f"the base image {image.reference} runs {image.arch} programs ({runs}) but is labelled {image.label}: "
+            f"a build for {runs} would look for another image in a registry",
+            hint=f"rebuild it with its platform: a Dockerfile `FROM scratch` + `ADD rootfs.tar /` built with "
+            f"`docker build --platform {runs}` (`docker import --platform` labels it wrongly on Docker 20.10)",
+        )
+
+
+def target_from_image(image: BaseImage) -> Target:
+    """The target a probed image is: its architecture, its CPython (to the patch release) and its libc."""
+    check_image_label(image)
+    if image.python is None or image.arch is None:
+        raise UsageError(
+            f"cannot tell which Python the base image {image.reference} runs, so it gives no target",
+            hint="give the target: --target linux/amd64 --python X.Y",
+        )
+    if image.libc == "glibc" and image.glibc is not None:
+        libc = Libc("manylinux", *image.glibc)
+    elif image.libc == "musl" and image.musl is not None:
+        libc = Libc("musllinux", *image.musl)
+    else:
+        raise UsageError(
+            f"cannot tell which libc the base image {image.reference} has (neither glibc nor musl answered)",
+            hint="give the target: --target PLATFORM --python X.Y --libc manylinux_2_X|musllinux_1_X",
+        )
+    full = image.python_full or "{}.{}.0".format(*image.python)
+    return Target(image.arch, image.python, full, libc, python_exact=image.python_full is not None)
 
 
 def default_base_image(target: Target) -> str:
@@ -137,17 +197,15 @@ def check_base_image(image: BaseImage, target: Target) -> tuple[str, ...]:
             f"wheels verify checked are for {want}",
             hint=f"use {fix_image}, or verify and render for the image's Python: --python {have}",
         )
+    check_image_label(image)
     warnings: list[str] = []
     if image.python_full and image.python_full != target.python_full_version:
-        if target.python_exact:
-            raise UsageError(
-                f"the base image {ref} runs CPython {image.python_full}, but the target {target.name} is pinned to "
-                f"{target.python_full_version}",
-                hint=f"use --base-image {default_base_image(target)}, or --python {image.python_full}",
-            )
+        # Wheels are tagged by minor version (cp311): another patch release loads the same wheels. Only a marker
+        # on python_full_version could choose differently, so this is said, not refused.
+        assumed = "" if target.python_exact else f" (the newest {want} release wheelhouse knows)"
         warnings.append(
-            f"the target assumes CPython {target.python_full_version} (the newest {want} release wheelhouse knows) "
-            f"but {ref} runs {image.python_full}; pin it with --python {image.python_full} if a marker depends on it"
+            f"the target {target.name} is CPython {target.python_full_version}{assumed} but {ref} runs "
+            f"{image.python_full}; verify with --python {image.python_full} if a marker depends on it"
         )
     if image.libc == "windows":
         raise UsageError(f"the base image {ref} is a Windows image; wheelhouse targets Linux", hint=fix_image)
@@ -172,10 +230,17 @@ def check_base_image(image: BaseImage, target: Target) -> tuple[str, ...]:
             f"{target.libc}: wheels verify accepted may not load there",
             hint=f"use {fix_image}, or a target with an older --libc",
         )
+    old_musl = image.musl is not None and image.musl < (target.libc.major, target.libc.minor)
+    if image.libc == "musl" and image.musl is not None and target.libc.family == "musllinux" and old_musl:
+        raise UsageError(
+            f"the base image {ref} has musl {image.musl[0]}.{image.musl[1]}, older than the target's "
+            f"{target.libc}: wheels verify accepted may not load there",
+            hint=f"use {fix_image}, or a target with an older --libc",
+        )
     if image.arch is not None and image.arch != target.arch:
         raise UsageError(
             f"the base image {ref} is built for {image.arch}, but the target {target.name} is {target.arch} "
             f"({target.docker_platform})",
-            hint=f"use a {target.docker_platform} image, e.g. {fix_image}",
+            hint=f"use a {target.docker_platform} image: --base-image {target.docker_platform}=IMAGE",
         )
     return tuple(warnings)
