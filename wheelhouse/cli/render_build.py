@@ -630,6 +630,8 @@ def build_command(
         raise _refuse_classic_builder_secrets(mode, info.buildkit_reason)
     if image_options.run_network_none and offline:
         client.require_run_network()
+    ready: list[tuple[Target, RenderOptions]] = []
+    # Every target's image is checked before the first build: one that cannot be built stops them all.
     for target, options in builds:
         if not info.buildkit and not options.classic:
             # RUN --mount needs BuildKit: without it, the files are rendered for the classic builder.
@@ -643,6 +645,8 @@ def build_command(
             check_base_image(probed, target)
             if image.python is None:
                 options = replace(options, base_image=probed)
+        ready.append((target, options))
+    for target, options in ready:
         _build_one(
             state, settings, client, info, mode, target, options, context, tags, docker_args, several, write, force
         )
