@@ -85,9 +85,12 @@ def test_chains_are_built_once_per_project(tmp_path: Path, monkeypatch: pytest.M
     reqs, finder = _line(tmp_path, count)
     links = _count(monkeypatch, resolver_module, "ChainLink")
     resolution = resolve(reqs, parse_target(TARGET), [finder])
+    # A covered resolution's chains are built only when asked for: verify never shows them.
+    assert links[0] == 0
     first = resolution.pin("p-000")
     assert first is not None
     assert len(first.chains) == 50
+    assert all(p.chains for p in resolution.pins)
     # At most 50 chains per project, each extending one chain of a dependent by one link, built once: rebuilding
     # the chains of every dependent for each project made this grow with the square of the set.
     assert links[0] <= 52 * count

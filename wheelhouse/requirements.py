@@ -29,6 +29,7 @@ from typing import Any, NoReturn
 
 from packaging.markers import InvalidMarker, Marker
 from packaging.requirements import InvalidRequirement, Requirement
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import InvalidWheelFilename, NormalizedName, canonicalize_name, parse_wheel_filename
 
 from wheelhouse import _log, _reqfile
@@ -182,6 +183,52 @@ def _scheme(text: str) -> str:
     return text.partition(":")[0].lower() if ":" in text else ""
 
 
+# The common shape of a requirement: a name, extras, a list of version clauses, a marker. Nothing else (no URL,
+# no parentheses) is read here; every other text goes to packaging's full parser.
+_NAME = r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?"
+_CLAUSE = r"(?:===|~=|==|!=|<=|>=|<|>)\s*[A-Za-z0-9.*+!_-]+"
+# One run of blanks between two tokens, each followed by a token that cannot start with a blank: matching takes
+# time linear in the line, however many blanks a hostile line holds.
+_SIMPLE_REQUIREMENT = re.compile(
+    rf"\s*({_NAME})\s*(?:\[\s*({_NAME}(?:\s*,\s*{_NAME})*)\s*\]\s*)?(?:({_CLAUSE}(?:\s*,\s*{_CLAUSE})*)\s*)?(?:;(.*))?"
+)
+_SPECIFIERS: dict[str, SpecifierSet] = {}
+_MARKERS: dict[str, Marker] = {}
+
+
+def parse_pep508(text: str) -> Requirement:
+    """``packaging.requirements.Requirement(text)``, sooner for the common shape of a requirement.
+
+    A folder of thousands of wheels brings tens of thousands of Requires-Dist lines, most of them a name and a
+    few version clauses that thousands of others repeat: those are read with one regular expression, and their
+    specifier sets and markers are parsed once per distinct text. Anything else, and anything the short way
+    cannot read, is packaging's to parse (and to refuse, with its own message).
+    """
+    match = _SIMPLE_REQUIREMENT.fullmatch(text)
+    if match is not None:
+        name, extras, clauses, marker_text = match.groups()
+        try:
+            specifier = _SPECIFIERS.get(clauses or "")
+            if specifier is None:
+                specifier = _SPECIFIERS[clauses or ""] = SpecifierSet(clauses or "")
+            marker: Marker | None = None
+            if marker_text is not None:
+                key = marker_text.strip()
+                marker = _MARKERS.get(key)
+                if marker is None:
+                    marker = _MARKERS[key] = Marker(key)
+        except (InvalidSpecifier, InvalidMarker):
+            return Requirement(text)
+        requirement = Requirement.__new__(Requirement)
+        requirement.name = name
+        requirement.url = None
+        requirement.extras = {e.strip() for e in extras.split(",")} if extras else set()
+        requirement.specifier = specifier
+        requirement.marker = marker
+        return requirement
+    return Requirement(text)
+
+
 def parse_requirement_text(text: str, origin: Origin, *, wheels_dir: Path | None = None) -> RequirementLine:
     """Parse one requirement, as written in a requirements file (options stripped) or given as an argument.
 
@@ -214,7 +261,7 @@ def _parse_requirement(text: str, origin: Origin, wheels_dir: Path | None) -> Re
             if _is_local_target(head, os.path.normpath(os.path.abspath(location))):
                 extras = Requirement("x" + extras_text).extras if extras_text else ()
             else:
-                requirement = Requirement(text)
+                requirement = parse_pep508(text)
                 if requirement.url is None:
                     return RequirementLine(requirement, origin, text)
                 name, location, extras = requirement.name, requirement.url, requirement.extras

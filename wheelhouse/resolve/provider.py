@@ -25,7 +25,7 @@ from resolvelib import AbstractProvider, BaseReporter
 
 from wheelhouse import _log
 from wheelhouse.dists import SDIST_SUFFIXES, CoreMetadata, DistFile, Finder, UnusableMetadata, sdist_suffix
-from wheelhouse.requirements import RequirementLine
+from wheelhouse.requirements import RequirementLine, parse_pep508
 from wheelhouse.targets import Target
 
 __all__ = ["FormatControl", "Provider", "ResolveReporter", "explain_tags", "parse_format_control"]
@@ -385,7 +385,7 @@ class Provider(AbstractProvider["Req", "Candidate", str]):
         out: list[Req] = []
         for text in meta.requires_dist:
             try:
-                req = Requirement(text)
+                req = parse_pep508(text)
             except InvalidRequirement:
                 message = f"{dist.filename}: ignoring invalid Requires-Dist {text!r}"
                 _log.warning(message, once=message)

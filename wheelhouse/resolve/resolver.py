@@ -17,8 +17,9 @@ makes a covered ``download`` run cost zero network requests.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property, partial
 from typing import Any, Literal
 
 from packaging.specifiers import SpecifierSet
@@ -115,15 +116,28 @@ class Gap:
         return f"no compatible file for {self.requirement}"
 
 
+def _no_chains() -> tuple[Chain, ...]:
+    return ()
+
+
 @dataclass(frozen=True)
 class Pin:
-    """A chosen project version and the file that serves it on the target."""
+    """A chosen project version and the file that serves it on the target.
+
+    Its ``chains`` are worked out when first asked for (``chains_of``): only some commands show them (``why``,
+    the SBOM), and for thousands of pins building them was a large part of a verify that never shows them.
+    """
 
     name: NormalizedName
     version: Version
     dist: DistFile
     extras: frozenset[str] = frozenset()
-    chains: tuple[Chain, ...] = ()
+    chains_of: Callable[[], tuple[Chain, ...]] = field(default=_no_chains, repr=False, compare=False)
+
+    @cached_property
+    def chains(self) -> tuple[Chain, ...]:
+        """Every chain of requirements that leads to this project (at most 50 per requirement on it)."""
+        return self.chains_of()
 
 
 @dataclass(frozen=True)
@@ -269,7 +283,6 @@ def _resolution(target: Target, result: Any, provider: Provider) -> Resolution:
                 gap = dataclasses.replace(old, chains=tuple(dict.fromkeys(old.chains + gap.chains)))
             gaps[cand.name] = gap
             continue
-        found = chains(identifier)
         if cand.name in pins:
             old_pin = pins[cand.name]
             pins[cand.name] = Pin(
@@ -277,15 +290,20 @@ def _resolution(target: Target, result: Any, provider: Provider) -> Resolution:
                 cand.version,
                 old_pin.dist,
                 old_pin.extras | cand.extras,
-                tuple(dict.fromkeys(old_pin.chains + found)),
+                partial(_merged_chains, old_pin, chains, identifier),
             )
         else:
-            pins[cand.name] = Pin(cand.name, cand.version, cand.dist, cand.extras, found)
+            pins[cand.name] = Pin(cand.name, cand.version, cand.dist, cand.extras, partial(chains, identifier))
     return Resolution(
         target,
         tuple(sorted(pins.values(), key=lambda p: p.name)),
         tuple(sorted(gaps.values(), key=lambda g: g.project)),
     )
+
+
+def _merged_chains(pin: Pin, chains: Callable[[str], tuple[Chain, ...]], identifier: str) -> tuple[Chain, ...]:
+    """``pin``'s chains followed by those of ``identifier`` (the same project with other extras)."""
+    return tuple(dict.fromkeys(pin.chains + chains(identifier)))
 
 
 def _explain(provider: Provider, name: NormalizedName, reqs: Sequence[Req], chains: tuple[Chain, ...]) -> Gap:

@@ -229,12 +229,7 @@ class Store:
 
     def records(self) -> dict[str, FileRecord]:
         """Provenance records, by file name (malformed ones are left out)."""
-        out: dict[str, FileRecord] = {}
-        for filename, raw in self._read_manifest().get("records", {}).items():
-            record = record_from(raw)
-            if record is not None:
-                out[filename] = record
-        return out
+        return _records(self._read_manifest().get("records", {}))
 
     def update_records(self, updates: Mapping[str, FileRecord], *, replace: bool = False, prime: bool = False) -> None:
         """Merge provenance records into the manifest (under the lock).
@@ -434,6 +429,16 @@ class Store:
         return remove_paths(stray_paths(self.root, self.tmp_dir))
 
 
+def _records(raw_records: Mapping[str, Any]) -> dict[str, FileRecord]:
+    """The well-formed records of a manifest's ``records`` section, by file name."""
+    out: dict[str, FileRecord] = {}
+    for filename, raw in raw_records.items():
+        record = record_from(raw)
+        if record is not None:
+            out[filename] = record
+    return out
+
+
 def _scan(store: Store) -> StoreScan:
     """The body of :meth:`Store.scan`."""
     if not store.root.exists():
@@ -452,6 +457,7 @@ def _scan(store: Store) -> StoreScan:
     sdists: list[DistFile] = []
     problems: list[StoreProblem] = []
     opened = 0
+    root_text = str(store.root)
     for entry in sorted(entries, key=lambda e: e.name):
         filename = entry.name
         if filename.startswith("."):
@@ -468,10 +474,10 @@ def _scan(store: Store) -> StoreScan:
         except InvalidDistFilename as exc:
             problems.append(StoreProblem(filename, f"not a valid wheel or sdist file name ({exc})"))
             continue
+        # str(Path(entry.path)), without a Path per file: the root's text is already normal, a name has no "/".
+        location = filename if root_text == "." else os.path.join(root_text, filename)
         if kind == "sdist":
-            sdists.append(
-                DistFile(filename, name, version, "sdist", tags, str(Path(entry.path)), True, size=st.st_size)
-            )
+            sdists.append(DistFile(filename, name, version, "sdist", tags, location, True, size=st.st_size))
             continue
         cached = cache.get(filename)
         entry_cache: dict[str, Any]
@@ -499,7 +505,7 @@ def _scan(store: Store) -> StoreScan:
             version=version,
             kind="wheel",
             tags=tags,
-            location=str(Path(entry.path)),
+            location=location,
             local=True,
             build=build,
             requires_python=meta.requires_python,
@@ -515,7 +521,7 @@ def _scan(store: Store) -> StoreScan:
         sdists=tuple(sdists),
         problems=tuple(problems),
         stray=tuple(str(p.relative_to(store.root)) for p in stray_paths(store.root, store.tmp_dir)),
-        records=store.records() if raw_records else {},
+        records=_records(raw_records),
         opened=opened,
         kept_sdists=store.kept_sdists(),
     )

@@ -152,7 +152,7 @@ def stray_paths(root: Path, tmp_dir: Path) -> list[Path]:
     meta_dir = tmp_dir.parent
     found: list[Path] = []
     with contextlib.suppress(OSError):
-        found.extend(p for p in sorted(root.iterdir()) if p.name.startswith(PARTIAL_PREFIX))
+        found.extend(sorted(p for p in root.iterdir() if p.name.startswith(PARTIAL_PREFIX)))
     if meta_dir.is_symlink() or not meta_dir.is_dir():
         return found
     with contextlib.suppress(OSError):
