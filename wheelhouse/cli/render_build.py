@@ -711,7 +711,8 @@ def _build_one(
             client.build(request, hint=_failure_hint(mode, target, request.platform, info.server_platform))
             if not request.buildkit:
                 for image_id in client.remove_stage_images(request, stage_names(result.files[dockerfile])):
-                    _log.info(f"removed the install stage's image {image_id[:19]}: it holds the wheels it copied")
+                    short = image_id.removeprefix("sha256:")[:12]
+                    _log.info(f"removed the install stage's image {short}: it holds the wheels it copied")
     if several:
         state.err.print(f"built {target.docker_platform}: {', '.join(image_tags) or 'untagged'}", markup=False)
 
