@@ -1,0 +1,492 @@
+"""Images rendered for speed: BuildKit mounts instead of copies, uv or pip chosen at render time, a build context
+holding only the target's wheels, and Dockerfile.cached going to the folder first.
+
+The first part renders and checks text; the second builds real images with the engine of
+``scripts/docker-test-env.sh`` (skipped, saying why, where it does not run): the uv path, the pip path and the
+classic builder, each checked for the app running, ``pip check``, compiled bytecode and no wheel in any layer.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import subprocess
+import sys
+import tarfile
+import uuid
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import Cli, run_wheelhouse
+from tests.support import docker_env
+from tests.support.wheels import make_wheel, write_wheel
+from wheelhouse.docker.buildkit import VENV_CACHE, venv_cache_id
+from wheelhouse.docker.context import context_size, find_uv_wheel, uv_data_dir, with_uv
+from wheelhouse.docker.images import parse_base_image
+from wheelhouse.docker.render import (
+    DOCKERFILE_CACHED,
+    DOCKERFILE_OFFLINE,
+    DOCKERFILE_WHEELS,
+    DOCKERIGNORE,
+    RenderOptions,
+    render,
+)
+from wheelhouse.errors import UsageError
+from wheelhouse.requirements import RequirementSet
+from wheelhouse.targets import parse_target
+
+AMD64 = parse_target("linux/amd64", python="3.11")
+ARM64 = parse_target("linux/arm64", python="3.11")
+UV_AMD64 = "uv-0.13.9-py3-none-manylinux_2_17_x86_64.manylinux2014_x86_64.whl"
+UV_ARM64 = "uv-0.13.9-py3-none-manylinux_2_17_aarch64.manylinux2014_aarch64.whl"
+TARGET_ARGS = ("--target", "linux/amd64", "--python", "3.11")
+
+
+def options(**kwargs: object) -> RenderOptions:
+    return RenderOptions(target=AMD64, base_image=parse_base_image("python:3.11-slim"), **kwargs)  # type: ignore[arg-type]
+
+
+def runs(text: str) -> list[str]:
+    """The RUN instructions of a Dockerfile, continuation lines joined."""
+    out: list[str] = []
+    pending = ""
+    for line in text.splitlines():
+        if not pending and not line.startswith("RUN "):
+            continue
+        pending += line.rstrip("\\").strip() + " "
+        if not line.endswith("\\"):
+            out.append(pending.strip())
+            pending = ""
+    return out
+
+
+# -- the installer chosen at render time -------------------------------------------------------------------
+
+
+def test_a_uv_wheel_of_the_target_makes_the_offline_image_install_with_uv_from_mounts() -> None:
+    text = render(options(uv_wheel=f"wheels/{UV_AMD64}")).files[DOCKERFILE_OFFLINE]
+    assert "FROM python:3.11-slim AS uv" in text
+    extract, install = runs(text)
+    assert f"source=wheels/{UV_AMD64},target=/tmp/uv.whl" in extract
+    assert "/tmp/uv/uv-0.13.9.data/scripts/uv /uv/bin/uv" in extract
+    for mount in (
+        "--mount=type=bind,from=uv,source=/uv/bin,target=/tmp/wheelhouse/.uv",
+        "--mount=type=bind,source=wheels,target=/tmp/wheelhouse/wheels",
+        "--mount=type=bind,source=requirements.txt,target=/tmp/wheelhouse/requirements.txt",
+        f"--mount=type=cache,id={venv_cache_id(AMD64.name, 'python:3.11-slim')},target={VENV_CACHE},sharing=locked",
+    ):
+        assert mount in install
+    # Resolved to pins from the folder alone, then synced to them: what is no longer required is removed.
+    assert "uv pip compile --quiet --offline --no-cache --no-index" in install
+    assert "uv pip sync --offline --no-cache --no-index --find-links=/tmp/wheelhouse/wheels" in install
+    assert "--strict" in install
+    # Bytecode on every core, recorded with the path the image runs it from.
+    assert f"-m compileall -qq -j 0 -s {VENV_CACHE}/venv -p /opt/venv" in install
+    assert install.endswith(f"cp -a {VENV_CACHE}/venv /opt/venv")
+    # Nothing is copied from the context but the app: the wheels reach no layer.
+    assert [line for line in text.splitlines() if line.startswith("COPY")] == ["COPY app/ ./"]
+
+
+def test_a_lock_is_synced_with_its_hashes_by_uv() -> None:
+    text = render(options(uv_wheel=f"wheels/{UV_AMD64}", lock="requirements.lock", requirements=())).files[
+        DOCKERFILE_OFFLINE
+    ]
+    install = runs(text)[-1]
+    assert "uv pip compile" not in install
+    assert "--strict --python=/var/cache/wheelhouse-venv/venv/bin/python --require-hashes" in install
+    assert "/tmp/wheelhouse/requirements.lock" in install
+
+
+def test_without_uv_pip_installs_from_mounts_and_compiles_on_every_core() -> None:
+    text = render(options()).files[DOCKERFILE_OFFLINE]
+    assert " AS " not in text  # one stage: nothing to copy between stages
+    venv, install = runs(text)
+    assert venv == "RUN python3 -m venv /opt/venv"
+    assert install.startswith("RUN --mount=type=bind,source=wheels,target=/tmp/wheelhouse/wheels")
+    assert "pip install --no-cache-dir --disable-pip-version-check --no-compile --no-index" in install
+    assert "-r /tmp/wheelhouse/requirements.txt" in install
+    # The compile step may not hide a failed install: it runs only after pip succeeded.
+    assert install.endswith("&& { /opt/venv/bin/python -m compileall -qq -j 0 /opt/venv/lib || :; }")
+
+
+@pytest.mark.parametrize(
+    ("extra", "why"),
+    [({"lock": "pylock.toml", "requirements": ()}, "pip reads pylock.toml"), ({"classic": True}, "classic")],
+)
+def test_pylock_and_the_classic_builder_keep_pip_even_with_a_uv_wheel(extra: dict[str, object], why: str) -> None:
+    result = render(options(uv_wheel=f"wheels/{UV_AMD64}", **extra))
+    assert result.options.installer == "pip", why
+    assert "AS uv" not in result.files[DOCKERFILE_OFFLINE]
+
+
+def test_classic_renders_the_two_stage_file_and_says_so_in_the_command() -> None:
+    result = render(options(classic=True))
+    text = result.files[DOCKERFILE_OFFLINE]
+    assert "COPY wheels/ wheels/" in text
+    assert "COPY --from=install /opt/venv /opt/venv" in text
+    assert "--mount" not in text
+    assert result.command.endswith(" --classic")
+    assert "COPY wheels/ wheels/" in result.files[DOCKERFILE_WHEELS]
+
+
+def test_network_none_goes_on_every_run_that_installs() -> None:
+    text = render(options(uv_wheel=f"wheels/{UV_AMD64}", run_network_none=True)).files[DOCKERFILE_OFFLINE]
+    assert all(run.startswith("RUN --network=none --mount=") for run in runs(text))
+
+
+def test_a_path_a_mount_cannot_name_is_refused_with_the_classic_way_out() -> None:
+    with pytest.raises(UsageError) as caught:
+        render(options(requirements=("my reqs.txt",)))
+    assert "--classic" in (caught.value.hint or "")
+    render(options(requirements=("my reqs.txt",), classic=True))
+
+
+def test_the_venv_cache_is_one_per_target_and_base_image() -> None:
+    assert venv_cache_id(AMD64.name, "a:1") == venv_cache_id(AMD64.name, "a:1")
+    assert venv_cache_id(AMD64.name, "a:1") != venv_cache_id(AMD64.name, "a:2")
+    assert venv_cache_id(AMD64.name, "a:1") != venv_cache_id(ARM64.name, "a:1")
+
+
+# -- Dockerfile.cached and Dockerfile.wheels -----------------------------------------------------------------
+
+
+def test_the_cached_dockerfile_tries_the_folder_alone_before_the_index() -> None:
+    install = next(run for run in runs(render(options()).files[DOCKERFILE_CACHED]) if "pip install" in run)
+    assert install.startswith(
+        "RUN --mount=type=cache,target=/root/.cache/pip --mount=type=bind,source=wheels,target=/build/wheels"
+    )
+    local, _, fallback = install.partition("||")
+    assert "--no-index --find-links=wheels" in local
+    assert "--no-index" not in fallback
+    assert "--find-links=wheels" in fallback
+    assert "--cache-dir=/root/.cache/pip" in local
+    assert "--cache-dir=/root/.cache/pip" in fallback
+
+
+def test_the_wheels_dockerfile_mounts_the_wheels_unless_classic() -> None:
+    text = render(options()).files[DOCKERFILE_WHEELS]
+    assert "COPY wheels/" not in text
+    install = next(run for run in runs(text) if "pip install" in run)
+    assert install.startswith("RUN --mount=type=bind,source=wheels,target=/build/wheels")
+
+
+# -- the build context -------------------------------------------------------------------------------------
+
+
+def test_the_dockerignore_lets_through_only_the_named_wheels_and_uv() -> None:
+    wheels = ("wheels/a-1.0-py3-none-any.whl", "wheels/b-2.0-py3-none-any.whl")
+    text = render(options(context_wheels=wheels, uv_wheel=f"wheels/{UV_AMD64}")).files[DOCKERIGNORE]
+    rules = [line for line in text.splitlines() if line and not line.startswith("#")]
+    assert rules[:5] == ["*", f"!{wheels[0]}", f"!{wheels[1]}", f"!wheels/{UV_AMD64}", "!requirements.txt"]
+    assert "!wheels" not in rules
+
+
+def test_find_uv_wheel_takes_the_newest_that_runs_on_the_target() -> None:
+    names = [UV_AMD64, UV_ARM64, "uv-0.9.0-py3-none-manylinux_2_17_x86_64.whl", "uv-1.0.0a1-py3-none-any.whl"]
+    names += ["uv-0.14.0-py3-none-win_amd64.whl", "uvicorn-1.0-py3-none-any.whl", "uv-bad.whl"]
+    assert find_uv_wheel(Path("unused"), AMD64, names) == UV_AMD64
+    assert find_uv_wheel(Path("unused"), ARM64, names) == UV_ARM64
+    musl = parse_target("linux/amd64", python="3.11", libc="musllinux_1_2")
+    assert find_uv_wheel(Path("unused"), musl, names) is None
+    assert uv_data_dir(UV_AMD64) == "uv-0.13.9.data"
+
+
+def test_with_uv_adds_uv_once() -> None:
+    added = with_uv(RequirementSet())
+    assert [line.name for line in added.requirements] == ["uv"]
+    assert with_uv(added) == added
+
+
+def test_context_size_counts_files_once_and_skips_the_folders_bookkeeping(tmp_path: Path) -> None:
+    (tmp_path / "wheels" / ".wheelhouse").mkdir(parents=True)
+    (tmp_path / "wheels" / ".wheelhouse" / "manifest.json").write_bytes(b"x" * 100)
+    (tmp_path / "wheels" / "a.whl").write_bytes(b"x" * 10)
+    (tmp_path / "requirements.txt").write_bytes(b"a\n")
+    size = context_size(tmp_path, ["wheels", "wheels/a.whl", "requirements.txt", "missing"])
+    assert (size.files, size.bytes) == (2, 12)
+
+
+def test_render_carries_only_the_targets_wheels_and_reports_the_context(project: Path, cli: Cli) -> None:
+    write_wheel(project / "wheels", "alpha", "1.0", requires_dist=["beta>=2"])
+    write_wheel(project / "wheels", "alpha", "0.9")
+    write_wheel(project / "wheels", "beta", "2.1", tag="cp311-cp311-manylinux_2_17_x86_64")
+    write_wheel(project / "wheels", "beta", "2.1", tag="cp311-cp311-manylinux_2_17_aarch64")
+    uv_name, uv_data = make_wheel("uv", "0.13.9", tag="py3-none-manylinux_2_17_x86_64.manylinux2014_x86_64")
+    (project / "wheels" / uv_name).write_bytes(uv_data)
+    (project / "requirements.txt").write_text("alpha\n")
+    result = cli("render", *TARGET_ARGS)
+    assert result.exit_code == 0, result.output
+    allowed = [line for line in (project / DOCKERIGNORE).read_text().splitlines() if line.startswith("!wheels")]
+    assert allowed == [
+        "!wheels/alpha-1.0-py3-none-any.whl",
+        "!wheels/beta-2.1-cp311-cp311-manylinux_2_17_x86_64.whl",
+        f"!wheels/{uv_name}",
+    ]
+    assert "offline installer: uv" in result.stderr
+    assert "build context: 4 files" in result.stderr
+    assert "AS uv" in (project / DOCKERFILE_OFFLINE).read_text()
+    # A folder that does not cover the target is carried whole: an online Dockerfile fills the gap.
+    (project / "requirements.txt").write_text("alpha\ngamma\n")
+    assert cli("render", *TARGET_ARGS).exit_code == 0
+    assert "!wheels\n" in (project / DOCKERIGNORE).read_text()
+
+
+# -- real images -------------------------------------------------------------------------------------------
+
+
+class Engine:
+    """The private engine of scripts/docker-test-env.sh; removes the images and the cache a test made."""
+
+    def __init__(self) -> None:
+        self.client = docker_env.docker_client()
+        self.env = docker_env.docker_env()
+        self.base_image = docker_env.base_image()
+        self.tags: list[str] = []
+
+    def tag(self) -> str:
+        tag = f"wheelhouse-test/speed:{uuid.uuid4().hex[:12]}"
+        self.tags.append(tag)
+        return tag
+
+    def docker(
+        self, *args: str, cwd: Path | None = None, env: Mapping[str, str] | None = None, timeout: float = 600
+    ) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [self.client, *args],
+            cwd=cwd,
+            env=dict(env or self.env),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+
+    def wheelhouse(
+        self, *args: str, cwd: Path, env: Mapping[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        return run_wheelhouse(*args, cwd=cwd, env=dict(env or self.env), timeout=900)
+
+    def image_args(self) -> tuple[str, ...]:
+        return (*TARGET_ARGS, "--base-image", self.base_image, "--base-python", "3.11")
+
+    def cleanup(self) -> None:
+        if self.tags:
+            self.docker("image", "rm", "-f", *self.tags)
+
+
+@pytest.fixture
+def engine() -> Iterator[Engine]:
+    ok, why = docker_env.docker_available()
+    if not ok:
+        pytest.skip(why)
+    found = Engine()
+    try:
+        yield found
+    finally:
+        found.cleanup()
+
+
+def _explain(proc: subprocess.CompletedProcess[str]) -> str:
+    return f"exit {proc.returncode}\n--- stdout\n{proc.stdout[-4000:]}\n--- stderr\n{proc.stderr[-4000:]}"
+
+
+def _uv_binary() -> Path:
+    found = shutil.which("uv", path=str(Path(sys.executable).parent)) or shutil.which("uv")
+    if found is None:
+        pytest.skip("uv is not installed here (it is a test dependency: pip install uv)")
+    return Path(found)
+
+
+def write_uv_wheel(wheels: Path) -> str:
+    """A uv wheel for linux/amd64 holding this environment's own uv binary, as uv's wheels on the index do."""
+    binary = _uv_binary()
+    version = subprocess.run([str(binary), "--version"], capture_output=True, text=True, check=True).stdout.split()[1]
+    name, data = make_wheel(
+        "uv",
+        version,
+        tag="py3-none-manylinux_2_17_x86_64.manylinux2014_x86_64",
+        files={f"uv-{version}.data/scripts/uv": binary.read_bytes()},
+    )
+    (wheels / name).write_bytes(data)
+    return name
+
+
+def make_project(root: Path, *, uv: bool) -> None:
+    """alpha 1.0 needs beta>=2 (beta has a console script); the app imports both."""
+    write_wheel(root / "wheels", "alpha", "1.0", requires_dist=["beta>=2"])
+    write_wheel(root / "wheels", "beta", "2.1")
+    write_wheel(root / "wheels", "gamma", "3.0")
+    if uv:
+        write_uv_wheel(root / "wheels")
+    (root / "requirements.txt").write_text(f"alpha==1.0\n# {uuid.uuid4().hex}\n")
+    (root / "app").mkdir(exist_ok=True)
+    (root / "app" / "main.py").write_text(
+        "import alpha, beta\nprint(f'alpha {alpha.__version__} beta {beta.__version__}')\n"
+    )
+
+
+def assert_image_is_clean(engine: Engine, tag: str) -> None:
+    """The app runs with no network, pip check is clean, the bytecode is there and current, and no layer of the
+    image holds a wheel."""
+    ran = engine.docker("run", "--rm", "--network=none", tag)
+    assert ran.returncode == 0, _explain(ran)
+    assert ran.stdout.strip() == "alpha 1.0 beta 2.1"
+    # The base image's own pip checks the virtualenv (the uv image has no pip of its own).
+    checked = engine.docker(
+        "run",
+        "--rm",
+        "--network=none",
+        tag,
+        "/usr/bin/python3",
+        "-m",
+        "pip",
+        "--python",
+        "/opt/venv/bin/python",
+        "check",
+    )
+    assert checked.returncode == 0, _explain(checked)
+    # A read-only file system: a module whose bytecode were missing or stale would need writing, and compileall
+    # exits non-zero when it cannot write.
+    compiled = engine.docker(
+        "run",
+        "--rm",
+        "--network=none",
+        "--read-only",
+        tag,
+        "/opt/venv/bin/python",
+        "-m",
+        "compileall",
+        "-q",
+        "/opt/venv/lib",
+    )
+    assert compiled.returncode == 0, _explain(compiled)
+    assert (
+        "alpha/__pycache__"
+        in engine.docker(
+            "run", "--rm", "--network=none", tag, "find", "/opt/venv/lib", "-path", "*alpha/__pycache__*"
+        ).stdout
+    )
+    saved = subprocess.run(
+        [engine.client, "save", tag], env=engine.env, capture_output=True, check=True, timeout=600
+    ).stdout
+    base = engine.docker("image", "inspect", "--format", "{{json .RootFS.Layers}}", engine.base_image)
+    base_layers = len(json.loads(base.stdout))
+    members: list[str] = []
+    with tarfile.open(fileobj=io.BytesIO(saved)) as image:
+        manifest = image.extractfile("manifest.json")
+        assert manifest is not None
+        # The base image's own layers are not ours to judge (Debian keeps pip's wheel for ensurepip).
+        for name in json.load(manifest)[0]["Layers"][base_layers:]:
+            handle = image.extractfile(name)
+            assert handle is not None
+            with tarfile.open(fileobj=handle) as files:
+                members += files.getnames()
+    assert any("opt/venv" in m for m in members), "the image's own layers hold no virtualenv"
+    assert not [m for m in members if m.endswith(".whl")], "a wheel is in a layer of the image"
+    history = engine.docker("history", "--no-trunc", "--format", "{{.CreatedBy}}", tag)
+    assert "COPY wheels" not in history.stdout
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_the_uv_image_builds_offline_and_a_rebuild_syncs_the_cached_venv(tmp_path: Path, engine: Engine) -> None:
+    make_project(tmp_path, uv=True)
+    tag = engine.tag()
+    built = engine.wheelhouse(
+        "build", "--offline", "-t", tag, *engine.image_args(), "--docker", engine.client, cwd=tmp_path
+    )
+    assert built.returncode == 0, _explain(built)
+    assert "offline installer: uv" in built.stderr
+    assert "AS uv" in (tmp_path / DOCKERFILE_OFFLINE).read_text()
+    assert_image_is_clean(engine, tag)
+    # A one-line change: gamma joins, then leaves again; the venv in the cache follows exactly.
+    with open(tmp_path / "requirements.txt", "a") as handle:
+        handle.write("gamma\n")
+    again = engine.wheelhouse(
+        "build", "--offline", "-t", tag, *engine.image_args(), "--docker", engine.client, cwd=tmp_path
+    )
+    assert again.returncode == 0, _explain(again)
+    listed = engine.docker("run", "--rm", "--network=none", tag, "ls", "/opt/venv/lib/python3.11/site-packages")
+    assert "gamma" in listed.stdout.split()
+    (tmp_path / "requirements.txt").write_text("alpha==1.0\n")
+    third = engine.wheelhouse(
+        "build", "--offline", "-t", tag, *engine.image_args(), "--docker", engine.client, cwd=tmp_path
+    )
+    assert third.returncode == 0, _explain(third)
+    listed = engine.docker("run", "--rm", "--network=none", tag, "ls", "/opt/venv/lib/python3.11/site-packages")
+    assert "gamma" not in listed.stdout.split()
+    assert_image_is_clean(engine, tag)
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_the_uv_image_installs_a_lock_by_its_hashes(tmp_path: Path, engine: Engine) -> None:
+    make_project(tmp_path, uv=True)
+    locked = engine.wheelhouse("lock", *TARGET_ARGS, cwd=tmp_path)
+    assert locked.returncode == 0, _explain(locked)
+    tag = engine.tag()
+    built = engine.wheelhouse(
+        "build", "--offline", "-t", tag, *engine.image_args(), "--docker", engine.client, cwd=tmp_path
+    )
+    assert built.returncode == 0, _explain(built)
+    assert "--require-hashes /tmp/wheelhouse/requirements.lock" in (tmp_path / DOCKERFILE_OFFLINE).read_text()
+    assert_image_is_clean(engine, tag)
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_the_pip_image_builds_offline_from_mounts(tmp_path: Path, engine: Engine) -> None:
+    make_project(tmp_path, uv=False)
+    tag = engine.tag()
+    built = engine.wheelhouse(
+        "build",
+        "--offline",
+        "-t",
+        tag,
+        *engine.image_args(),
+        "--docker",
+        engine.client,
+        "--",
+        "--no-cache",
+        cwd=tmp_path,
+    )
+    assert built.returncode == 0, _explain(built)
+    assert "offline installer: pip" in built.stderr
+    assert "--mount=type=bind,source=wheels" in (tmp_path / DOCKERFILE_OFFLINE).read_text()
+    assert_image_is_clean(engine, tag)
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_the_classic_rendering_builds_with_the_classic_builder(tmp_path: Path, engine: Engine) -> None:
+    make_project(tmp_path, uv=True)
+    rendered = engine.wheelhouse("render", "--classic", *engine.image_args(), cwd=tmp_path)
+    assert rendered.returncode == 0, _explain(rendered)
+    tag = engine.tag()
+    classic = {**engine.env, "DOCKER_BUILDKIT": "0"}
+    built = engine.docker(
+        "build", "--network=none", "--no-cache", "-f", DOCKERFILE_OFFLINE, "-t", tag, ".", cwd=tmp_path, env=classic
+    )
+    assert built.returncode == 0, _explain(built)
+    assert "Sending build context to Docker daemon" in built.stdout
+    assert_image_is_clean(engine, tag)
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_the_cached_dockerfile_builds_from_the_folder_without_the_index(tmp_path: Path, engine: Engine) -> None:
+    make_project(tmp_path, uv=False)
+    rendered = engine.wheelhouse("render", *engine.image_args(), cwd=tmp_path)
+    assert rendered.returncode == 0, _explain(rendered)
+    tag = engine.tag()
+    # No network at all: local-first means the folder alone serves a covered install.
+    built = engine.docker("build", "--network=none", "-f", DOCKERFILE_CACHED, "-t", tag, ".", cwd=tmp_path)
+    assert built.returncode == 0, _explain(built)
+    # pip names the index it looks in when it uses one; the local-first install names only the folder.
+    output = built.stdout + built.stderr
+    assert "Looking in links: wheels" in output
+    assert "Looking in indexes" not in output
+    assert_image_is_clean(engine, tag)
