@@ -11,13 +11,19 @@
 #   start       start dockerd on unix://$STATE/docker.sock and wait until it answers
 #   stop        stop that dockerd (TERM, wait, KILL) and clean up after it
 #   base-image  build $WHEELHOUSE_TEST_BASE_IMAGE from Debian packages (mmdebstrap + docker import)
+#   emulation   install QEMU's user-mode emulators and enable their binfmt handlers (qemu-user-static,
+#               binfmt-support, the binfmt_misc mount), so the engine runs arm64 programs
+#   arm64       emulation, then build $WHEELHOUSE_TEST_ARM64_IMAGE: the same Python image for linux/arm64
 #   env         print the export lines for a shell: eval "$(scripts/docker-test-env.sh env)"
-#   up          install + start + base-image, then print the export lines (what CI calls)
+#   up          install + start + base-image + arm64, then print the export lines (what CI calls); an arm64
+#               step that fails only makes the multi-architecture tests skip. WHEELHOUSE_DOCKER_ARM64=0 skips it
 #   status      tell what is installed, running and built
 #
 # Only the export lines of `env` and `up` go to standard output; every message goes to standard error.
 # `stop` keeps images and build cache in the state directory for the next `start`. The base image's root
 # file system is cached as a tar under $STATE/cache: delete it to rebuild from current Debian packages.
+# The arm64 root file system takes minutes to make (every package script runs under QEMU), so its tar is
+# cached the same way and only the image is rebuilt from it.
 #
 # Facts this script is built around:
 # - Use Debian's client /usr/bin/docker with DOCKER_BUILDKIT=1: it drives the engine's built-in BuildKit.
@@ -63,6 +69,9 @@ STOP_TIMEOUT="${WHEELHOUSE_DOCKER_STOP_TIMEOUT:-30}"
 BASE_IMAGE="${WHEELHOUSE_TEST_BASE_IMAGE:-wheelhouse-test/python:3.11-bookworm}"
 SUITE=bookworm
 BASE_PACKAGES=python3,python3-venv,python3-pip
+ARM64_IMAGE="${WHEELHOUSE_TEST_ARM64_IMAGE:-wheelhouse-test/python:3.11-bookworm-arm64}"
+WANT_ARM64="${WHEELHOUSE_DOCKER_ARM64:-1}"
+BINFMT=/proc/sys/fs/binfmt_misc
 MERGED_USR_HOOKS=/usr/share/mmdebstrap/hooks/merged-usr
 
 log() { printf '[docker-test-env] %s\n' "$*" >&2; }
@@ -444,6 +453,100 @@ cmd_base_image() {
     log "base-image: $BASE_IMAGE ready: $(printf '%s' "$check" | tr '\n' ' ')"
 }
 
+# ---------------------------------------------------------------------------------------------- arm64
+
+cmd_emulation() {
+    need_root emulation
+    # arch-test: mmdebstrap needs it to build a root file system of another architecture.
+    if [[ ! -x /usr/bin/qemu-aarch64-static ]] || ! command -v update-binfmts >/dev/null \
+        || ! command -v arch-test >/dev/null; then
+        log "emulation: apt-get install qemu-user-static binfmt-support arch-test"
+        apt-get update -q >&2
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+            qemu-user-static binfmt-support arch-test >&2
+    fi
+    if [[ ! -e $BINFMT/register ]]; then
+        log "emulation: mounting binfmt_misc on $BINFMT"
+        mount -t binfmt_misc binfmt_misc "$BINFMT" || die "cannot mount binfmt_misc (a container without the privilege?)"
+    fi
+    if [[ ! -e $BINFMT/qemu-aarch64 ]] || ! grep -qx enabled "$BINFMT/qemu-aarch64"; then
+        update-binfmts --enable >&2 || true
+    fi
+    [[ -e $BINFMT/qemu-aarch64 ]] && grep -qx enabled "$BINFMT/qemu-aarch64" \
+        || die "the qemu-aarch64 binfmt handler is not enabled after update-binfmts --enable"
+    # The handler must be loaded now (flag F): containers cannot see the host's /usr/bin/qemu-aarch64-static.
+    grep -q '^flags:.*F' "$BINFMT/qemu-aarch64" \
+        || log "emulation: warning: qemu-aarch64 lacks the F flag; containers may fail to start arm64 programs"
+    log "emulation: arm64 programs run under $(awk '/^interpreter/ {print $2}' "$BINFMT/qemu-aarch64")"
+}
+
+arm64_image_ok() {
+    # The image exists, is labelled linux/arm64, and its python3 says aarch64.
+    local label machine
+    label=$(docker_cli image inspect --format '{{.Os}}/{{.Architecture}}' "$ARM64_IMAGE" 2>/dev/null) || return 1
+    [[ $label == linux/arm64 ]] || return 1
+    machine=$(docker_cli run --rm --network=none "$ARM64_IMAGE" python3 -c 'import platform; print(platform.machine())' 2>/dev/null) || return 1
+    [[ $machine == aarch64 ]]
+}
+
+cmd_arm64() {
+    need_root arm64
+    engine_answers || die "the engine does not answer on $DOCKER_HOST_URL: run '$0 start' first"
+    cmd_emulation
+    with_lock
+    if arm64_image_ok; then
+        log "arm64: $ARM64_IMAGE exists already"
+        return 0
+    fi
+    command -v mmdebstrap >/dev/null || die "no mmdebstrap: run '$0 install' first"
+    mkdir -p "$CACHE"
+    local rootfs="$CACHE/rootfs-$SUITE-arm64-${BASE_PACKAGES//,/-}.tar"
+    if [[ ! -s $rootfs ]]; then
+        log "arm64: building a $SUITE arm64 root file system with $BASE_PACKAGES (mmdebstrap under QEMU, ~4 min)"
+        local tmp="$rootfs.tmp.$$"
+        if ! mmdebstrap --mode=root --variant=minbase --arch=arm64 \
+            --hook-dir="$MERGED_USR_HOOKS" \
+            --include="$BASE_PACKAGES" \
+            --dpkgopt='path-exclude=/usr/share/man/*' \
+            --dpkgopt='path-exclude=/usr/share/locale/*' \
+            --dpkgopt='path-exclude=/usr/share/doc/*' \
+            --dpkgopt='path-include=/usr/share/doc/*/copyright' \
+            --aptopt='Acquire::Retries "3"' \
+            --format=tar "$SUITE" "$tmp" >"$CACHE/mmdebstrap-arm64.log" 2>&1; then
+            rm -f "$tmp"
+            tail -n 30 "$CACHE/mmdebstrap-arm64.log" >&2
+            die "mmdebstrap --arch=arm64 failed (full log: $CACHE/mmdebstrap-arm64.log)"
+        fi
+        mv "$tmp" "$rootfs"
+    else
+        log "arm64: using cached root file system $rootfs"
+    fi
+    # `docker import --platform linux/arm64` labels the image linux/amd64 on Docker 20.10, and BuildKit then
+    # looks for a linux/arm64 image in a registry: build it FROM scratch with --platform instead.
+    local dir
+    dir=$(mktemp -d "$STATE/arm64-build.XXXXXX")
+    ln "$rootfs" "$dir/rootfs.tar" 2>/dev/null || cp "$rootfs" "$dir/rootfs.tar"
+    cat >"$dir/Dockerfile" <<'DOCKERFILE'
+FROM scratch
+ADD rootfs.tar /
+ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+    LANG=C.UTF-8 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+CMD ["python3"]
+DOCKERFILE
+    log "arm64: docker build --platform linux/arm64 -t $ARM64_IMAGE"
+    if ! DOCKER_BUILDKIT=1 docker_cli build --network=none --platform linux/arm64 -t "$ARM64_IMAGE" \
+        --label "org.opencontainers.image.description=Debian $SUITE arm64 with $BASE_PACKAGES, built by mmdebstrap" \
+        "$dir" >"$CACHE/arm64-build.log" 2>&1; then
+        rm -rf "$dir"
+        tail -n 30 "$CACHE/arm64-build.log" >&2
+        die "docker build of $ARM64_IMAGE failed (log: $CACHE/arm64-build.log)"
+    fi
+    rm -rf "$dir"
+    arm64_image_ok || die "$ARM64_IMAGE does not run python3 as aarch64"
+    log "arm64: $ARM64_IMAGE ready (linux/arm64, python3 runs under QEMU)"
+}
+
 # ---------------------------------------------------------------------------------------------- env, status
 
 cmd_env() {
@@ -451,6 +554,7 @@ cmd_env() {
     printf 'export WHEELHOUSE_DOCKER_CLIENT=%q\n' "$DOCKER"
     printf 'export DOCKER_BUILDKIT=1\n'
     printf 'export WHEELHOUSE_TEST_BASE_IMAGE=%q\n' "$BASE_IMAGE"
+    printf 'export WHEELHOUSE_TEST_ARM64_IMAGE=%q\n' "$ARM64_IMAGE"
 }
 
 cmd_status() {
@@ -490,11 +594,19 @@ main() {
     start) cmd_start ;;
     stop) cmd_stop ;;
     base-image) cmd_base_image ;;
+    emulation) cmd_emulation ;;
+    arm64) cmd_arm64 ;;
     env) cmd_env ;;
     up)
         cmd_install
         cmd_start
         cmd_base_image
+        if [[ $WANT_ARM64 == 1 ]]; then
+            # In a subshell: its `die` must not stop the rest; the arm64 tests then skip and say why. The
+            # lock base-image took is released first, or the subshell would wait for its own parent.
+            exec 9>&-
+            (cmd_arm64) || log "arm64: not available; the multi-architecture tests will be skipped"
+        fi
         cmd_env
         ;;
     status) cmd_status ;;

@@ -290,7 +290,7 @@ if args[:1] == ["run"]:
     reference = args[5]
     if arm(reference) and os.environ.get("FAKE_DOCKER_NO_EMULATION"):
         print("exec /usr/bin/python3: exec format error", file=sys.stderr)
-        sys.exit(126)
+        sys.exit(1)
     python = [int(x) for x in os.environ.get("FAKE_DOCKER_PYTHON", "3.11.2").split(".")]
     machine = "aarch64" if arm(reference) else "x86_64"
     print(json.dumps({"python": python, "machine": machine, "libc": ["glibc", "2.36"], "musl": None}))

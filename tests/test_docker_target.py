@@ -132,7 +132,7 @@ def test_an_image_of_another_architecture_that_cannot_run_says_emulation_is_miss
             ("version",): RunResult(0, version_json()),
             ("buildx", "version"): RunResult(0),
             ("image", "inspect"): RunResult(0, "linux/arm64\n"),
-            ("run",): RunResult(126, "", "exec /usr/bin/python3: exec format error\n"),
+            ("run",): RunResult(1, "", "exec /usr/bin/python3: exec format error\n"),
         }
     )
     with pytest.raises(DockerError) as exc:

@@ -64,8 +64,6 @@ print(json.dumps({'python': list(sys.version_info[:3]), 'machine': platform.mach
                   'libc': list(platform.libc_ver()), 'musl': musl}))
 """
 _LABEL_FORMAT = "{{.Os}}/{{.Architecture}}{{if .Variant}}/{{.Variant}}{{end}}"
-# Exit status of `docker run` when the container's command cannot be started (e.g. exec format error).
-_CANNOT_INVOKE = 126
 EMULATION_HINT = (
     "install QEMU's emulators where the engine runs (apt-get install qemu-user-static binfmt-support, then "
     "update-binfmts --enable), or build on a machine of that architecture"
@@ -391,7 +389,9 @@ class DockerClient:
         except (KeyError, TypeError, ValueError):
             detail = _last_line(run.stderr) or f"exit status {run.returncode}"
             daemon = self.info()
-            if run.returncode == _CANNOT_INVOKE and labelled != daemon.server_arch:
+            # An image of another architecture that does not run: without emulation the kernel cannot execute
+            # its programs (Docker exits 1 with "exec format error"; the exit status alone does not tell).
+            if labelled != daemon.server_arch:
                 raise DockerError(
                     f"cannot run the {label} base image {reference} on this {daemon.server_platform} engine: "
                     f"there is no emulation for {labelled} ({detail})",
