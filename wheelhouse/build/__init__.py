@@ -16,6 +16,13 @@ Modules, in the order a download uses them:
 - ``containers``: whether Docker answers (the Docker client's probe) and the ``docker run`` that runs pip.
 - ``pip_options``: the one translation of index settings into pip's environment, with the credential policy.
 - ``logs``: build logs and their last lines.
-- ``builder``: the build stage (``build_sdists``): plan, run, judge and commit.
+- ``memo``: what earlier builds of an sdist gave, per place (a wheel is built once; a failure waits for
+  ``--retry-builds``).
+- ``interpreters``: a CPython of a target's version on this machine (``python3.X``, pyenv, ``uv python find``).
+- ``frontend``: an sdist's PEP 517 backend called directly, in a build environment shared by every sdist with the
+  same build requirements (else ``pip wheel``).
+- ``wheeltags``: the glibc a binary built here needs (its ELF files), and the tag that says so.
+- ``attempts``: one build in one place (remembered, run, judged, retagged) and what the places share.
+- ``builder``: the build stage (``build_sdists``): where each target's wheel is built, in parallel, and commit.
 - ``pip_engine``: ``download --engine pip``.
 """

@@ -4,9 +4,12 @@ A wheelhouse that claims "no internet needed" must hold a wheel for every packag
 sdist (pip#4289) are therefore built here, and where they are built decides which targets the result may serve
 (``build.plan``):
 
-* **On this machine** (``python -m pip wheel --no-deps``, an isolated build environment whose build requirements
-  come from the configured index into wheelhouse's own pip cache, never into ``wheels/``). The host build serves
-  *host-compatible* targets: same OS, architecture, Python minor and libc family as this machine.
+* **On this machine**, with an interpreter of the target's Python (``build.interpreters``): the sdist's backend
+  in a build environment shared by sdists with the same build requirements (``build.frontend``), else
+  ``python -m pip wheel --no-deps``; build requirements come from the folder or the configured index into
+  wheelhouse's cache, never into ``wheels/``. The host build serves *host-compatible* targets: same OS,
+  architecture and libc family as this machine, a Python of the target's minor installed here; a binary carries
+  the glibc tag its ELF files need (``build.wheeltags``).
 * **In a container** of the target's base image and platform (``docker run --platform ...``, ``build.containers``)
   for every other target, when a Docker engine answers.
 * A pure-Python result (``py3-none-any``) serves every target, wherever it was built. A binary wheel built here
@@ -17,7 +20,8 @@ Contract: the sdist itself is kept in ``wheels/.wheelhouse/sdists/`` (where ``pi
 look), so a build can be repeated offline; logs go to ``wheels/.wheelhouse/logs/``. pip and Docker run only as
 subprocesses through an injectable :class:`~wheelhouse._proc.Runner`; whether a build worked is judged from the
 files it left, never from its output. One sdist failing never stops the others, and nothing of a failed build
-reaches the folder; built wheels are committed atomically with a provenance record.
+reaches the folder; built wheels are committed atomically with a provenance record. Independent sdists build at
+once (``BuildOptions.jobs``, never more than the cores); what a build gave is remembered (``build.memo``).
 """
 
 from __future__ import annotations
@@ -25,35 +29,23 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
-import shlex
 import shutil
-import sys
 import tempfile
-import threading
 import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from packaging.utils import InvalidWheelFilename, parse_wheel_filename
-
-from wheelhouse._proc import Output, Runner, RunResult, subprocess_runner
+from wheelhouse._proc import Runner, subprocess_runner
 from wheelhouse.build.archive import build_requirements, sdist_stem
+from wheelhouse.build.attempts import Workshop
 from wheelhouse.build.containers import (
-    CONTAINER_OUT,
-    CONTAINER_SDISTS,
     DockerStatus,
-    container_pip,
     docker_wheel_command,
-    probe,
 )
-from wheelhouse.build.frontend import build_here
-from wheelhouse.build.interpreters import find_interpreter
-from wheelhouse.build.logs import log_tail, start_log
-from wheelhouse.build.memo import BuildMemo, Remembered
+from wheelhouse.build.logs import start_log
 from wheelhouse.build.model import BuildFailure, BuildOptions, BuildOutcome, BuildReporter, BuiltWheel, SdistBuild
-from wheelhouse.build.pip_options import default_cache_dir, folder_links, pip_environment
 from wheelhouse.build.plan import (
     Attempt,
     Place,
@@ -61,13 +53,10 @@ from wheelhouse.build.plan import (
     base_image_for,
     glibc_notes,
     host_incompatibility,
-    this_machine,
 )
-from wheelhouse.build.wheeltags import elf_needs, manylinux_tag, retag
 from wheelhouse.errors import StoreError, WheelhouseError
 from wheelhouse.store.folder import FileRecord, Store
 from wheelhouse.store.fs import file_sha256
-from wheelhouse.store.metadata import read_wheel_metadata
 from wheelhouse.targets import Target
 
 if TYPE_CHECKING:
@@ -90,216 +79,16 @@ class _Builder:
         environ: Mapping[str, str] | None,
     ) -> None:
         self.store = store
-        self.config = config
         self.options = options
-        self.runner = runner
         self.reporter = reporter
         self.sources = tuple(sources)
-        self.environ = dict(os.environ if environ is None else environ)
-        self.host = this_machine()
-        self.cache_dir = options.cache_dir or default_cache_dir(self.environ)
-        self._docker: DockerStatus | None = None
-        self._docker_lock = threading.Lock()
-        self.memo = BuildMemo(store)
+        self.shop = Workshop(store, config, options, runner, reporter, environ)
+        self.host = self.shop.host
+        self.memo = self.shop.memo
 
     # -- running -------------------------------------------------------------------------------------------
 
-    def docker(self) -> DockerStatus:
-        """Whether a Docker engine answers (asked at most once per run, and only when a build needs it)."""
-        with self._docker_lock:
-            if self._docker is None:
-                self._docker = probe(self.options, self.environ, self.runner)
-            return self._docker
-
-    def _run(self, argv: Sequence[str], env: Mapping[str, str], output: Output, timeout: float | None) -> RunResult:
-        try:
-            return self.runner(argv, env=env, output=output, timeout=timeout)
-        except OSError as exc:
-            if isinstance(output, Path):
-                with contextlib.suppress(OSError), open(output, "a", encoding="utf-8") as fh:
-                    fh.write(f"wheelhouse: cannot run {argv[0]}: {exc}\n")
-            return RunResult(127, "", str(exc))
-
-    def _pip(self, place: Place, out: Path, sdists: Path) -> tuple[list[str], dict[str, str], str]:
-        """argv prefix that runs pip in ``place`` (``out`` writable), its environment, and where ``out`` is seen."""
-        if place.host:
-            env = pip_environment(
-                self.config, base=self.environ, cache_dir=self.cache_dir, find_links=folder_links(self.store.root)
-            )
-            return [place.python or sys.executable, "-m", "pip"], env, str(out)
-        status = self.docker()
-        assert status.client is not None
-        argv, env = container_pip(
-            status.client, place, sdists, out, config=self.config, environ=self.environ, wheels=self.store.root
-        )
-        return argv, env, CONTAINER_OUT
-
     # -- one build -----------------------------------------------------------------------------------------
-
-    def host_place(self, target: Target) -> Place | None:
-        """This machine as the place to build ``target``'s wheel, with an interpreter of its Python, or None."""
-        if self.options.build_in == "docker" or host_incompatibility(target, self.host, any_python=True):
-            return None
-        found = find_interpreter(target, self.runner, self.environ)
-        if found is None:
-            return None
-        return Place() if found.running else Place(python=found.path, python_version=found.version)
-
-    def attempt(
-        self, build: SdistBuild, sdist: Path, sha256: str, work: Path, place: Place, targets: Sequence[Target]
-    ) -> Attempt:
-        """The wheel of the kept sdist built in ``place``: remembered from an earlier build, else built now with
-        ``pip wheel --no-deps`` into a private output folder and judged from disk (and remembered)."""
-        key = place.memo_key(self.host)
-        remembered = self.memo.get(sha256, key)
-        if remembered is not None:
-            if remembered.failure is None:
-                wheel = self.memo.wheel_path(sha256, remembered)
-                if wheel is not None:
-                    reused = Attempt(
-                        place,
-                        remembered.command,
-                        Path(remembered.log),
-                        wheel,
-                        remembered.tag_set(),
-                        remembered.requires_python,
-                        reused=True,
-                    )
-                    return self._retag_remembered(reused, sha256, key, remembered, work)
-            elif not self.options.retry_failed or build.fresh:
-                return Attempt(
-                    place,
-                    remembered.command,
-                    Path(remembered.log),
-                    failure=remembered.failure,
-                    tail=remembered.tail,
-                    reused=not build.fresh,
-                )
-        out = Path(tempfile.mkdtemp(prefix="out-", dir=work))
-        log = self.store.meta_dir / "logs" / f"{sdist_stem(build.filename)}.{place.label}.log"
-        pip, env, out_seen = self._pip(place, out, sdist.parent)
-        flags = ["wheel", "--no-deps", "--ignore-requires-python"]
-        if place.host and not self.options.isolation:
-            flags.append("--no-build-isolation")
-        sdist_seen = str(sdist) if place.host else f"{CONTAINER_SDISTS}/{sdist.name}"
-        argv = [*pip, *flags, "--wheel-dir", out_seen, sdist_seen]
-        if place.host:
-            command = shlex.join([*pip, *flags, "--wheel-dir", str(self.store.root), str(sdist)])
-        else:
-            assert place.platform is not None
-            assert place.image is not None
-            root = str(self.store.root.resolve())
-            command = docker_wheel_command(place.platform, place.image, root, self._relative(sdist))
-        self.reporter.build_started(build, str(place), [t.name for t in targets])
-        start_log(log, argv, f"building {build.filename} {place}")
-        if place.host:
-            result = build_here(
-                argv,
-                sdist,
-                out,
-                isolation=self.options.isolation,
-                cache=self.cache_dir.parent / "build-envs",
-                env=env,
-                folder=self.store.root,
-                runner=self.runner,
-                log=log,
-                timeout=self.options.timeout,
-            )
-        else:
-            result = self._run(argv, env, log, self.options.timeout)
-        attempt = self._judge(Attempt(place, command, log), result.returncode, out, build)
-        if attempt.ok and place.host and not attempt.pure:
-            attempt = self._state_glibc(attempt, work, log)
-        self.memo.remember(
-            sha256,
-            key,
-            Remembered(
-                command=command,
-                log=str(log),
-                wheel=attempt.wheel.name if attempt.wheel is not None else None,
-                tags=tuple(sorted(str(t) for t in attempt.tags)),
-                requires_python=attempt.requires_python,
-                failure=attempt.failure,
-                tail=attempt.tail,
-            ),
-        )
-        return attempt
-
-    def _retag_remembered(self, attempt: Attempt, sha256: str, key: str, remembered: Remembered, work: Path) -> Attempt:
-        """A remembered binary still tagged ``linux_<arch>`` (built to learn its metadata) gets its glibc tag, and
-        the memo the tagged wheel instead."""
-        assert attempt.wheel is not None
-        if not attempt.place.host or attempt.pure:
-            return attempt
-        tagged = self._state_glibc(attempt, work, attempt.log)
-        if tagged.wheel is None or tagged.wheel == attempt.wheel:
-            return attempt
-        tags = tuple(sorted(str(t) for t in tagged.tags))
-        entry = dataclasses.replace(remembered, wheel=tagged.wheel.name, tags=tags)
-        self.memo.remember(sha256, key, entry, tagged.wheel)
-        self.memo.drop_copy(sha256, attempt.wheel.name)
-        return tagged
-
-    def _state_glibc(self, attempt: Attempt, work: Path, log: Path) -> Attempt:
-        """A binary built here, retagged from ``linux_<arch>`` to the manylinux its ELF files need.
-
-        Without that, ``linux_<arch>`` would be accepted for every target of the architecture, whatever its libc.
-        ``auditwheel repair`` is used for a wheel that links libraries outside the manylinux policy (it copies
-        them in); a wheel neither can judge keeps its tag and serves only targets that match this machine.
-        """
-        assert attempt.wheel is not None
-        if self.host is None or self.host.libc.family != "manylinux":
-            return attempt
-        if not any(t.platform.startswith("linux_") for t in attempt.tags):
-            return attempt
-        out = Path(tempfile.mkdtemp(prefix="tagged-", dir=work))
-        try:
-            needs = elf_needs(attempt.wheel)
-        except (OSError, ValueError) as exc:
-            _append(log, f"wheelhouse: cannot read the ELF files of {attempt.wheel.name}: {exc}")
-            return attempt
-        tagged: Path | None = None
-        if needs.retaggable:
-            tagged = retag(attempt.wheel, manylinux_tag(needs, self.host.arch), out)
-            _append(log, f"wheelhouse: {attempt.wheel.name} needs glibc 2.{needs.glibc_minor or 0}: {tagged.name}")
-        else:
-            auditwheel = shutil.which("auditwheel", path=self.environ.get("PATH"))
-            if auditwheel is None:
-                _append(log, f"wheelhouse: {attempt.wheel.name} links {', '.join(needs.foreign_libraries)}")
-                return attempt
-            argv = [auditwheel, "repair", "--wheel-dir", str(out), str(attempt.wheel)]
-            _append(log, f"$ {shlex.join(argv)}")
-            result = self._run(argv, self.environ, log, self.options.timeout)
-            repaired = sorted(out.glob("*.whl"))
-            if not result.ok or len(repaired) != 1:
-                return attempt
-            tagged = repaired[0]
-        try:
-            _name, _version, _build, tags = parse_wheel_filename(tagged.name)
-        except InvalidWheelFilename:
-            return attempt
-        return dataclasses.replace(attempt, wheel=tagged, tags=frozenset(tags))
-
-    @staticmethod
-    def _judge(attempt: Attempt, returncode: int, out: Path, build: SdistBuild) -> Attempt:
-        wheels = sorted(p for p in out.glob("*.whl") if p.is_file())
-        failure: str | None = None
-        if returncode != 0:
-            failure = f"the build failed (exit status {returncode})"
-        elif len(wheels) != 1:
-            failure = f"the build left {len(wheels)} wheels instead of one"
-        else:
-            wheel = wheels[0]
-            try:
-                name, version, _build_tag, tags = parse_wheel_filename(wheel.name)
-                if name != build.name or version != build.version:
-                    raise ValueError(f"it is {wheel.name}, not {build.name} {build.version}")
-                meta = read_wheel_metadata(wheel)
-            except (InvalidWheelFilename, ValueError) as exc:
-                failure = f"the built wheel is unusable: {exc}"
-            else:
-                return Attempt(attempt.place, attempt.command, attempt.log, wheel, tags, meta.requires_python)
-        return Attempt(attempt.place, attempt.command, attempt.log, failure=failure, tail=log_tail(attempt.log))
 
     # -- one sdist -----------------------------------------------------------------------------------------
 
@@ -361,7 +150,7 @@ class _Builder:
 
         def run(place: Place, for_targets: Sequence[Target]) -> Attempt:
             if place not in attempts:
-                attempts[place] = self.attempt(build, sdist, sha256, work, place, for_targets)
+                attempts[place] = self.shop.attempt(build, sdist, sha256, work, place, for_targets)
             return attempts[place]
 
         # 0. A pure wheel built before (for metadata, or in an earlier run) serves every target it fits.
@@ -371,7 +160,7 @@ class _Builder:
             job.serve(pure, targets, binary_ok=())
 
         # 1. Host-compatible targets build here, with an interpreter of their Python. A pure result serves all.
-        places = {t.name: self.host_place(t) for t in targets if t.name not in job.served}
+        places = {t.name: self.shop.host_place(t) for t in targets if t.name not in job.served}
         host_ok = [name for name, place in places.items() if place is not None]
         groups: dict[Place, list[Target]] = {}
         for target in targets:
@@ -396,7 +185,7 @@ class _Builder:
             if t.name not in job.served
             and (t.name not in host_ok or (mode == "auto" and job.problems.get(t.name, _NONE).kind == "unfit"))
         ]
-        docker = self.docker() if foreign else DockerStatus(None, False, "")
+        docker = self.shop.docker() if foreign else DockerStatus(None, False, "")
         if foreign and docker.available:
             containers: dict[Place, list[Target]] = {}
             for target in foreign:
@@ -434,7 +223,9 @@ class _Builder:
             image = base_image_for(target, self.options.base_image)
             reason = f"{host_incompatibility(target, self.host) or 'it must be built in its image'}; {why}; "
             reason += f"no Docker engine is available ({docker.detail})"
-            command = docker_wheel_command(target.docker_platform, image, str(self.store.root), self._relative(sdist))
+            command = docker_wheel_command(
+                target.docker_platform, image, str(self.store.root), self.shop.relative(sdist)
+            )
             job.problems[target.name] = BuildFailure("needs-docker", (target.name,), reason, command=command)
         return list(attempts.values())
 
@@ -463,13 +254,6 @@ class _Builder:
             with contextlib.suppress(OSError):
                 temp.unlink()
 
-    def _relative(self, path: Path) -> str:
-        """``path`` relative to the folder when inside it (``.wheelhouse/sdists/x.tar.gz``), else as it is."""
-        try:
-            return path.resolve().relative_to(self.store.root.resolve()).as_posix()
-        except ValueError:
-            return str(path)
-
     def _commit_served(self, job: SdistJob, sdist: Path, sha256: str) -> tuple[tuple[BuiltWheel, ...], list[str]]:
         """Commit each wheel that serves some target (a binary nobody may use is dropped), with its record."""
         by_attempt: dict[Path, tuple[Attempt, list[str]]] = {}
@@ -487,7 +271,7 @@ class _Builder:
                 targets=tuple(sorted(names)),
                 sources=self.sources,
                 built_by=attempt.command,
-                built_from=self._relative(sdist),
+                built_from=self.shop.relative(sdist),
             )
             try:
                 self._commit(wheel, record)
@@ -517,10 +301,10 @@ class _Builder:
             return []
         out = Path(tempfile.mkdtemp(prefix="deps-", dir=work))
         log = self.store.meta_dir / "logs" / f"{sdist_stem(build.filename)}.{place.label}.build-deps.log"
-        pip, env, out_seen = self._pip(place, out, sdist.parent)
+        pip, env, out_seen = self.shop.pip(place, out, sdist.parent)
         argv = [*pip, "download", "--only-binary", ":all:", "--dest", out_seen, *requires]
         start_log(log, argv, f"downloading the build requirements of {build.filename} {place}")
-        result = self._run(argv, env, log, self.options.timeout)
+        result = self.shop.run(argv, env, log, self.options.timeout)
         if result.returncode != 0:
             raise WheelhouseError(
                 f"the build requirements of {build.filename} ({', '.join(requires)}) could not be downloaded "
@@ -578,11 +362,6 @@ def build_sdists(
         return tuple(one(build) for build in builds)
     with ThreadPoolExecutor(workers, thread_name_prefix="wheelhouse-build") as pool:
         return tuple(pool.map(one, builds))
-
-
-def _append(log: Path, line: str) -> None:
-    with contextlib.suppress(OSError), open(log, "a", encoding="utf-8") as fh:
-        fh.write(line + "\n")
 
 
 # A problem of no kind, for lookups of targets that have none.

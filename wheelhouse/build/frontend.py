@@ -38,6 +38,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name, parse_wheel_filename
 
 from wheelhouse._proc import Output, Runner, RunResult
+from wheelhouse.build.logs import append_log
 
 __all__ = ["NEEDS_PIP", "build_here", "build_with_backend"]
 
@@ -74,11 +75,6 @@ print("wheelhouse-built: " + hooks.build_wheel(out, {}), flush=True)
 
 _env_locks: dict[str, threading.Lock] = {}
 _env_locks_guard = threading.Lock()
-
-
-def _append(log: Path, text: str) -> None:
-    with contextlib.suppress(OSError), open(log, "a", encoding="utf-8") as fh:
-        fh.write(text + "\n")
 
 
 def _extract(sdist: Path, dest: Path) -> Path | None:
@@ -185,7 +181,7 @@ def _environment(
         marker = target / ".wheelhouse-complete"
         with contextlib.suppress(OSError):
             if time.time() - marker.stat().st_mtime < _ENV_MAX_AGE:
-                _append(log, f"# build requirements {', '.join(requires) or '(none)'} from {target}")
+                append_log(log, f"# build requirements {', '.join(requires) or '(none)'} from {target}")
                 return target
         cache.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{key}-", dir=cache))
@@ -193,7 +189,7 @@ def _environment(
         if requires and _folder_has(folder, requires):
             install_env["PIP_NO_INDEX"] = "1"  # the folder holds them: no index is asked
         argv = [python, "-m", "pip", "install", "--target", str(staging), "--no-warn-script-location", *requires]
-        _append(log, f"$ {' '.join(argv)}")
+        append_log(log, f"$ {' '.join(argv)}")
         try:
             result = runner(argv, env=install_env, output=log, timeout=timeout) if requires else RunResult(0)
         except OSError as exc:
@@ -208,7 +204,7 @@ def _environment(
         except OSError:
             shutil.rmtree(staging, ignore_errors=True)
             return target if marker.is_file() else None
-        _append(log, f"# build requirements {', '.join(requires) or '(none)'} installed in {target}")
+        append_log(log, f"# build requirements {', '.join(requires) or '(none)'} installed in {target}")
         return target
 
 
@@ -245,7 +241,7 @@ def build_with_backend(
         return None  # pip reports the failure to install them in its own words
     hook_env = {k: v for k, v in env.items() if not k.startswith("PYTHON")}
     argv = [python, "-S", "-c", _HOOK, str(shared), str(source), str(out), backend, json.dumps(list(paths))]
-    _append(log, f"$ {python} -S -c <PEP 517 build_wheel of {backend}> in {source.name}")
+    append_log(log, f"$ {python} -S -c <PEP 517 build_wheel of {backend}> in {source.name}")
     try:
         result = runner(argv, env=hook_env, output=log, timeout=timeout)
     except OSError as exc:
@@ -289,9 +285,9 @@ def build_here(
             )
         if result is not None:
             return result
-        _append(log, "# this sdist is built by pip itself:")
+        append_log(log, "# this sdist is built by pip itself:")
     try:
         return runner(pip_argv, env=env, output=log, timeout=timeout)
     except OSError as exc:
-        _append(log, f"wheelhouse: cannot run {pip_argv[0]}: {exc}")
+        append_log(log, f"wheelhouse: cannot run {pip_argv[0]}: {exc}")
         return RunResult(127, "", str(exc))

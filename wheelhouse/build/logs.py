@@ -7,12 +7,13 @@ only through its environment (``build.pip_options``).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
 from collections.abc import Sequence
 from pathlib import Path
 
-__all__ = ["LOG_TAIL_LINES", "log_tail", "start_log"]
+__all__ = ["LOG_TAIL_LINES", "append_log", "log_tail", "start_log"]
 
 # How many lines of a failed build's log are shown; the rest is in the log file.
 LOG_TAIL_LINES = 15
@@ -39,3 +40,10 @@ def start_log(log: Path, argv: Sequence[str], note: str = "") -> None:
     if note:
         header = f"# {note}\n{header}"
     log.write_text(header, encoding="utf-8")
+
+
+def append_log(log: Path, line: str) -> None:
+    """Add a line to a build's log (what wheelhouse did between the programs it ran); a log that cannot be
+    written is no reason to fail the build."""
+    with contextlib.suppress(OSError), open(log, "a", encoding="utf-8") as fh:
+        fh.write(line + "\n")
