@@ -576,6 +576,12 @@ cmd_status() {
         printf 'dockerd:     not running\n'
         rc=1
     fi
+    printf 'emulation:   %s\n' "$([[ -e $BINFMT/qemu-aarch64 ]] && head -n 1 "$BINFMT/qemu-aarch64" || echo 'no qemu-aarch64 handler (run emulation)')"
+    if engine_answers && docker_cli image inspect "$ARM64_IMAGE" >/dev/null 2>&1; then
+        printf 'arm64 image: %s (%s)\n' "$ARM64_IMAGE" "$(docker_cli image inspect --format '{{.Os}}/{{.Architecture}}' "$ARM64_IMAGE")"
+    else
+        printf 'arm64 image: %s missing (run arm64)\n' "$ARM64_IMAGE"
+    fi
     printf 'bridge:      %s %s\n' "$BRIDGE" "$(ip -br -4 addr show "$BRIDGE" 2>/dev/null | awk '{print $3}' || true)"
     printf 'nat rules:   %s\n' "$([[ -f $STATE/nat.enabled ]] && echo "on (WHEELHOUSE_DOCKER_NAT=1)" || echo off)"
     printf 'rootfs tar:  %s\n' "$(find "$CACHE" -maxdepth 1 -name 'rootfs-*.tar' 2>/dev/null | head -n 1 || true)"
