@@ -14,6 +14,7 @@ import importlib.metadata
 import io
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -839,3 +840,21 @@ def test_a_backend_that_needs_more_than_its_static_requirements_is_built_by_pip(
     log = (wheels / ".wheelhouse" / "logs" / "needy_pkg-1.0.host.log").read_text()
     assert "the backend also needs dep" in log
     assert "# this sdist is built by pip itself:" in log
+
+
+def test_build_requirements_the_folder_holds_are_installed_from_it_alone(
+    cli: Cli, project: Path, index: IndexServer
+) -> None:
+    from wheelhouse.build.pip_options import default_cache_dir
+
+    index.add_sdist("static-pkg", "2.0", extra_files={"PKG-INFO": static_pkg_info("static-pkg", "2.0")})
+    code, out, err = _download(cli, index, "static-pkg", "--keep-build-deps")
+    assert code == 0, out + err
+    # A new machine, or a week later: no shared build environment yet, setuptools is in the folder.
+    shutil.rmtree(default_cache_dir().parent / "build-envs")
+    index.add_sdist("other-pkg", "1.0", extra_files={"PKG-INFO": static_pkg_info("other-pkg", "1.0")})
+    index.requests.clear()
+    code, out, err = _download(cli, index, "other-pkg")
+    assert code == 0, out + err
+    assert (project / "wheels" / "other_pkg-1.0-py3-none-any.whl").is_file()
+    assert not index.requests.to("/simple/setuptools/")
