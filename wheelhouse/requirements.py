@@ -258,7 +258,10 @@ def _parse_requirement(text: str, origin: Origin, wheels_dir: Path | None) -> Re
             head, _, marker_text = text.partition(";")
             head = head.strip()
             location, extras_text = _strip_extras(head)
-            if _is_local_target(head, os.path.normpath(os.path.abspath(location))):
+            # A plain name that does not end like an archive is no local target: said without resolving a
+            # path per line (its last component, the one compared, is the name itself).
+            plain = location and not _looks_like_path(head) and not location.lower().endswith(_ARCHIVE_EXTENSIONS)
+            if not plain and _is_local_target(head, os.path.normpath(os.path.abspath(location))):
                 extras = Requirement("x" + extras_text).extras if extras_text else ()
             else:
                 requirement = parse_pep508(text)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from functools import cached_property
 from typing import Any
 
 from packaging.markers import Marker
@@ -26,6 +25,8 @@ from resolvelib import AbstractProvider, BaseReporter
 from wheelhouse import _log
 from wheelhouse.dists import SDIST_SUFFIXES, CoreMetadata, DistFile, Finder, UnusableMetadata, sdist_suffix
 from wheelhouse.requirements import RequirementLine, parse_pep508
+from wheelhouse.resolve._memo import computed_once
+from wheelhouse.resolve.formats import FormatControl, parse_format_control
 from wheelhouse.targets import Target
 
 __all__ = ["FormatControl", "Provider", "ResolveReporter", "explain_tags", "parse_format_control"]
@@ -47,17 +48,17 @@ class Req:
     origin: str | None = None
     wheel_file: str | None = None
 
-    @cached_property
+    @computed_once
     def identifier(self) -> str:
         return _identifier(self.name, self.extras)
 
-    @cached_property
+    @computed_once
     def satisfied(self) -> dict[Version, bool]:
         """Memo of ``specifier.contains`` by version: resolvelib re-checks every pin against every requirement
         on every round, which made these checks most of a resolution's time."""
         return {}
 
-    @cached_property
+    @computed_once
     def pinned_version(self) -> Version | None:
         """The version an exact ``==`` pin names (asked thousands of times per resolution: computed once)."""
         specs = list(self.specifier)
@@ -141,44 +142,6 @@ class _TagMismatch:
 _TAG_MISMATCH = _TagMismatch()
 
 
-@dataclass(frozen=True)
-class FormatControl:
-    """pip's --no-binary / --only-binary: project names (canonical) or ``:all:``.
-
-    ``no_binary`` refuses the index's wheels of those projects (they are built from source; wheels already in the
-    folder, such as earlier builds, stay acceptable so runs remain incremental). ``only_binary`` refuses their
-    source distributions, so they are never built.
-    """
-
-    no_binary: frozenset[str] = frozenset()
-    only_binary: frozenset[str] = frozenset()
-
-    def no_wheels(self, name: str) -> bool:
-        return name in self.no_binary or (":all:" in self.no_binary and name not in self.only_binary)
-
-    def binary_only(self, name: str) -> bool:
-        return name in self.only_binary or (":all:" in self.only_binary and name not in self.no_binary)
-
-
-def parse_format_control(no_binary: Sequence[str] = (), only_binary: Sequence[str] = ()) -> FormatControl:
-    """pip's option values: comma-separated names, ``:all:`` and ``:none:`` (which clears what came before)."""
-
-    def collect(values: Sequence[str]) -> frozenset[str]:
-        names: set[str] = set()
-        for value in values:
-            for item in value.split(","):
-                item = item.strip()
-                if item == ":none:":
-                    names.clear()
-                elif item == ":all:":
-                    names.add(":all:")
-                elif item:
-                    names.add(canonicalize_name(item))
-        return frozenset(names)
-
-    return FormatControl(collect(no_binary), collect(only_binary))
-
-
 class Provider(AbstractProvider["Req", "Candidate", str]):
     """The resolvelib provider: every packaging rule wheelhouse applies lives here."""
 
@@ -213,6 +176,7 @@ class Provider(AbstractProvider["Req", "Candidate", str]):
         ] = {}
         self._rejections: dict[tuple[str, str], str | _TagMismatch | None] = {}
         self._by_version: dict[tuple[int, NormalizedName, str], dict[Version, list[DistFile]]] = {}
+        self._python_checks: dict[str, bool | None] = {}
 
     @property
     def unusable_files(self) -> Mapping[tuple[str, str], tuple[str, str | None]]:
@@ -315,11 +279,7 @@ class Provider(AbstractProvider["Req", "Candidate", str]):
             return True
         if requirement.wheel_file and candidate.dist.filename != requirement.wheel_file:
             return False
-        memo = requirement.satisfied
-        found = memo.get(candidate.version)
-        if found is None:
-            found = memo[candidate.version] = requirement.specifier.contains(candidate.version, prereleases=True)
-        return found
+        return _contains(requirement, candidate.version)
 
     def get_dependencies(self, candidate: Candidate) -> list[Req]:
         """Requires-Dist whose markers hold on the target, with the candidate's extras applied."""
@@ -497,13 +457,25 @@ class Provider(AbstractProvider["Req", "Candidate", str]):
         elif self.target.best_tag(dist.tags) is None:
             return _TAG_MISMATCH
         if dist.requires_python:
-            try:
-                spec = SpecifierSet(dist.requires_python)
-            except InvalidSpecifier:
+            allows = self._python_allows(dist.requires_python)
+            if allows is None:
                 return f"invalid Requires-Python {dist.requires_python!r}"
-            if not spec.contains(self.target.python_full_version, prereleases=True):
+            if not allows:
                 return self.python_reason(dist.requires_python)
         return None
+
+    def _python_allows(self, requires_python: str) -> bool | None:
+        """Whether a Requires-Python admits the target's Python (None: it does not parse); each text once,
+        since thousands of files share a handful of them."""
+        if requires_python not in self._python_checks:
+            try:
+                spec = SpecifierSet(requires_python)
+            except InvalidSpecifier:
+                self._python_checks[requires_python] = None
+            else:
+                allows = spec.contains(self.target.python_full_version, prereleases=True)
+                self._python_checks[requires_python] = allows
+        return self._python_checks[requires_python]
 
     def _acceptable(
         self, tier: int, name: NormalizedName, reqs: Sequence[Req], *, kind: str = "wheel"
@@ -526,13 +498,19 @@ class Provider(AbstractProvider["Req", "Candidate", str]):
                     by_version.setdefault(dist.version, []).append(dist)
             self._by_version[(tier, name, kind)] = by_version
         versions = list(by_version)
-        spec = SpecifierSet()
-        for req in reqs:
-            spec &= req.specifier
         pinned = {v for r in reqs if (v := r.pinned_version) is not None}
         wanted_files = {r.wheel_file for r in reqs if r.wheel_file}
-        # packaging's filter admits pre-releases only when asked or when nothing else matches, as pip does.
-        allowed = list(spec.filter(versions, prereleases=True if self.pre else None))
+        if any(v.is_prerelease for v in versions):
+            spec = SpecifierSet()
+            for req in reqs:
+                spec &= req.specifier
+            # packaging's filter admits pre-releases only when asked or when nothing else matches, as pip does.
+            allowed = list(spec.filter(versions, prereleases=True if self.pre else None))
+        else:
+            # No pre-release to decide about: the filter keeps what every specifier contains, and each
+            # requirement's answers are kept (as is_satisfied_by keeps them) instead of combining thousands of
+            # specifier sets for a project many others depend on.
+            allowed = [v for v in versions if all(_contains(r, v) for r in reqs)]
         out: list[tuple[Version, DistFile]] = []
         for version in sorted(allowed, reverse=True):
             best: tuple[int, DistFile] | None = None
@@ -557,6 +535,15 @@ class Provider(AbstractProvider["Req", "Candidate", str]):
             if best is not None:
                 out.append((version, best[1]))
         return out
+
+
+def _contains(requirement: Req, version: Version) -> bool:
+    """``requirement.specifier.contains(version, prereleases=True)``, each answer computed once."""
+    memo = requirement.satisfied
+    found = memo.get(version)
+    if found is None:
+        found = memo[version] = requirement.specifier.contains(version, prereleases=True)
+    return found
 
 
 def _requirement_text(req: Requirement) -> str:

@@ -108,7 +108,8 @@ def _valid_metadata(filename: str, md: object) -> bool:
     return (
         len(parts) > 2
         and canonicalize_name(name) == canonicalize_name(parts[0])
-        and canonicalize_version(version) == canonicalize_version(parts[1])
+        # The same text needs no normalising (the usual case; a manifest may describe 10,000+ wheels).
+        and (version == parts[1] or canonicalize_version(version) == canonicalize_version(parts[1]))
     )
 
 
