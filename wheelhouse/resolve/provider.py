@@ -127,6 +127,7 @@ def base_name(identifier: str) -> NormalizedName:
 
 
 _PLACEHOLDER_VERSION = Version("0")
+_UNREAD = Req(NormalizedName("<unread>"), frozenset(), SpecifierSet(), "")
 
 # The identifier of a requirement no candidate can meet. A file whose own metadata rules it out is learnt about
 # only when the resolver asks for its dependencies, once it has chosen it: it then "depends" on this, which
@@ -177,6 +178,8 @@ class Provider(AbstractProvider["Req", "Candidate", str]):
         self._rejections: dict[tuple[str, str], str | _TagMismatch | None] = {}
         self._by_version: dict[tuple[int, NormalizedName, str], dict[Version, list[DistFile]]] = {}
         self._python_checks: dict[str, bool | None] = {}
+        # Requires-Dist text and extras -> the requirement it brings on the target, None when its marker is false.
+        self._dep_reqs: dict[tuple[str, frozenset[str]], Req | None] = {}
 
     @property
     def unusable_files(self) -> Mapping[tuple[str, str], tuple[str, str | None]]:
@@ -344,6 +347,12 @@ class Provider(AbstractProvider["Req", "Candidate", str]):
             return []
         out: list[Req] = []
         for text in meta.requires_dist:
+            # Thousands of files repeat the same Requires-Dist lines: each is read once per set of extras.
+            known = self._dep_reqs.get((text, extras), _UNREAD)
+            if known is not _UNREAD:
+                if known is not None:
+                    out.append(known)
+                continue
             try:
                 req = parse_pep508(text)
             except InvalidRequirement:
@@ -351,19 +360,20 @@ class Provider(AbstractProvider["Req", "Candidate", str]):
                 _log.warning(message, once=message)
                 continue
             if not self.marker_holds(req.marker, extras):
+                self._dep_reqs[(text, extras)] = None
                 continue
             if req.url:
                 message = f"{dist.filename}: ignoring direct-reference dependency {text!r}"
                 _log.warning(message, once=message)
                 continue
-            out.append(
-                Req(
-                    canonicalize_name(req.name),
-                    frozenset(canonicalize_name(e) for e in req.extras),
-                    req.specifier,
-                    _requirement_text(req),
-                )
+            dep = Req(
+                canonicalize_name(req.name),
+                frozenset(canonicalize_name(e) for e in req.extras),
+                req.specifier,
+                _requirement_text(req),
             )
+            self._dep_reqs[(text, extras)] = dep
+            out.append(dep)
         self._deps[key] = out
         return out
 
@@ -392,7 +402,9 @@ class Provider(AbstractProvider["Req", "Candidate", str]):
         support), with the Requires-Python when that is the cause; None when it serves. The file name told the
         resolver neither."""
         try:
-            same = canonicalize_name(meta.name) == dist.name and Version(meta.version) == dist.version
+            same = canonicalize_name(meta.name) == dist.name and (
+                meta.version == str(dist.version) or Version(meta.version) == dist.version
+            )
         except InvalidVersion:
             same = False
         if not same:
