@@ -113,3 +113,26 @@ def test_write_is_refused_with_several_targets(project: Path, cli: Cli, fake_doc
     result = cli("build", "--offline", *BOTH, *IMAGES, "--write")
     assert result.exit_code == 2, result.output
     assert "--write renders one target's files" in result.stderr
+
+
+def test_each_build_context_carries_the_wheels_of_its_own_target(
+    project: Path, cli: Cli, fake_docker: FakeDocker
+) -> None:
+    make_app_project(project)
+    amd = write_wheel(project / "wheels", "gamma", "1.0", tag="cp311-cp311-manylinux_2_17_x86_64").name
+    arm = write_wheel(project / "wheels", "gamma", "1.0", tag="cp311-cp311-manylinux_2_17_aarch64").name
+    (project / "requirements.txt").write_text("alpha==1.0\ngamma==1.0\n")
+    result = cli("build", "--offline", *BOTH, *IMAGES)
+    assert result.exit_code == 0, result.output
+    ignores = []
+    for build in _builds(fake_docker):
+        dockerfile = build["dockerfile"]
+        assert isinstance(dockerfile, dict)
+        assert isinstance(dockerfile["ignore"], str), "BuildKit reads the ignore file beside each Dockerfile"
+        ignores.append(dockerfile["ignore"])
+    amd_ignore, arm_ignore = ignores
+    # Each lets through its own target's wheel of gamma, and not the other's.
+    assert amd in amd_ignore
+    assert arm not in amd_ignore
+    assert arm in arm_ignore
+    assert amd not in arm_ignore

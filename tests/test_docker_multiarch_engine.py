@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.support import docker_env
+from tests.support.wheels import write_wheel
 from tests.test_docker import Engine, _explain, make_app_project
 
 pytestmark = pytest.mark.docker
@@ -48,6 +49,10 @@ def arm_engine() -> Iterator[Engine]:
 def test_two_architectures_build_from_one_folder_with_no_network(tmp_path: Path, arm_engine: Engine) -> None:
     engine = arm_engine
     make_app_project(tmp_path)
+    # gamma has one wheel per architecture: each image must get its own.
+    for wheel_arch in ("x86_64", "aarch64"):
+        write_wheel(tmp_path / "wheels", "gamma", "1.0", tag=f"cp311-cp311-manylinux_2_17_{wheel_arch}")
+    (tmp_path / "requirements.txt").write_text("alpha==1.0\ngamma==1.0\n")
     name = f"wheelhouse-test/multiarch:{uuid.uuid4().hex[:12]}"
     engine.tags += [f"{name}-amd64", f"{name}-arm64"]
     built = engine.wheelhouse(
@@ -75,6 +80,16 @@ def test_two_architectures_build_from_one_folder_with_no_network(tmp_path: Path,
             "run", "--rm", "--network=none", tag, "python", "-c", "import platform; print(platform.machine())"
         )
         assert arch.stdout.strip() == machine
+        wheel_tag = engine.docker(
+            "run",
+            "--rm",
+            "--network=none",
+            tag,
+            "python",
+            "-c",
+            "from importlib.metadata import distribution; print(distribution('gamma').read_text('WHEEL'))",
+        )
+        assert f"Tag: cp311-cp311-manylinux_2_17_{machine}" in wheel_tag.stdout, _explain(wheel_tag)
     # Neither build wrote a Dockerfile into the project: each had its own.
     assert not (tmp_path / "Dockerfile.offline").exists()
 
