@@ -86,3 +86,22 @@ def test_the_classic_builder_leaves_no_image_of_the_install_stage(tmp_path: Path
     # The image that held wheels/ is gone; the app's image is there and runs.
     assert engine.docker("image", "inspect", removed.group(1)).returncode != 0
     assert engine.run_app(tag).stdout.strip() == "alpha 1.0 beta 2.1"
+
+
+def test_a_build_for_other_options_leaves_the_rendered_files_and_builds_what_it_was_asked(
+    tmp_path: Path, engine: Engine
+) -> None:
+    make_app_project(tmp_path)
+    target = ("--target", "linux/amd64", "--python", "3.11", "--base-python", "3.11")
+    rendered = engine.wheelhouse("render", *target, "--base-image", engine.base_image, cwd=tmp_path)
+    assert rendered.returncode == 0, _explain(rendered)
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()}
+    tag = engine.tag()
+    other = ("--cmd", "python -c 'print(42)'")
+    built = engine.wheelhouse("build", "--offline", "-t", tag, *target, *_image_args(engine), *other, cwd=tmp_path)
+    assert built.returncode == 0, _explain(built)
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()} == before
+    check = engine.wheelhouse("render", "--check", *target, "--base-image", engine.base_image, cwd=tmp_path)
+    assert check.returncode == 0, _explain(check)
+    # The image is the one this build rendered (a temporary Dockerfile), not the one in the directory.
+    assert engine.run_app(tag).stdout.strip() == "42"
