@@ -290,3 +290,16 @@ def test_a_binary_built_here_is_judged_by_the_glibc_it_really_needs(tmp_path: Pa
     assert unfit.targets == (old.name,)
     assert "manylinux_2_14" in unfit.reason
     assert [p.name for p in store.root.glob("*.whl")] == [wheel.filename]
+
+
+def test_a_linked_builds_folder_is_never_followed(tmp_path: Path) -> None:
+    store = Store(tmp_path / "wheels")
+    build = kept_sdist(store, "tiny-pkg", "1.0", extra_files={"PKG-INFO": static_pkg_info("tiny-pkg", "1.0")})
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (store.meta_dir / "builds").symlink_to(elsewhere, target_is_directory=True)
+    [outcome] = build_sdists([build], store, options=NO_ISOLATION, runner=CountingRunner())
+    [failure] = outcome.failures
+    assert "symbolic link" in failure.reason
+    assert list(elsewhere.iterdir()) == []
+    assert not list(store.root.glob("*.whl"))

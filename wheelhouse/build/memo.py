@@ -9,7 +9,8 @@ stage has yet to commit) or the failure (its reason, log and last lines). ``--re
 failures.
 
 Contract: everything lives in ``wheels/.wheelhouse/builds/`` (``<sha256>.json`` and ``<sha256>/<wheel>``), is
-written atomically, and is only a cache: an entry that cannot be read, or whose wheel is gone, is as if it were
+written atomically, never through a symbolic link (a linked ``builds`` is refused, as every state entry is), and
+is only a cache: an entry that cannot be read, or whose wheel is gone, is as if it were
 not there, and the build runs again. Thread-safe.
 """
 
@@ -25,7 +26,7 @@ from pathlib import Path
 from packaging.tags import Tag, parse_tag
 
 from wheelhouse.store.folder import Store
-from wheelhouse.store.fs import atomic_write
+from wheelhouse.store.fs import atomic_write, real_dir
 
 __all__ = ["BuildMemo", "Remembered"]
 
@@ -60,6 +61,8 @@ class BuildMemo:
         return self.root / f"{sha256}.json"
 
     def _read(self, sha256: str) -> dict[str, Remembered]:
+        if self.root.is_symlink():
+            return {}  # never followed: Store.check_state refuses it before anything is written
         try:
             data = json.loads(self._file(sha256).read_bytes())
             if data.get("version") != _VERSION:
@@ -92,9 +95,9 @@ class BuildMemo:
     def remember(self, sha256: str, place: str, entry: Remembered, wheel: Path | None = None) -> None:
         """Record ``entry``; ``wheel`` (the built file) is copied aside until the folder holds it."""
         with self._lock:
+            real_dir(self.root)
             if wheel is not None:
-                kept = self.root / sha256 / wheel.name
-                kept.parent.mkdir(parents=True, exist_ok=True)
+                kept = real_dir(self.root / sha256) / wheel.name
                 if wheel.resolve() != kept.resolve():
                     shutil.copyfile(wheel, kept)
             places = self._read(sha256)
@@ -108,12 +111,13 @@ class BuildMemo:
             places = self._read(sha256)
             if places.pop(place, None) is None:
                 return
+            real_dir(self.root)
             body = {"version": _VERSION, "places": {k: asdict(v) for k, v in sorted(places.items())}}
             atomic_write(self._file(sha256), (json.dumps(body, indent=1) + "\n").encode())
 
     def wheel_path(self, sha256: str, entry: Remembered) -> Path | None:
         """The remembered wheel's file: the copy kept aside, else the one in the folder, else None."""
-        if entry.wheel is None or "/" in entry.wheel or entry.wheel.startswith("."):
+        if entry.wheel is None or "/" in entry.wheel or entry.wheel.startswith(".") or self.root.is_symlink():
             return None
         for candidate in (self.root / sha256 / entry.wheel, self.store.root / entry.wheel):
             if candidate.is_file() and not candidate.is_symlink():
@@ -122,6 +126,8 @@ class BuildMemo:
 
     def drop_copy(self, sha256: str, wheel: str) -> None:
         """The folder holds ``wheel`` now: the copy kept aside is not needed."""
+        if self.root.is_symlink() or (self.root / sha256).is_symlink():
+            return
         with contextlib.suppress(OSError):
             (self.root / sha256 / wheel).unlink()
         with contextlib.suppress(OSError):

@@ -61,7 +61,7 @@ __all__ = [
 
 META_DIR = ".wheelhouse"
 # wheelhouse's own files and folders inside META_DIR: none of them is ever followed through a symbolic link.
-STATE_ENTRIES = ("lock", "manifest.json", "tmp", "quarantine", "sdists", "logs", "index")
+STATE_ENTRIES = ("lock", "manifest.json", "tmp", "quarantine", "sdists", "logs", "index", "builds")
 
 
 @dataclass(frozen=True)
