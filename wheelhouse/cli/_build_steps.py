@@ -228,8 +228,9 @@ def _place_rendering(
         return dockerfile
     differing = set(differences(result, context))
     present = {name for name in result.files if (context / name).exists()}
-    # Several targets: a Dockerfile here can serve only one of them, so only the shared .dockerignore is written.
-    skip = [name for name in result.files if name in present or (several and name != DOCKERIGNORE)]
+    # Several targets: a file here could serve only one of them (the .dockerignore lets through one target's
+    # wheels, and the classic builder would apply it to every build), so nothing is written.
+    skip = [name for name in result.files if name in present or several]
     _report_written(state, write_rendered(result, context, force=force, skip=skip), to_stderr=True)
     own_ignore = DOCKERIGNORE in present and not is_generated(_text(context / DOCKERIGNORE))
     ignore_differs = DOCKERIGNORE in differing and DOCKERIGNORE in present and not own_ignore
