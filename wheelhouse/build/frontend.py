@@ -173,7 +173,14 @@ def _environment(
     timeout: float | None,
 ) -> Path | None:
     """The shared folder with ``requires`` installed for ``python``, installing it when missing or old."""
-    key = hashlib.sha256(json.dumps([python, sorted(requires)]).encode()).hexdigest()[:24]
+    # The interpreter's file, not only its path: an upgraded Python at the same path gets a fresh environment
+    # (build requirements may carry compiled parts for one Python only).
+    real = os.path.realpath(python)
+    try:
+        identity = [real, os.stat(real).st_mtime_ns]
+    except OSError:
+        identity = [real, 0]
+    key = hashlib.sha256(json.dumps([identity, sorted(requires)]).encode()).hexdigest()[:24]
     target = cache / key
     with _env_locks_guard:
         lock = _env_locks.setdefault(key, threading.Lock())
