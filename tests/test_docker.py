@@ -626,6 +626,21 @@ def test_the_offline_dockerfile_builds_with_the_classic_builder(tmp_path: Path, 
     assert built.returncode == 0, _explain(built)
     assert "Sending build context to Docker daemon" in built.stdout  # the classic builder's own output
     assert engine.run_app(tag).stdout.strip() == "alpha 1.0 beta 2.1"
+    # A direct classic build leaves its install stage as an untagged image of the shared engine: remove it.
+    stage = engine.docker(
+        "build",
+        "-q",
+        "--network=none",
+        "-f",
+        "Dockerfile.offline",
+        "--target",
+        "install",
+        ".",
+        cwd=tmp_path,
+        env=classic,
+    )
+    if stage.returncode == 0 and stage.stdout.strip():
+        engine.docker("image", "rm", stage.stdout.strip().splitlines()[-1])
 
 
 @pytest.mark.docker
