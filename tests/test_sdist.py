@@ -858,3 +858,20 @@ def test_build_requirements_the_folder_holds_are_installed_from_it_alone(
     assert code == 0, out + err
     assert (project / "wheels" / "other_pkg-1.0-py3-none-any.whl").is_file()
     assert not index.requests.to("/simple/setuptools/")
+
+
+def test_metadata_for_a_target_of_another_python_is_learnt_by_building_with_that_python(
+    cli: Cli, project: Path, index: IndexServer
+) -> None:
+    other = _other_python()
+    if other is None:
+        pytest.skip("no CPython of another minor version is installed on this machine (python3.X, pyenv or uv)")
+    index.add_sdist("cext-pkg", "2.0", setup_py=BINARY_SETUP_PY)  # PKG-INFO 2.1: the backend must run
+    code, out, err = _download(cli, index, "cext-pkg", "--target", "host", "--python", other)
+    assert code == 0, out + err
+    logs = project / "wheels" / ".wheelhouse" / "logs"
+    # One build, by the target's Python, for the metadata; the build stage took its wheel.
+    assert sorted(p.name for p in logs.iterdir()) == ["cext_pkg-2.0.metadata.log"]
+    assert f"python{other} -m pip wheel" in (logs / "cext_pkg-2.0.metadata.log").read_text()
+    cp = "cp" + other.replace(".", "")
+    assert root_files(project / "wheels")[0].startswith(f"cext_pkg-2.0-{cp}-{cp}-manylinux_")

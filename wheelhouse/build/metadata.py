@@ -28,16 +28,18 @@ from packaging.utils import NormalizedName, canonicalize_name, parse_wheel_filen
 from wheelhouse._proc import Runner, RunResult, subprocess_runner
 from wheelhouse.build.archive import same_release, sdist_stem, static_metadata
 from wheelhouse.build.frontend import build_here
+from wheelhouse.build.interpreters import find_interpreter
 from wheelhouse.build.logs import log_tail, start_log
 from wheelhouse.build.memo import BuildMemo, Remembered
 from wheelhouse.build.model import BuildFailure, BuildOptions
 from wheelhouse.build.pip_options import default_cache_dir, folder_links, pip_environment
-from wheelhouse.build.plan import Place, this_machine
+from wheelhouse.build.plan import Place, host_incompatibility, this_machine
 from wheelhouse.dists import CoreMetadata, DistFile, Finder
 from wheelhouse.errors import StoreError, WheelhouseError
 from wheelhouse.store.folder import Store
 from wheelhouse.store.fs import file_sha256
 from wheelhouse.store.metadata import read_wheel_metadata
+from wheelhouse.targets import Target
 
 if TYPE_CHECKING:
     from wheelhouse.index.config import IndexConfig
@@ -59,6 +61,7 @@ class SdistMetadata:
         *,
         runner: Runner = subprocess_runner,
         build_wheels: bool = False,
+        targets: Sequence[Target] = (),
     ) -> None:
         self.store = store
         self.config = config
@@ -69,6 +72,8 @@ class SdistMetadata:
         # and with --build-in docker (no wheel built here is used).
         self.build_wheels = build_wheels and self.options.build_in != "docker"
         self.memo = BuildMemo(store)
+        self.targets = tuple(targets)
+        self._place: Place | None = None
         self.failures: dict[str, BuildFailure] = {}
         self.built: set[str] = set()  # sdists a build ran for in this run (not remembered from an earlier one)
         self._cache: dict[str, CoreMetadata] = {}
@@ -196,9 +201,25 @@ class SdistMetadata:
             return
         # Static metadata answered the resolver at once; the wheel is built now all the same (a dynamic one was
         # built for its metadata, and the memo answers this call).
-        log = self.store.meta_dir / "logs" / f"{sdist_stem(dist.filename)}.{Place().label}.log"
+        log = self.store.meta_dir / "logs" / f"{sdist_stem(dist.filename)}.{self.place().label}.log"
         with contextlib.suppress(OSError, ValueError, WheelhouseError):
             self._build(path, dist, log, record_failure=False)
+
+    def place(self) -> Place:
+        """Where builds for metadata run: this machine with the interpreter of a target that can use the result
+        (wheelhouse's own when a target runs its Python, else the first target's Python found here)."""
+        with self._lock:
+            if self._place is None:
+                self._place = Place()
+                host = this_machine()
+                fitting = [t for t in self.targets if host_incompatibility(t, host, any_python=True) is None]
+                if fitting and not any(t.python_version == tuple(sys.version_info[:2]) for t in fitting):
+                    for target in fitting:
+                        found = find_interpreter(target, self.runner, os.environ)
+                        if found is not None:
+                            self._place = Place(python=found.path, python_version=found.version)
+                            break
+            return self._place
 
     def finish(self, needed: Collection[str]) -> None:
         """Drop the builds ahead that have not started and that the plan does not need; wait for the others."""
@@ -213,7 +234,8 @@ class SdistMetadata:
     def _build(self, path: Path, dist: DistFile, log: Path, *, record_failure: bool) -> CoreMetadata | None:
         """The metadata of the wheel built here from ``path`` (remembered for the build stage), or None."""
         sha256 = file_sha256(path)
-        key = Place().memo_key(this_machine())
+        place = self.place()
+        key = place.memo_key(this_machine())
         remembered = self.memo.get(sha256, key)
         if remembered is not None:
             if remembered.failure is None:
@@ -225,7 +247,7 @@ class SdistMetadata:
                         pass
             elif not self.options.retry_failed or dist.filename in self.built:
                 if record_failure:
-                    reason = f"{remembered.failure} on this machine"
+                    reason = f"{remembered.failure} {place}"
                     if dist.filename not in self.built:
                         reason += " in an earlier run, and is not tried again until --retry-builds"
                     self.failures[dist.filename] = BuildFailure("failed", (), reason, remembered.log, remembered.tail)
@@ -233,14 +255,14 @@ class SdistMetadata:
         flags = ["wheel", "--no-deps", "--ignore-requires-python"]
         if not self.options.isolation:
             flags.append("--no-build-isolation")
-        pip = [sys.executable, "-m", "pip"]
+        pip = [place.python or sys.executable, "-m", "pip"]
         command = shlex.join([*pip, *flags, "--wheel-dir", str(self.store.root), str(path)])
         with self._lock:
             self.built.add(dist.filename)
         with tempfile.TemporaryDirectory(prefix="wheelhouse-metadata-") as work:
             argv = [*pip, *flags, "--wheel-dir", work, str(path)]
             why = "for its metadata" if record_failure else "ahead of the build stage"
-            start_log(log, argv, f"building {dist.filename} on this machine, {why}")
+            start_log(log, argv, f"building {dist.filename} {place}, {why}")
             cache_dir = self.options.cache_dir or default_cache_dir()
             env = pip_environment(self.config, cache_dir=cache_dir, find_links=folder_links(self.store.root))
             result = build_here(
@@ -276,7 +298,7 @@ class SdistMetadata:
         tail = log_tail(log)
         self.memo.remember(sha256, key, Remembered(command, str(log), failure=problem, tail=tail))
         if record_failure:
-            reason = f"{problem or 'the build failed'} on this machine"
+            reason = f"{problem or 'the build failed'} {place}"
             self.failures[dist.filename] = BuildFailure("failed", (), reason, str(log), tail)
         return None
 

@@ -147,7 +147,9 @@ def plan_download(
     local = StoreFinder(base)
     remote = IndexFinder(client, targets)
     build_options = dataclasses.replace(options.build, jobs=options.jobs)
-    sdists = SdistMetadata(store, client.config, build_options, runner=runner, build_wheels=build_for_metadata)
+    sdists = SdistMetadata(
+        store, client.config, build_options, runner=runner, build_wheels=build_for_metadata, targets=targets
+    )
 
     def fetch_sdist(dist: DistFile, dest: Path) -> str:
         return client.download(remote.remote_file(dist), dest)
