@@ -110,8 +110,10 @@ class _OnePass:
         """resolvelib's ``_add_to_criteria``: record ``req`` and check it leaves some candidate."""
         identifier = req.identifier
         criterion = self.criteria.get(identifier)
+        fresh = criterion is None
         if criterion is None:
             criterion = self.criteria[identifier] = _Criterion()
+        before = (criterion.pinned, criterion.top)
         criterion.information.append(RequirementInformation(req, parent))
         criterion.pinned = criterion.pinned or req.pinned_version is not None
         criterion.top = criterion.top or parent is None
@@ -119,18 +121,20 @@ class _OnePass:
         if req.extras:
             plain = self.criteria.get(req.name)
             criterion.plain_seen = len(plain.information) if plain is not None else 0
+        checked = criterion.names_file or not self.plain(req.name)
         pin = self.mapping.get(identifier)
         if pin is not None:
             # A pinned project stays pinned while it meets every new requirement (resolvelib would otherwise
             # choose it again, which is not one pass).
             if not self.provider.is_satisfied_by(req, pin):
                 raise _GiveUp
-            if not self.plain(identifier):
+            if checked:
                 self.first_candidate(identifier, criterion)
             return
-        if not self.plain(identifier):
+        if checked:
             self.first_candidate(identifier, criterion)
-        heapq.heappush(self.heap, (self.preference(identifier, criterion), identifier))
+        if fresh or before != (criterion.pinned, criterion.top):
+            heapq.heappush(self.heap, (self.preference(identifier, criterion), identifier))
 
     def pin(self, identifier: str, criterion: _Criterion) -> None:
         """resolvelib's ``_attempt_to_pin_criterion`` when its first candidate is accepted."""
@@ -157,17 +161,16 @@ class _OnePass:
             raise _GiveUp
         return found
 
-    def plain(self, identifier: str) -> bool:
-        """Whether adding a requirement can only remove candidates of ``identifier`` (see the module's contract)."""
-        name = base_name(identifier)
+    def plain(self, name: NormalizedName) -> bool:
+        """Whether adding a specifier can only remove candidates of ``name`` (see the module's contract); a
+        requirement naming a file is checked apart (``_Criterion.names_file``)."""
         known = self._plain.get(name)
         if known is None:
             files = self.provider.files(0, name)
             known = all(d.yanked is None and not d.version.is_prerelease for d in files)
             known = known and not any(c.wheel_file for c in self.provider.constraints.get(name, ()))
             self._plain[name] = known
-        criterion = self.criteria.get(identifier)
-        return known and (criterion is None or not criterion.names_file)
+        return known
 
 
 class _Lists(Mapping[str, Iterator[Any]]):

@@ -70,7 +70,14 @@ def file_key(st: os.stat_result) -> dict[str, Any]:
 
 def is_fresh(entry: object, st: os.stat_result) -> TypeGuard[dict[str, Any]]:
     """Whether a (validated) ``files`` entry describes the file whose stat is ``st``."""
-    return isinstance(entry, dict) and all(entry.get(k) == v for k, v in file_key(st).items())
+    # file_key(st), compared field by field without building it: this runs for every file of the folder.
+    return (
+        isinstance(entry, dict)
+        and entry.get("size") == st.st_size
+        and entry.get("mtime_ns") == st.st_mtime_ns
+        and entry.get("ino") == st.st_ino
+        and entry.get("ctime_ns") == st.st_ctime_ns
+    )
 
 
 def metadata_of(entry: dict[str, Any]) -> CoreMetadata:
