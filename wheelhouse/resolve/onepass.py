@@ -66,10 +66,13 @@ class _GiveUp(Exception):
 
 def resolve_one_pass(provider: Provider, roots: Sequence[Req], max_rounds: int) -> OnePassResult | None:
     """resolvelib's result for ``roots`` when it would never reject a candidate, else None."""
+    provider.remember_candidates = False
     try:
         return _OnePass(provider, max_rounds).run(roots)
     except _GiveUp:
         return None
+    finally:
+        provider.remember_candidates = True
 
 
 class _OnePass:

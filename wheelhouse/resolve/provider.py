@@ -171,7 +171,9 @@ class Provider(AbstractProvider["Req", "Candidate", str]):
         # Files ruled out by what their own metadata says (see _UNUSABLE), by (location, filename): the reason,
         # and the Requires-Python that did it when that was the cause.
         self._unusable: dict[tuple[str, str], tuple[str, str | None]] = {}
-        # resolvelib asks for the same candidates many times while it works; the answers never change.
+        # resolvelib asks for the same candidates many times while it works; the answers never change. One pass
+        # asks once per project, and turns the memo off (hashing every requirement on a project costs more).
+        self.remember_candidates = True
         self._acceptable_memo: dict[
             tuple[int, NormalizedName, str, tuple[Req, ...]], list[tuple[Version, DistFile]]
         ] = {}
@@ -493,6 +495,8 @@ class Provider(AbstractProvider["Req", "Candidate", str]):
         self, tier: int, name: NormalizedName, reqs: Sequence[Req], *, kind: str = "wheel"
     ) -> list[tuple[Version, DistFile]]:
         """(version, best file of ``kind``) pairs from one tier that meet every requirement, newest first."""
+        if not self.remember_candidates:
+            return self._compute_acceptable(tier, name, reqs, kind)
         key = (tier, name, kind, tuple(reqs))
         memo = self._acceptable_memo.get(key)
         if memo is None:
