@@ -2,14 +2,17 @@
 
 The apps: the generated one (the benchmark index's requirements, a one-file app that imports them) and a
 data-science one (numpy, pandas, scikit-learn: wheels fetched once into a bench cache from the configured
-package index with ``wheelhouse download --with-uv``, never in the tests). Each is built with three designs:
+package index with ``wheelhouse download --with-uv``, never in the tests). Each is built with five designs:
 
 * **plain**: a Dockerfile that runs ``pip install -r requirements.txt`` against a local index on loopback
   (``docker build --network=host``, ``PIP_INDEX_URL``) - layer caching only;
 * **cached**: ``Dockerfile.cached`` as ``wheelhouse render`` writes it, with wheels/ and the same index - pip's
   cache in a BuildKit cache mount, the folder first;
-* **offline**: ``Dockerfile.offline`` as ``wheelhouse render`` writes it (BuildKit: wheels mounted, uv from the
-  folder, the virtualenv in a cache mount), built with ``--network=none``.
+* **classic**: ``Dockerfile.offline`` as ``wheelhouse render --classic`` writes it (wheels copied into an install
+  stage, pip, the virtualenv copied into the final stage), built with ``--network=none``;
+* **offline-pip** and **offline**: ``Dockerfile.offline`` as ``wheelhouse render`` writes it for BuildKit (wheels
+  mounted), without a uv wheel in the folder (pip) and with one (uv, the virtualenv in a cache mount), built with
+  ``--network=none``.
 
 For each: the first build (``--no-cache``, and cache mounts of its own), then a rebuild after a one-line change
 to requirements.txt, the build context Docker transferred, and the image size; every image runs its app with
