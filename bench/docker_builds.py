@@ -166,6 +166,20 @@ def _data_app(ctx: Context, bench: Bench, wheels: list[Path]) -> dict[str, Resul
         return bench.app(data)
 
 
+def _with_nonce(dockerfile: str, nonce: str) -> str:
+    """``dockerfile`` with a shell comment naming ``nonce`` at the end of every RUN: the build cache records of
+    its steps then say which run made them, so the cleanup finds them (it changes nothing the shell runs)."""
+    out: list[str] = []
+    in_run = False
+    for line in dockerfile.splitlines():
+        in_run = in_run or line.startswith("RUN ")
+        if in_run and not line.endswith("\\"):
+            line = f"{line} # bench {nonce}"
+            in_run = False
+        out.append(line)
+    return "\n".join(out) + "\n"
+
+
 def _context_bytes(root: Path) -> float:
     """The bytes of the build context: what the .dockerignore lets through (the rendered designs), else the
     whole directory (the plain design's requirements, app and Dockerfile). BuildKit's own transfer log counts
@@ -300,7 +314,7 @@ class Bench:
             text = path.read_text()
             for old, new in _CACHE_MOUNTS:
                 text = text.replace(old, new.format(nonce=nonce))
-            path.write_text(text)
+            path.write_text(_with_nonce(text, nonce))
 
     def build(self, root: Path, design: str, tag: str, index_url: str, *, no_cache: bool) -> float:
         """One build's wall time."""
@@ -326,7 +340,17 @@ class Bench:
             records = json.loads(listed.stdout or "[]") or []
         except json.JSONDecodeError:
             records = []
-        ids = [r["ID"] for r in records if any(n in str(r.get("Description", "")) for n in self.nonces)]
+        mine = {r["ID"] for r in records if any(n in str(r.get("Description", "")) for n in self.nonces)}
+        # A record built on top of one of ours (the app's COPY after the install) is ours too, and a parent
+        # cannot be pruned while its children stay.
+        grown = True
+        while grown:
+            grown = False
+            for record in records:
+                if record["ID"] not in mine and record.get("Parent") in mine:
+                    mine.add(record["ID"])
+                    grown = True
+        ids = sorted(mine)
         for start in range(0, len(ids), 50):
             chunk = "|".join(re.escape(i) for i in ids[start : start + 50])
             run([self.client, "builder", "prune", "-f", "--filter", f"id=^({chunk})$"], env=self.env)
