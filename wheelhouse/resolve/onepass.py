@@ -32,7 +32,8 @@ from typing import Any
 from packaging.utils import NormalizedName
 from resolvelib.structs import RequirementInformation
 
-from wheelhouse.resolve.provider import Candidate, Provider, Req, base_name
+from wheelhouse.resolve.provider import Provider
+from wheelhouse.resolve.vocabulary import Candidate, Req, base_name
 
 __all__ = ["OnePassResult", "resolve_one_pass"]
 
@@ -85,7 +86,7 @@ class _OnePass:
         # its preference improved (a newer entry then sorts first).
         self.heap: list[tuple[tuple[bool, bool, bool, str], str]] = []
         self._plain: dict[NormalizedName, bool] = {}
-        self._unusable_seen = len(provider.unusable_files)
+        self._unusable_seen = len(provider.rules.unusable_files)
 
     def run(self, roots: Sequence[Req]) -> OnePassResult:
         for req in roots:
@@ -143,7 +144,7 @@ class _OnePass:
         """resolvelib's ``_attempt_to_pin_criterion`` when its first candidate is accepted."""
         candidate = self.first_candidate(identifier, criterion)
         dependencies = self.provider.get_dependencies(candidate)
-        if len(self.provider.unusable_files) != self._unusable_seen or any(r.unusable for r in dependencies):
+        if len(self.provider.rules.unusable_files) != self._unusable_seen or any(r.unusable for r in dependencies):
             # The candidate's own metadata ruled it out: resolvelib tries the next one.
             raise _GiveUp
         self.mapping[identifier] = candidate

@@ -30,16 +30,10 @@ from resolvelib.resolvers import ResolutionError, ResolutionImpossible, Resoluti
 
 from wheelhouse.dists import DistFile, Finder
 from wheelhouse.requirements import RequirementSet
+from wheelhouse.resolve.file_rules import explain_tags
 from wheelhouse.resolve.onepass import resolve_one_pass
-from wheelhouse.resolve.provider import (
-    Candidate,
-    FormatControl,
-    Provider,
-    Req,
-    ResolveReporter,
-    explain_tags,
-    parse_format_control,
-)
+from wheelhouse.resolve.provider import FormatControl, Provider, ResolveReporter, parse_format_control
+from wheelhouse.resolve.vocabulary import Candidate, Req
 from wheelhouse.targets import Target
 
 __all__ = [
@@ -178,11 +172,13 @@ def resolve(
     pre = pre or requirements.pre
     env_provider = Provider(target, finders, pre=pre)
     roots = [
-        Req.top_level(line) for line in requirements.requirements if env_provider.marker_holds(line.requirement.marker)
+        Req.top_level(line)
+        for line in requirements.requirements
+        if env_provider.rules.marker_holds(line.requirement.marker)
     ]
     constraints: dict[NormalizedName, list[Req]] = {}
     for line in requirements.constraints:
-        if env_provider.marker_holds(line.requirement.marker):
+        if env_provider.rules.marker_holds(line.requirement.marker):
             c = Req.top_level(line)
             constraints.setdefault(c.name, []).append(c)
 
@@ -323,13 +319,13 @@ def _explain(provider: Provider, name: NormalizedName, reqs: Sequence[Req], chai
     # Per file the requirement allows: the Requires-Python that excludes it, "yanked", or None (anything else).
     in_range_causes: list[str | None] = []
     for dist in sorted(files, key=lambda d: (d.version, d.filename), reverse=True):
-        reason = provider.file_rejection(dist)
+        reason = provider.rules.file_rejection(dist)
         in_range = spec.contains(dist.version, prereleases=True)
-        cause = provider.excluding_requires_python(dist)
+        cause = provider.rules.excluding_requires_python(dist)
         if cause is not None:
             if dist.kind == "sdist":
                 # Building would not help a source distribution for another Python: that is its reason.
-                reason = provider.python_reason(cause)
+                reason = provider.rules.python_reason(cause)
         elif dist.yanked is not None and dist.version not in pinned and (reason is None or dist.kind == "sdist"):
             reason = f"yanked{': ' + dist.yanked if dist.yanked else ''} (only used when pinned with ==)"
             cause = _YANKED

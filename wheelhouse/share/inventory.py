@@ -165,7 +165,7 @@ def _matches_project(name: NormalizedName, patterns: Sequence[str]) -> bool:
 
 def installable(dist: DistFile, target: Target) -> bool:
     """Whether ``target`` can install ``dist`` (tags and Requires-Python), by the resolver's own rule."""
-    return Provider(target, []).file_rejection(dist) is None
+    return Provider(target, []).rules.file_rejection(dist) is None
 
 
 def list_wheels(store: Store, *, projects: Sequence[str] = (), targets: Sequence[Target] = ()) -> Inventory:
