@@ -1,8 +1,10 @@
 """Resolve a requirement set for one target over one or more finders, with resolvelib; the results (pins, and
 gaps that say why, for which target, via which chain).
 
-All domain knowledge lives in :class:`~wheelhouse.resolve.provider.Provider`; resolvelib only searches; this
-module runs the search and explains what it could not find. Resolution runs in two passes:
+All domain knowledge lives in the provider (:class:`~wheelhouse.resolve.provider.Provider`, which lists and
+orders candidates, and its :class:`~wheelhouse.resolve.file_rules.FileRules`, which judge one file for the
+target); resolvelib only searches; this module runs the search and explains what it could not find.
+Resolution runs in two passes:
 
 1. *strict*: exactly pip's semantics (backtracking over real files). Success means the target is covered.
 2. *lenient*, only when strict fails: every project that has no acceptable file resolves to a placeholder, so
