@@ -302,10 +302,10 @@ def _values(options: RenderOptions, command: str) -> dict[str, str]:
     if options.lock:
         # pip checks every file of a pylock.toml against the hashes it lists; --require-hashes refuses any
         # requirement that would arrive without one.
-        install = f"--require-hashes -r {_shell_word(options.lock)}"
+        install = f"--require-hashes -r {shlex.quote(options.lock)}"
     else:
-        parts = [f"-r {_shell_word(p)}" for p in options.requirements]
-        parts += [f"-c {_shell_word(p)}" for p in options.constraints]
+        parts = [f"-r {shlex.quote(p)}" for p in options.requirements]
+        parts += [f"-c {shlex.quote(p)}" for p in options.constraints]
         install = " ".join(parts)
     app_lines: list[str] = []
     if options.app_dir:
@@ -412,7 +412,7 @@ def _pip_for_lock(options: RenderOptions, *, offline: bool, mount: bool = False)
     index = "--no-index " if offline else ""
     command = (
         f"{VENV}/bin/python -m pip install --no-cache-dir --disable-pip-version-check \\\n"
-        f"        {index}--find-links={options.wheels} --only-binary=:all: {_shell_word(PYLOCK_PIP)}"
+        f"        {index}--find-links={options.wheels} --only-binary=:all: {shlex.quote(PYLOCK_PIP)}"
     )
     if offline:
         return command + " \\\n    && "
@@ -489,10 +489,6 @@ def _copy(source: str, dest: str) -> str:
     if any(c.isspace() for c in source + dest):
         return f"COPY {json.dumps([source, dest])}"
     return f"COPY {source} {dest}"
-
-
-def _shell_word(text: str) -> str:
-    return shlex.quote(text)
 
 
 def _ignore_pattern(path: str) -> str:
