@@ -22,6 +22,7 @@ import pytest
 
 from tests.conftest import Cli, run_wheelhouse
 from tests.support import docker_env
+from tests.support.index_server import IndexServer
 from tests.support.wheels import make_wheel, write_wheel
 from wheelhouse.docker.buildkit import VENV_CACHE, venv_cache_id
 from wheelhouse.docker.context import context_size, find_uv_wheel, uv_data_dir, with_uv
@@ -490,3 +491,21 @@ def test_the_cached_dockerfile_builds_from_the_folder_without_the_index(tmp_path
     assert "Looking in links: wheels" in output
     assert "Looking in indexes" not in output
     assert_image_is_clean(engine, tag)
+
+
+def test_download_with_uv_fetches_uv_for_each_target_and_render_then_installs_with_it(
+    project: Path, cli: Cli, index_server: IndexServer
+) -> None:
+    index_server.add_wheel("alpha", "1.0")
+    for platform in ("manylinux_2_17_x86_64.manylinux2014_x86_64", "manylinux_2_17_aarch64.manylinux2014_aarch64"):
+        index_server.add_wheel("uv", "0.13.9", tag=f"py3-none-{platform}")
+    (project / "requirements.txt").write_text("alpha\n")
+    args = ["download", "--index-url", index_server.index_url, "--python", "3.11"]
+    without = cli(*args, "--target", "linux/amd64")
+    assert without.exit_code == 0, without.output
+    assert not list((project / "wheels").glob("uv-*"))
+    fetched = cli(*args, "--target", "linux/amd64", "--target", "linux/arm64", "--with-uv")
+    assert fetched.exit_code == 0, fetched.output
+    assert sorted(p.name for p in (project / "wheels").glob("uv-*")) == [UV_ARM64, UV_AMD64]
+    assert cli("render", *TARGET_ARGS).exit_code == 0
+    assert f"source=wheels/{UV_AMD64}" in (project / DOCKERFILE_OFFLINE).read_text()
