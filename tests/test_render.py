@@ -132,6 +132,7 @@ def test_layers_are_ordered_so_that_a_requirements_change_reruns_only_the_instal
         # The app is copied in the final stage, after the virtualenv, so an app change does not re-install.
         assert final.index("COPY --from=install /opt/venv /opt/venv") < final.index("COPY app/ ./"), name
 
+
 def test_run_network_none_is_opt_in() -> None:
     default = render(options(classic=True)).files[DOCKERFILE_OFFLINE]
     assert "--network=none /opt/venv" not in default
@@ -208,7 +209,9 @@ def test_included_and_constraint_files_are_copied_where_the_includes_expect_them
 
 
 def test_paths_with_spaces_use_the_json_form() -> None:
-    steps = instructions(render(options(classic=True, requirements=("my reqs.txt",), app_dir="my app")).files[DOCKERFILE_OFFLINE])
+    steps = instructions(
+        render(options(classic=True, requirements=("my reqs.txt",), app_dir="my app")).files[DOCKERFILE_OFFLINE]
+    )
     assert 'COPY ["my reqs.txt", "my reqs.txt"]' in steps
     assert 'COPY ["my app/", "./"]' in steps
     assert "-r 'my reqs.txt'" in next(s for s in steps if "pip install" in s)
@@ -519,9 +522,10 @@ def test_render_copies_included_requirement_files(project: Path, cli: Cli) -> No
     (project / "reqs" / "base.txt").write_text("alpha==1.0\n")
     (project / "requirements.txt").write_text("-r reqs/base.txt\n")
     assert cli("render", "--target", "linux/amd64", "--python", "3.11").exit_code == 0
-    assert "--mount=type=bind,source=reqs/base.txt,target=/tmp/wheelhouse/reqs/base.txt" in (
-        project / DOCKERFILE_OFFLINE
-    ).read_text()
+    assert (
+        "--mount=type=bind,source=reqs/base.txt,target=/tmp/wheelhouse/reqs/base.txt"
+        in (project / DOCKERFILE_OFFLINE).read_text()
+    )
     assert "COPY reqs/base.txt reqs/base.txt" in (project / DOCKERFILE_WHEELS).read_text()
     assert "!reqs/base.txt" in (project / DOCKERIGNORE).read_text()
 
