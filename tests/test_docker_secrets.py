@@ -174,16 +174,24 @@ def test_the_online_dockerfiles_read_the_index_from_the_secret_mount_for_one_com
     read = 'PIP_INDEX_URL="$(cat /run/secrets/pip_index_url)"'
     wheels = [line for line in _instructions(files[DOCKERFILE_WHEELS]) if "pip install" in line]
     assert len(wheels) == 1
-    assert wheels[0].startswith(f"RUN {mount} /opt/venv/bin/python -m pip install")
+    wheel_mount = "--mount=type=bind,source=wheels,target=/build/wheels"
+    assert wheels[0].startswith(f"RUN {wheel_mount} {mount} /opt/venv/bin/python -m pip install")
     # The folder-only attempt runs without the index; only the fallback that reaches the index reads the secret.
     folder_only, fallback = wheels[0].split(" || ")
     assert read not in folder_only
+    assert "--no-index" in folder_only
     assert f"&& {read} /opt/venv/bin/python -m pip install" in fallback
     cached = [line for line in _instructions(files[DOCKERFILE_CACHED]) if "pip install" in line]
-    assert cached == [
-        f"RUN --mount=type=cache,target=/root/.cache/pip {mount} {read} /opt/venv/bin/python -m pip install "
-        "--disable-pip-version-check --cache-dir=/root/.cache/pip --find-links=wheels -r requirements.txt"
-    ]
+    assert len(cached) == 1
+    assert cached[0].startswith(f"RUN --mount=type=cache,target=/root/.cache/pip {wheel_mount} {mount} ")
+    # Local first: the folder alone, then the index, whose URL only that second pip reads.
+    folder_only, fallback = cached[0].split(" || ")
+    assert read not in folder_only
+    assert "--no-index --find-links=wheels -r requirements.txt" in folder_only
+    assert (
+        f"&& {read} /opt/venv/bin/python -m pip install --disable-pip-version-check --cache-dir=/root/.cache/pip "
+        "--find-links=wheels -r requirements.txt" in fallback
+    )
     # The value is never declared where the image history would keep it: no ENV, and no ARG is given it.
     for name in (DOCKERFILE_WHEELS, DOCKERFILE_CACHED):
         assert not any(line.startswith("ENV PIP_INDEX_URL") for line in _instructions(files[name])), name

@@ -55,15 +55,27 @@ def _lock(cli: Cli, *target: str) -> None:
     assert result.exit_code == 0, result.output
 
 
+# Where the offline Dockerfile bind-mounts the build context's wheels and lock for its one install RUN.
+MOUNTS = "/tmp/wheelhouse/"
+
+
+def _in_context(dockerfile: str) -> str:
+    """The Dockerfile with the mount points of its install RUN written as paths of the build context."""
+    return dockerfile.replace(MOUNTS, "")
+
+
 def _run_steps(dockerfile: str) -> list[str]:
-    """The pip commands of the install stage's RUN instructions, continuations joined, ``&&`` split."""
+    """The pip commands of the install RUN instructions, continuations joined, ``&&`` split, mount options
+    dropped and mounted paths written as paths of the build context (where the test runs them)."""
     out: list[str] = []
     pending = ""
-    for line in dockerfile.splitlines():
-        if pending or (line.startswith("RUN ") and "-m pip install" in line):
+    for line in _in_context(dockerfile).splitlines():
+        if pending or line.startswith("RUN "):
             pending += line.rstrip("\\").strip() + " "
             if not line.endswith("\\"):
-                out += [part.strip() for part in pending.strip().removeprefix("RUN ").split(" && ")]
+                words = pending.strip().removeprefix("RUN ").split(" ")
+                command = " ".join(w for w in words if not w.startswith("--mount="))
+                out += [part.strip() for part in command.split(" && ") if "-m pip install" in part]
                 pending = ""
     return out
 
@@ -74,18 +86,18 @@ def test_render_installs_the_pylock_with_hashes_through_a_pip_that_reads_it(cli:
     result = cli("render", *TARGET)
     assert result.exit_code == 0, result.output
     offline = (project / DOCKERFILE_OFFLINE).read_text()
-    assert "COPY pylock.toml pylock.toml" in offline
+    assert f"--mount=type=bind,source=pylock.toml,target={MOUNTS}pylock.toml" in offline
     steps = _run_steps(offline)
     assert steps == [
         "/opt/venv/bin/python -m pip install --no-cache-dir --disable-pip-version-check --no-index "
         f"--find-links=wheels --only-binary=:all: '{PYLOCK_PIP}'",
-        "/opt/venv/bin/python -m pip install --no-cache-dir --disable-pip-version-check --no-index "
+        "/opt/venv/bin/python -m pip install --no-cache-dir --disable-pip-version-check --no-compile --no-index "
         "--find-links=wheels --only-binary=:all: --require-hashes -r pylock.toml",
     ]
     # The reproducing command needs no --lock: pylock.toml is found as requirements.lock is.
     assert "--lock" not in offline.splitlines()[1]
     # One RUN, so the network flags of the install (--run-network-none) cover the upgrade of pip too.
-    assert offline.count("RUN /opt/venv/bin/python -m pip install") == 1
+    assert sum(1 for line in offline.splitlines() if line.startswith("RUN --mount=type=bind,source=wheels")) == 1
     assert "!pylock.toml" in (project / DOCKERIGNORE).read_text().splitlines()
     wheels = (project / DOCKERFILE_WHEELS).read_text()
     assert f"--find-links=wheels --only-binary=:all: '{PYLOCK_PIP}'" in wheels
@@ -98,12 +110,12 @@ def test_requirements_lock_still_wins_over_a_pylock_beside_it(cli: Cli, project:
     _lock(cli, *TARGET)
     assert cli("lock", *TARGET).exit_code == 0
     assert cli("render", *TARGET).exit_code == 0
-    offline = (project / DOCKERFILE_OFFLINE).read_text()
+    offline = _in_context((project / DOCKERFILE_OFFLINE).read_text())
     assert "--require-hashes -r requirements.lock" in offline
     assert PYLOCK_PIP not in offline
     named = cli("render", *TARGET, "--lock", "pylock.toml")
     assert named.exit_code == 0, named.output
-    assert "--require-hashes -r pylock.toml" in (project / DOCKERFILE_OFFLINE).read_text()
+    assert "--require-hashes -r pylock.toml" in _in_context((project / DOCKERFILE_OFFLINE).read_text())
 
 
 def _header_command(path: Path) -> list[str]:
@@ -133,7 +145,7 @@ def test_the_header_command_reproduces_a_render_that_chose_its_lock(
     assert rendered.exit_code == 0, rendered.output
     offline = project / DOCKERFILE_OFFLINE
     first = {name: (project / name).read_text() for name in RENDERED_FILES}
-    assert installs in first[DOCKERFILE_OFFLINE]
+    assert installs in _in_context(first[DOCKERFILE_OFFLINE])
     command = _header_command(offline)
     assert " ".join(choice) in shlex.join(command)
     assert cli(*command, "--check").exit_code == 0
@@ -281,7 +293,7 @@ def test_the_offline_image_installs_the_pylock_with_no_network(tmp_path: Path, e
     tag = engine.tag()
     built = engine.wheelhouse("build", "--offline", "-t", tag, *engine.build_args(), "--", "--no-cache", cwd=tmp_path)
     assert built.returncode == 0, _explain(built)
-    assert "--require-hashes -r pylock.toml" in (tmp_path / DOCKERFILE_OFFLINE).read_text()
+    assert "--require-hashes -r pylock.toml" in _in_context((tmp_path / DOCKERFILE_OFFLINE).read_text())
     ran = engine.run_app(tag)
     assert ran.returncode == 0, _explain(ran)
     assert ran.stdout.strip() == "alpha 1.0 beta 2.1"
@@ -293,3 +305,20 @@ def test_the_offline_image_installs_the_pylock_with_no_network(tmp_path: Path, e
     tampered = engine.wheelhouse("build", "--offline", "-t", engine.tag(), *engine.build_args(), cwd=tmp_path)
     assert tampered.returncode == 1, _explain(tampered)
     assert "DO NOT MATCH THE HASHES" in tampered.stdout + tampered.stderr
+
+
+def test_the_context_of_a_pylock_render_carries_the_locked_wheels_and_the_pip_that_reads_them(
+    cli: Cli, project: Path
+) -> None:
+    """The pip the image needs for a pylock.toml is added to what the lock installs; it does not stand for it
+    (as a package named on the command line stands for the configured requirements)."""
+    make_app(project)
+    _pip_wheel(project / "wheels")
+    _lock(cli, *TARGET)
+    assert cli("render", *TARGET).exit_code == 0
+    let_through = [line for line in (project / DOCKERIGNORE).read_text().splitlines() if line.startswith("!")]
+    assert [line for line in let_through if line.startswith("!wheels/")] == [
+        "!wheels/alpha-1.0-py3-none-any.whl",
+        "!wheels/beta-2.1-py3-none-any.whl",
+        f"!wheels/{_pip_wheel(project / 'wheels').name}",
+    ]

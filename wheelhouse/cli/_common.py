@@ -295,18 +295,26 @@ def load_targets(settings: Settings) -> tuple[Target, ...]:
     return targets
 
 
-def load_inputs(settings: Settings, packages: Sequence[str], *, required: bool = True) -> RequirementSet:
-    """The requirement set named by -r/-c/PKG (any input format), the configuration, or the input found here."""
-    return _read_inputs(settings, packages, required=required).requirements
+def load_inputs(
+    settings: Settings, packages: Sequence[str], *, required: bool = True, replace_configured: bool = True
+) -> RequirementSet:
+    """The requirement set named by -r/-c/PKG (any input format), the configuration, or the input found here.
+
+    ``replace_configured=False`` adds ``packages`` to the files instead of letting them stand for the configured
+    ones: for a caller that adds what the image needs (the pip that reads a pylock.toml), not for a user's PKG.
+    """
+    return _read_inputs(settings, packages, required=required, replace_configured=replace_configured).requirements
 
 
-def _read_inputs(settings: Settings, packages: Sequence[str], *, required: bool = True) -> Inputs:
+def _read_inputs(
+    settings: Settings, packages: Sequence[str], *, required: bool = True, replace_configured: bool = True
+) -> Inputs:
     """:func:`load_inputs`, with the scopes of the lock files among the inputs (checked against the targets)."""
     from wheelhouse.inputs import Inputs, Selection, detect_format, find_default_input, load_inputs
     from wheelhouse.requirements import RequirementSet
 
     files = list(settings.requirements)
-    if packages and files and settings.sources.get("requirements") != "command line":
+    if replace_configured and packages and files and settings.sources.get("requirements") != "command line":
         # Packages named on the command line replace the configured requirements, as `-r FILE` does: `download
         # six` is about six alone. Configured constraints still apply.
         _log.info(f"using the packages named ({', '.join(packages)}) instead of the configured requirements")

@@ -206,7 +206,7 @@ def _install_inputs(
         # The lock is what pip installs, so it is also what must be covered; a pylock.toml also needs the pip
         # that reads it, upgraded from the folder when the image's own is older.
         extra = _pylock_extra(lock, target)
-        reqs = load_inputs(replace(settings, requirements=(lock,), constraints=()), extra)
+        reqs = load_inputs(replace(settings, requirements=(lock,), constraints=()), extra, replace_configured=False)
         top: tuple[str, ...] = ()
         constraints: tuple[str, ...] = ()
     else:
