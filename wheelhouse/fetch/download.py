@@ -35,7 +35,6 @@ from typing import TYPE_CHECKING
 
 from wheelhouse._proc import Runner as BuildRunner
 from wheelhouse._proc import subprocess_runner
-from wheelhouse.build.builder import build_sdists
 from wheelhouse.build.model import BuildOutcome
 from wheelhouse.errors import WheelhouseError
 from wheelhouse.fetch.ahead import VerifyAhead
@@ -134,8 +133,13 @@ def download(
             transfers.close()
         kept, keep_failed = _keep_sdists(plan.keep, store, client)
         failed = tuple(sorted((*failed, *keep_failed), key=lambda f: f.filename))
-        builds = (
-            build_sdists(
+        builds: tuple[BuildOutcome, ...] = ()
+        if plan.build:
+            # Imported only when there is something to build: the archive readers, the PEP 517 frontend and the
+            # container code are a large share of a download's imports, and most downloads build nothing.
+            from wheelhouse.build.builder import build_sdists
+
+            builds = build_sdists(
                 plan.build,
                 store,
                 config=client.config,
@@ -144,9 +148,6 @@ def download(
                 reporter=reporter,
                 sources=requirements.files,
             )
-            if plan.build
-            else ()
-        )
         _record_usage(plan, store, requirements.files, failed)
     final = store.scan()
     report = ahead.report(final, options.fix_args) if ahead is not None else None
