@@ -17,7 +17,7 @@ import sys
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
@@ -512,6 +512,10 @@ def test_build_verifies_the_lock_when_there_is_one(project: Path, cli: Cli, fake
 class Engine:
     """The private engine of scripts/docker-test-env.sh, with the images a test built removed afterwards."""
 
+    name = "app"  # the repository part of the tags this engine's tests build
+    docker_timeout: float = 300
+    wheelhouse_timeout: float = 600
+
     def __init__(self) -> None:
         self.client = docker_env.docker_client()
         self.env = docker_env.docker_env()
@@ -519,12 +523,12 @@ class Engine:
         self.tags: list[str] = []
 
     def tag(self) -> str:
-        tag = f"wheelhouse-test/app:{uuid.uuid4().hex[:12]}"
+        tag = f"wheelhouse-test/{self.name}:{uuid.uuid4().hex[:12]}"
         self.tags.append(tag)
         return tag
 
     def docker(
-        self, *args: str, cwd: Path | None = None, env: Mapping[str, str] | None = None, timeout: float = 300
+        self, *args: str, cwd: Path | None = None, env: Mapping[str, str] | None = None, timeout: float | None = None
     ) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [self.client, *args],
@@ -532,14 +536,14 @@ class Engine:
             env=dict(env or self.env),
             capture_output=True,
             text=True,
-            timeout=timeout,
+            timeout=timeout or self.docker_timeout,
             check=False,
         )
 
     def wheelhouse(
         self, *args: str, cwd: Path, env: Mapping[str, str] | None = None
     ) -> subprocess.CompletedProcess[str]:
-        return run_wheelhouse(*args, cwd=cwd, env=dict(env or self.env), timeout=600)
+        return run_wheelhouse(*args, cwd=cwd, env=dict(env or self.env), timeout=self.wheelhouse_timeout)
 
     def build_args(self) -> tuple[str, ...]:
         """Target, base image (with its Python declared) and client, as every test build passes them."""
@@ -553,16 +557,24 @@ class Engine:
             self.docker("image", "rm", "-f", *self.tags)
 
 
-@pytest.fixture
-def engine() -> Iterator[Engine]:
+E = TypeVar("E", bound=Engine)
+
+
+def running(kind: type[E]) -> Iterator[E]:
+    """An engine of ``kind`` for one test, or the test skipped with the reason none runs; its images go after."""
     ok, why = docker_env.docker_available()
     if not ok:
         pytest.skip(why)
-    found = Engine()
+    found = kind()
     try:
         yield found
     finally:
         found.cleanup()
+
+
+@pytest.fixture
+def engine() -> Iterator[Engine]:
+    yield from running(Engine)
 
 
 def _quiet(engine: Engine) -> dict[str, Any]:

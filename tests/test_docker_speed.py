@@ -15,15 +15,16 @@ import subprocess
 import sys
 import tarfile
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import Cli, run_wheelhouse
-from tests.support import docker_env
+from tests import test_docker as docker_test
+from tests.conftest import Cli
 from tests.support.index_server import IndexServer
 from tests.support.wheels import make_wheel, write_wheel
+from tests.test_docker import _explain
 from wheelhouse.docker.buildkit import VENV_CACHE, venv_cache_id
 from wheelhouse.docker.context import context_size, find_uv_wheel, uv_data_dir, with_uv
 from wheelhouse.docker.images import parse_base_image
@@ -238,60 +239,20 @@ def test_render_carries_only_the_targets_wheels_and_reports_the_context(project:
 # -- real images -------------------------------------------------------------------------------------------
 
 
-class Engine:
-    """The private engine of scripts/docker-test-env.sh; removes the images and the cache a test made."""
+class Engine(docker_test.Engine):
+    """The shared test engine, with the longer limits of builds that compile a virtualenv."""
 
-    def __init__(self) -> None:
-        self.client = docker_env.docker_client()
-        self.env = docker_env.docker_env()
-        self.base_image = docker_env.base_image()
-        self.tags: list[str] = []
-
-    def tag(self) -> str:
-        tag = f"wheelhouse-test/speed:{uuid.uuid4().hex[:12]}"
-        self.tags.append(tag)
-        return tag
-
-    def docker(
-        self, *args: str, cwd: Path | None = None, env: Mapping[str, str] | None = None, timeout: float = 600
-    ) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [self.client, *args],
-            cwd=cwd,
-            env=dict(env or self.env),
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
-
-    def wheelhouse(
-        self, *args: str, cwd: Path, env: Mapping[str, str] | None = None
-    ) -> subprocess.CompletedProcess[str]:
-        return run_wheelhouse(*args, cwd=cwd, env=dict(env or self.env), timeout=900)
+    name = "speed"
+    docker_timeout = 600
+    wheelhouse_timeout = 900
 
     def image_args(self) -> tuple[str, ...]:
         return (*TARGET_ARGS, "--base-image", self.base_image, "--base-python", "3.11")
 
-    def cleanup(self) -> None:
-        if self.tags:
-            self.docker("image", "rm", "-f", *self.tags)
-
 
 @pytest.fixture
 def engine() -> Iterator[Engine]:
-    ok, why = docker_env.docker_available()
-    if not ok:
-        pytest.skip(why)
-    found = Engine()
-    try:
-        yield found
-    finally:
-        found.cleanup()
-
-
-def _explain(proc: subprocess.CompletedProcess[str]) -> str:
-    return f"exit {proc.returncode}\n--- stdout\n{proc.stdout[-4000:]}\n--- stderr\n{proc.stderr[-4000:]}"
+    yield from docker_test.running(Engine)
 
 
 def _uv_binary() -> Path:

@@ -19,9 +19,8 @@ import pytest
 from packaging.version import Version
 
 from tests.conftest import Cli
-from tests.support import docker_env
 from tests.support.wheels import write_wheel
-from tests.test_docker import Engine, FakeDocker
+from tests.test_docker import Engine, FakeDocker, _explain, running
 from wheelhouse.docker.render import (
     DOCKERFILE_OFFLINE,
     DOCKERFILE_WHEELS,
@@ -268,18 +267,7 @@ def test_the_rendered_offline_install_runs_with_an_old_pip_and_enforces_hashes(
 
 @pytest.fixture
 def engine() -> Iterator[Engine]:
-    ok, why = docker_env.docker_available()
-    if not ok:
-        pytest.skip(why)
-    found = Engine()
-    try:
-        yield found
-    finally:
-        found.cleanup()
-
-
-def _explain(proc: subprocess.CompletedProcess[str]) -> str:
-    return f"exit {proc.returncode}\n--- stdout\n{proc.stdout[-4000:]}\n--- stderr\n{proc.stderr[-4000:]}"
+    yield from running(Engine)
 
 
 @pytest.mark.docker
