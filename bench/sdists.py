@@ -15,10 +15,8 @@ answer is known from the first run, so the re-run builds nothing.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import html
-import importlib.metadata
 import io
 import json
 import shutil
@@ -34,6 +32,7 @@ from packaging.utils import canonicalize_name, parse_wheel_filename
 from bench.harness import Row, Run, Timing, run
 from bench.lib import Context, side_by_side
 from bench.server import serve_in_process
+from bench.wheels import repack_installed
 
 # name -> (build style, dependencies); "cext" compiles a C extension when a compiler is present.
 PROJECTS: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -157,7 +156,7 @@ def _write_index(index: Path, projects: Path, names: list[str]) -> list[str]:
         sdist = _sdist(projects / name, name, style, deps, files)
         built.append(sdist.name)
         pages[name] = [_entry(sdist, None)]
-    wheel_name, data = _repack_installed("setuptools")
+    wheel_name, data = repack_installed("setuptools")
     (files / wheel_name).write_bytes(data)
     metadata = _wheel_metadata(data)
     (files / f"{wheel_name}.metadata").write_bytes(metadata)
@@ -229,31 +228,6 @@ def _write_pages(index: Path, pages: dict[str, list[dict[str, Any]]]) -> None:
             for f in files
         )
         (page / "index.html").write_text(f"<!DOCTYPE html>\n<html><body>\n{anchors}</body></html>\n")
-
-
-def _record_hash(data: bytes) -> str:
-    return "sha256=" + base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
-
-
-def _repack_installed(project: str) -> tuple[str, bytes]:
-    """A wheel of an installed pure-Python distribution, rebuilt from its RECORD (no network needed)."""
-    dist = importlib.metadata.distribution(project)
-    files = [f for f in dist.files or () if not str(f).startswith("..") and "__pycache__" not in str(f)]
-    dist_info = next(str(f).split("/")[0] for f in files if str(f).endswith(".dist-info/METADATA"))
-    skip = {f"{dist_info}/{n}" for n in ("RECORD", "INSTALLER", "REQUESTED", "direct_url.json")}
-    rows: list[str] = []
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
-        for f in files:
-            if str(f) in skip:
-                continue
-            data = Path(str(dist.locate_file(f))).read_bytes()
-            zf.writestr(str(f), data)
-            rows.append(f"{f},{_record_hash(data)},{len(data)}")
-        rows.append(f"{dist_info}/RECORD,,")
-        zf.writestr(f"{dist_info}/RECORD", "\n".join(rows) + "\n")
-    name = canonicalize_name(dist.metadata["Name"]).replace("-", "_")
-    return f"{name}-{dist.version}-py3-none-any.whl", buf.getvalue()
 
 
 def _wheel_metadata(data: bytes) -> bytes:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import importlib.metadata
 import io
 import tarfile
 import zipfile
@@ -175,3 +176,24 @@ def make_sdist(
 def tags_of(filenames: Iterable[str]) -> list[str]:
     """The tag triple of each wheel file name, for assertions."""
     return ["-".join(f[: -len(".whl")].split("-")[-3:]) for f in filenames]
+
+
+def repack_installed(project: str) -> tuple[str, bytes]:
+    """A wheel of an installed pure-Python distribution, rebuilt from its RECORD (no network needed)."""
+    dist = importlib.metadata.distribution(project)
+    files = [f for f in dist.files or () if not str(f).startswith("..") and "__pycache__" not in str(f)]
+    dist_info = next(str(f).split("/")[0] for f in files if str(f).endswith(".dist-info/METADATA"))
+    skip = {f"{dist_info}/{n}" for n in ("RECORD", "INSTALLER", "REQUESTED", "direct_url.json")}
+    rows: list[str] = []
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for f in files:
+            if str(f) in skip:
+                continue
+            data = Path(str(dist.locate_file(f))).read_bytes()
+            zf.writestr(str(f), data)
+            rows.append(f"{f},{_record_hash(data)},{len(data)}")
+        rows.append(f"{dist_info}/RECORD,,")
+        zf.writestr(f"{dist_info}/RECORD", "\n".join(rows) + "\n")
+    name = canonicalize_name(dist.metadata["Name"]).replace("-", "_")
+    return f"{name}-{dist.version}-py3-none-any.whl", buf.getvalue()

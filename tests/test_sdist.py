@@ -8,9 +8,6 @@ must not download it from the internet). Docker builds run only with the private
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import importlib.metadata
 import io
 import json
 import os
@@ -23,13 +20,13 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import pytest
-from packaging.utils import NormalizedName, canonicalize_name
+from packaging.utils import NormalizedName
 from packaging.version import Version
 
 from tests.conftest import Cli
 from tests.support import docker_env
 from tests.support.index_server import Fault, IndexServer
-from tests.support.wheels import make_sdist, make_wheel, metadata_text
+from tests.support.wheels import make_sdist, make_wheel, metadata_text, repack_installed
 from wheelhouse._proc import CAPTURE, Output, RunResult
 from wheelhouse.build.archive import build_requirements, read_sdist_member, sdist_stem, static_metadata
 from wheelhouse.build.builder import build_sdists
@@ -55,31 +52,6 @@ BINARY_SETUP_PY = (
     "setup(distclass=BinaryDistribution)\n"
 )
 FAILING_SETUP_PY = "import sys\nsys.exit('error: this project cannot be built (missing libfrobnicate)')\n"
-
-
-def _record_hash(data: bytes) -> str:
-    return "sha256=" + base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
-
-
-def repack_installed(project: str) -> tuple[str, bytes]:
-    """A wheel of an installed pure-Python distribution, rebuilt from its RECORD (no network needed)."""
-    dist = importlib.metadata.distribution(project)
-    files = [f for f in dist.files or () if not str(f).startswith("..") and "__pycache__" not in str(f)]
-    dist_info = next(str(f).split("/")[0] for f in files if str(f).endswith(".dist-info/METADATA"))
-    skip = {f"{dist_info}/{n}" for n in ("RECORD", "INSTALLER", "REQUESTED", "direct_url.json")}
-    rows: list[str] = []
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
-        for f in files:
-            if str(f) in skip:
-                continue
-            data = Path(str(dist.locate_file(f))).read_bytes()
-            zf.writestr(str(f), data)
-            rows.append(f"{f},{_record_hash(data)},{len(data)}")
-        rows.append(f"{dist_info}/RECORD,,")
-        zf.writestr(f"{dist_info}/RECORD", "\n".join(rows) + "\n")
-    name = canonicalize_name(dist.metadata["Name"]).replace("-", "_")
-    return f"{name}-{dist.version}-py3-none-any.whl", buf.getvalue()
 
 
 @pytest.fixture(scope="session")
