@@ -6,8 +6,6 @@ One server per module (it takes seconds to start); each test publishes into an i
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,6 +21,7 @@ from tests.support.servers import (
     listed,
     missing,
     new_devpi_index,
+    pip_install_from,
     start_devpi,
     write_example_project,
 )
@@ -131,28 +130,7 @@ def test_verify_against_the_server_and_pip_installs_from_it_alone(
     assert report["targets"][0]["fix"].startswith(f"wheelhouse publish --repository-url {repository}")
 
     target = tmp_path / "installed"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PIP_")}
-    env["PIP_CONFIG_FILE"] = os.devnull
-    pip = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "--no-cache-dir",
-            "--disable-pip-version-check",
-            "--index-url",
-            index,
-            "--target",
-            str(target),
-            "app==1.0",
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    pip = pip_install_from(index, target, "app==1.0")
     assert pip.returncode == 0, pip.stderr
     import platform
 

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import platform
-import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,6 +23,7 @@ from tests.support.servers import (
     RunningServer,
     listed,
     missing,
+    pip_install_from,
     start_pypiserver,
     write_example_project,
 )
@@ -76,28 +75,7 @@ def test_publish_with_twine_variables_then_verify_and_install_from_the_server_al
     assert [len(t["pins"]) for t in report["targets"]] == [3, 3]
 
     target = tmp_path / "installed"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "TWINE_"))}
-    env["PIP_CONFIG_FILE"] = os.devnull
-    pip = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "--no-cache-dir",
-            "--disable-pip-version-check",
-            "--index-url",
-            pypiserver.index_url,
-            "--target",
-            str(target),
-            "app==1.0",
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    pip = pip_install_from(pypiserver.index_url, target, "app==1.0")
     assert pip.returncode == 0, pip.stderr
     assert (target / "lib" / "arch.txt").read_text() == platform.machine()
 

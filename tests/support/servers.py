@@ -86,6 +86,33 @@ class RunningServer:
                 self.process.wait(timeout=20)
 
 
+def pip_install_from(index_url: str, target: Path, requirement: str) -> subprocess.CompletedProcess[str]:
+    """``pip install --target TARGET REQUIREMENT`` from ``index_url`` alone, with this machine's pip settings
+    (and any twine variables) left out, as a clean client would install from the server."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "TWINE_"))}
+    env["PIP_CONFIG_FILE"] = os.devnull
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--no-cache-dir",
+            "--disable-pip-version-check",
+            "--index-url",
+            index_url,
+            "--target",
+            str(target),
+            requirement,
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
 def listed(index_url: str, project: str) -> dict[str, str]:
     """The files a server's HTML page for ``project`` lists, each with the sha256 of its link's fragment."""
     try:
