@@ -160,3 +160,70 @@ def test_gaps_of_a_conflict_free_set_are_found_in_one_pass(tmp_path: Path, monke
     assert [g.project for g in resolution.gaps] == ["absent"]
     assert _summary(resolution) == _summary(reference)
     assert [(g.kind, g.chains) for g in resolution.gaps] == [(g.kind, g.chains) for g in reference.gaps]
+
+
+def _newer_tier(root: Path, seed: int) -> StoreFinder:
+    """A second tier (the index's role): newer releases of some projects and the projects the folder lacks."""
+    rng = random.Random(seed * 7919)
+    wheels = root / "index"
+    for i in range(60):
+        if rng.random() < 0.3:
+            write_wheel(wheels, f"q-{i:02d}", "9.0", requires_dist=[f"q-{rng.randrange(i):02d}"] if i else [])
+    for j in range(60):
+        write_wheel(wheels, f"gone-{j:02d}", "1.0")
+    return StoreFinder(Store(wheels).scan())
+
+
+@pytest.mark.parametrize("seed", range(1, 21))
+def test_a_folder_alone_gives_the_answer_of_every_tier(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, seed: int
+) -> None:
+    """Download resolves over the folder then the index; when the folder alone resolves the set in one pass, the
+    answer is taken from it without resolvelib's rounds (which grew with the square of a covered set)."""
+    reqs, folder = _random_folder(tmp_path, seed)
+    index = _newer_tier(tmp_path, seed)
+    target: Target = parse_target(TARGET)
+    quick = resolve(reqs, target, [folder, index])
+    with monkeypatch.context() as patched:
+        patched.setattr(resolver_module, "_resolve_first_tier", lambda *args, **kwargs: None)
+        reference = resolve(reqs, target, [folder, index])
+    assert _summary(quick) == _summary(reference)
+    assert [(g.kind, g.project, g.chains) for g in quick.gaps] == [
+        (g.kind, g.project, g.chains) for g in reference.gaps
+    ]
+
+
+def test_a_covered_set_over_two_tiers_runs_no_resolvelib_and_asks_nothing_of_the_second(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    count = 150
+    reqs, folder = _line(tmp_path, count)
+    asked: list[str] = []
+
+    class Index:
+        def files(self, name: Any) -> list[Any]:
+            asked.append(str(name))
+            return []
+
+        def metadata(self, dist: Any) -> Any:
+            raise AssertionError("the index was asked for metadata")
+
+    runs = _count(monkeypatch, resolver_module, "Resolver")
+    resolution = resolve(reqs, parse_target(TARGET), [folder, Index()], sdists=True)
+    assert resolution.covered
+    assert len(resolution.pins) == count
+    assert runs[0] == 0
+    assert asked == []
+
+
+def test_a_folder_that_lacks_a_project_is_resolved_over_every_tier(tmp_path: Path) -> None:
+    _, folder = _line(tmp_path, 5)
+    req = tmp_path / "requirements.txt"
+    req.write_text(req.read_text() + "extra-project\n")
+    write_wheel(tmp_path / "index", "extra-project", "2.0", requires_dist=["p-000"])
+    index = StoreFinder(Store(tmp_path / "index").scan())
+    resolution = resolve(load_requirements([req]), parse_target(TARGET), [folder, index])
+    assert resolution.covered
+    pin = resolution.pin("extra-project")
+    assert pin is not None
+    assert str(pin.version) == "2.0"
