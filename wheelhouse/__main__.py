@@ -1,6 +1,6 @@
 """``python -m wheelhouse``."""
 
-from wheelhouse.cli import run
+from wheelhouse._entry import run
 
 if __name__ == "__main__":
     run()

@@ -13,6 +13,7 @@ import contextlib
 import importlib
 import logging
 import sys
+from collections.abc import Callable
 from typing import Any, NoReturn
 
 import click
@@ -199,10 +200,12 @@ def main(argv: list[str] | None = None) -> None:
     sys.exit(code if isinstance(code, int) else ExitCode.OK)
 
 
-def run() -> NoReturn:
-    """The console script (and ``python -m wheelhouse``): :func:`main`, then a quick exit.
+def run(finish: Callable[[int], int] | None = None) -> NoReturn:
+    """:func:`main`, then a quick exit: the command line behind the console script (:mod:`wheelhouse._entry`).
 
-    The shortcuts on interpreter internals (a less eager garbage collector, an exit without the teardown) are
+    ``finish`` is called with the exit status once the command is done, before the exit, and returns the
+    status to exit with (the console script stores a verify's answer in the proof cache there). The shortcuts
+    on interpreter internals (a less eager garbage collector, an exit without the teardown) are
     :mod:`wheelhouse.cli._process`'s, each explained there.
     """
     from wheelhouse.cli import _process
@@ -213,6 +216,8 @@ def run() -> NoReturn:
         code = 0
     except SystemExit as exc:
         code = _exit_status(exc.code)
+    if finish is not None:
+        code = finish(code)
     _process.exit_now(code)
 
 

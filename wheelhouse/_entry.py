@@ -1,0 +1,346 @@
+"""The console script ``wheelhouse`` (and ``python -m wheelhouse``): a ``verify`` whose inputs have not changed
+is answered from the proof cache (:mod:`wheelhouse.store.proofs`) before anything else is imported; every
+other command line goes to :func:`wheelhouse.cli.run`.
+
+The cache is looked up only for ``wheelhouse verify ...`` over the folder (not ``--index-url``/``--against``,
+``--no-cache``, ``--help`` or ``WHEELHOUSE_NO_PROOF_CACHE=1``). Its key (:func:`invocation_key`) covers
+what the answer depends on before any file is read: wheelhouse's version, the Python running it (executable,
+version, flags, import path), the host (uname, libc), the working directory, the whole command line, the
+environment variables wheelhouse and its output read, and the terminal (which streams are terminals, their
+size and encodings). The entry found under it must then vouch for the folder's state and for every file, probe,
+listing, module and ``${VAR}`` the recorded run depended on (:meth:`wheelhouse.store.proofs.Proof.stale`).
+A miss runs the command in full under a :class:`wheelhouse._recording.Recording` and stores what it answered
+(exit status 0 or 3 only) with what it depended on.
+
+This module and what it imports on a hit are standard library only: no click, rich, packaging or resolvelib.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from wheelhouse import __version__
+from wheelhouse.store import proofs
+
+TYPE_CHECKING = False  # typing's import is not paid for on the fast path; type checkers read it as True
+if TYPE_CHECKING:
+    from typing import NoReturn
+
+    from wheelhouse._recording import Recording
+
+NO_CACHE_ENV = "WHEELHOUSE_NO_PROOF_CACHE"
+# Part of every key: a change in what the key or an entry means starts a new cache.
+KEY_FORMAT = "1"
+# Environment variables that change what verify answers or how its output looks: wheelhouse's own, pip's
+# (read by the settings of some commands), locale and Python's, rich's and click's terminal variables, the
+# shell completion of click. ``${VAR}`` references inside the input files are checked by each entry.
+ENV_PREFIXES = ("WHEELHOUSE", "_WHEELHOUSE", "PIP_", "UV_", "LC_", "PYTHON")
+ENV_NAMES = frozenset(
+    {
+        "CI",
+        "CLICOLOR",
+        "CLICOLOR_FORCE",
+        "COLORTERM",
+        "COLUMNS",
+        "COMP_CWORD",
+        "COMP_WORDS",
+        "DATABRICKS_RUNTIME_VERSION",
+        "FORCE_COLOR",
+        "HOME",
+        "JUPYTER_COLUMNS",
+        "JUPYTER_LINES",
+        "LANG",
+        "LANGUAGE",
+        "LESS",
+        "LINES",
+        "NO_COLOR",
+        "PAGER",
+        "SOURCE_DATE_EPOCH",
+        "TERM",
+        "TERM_PROGRAM",
+        "TTY_COMPATIBLE",
+        "TTY_INTERACTIVE",
+        "TZ",
+        "UNICODE_VERSION",
+        "XDG_CONFIG_HOME",
+    }
+)
+# Options after which the answer depends on more than the folder and the files, or that do not verify.
+_BYPASS = ("--no-cache", "--index-url", "--against", "--help", "-h", "--version")
+
+
+def run() -> NoReturn:
+    """The console script: answer from the cache when it can, else the full command (recorded when it may be
+    kept)."""
+    plan = Plan.of(sys.argv[1:])
+    recording: Recording | None = None
+    if plan is not None:
+        plan.answer_if_known()  # exits on a hit
+        if plan.state is not None:
+            from wheelhouse._recording import Recording
+
+            recording = Recording(plan.cwd)
+            recording.start()
+    from wheelhouse.cli import run as run_cli
+
+    if plan is None or recording is None:
+        run_cli()
+    kept = recording
+    run_cli(finish=lambda code: plan.keep(kept, code))
+
+
+class Plan:
+    """A ``verify`` invocation the cache may answer: its key, its folder (absolute) and the folder's state."""
+
+    def __init__(self, key: str, wheels: str, cwd: str, verbose: int) -> None:
+        self.key = key
+        self.wheels = wheels
+        self.cwd = cwd
+        self.verbose = verbose
+        self.state: str | None = None
+
+    @classmethod
+    def of(cls, argv: list[str]) -> Plan | None:
+        """The plan for this command line, or None when the cache must not be used for it."""
+        if not argv or argv[0] != "verify" or os.environ.get(NO_CACHE_ENV, "") not in ("", "0"):
+            return None
+        words = argv[1 : argv.index("--")] if "--" in argv else argv[1:]
+        if any(word == flag or word.startswith(flag + "=") for word in words for flag in _BYPASS):
+            return None
+        if sys.stdout is None or sys.stderr is None or not hasattr(sys.stdout, "buffer"):
+            return None
+        try:
+            cwd = os.getcwd()
+        except OSError:
+            return None
+        wheels = wheels_folder(words, cwd)
+        if wheels is None:
+            return None
+        return cls(invocation_key(argv, cwd), wheels, cwd, _verbosity(words))
+
+    def answer_if_known(self) -> None:
+        """Replay the stored answer and exit when the entry for this invocation still holds; else return,
+        leaving :attr:`state` (the folder's state before the run; None when there is no cache for it)."""
+        self.state = proofs.folder_state(self.wheels)
+        if self.state is None:
+            return
+        proof = proofs.read_proof(self.wheels, self.key)
+        reason = "no entry" if proof is None else proof.stale(self.key, self.wheels, self.state)
+        if proof is None or reason is not None:
+            if self.verbose >= 2:
+                _say(f"proof cache: {reason}; proving it")
+            return
+        if self.verbose:
+            where = os.path.join(self.wheels, proofs.META_DIR, proofs.PROOFS_DIR, self.key)
+            _say(f"answer from the proof cache ({where}); nothing it depends on changed (--no-cache proves it again)")
+        _replay(proof)
+
+    def keep(self, recording: Recording, code: int) -> int:
+        """After the full run: store its answer when it may be kept. Returns the exit status unchanged; a
+        failure to store is never the command's failure."""
+        try:
+            recording.stop()
+            if code in (0, 3) and recording.unsafe is None and recording.folder == self.wheels:
+                proof = self._proof(recording, code)
+                if proof is not None:
+                    proofs.write_proof(self.wheels, proof)
+        except Exception:
+            pass
+        return code
+
+    def _proof(self, recording: Recording, code: int) -> proofs.Proof | None:
+        """The entry for a recorded run, or None when its answer must not be kept."""
+        import re
+
+        state = proofs.folder_state(self.wheels)
+        if state is None or proofs.files_part(state) != proofs.files_part(self.state):
+            return None  # the files changed while the run read them
+        if any(not self._covered(path) for path in recording.writes):
+            return None  # it wrote outside the folder: not a proof of files alone
+        modules = proofs.module_files()
+        # What the import system opened is code, vouched for by the modules' rows and the Python's version.
+        imported = {getattr(module, "__file__", None) for module in list(sys.modules.values())}
+        files: list[tuple[str, str]] = []
+        names: set[str] = set()
+        for path, seen in recording.reads.items():
+            if self._covered(path) or path in imported or f"{os.sep}__pycache__{os.sep}" in path:
+                continue
+            if not seen.startswith(f"{0o100000}:") or proofs.stat_key(path) != seen:
+                return None  # not a regular file (a pipe, a device), or changed while the run read it
+            try:
+                with open(path, "rb") as fh:
+                    data = fh.read()
+            except OSError:
+                return None
+            files.append((path, proofs.sha256_hex(data)))
+            names.update(name.decode() for name in re.findall(rb"\$\{([A-Z0-9_]+)\}", data))
+        probes = [(how, path, found) for (how, path), found in recording.probes.items() if not self._covered(path)]
+        skipped = {recording.absolute(entry or ".") for entry in sys.path}
+        for module in list(sys.modules.values()):
+            skipped.update(getattr(module, "__path__", None) or ())
+        listings = [
+            (directory, proofs.listing_digest(directory))
+            for directory in dict.fromkeys(recording.listed)
+            if not self._covered(directory) and directory not in skipped
+        ]
+        env = [(name, proofs.env_digest(os.environ.get(name))) for name in sorted(names)]
+        return proofs.Proof(
+            self.key,
+            self.wheels,
+            state,
+            code,
+            recording.output,
+            files=files,
+            probes=probes,
+            listings=listings,
+            modules=modules,
+            env=env,
+        )
+
+    def _covered(self, path: str) -> bool:
+        """Whether the folder's state stands for ``path``: the folder, a file at its top level, or wheelhouse's
+        own state inside it."""
+        return (
+            path == self.wheels
+            or os.path.dirname(path) == self.wheels
+            or path.startswith(os.path.join(self.wheels, proofs.META_DIR) + os.sep)
+        )
+
+
+def _replay(proof: proofs.Proof) -> NoReturn:
+    """Write the stored output, in its order, and exit with the stored status."""
+    status = proof.status
+    try:
+        for stream, data in proof.output:
+            target = sys.stdout if stream == 1 else sys.stderr
+            target.flush()
+            target.buffer.write(data)
+            target.buffer.flush()
+    except (OSError, ValueError):
+        status = 1  # a reader that went away: what the full run would have answered (cli.main)
+    os._exit(status)
+
+
+def _say(message: str) -> None:
+    sys.stderr.write(_printable(message) + "\n")
+    sys.stderr.flush()
+
+
+def _printable(text: str) -> str:
+    """``text`` with control characters escaped, so a folder's name cannot drive the terminal."""
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+
+
+def _verbosity(words: list[str]) -> int:
+    count = 0
+    for word in words:
+        if word == "--verbose":
+            count += 1
+        elif word.startswith("-") and not word.startswith("--") and set(word[1:]) == {"v"}:
+            count += len(word) - 1
+    return count
+
+
+def invocation_key(argv: list[str], cwd: str) -> str:
+    """The key of an invocation: a digest of everything its answer may depend on that is known before any of
+    wheelhouse's files are read (see the module docstring)."""
+    facts = [
+        KEY_FORMAT,
+        __version__,
+        sys.executable,
+        proofs.stat_key(sys.executable),
+        sys.version,
+        repr(sys.flags),
+        repr(sorted(sys._xoptions.items())),
+        "\0".join(sys.path),
+        repr(os.uname()),
+        _libc(),
+        cwd,
+        "\0".join(argv),
+    ]
+    facts += sorted(
+        f"{name}={value}" for name, value in os.environ.items() if name in ENV_NAMES or name.startswith(ENV_PREFIXES)
+    )
+    for fd in (0, 1, 2):
+        tty = os.isatty(fd)
+        try:
+            size = tuple(os.get_terminal_size(fd)) if tty else ()
+        except OSError:
+            size = ()
+        facts.append(f"{fd}:{tty}:{size}")
+    for stream in (sys.stdout, sys.stderr):
+        facts.append(f"{stream.encoding}:{stream.errors}:{getattr(stream, 'line_buffering', None)}")
+    return proofs.sha256_hex("\n".join(facts).encode("utf-8", "surrogateescape"))
+
+
+def _libc() -> str:
+    try:
+        return str(os.confstr("CS_GNU_LIBC_VERSION"))
+    except (AttributeError, ValueError, OSError):
+        return ""
+
+
+def wheels_folder(words: list[str], cwd: str) -> str | None:
+    """The wheels folder a ``verify`` with these options proves, absolute (see
+    :func:`wheelhouse._recording.normalise`): ``--wheels``, else the configuration file's ``wheels``, else
+    ``wheels``. None when that cannot be told without the full settings (a configuration file that does not
+    parse): the full run then reports it, uncached."""
+    from wheelhouse._recording import normalise
+
+    given = None
+    for at, word in enumerate(words):
+        if word == "--wheels" and at + 1 < len(words):
+            given = words[at + 1]
+        elif word.startswith("--wheels="):
+            given = word[len("--wheels=") :]
+    if given is not None:
+        return normalise(cwd, given) if given.strip() else None
+    configured = _configured(cwd)
+    if configured is None:
+        return None
+    base, value = configured
+    return normalise(base, value)
+
+
+def _configured(cwd: str) -> tuple[str, str] | None:
+    """(folder the value is relative to, value) of the ``wheels`` setting, found as
+    :func:`wheelhouse.settings.find_config_file` finds the file; None when it cannot be read here."""
+    directory = cwd
+    while True:
+        own = os.path.join(directory, "wheelhouse.toml")
+        if os.path.isfile(own):
+            table = _toml(own)
+            break
+        pyproject = os.path.join(directory, "pyproject.toml")
+        if os.path.isfile(pyproject):
+            data = _toml(pyproject)
+            tool = data.get("tool") if data is not None else None
+            if not isinstance(tool, dict) or "wheelhouse" not in tool:
+                return cwd, "wheels"  # an unreadable pyproject.toml, or one without the table: no configuration
+            table = tool["wheelhouse"]
+            break
+        parent = os.path.dirname(directory)
+        if parent == directory:
+            return cwd, "wheels"
+        directory = parent
+    if not isinstance(table, dict):
+        return None
+    value = table.get("wheels", "wheels")
+    if not isinstance(value, str) or not value.strip():
+        return None
+    return directory, value
+
+
+def _toml(path: str) -> dict[str, object] | None:
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - exercised on 3.10 only
+        import tomli as tomllib  # type: ignore[import-not-found, unused-ignore]
+
+    try:
+        with open(path, "rb") as fh:
+            data: dict[str, object] = tomllib.load(fh)
+            return data
+    except (OSError, ValueError):
+        return None

@@ -1,0 +1,262 @@
+"""What a command run read, probed and wrote: the facts a proof-cache entry (:mod:`wheelhouse.store.proofs`) is
+stored with, observed rather than listed by hand.
+
+While a :class:`Recording` is active it keeps:
+
+* every file opened (an audit hook on ``open``), with its identity at that moment, split into reads and writes;
+* every ``os.stat``/``os.lstat`` (what pathlib's ``exists``/``is_file``, ``os.path`` and ``realpath`` call), with
+  what it found: the configuration file searched for upwards, the default inputs looked for, a path tried;
+* every folder listed (``os.listdir``/``os.scandir``);
+* every event that reaches outside the machine's files (a socket, a subprocess): such a run is not cached;
+* every byte written to ``sys.stdout`` and ``sys.stderr``, in order, passed through as it is written, through
+  streams that answer ``isatty``, ``fileno`` and ``encoding`` as the real ones do (so the output is the same).
+
+The command itself says which folder it proved (:func:`note_folder`) or that its answer must not be kept
+(:func:`forbid`). Only the console script starts a recording (:mod:`wheelhouse._entry`); elsewhere these
+calls do nothing. Standard library only, as the fast path that imports it.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import stat
+import sys
+
+from wheelhouse.store.proofs import stat_key
+
+TYPE_CHECKING = False  # typing's import is not paid for on the fast path; type checkers read it as True
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
+
+_ACTIVE: Recording | None = None
+_HOOKED = False
+_REAL_STAT = os.stat
+_REAL_LSTAT = os.lstat
+# Events after which a run's answer depends on more than files: never cached.
+_OUTSIDE = frozenset(
+    {
+        "socket.connect",
+        "socket.getaddrinfo",
+        "socket.bind",
+        "subprocess.Popen",
+        "os.system",
+        "os.exec",
+        "os.posix_spawn",
+        "os.fork",
+        "os.forkpty",
+        "urllib.Request",
+        "ctypes.dlopen",
+    }
+)
+_WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
+
+
+def note_folder(path: str) -> None:
+    """Say that this run proved the wheels folder ``path`` (as given; joined to the working directory here)."""
+    if _ACTIVE is not None:
+        _ACTIVE.folder = _ACTIVE.absolute(path)
+
+
+def forbid(reason: str) -> None:
+    """Say that this run's answer must not be kept (it depended on something no entry can check)."""
+    if _ACTIVE is not None and _ACTIVE.unsafe is None:
+        _ACTIVE.unsafe = reason
+
+
+def normalise(cwd: str, path: str) -> str:
+    """``path`` made absolute against ``cwd`` and normalised as pathlib normalises it (empty and ``.`` parts
+    dropped), ``..`` kept: collapsing it would name another file when the part before it is a link."""
+    if not path.startswith(os.sep):
+        path = cwd + os.sep + path
+    parts = [part for part in path.split(os.sep) if part not in ("", ".")]
+    return os.sep + os.sep.join(parts)
+
+
+class Recording:
+    """The facts of one run (see the module docstring). ``cwd`` is the working directory paths are joined to."""
+
+    def __init__(self, cwd: str) -> None:
+        self.cwd = cwd
+        self.reads: dict[str, str] = {}  # absolute path -> identity (proofs.stat_key) when it was opened
+        self.writes: list[str] = []
+        self.probes: dict[tuple[str, str], str] = {}  # (how, absolute path) -> what the first look found
+        self.listed: list[str] = []
+        self.output: list[tuple[int, bytes]] = []
+        self.unsafe: str | None = None
+        self.folder: str | None = None
+        self._streams: tuple[Any, Any] | None = None
+        self._busy = False
+
+    def absolute(self, path: str) -> str:
+        return normalise(self.cwd, path)
+
+    # -- starting and stopping -------------------------------------------------------------------------------
+    def start(self) -> None:
+        """Begin recording this process (one recording at a time)."""
+        global _ACTIVE, _HOOKED
+        if not _HOOKED:
+            # An audit hook cannot be removed; it does nothing once no recording is active.
+            sys.addaudithook(_hook)
+            _HOOKED = True
+        stdout, stderr = sys.stdout, sys.stderr
+        self._streams = (stdout, stderr)
+        sys.stdout = _tee(stdout, 1, self.output)
+        sys.stderr = _tee(stderr, 2, self.output)
+        os.stat = _stat
+        os.lstat = _lstat
+        _ACTIVE = self
+
+    def stop(self) -> None:
+        """Stop recording: the real ``os.stat`` and streams are back, everything written is flushed through."""
+        global _ACTIVE
+        _ACTIVE = None
+        os.stat = _REAL_STAT
+        os.lstat = _REAL_LSTAT
+        if self._streams is None:
+            return
+        for tee in (sys.stdout, sys.stderr):
+            try:
+                tee.flush()
+            except (OSError, ValueError):
+                self.unsafe = self.unsafe or "the output could not be written"
+        sys.stdout, sys.stderr = self._streams
+        self._streams = None
+        merged: list[tuple[int, bytes]] = []
+        for stream, data in self.output:
+            if merged and merged[-1][0] == stream:
+                merged[-1] = (stream, merged[-1][1] + data)
+            elif data:
+                merged.append((stream, data))
+        self.output[:] = merged
+
+    # -- what the hooks see ----------------------------------------------------------------------------------
+    def _opened(self, path: object, mode: object, flags: object) -> None:
+        if isinstance(path, int) or path is None:
+            return  # a descriptor already opened (and seen) by path, or a standard stream
+        text = _text(path)
+        if text is None:
+            return
+        absolute = self.absolute(text)
+        if isinstance(mode, str):
+            writes = any(c in mode for c in "wax+")
+        else:
+            writes = isinstance(flags, int) and bool(flags & _WRITE_FLAGS)
+        if writes:
+            self.writes.append(absolute)
+        elif absolute not in self.reads:
+            self.reads[absolute] = stat_key(absolute)
+
+    def _probed(self, how: str, path: object, found: str) -> None:
+        text = _text(path)
+        if text is not None:
+            self.probes.setdefault((how, self.absolute(text)), found)
+
+
+def _text(path: object) -> str | None:
+    try:
+        value = os.fspath(path)  # type: ignore[call-overload]
+    except TypeError:
+        return None
+    return os.fsdecode(value) if isinstance(value, bytes) else value
+
+
+def _hook(event: str, args: tuple[object, ...]) -> None:
+    recording = _ACTIVE
+    if recording is None or recording._busy:
+        return
+    recording._busy = True  # the hook's own stat must not be recorded
+    try:
+        if event == "open":
+            recording._opened(args[0], args[1] if len(args) > 1 else None, args[2] if len(args) > 2 else None)
+        elif event in ("os.listdir", "os.scandir"):
+            text = _text(args[0] if args and args[0] is not None else ".")
+            if text is not None:
+                recording.listed.append(recording.absolute(text))
+        elif event in _OUTSIDE:
+            recording.unsafe = recording.unsafe or f"the run used {event}"
+    except Exception:  # an audit hook that raises breaks the call it watches; this one only loses the entry
+        recording.unsafe = recording.unsafe or "the recording failed"
+    finally:
+        recording._busy = False
+
+
+def _watched(real: Callable[..., os.stat_result], how: str) -> Callable[..., os.stat_result]:
+    def watched(path: Any, *args: Any, **kwargs: Any) -> os.stat_result:
+        recording = _ACTIVE
+        if recording is None or recording._busy or args or kwargs.get("dir_fd") is not None:
+            return real(path, *args, **kwargs)
+        kind = "lstat" if how == "lstat" or kwargs.get("follow_symlinks") is False else "stat"
+        try:
+            result = real(path, *args, **kwargs)
+        except FileNotFoundError:
+            recording._probed(kind, path, "missing")
+            raise
+        except OSError as exc:
+            recording._probed(kind, path, f"error:{exc.errno}")
+            raise
+        recording._probed(kind, path, _found(result, path))
+        return result
+
+    return watched
+
+
+def _found(result: os.stat_result, path: Any) -> str:
+    """:func:`wheelhouse.store.proofs.probe`'s words for a stat result."""
+    mode = result.st_mode
+    if stat.S_ISDIR(mode):
+        return "dir"
+    if stat.S_ISREG(mode):
+        return f"file:{result.st_size}"
+    if stat.S_ISLNK(mode):
+        try:
+            return "link:" + os.fsdecode(os.readlink(path))
+        except (OSError, TypeError) as exc:
+            return f"error:{getattr(exc, 'errno', None)}"
+    return f"other:{stat.S_IFMT(mode)}"
+
+
+_stat = _watched(_REAL_STAT, "stat")
+_lstat = _watched(_REAL_LSTAT, "lstat")
+
+
+class _Tee(io.RawIOBase):
+    """A raw stream that writes to a real stream's buffer and keeps a copy of each write."""
+
+    def __init__(self, target: Any, number: int, sink: list[tuple[int, bytes]]) -> None:
+        super().__init__()
+        self._target = target
+        self._number = number
+        self._sink = sink
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        chunk = bytes(data)
+        self._target.write(chunk)
+        self._sink.append((self._number, chunk))
+        return len(chunk)
+
+    def flush(self) -> None:
+        self._target.flush()
+
+    def isatty(self) -> bool:
+        return bool(self._target.isatty())
+
+    def fileno(self) -> int:
+        return int(self._target.fileno())
+
+
+def _tee(stream: Any, number: int, sink: list[tuple[int, bytes]]) -> Any:
+    """A text stream like ``stream`` (encoding, errors, buffering, terminal or not) that also records."""
+    wrapper = io.TextIOWrapper(
+        _Tee(stream.buffer, number, sink),  # type: ignore[type-var]
+        encoding=stream.encoding,
+        errors=stream.errors,
+        line_buffering=stream.line_buffering,
+        # Every write reaches the real stream's buffer at once, so the copy keeps stdout's and stderr's order.
+        write_through=True,
+    )
+    return wrapper
