@@ -163,29 +163,30 @@ def test_gaps_of_a_conflict_free_set_are_found_in_one_pass(tmp_path: Path, monke
 
 
 def _newer_tier(root: Path, seed: int) -> StoreFinder:
-    """A second tier (the index's role): newer releases of some projects and the projects the folder lacks."""
+    """A second tier (the index's role): newer releases and pre-releases of some projects and the projects the
+    folder lacks."""
     rng = random.Random(seed * 7919)
     wheels = root / "index"
     for i in range(60):
         if rng.random() < 0.3:
-            write_wheel(wheels, f"q-{i:02d}", "9.0", requires_dist=[f"q-{rng.randrange(i):02d}"] if i else [])
+            version = rng.choice(("9.0", "9.0", "9.0rc1"))
+            write_wheel(wheels, f"q-{i:02d}", version, requires_dist=[f"q-{rng.randrange(i):02d}"] if i else [])
     for j in range(60):
         write_wheel(wheels, f"gone-{j:02d}", "1.0")
     return StoreFinder(Store(wheels).scan())
 
 
 @pytest.mark.parametrize("seed", range(1, 21))
-def test_a_folder_alone_gives_the_answer_of_every_tier(
+def test_one_pass_over_two_tiers_gives_resolvelib_s_answer(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, seed: int
 ) -> None:
-    """Download resolves over the folder then the index; when the folder alone resolves the set in one pass, the
-    answer is taken from it without resolvelib's rounds (which grew with the square of a covered set)."""
+    """Download resolves over the folder then the index: one pass over both tiers gives resolvelib's answer."""
     reqs, folder = _random_folder(tmp_path, seed)
     index = _newer_tier(tmp_path, seed)
     target: Target = parse_target(TARGET)
     quick = resolve(reqs, target, [folder, index])
     with monkeypatch.context() as patched:
-        patched.setattr(resolver_module, "_resolve_first_tier", lambda *args, **kwargs: None)
+        patched.setattr(resolver_module, "resolve_one_pass", lambda *args: None)
         reference = resolve(reqs, target, [folder, index])
     assert _summary(quick) == _summary(reference)
     assert [(g.kind, g.project, g.chains) for g in quick.gaps] == [
@@ -227,3 +228,30 @@ def test_a_folder_that_lacks_a_project_is_resolved_over_every_tier(tmp_path: Pat
     pin = resolution.pin("extra-project")
     assert pin is not None
     assert str(pin.version) == "2.0"
+
+
+def test_one_pass_leaves_to_resolvelib_a_project_whose_later_tier_has_a_pre_release(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A pre-release can join a project's candidates when a later requirement names it, so the requirements
+    added before its pin were not all checked: for a project pinned from the index with such files, one pass
+    gives up and resolvelib answers."""
+    _, folder = _line(tmp_path, 3)
+    write_wheel(tmp_path / "index", "late", "1.0")
+    write_wheel(tmp_path / "index", "late", "2.0rc1")
+    index = StoreFinder(Store(tmp_path / "index").scan())
+    req = tmp_path / "requirements.txt"
+    req.write_text(req.read_text() + "late\n")
+    answers: list[object] = []
+    original = resolver_module.resolve_one_pass
+
+    def spy(*args: Any) -> Any:
+        answers.append(original(*args))
+        return answers[-1]
+
+    monkeypatch.setattr(resolver_module, "resolve_one_pass", spy)
+    resolution = resolve(load_requirements([req]), parse_target(TARGET), [folder, index])
+    assert answers == [None]
+    pin = resolution.pin("late")
+    assert pin is not None
+    assert str(pin.version) == "1.0"

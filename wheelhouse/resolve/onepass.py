@@ -14,12 +14,15 @@ that would be empty, a pin that a later requirement does not accept, a file rule
 of these makes resolvelib reject or backtrack), more rounds than resolvelib is allowed. The caller then runs
 resolvelib, from scratch, with a fresh provider: the answer is resolvelib's either way.
 
-Contract: used only with one finder, no source distributions and no reporter (the hooks of a reporter would see
-a different sequence of events); candidate lists are computed once per project, at the time it is pinned, which
-is the same list resolvelib would iterate because, for a project whose files have no yanked or pre-release
-version and no requirement naming a file, adding a requirement can only remove candidates (so a list that is not
-empty when pinned was not empty before). For other projects every added requirement is checked as resolvelib
-checks it.
+Contract: candidate lists are computed once per project, at the time it is pinned, which is the same list
+resolvelib would iterate because, for a project whose files have no yanked or pre-release version and no
+requirement naming a file, adding a requirement can only remove candidates (so a list that is not empty when
+pinned was not empty before). For other projects every added requirement is checked as resolvelib checks it.
+With several finders (tiers: the folder, then the index) that property is judged on the first tier's files,
+which are at hand; a project pinned from a later tier is judged again on every tier's files (by then fetched),
+and one pass gives up if they are not all plain. A source distribution as the first candidate gives up (its
+metadata comes from a build, which resolvelib's path handles). A reporter sees only ``pinning``, called as
+resolvelib calls it, when a candidate is accepted: there are no rounds, rejections or backtracking to report.
 """
 
 from __future__ import annotations
@@ -32,7 +35,8 @@ from typing import Any
 from packaging.utils import NormalizedName
 from resolvelib.structs import RequirementInformation
 
-from wheelhouse.resolve.provider import Provider
+from wheelhouse.dists import DistFile
+from wheelhouse.resolve.provider import Provider, ResolveReporter
 from wheelhouse.resolve.vocabulary import Candidate, Req, base_name
 
 __all__ = ["OnePassResult", "resolve_one_pass"]
@@ -65,11 +69,13 @@ class _GiveUp(Exception):
     """resolvelib would have rejected a candidate or backtracked here: let it resolve."""
 
 
-def resolve_one_pass(provider: Provider, roots: Sequence[Req], max_rounds: int) -> OnePassResult | None:
+def resolve_one_pass(
+    provider: Provider, roots: Sequence[Req], max_rounds: int, reporter: ResolveReporter | None = None
+) -> OnePassResult | None:
     """resolvelib's result for ``roots`` when it would never reject a candidate, else None."""
     provider.remember_candidates = False
     try:
-        return _OnePass(provider, max_rounds).run(roots)
+        return _OnePass(provider, max_rounds, reporter).run(roots)
     except _GiveUp:
         return None
     finally:
@@ -77,9 +83,10 @@ def resolve_one_pass(provider: Provider, roots: Sequence[Req], max_rounds: int) 
 
 
 class _OnePass:
-    def __init__(self, provider: Provider, max_rounds: int) -> None:
+    def __init__(self, provider: Provider, max_rounds: int, reporter: ResolveReporter | None) -> None:
         self.provider = provider
         self.max_rounds = max_rounds
+        self.reporter = reporter
         self.criteria: dict[str, _Criterion] = {}
         self.mapping: dict[str, Candidate] = {}
         # (preference, identifier) of unpinned identifiers; an entry is stale once its identifier is pinned or
@@ -143,11 +150,18 @@ class _OnePass:
     def pin(self, identifier: str, criterion: _Criterion) -> None:
         """resolvelib's ``_attempt_to_pin_criterion`` when its first candidate is accepted."""
         candidate = self.first_candidate(identifier, criterion)
+        if candidate.dist is not None and candidate.dist.kind == "sdist":
+            raise _GiveUp
+        if candidate.tier and not criterion.names_file and not self.plain_everywhere(candidate.name):
+            # Its earlier requirements were not checked one by one: sound only if no tier can grow its list.
+            raise _GiveUp
         dependencies = self.provider.get_dependencies(candidate)
         if len(self.provider.rules.unusable_files) != self._unusable_seen or any(r.unusable for r in dependencies):
             # The candidate's own metadata ruled it out: resolvelib tries the next one.
             raise _GiveUp
         self.mapping[identifier] = candidate
+        if self.reporter is not None:
+            self.reporter.pinning(candidate)
         for req in dependencies:
             self.add(req, candidate)
 
@@ -166,15 +180,24 @@ class _OnePass:
         return found
 
     def plain(self, name: NormalizedName) -> bool:
-        """Whether adding a specifier can only remove candidates of ``name`` (see the module's contract); a
-        requirement naming a file is checked apart (``_Criterion.names_file``)."""
+        """Whether adding a specifier can only remove candidates of ``name`` from the first tier (see the
+        module's contract); a requirement naming a file is checked apart (``_Criterion.names_file``)."""
         known = self._plain.get(name)
         if known is None:
-            files = self.provider.files(0, name)
-            known = all(d.yanked is None and not d.version.is_prerelease for d in files)
+            known = self._plain_files(self.provider.files(0, name))
             known = known and not any(c.wheel_file for c in self.provider.constraints.get(name, ()))
             self._plain[name] = known
         return known
+
+    def plain_everywhere(self, name: NormalizedName) -> bool:
+        """:meth:`plain` over the files of every tier."""
+        return self.plain(name) and all(
+            self._plain_files(self.provider.files(tier, name)) for tier in range(1, len(self.provider.finders))
+        )
+
+    @staticmethod
+    def _plain_files(files: Sequence[DistFile]) -> bool:
+        return all(d.yanked is None and not d.version.is_prerelease for d in files)
 
 
 class _Lists(Mapping[str, Iterator[Any]]):

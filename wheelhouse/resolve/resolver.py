@@ -184,20 +184,17 @@ def resolve(
             c = Req.top_level(line)
             constraints.setdefault(c.name, []).append(c)
 
-    if len(finders) > 1:
-        covered = _resolve_first_tier(roots, target, finders[0], constraints, pre=pre, formats=formats)
-        if covered is not None:
-            return covered
     strict = Provider(target, finders, constraints=constraints, pre=pre, sdists=sdists, formats=formats)
-    # Without conflicts one pass gives resolvelib's answer in time proportional to the set, not its square.
+    # Without conflicts one pass gives resolvelib's answer in time proportional to the set, not its square. Over
+    # several tiers (a download: the folder, then the index) it also makes a covered re-run ask the index nothing.
+    quick = resolve_one_pass(strict, roots, MAX_ROUNDS, reporter)
+    if quick is not None:
+        return _resolution(target, quick, strict)
+    tried = strict
+    strict = Provider(target, finders, constraints=constraints, pre=pre, sdists=sdists, formats=formats)
+    strict.share_files(tried)
+    # The lenient pass in one pass only where it cannot fetch or build: its gaps are explained from the files.
     one_pass = len(finders) == 1 and not sdists and reporter is None
-    if one_pass:
-        quick = resolve_one_pass(strict, roots, MAX_ROUNDS)
-        if quick is not None:
-            return _resolution(target, quick, strict)
-        tried = strict
-        strict = Provider(target, finders, constraints=constraints, pre=pre, sdists=sdists, formats=formats)
-        strict.share_files(tried)
     try:
         result = Resolver(strict, reporter or ResolveReporter()).resolve(roots, max_rounds=MAX_ROUNDS)
         return _resolution(target, result, strict)
@@ -231,31 +228,6 @@ def resolve(
     # The lenient pass found a way that the strict pass did not (rare: e.g. conflicts resolved only by
     # backtracking into a placeholder). Report the strict conflict as it was.
     return Resolution(target, resolution.pins, _conflict_gaps(strict_causes, strict))
-
-
-def _resolve_first_tier(
-    roots: Sequence[Req],
-    target: Target,
-    first: Finder,
-    constraints: Mapping[NormalizedName, list[Req]],
-    *,
-    pre: bool,
-    formats: FormatControl | None,
-) -> Resolution | None:
-    """The resolution over every tier when the first tier alone (the folder) resolves the set in one pass.
-
-    Tiers are asked first to last and the provider offers every wheel of the first before any of a later one,
-    while the order of pins depends on the requirements alone. So when one pass pins each project to a wheel
-    of the first tier without a conflict, resolvelib over all tiers would make exactly the same choices and
-    never ask a later tier (the index), and a covered re-run costs time proportional to the set instead of
-    resolvelib's rounds, which grow with its square. Anything the first tier lacks, or a conflict, returns
-    None: the caller then resolves over every tier.
-    """
-    provider = Provider(target, [first], constraints=dict(constraints), pre=pre, formats=formats)
-    quick = resolve_one_pass(provider, roots, MAX_ROUNDS)
-    if quick is None:
-        return None
-    return _resolution(target, quick, provider)
 
 
 def _resolution(target: Target, result: Any, provider: Provider) -> Resolution:
