@@ -15,6 +15,7 @@ import pytest
 
 from tests.support.wheels import write_wheel
 from wheelhouse.requirements import RequirementSet, load_requirements
+from wheelhouse.resolve import onepass as onepass_module
 from wheelhouse.resolve import resolver as resolver_module
 from wheelhouse.resolve.provider import Provider
 from wheelhouse.resolve.resolver import Resolution, resolve
@@ -243,7 +244,7 @@ def test_one_pass_leaves_to_resolvelib_a_project_whose_later_tier_has_a_pre_rele
     req = tmp_path / "requirements.txt"
     req.write_text(req.read_text() + "late\n")
     answers: list[object] = []
-    original = resolver_module.resolve_one_pass
+    original = onepass_module.resolve_one_pass
 
     def spy(*args: Any) -> Any:
         answers.append(original(*args))
