@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
 import os
 import shutil
+import subprocess
 import sys
+import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -43,7 +46,8 @@ class Context:
         shutil.copy(index / "requirements.txt", self.requirements)
         self.host = parse_targets(("host",), pythons=(), libc=None)[0]
         self.expected = self.expected_for(self.host)
-        self.wheelhouse = tool_path("wheelhouse") or "wheelhouse"
+        # wheelhouse as a user installs it (see installed_wheelhouse), not the checkout's editable install.
+        self.wheelhouse = getattr(args, "wheelhouse", None) or installed_wheelhouse(args.cache)
         self.uv = tool_path("uv")
         self.python = sys.executable
         self.rows: list[Row] = []
@@ -94,6 +98,65 @@ class Context:
 
     def log(self, message: str) -> None:
         print(f"[bench] {message}", file=sys.stderr, flush=True)
+
+
+# What a build of the distribution reads: a change to any of it is another installation.
+_SOURCE = ("pyproject.toml", "README.md", "wheelhouse")
+# Installations kept under the cache (the newest ones): a working tree changes often.
+_KEEP_INSTALLS = 3
+
+
+def source_digest() -> str:
+    """sha256 of the distribution's source tree (paths and contents, bytecode aside)."""
+    digest = hashlib.sha256()
+    for top in _SOURCE:
+        path = REPO / top
+        files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
+        for file in files:
+            if "__pycache__" in file.parts or file.suffix == ".pyc":
+                continue
+            digest.update(str(file.relative_to(REPO)).encode() + b"\0" + file.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def installed_wheelhouse(cache: Path) -> str:
+    """The ``wheelhouse`` command of an installation of this source tree made as a user makes one (pipx, or
+    ``pip install wheelhouse-cli``): a virtual environment of its own, a regular (not editable) install of
+    the runtime dependencies only, from pip's configured sources, bytecode compiled by pip at install.
+
+    Cached under ``cache`` by the source tree's digest, so a benchmark of unchanged code installs nothing. The
+    checkout's editable install is not measured: its import hook and the test tools' ``.pth`` files add to
+    every start-up, and a user's installation has none of them.
+    """
+    digest = source_digest()[:16]
+    root = cache / "wheelhouse-install"
+    venv = root / digest
+    script = venv / "bin" / "wheelhouse"
+    if (venv / "done").is_file() and script.is_file():
+        return str(script)
+    root.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(venv, ignore_errors=True)  # a half-made one (a killed run); scripts name it, so made in place
+    print(f"[bench] installing wheelhouse ({digest}) into {venv}", file=sys.stderr, flush=True)
+    with tempfile.TemporaryDirectory(prefix="wheelhouse-src-") as tmp:
+        # Built from a copy: a build in the checkout would leave build/ and *.egg-info in the shared tree.
+        source = Path(tmp) / "src"
+        for top in _SOURCE:
+            path = REPO / top
+            if path.is_dir():
+                shutil.copytree(path, source / top, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+            else:
+                source.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(path, source / top)
+        pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+        for argv in ([sys.executable, "-m", "venv", str(venv)], [*pip, str(source)]):
+            done = subprocess.run(argv, capture_output=True, text=True, check=False)
+            if done.returncode != 0:
+                raise RuntimeError(f"{' '.join(argv[:5])} ... failed:\n{done.stderr[-3000:]}")
+    (venv / "done").write_text(digest + "\n")
+    installs = sorted((p for p in root.iterdir() if p.is_dir()), key=lambda p: p.stat().st_mtime, reverse=True)
+    for old in installs[_KEEP_INSTALLS:]:
+        shutil.rmtree(old, ignore_errors=True)
+    return str(script)
 
 
 def wheels_in(folder: Path) -> set[str]:

@@ -24,7 +24,6 @@ if __package__ in (None, ""):
     sys.path[0] = str(Path(__file__).resolve().parents[1])
 
 import argparse
-import compileall
 import json
 import os
 import shutil
@@ -133,6 +132,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results", help="where results are written")
     parser.add_argument("--index-url", default="https://pypi.org/simple", help="the real index for --network")
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
+    parser.add_argument(
+        "--wheelhouse",
+        default=None,
+        metavar="COMMAND",
+        help="measure this wheelhouse command instead of installing the checkout into a virtual environment "
+        "of its own (bench/.cache/wheelhouse-install/)",
+    )
     args = parser.parse_args(argv)
     names = [n for item in args.only for n in item.split(",") if n]
     skip = [n for item in args.skip for n in item.split(",") if n]
@@ -150,10 +156,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     spec = gen.QUICK if args.quick else gen.FULL
     print(f"[bench] generating or reusing the {spec.name} index under {args.cache}", file=sys.stderr, flush=True)
     index = gen.generate(spec, args.cache)
-    # Bytecode as an installed package has it (pip compiles on install): no timed run pays for compiling.
-    import wheelhouse
-
-    compileall.compile_dir(str(Path(wheelhouse.__file__).parent), quiet=1)
     args.cache, args.out = args.cache.resolve(), args.out.resolve()
     work = Path(tempfile.mkdtemp(prefix="wheelhouse-bench-"))
     # Every tool runs from the work directory: a wheelhouse.toml or pip.conf around the caller's directory

@@ -181,6 +181,9 @@ def test_run_quick_verify_end_to_end(quick_index: Path, tmp_path: Path) -> None:
             str(cache),
             "--out",
             str(out),
+            # The checkout's own command: installing one needs the machine's package sources, not the tests'.
+            "--wheelhouse",
+            str(Path(sys.executable).parent / "wheelhouse"),
         ],
         capture_output=True,
         text=True,
