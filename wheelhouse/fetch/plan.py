@@ -155,7 +155,9 @@ def plan_download(
         return client.download(remote.remote_file(dist), dest)
 
     stop = threading.Event()
-    pool = PriorityPool(max(2, options.jobs), "wheelhouse-speculate")
+    # Speculative tasks mostly wait on the network (a page, a range of a wheel): twice the transfer workers, so
+    # that every top-level page and the first dependencies' pages are asked for at once.
+    pool = PriorityPool(max(16, 2 * options.jobs), "wheelhouse-speculate")
     resolutions: list[Resolution] = []
     try:
         for target in targets:

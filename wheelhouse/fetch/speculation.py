@@ -30,8 +30,12 @@ from wheelhouse.targets import Target
 if TYPE_CHECKING:
     from wheelhouse.index.finder import IndexFinder
 
-# When the resolver gives up a release, the metadata of this many older ones is fetched ahead.
+# When the resolver gives up a release, the metadata of older ones is fetched ahead: two at the first rejection
+# of a project, twice as many at each further one, at most this many. Most rejections are passing (the resolver
+# takes the release back a moment later) and a deep backtrack shows itself by rejecting again and again: eight
+# releases at every first rejection spent half of a real download's metadata requests on releases never used.
 BACKTRACK_AHEAD = 8
+_FIRST_LOOK_AHEAD = 2
 
 # Speculative tasks, most urgent first. A likely file's metadata comes first, the largest file first: reading it
 # starts that file's transfer and asks for its dependencies' pages, so the link fills early and the deepest
@@ -66,6 +70,7 @@ class SpeculativeFinder:
         self._python_checks: dict[str, bool] = {}
         self._likely: dict[NormalizedName, list[DistFile]] = {}  # per project: see _likely_for
         self._ahead: set[str] = set()  # files whose metadata prefetch_older asked for
+        self._rejections: dict[NormalizedName, int] = {}  # per project: how often the resolver gave up a release
         self.target = target
         self.pool = pool
         self.stop = stop
@@ -187,11 +192,17 @@ class SpeculativeFinder:
                 best[dist.version] = (rank, dist.build, dist)
         return [best[v][2] for v in sorted(best, reverse=True)]
 
-    def prefetch_older(self, dist: DistFile, count: int = BACKTRACK_AHEAD) -> None:
+    def prefetch_older(self, dist: DistFile, count: int | None = None) -> None:
         """The resolver gave up ``dist``: it tries the next older releases one by one, each needing metadata.
-        Ask for theirs now, in parallel, instead of one round trip after another."""
+        Ask for theirs now, in parallel, instead of one round trip after another: ``count`` of them, by default
+        two at a project's first rejection and twice as many at each further one (at most
+        :data:`BACKTRACK_AHEAD`)."""
         with self._lock:
             spec = self._wanted.get(dist.name)
+            if count is None:
+                rejections = self._rejections.get(dist.name, 0)
+                self._rejections[dist.name] = rejections + 1
+                count = min(BACKTRACK_AHEAD, _FIRST_LOOK_AHEAD << rejections)
         likely = self._likely_for(dist.name, self.finder.files(dist.name), spec)
         older = [d for d in likely if d.version < dist.version][:count]
         with self._lock:
@@ -234,7 +245,7 @@ class PinReporter(ResolveReporter):
         self.transfers = transfers
         self.remote = remote
         self.speculative = speculative
-        self._pinned: set[str] = set()
+        self._pinned: dict[str, DistFile] = {}  # per project, the file pinned last
 
     def rejecting_candidate(self, criterion: Any, candidate: Any) -> None:
         dist: DistFile | None = candidate.dist
@@ -245,14 +256,16 @@ class PinReporter(ResolveReporter):
         dist: DistFile | None = candidate.dist
         if dist is None or dist.local or dist.kind != "wheel":
             return
-        if candidate.name in self._pinned:
-            # Pinned again: the resolver is backtracking over this project, often through many releases in a
-            # row. Their files wait for the final plan instead of each being fetched and thrown away, and the
-            # metadata of the releases it will try next is fetched ahead.
-            if self.speculative is not None:
+        before = self._pinned.get(candidate.name)
+        self._pinned[candidate.name] = dist
+        if before is not None:
+            # Pinned again. The same file: the resolver undid a later decision and replays this one, nothing to
+            # fetch. Another: it is backtracking over this project, often through many releases in a row; their
+            # files wait for the final plan instead of each being fetched and thrown away, and the metadata of
+            # the releases it will try next is fetched ahead.
+            if self.speculative is not None and before.location != dist.location:
                 self.speculative.prefetch_older(dist)
             return
-        self._pinned.add(candidate.name)
         if self.transfers is None:
             return
         try:

@@ -30,11 +30,9 @@ from wheelhouse.dists import (
 )
 from wheelhouse.index.filenames import irrelevant, is_dist_filename, unsafe_filename
 from wheelhouse.index.metadata import MetadataError, MetadataMismatch
-from wheelhouse.index.pages import RemoteFile
+from wheelhouse.index.pages import Listing, RemoteFile
 
 if TYPE_CHECKING:
-    from packaging.tags import Tag
-
     from wheelhouse.index.http import IndexClient
     from wheelhouse.targets import Target
 
@@ -53,8 +51,8 @@ class IndexFinder:
         # With targets, wheels none of them can use are set aside unparsed: a long-lived project's page lists
         # thousands (every Python, architecture and libc), and only an explanation of a gap needs them.
         self.targets = tuple(targets)
-        self._usable_tags: dict[frozenset[Tag], bool] = {}
-        self._aside: dict[NormalizedName, list[RemoteFile]] = {}
+        self._usable_triples: dict[str, bool] = {}
+        self._aside: dict[NormalizedName, tuple[Listing, list[int]]] = {}
         self._all: dict[NormalizedName, tuple[DistFile, ...]] = {}
         self._lock = threading.Lock()
         self._said: set[str] = set()
@@ -85,15 +83,16 @@ class IndexFinder:
             return cached
         found = []
         remotes: dict[str, RemoteFile] = {}
-        aside: list[RemoteFile] = []
+        aside: list[int] = []
         unusable: list[str] = []
-        for remote in self.client.project_files(name):
-            filename = remote.filename
-            if irrelevant(filename):
+        listing = self.client.project_listing(name)
+        for i, filename in enumerate(listing.filenames):
+            if not listing.relevant[i] and irrelevant(filename):
                 continue
             if self.targets and filename.endswith(".whl") and not self._some_target_can_use(filename):
-                aside.append(remote)
+                aside.append(i)  # built only if a gap must be explained
                 continue
+            remote = listing.file(i)
             dist = self._dist_file(name, remote, unusable)
             if dist is None:
                 continue
@@ -111,7 +110,7 @@ class IndexFinder:
         with self._lock:
             self._remote.update(remotes)
             self._files[name] = result
-            self._aside[name] = aside
+            self._aside[name] = (listing, aside)
         return result
 
     def all_files(self, name: NormalizedName) -> Sequence[DistFile]:
@@ -120,9 +119,10 @@ class IndexFinder:
         usable = self.files(name)
         with self._lock:
             cached = self._all.get(name)
-            aside = self._aside.get(name, [])
+            listing, indices = self._aside.get(name, (None, []))
         if cached is not None:
             return cached
+        aside = [listing.file(i) for i in indices] if listing is not None else []
         extra = [d for d in (self._dist_file(name, r, []) for r in aside) if d is not None]
         result = (*usable, *extra)
         with self._lock:
@@ -131,12 +131,15 @@ class IndexFinder:
         return result
 
     def _some_target_can_use(self, filename: str) -> bool:
-        tags = wheel_tags(filename)
-        if tags is None:
-            return True  # a malformed name: the full parse says what is wrong with it
-        usable = self._usable_tags.get(tags)
+        # Keyed by the name's last three parts: a page repeats a few dozen tag triples over thousands of wheels.
+        cut = filename.rfind("-", 0, filename.rfind("-", 0, filename.rfind("-")))
+        key = filename[cut + 1 :]
+        usable = self._usable_triples.get(key)
         if usable is None:
-            usable = self._usable_tags[tags] = any(t.best_tag(tags) is not None for t in self.targets)
+            tags = wheel_tags(filename)
+            # A malformed name: the full parse says what is wrong with it.
+            usable = tags is None or any(t.best_tag(tags) is not None for t in self.targets)
+            self._usable_triples[key] = usable
         return usable
 
     def _dist_file(self, name: NormalizedName, remote: RemoteFile, unusable: list[str]) -> DistFile | None:

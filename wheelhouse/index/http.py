@@ -34,7 +34,9 @@ from wheelhouse.index.filenames import DIST_SUFFIXES
 from wheelhouse.index.metadata import RemoteMetadata
 from wheelhouse.index.pages import (
     PAGE_ACCEPT,
+    Listing,
     RemoteFile,
+    add_page,
     file_url_path,
     is_file_url,
     parse_html_page,
@@ -53,41 +55,42 @@ class _ProjectPages:
         self._transport = transport
         self._index_urls = index_urls
         self._find_links = find_links
-        self._pages: OnceCache[NormalizedName, tuple[RemoteFile, ...]] = OnceCache()
+        self._pages: OnceCache[NormalizedName, Listing] = OnceCache()
         self._links: OnceCache[str, tuple[RemoteFile, ...]] = OnceCache()
 
     def files(self, name: NormalizedName) -> tuple[RemoteFile, ...]:
         """See :meth:`IndexClient.project_files`."""
+        return self.listing(name).files()
+
+    def listing(self, name: NormalizedName) -> Listing:
+        """See :meth:`IndexClient.project_listing`."""
         return self._pages.get(name, lambda: self._collect(name))
 
-    def _collect(self, name: NormalizedName) -> tuple[RemoteFile, ...]:
-        found: list[RemoteFile] = []
+    def _collect(self, name: NormalizedName) -> Listing:
+        # One listing across sources: a URL listed by several (an index and a find-links page) appears once.
+        listing = Listing()
         for index_url in self._index_urls:
-            found += self._index_page(index_url, name)
+            self._index_page(listing, index_url, name)
         for location in self._find_links:
             for remote in self._links.get(location, functools.partial(self._find_links_files, location)):
                 try:
                     if parse_dist_filename(remote.filename)[0] == name:
-                        found.append(remote)
+                        listing.add(remote)
                 except InvalidDistFilename:
                     continue  # find-links list every project's files; one we cannot name is not ours
-        seen: set[str] = set()
-        unique = []
-        for remote in found:
-            if remote.url not in seen:
-                seen.add(remote.url)
-                unique.append(remote)
-        return tuple(unique)
+        return listing
 
-    def _index_page(self, index_url: str, name: NormalizedName) -> list[RemoteFile]:
+    def _index_page(self, listing: Listing, index_url: str, name: NormalizedName) -> None:
         url = f"{index_url.rstrip('/')}/{name}/"
         if is_file_url(url):
-            return self._local_index_page(url, index_url)
+            for remote in self._local_index_page(url, index_url):
+                listing.add(remote)
+            return
         page = self._transport.fetch_page(url, PAGE_ACCEPT)
         if page is None:
-            return []
+            return
         final_url, content_type, body = page
-        return parse_page(body, content_type, final_url, index_url)
+        add_page(listing, body, content_type, final_url, index_url)
 
     def _local_index_page(self, url: str, index_url: str) -> list[RemoteFile]:
         """A project page of a static index on disk: ``<dir>/<project>/index.html``, or the bare directory."""
@@ -183,6 +186,11 @@ class IndexClient:
         Raises NetworkError (with the redacted URL) when a page cannot be fetched or parsed.
         """
         return self._pages.files(canonicalize_name(name))
+
+    def project_listing(self, name: NormalizedName) -> Listing:
+        """:meth:`project_files` as a :class:`~wheelhouse.index.pages.Listing`: the same files, in the same order,
+        each built only when asked for (a reader that needs a few of thousands builds only those)."""
+        return self._pages.listing(canonicalize_name(name))
 
     def metadata(self, f: RemoteFile) -> bytes:
         """The core metadata file (``METADATA``) of ``f``, fetched as cheaply as the index allows.

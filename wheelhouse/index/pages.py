@@ -28,7 +28,9 @@ from wheelhouse.index.filenames import irrelevant
 
 __all__ = [
     "PAGE_ACCEPT",
+    "Listing",
     "RemoteFile",
+    "add_page",
     "decode_page",
     "file_url_path",
     "is_file_url",
@@ -192,51 +194,123 @@ def parse_html_page(text: str, page_url: str, index_url: str) -> list[RemoteFile
     return files
 
 
+class Listing:
+    """The files the pages of one project list, in page order, each turned into a :class:`RemoteFile` only when
+    asked for.
+
+    A long-lived project's JSON page lists ten thousand files, and a run can use a few hundred of them (one
+    Python, one platform): building every entry cost more than decoding the page. The entries of a JSON page are
+    kept as decoded, behind their file names, until :meth:`file` or :meth:`files` needs them. Thread-safe: two
+    threads building the same entry build equal objects.
+    """
+
+    def __init__(self) -> None:
+        self.filenames: list[str] = []
+        # Per entry: whether :func:`irrelevant` has passed it already (every entry of a JSON page has).
+        self.relevant: list[bool] = []
+        self._urls: set[str] = set()
+        # Per entry: the built RemoteFile, or what builds it (the decoded JSON item, its URL, page and index URLs).
+        self._entries: list[RemoteFile | tuple[dict[str, object], str, str, str]] = []
+        self._all: tuple[RemoteFile, ...] | None = None
+
+    def __len__(self) -> int:
+        return len(self.filenames)
+
+    def add(self, remote: RemoteFile) -> None:
+        """Add a built entry, unless an entry of the same URL is listed already (indexes and find-links overlap)."""
+        if remote.url not in self._urls:
+            self._urls.add(remote.url)
+            self.filenames.append(remote.filename)
+            self.relevant.append(False)
+            self._entries.append(remote)
+
+    def add_json(self, data: bytes, page_url: str, index_url: str) -> None:
+        """Add the files of a PEP 691 JSON project page (see :func:`parse_json_page`); entries are built later."""
+        doc = json.loads(data)
+        if not isinstance(doc, dict) or not isinstance(doc.get("files"), list):
+            raise ValueError("not a PEP 691 project page (no 'files' list)")
+        meta = doc.get("meta")
+        _check_api_version(meta.get("api-version") if isinstance(meta, dict) else None, page_url)
+        malformed = False  # said once per page, however many entries are broken
+        names, entries, urls, relevant = self.filenames, self._entries, self._urls, self.relevant
+        # irrelevant() by the name's last dash-separated part (the platform tag of a wheel), which decides it for
+        # a name free of path characters: a page repeats a few dozen platform tags over thousands of files.
+        skip: dict[str, bool] = {}
+        for item in doc["files"]:
+            filename = item.get("filename") if isinstance(item, dict) else None
+            # Files no Linux target can use first: on a long-lived project's page they are a third of the entries.
+            if isinstance(filename, str):
+                if "/" in filename or "\\" in filename or ".." in filename:
+                    pass  # possibly hostile: the finder refuses it out loud
+                else:
+                    tail = filename[filename.rfind("-") + 1 :]
+                    skipped = skip.get(tail)
+                    if skipped is None:
+                        skipped = skip[tail] = irrelevant(tail)
+                    if skipped:
+                        continue
+            raw_url = item.get("url") if filename else None
+            if not isinstance(raw_url, str) or not isinstance(filename, str):
+                if not malformed:
+                    _log.warning(f"{redact_url(page_url)}: skipping a malformed file entry")
+                malformed = True
+                continue
+            # Most indexes link absolute URLs without a fragment; urljoin for each of a large project's files
+            # costs seconds.
+            if raw_url.startswith(("https://", "http://")) and "#" not in raw_url:
+                url = raw_url
+            else:
+                url, _ = _strip_fragment(urljoin(page_url, raw_url))
+            if url in urls:
+                continue
+            urls.add(url)
+            names.append(filename)
+            relevant.append(True)
+            entries.append((item, url, page_url, index_url))
+
+    def file(self, i: int) -> RemoteFile:
+        """The ``i``-th entry (``filenames[i]``), built now if it was not yet."""
+        entry = self._entries[i]
+        if isinstance(entry, RemoteFile):
+            return entry
+        remote = _json_remote_file(self.filenames[i], *entry)
+        self._entries[i] = remote
+        return remote
+
+    def files(self) -> tuple[RemoteFile, ...]:
+        """Every entry, built."""
+        if self._all is None:
+            self._all = tuple(self.file(i) for i in range(len(self.filenames)))
+        return self._all
+
+
+def _json_remote_file(filename: str, item: dict[str, object], url: str, page_url: str, index_url: str) -> RemoteFile:
+    hashes = item.get("hashes")
+    sha256 = hashes.get("sha256") if isinstance(hashes, dict) else None
+    yanked_value = item.get("yanked", False)
+    # PEP 592 / 691: ``true`` is a yank without a reason, a string is the reason.
+    yanked = None if yanked_value is False else (yanked_value if isinstance(yanked_value, str) else "")
+    key = "core-metadata" if "core-metadata" in item else "dist-info-metadata"
+    core, metadata_sha256 = _metadata_flag(item.get(key))
+    size = item.get("size")
+    return RemoteFile(
+        filename=filename,
+        url=url,
+        sha256=sha256.lower() if isinstance(sha256, str) and sha256 else None,
+        requires_python=_requires_python(item.get("requires-python"), filename, page_url),
+        yanked=yanked,
+        core_metadata=core,
+        metadata_sha256=metadata_sha256,
+        size=size if isinstance(size, int) and not isinstance(size, bool) else None,
+        index_url=index_url,
+    )
+
+
 def parse_json_page(data: bytes, page_url: str, index_url: str) -> list[RemoteFile]:
     """The files of a PEP 691 JSON project page; relative URLs resolve against the page URL."""
-    doc = json.loads(data)
-    if not isinstance(doc, dict) or not isinstance(doc.get("files"), list):
-        raise ValueError("not a PEP 691 project page (no 'files' list)")
-    meta = doc.get("meta")
-    _check_api_version(meta.get("api-version") if isinstance(meta, dict) else None, page_url)
-    files = []
-    malformed = False  # said once per page, however many entries are broken
-    for item in doc["files"]:
-        filename = item.get("filename") if isinstance(item, dict) else None
-        # Files no Linux target can use first: on a long-lived project's page they are a third of the entries.
-        if isinstance(filename, str) and irrelevant(filename):
-            continue
-        if not filename or not isinstance(item.get("url"), str):
-            if not malformed:
-                _log.warning(f"{redact_url(page_url)}: skipping a malformed file entry")
-            malformed = True
-            continue
-        raw_url: str = item["url"]
-        # Most indexes link absolute URLs; urljoin for each of a large project's files costs seconds.
-        url, _ = _strip_fragment(raw_url if raw_url.startswith(("https://", "http://")) else urljoin(page_url, raw_url))
-        hashes = item.get("hashes") if isinstance(item.get("hashes"), dict) else {}
-        sha256 = hashes.get("sha256") if isinstance(hashes, dict) else None
-        yanked_value = item.get("yanked", False)
-        # PEP 592 / 691: ``true`` is a yank without a reason, a string is the reason.
-        yanked = None if yanked_value is False else (yanked_value if isinstance(yanked_value, str) else "")
-        key = "core-metadata" if "core-metadata" in item else "dist-info-metadata"
-        core, metadata_sha256 = _metadata_flag(item.get(key))
-        size = item.get("size")
-        requires_python = _requires_python(item.get("requires-python"), str(filename), page_url)
-        files.append(
-            RemoteFile(
-                filename=str(filename),
-                url=url,
-                sha256=sha256.lower() if isinstance(sha256, str) and sha256 else None,
-                requires_python=requires_python,
-                yanked=yanked,
-                core_metadata=core,
-                metadata_sha256=metadata_sha256,
-                size=size if isinstance(size, int) and not isinstance(size, bool) else None,
-                index_url=index_url,
-            )
-        )
-    return files
+    listing = Listing()
+    listing.add_json(data, page_url, index_url)
+    return list(listing.files())
 
 
 def decode_page(data: bytes, content_type: str, url: str) -> str:
@@ -255,13 +329,22 @@ def parse_page(body: bytes, content_type: str, page_url: str, index_url: str) ->
 
     Raises :class:`~wheelhouse.errors.NetworkError` naming the (redacted) page when it cannot be parsed.
     """
+    listing = Listing()
+    add_page(listing, body, content_type, page_url, index_url)
+    return list(listing.files())
+
+
+def add_page(listing: Listing, body: bytes, content_type: str, page_url: str, index_url: str) -> None:
+    """Add the files of a fetched page to ``listing`` (:func:`parse_page`; a JSON page's entries built later)."""
     media = content_type.split(";")[0].strip().lower()
     # Trust the declared type; sniff only when the server declares neither JSON nor HTML (static hosts).
     is_json = media in (JSON_TYPE, "application/json") or ("html" not in media and body.lstrip()[:1] == b"{")
     try:
         if is_json:
-            return parse_json_page(body, page_url, index_url)
-        return parse_html_page(decode_page(body, content_type, page_url), page_url, index_url)
+            listing.add_json(body, page_url, index_url)
+        else:
+            for remote in parse_html_page(decode_page(body, content_type, page_url), page_url, index_url):
+                listing.add(remote)
     except ValueError as exc:
         first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         kind = "JSON" if is_json else "HTML"

@@ -13,6 +13,7 @@ a host whose URL and ~/.netrc gave no password is answered once with the keyring
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import http.client
 import itertools
@@ -35,7 +36,7 @@ from wheelhouse.errors import NetworkError, StoreError
 from wheelhouse.index.auth import Credentials, netloc
 from wheelhouse.index.config import IndexConfig
 from wheelhouse.index.keyring import KeyringLookup, keyring_lookup, service_names
-from wheelhouse.index.tls import TrustAdapter, ca_bundle, system_context
+from wheelhouse.index.tls import TrustAdapter, bundle_context, ca_bundle, system_context
 
 __all__ = ["BODY_ERRORS", "CHUNK", "MAX_PAGE_BYTES", "USER_AGENT", "OnceCache", "Transient", "Transport", "encoded"]
 
@@ -170,9 +171,7 @@ class Transport:
         # Per request rather than on the session: requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE override
         # session.verify (psf/requests#3829), and a --cert the user gave must win over the environment.
         self._verify = ca_bundle(config.cert, os.environ if session is None or session.trust_env else {})
-        self._session = (
-            session if session is not None else self._new_session(jobs, None if self._verify else system_context)
-        )
+        self._session = session if session is not None else self._new_session(jobs, self._verify)
         # The keyring command is looked for at the first 401 only: a run that needs no credentials never looks.
         self._keyring_provider = config.keyring_provider
         self._keyring: OnceCache[str, KeyringLookup | None] = OnceCache()
@@ -191,13 +190,23 @@ class Transport:
         self._requests = 0
 
     @staticmethod
-    def _new_session(jobs: int, trust: Callable[[], ssl.SSLContext | None] | None) -> requests.Session:
+    def _new_session(jobs: int, bundle: str | None) -> requests.Session:
+        trust: Callable[[], ssl.SSLContext | None] = (
+            system_context if bundle is None else functools.partial(bundle_context, bundle)
+        )
         session = requests.Session()
         session.headers["User-Agent"] = USER_AGENT
-        # A pool slot per worker thread (the prefetching and the downloading workers share the session), so
-        # parallel fetches reuse connections instead of opening and discarding new ones;
-        # retries are ours (they must also cover bodies cut short, which urllib3's Retry does not see).
-        adapter = TrustAdapter(trust=trust, pool_connections=max(10, jobs), pool_maxsize=2 * jobs, max_retries=0)
+        # A pool slot per worker thread that may reach one host at once (a download's speculative workers, twice
+        # its jobs, and its transfer workers share the session), so parallel fetches reuse connections instead of
+        # opening a new one (a TLS handshake) and discarding it after one request; connections are opened only
+        # when needed. Retries are ours (they must also cover bodies cut short, which urllib3's Retry does not see).
+        adapter = TrustAdapter(
+            trust=trust,
+            bundle=bundle,
+            pool_connections=max(10, jobs),
+            pool_maxsize=max(32, 4 * jobs),
+            max_retries=0,
+        )
         session.mount("https://", adapter)
         session.mount("http://", adapter)
         return session
