@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import hashlib
 import os
 import threading
 from pathlib import Path
@@ -57,11 +56,13 @@ def open_nofollow(path: Path, flags: int, mode: int = 0o644) -> int:
         raise
 
 
-def atomic_write(path: Path, data: bytes) -> None:
+def atomic_write(path: Path, data: bytes, *, durable: bool = True) -> None:
     """Write ``data`` to ``path`` so that readers see the old content or the new, never a mix.
 
     The rename replaces a link at ``path`` itself rather than writing through it, and the temporary file is
     created exclusively, so a link planted under its (predictable) name is not followed either.
+    ``durable=False`` skips the two fsyncs, for a cache whose entries check themselves (a write lost in a crash
+    is only an entry to make again).
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f"{PARTIAL_PREFIX}{path.name}.{os.getpid()}.{threading.get_ident()}")
@@ -72,13 +73,15 @@ def atomic_write(path: Path, data: bytes) -> None:
         with open(tmp, "xb") as fh:
             fh.write(data)
             fh.flush()
-            os.fsync(fh.fileno())
+            if durable:
+                os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
             tmp.unlink()
         raise
-    fsync_dir(path.parent)
+    if durable:
+        fsync_dir(path.parent)
 
 
 def fsync_dir(directory: Path) -> None:
@@ -99,6 +102,8 @@ def fsync_file(path: Path) -> None:
 
 def file_sha256(path: Path) -> str:
     """Hex sha256 of a file, read in chunks."""
+    import hashlib  # here: most commands that write the folder never hash (and OpenSSL's import is not free)
+
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
         while chunk := fh.read(_CHUNK):

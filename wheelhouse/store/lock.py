@@ -18,7 +18,6 @@ import contextlib
 import errno
 import fcntl
 import os
-import shutil
 import stat
 import threading
 import time
@@ -170,6 +169,8 @@ def remove_paths(paths: list[Path]) -> list[str]:
     for path in paths:
         try:
             if path.is_dir() and not path.is_symlink():
+                import shutil  # here: only a holder that finds a partial folder needs it
+
                 shutil.rmtree(path)  # never follows a link inside it
             else:
                 path.unlink()

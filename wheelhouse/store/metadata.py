@@ -14,13 +14,16 @@ Every refusal is a :class:`MetadataProblem` (a ValueError) carrying one line tha
 
 from __future__ import annotations
 
-import zipfile
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from packaging.utils import canonicalize_name, canonicalize_version
 
 from wheelhouse.dists import MAX_METADATA_BYTES, CoreMetadata, parse_core_metadata
+
+if TYPE_CHECKING:
+    import zipfile
 
 __all__ = [
     "MetadataProblem",
@@ -115,6 +118,9 @@ def read_wheel_metadata(path: Path, filename: str | None = None) -> CoreMetadata
 
     ``filename`` is the wheel's name when ``path`` is a temporary file; by default it is ``path.name``.
     """
+    # Imported here: a scan over a warm manifest (every verify but the first) opens no wheel.
+    import zipfile
+
     filename = filename or path.name
     try:
         with zipfile.ZipFile(path) as zf:

@@ -377,7 +377,8 @@ def write_proof(root: str, proof: Proof) -> bool:
         with store.lock(wait=False):
             store.check_state()
             proofs = real_dir(store.meta_dir / PROOFS_DIR)
-            atomic_write(proofs / proof.key, data)
+            # Not synced: an entry checks itself (its digest), so one lost or torn by a crash is only ignored.
+            atomic_write(proofs / proof.key, data, durable=False)
             _prune(str(proofs), keep=proof.key)
     except (OSError, ValueError, WheelhouseError):
         return False
