@@ -8,6 +8,7 @@ classic builder, each checked for the app running, ``pip check``, compiled bytec
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import shutil
@@ -25,8 +26,16 @@ from tests.conftest import Cli
 from tests.support.index_server import IndexServer
 from tests.support.wheels import make_wheel, write_wheel
 from tests.test_docker import _explain
-from wheelhouse.docker.buildkit import VENV_CACHE, venv_cache_id
-from wheelhouse.docker.context import context_size, find_uv_wheel, uv_data_dir, with_uv
+from wheelhouse.docker.buildkit import HEAVY_DIR
+from wheelhouse.docker.context import (
+    HEAVY_WHEEL_BYTES,
+    HeavyWheel,
+    context_size,
+    find_uv_wheel,
+    heavy_wheels,
+    uv_data_dir,
+    with_uv,
+)
 from wheelhouse.docker.images import parse_base_image
 from wheelhouse.docker.render import (
     DOCKERFILE_CACHED,
@@ -65,52 +74,92 @@ def runs(text: str) -> list[str]:
     return out
 
 
+def mounts(run: str) -> list[str]:
+    """The --mount flags of one RUN."""
+    return [word for word in run.split() if word.startswith("--mount=")]
+
+
 # -- the installer chosen at render time -------------------------------------------------------------------
 
 
-def test_a_uv_wheel_of_the_target_makes_the_offline_image_install_with_uv_from_mounts() -> None:
-    text = render(options(uv_wheel=f"wheels/{UV_AMD64}")).files[DOCKERFILE_OFFLINE]
+HEAVY = (
+    HeavyWheel("wheels/numpy-2.4.6-cp311-cp311-manylinux_2_28_x86_64.whl", "numpy==2.4.6", "a" * 64),
+    HeavyWheel("wheels/scipy-1.17.1-cp311-cp311-manylinux_2_28_x86_64.whl", "scipy==1.17.1", "b" * 64),
+)
+
+
+def test_a_uv_wheel_of_the_target_makes_the_offline_image_install_with_uv_in_two_layers() -> None:
+    text = render(options(uv_wheel=f"wheels/{UV_AMD64}", heavy_wheels=HEAVY)).files[DOCKERFILE_OFFLINE]
     assert "FROM python:3.11-slim AS uv" in text
-    extract, install = runs(text)
+    extract, heavy, rest = runs(text)
     assert f"source=wheels/{UV_AMD64},target=/tmp/uv.whl" in extract
     assert "/tmp/uv/uv-0.13.9.data/scripts/uv /uv/bin/uv" in extract
-    for mount in (
-        "--mount=type=bind,from=uv,source=/uv/bin,target=/tmp/wheelhouse/.uv",
+    uv_mount = "--mount=type=bind,from=uv,source=/uv/bin,target=/tmp/wheelhouse/.uv"
+    # Layer 1 mounts the heavy files one by one and nothing else: its cache key is those files' content.
+    assert mounts(heavy) == [
+        uv_mount,
+        f"--mount=type=bind,source={HEAVY[0].path},target={HEAVY_DIR}/{HEAVY[0].filename}",
+        f"--mount=type=bind,source={HEAVY[1].path},target={HEAVY_DIR}/{HEAVY[1].filename}",
+    ]
+    assert f"'{'a' * 64}  {HEAVY_DIR}/{HEAVY[0].filename}'" in heavy
+    assert "| sha256sum -c - && /tmp/wheelhouse/.uv/uv venv" in heavy
+    assert f"--find-links={HEAVY_DIR} --no-deps numpy==2.4.6 scipy==1.17.1" in heavy
+    assert heavy.endswith("&& { /opt/venv/bin/python -m compileall -qq -j 0 /opt/venv/lib || :; }")
+    # Layer 2 mounts the folder and the requirements, installs exactly the requirements and compiles what it wrote.
+    assert mounts(rest) == [
+        uv_mount,
         "--mount=type=bind,source=wheels,target=/tmp/wheelhouse/wheels",
         "--mount=type=bind,source=requirements.txt,target=/tmp/wheelhouse/requirements.txt",
-        f"--mount=type=cache,id={venv_cache_id(AMD64.name, 'python:3.11-slim')},target={VENV_CACHE},sharing=locked",
-    ):
-        assert mount in install
-    # Resolved to pins from the folder alone, then synced to them: what is no longer required is removed.
-    assert "uv pip compile --quiet --offline --no-cache --no-index" in install
-    assert "uv pip sync --offline --no-cache --no-index --find-links=/tmp/wheelhouse/wheels" in install
-    assert "--strict" in install
-    # Bytecode on every core, recorded with the path the image runs it from.
-    assert f"-m compileall -qq -j 0 -s {VENV_CACHE}/venv -p /opt/venv" in install
-    assert install.endswith(f"cp -a {VENV_CACHE}/venv /opt/venv")
+    ]
+    assert "--find-links=/tmp/wheelhouse/wheels --exact --strict -r /tmp/wheelhouse/requirements.txt" in rest
+    assert "find /opt/venv/lib -newer \"$mark\" -name '*.py' -exec /opt/venv/bin/python -m compileall" in rest
+    assert "type=cache" not in text
+    assert "cp -a" not in text
     # Nothing is copied from the context but the app: the wheels reach no layer.
     assert [line for line in text.splitlines() if line.startswith("COPY")] == ["COPY app/ ./"]
+    # The pipe's status is sha256sum's; hadolint is told so right above the heavy layer's RUN.
+    assert "# hadolint ignore=DL4006\nRUN " in text
 
 
-def test_a_lock_is_synced_with_its_hashes_by_uv() -> None:
-    text = render(options(uv_wheel=f"wheels/{UV_AMD64}", lock="requirements.lock", requirements=())).files[
-        DOCKERFILE_OFFLINE
-    ]
-    install = runs(text)[-1]
-    assert "uv pip compile" not in install
-    assert "--strict --python=/var/cache/wheelhouse-venv/venv/bin/python --require-hashes" in install
-    assert "/tmp/wheelhouse/requirements.lock" in install
+def test_without_heavy_wheels_the_first_layer_only_makes_the_virtualenv() -> None:
+    text = render(options(uv_wheel=f"wheels/{UV_AMD64}")).files[DOCKERFILE_OFFLINE]
+    _extract, venv, rest = runs(text)
+    assert "sha256sum" not in text
+    assert venv.endswith('/tmp/wheelhouse/.uv/uv venv --quiet --no-cache --python="$(command -v python3)" /opt/venv')
+    # Everything is new in layer 2: compiled on every core.
+    assert rest.endswith("&& { /opt/venv/bin/python -m compileall -qq -j 0 /opt/venv/lib || :; }")
+    assert "mark=" not in rest
 
 
-def test_without_uv_pip_installs_from_mounts_and_compiles_on_every_core() -> None:
-    text = render(options()).files[DOCKERFILE_OFFLINE]
+def test_a_lock_is_installed_with_its_hashes_by_uv() -> None:
+    text = render(
+        options(uv_wheel=f"wheels/{UV_AMD64}", lock="requirements.lock", requirements=(), heavy_wheels=HEAVY)
+    ).files[DOCKERFILE_OFFLINE]
+    heavy, rest = runs(text)[1:]
+    assert "requirements.lock" not in heavy
+    assert "--exact --strict --require-hashes -r /tmp/wheelhouse/requirements.lock" in rest
+
+
+def test_without_uv_pip_installs_in_two_layers_from_mounts() -> None:
+    text = render(options(heavy_wheels=HEAVY)).files[DOCKERFILE_OFFLINE]
     assert " AS " not in text  # one stage: nothing to copy between stages
-    venv, install = runs(text)
-    assert venv == "RUN python3 -m venv /opt/venv"
-    assert install.startswith("RUN --mount=type=bind,source=wheels,target=/tmp/wheelhouse/wheels")
-    assert "pip install --no-cache-dir --disable-pip-version-check --no-compile --no-index" in install
-    assert "-r /tmp/wheelhouse/requirements.txt" in install
+    heavy, rest = runs(text)
+    assert heavy.startswith(f"RUN --mount=type=bind,source={HEAVY[0].path},target={HEAVY_DIR}/{HEAVY[0].filename}")
+    assert "| sha256sum -c - && python3 -m venv /opt/venv" in heavy
+    assert f"--no-index --find-links={HEAVY_DIR} --only-binary=:all: --no-deps numpy==2.4.6 scipy==1.17.1" in heavy
+    assert rest.startswith("RUN --mount=type=bind,source=wheels,target=/tmp/wheelhouse/wheels")
+    assert "pip install --no-cache-dir --disable-pip-version-check --no-compile --no-index" in rest
+    assert "-r /tmp/wheelhouse/requirements.txt" in rest
     # The compile step may not hide a failed install: it runs only after pip succeeded.
+    assert rest.endswith(
+        "-r /tmp/wheelhouse/requirements.txt && { find /opt/venv/lib -newer \"$mark\" -name '*.py' -exec "
+        '/opt/venv/bin/python -m compileall -qq {} + || :; } && rm -f "$mark"'
+    )
+
+
+def test_without_uv_and_heavy_wheels_pip_compiles_everything_on_every_core() -> None:
+    venv, install = runs(render(options()).files[DOCKERFILE_OFFLINE])
+    assert venv == "RUN python3 -m venv /opt/venv"
     assert install.endswith("&& { /opt/venv/bin/python -m compileall -qq -j 0 /opt/venv/lib || :; }")
 
 
@@ -146,10 +195,41 @@ def test_a_path_a_mount_cannot_name_is_refused_with_the_classic_way_out() -> Non
     render(options(requirements=("my reqs.txt",), classic=True))
 
 
-def test_the_venv_cache_is_one_per_target_and_base_image() -> None:
-    assert venv_cache_id(AMD64.name, "a:1") == venv_cache_id(AMD64.name, "a:1")
-    assert venv_cache_id(AMD64.name, "a:1") != venv_cache_id(AMD64.name, "a:2")
-    assert venv_cache_id(AMD64.name, "a:1") != venv_cache_id(ARM64.name, "a:1")
+def test_the_heavy_wheels_are_the_pinned_files_of_the_threshold_or_more(tmp_path: Path) -> None:
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    (wheels / "big-1.0-py3-none-any.whl").write_bytes(b"b" * HEAVY_WHEEL_BYTES)
+    (wheels / "Small_Name-2.0.post1-py3-none-any.whl").write_bytes(b"s" * (HEAVY_WHEEL_BYTES - 1))
+    (wheels / "Large_Name-2.0.post1-py3-none-any.whl").write_bytes(b"l" * (HEAVY_WHEEL_BYTES + 1))
+    (wheels / "linked-1.0-py3-none-any.whl").symlink_to(wheels / "big-1.0-py3-none-any.whl")
+    (wheels / "unpinned-1.0-py3-none-any.whl").write_bytes(b"u" * HEAVY_WHEEL_BYTES)
+    pinned = [f"wheels/{name}" for name in ("linked-1.0-py3-none-any.whl", "Small_Name-2.0.post1-py3-none-any.whl")]
+    pinned += ["wheels/big-1.0-py3-none-any.whl", "wheels/Large_Name-2.0.post1-py3-none-any.whl", "wheels/gone.whl"]
+    found = heavy_wheels(tmp_path, pinned)
+    # Sorted by path; the pin is the canonical name and the version; the sha256 is the file's content's.
+    assert [(w.path, w.pin) for w in found] == [
+        ("wheels/Large_Name-2.0.post1-py3-none-any.whl", "large-name==2.0.post1"),
+        ("wheels/big-1.0-py3-none-any.whl", "big==1.0"),
+    ]
+    assert found[1].sha256 == hashlib.sha256(b"b" * HEAVY_WHEEL_BYTES).hexdigest()
+    assert found[1].filename == "big-1.0-py3-none-any.whl"
+    assert heavy_wheels(tmp_path, None) == ()
+    assert heavy_wheels(tmp_path, pinned, threshold=10 * HEAVY_WHEEL_BYTES) == ()
+
+
+def test_with_a_lock_a_heavy_wheel_the_lock_does_not_name_is_left_to_the_checked_install(tmp_path: Path) -> None:
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    (wheels / "a-1.0-py3-none-any.whl").write_bytes(b"a" * HEAVY_WHEEL_BYTES)
+    (wheels / "b-1.0-py3-none-any.whl").write_bytes(b"b" * HEAVY_WHEEL_BYTES)
+    good = hashlib.sha256(b"a" * HEAVY_WHEEL_BYTES).hexdigest()
+    (tmp_path / "requirements.lock").write_text(
+        f"a==1.0 \\\n    --hash=sha256:{good.upper()}\nb==1.0 \\\n    --hash=sha256:{'0' * 64}\n"
+    )
+    pinned = ["wheels/a-1.0-py3-none-any.whl", "wheels/b-1.0-py3-none-any.whl"]
+    assert [w.pin for w in heavy_wheels(tmp_path, pinned, lock="requirements.lock")] == ["a==1.0"]
+    # A lock that cannot be read names no hash: everything goes to the install that reads it (and fails there).
+    assert heavy_wheels(tmp_path, pinned, lock="missing.lock") == ()
 
 
 # -- Dockerfile.cached and Dockerfile.wheels -----------------------------------------------------------------

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Cli
+from wheelhouse.docker.context import HeavyWheel
 from wheelhouse.docker.images import BaseImage, check_base_image, default_base_image, parse_base_image
 from wheelhouse.docker.render import (
     COMPOSE_OFFLINE,
@@ -32,6 +33,10 @@ from wheelhouse.targets import Target, parse_target
 ROOT = Path(__file__).resolve().parents[1]
 AMD64 = parse_target("linux/amd64", python="3.11")
 UV_WHEEL = "wheels/uv-0.13.9-py3-none-manylinux_2_17_x86_64.whl"
+HEAVY = (
+    HeavyWheel("wheels/numpy-2.4.6-cp311-cp311-manylinux_2_28_x86_64.whl", "numpy==2.4.6", "a" * 64),
+    HeavyWheel("wheels/pip-26.1-py3-none-any.whl", "pip==26.1", "b" * 64),
+)
 
 
 def options(**kwargs: object) -> RenderOptions:
@@ -586,6 +591,10 @@ def _hadolint() -> str | None:
         {"index_secrets": ("PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL"), "lock": "pylock.toml"},
         {"uv_wheel": UV_WHEEL, "context_wheels": ("wheels/six-1.17.0-py2.py3-none-any.whl",)},
         {"uv_wheel": UV_WHEEL, "lock": "requirements.lock", "run_network_none": True},
+        {"uv_wheel": UV_WHEEL, "heavy_wheels": HEAVY},
+        {"uv_wheel": UV_WHEEL, "heavy_wheels": HEAVY, "lock": "requirements.lock", "run_network_none": True},
+        {"heavy_wheels": HEAVY},
+        {"heavy_wheels": HEAVY, "lock": "pylock.toml"},
         {"classic": True},
         {"classic": True, "lock": "pylock.toml", "run_network_none": True},
     ],
@@ -599,6 +608,10 @@ def _hadolint() -> str | None:
         "index-secrets-pylock",
         "uv",
         "uv-lock",
+        "uv-heavy",
+        "uv-heavy-lock",
+        "pip-heavy",
+        "pip-heavy-pylock",
         "classic",
         "classic-pylock",
     ],

@@ -339,6 +339,11 @@ def _render_options(
         uv_wheel=_uv_wheel(settings, target, wheels),
         context_wheels=_context_wheels(settings, reqs, target, wheels),
     )
+    if not classic:
+        from wheelhouse.docker.context import heavy_wheels
+
+        # The offline Dockerfile installs the large pinned wheels in a layer of their own, by their sha256.
+        options = replace(options, heavy_wheels=heavy_wheels(context, options.context_wheels, lock=options.lock))
     return options, reqs
 
 

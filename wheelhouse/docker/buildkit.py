@@ -1,51 +1,72 @@
-"""The install step of ``Dockerfile.offline`` for BuildKit: wheels mounted, not copied; uv or pip; bytecode.
+"""The install steps of ``Dockerfile.offline`` for BuildKit: wheels mounted, not copied; uv or pip; two layers.
 
 Contract: pure text from the render options, used by :mod:`wheelhouse.docker.render`. The wheels, the
-requirement files and the installer are bind-mounted (``RUN --mount=type=bind``) into the one ``RUN`` that
-installs, so they are in no layer and need no second stage; Docker 20.10's built-in frontend reads these
-mounts without a ``# syntax=`` line. The installer is chosen here, at render time:
+requirement files and the installer are bind-mounted (``RUN --mount=type=bind``) into the ``RUN`` steps that
+install, so they are in no layer and need no second stage; Docker 20.10's built-in frontend reads these
+mounts without a ``# syntax=`` line. The installer is chosen at render time:
 
 * **uv**, when the folder holds a uv wheel for the target (and the lock is not a pylock.toml). The binary is
-  taken out of the wheel in a stage of its own (kept in the build cache, never in the image). The virtualenv
-  lives in a cache mount, so a rebuild syncs it (``uv pip sync``: what the requirements no longer need is
-  removed, what they now need is added) and only the changed packages are unpacked and compiled; the synced
-  virtualenv is then copied into the layer. uv makes it relocatable, so its scripts run from ``/opt/venv``.
-* **pip** otherwise, into a virtualenv created in a layer of its own (cached while the base image stays).
+  taken out of the wheel in a stage of its own (kept in the build cache, never in the image).
+* **pip** otherwise, the pip of the virtualenv ``python3 -m venv`` makes.
 
-Either way bytecode is compiled with ``compileall`` on every core after the install, skipping files whose
-bytecode is current, so the image starts as fast as one where pip compiled while installing. A file that
-does not compile is skipped, as pip skips it.
+Either way the install is two ``RUN`` steps, two layers:
+
+1. **The heavy wheels** (:func:`wheelhouse.docker.context.heavy_wheels`: the target's pinned wheels of 256 KiB
+   or more). Each file is bind-mounted on its own, so BuildKit keys the step on those files' content and on
+   nothing else: not on the rest of the folder, not on the requirement files. The step checks each file
+   against the sha256 rendered into the Dockerfile (``sha256sum -c``), creates ``/opt/venv``, installs them
+   there by their pins with ``--no-deps`` and compiles their bytecode on every core.
+2. **The rest**: the whole folder and the requirement files (or the lock) are mounted and the requirements
+   installed into the same virtualenv (uv: ``--exact --strict``, so the virtualenv is exactly the
+   requirements' closure and consistent; pip: the heavy pins are already satisfied). Only what this step
+   installed is compiled: with uv the files written after the step began, with pip pip's own compile.
+
+A change of requirements that keeps the heavy set (adding or removing a small project) re-runs only the second
+step, which unpacks and compiles a few small wheels; adding, removing or bumping a heavy wheel re-runs both. A
+wheel of the heavy set that the rendering no longer matches fails the first step on its hash, so a stale
+Dockerfile never installs other bytes than it names. A file that does not compile is skipped, as pip skips it.
 """
 
 from __future__ import annotations
 
-import hashlib
-import posixpath
 import shlex
 from collections.abc import Sequence
+from dataclasses import dataclass
 
-__all__ = ["MOUNT_ROOT", "VENV_CACHE", "pip_install_step", "unsafe_mount_path", "uv_install_step", "venv_cache_id"]
+from wheelhouse.docker.context import HeavyWheel
+
+__all__ = ["HEAVY_DIR", "MOUNT_ROOT", "InstallStep", "pip_install_step", "unsafe_mount_path", "uv_install_step"]
 
 # Where the mounted inputs appear inside the RUN: outside the app's and the virtualenv's directories.
 MOUNT_ROOT = "/tmp/wheelhouse"
-# The cache mount that keeps the virtualenv (and the pins it was synced to) between builds.
-VENV_CACHE = "/var/cache/wheelhouse-venv"
+# Where the heavy wheels are mounted, one file each, apart from the folder the second step mounts.
+HEAVY_DIR = f"{MOUNT_ROOT}/heavy"
 _UV_DIR = f"{MOUNT_ROOT}/.uv"
 # Characters the RUN --mount flag cannot carry in a path: it is one comma-separated, whitespace-ended word.
 _MOUNT_UNSAFE = frozenset(" \t\n\r,\"'=")
 
 
+@dataclass(frozen=True)
+class InstallStep:
+    """What both installers' steps are rendered from (paths relative to the build context)."""
+
+    base_image: str
+    venv: str
+    wheels: str
+    # The requirement files (or the lock) the second step mounts, each once.
+    inputs: tuple[str, ...]
+    lock: str | None
+    requirements: tuple[str, ...]
+    constraints: tuple[str, ...]
+    heavy: tuple[HeavyWheel, ...]
+    run_flags: str
+    # What follows the install in the final stage (the app's WORKDIR, COPY and CMD).
+    final_lines: tuple[str, ...]
+
+
 def unsafe_mount_path(path: str) -> bool:
     """Whether ``path`` cannot be named in a ``--mount`` flag (whitespace, commas, quotes, ``=``)."""
     return any(c in _MOUNT_UNSAFE for c in path)
-
-
-def venv_cache_id(target_name: str, base_image: str) -> str:
-    """The id of the virtualenv's cache mount: one per target and base image, so a virtualenv is only ever
-    synced for the interpreter it was made with. Projects that share both share the cache; the sync makes
-    it exactly what each needs, and ``sharing=locked`` keeps two builds from syncing it at once."""
-    digest = hashlib.sha256(f"{target_name}\0{base_image}".encode()).hexdigest()[:12]
-    return f"wheelhouse-venv-{target_name}-{digest}"
 
 
 def _mounts(wheels: str, inputs: Sequence[str]) -> list[str]:
@@ -82,62 +103,85 @@ def _final(venv: str, final_lines: Sequence[str]) -> str:
     )
 
 
-def _compile(python: str, lib: str, *, strip: str | None = None, prefix: str | None = None) -> str:
-    where = f" -s {strip} -p {prefix}" if strip and prefix else ""
-    return f"{{ {python} -m compileall -qq -j 0{where} {lib} || :; }}"
+def _compile_all(python: str, lib: str) -> str:
+    return f"{{ {python} -m compileall -qq -j 0 {lib} || :; }}"
 
 
-def uv_install_step(
-    *,
-    base_image: str,
-    venv: str,
-    wheels: str,
-    uv_wheel: str,
-    uv_data: str,
-    inputs: Sequence[str],
-    lock: str | None,
-    requirements: Sequence[str],
-    constraints: Sequence[str],
-    cache_id: str,
-    run_flags: str,
-    final_lines: Sequence[str],
-) -> str:
+def _compiled(step: InstallStep, *installs: str) -> list[str]:
+    """``installs`` followed by the bytecode of what they installed.
+
+    Without heavy wheels the virtualenv holds only what they wrote: ``compileall`` on every core. Over a heavy
+    layer, only the modules written since ``$mark`` was made are compiled (one after another: they are few):
+    a ``compileall`` of the whole virtualenv would spend longer checking the heavy layer's current bytecode
+    than compiling the rest.
+    """
+    python = f"{step.venv}/bin/python"
+    if not step.heavy:
+        return [*installs, _compile_all(python, f"{step.venv}/lib")]
+    newer = f"find {step.venv}/lib -newer \"$mark\" -name '*.py' -exec {python} -m compileall -qq {{}} +"
+    return ['mark="$(mktemp)"', *installs, f"{{ {newer} || :; }}", 'rm -f "$mark"']
+
+
+def _rest_comment(step: InstallStep, what: str) -> list[str]:
+    if not step.heavy:
+        return ["# The install, then its bytecode compiled on every core (pip would compile one file after another)."]
+    return [f"# Layer 2, the rest: {what};", "# then the bytecode of the files this step wrote."]
+
+
+def _heavy_mounts(heavy: Sequence[HeavyWheel]) -> list[str]:
+    return [f"--mount=type=bind,source={w.path},target={HEAVY_DIR}/{w.filename}" for w in heavy]
+
+
+def _heavy_check(heavy: Sequence[HeavyWheel]) -> str:
+    """``sha256sum -c`` of the mounted heavy wheels against the hashes rendered from the folder. The pipe's
+    status is sha256sum's, the last command of it (the reason for the hadolint pragma above the RUN)."""
+    lines = " \\\n        ".join(f"'{w.sha256}  {HEAVY_DIR}/{w.filename}'" for w in heavy)
+    return f"printf '%s\\n' \\\n        {lines} \\\n    | sha256sum -c -"
+
+
+def _heavy_comment(heavy: Sequence[HeavyWheel]) -> list[str]:
+    if not heavy:
+        return ["# No wheel of the target is heavy enough for a layer of its own: this layer holds the virtualenv."]
+    return [
+        "# Layer 1, the heavy wheels: each file is mounted on its own, so this step is cached until one of them",
+        "# changes; a change of requirements that keeps them re-runs only the next step. Each is checked against",
+        "# its sha256 as rendered, installed by its pin without dependencies (the next step checks them), compiled.",
+        "# hadolint ignore=DL4006",
+    ]
+
+
+def _pins(heavy: Sequence[HeavyWheel]) -> str:
+    return " ".join(w.pin for w in heavy)
+
+
+def uv_install_step(step: InstallStep, *, uv_wheel: str, uv_data: str) -> str:
     """The stages of an offline Dockerfile that installs with uv from the folder's uv wheel."""
-    links = f"--find-links={_in_mount(wheels)}"
-    common = f"--offline --no-cache --no-index {links} --only-binary=:all:"
-    venv_dir = f"{VENV_CACHE}/venv"
-    python = f"--python={venv_dir}/bin/python"
     uv = f"{_UV_DIR}/uv"
-    steps = [
-        f"{{ [ -f {venv_dir}/pyvenv.cfg ] || {uv} venv --quiet --no-cache --relocatable "
-        f'--python="$(command -v python3)" {venv_dir}; }}'
-    ]
-    if lock:
-        # A lock pins every file with its hash: it is what the virtualenv is synced to.
-        source = f"--require-hashes {_in_mount(lock)}"
+    python = f"{step.venv}/bin/python"
+    common = f"--offline --no-cache --no-index --only-binary=:all: --python={python}"
+    uv_mount = f"--mount=type=bind,from=uv,source=/uv/bin,target={_UV_DIR}"
+    first = []
+    if step.heavy:
+        first.append(_heavy_check(step.heavy))
+    first.append(f'{uv} venv --quiet --no-cache --python="$(command -v python3)" {step.venv}')
+    if step.heavy:
+        first.append(f"{uv} pip install {common} \\\n        --find-links={HEAVY_DIR} --no-deps {_pins(step.heavy)}")
+        first.append(_compile_all(python, f"{step.venv}/lib"))
+    if step.lock:
+        # A lock pins every file with its hash; the heavy ones, already installed at their pins, are kept.
+        source = f"--require-hashes -r {_in_mount(step.lock)}"
     else:
-        # Requirement files name only the top of the tree: resolve them to pins first (from the folder, for
-        # this interpreter), then sync to the pins, which also removes what is no longer required.
-        parts = [_in_mount(p) for p in requirements] + [f"-c {_in_mount(p)}" for p in constraints]
-        steps.append(
-            f"{uv} pip compile --quiet {common} \\\n        {python} --output-file={VENV_CACHE}/pins.txt "
-            + " ".join(parts)
+        source = " ".join(
+            [f"-r {_in_mount(p)}" for p in step.requirements] + [f"-c {_in_mount(p)}" for p in step.constraints]
         )
-        source = f"{VENV_CACHE}/pins.txt"
-    steps.append(f"{uv} pip sync {common} \\\n        --link-mode=copy --strict {python} {source}")
-    steps.append(_compile(f"{venv_dir}/bin/python", f"{venv_dir}/lib", strip=venv_dir, prefix=venv))
-    steps.append(f"mkdir -p {posixpath.dirname(venv)} && cp -a {venv_dir} {venv}")
-    mounts = [
-        f"--mount=type=bind,from=uv,source=/uv/bin,target={_UV_DIR}",
-        *_mounts(wheels, inputs),
-        f"--mount=type=cache,id={cache_id},target={VENV_CACHE},sharing=locked",
-    ]
+    install = f"{uv} pip install {common} \\\n        --find-links={_in_mount(step.wheels)} --exact --strict {source}"
+    second = _compiled(step, install)
     uv_stage = "\n".join(
         [
-            f"FROM {base_image} AS uv",
+            f"FROM {step.base_image} AS uv",
             "# uv comes from its wheel in the folder (a zip that holds one static binary): nothing is downloaded.",
             _run(
-                run_flags,
+                step.run_flags,
                 [f"--mount=type=bind,source={uv_wheel},target=/tmp/uv.whl"],
                 "python3 -m zipfile -e /tmp/uv.whl /tmp/uv \\\n"
                 f"    && install -D -m 0755 /tmp/uv/{uv_data}/scripts/uv /uv/bin/uv \\\n"
@@ -145,49 +189,52 @@ def uv_install_step(
             ),
         ]
     )
-    install = [
-        f"FROM {base_image}",
+    stage = [
+        f"FROM {step.base_image}",
         "# Debian-based images mark the system Python as externally managed (PEP 668): install into a virtualenv.",
-        "# It is kept in a cache mount between builds and synced to the requirements (what they no longer need is",
-        "# removed), so a rebuild unpacks and compiles only what changed; then it is copied into this layer.",
-        _run(run_flags, mounts, " \\\n    && ".join(steps)),
-        _final(venv, final_lines),
+        *_heavy_comment(step.heavy),
+        _run(step.run_flags, [uv_mount, *_heavy_mounts(step.heavy)], " \\\n    && ".join(first)),
+        *_rest_comment(
+            step,
+            "the requirements installed exactly (what they do not need is removed) and consistent (--strict)",
+        ),
+        _run(step.run_flags, [uv_mount, *_mounts(step.wheels, step.inputs)], " \\\n    && ".join(second)),
+        _final(step.venv, step.final_lines),
     ]
-    return uv_stage + "\n\n" + "\n".join(install)
+    return uv_stage + "\n\n" + "\n".join(stage)
 
 
-def pip_install_step(
-    *,
-    base_image: str,
-    venv: str,
-    wheels: str,
-    inputs: Sequence[str],
-    lock: str | None,
-    requirements: Sequence[str],
-    constraints: Sequence[str],
-    pylock_pip: str | None,
-    run_flags: str,
-    final_lines: Sequence[str],
-) -> str:
+def pip_install_step(step: InstallStep, *, pylock_pip: str | None) -> str:
     """The stage of an offline Dockerfile that installs with the pip of a fresh virtualenv."""
-    links = f"--find-links={_in_mount(wheels)}"
-    pip = f"{venv}/bin/python -m pip install --no-cache-dir --disable-pip-version-check"
-    commands = []
-    if pylock_pip:
-        commands.append(f"{pip} \\\n        --no-index {links} --only-binary=:all: {shlex.quote(pylock_pip)}")
-    commands.append(
-        f"{pip} --no-compile \\\n        --no-index {links} --only-binary=:all: \\\n        "
-        + _install_args(lock, requirements, constraints)
-    )
-    commands.append(_compile(f"{venv}/bin/python", f"{venv}/lib"))
+    python = f"{step.venv}/bin/python"
+    pip = f"{python} -m pip install --no-cache-dir --disable-pip-version-check"
     lines = [
-        f"FROM {base_image}",
+        f"FROM {step.base_image}",
         "# Debian-based images mark the system Python as externally managed (PEP 668) and refuse pip: use a venv.",
-        f"RUN python3 -m venv {venv}",
-        "# pip compiles bytecode one file after another as it installs; compileall afterwards uses every core.",
+        *_heavy_comment(step.heavy),
     ]
+    if step.heavy:
+        first = [
+            _heavy_check(step.heavy),
+            f"python3 -m venv {step.venv}",
+            f"{pip} --no-compile \\\n        --no-index --find-links={HEAVY_DIR} --only-binary=:all: --no-deps "
+            + _pins(step.heavy),
+            _compile_all(python, f"{step.venv}/lib"),
+        ]
+        lines.append(_run(step.run_flags, _heavy_mounts(step.heavy), " \\\n    && ".join(first)))
+    else:
+        lines.append(f"RUN {step.run_flags}python3 -m venv {step.venv}")
+    links = f"--find-links={_in_mount(step.wheels)}"
+    upgrade = []
+    if pylock_pip:
+        upgrade.append(f"{pip} \\\n        --no-index {links} --only-binary=:all: {shlex.quote(pylock_pip)}")
+    install = f"{pip} --no-compile \\\n        --no-index {links} --only-binary=:all: \\\n        " + _install_args(
+        step.lock, step.requirements, step.constraints
+    )
+    second = _compiled(step, *upgrade, install)
+    lines += _rest_comment(step, "pip installs the requirements (the heavy pins are already satisfied)")
     if pylock_pip:
         lines.append("# pip reads pylock.toml since 26.1: an older pip of the base image is upgraded from the wheels.")
-    lines.append(_run(run_flags, _mounts(wheels, inputs), " \\\n    && ".join(commands)))
-    lines.append(_final(venv, final_lines))
+    lines.append(_run(step.run_flags, _mounts(step.wheels, step.inputs), " \\\n    && ".join(second)))
+    lines.append(_final(step.venv, step.final_lines))
     return "\n".join(lines)

@@ -7,12 +7,23 @@ every old version; when the folder does not cover the target, it carries the who
 Dockerfile then fills the gap from the index). The uv the image installs with is a wheel of the folder too
 (:func:`find_uv_wheel`), so an offline build needs nothing that is not in the folder. Nothing here runs
 Docker or writes a file.
+
+The heavy wheels (:func:`heavy_wheels`) are the pinned wheels of :data:`HEAVY_WHEEL_BYTES` or more: the
+offline Dockerfile installs them in a layer of their own, keyed by those files alone, so a change of
+requirements that keeps them rebuilds only the small rest. The rule is a fixed size, not a share of the
+total: adding a small project then never moves another project across the line, and a project's place does
+not depend on what else the requirements hold. 256 KiB puts the compiled projects (numpy, scipy, pandas,
+scikit-learn, pip itself) and the large pure-Python ones (tzdata, narwhals, joblib) in the heavy layer and
+leaves the many small ones, which are what a one-line change usually adds, to the rebuilt layer.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import os
+import re
+import stat
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,9 +34,21 @@ from packaging.version import Version
 from wheelhouse.requirements import Origin, RequirementSet, parse_requirement_text
 from wheelhouse.targets import Target
 
-__all__ = ["ContextSize", "context_size", "find_uv_wheel", "uv_data_dir", "with_uv"]
+__all__ = [
+    "HEAVY_WHEEL_BYTES",
+    "ContextSize",
+    "HeavyWheel",
+    "context_size",
+    "find_uv_wheel",
+    "heavy_wheels",
+    "uv_data_dir",
+    "with_uv",
+]
 
 _UV = "uv"
+# A wheel of this size or more is installed in the offline image's first, separately cached layer.
+HEAVY_WHEEL_BYTES = 256 * 1024
+_SHA256_RE = re.compile(r"(?<![0-9a-f])[0-9a-f]{64}(?![0-9a-f])")
 
 
 def with_uv(requirements: RequirementSet) -> RequirementSet:
@@ -119,3 +142,60 @@ def _walk(path: Path) -> Iterable[Path]:
         dirnames[:] = sorted(d for d in dirnames if d != ".wheelhouse" and d != "__pycache__")
         for name in sorted(filenames):
             yield Path(directory) / name
+
+
+@dataclass(frozen=True)
+class HeavyWheel:
+    """A pinned wheel of the heavy layer: where it is in the context, the pin that installs it, its sha256."""
+
+    path: str
+    pin: str
+    sha256: str
+
+    @property
+    def filename(self) -> str:
+        return self.path.rsplit("/", 1)[-1]
+
+
+def heavy_wheels(
+    root: Path, wheels: Sequence[str] | None, *, lock: str | None = None, threshold: int = HEAVY_WHEEL_BYTES
+) -> tuple[HeavyWheel, ...]:
+    """The wheels among ``wheels`` (context-relative paths under ``root``, the target's pins) of ``threshold``
+    bytes or more, sorted by path, each with the sha256 of its content now.
+
+    None (the folder does not cover the target) gives none: the install then has no pins to split. A file that
+    is not a regular file (a symlink: Docker would send the link) is left to the full install. With a ``lock``,
+    a file whose sha256 the lock does not list is left to the full install too, which checks it against the
+    lock and fails the build, so the heavy layer never installs what the lock would refuse.
+    """
+    if not wheels:
+        return ()
+    allowed: set[str] | None = None
+    if lock is not None:
+        try:
+            allowed = set(_SHA256_RE.findall((root / lock).read_text(encoding="utf-8", errors="replace").lower()))
+        except OSError:
+            allowed = set()
+    found: list[HeavyWheel] = []
+    for relative in sorted(set(wheels)):
+        path = root / relative
+        try:
+            info = path.lstat()
+            if not stat.S_ISREG(info.st_mode) or info.st_size < threshold:
+                continue
+            name, version, _build, _tags = parse_wheel_filename(path.name)
+            digest = _sha256(path)
+        except (OSError, InvalidWheelFilename):
+            continue
+        if allowed is not None and digest not in allowed:
+            continue
+        found.append(HeavyWheel(relative, f"{name}=={version}", digest))
+    return tuple(found)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -34,7 +34,7 @@ from pathlib import Path
 from packaging.pylock import is_valid_pylock_path
 
 from wheelhouse.docker import buildkit
-from wheelhouse.docker.context import uv_data_dir
+from wheelhouse.docker.context import HeavyWheel, uv_data_dir
 from wheelhouse.docker.images import BaseImage, check_base_image
 from wheelhouse.docker.secrets import SECRET_DIR, SECRET_IDS
 from wheelhouse.errors import UsageError
@@ -124,6 +124,8 @@ class RenderOptions:
     uv_wheel: str | None = None
     # The wheels the build context carries (context-relative files), or None for the whole folder.
     context_wheels: tuple[str, ...] | None = None
+    # The pinned wheels the offline Dockerfile installs in a layer of their own (wheelhouse.docker.context).
+    heavy_wheels: tuple[HeavyWheel, ...] = ()
 
     @property
     def installer(self) -> str:
@@ -364,34 +366,22 @@ def _values(options: RenderOptions, command: str) -> dict[str, str]:
 
 def _offline_install(options: RenderOptions, app_lines: Sequence[str]) -> str:
     """The stages of the BuildKit offline Dockerfile (see :mod:`wheelhouse.docker.buildkit`)."""
-    run_flags = "--network=none " if options.run_network_none else ""
-    if options.installer == "uv" and options.uv_wheel:
-        return buildkit.uv_install_step(
-            base_image=options.base_image.reference,
-            venv=VENV,
-            wheels=options.wheels,
-            uv_wheel=options.uv_wheel,
-            uv_data=uv_data_dir(options.uv_wheel.rsplit("/", 1)[-1]),
-            inputs=_inputs(options),
-            lock=options.lock,
-            requirements=options.requirements,
-            constraints=options.constraints,
-            cache_id=buildkit.venv_cache_id(options.target.name, options.base_image.reference),
-            run_flags=run_flags,
-            final_lines=app_lines,
-        )
-    return buildkit.pip_install_step(
+    step = buildkit.InstallStep(
         base_image=options.base_image.reference,
         venv=VENV,
         wheels=options.wheels,
-        inputs=_inputs(options),
+        inputs=tuple(_inputs(options)),
         lock=options.lock,
         requirements=options.requirements,
         constraints=options.constraints,
-        pylock_pip=PYLOCK_PIP if options.pylock else None,
-        run_flags=run_flags,
-        final_lines=app_lines,
+        heavy=options.heavy_wheels,
+        run_flags="--network=none " if options.run_network_none else "",
+        final_lines=tuple(app_lines),
     )
+    if options.installer == "uv" and options.uv_wheel:
+        uv_data = uv_data_dir(options.uv_wheel.rsplit("/", 1)[-1])
+        return buildkit.uv_install_step(step, uv_wheel=options.uv_wheel, uv_data=uv_data)
+    return buildkit.pip_install_step(step, pylock_pip=PYLOCK_PIP if options.pylock else None)
 
 
 _PIP_FOR_LOCK_NOTE = (
