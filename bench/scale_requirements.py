@@ -153,7 +153,7 @@ def _pool(count: int, cache: Path) -> tuple[Path, list[ScaleProject]]:
 
 
 def scale_folder(count: int, dest: Path, cache: Path, *, pool_size: int | None = None) -> dict[str, str]:
-    """Fill ``dest`` with ``wheels/`` (``count`` wheels, hard-linked from the cached pool) and
+    """Fill ``dest`` with ``wheels/`` (``count`` wheels, copied from the cached pool) and
     ``requirements.txt``; the expected pins, project -> version."""
     pool, projects = _pool(max(count, pool_size or count), cache)
     chosen = projects[:count]
@@ -162,10 +162,9 @@ def scale_folder(count: int, dest: Path, cache: Path, *, pool_size: int | None =
     wheels.mkdir(parents=True)
     for project in chosen:
         filename = wheel_factory.wheel_filename(project.name, project.version)
-        try:
-            os.link(pool / "wheels" / filename, wheels / filename)
-        except OSError:
-            shutil.copy2(pool / "wheels" / filename, wheels / filename)
+        # Copied, not hard-linked: a link shares the pool's inode, whose ctime changes whenever any other folder
+        # linking it is made or removed, and the manifest and the proof cache rightly take that for a change.
+        shutil.copy2(pool / "wheels" / filename, wheels / filename)
     (dest / "requirements.txt").write_text("\n".join(requirement_lines(chosen)) + "\n")
     return {str(canonicalize_name(p.name)): p.version for p in chosen}
 
