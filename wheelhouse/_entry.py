@@ -73,15 +73,21 @@ _BYPASS = ("--no-cache", "--index-url", "--against", "--help", "-h", "--version"
 def run() -> NoReturn:
     """The console script: answer from the cache when it can, else the full command (recorded when it may be
     kept)."""
-    plan = Plan.of(sys.argv[1:])
     recording: Recording | None = None
-    if plan is not None:
-        plan.answer_if_known()  # exits on a hit
-        if plan.state is not None:
-            from wheelhouse._recording import Recording
+    try:
+        plan = Plan.of(sys.argv[1:])
+        if plan is not None:
+            plan.answer_if_known()  # exits on a hit
+    except KeyboardInterrupt:
+        _say("error: interrupted")  # what cli.main says for it
+        os._exit(130)
+    except Exception:
+        plan = None  # a cache that cannot be read is no reason to fail: prove it instead, uncached
+    if plan is not None and plan.state is not None:
+        from wheelhouse._recording import Recording
 
-            recording = Recording(plan.cwd)
-            recording.start()
+        recording = Recording(plan.cwd)
+        recording.start()
     from wheelhouse.cli import run as run_cli
 
     if plan is None or recording is None:
@@ -145,8 +151,11 @@ class Plan:
                 proof = self._proof(recording, code)
                 if proof is not None:
                     proofs.write_proof(self.wheels, proof)
+        except KeyboardInterrupt:
+            _say("error: interrupted")
+            return 130
         except Exception:
-            pass
+            pass  # a cache that cannot be written is no reason to fail the proof it would have kept
         return code
 
     def _proof(self, recording: Recording, code: int) -> proofs.Proof | None:

@@ -22,8 +22,9 @@ import io
 import os
 import stat
 import sys
+from _thread import get_ident
 
-from wheelhouse.store.proofs import stat_key
+from wheelhouse.store.proofs import probe, stat_key
 
 TYPE_CHECKING = False  # typing's import is not paid for on the fast path; type checkers read it as True
 if TYPE_CHECKING:
@@ -87,7 +88,9 @@ class Recording:
         self.unsafe: str | None = None
         self.folder: str | None = None
         self._streams: tuple[Any, Any] | None = None
-        self._busy = False
+        # Threads inside a hook right now: the hook's own stat is not the run's. Per thread, so that another
+        # thread's open is never missed while one is being recorded.
+        self._busy: set[int] = set()
 
     def absolute(self, path: str) -> str:
         return normalise(self.cwd, path)
@@ -146,7 +149,13 @@ class Recording:
         if writes:
             self.writes.append(absolute)
         elif absolute not in self.reads:
-            self.reads[absolute] = stat_key(absolute)
+            seen = stat_key(absolute)
+            if seen == "-" or seen.startswith(f"{stat.S_IFDIR}:"):
+                # A file tried and missing (the open fails), or a folder opened for its descriptor: what the run
+                # learnt is that it is absent, or a folder.
+                self.probes.setdefault(("stat", absolute), probe("stat", absolute))
+            else:
+                self.reads[absolute] = seen
 
     def _probed(self, how: str, path: object, found: str) -> None:
         text = _text(path)
@@ -164,9 +173,10 @@ def _text(path: object) -> str | None:
 
 def _hook(event: str, args: tuple[object, ...]) -> None:
     recording = _ACTIVE
-    if recording is None or recording._busy:
+    thread = get_ident()
+    if recording is None or thread in recording._busy:
         return
-    recording._busy = True  # the hook's own stat must not be recorded
+    recording._busy.add(thread)  # the hook's own stat must not be recorded
     try:
         if event == "open":
             recording._opened(args[0], args[1] if len(args) > 1 else None, args[2] if len(args) > 2 else None)
@@ -179,13 +189,13 @@ def _hook(event: str, args: tuple[object, ...]) -> None:
     except Exception:  # an audit hook that raises breaks the call it watches; this one only loses the entry
         recording.unsafe = recording.unsafe or "the recording failed"
     finally:
-        recording._busy = False
+        recording._busy.discard(thread)
 
 
 def _watched(real: Callable[..., os.stat_result], how: str) -> Callable[..., os.stat_result]:
     def watched(path: Any, *args: Any, **kwargs: Any) -> os.stat_result:
         recording = _ACTIVE
-        if recording is None or recording._busy or args or kwargs.get("dir_fd") is not None:
+        if recording is None or get_ident() in recording._busy or args or kwargs.get("dir_fd") is not None:
             return real(path, *args, **kwargs)
         kind = "lstat" if how == "lstat" or kwargs.get("follow_symlinks") is False else "stat"
         try:
