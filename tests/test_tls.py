@@ -24,7 +24,7 @@ from tests.support.index_server import IndexServer
 from wheelhouse.errors import NetworkError
 from wheelhouse.index.config import IndexConfig
 from wheelhouse.index.http import IndexClient
-from wheelhouse.index.tls import ca_bundle, system_context
+from wheelhouse.index.tls import bundle_context, ca_bundle, system_context
 
 pytestmark = [
     pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command to make a test CA"),
@@ -223,3 +223,60 @@ def test_new_connections_do_not_reload_certifi_into_the_shared_context(
     for _ in range(2):  # two clients, two connections
         assert files(IndexConfig(index_url=https(https_index)))
     assert loads == []
+
+
+def _count_loads(monkeypatch: pytest.MonkeyPatch, method: str) -> list[object]:
+    """Record every call of ``ssl.SSLContext.<method>`` (loading CA certificates into a context)."""
+    calls: list[object] = []
+    original = getattr(ssl.SSLContext, method)
+
+    def recording(self: ssl.SSLContext, *args: Any, **kwargs: Any) -> Any:
+        calls.append(args or kwargs)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(ssl.SSLContext, method, recording)
+    return calls
+
+
+def _parallel_pages(config: IndexConfig, connections: int) -> None:
+    """Fetch the page from ``connections`` threads at once through one client: one connection each."""
+    import threading
+
+    with IndexClient(config, backoff=0.01, sleep=lambda _s: None) as client:
+        barrier = threading.Barrier(connections)
+
+        def fetch() -> None:
+            barrier.wait(5)
+            assert client._transport.fetch_page(f"{config.index_url}/demo/", "text/html") is not None
+
+        threads = [threading.Thread(target=fetch) for _ in range(connections)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+
+def test_a_named_bundle_is_read_once_however_many_connections(
+    https_index: IndexServer, pki: Pki, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """urllib3 reads a bundle named by path into a new context for every connection (tens of milliseconds of
+    CPU each); the client reads it once."""
+    bundle_context.cache_clear()
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(pki.ca))
+    loads = _count_loads(monkeypatch, "load_verify_locations")
+    _parallel_pages(IndexConfig(index_url=https(https_index)), 4)
+    assert len(loads) == 1
+    assert files(IndexConfig(index_url=https(https_index)))  # a second client: the same context
+    assert len(loads) == 1
+    bundle_context.cache_clear()
+
+
+def test_the_system_store_is_read_once_however_many_connections(
+    https_index: IndexServer, pki: Pki, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """truststore loads OpenSSL's default paths again for every connection on Linux, one handshake at a time;
+    the client loads them once, with the same trust (the CA comes from SSL_CERT_FILE, as truststore reads it)."""
+    monkeypatch.setenv("SSL_CERT_FILE", str(pki.ca))
+    loads = _count_loads(monkeypatch, "set_default_verify_paths")
+    _parallel_pages(IndexConfig(index_url=https(https_index)), 4)
+    assert len(loads) == 1

@@ -33,8 +33,9 @@ if TYPE_CHECKING:
 # When the resolver gives up a release, the metadata of older ones is fetched ahead: two at the first rejection
 # of a project, twice as many at each further one, at most this many. Most rejections are passing (the resolver
 # takes the release back a moment later) and a deep backtrack shows itself by rejecting again and again: eight
-# releases at every first rejection spent half of a real download's metadata requests on releases never used.
-BACKTRACK_AHEAD = 8
+# releases at every first rejection spent half of a real download's metadata requests on releases never used,
+# while a backtrack through thirty releases still waited for four rounds of eight.
+BACKTRACK_AHEAD = 32
 _FIRST_LOOK_AHEAD = 2
 
 # Speculative tasks, most urgent first. A likely file's metadata comes first, the largest file first: reading it
@@ -79,6 +80,10 @@ class SpeculativeFinder:
         # old release is common, and the newest release's metadata would then be fetched for nothing).
         self._wanted: dict[NormalizedName, SpecifierSet] = {}
         self._followed: set[str] = set()  # files whose dependencies were prefetched
+        # The extras each project is wanted with (top-level lines, Requires-Dist read so far), and the metadata read
+        # per project: an extra learnt after a project's metadata was followed is followed then.
+        self._extras: dict[NormalizedName, set[str]] = {}
+        self._read: dict[NormalizedName, list[CoreMetadata]] = {}
         self._warmed: set[NormalizedName] = set()  # projects whose likely metadata was prefetched
         self._lock = threading.Lock()
 
@@ -112,18 +117,26 @@ class SpeculativeFinder:
             self.pool.submit(fn, priority)
 
     def _prefetch_dependencies(self, meta: CoreMetadata) -> None:
-        wanted: list[tuple[NormalizedName, SpecifierSet]] = []
-        env = dict(self.target.marker_environment, extra="")
+        name = canonicalize_name(meta.name)
+        with self._lock:
+            extras = sorted(self._extras.get(name, ()))
+            self._read.setdefault(name, []).append(meta)
+        self._follow(meta, ["", *extras])
+
+    def _follow(self, meta: CoreMetadata, extras: Sequence[str]) -> None:
+        """Prefetch the dependencies ``meta`` names for the target with any of ``extras`` ("" for none)."""
+        wanted: list[tuple[NormalizedName, SpecifierSet, frozenset[str]]] = []
+        envs = [dict(self.target.marker_environment, extra=extra) for extra in extras]
         for text in meta.requires_dist:
             try:
                 req = Requirement(text)
             except InvalidRequirement:
                 continue
-            # Only what the target needs without extras: pages of Windows-only or optional dependencies are
-            # often the largest on an index, and parsing them for nothing slows everything else down.
-            if req.marker is not None and not req.marker.evaluate(env):
+            # Only what the target needs with the extras asked for: pages of Windows-only or optional
+            # dependencies are often the largest on an index, and parsing them for nothing slows everything else.
+            if req.marker is not None and not any(req.marker.evaluate(env) for env in envs):
                 continue
-            wanted.append((canonicalize_name(req.name), req.specifier))
+            wanted.append((canonicalize_name(req.name), req.specifier, frozenset(req.extras)))
         self.prefetch(wanted)
 
     def prefetch_requirements(self, lines: Sequence[RequirementLine]) -> None:
@@ -132,21 +145,32 @@ class SpeculativeFinder:
         env = dict(self.target.marker_environment, extra="")
         self.prefetch(
             [
-                (line.name, line.requirement.specifier)
+                (line.name, line.requirement.specifier, frozenset(line.requirement.extras))
                 for line in lines
                 if line.requirement.marker is None or line.requirement.marker.evaluate(env)
             ]
         )
 
-    def prefetch(self, wanted: Sequence[tuple[NormalizedName, SpecifierSet]]) -> None:
+    def prefetch(self, wanted: Sequence[tuple[NormalizedName, SpecifierSet, frozenset[str]]]) -> None:
         """Fetch the pages of these projects (and the metadata of the newest version each specifier admits),
-        unless the folder serves them."""
-        for name, spec in wanted:
+        unless the folder serves them; each wanted with the extras given, whose dependencies are followed too."""
+        for name, spec, extras in wanted:
             with self._lock:
+                known = self._extras.setdefault(name, set())
+                added = sorted(extras - known)
+                known.update(added)
+                read = list(self._read.get(name, ())) if added else []
                 if name in self._asked:
-                    continue
-                self._asked.add(name)
-                self._wanted.setdefault(name, spec)
+                    first = False
+                else:
+                    first = True
+                    self._asked.add(name)
+                    self._wanted.setdefault(name, spec)
+            for meta in read:
+                # Its dependencies without these extras were followed when it was read.
+                self._follow(meta, added)
+            if not first:
+                continue
             if self.local is not None and any(
                 d.kind == "wheel" and self.target.best_tag(d.tags) is not None for d in self.local.files(name)
             ):

@@ -1,0 +1,233 @@
+"""What makes a cold download from a real index fast, checked against the local index's request log.
+
+Speculation asks for what the resolver will need before it asks (the pages a requirement's extras bring in too),
+looks ahead further the deeper the resolver backtracks through a project's releases and not at all when it only
+replays a pin, and no request is ever made twice. Timings are the benchmark's business (bench/network.py); these
+tests pin the behaviour that the timings rest on.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from packaging.tags import parse_tag
+from packaging.utils import NormalizedName, canonicalize_name
+from packaging.version import Version
+
+from tests.conftest import Cli
+from tests.support.index_server import IndexServer
+from wheelhouse.dists import CoreMetadata, DistFile
+from wheelhouse.fetch.pools import PriorityPool
+from wheelhouse.fetch.speculation import PinReporter, SpeculativeFinder
+from wheelhouse.index.config import IndexConfig
+from wheelhouse.index.finder import IndexFinder
+from wheelhouse.index.http import IndexClient
+from wheelhouse.index.pages import Listing
+from wheelhouse.requirements import Origin, RequirementLine, parse_requirement_text
+from wheelhouse.targets import parse_target
+
+TARGET = parse_target("linux/amd64", python="3.12")
+
+
+def line(text: str) -> RequirementLine:
+    return parse_requirement_text(text, Origin(None, None))
+
+
+@pytest.fixture
+def extras_index(index_server: IndexServer) -> IndexServer:
+    index_server.add_wheel("app", "1.0", requires_dist=["base>=1", 'fast-dep; extra == "fast"'])
+    index_server.add_wheel("base", "1.0")
+    index_server.add_wheel("fast-dep", "1.0")
+    return index_server
+
+
+@pytest.fixture
+def speculating(extras_index: IndexServer) -> Iterator[tuple[SpeculativeFinder, PriorityPool]]:
+    pool = PriorityPool(4, "test")
+    with IndexClient(IndexConfig(index_url=extras_index.index_url)) as client:
+        try:
+            yield SpeculativeFinder(IndexFinder(client, [TARGET]), TARGET, pool, threading.Event()), pool
+        finally:
+            pool.shutdown(wait=True)
+
+
+def pages(srv: IndexServer) -> set[str]:
+    return {r.route for r in srv.requests.snapshot() if r.route.startswith("/simple/")}
+
+
+def test_the_pages_an_extra_brings_in_are_fetched_before_the_resolver_asks(
+    extras_index: IndexServer, speculating: tuple[SpeculativeFinder, PriorityPool]
+) -> None:
+    speculative, pool = speculating
+    speculative.prefetch_requirements([line("app[fast]")])
+    pool.join()  # every speculative task, and those they queued, has run; the resolver asked for nothing
+    assert pages(extras_index) == {"/simple/app/", "/simple/base/", "/simple/fast-dep/"}
+
+
+def test_without_the_extra_its_dependencies_cost_no_request(
+    extras_index: IndexServer, speculating: tuple[SpeculativeFinder, PriorityPool]
+) -> None:
+    speculative, pool = speculating
+    speculative.prefetch_requirements([line("app")])
+    pool.join()
+    assert pages(extras_index) == {"/simple/app/", "/simple/base/"}
+
+
+def test_an_extra_learnt_after_the_metadata_was_read_is_followed_then(
+    extras_index: IndexServer, speculating: tuple[SpeculativeFinder, PriorityPool]
+) -> None:
+    """``app`` is read first; later a dependency asks for ``app[fast]``: its extra's pages follow at once."""
+    speculative, pool = speculating
+    speculative.prefetch_requirements([line("app")])
+    pool.join()
+    assert "/simple/fast-dep/" not in pages(extras_index)
+    speculative.prefetch([(canonicalize_name("app"), line("app").requirement.specifier, frozenset({"fast"}))])
+    pool.join()
+    assert "/simple/fast-dep/" in pages(extras_index)
+    assert len(extras_index.requests.to("/simple/app/")) == 1
+
+
+def _wheel(name: str, version: str) -> DistFile:
+    filename = f"{name}-{version}-py3-none-any.whl"
+    tags = frozenset(parse_tag("py3-none-any"))
+    return DistFile(filename, NormalizedName(name), Version(version), "wheel", tags, filename, False)
+
+
+class _Releases:
+    """A finder with 40 releases of ``a`` and of ``b``, recording whose metadata is asked for."""
+
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+        self._lock = threading.Lock()
+
+    def files(self, name: str) -> list[DistFile]:
+        return [_wheel(name, f"{n}.0") for n in range(1, 41)]
+
+    def metadata(self, dist: DistFile) -> CoreMetadata:
+        with self._lock:
+            self.asked.append(f"{dist.name} {dist.version}")
+        return CoreMetadata(dist.name, str(dist.version))
+
+
+def test_look_ahead_grows_with_each_rejection_of_a_project() -> None:
+    """Two releases at a project's first rejection (most are passing), then four, then eight: a deep backtrack
+    reaches its release in a few rounds without every passing rejection paying for eight."""
+    finder = _Releases()
+    pool = PriorityPool(4, "test")
+    try:
+        speculative = SpeculativeFinder(finder, TARGET, pool, threading.Event())  # type: ignore[arg-type]
+        seen: list[set[str]] = []
+        for rejected in ("40.0", "39.0", "38.0"):
+            speculative.prefetch_older(_wheel("a", rejected))
+            pool.join()
+            seen.append(set(finder.asked))
+        speculative.prefetch_older(_wheel("b", "40.0"))
+        pool.join()
+    finally:
+        pool.shutdown(wait=True)
+    assert seen[0] == {"a 39.0", "a 38.0"}
+    assert seen[1] == {f"a {n}.0" for n in range(35, 40)}
+    assert seen[2] == {f"a {n}.0" for n in range(30, 40)}
+    assert sorted(set(finder.asked) - seen[2]) == ["b 38.0", "b 39.0"]  # b's first rejection: two again
+    assert len(finder.asked) == len(set(finder.asked))  # each release asked for once
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    name: str
+    dist: DistFile
+
+
+class _Recorder:
+    def __init__(self) -> None:
+        self.older: list[str] = []
+
+    def prefetch_older(self, dist: DistFile) -> None:
+        self.older.append(dist.filename)
+
+
+def test_a_replayed_pin_looks_ahead_for_nothing_and_another_release_does() -> None:
+    """After a backjump resolvelib pins the same candidates again: that is no backtracking over them."""
+    recorder = _Recorder()
+    reporter = PinReporter(None, None, recorder)  # type: ignore[arg-type]
+    first, older = _wheel("a", "2.0"), _wheel("a", "1.0")
+    reporter.pinning(_Candidate("a", first))
+    reporter.pinning(_Candidate("a", first))
+    assert recorder.older == []
+    reporter.pinning(_Candidate("a", older))
+    assert recorder.older == [older.filename]
+
+
+def test_a_cold_download_makes_no_request_twice(cli: Cli, index_server: IndexServer, project: Path) -> None:
+    index_server.add_wheel("app", "2.0", requires_dist=["lib>=1", 'extra-dep; extra == "x"'])
+    index_server.add_wheel("app", "1.0", requires_dist=["lib>=1"])
+    index_server.add_wheel("lib", "1.0")
+    index_server.add_wheel("lib", "2.0", requires_python=">=3.13")
+    index_server.add_wheel("extra-dep", "1.0", requires_dist=["lib"])
+    (project / "requirements.txt").write_text("app[x]\n")
+    result = cli("download", "--index-url", index_server.index_url, "--target", "linux/amd64", "--python", "3.12")
+    assert result.exit_code == 0, result.output
+    seen = Counter((r.method, r.route, r.header("Range")) for r in index_server.requests.snapshot())
+    assert [request for request, count in seen.items() if count > 1] == []
+    assert sorted(p.name for p in (project / "wheels").glob("*.whl")) == [
+        "app-2.0-py3-none-any.whl",
+        "extra_dep-1.0-py3-none-any.whl",
+        "lib-1.0-py3-none-any.whl",
+    ]
+
+
+# -- pages: entries built when asked for -----------------------------------------------------------------------
+
+
+def _json_page(*entries: dict[str, object]) -> bytes:
+    import json
+
+    return json.dumps({"meta": {"api-version": "1.1"}, "name": "demo", "files": list(entries)}).encode()
+
+
+def test_a_json_listing_builds_an_entry_only_when_asked_and_keeps_the_page_order(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    url = "https://files.example/demo-{}.whl"
+    page = _json_page(
+        {"filename": "demo-2.0-py3-none-any.whl", "url": url.format("2.0"), "hashes": {"sha256": "AB"}},
+        {"filename": "demo-1.0-py3-none-win_amd64.whl", "url": url.format("win")},  # no Linux target: dropped
+        {"filename": "demo-1.0-py3-none-any.whl", "url": url.format("1.0"), "requires-python": ">=3.61.*"},
+        {"filename": "demo-2.0-py3-none-any.whl", "url": url.format("2.0")},  # the same URL again: listed once
+    )
+    listing = Listing()
+    listing.add_json(page, "https://index.example/simple/demo/", "https://index.example/simple")
+    assert listing.filenames == ["demo-2.0-py3-none-any.whl", "demo-1.0-py3-none-any.whl"]
+    assert listing.relevant == [True, True]
+    first = listing.file(0)
+    assert (first.url, first.sha256) == (url.format("2.0"), "ab")
+    # The second entry's invalid Requires-Python is said when it is built, not while the page is read.
+    assert "ignoring the invalid Requires-Python" not in caplog.text
+    assert [f.filename for f in listing.files()] == listing.filenames
+    assert listing.file(0) is first
+    assert "ignoring the invalid Requires-Python" in caplog.text
+
+
+def test_the_finder_answers_the_same_from_a_json_and_an_html_page() -> None:
+    """The listing is read lazily for JSON pages and eagerly for HTML ones; the finder sees no difference."""
+    found: dict[str, list[tuple[str, str | None, str | None]]] = {}
+    for api in ("json", "html"):
+        with IndexServer(json_api=api == "json", html_api=api == "html") as srv:
+            srv.add_wheel("demo", "1.0", requires_python=">=3.8")
+            srv.add_wheel("demo", "1.0", tag="cp312-cp312-manylinux_2_17_aarch64")
+            srv.add_wheel("demo", "0.9", yanked="broken")
+            with IndexClient(IndexConfig(index_url=srv.index_url)) as client:
+                finder = IndexFinder(client, [TARGET])
+                found[api] = [(d.filename, d.requires_python, d.yanked) for d in finder.files(NormalizedName("demo"))]
+                every = [d.filename for d in finder.all_files(NormalizedName("demo"))]
+        assert "demo-1.0-cp312-cp312-manylinux_2_17_aarch64.whl" in every  # set aside, still explains a gap
+    assert found["json"] == found["html"]
+    assert sorted(found["json"]) == [
+        ("demo-0.9-py3-none-any.whl", None, "broken"),
+        ("demo-1.0-py3-none-any.whl", ">=3.8", None),
+    ]
