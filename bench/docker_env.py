@@ -10,15 +10,20 @@ Docker tests must:
 - run the client from :func:`docker_client` (Debian's ``/usr/bin/docker``), not the first ``docker`` on
   ``PATH``: a client without the buildx plugin refuses BuildKit builds;
 - pass :func:`docker_env` to their subprocesses (``DOCKER_HOST`` of the private engine, ``DOCKER_BUILDKIT=1``);
-- build ``FROM`` :func:`base_image` with no ``# syntax=`` line (BuildKit would try to pull a frontend).
+- build ``FROM`` :func:`base_image` with no ``# syntax=`` line (BuildKit would try to pull a frontend);
+- remove every image they built, by id (:func:`image_id` after each build, :func:`remove_images`): a rebuild
+  under the same tag leaves the previous image dangling, and removing the tag removes only the last one; and
+  prune their own build cache records (:func:`prune_build_cache`), never the engine's whole cache.
 """
 
 from __future__ import annotations
 
 import functools
+import json
 import os
+import re
 import subprocess
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 DEFAULT_STATE_DIR = "/var/tmp/wheelhouse-docker"
@@ -107,3 +112,88 @@ def docker_available() -> tuple[bool, str]:
     if not ok:
         return False, f"base image {image} is missing ({detail}): run `{SETUP_SCRIPT} base-image`"
     return True, f"Docker engine {out} at {docker_host()}, base image {image}"
+
+
+# -- what a test or a benchmark leaves behind -------------------------------------------------------------------
+
+
+def dangling_images(env: Mapping[str, str] | None = None) -> set[str]:
+    """Ids of the engine's dangling images (untagged, no child): what a rebuild under the same tag leaves."""
+    proc = subprocess.run(
+        [docker_client(), "images", "--filter", "dangling=true", "--quiet", "--no-trunc"],
+        env=dict(env or docker_env()),
+        capture_output=True,
+        text=True,
+        timeout=_PROBE_TIMEOUT,
+        check=False,
+    )
+    return set(proc.stdout.split()) if proc.returncode == 0 else set()
+
+
+def image_id(reference: str, env: Mapping[str, str] | None = None) -> str | None:
+    """The id of the image ``reference`` names now, or None when it names none."""
+    proc = subprocess.run(
+        [docker_client(), "image", "inspect", "--format", "{{.Id}}", reference],
+        env=dict(env or docker_env()),
+        capture_output=True,
+        text=True,
+        timeout=_PROBE_TIMEOUT,
+        check=False,
+    )
+    return proc.stdout.strip() or None if proc.returncode == 0 else None
+
+
+def remove_images(references: Iterable[str], env: Mapping[str, str] | None = None) -> None:
+    """Remove every image of ``references`` (tags or ids); those already gone are no error."""
+    wanted = sorted(set(references))
+    if wanted:
+        subprocess.run(
+            [docker_client(), "image", "rm", "--force", *wanted],
+            env=dict(env or docker_env()),
+            capture_output=True,
+            timeout=120,
+            check=False,
+        )
+
+
+def prune_build_cache(needles: Iterable[str], env: Mapping[str, str] | None = None) -> int:
+    """Prune the build cache records whose description names one of ``needles`` (a nonce in a RUN, a sha256
+    rendered into one), and the records built on top of them; never the engine's whole cache. Returns how
+    many records were asked for (BuildKit keeps those it marks shared, which its own GC collects later)."""
+    marks = [n for n in needles if n]
+    if not marks:
+        return 0
+    environment = dict(env or docker_env())
+    listed = subprocess.run(
+        [docker_client(), "system", "df", "-v", "--format", "{{json .BuildCache}}"],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    try:
+        records = json.loads(listed.stdout or "[]") or []
+    except json.JSONDecodeError:
+        return 0
+    mine = {r["ID"] for r in records if any(n in str(r.get("Description", "")) for n in marks)}
+    # A record built on top of one of ours (the next RUN, the app's COPY) is ours too, and a parent cannot be
+    # pruned while its children stay.
+    grown = True
+    while grown:
+        grown = False
+        for record in records:
+            if record["ID"] not in mine and record.get("Parent") in mine:
+                mine.add(record["ID"])
+                grown = True
+    ids = sorted(mine)
+    for start in range(0, len(ids), 50):
+        chunk = "|".join(re.escape(i) for i in ids[start : start + 50])
+        subprocess.run(
+            [docker_client(), "builder", "prune", "--force", "--filter", f"id=^({chunk})$"],
+            env=environment,
+            capture_output=True,
+            timeout=300,
+            check=False,
+        )
+    return len(ids)

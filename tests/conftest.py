@@ -17,6 +17,9 @@ from click.testing import CliRunner, Result
 from tests.support.index_server import IndexServer
 from tests.support.wheels import write_wheel
 
+# The Docker tests' check that they leave no dangling image behind (a session fixture; idle without them).
+pytest_plugins = ["tests.support.docker_guard"]
+
 
 @pytest.fixture(autouse=True)
 def _isolated_pip(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:

@@ -510,7 +510,13 @@ def test_build_verifies_the_lock_when_there_is_one(project: Path, cli: Cli, fake
 
 
 class Engine:
-    """The private engine of scripts/docker-test-env.sh, with the images a test built removed afterwards."""
+    """The private engine of scripts/docker-test-env.sh, with what a test built removed afterwards.
+
+    Every image a build made is removed by its id, not only by its tag: a rebuild under the same tag leaves the
+    previous image dangling, which removing the tag would not touch. Build cache records whose description
+    names one of :attr:`cache_marks` (a sha256 or nonce a test rendered into a RUN) go too, with the records
+    built on them.
+    """
 
     name = "app"  # the repository part of the tags this engine's tests build
     docker_timeout: float = 300
@@ -521,6 +527,8 @@ class Engine:
         self.env = docker_env.docker_env()
         self.base_image = docker_env.base_image()
         self.tags: list[str] = []
+        self.images: set[str] = set()
+        self.cache_marks: list[str] = []
 
     def tag(self) -> str:
         tag = f"wheelhouse-test/{self.name}:{uuid.uuid4().hex[:12]}"
@@ -530,7 +538,7 @@ class Engine:
     def docker(
         self, *args: str, cwd: Path | None = None, env: Mapping[str, str] | None = None, timeout: float | None = None
     ) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
+        done = subprocess.run(
             [self.client, *args],
             cwd=cwd,
             env=dict(env or self.env),
@@ -539,11 +547,27 @@ class Engine:
             timeout=timeout or self.docker_timeout,
             check=False,
         )
+        if args[:1] == ("build",):
+            self.remember()
+            # The classic builder names the image of every step; the last of a first stage (the install stage,
+            # which holds the wheels) has no tag and no child once the build is over.
+            self.images.update(re.findall(r"^ ---> ([0-9a-f]{12})$", done.stdout, re.MULTILINE))
+        return done
 
     def wheelhouse(
         self, *args: str, cwd: Path, env: Mapping[str, str] | None = None
     ) -> subprocess.CompletedProcess[str]:
-        return run_wheelhouse(*args, cwd=cwd, env=dict(env or self.env), timeout=self.wheelhouse_timeout)
+        done = run_wheelhouse(*args, cwd=cwd, env=dict(env or self.env), timeout=self.wheelhouse_timeout)
+        if args[:1] == ("build",):
+            self.remember()
+        return done
+
+    def remember(self) -> None:
+        """Record the image each tag of this engine names now (after every build, before the next replaces it)."""
+        for tag in self.tags:
+            found = docker_env.image_id(tag, self.env)
+            if found:
+                self.images.add(found)
 
     def build_args(self) -> tuple[str, ...]:
         """Target, base image (with its Python declared) and client, as every test build passes them."""
@@ -553,8 +577,9 @@ class Engine:
         return self.docker("run", "--rm", "--network=none", tag)
 
     def cleanup(self) -> None:
-        if self.tags:
-            self.docker("image", "rm", "-f", *self.tags)
+        self.remember()
+        docker_env.remove_images([*self.tags, *self.images], self.env)
+        docker_env.prune_build_cache(self.cache_marks, self.env)
 
 
 E = TypeVar("E", bound=Engine)

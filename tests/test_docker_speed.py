@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -356,11 +357,19 @@ def write_uv_wheel(wheels: Path) -> str:
     return name
 
 
-def make_project(root: Path, *, uv: bool) -> None:
-    """alpha 1.0 needs beta>=2 (beta has a console script); the app imports both."""
-    write_wheel(root / "wheels", "alpha", "1.0", requires_dist=["beta>=2"])
+def make_project(root: Path, *, uv: bool) -> str:
+    """alpha 1.0 needs beta>=2 (beta has a console script) and delta, whose wheel is heavy (random bytes, so no
+    other run shares its layer); the app imports alpha and beta. Returns delta's sha256, which the rendered
+    heavy layer names (the build cache records to prune)."""
+    write_wheel(root / "wheels", "alpha", "1.0", requires_dist=["beta>=2", "delta"])
     write_wheel(root / "wheels", "beta", "2.1")
     write_wheel(root / "wheels", "gamma", "3.0")
+    name, data = make_wheel(
+        "delta",
+        "4.0",
+        files={"delta/__init__.py": b"VERSION = '4.0'\n", "delta/blob.bin": os.urandom(HEAVY_WHEEL_BYTES + 1024)},
+    )
+    (root / "wheels" / name).write_bytes(data)
     if uv:
         write_uv_wheel(root / "wheels")
     (root / "requirements.txt").write_text(f"alpha==1.0\n# {uuid.uuid4().hex}\n")
@@ -368,6 +377,15 @@ def make_project(root: Path, *, uv: bool) -> None:
     (root / "app" / "main.py").write_text(
         "import alpha, beta\nprint(f'alpha {alpha.__version__} beta {beta.__version__}')\n"
     )
+    return hashlib.sha256(data).hexdigest()
+
+
+def layers(engine: Engine, image: str) -> list[str]:
+    """The diff ids of an image's layers, the base image's first."""
+    inspected = engine.docker("image", "inspect", "--format", "{{json .RootFS.Layers}}", image)
+    assert inspected.returncode == 0, _explain(inspected)
+    found: list[str] = json.loads(inspected.stdout)
+    return found
 
 
 def assert_image_is_clean(engine: Engine, tag: str) -> None:
@@ -434,39 +452,59 @@ def assert_image_is_clean(engine: Engine, tag: str) -> None:
 
 @pytest.mark.docker
 @pytest.mark.slow
-def test_the_uv_image_builds_offline_and_a_rebuild_syncs_the_cached_venv(tmp_path: Path, engine: Engine) -> None:
-    make_project(tmp_path, uv=True)
+def test_the_uv_image_builds_offline_and_a_rebuild_reuses_the_heavy_layer(tmp_path: Path, engine: Engine) -> None:
+    engine.cache_marks.append(make_project(tmp_path, uv=True))
     tag = engine.tag()
-    built = engine.wheelhouse(
-        "build", "--offline", "-t", tag, *engine.image_args(), "--docker", engine.client, cwd=tmp_path
-    )
+    build = ("build", "--offline", "-t", tag, *engine.image_args(), "--docker", engine.client)
+    built = engine.wheelhouse(*build, cwd=tmp_path)
     assert built.returncode == 0, _explain(built)
     assert "offline installer: uv" in built.stderr
-    assert "AS uv" in (tmp_path / DOCKERFILE_OFFLINE).read_text()
+    dockerfile = (tmp_path / DOCKERFILE_OFFLINE).read_text()
+    assert "AS uv" in dockerfile
+    assert "--no-deps delta==4.0" in dockerfile
     assert_image_is_clean(engine, tag)
-    # A one-line change: gamma joins, then leaves again; the venv in the cache follows exactly.
+    base = len(layers(engine, engine.base_image))
+    first = layers(engine, tag)
+    # A one-line change: gamma, a project new to the closure, joins, then leaves again. The heavy layer (the
+    # first the image adds) is reused each time; the layer of the rest follows the requirements exactly.
     with open(tmp_path / "requirements.txt", "a") as handle:
         handle.write("gamma\n")
-    again = engine.wheelhouse(
-        "build", "--offline", "-t", tag, *engine.image_args(), "--docker", engine.client, cwd=tmp_path
-    )
+    again = engine.wheelhouse(*build, cwd=tmp_path)
     assert again.returncode == 0, _explain(again)
     listed = engine.docker("run", "--rm", "--network=none", tag, "ls", "/opt/venv/lib/python3.11/site-packages")
     assert "gamma" in listed.stdout.split()
+    second = layers(engine, tag)
+    assert second[: base + 1] == first[: base + 1], "the heavy layer was built again"
+    assert second[base + 1] != first[base + 1]
     (tmp_path / "requirements.txt").write_text("alpha==1.0\n")
-    third = engine.wheelhouse(
-        "build", "--offline", "-t", tag, *engine.image_args(), "--docker", engine.client, cwd=tmp_path
-    )
+    third = engine.wheelhouse(*build, cwd=tmp_path)
     assert third.returncode == 0, _explain(third)
     listed = engine.docker("run", "--rm", "--network=none", tag, "ls", "/opt/venv/lib/python3.11/site-packages")
     assert "gamma" not in listed.stdout.split()
+    assert "delta" in listed.stdout.split()
+    assert layers(engine, tag)[: base + 1] == first[: base + 1]
     assert_image_is_clean(engine, tag)
 
 
 @pytest.mark.docker
 @pytest.mark.slow
+def test_a_heavy_wheel_that_no_longer_matches_the_rendering_fails_the_build(tmp_path: Path, engine: Engine) -> None:
+    engine.cache_marks.append(make_project(tmp_path, uv=False))
+    rendered = engine.wheelhouse("render", *engine.image_args(), cwd=tmp_path)
+    assert rendered.returncode == 0, _explain(rendered)
+    # The same file name, other bytes (as a wheel replaced after the rendering): the heavy layer refuses it.
+    (heavy,) = (tmp_path / "wheels").glob("delta-*.whl")
+    heavy.write_bytes(make_wheel("delta", "4.0", files={"delta/__init__.py": b"EVIL = True\n"})[1])
+    tag = engine.tag()
+    built = engine.docker("build", "--network=none", "-f", DOCKERFILE_OFFLINE, "-t", tag, ".", cwd=tmp_path)
+    assert built.returncode != 0
+    assert f"{heavy.name}: FAILED" in built.stdout + built.stderr
+
+
+@pytest.mark.docker
+@pytest.mark.slow
 def test_the_uv_image_installs_a_lock_by_its_hashes(tmp_path: Path, engine: Engine) -> None:
-    make_project(tmp_path, uv=True)
+    engine.cache_marks.append(make_project(tmp_path, uv=True))
     locked = engine.wheelhouse("lock", *TARGET_ARGS, cwd=tmp_path)
     assert locked.returncode == 0, _explain(locked)
     tag = engine.tag()
@@ -474,14 +512,16 @@ def test_the_uv_image_installs_a_lock_by_its_hashes(tmp_path: Path, engine: Engi
         "build", "--offline", "-t", tag, *engine.image_args(), "--docker", engine.client, cwd=tmp_path
     )
     assert built.returncode == 0, _explain(built)
-    assert "--require-hashes /tmp/wheelhouse/requirements.lock" in (tmp_path / DOCKERFILE_OFFLINE).read_text()
+    dockerfile = (tmp_path / DOCKERFILE_OFFLINE).read_text()
+    assert "--require-hashes -r /tmp/wheelhouse/requirements.lock" in dockerfile
+    assert "--no-deps delta==4.0" in dockerfile
     assert_image_is_clean(engine, tag)
 
 
 @pytest.mark.docker
 @pytest.mark.slow
 def test_the_pip_image_builds_offline_from_mounts(tmp_path: Path, engine: Engine) -> None:
-    make_project(tmp_path, uv=False)
+    engine.cache_marks.append(make_project(tmp_path, uv=False))
     tag = engine.tag()
     built = engine.wheelhouse(
         "build",
@@ -497,14 +537,16 @@ def test_the_pip_image_builds_offline_from_mounts(tmp_path: Path, engine: Engine
     )
     assert built.returncode == 0, _explain(built)
     assert "offline installer: pip" in built.stderr
-    assert "--mount=type=bind,source=wheels" in (tmp_path / DOCKERFILE_OFFLINE).read_text()
+    dockerfile = (tmp_path / DOCKERFILE_OFFLINE).read_text()
+    assert "--mount=type=bind,source=wheels" in dockerfile
+    assert "--no-deps delta==4.0" in dockerfile
     assert_image_is_clean(engine, tag)
 
 
 @pytest.mark.docker
 @pytest.mark.slow
 def test_the_classic_rendering_builds_with_the_classic_builder(tmp_path: Path, engine: Engine) -> None:
-    make_project(tmp_path, uv=True)
+    engine.cache_marks.append(make_project(tmp_path, uv=True))
     rendered = engine.wheelhouse("render", "--classic", *engine.image_args(), cwd=tmp_path)
     assert rendered.returncode == 0, _explain(rendered)
     tag = engine.tag()
@@ -520,7 +562,7 @@ def test_the_classic_rendering_builds_with_the_classic_builder(tmp_path: Path, e
 @pytest.mark.docker
 @pytest.mark.slow
 def test_the_cached_dockerfile_builds_from_the_folder_without_the_index(tmp_path: Path, engine: Engine) -> None:
-    make_project(tmp_path, uv=False)
+    engine.cache_marks.append(make_project(tmp_path, uv=False))
     rendered = engine.wheelhouse("render", *engine.image_args(), cwd=tmp_path)
     assert rendered.returncode == 0, _explain(rendered)
     tag = engine.tag()
