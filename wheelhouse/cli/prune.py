@@ -184,6 +184,7 @@ def _kept_summary(keep: Sequence[PruneEntry]) -> str:
         "recent": "newer than --older-than",
         "project-kept": "sdists of projects still present",
         "build-requirement": "build requirements of kept sdists",
+        "installer": "uv's wheel, the offline image's installer",
     }
     parts = [f"{counts[key]} {label}" for key, label in labels.items() if counts.get(key)]
     return f"keeping {plural(len(keep), 'file')}" + (f": {', '.join(parts)}" if parts else "")

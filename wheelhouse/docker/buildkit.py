@@ -151,7 +151,7 @@ def _heavy_comment(heavy: Sequence[HeavyWheel]) -> list[str]:
 
 
 def _pins(heavy: Sequence[HeavyWheel]) -> str:
-    return " ".join(w.pin for w in heavy)
+    return " ".join(shlex.quote(w.pin) for w in heavy)
 
 
 def uv_install_step(step: InstallStep, *, uv_wheel: str, uv_data: str) -> str:

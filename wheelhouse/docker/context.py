@@ -29,10 +29,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
-from packaging.version import Version
 
 from wheelhouse.requirements import Origin, RequirementSet, parse_requirement_text
-from wheelhouse.targets import Target
+from wheelhouse.resolve.installer import UV, find_uv_wheel
 
 __all__ = [
     "HEAVY_WHEEL_BYTES",
@@ -45,7 +44,6 @@ __all__ = [
     "with_uv",
 ]
 
-_UV = "uv"
 # A wheel of this size or more is installed in the offline image's first, separately cached layer.
 HEAVY_WHEEL_BYTES = 256 * 1024
 _SHA256_RE = re.compile(r"(?<![0-9a-f])[0-9a-f]{64}(?![0-9a-f])")
@@ -57,42 +55,10 @@ def with_uv(requirements: RequirementSet) -> RequirementSet:
     uv is the offline image's installer, not a dependency of the project: it is fetched only when asked,
     so a folder kept for pip users, its lock and its bundles do not grow by a binary for every target.
     """
-    if any(line.name == _UV for line in requirements.requirements):
+    if any(line.name == UV for line in requirements.requirements):
         return requirements
-    line = parse_requirement_text(_UV, Origin(None, None))
+    line = parse_requirement_text(UV, Origin(None, None))
     return dataclasses.replace(requirements, requirements=(*requirements.requirements, line))
-
-
-def find_uv_wheel(wheels_dir: Path, target: Target, names: Iterable[str] | None = None) -> str | None:
-    """The file name of the newest uv wheel in ``wheels_dir`` that runs on ``target``, or None.
-
-    uv's wheels hold one static binary per platform (``py3-none-<platform>``); a wheel of another platform
-    or libc would not run in the image, so the target's own tags decide, as for every other wheel.
-    """
-    if names is None:
-        try:
-            names = [entry.name for entry in os.scandir(wheels_dir) if entry.is_file(follow_symlinks=False)]
-        except OSError:
-            return None
-    priority = target.tag_priority
-    best: tuple[Version, int, str] | None = None
-    for name in names:
-        if not (name.startswith("uv-") and name.endswith(".whl")):
-            continue
-        try:
-            project, version, _build, tags = parse_wheel_filename(name)
-        except InvalidWheelFilename:
-            continue
-        if project != _UV or version.is_prerelease:
-            continue
-        ranks = [priority[tag] for tag in tags if tag in priority]
-        if not ranks:
-            continue
-        # Newest version first; among files of one version, the tag the target prefers (lowest rank).
-        key = (version, -min(ranks), name)
-        if best is None or key > best:
-            best = key
-    return best[2] if best else None
 
 
 def uv_data_dir(wheel_name: str) -> str:

@@ -10,6 +10,9 @@ concurrent ``download`` can neither add a file the plan did not see nor lose one
 A resolution pins one file per project per target. Other files of a pinned version (the aarch64 wheel when only
 x86_64 targets were given, a cp310 wheel when only 3.12 is) serve no given target and go like any other unused
 file; prune with every target you ship to.
+
+uv's wheel for a given target (the newest that runs on it, as ``download --with-uv`` fetched it) stays although
+no requirement names it: the offline Dockerfile installs with it, and without it the image falls back to pip.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from packaging.version import Version
 from wheelhouse.dists import InvalidDistFilename, parse_dist_filename
 from wheelhouse.errors import StoreError
 from wheelhouse.requirements import RequirementSet
+from wheelhouse.resolve.installer import find_uv_wheel
 from wheelhouse.resolve.resolver import resolve
 from wheelhouse.resolve.verify import VerifyReport
 from wheelhouse.store.folder import META_DIR, Store, StoreFinder, StoreScan
@@ -39,7 +43,7 @@ DAY = 86400.0
 # Why a file goes. Stable strings: they appear in --json.
 RemoveReason = Literal["unused-project", "unused-version", "unused-file", "orphan-sdist"]
 # Why a file that no target needs stays.
-KeepReason = Literal["needed", "keep-versions", "recent", "project-kept", "build-requirement"]
+KeepReason = Literal["needed", "keep-versions", "recent", "project-kept", "build-requirement", "installer"]
 # How `download --keep-build-deps` marks the build requirements it keeps (wheelhouse.build.sdist).
 _BUILD_REQUIREMENT_OF = "build requirement of "
 
@@ -146,6 +150,8 @@ def plan_prune(
         return PrunePlan(report, policy=policy)
 
     chosen = {pin.dist.filename for res in resolutions for pin in res.pins}
+    names = [w.dist.filename for w in scan.wheels]
+    installers = {found for t in targets if (found := find_uv_wheel(store.root, t, names)) is not None}
     pinned: dict[NormalizedName, set[Version]] = {}
     for res in resolutions:
         for pin in res.pins:
@@ -173,6 +179,9 @@ def plan_prune(
         )
         if dist.filename in chosen:
             keep.append(_with(entry, "needed"))
+            continue
+        if dist.filename in installers:
+            keep.append(_with(entry, "installer", "the offline image installs with it (download --with-uv)"))
             continue
         used = pinned.get(dist.name)
         if used is None:
