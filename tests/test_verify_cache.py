@@ -18,6 +18,7 @@ import pytest
 
 from tests.support.wheels import write_wheel
 from wheelhouse import _entry
+from wheelhouse._recording import Recording
 from wheelhouse.store import proofs
 
 TARGET = ("--target", "linux/amd64", "--python", "3.12")
@@ -197,6 +198,36 @@ def test_a_changed_environment_variable_named_in_a_requirements_file_is_proved_a
     proc = run(app, *TARGET, env={"EXTRA_PROJECT": "c"})
     assert proc.returncode == 3
     assert b"c" in proc.stdout
+
+
+def test_a_variable_the_run_read_is_checked_even_outside_the_key(app: Path) -> None:
+    """Every variable the run read through os.environ is part of its entry: here sysconfig's
+    _PYTHON_PROJECT_BASE, which no list of wheelhouse's own variables would name."""
+    first = run(app, *TARGET, "-vv")
+    names = {name for name, _digest in _stored(app).env}
+    assert {"TTY_COMPATIBLE", "FORCE_COLOR", "_PYTHON_PROJECT_BASE"} <= names
+    # The value sysconfig would compute anyway: the answer is the same, but the entry cannot know that.
+    base = os.path.dirname(os.path.realpath(sys.executable))
+    second = run(app, *TARGET, "-vv", env={"_PYTHON_PROJECT_BASE": base})
+    assert b"proof cache: ${_PYTHON_PROJECT_BASE} changed; proving it" in second.stderr
+    assert (second.returncode, second.stdout) == (first.returncode, first.stdout)
+
+
+def test_the_recording_notes_each_variable_read_and_a_walk_through_all(tmp_path: Path) -> None:
+    recording = Recording(str(tmp_path))
+    recording.start()
+    try:
+        os.environ.get("WH_TEST_ONE")
+        _ = "WH_TEST_TWO" in os.environ
+        os.getenv("WH_TEST_THREE")
+        walked_before = recording.environ_all
+        dict(os.environ)
+    finally:
+        recording.stop()
+    assert {"WH_TEST_ONE", "WH_TEST_TWO", "WH_TEST_THREE"} <= recording.environ
+    assert not walked_before
+    assert recording.environ_all
+    assert type(os.environ) is os._Environ
 
 
 def test_a_changed_terminal_variable_is_another_answer(app: Path) -> None:

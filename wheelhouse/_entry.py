@@ -193,6 +193,8 @@ class Plan:
             for directory in dict.fromkeys(recording.listed)
             if not self._covered(directory) and directory not in skipped
         ]
+        # The variables the run read, and those its inputs name; all of them when it went through the table.
+        names |= set(os.environ) if recording.environ_all else recording.environ
         env = [(name, proofs.env_digest(os.environ.get(name))) for name in sorted(names)]
         return proofs.Proof(
             self.key,

@@ -7,6 +7,9 @@ While a :class:`Recording` is active it keeps:
 * every ``os.stat``/``os.lstat`` (what pathlib's ``exists``/``is_file``, ``os.path`` and ``realpath`` call), with
   what it found: the configuration file searched for upwards, the default inputs looked for, a path tried;
 * every folder listed (``os.listdir``/``os.scandir``);
+* every environment variable read through ``os.environ`` (``get``, ``[]``, ``in``, ``os.getenv``: wheelhouse's
+  settings, rich's and click's terminal variables, ``sysconfig``'s), or all of them when the run went through the
+  whole table (a copy, a loop);
 * every event that reaches outside the machine's files (a socket, a subprocess): such a run is not cached;
 * every byte written to ``sys.stdout`` and ``sys.stderr``, in order, passed through as it is written, through
   streams that answer ``isatty``, ``fileno`` and ``encoding`` as the real ones do (so the output is the same).
@@ -28,7 +31,7 @@ from wheelhouse.store.proofs import probe, stat_key
 
 TYPE_CHECKING = False  # typing's import is not paid for on the fast path; type checkers read it as True
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterator
     from typing import Any
 
 _ACTIVE: Recording | None = None
@@ -84,6 +87,8 @@ class Recording:
         self.writes: list[str] = []
         self.probes: dict[tuple[str, str], str] = {}  # (how, absolute path) -> what the first look found
         self.listed: list[str] = []
+        self.environ: set[str] = set()  # names read
+        self.environ_all = False  # the run went through every variable
         self.output: list[tuple[int, bytes]] = []
         self.unsafe: str | None = None
         self.folder: str | None = None
@@ -109,6 +114,11 @@ class Recording:
         sys.stderr = _tee(stderr, 2, self.output)
         os.stat = _stat
         os.lstat = _lstat
+        real = _REAL_ENVIRON
+        # The same table of variables (one dict, so a change through either is seen by both), each read noted.
+        table = real._data  # type: ignore[attr-defined]
+        watched = _WatchedEnviron(table, real.encodekey, real.decodekey, real.encodevalue, real.decodevalue)
+        os.environ = watched  # noqa: B003 - the same variables, not a new environment
         _ACTIVE = self
 
     def stop(self) -> None:
@@ -117,6 +127,7 @@ class Recording:
         _ACTIVE = None
         os.stat = _REAL_STAT
         os.lstat = _REAL_LSTAT
+        os.environ = _REAL_ENVIRON  # noqa: B003 - the table it watched, back
         if self._streams is None:
             return
         for tee in (sys.stdout, sys.stderr):
@@ -229,6 +240,24 @@ def _found(result: os.stat_result, path: Any) -> str:
 
 _stat = _watched(_REAL_STAT, "stat")
 _lstat = _watched(_REAL_LSTAT, "lstat")
+_REAL_ENVIRON = os.environ
+
+
+class _WatchedEnviron(os._Environ[str]):
+    """``os.environ`` during a recording: reads of one variable (``get``, ``[]``, ``in``) note its name, a walk
+    through the table (iteration, ``copy``, ``items``) notes that the run saw them all."""
+
+    def __getitem__(self, key: str) -> str:
+        recording = _ACTIVE
+        if recording is not None and get_ident() not in recording._busy:
+            recording.environ.add(key)
+        return super().__getitem__(key)
+
+    def __iter__(self) -> Iterator[str]:
+        recording = _ACTIVE
+        if recording is not None and get_ident() not in recording._busy:
+            recording.environ_all = True
+        return super().__iter__()
 
 
 class _Tee(io.RawIOBase):
