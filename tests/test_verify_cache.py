@@ -153,6 +153,19 @@ def test_a_wheel_added_or_removed_is_proved_again(app: Path) -> None:
     assert json.loads(proc.stdout)["covered"] is False
 
 
+def test_a_kept_sdist_that_appears_is_proved_again(app: Path) -> None:
+    (app / "wheels" / "b-1.0-py3-none-any.whl").unlink()
+    first = cached(app, *TARGET)
+    assert first.returncode == 3
+    kept = app / "wheels" / ".wheelhouse" / "sdists"
+    kept.mkdir()
+    (kept / "b-1.0.tar.gz").write_bytes(b"kept for an offline rebuild")
+    second = run(app, *TARGET)
+    assert second.returncode == 3
+    assert second.stdout != first.stdout  # the gap now names the source distribution kept
+    assert b"b-1.0.tar.gz" in second.stdout
+
+
 # -- the inputs ---------------------------------------------------------------------------------------------
 
 

@@ -109,44 +109,41 @@ def _entries(directory: str) -> list[tuple[str, str]] | None:
 
 
 def folder_state(root: str) -> str | None:
-    """A digest of everything in the folder a verify reads: every entry of the folder (``.wheelhouse`` aside),
-    then the manifest, the kept sdists and the partial files in ``.wheelhouse/tmp/``, each by name, type, size,
-    mtime, inode and ctime. None when the folder cannot be listed or its state folder is a symbolic link.
+    """A digest of everything in the folder a verify reads, each by name, type, size, mtime, inode and ctime:
+    every entry of the folder (``.wheelhouse`` aside), the kept sdists and the partial files in
+    ``.wheelhouse/tmp/``; then the manifest. None when the folder cannot be listed or its state folder is a
+    symbolic link.
 
-    The text is ``<files>:<state>``, two digests: the files' part (:func:`files_part`) tells a change of the
+    The text is ``<files>:<manifest>``, two digests: the files' part (:func:`files_part`) tells a change of the
     files from a rewrite of the manifest (which the run being recorded may make itself)."""
     rows = _entries(root)
     if rows is None:
         return None
-    files = sha256_hex(
-        "\n".join(f"{name}\0{key}" for name, key in rows if name != META_DIR).encode("utf-8", "surrogateescape")
-    )
+    parts = [f"{name}\0{key}" for name, key in rows if name != META_DIR]
     meta = os.path.join(root, META_DIR)
-    parts = ["meta"]
     try:
         meta_st = os.lstat(meta)
     except FileNotFoundError:
         meta_st = None
     except OSError:
         return None
-    if meta_st is not None:
-        if not stat.S_ISDIR(meta_st.st_mode):
-            return None  # a link (or a file) where wheelhouse keeps its state: no cache
-        for name in ("manifest.json", "sdists", "tmp"):
-            path = os.path.join(meta, name)
-            try:
-                parts.append(f"{name}\0{_stat_text(os.lstat(path))}")
-            except OSError:
-                parts.append(f"{name}\0-")
-                continue
-        for name in ("sdists", "tmp"):
-            listed = _entries(os.path.join(meta, name)) or []
-            parts += [f"{name}/{entry}\0{key}" for entry, key in listed]
-    return files + ":" + sha256_hex("\n".join(parts).encode("utf-8", "surrogateescape"))
+    if meta_st is not None and not stat.S_ISDIR(meta_st.st_mode):
+        return None  # a link (or a file) where wheelhouse keeps its state: no cache
+    for name in ("sdists", "tmp"):
+        # Written the same whether .wheelhouse exists or not: a first verify makes it (for the manifest).
+        path = os.path.join(meta, name)
+        parts.append(f"{META_DIR}/{name}\0{probe('lstat', path)}")
+        listed = _entries(path) if _real_dir(path) else None
+        parts += [f"{META_DIR}/{name}/{entry}\0{key}" for entry, key in listed or ()]
+    try:
+        manifest = _stat_text(os.lstat(os.path.join(meta, "manifest.json")))
+    except OSError:
+        manifest = "-"
+    return sha256_hex("\n".join(parts).encode("utf-8", "surrogateescape")) + ":" + sha256_hex(manifest.encode())
 
 
 def files_part(state: str | None) -> str | None:
-    """The files' digest of a :func:`folder_state` (the manifest and wheelhouse's own state left out)."""
+    """The files' digest of a :func:`folder_state` (the manifest left out)."""
     return None if state is None else state.partition(":")[0]
 
 
