@@ -18,6 +18,7 @@ This module and what it imports on a hit are standard library only: no click, ri
 from __future__ import annotations
 
 import os
+import stat
 import sys
 
 from wheelhouse import __version__
@@ -175,7 +176,7 @@ class Plan:
         for path, seen in recording.reads.items():
             if self._covered(path) or path in imported or f"{os.sep}__pycache__{os.sep}" in path:
                 continue
-            if not seen.startswith(f"{0o100000}:") or proofs.stat_key(path) != seen:
+            if not seen.startswith(f"{stat.S_IFREG}:") or proofs.stat_key(path) != seen:
                 return None  # not a regular file (a pipe, a device), or changed while the run read it
             try:
                 with open(path, "rb") as fh:
@@ -185,9 +186,12 @@ class Plan:
             files.append((path, proofs.sha256_hex(data)))
             names.update(name.decode() for name in re.findall(rb"\$\{([A-Z0-9_]+)\}", data))
         probes = [(how, path, found) for (how, path), found in recording.probes.items() if not self._covered(path)]
+        # The import system lists the folders of sys.path and of packages; the working directory (on sys.path
+        # under python -m) stays: a listing of it may be the run's own.
         skipped = {recording.absolute(entry or ".") for entry in sys.path}
         for module in list(sys.modules.values()):
             skipped.update(getattr(module, "__path__", None) or ())
+        skipped.discard(self.cwd)
         listings = [
             (directory, proofs.listing_digest(directory))
             for directory in dict.fromkeys(recording.listed)
