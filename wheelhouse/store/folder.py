@@ -8,6 +8,7 @@ Layout::
       .wheelhouse/lock            flock(2) target serialising writers across processes (store/lock.py)
       .wheelhouse/tmp/            partial downloads and staging; abandoned when seen by the lock's holder
       .wheelhouse/sdists/         source distributions kept for offline rebuilds
+      .wheelhouse/proofs/         verify's answers while nothing they depend on changes (store/proofs.py)
 
 Contract: the files are the truth and the manifest only a cache of them (a malformed, stale or transported
 entry is dropped and the file read again). Every change to the folder happens under the folder's lock and is
@@ -61,7 +62,7 @@ __all__ = [
 
 META_DIR = ".wheelhouse"
 # wheelhouse's own files and folders inside META_DIR: none of them is ever followed through a symbolic link.
-STATE_ENTRIES = ("lock", "manifest.json", "tmp", "quarantine", "sdists", "logs", "index", "builds")
+STATE_ENTRIES = ("lock", "manifest.json", "tmp", "quarantine", "sdists", "logs", "index", "builds", "proofs")
 
 
 @dataclass(frozen=True)
