@@ -23,7 +23,7 @@ import json
 import os
 import re
 import subprocess
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 DEFAULT_STATE_DIR = "/var/tmp/wheelhouse-docker"
@@ -159,14 +159,38 @@ def remove_images(references: Iterable[str], env: Mapping[str, str] | None = Non
 def prune_build_cache(needles: Iterable[str], env: Mapping[str, str] | None = None) -> int:
     """Prune the build cache records whose description names one of ``needles`` (a nonce in a RUN, a sha256
     rendered into one), and the records built on top of them; never the engine's whole cache. Returns how
-    many records were asked for (BuildKit keeps those it marks shared, which its own GC collects later)."""
+    many records were asked for. Records that name no mark stay (a ``COPY`` describes itself as "fileop target"
+    and hangs from the base image), and so do those BuildKit marks shared: the engine's own GC collects them."""
     marks = [n for n in needles if n]
-    if not marks:
-        return 0
     environment = dict(env or docker_env())
+    asked: set[str] = set()
+    previous: set[str] = set()
+    # A record another one still uses (the source of a COPY --from) goes only once that one went: a few passes,
+    # until one finds nothing left or nothing that the pass before did not try.
+    for _ in range(3):
+        found = _records_named(marks, environment) if marks else set()
+        if not found or found == previous:
+            break
+        asked |= found
+        previous = found
+        ids = sorted(found)
+        for start in range(0, len(ids), 50):
+            chunk = "|".join(re.escape(i) for i in ids[start : start + 50])
+            subprocess.run(
+                [docker_client(), "builder", "prune", "--force", "--filter", f"id=^({chunk})$"],
+                env=environment,
+                capture_output=True,
+                timeout=300,
+                check=False,
+            )
+    return len(asked)
+
+
+def _records_named(marks: Sequence[str], env: Mapping[str, str]) -> set[str]:
+    """Ids of the build cache records whose description names one of ``marks``, with their descendants."""
     listed = subprocess.run(
         [docker_client(), "system", "df", "-v", "--format", "{{json .BuildCache}}"],
-        env=environment,
+        env=dict(env),
         capture_output=True,
         text=True,
         timeout=120,
@@ -175,7 +199,7 @@ def prune_build_cache(needles: Iterable[str], env: Mapping[str, str] | None = No
     try:
         records = json.loads(listed.stdout or "[]") or []
     except json.JSONDecodeError:
-        return 0
+        return set()
     mine = {r["ID"] for r in records if any(n in str(r.get("Description", "")) for n in marks)}
     # A record built on top of one of ours (the next RUN, the app's COPY) is ours too, and a parent cannot be
     # pruned while its children stay.
@@ -186,14 +210,4 @@ def prune_build_cache(needles: Iterable[str], env: Mapping[str, str] | None = No
             if record["ID"] not in mine and record.get("Parent") in mine:
                 mine.add(record["ID"])
                 grown = True
-    ids = sorted(mine)
-    for start in range(0, len(ids), 50):
-        chunk = "|".join(re.escape(i) for i in ids[start : start + 50])
-        subprocess.run(
-            [docker_client(), "builder", "prune", "--force", "--filter", f"id=^({chunk})$"],
-            env=environment,
-            capture_output=True,
-            timeout=300,
-            check=False,
-        )
-    return len(ids)
+    return mine
