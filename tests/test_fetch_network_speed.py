@@ -20,7 +20,7 @@ from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
 from tests.conftest import Cli
-from tests.support.index_server import IndexServer
+from tests.support.index_server import Fault, IndexServer
 from wheelhouse.dists import CoreMetadata, DistFile
 from wheelhouse.fetch.pools import PriorityPool
 from wheelhouse.fetch.speculation import PinReporter, SpeculativeFinder
@@ -179,6 +179,65 @@ def test_a_cold_download_makes_no_request_twice(cli: Cli, index_server: IndexSer
         "extra_dep-1.0-py3-none-any.whl",
         "lib-1.0-py3-none-any.whl",
     ]
+
+
+# -- a small wheel's metadata from the wheel itself ---------------------------------------------------------------
+
+
+def _gets(srv: IndexServer, route: str) -> tuple[int, int]:
+    """(whole-file GETs, ranged GETs) of ``route``."""
+    log = srv.requests.to(route)
+    return sum(1 for r in log if not r.header("Range")), sum(1 for r in log if r.header("Range"))
+
+
+def test_without_pep_658_a_small_likely_wheel_is_downloaded_once_and_its_metadata_read_from_it(
+    cli: Cli, project: Path
+) -> None:
+    """No ranges, then the same bytes again: one verified GET gives the resolver its metadata and the folder
+    its file."""
+    with IndexServer(core_metadata=False) as srv:
+        app = srv.add_wheel("app", "1.0", requires_dist=["lib>=1"])
+        lib = srv.add_wheel("lib", "1.0")
+        (project / "requirements.txt").write_text("app\n")
+        result = cli("download", "--index-url", srv.index_url, "--target", "linux/amd64", "--python", "3.12")
+        assert result.exit_code == 0, result.output
+        assert _gets(srv, f"/files/{app}") == (1, 0)
+        assert _gets(srv, f"/files/{lib}") == (1, 0)
+    assert sorted(p.name for p in (project / "wheels").glob("*.whl")) == [app, lib]
+
+
+def test_with_pep_658_the_metadata_file_is_read_and_the_wheel_fetched_once(cli: Cli, project: Path) -> None:
+    """An index that serves METADATA alone answers the resolver with one small request: nothing waits for a
+    wheel's bytes."""
+    with IndexServer() as srv:
+        app = srv.add_wheel("app", "1.0")
+        (project / "requirements.txt").write_text("app\n")
+        result = cli("download", "--index-url", srv.index_url, "--target", "linux/amd64", "--python", "3.12")
+        assert result.exit_code == 0, result.output
+        assert len(srv.requests.to(f"/files/{app}.metadata")) == 1
+        assert _gets(srv, f"/files/{app}") == (1, 0)
+
+
+def test_when_the_wheel_cannot_be_fetched_its_metadata_is_read_by_ranges_and_the_file_is_named(
+    cli: Cli, project: Path
+) -> None:
+    with IndexServer(core_metadata=False) as srv:
+        app = srv.add_wheel("app", "1.0", requires_dist=["lib>=1"])
+        lib = srv.add_wheel("lib", "1.0")
+        route = f"/files/{app}"
+        srv.on_request = lambda r: Fault.error(500) if r.route == route and not r.header("Range") else None
+        (project / "requirements.txt").write_text("app\n")
+        result = cli(
+            "download", "--index-url", srv.index_url, "--target", "linux/amd64", "--python", "3.12", "--retries", "0"
+        )
+        assert result.exit_code == 1, result.output
+        whole, ranged = _gets(srv, route)
+        assert whole >= 1
+        assert ranged >= 1  # resolution went on from the ranges: lib was found and fetched
+        assert [line for line in result.output.splitlines() if line.startswith("error")] == [
+            line for line in result.output.splitlines() if line.startswith("error") and app in line
+        ]
+    assert sorted(p.name for p in (project / "wheels").glob("*.whl")) == [lib]
 
 
 # -- pages: entries built when asked for -----------------------------------------------------------------------

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
+from concurrent.futures import CancelledError
 from typing import TYPE_CHECKING, Any
 
 from packaging.requirements import InvalidRequirement, Requirement
@@ -36,6 +37,13 @@ if TYPE_CHECKING:
 # releases at every first rejection spent half of a real download's metadata requests on releases never used,
 # while a backtrack through thirty releases still waited for four rounds of eight.
 BACKTRACK_AHEAD = 32
+
+# A likely wheel up to this size, on an index that offers no PEP 658 metadata, is downloaded whole for its
+# metadata instead of being read by ranges first and downloaded afterwards (see
+# SpeculativeFinder._fetch_for_metadata). Two thirds of an application's wheels are smaller; the ranges of one
+# this small (a 64 kB tail, often a second range) are most of its bytes anyway. Larger wheels, and any wheel
+# whose index serves its METADATA alone, are read the cheap way: resolution never waits for a long transfer.
+WHOLE_FILE_METADATA = 256 * 1024
 _FIRST_LOOK_AHEAD = 2
 
 # Speculative tasks, most urgent first. A likely file's metadata comes first, the largest file first: reading it
@@ -185,6 +193,8 @@ class SpeculativeFinder:
         likely = self._likely_for(files[0].name, files, spec)
         if likely:
             pick = likely[0]
+            if self.transfers is not None:
+                self._metadata_from_file(pick, self.transfers)
             self._submit(lambda: self._warm(pick), (_URGENT_METADATA, -(pick.size or 0)))
 
     def _likely_for(self, name: NormalizedName, files: Sequence[DistFile], spec: SpecifierSet | None) -> list[DistFile]:
@@ -237,6 +247,8 @@ class SpeculativeFinder:
             self._submit(lambda candidate=candidate: self.metadata(candidate), (_LOOK_AHEAD, 0))  # type: ignore[misc]
 
     def _warm(self, dist: DistFile) -> None:
+        if self.transfers is not None:
+            self.transfers.run_claimed(dist.filename, self.finder.remote_file(dist))  # if _metadata_from_file chose
         meta = self.metadata(dist)  # raises (ignored by the pool) when the metadata is unusable: no download then
         if meta.requires_python and not self._python_ok(meta.requires_python):
             # A limit the index's page did not say (find-links, no data-requires-python): the resolver will pass
@@ -246,6 +258,35 @@ class SpeculativeFinder:
             # Usually the very file the resolver pins a moment later: its bytes are on their way already. A
             # wrong guess costs one discarded download (see Transfers).
             self.transfers.start(dist.filename, self.finder.remote_file(dist))
+
+    def _metadata_from_file(self, dist: DistFile, transfers: Transfers) -> None:
+        """For a small likely wheel on an index without PEP 658 metadata: reserve its download and let the finder
+        read its metadata from the file, whoever needs it first running the transfer.
+
+        Reading METADATA by ranges costs a request (often two) that the download repeats moments later; for a
+        small wheel the whole file takes about as long as the ranges, and it is verified against the index's
+        sha256, which ranges are not. Should the transfer fail, the finder asks the index as before.
+        """
+        if dist.size is None or dist.size > WHOLE_FILE_METADATA:
+            return
+        remote = self.finder.remote_file(dist)
+        if remote.core_metadata:
+            return
+        future = transfers.claim(dist.filename)
+        if future is None:
+            return  # started already (pinned, or wanted by another target)
+        claimed = future
+
+        def source() -> CoreMetadata | None:
+            transfers.run_claimed(dist.filename, remote)  # here, unless a worker runs (or ran) it already
+            try:
+                if claimed.exception() is not None:
+                    return None
+            except CancelledError:
+                return None
+            return transfers.metadata(dist.filename)
+
+        self.finder.expect(dist, source)
 
     def _python_ok(self, requires_python: str) -> bool:
         ok = self._python_checks.get(requires_python)

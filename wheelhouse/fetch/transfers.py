@@ -13,11 +13,11 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Callable
-from concurrent.futures import Future
+from concurrent.futures import Future, wait
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from wheelhouse.dists import UnusableMetadata
+from wheelhouse.dists import CoreMetadata, UnusableMetadata
 from wheelhouse.fetch.pools import started_pool
 from wheelhouse.store.folder import Store
 from wheelhouse.store.fs import fsync_file
@@ -32,14 +32,15 @@ class Cancelled(Exception):
     """Raised inside a worker's progress callback to abort its stream when the run is interrupted."""
 
 
-def _check_own_metadata(temp: Path, filename: str) -> None:
-    """Refuse a wheel whose own METADATA cannot be read or names another project or version than its file name.
+def _check_own_metadata(temp: Path, filename: str) -> CoreMetadata:
+    """Refuse a wheel whose own METADATA cannot be read or names another project or version than its file name;
+    the metadata otherwise.
 
     The resolver trusted the index's copy of the metadata (PEP 658, or the wheel's as the index served it then);
     what lands in the folder must be what pip will read, and the folder's scan would only report it afterwards.
     """
     try:
-        read_wheel_metadata(temp, filename)
+        return read_wheel_metadata(temp, filename)
     except MetadataProblem as exc:
         # The message follows the file's name wherever a failed file is reported.
         raise UnusableMetadata(f"refused, not added to the folder: {exc}") from None
@@ -62,6 +63,10 @@ class Transfers:
         self._futures: dict[str, Future[tuple[Path, str]]] = {}
         self._listeners: dict[str, Callable[[int], None]] = {}
         self._taken: set[str] = set()
+        self._metadata: dict[str, CoreMetadata] = {}  # each finished wheel's own, checked METADATA
+        # Transfers reserved by claim(), whichever thread runs them, and those not started yet.
+        self._here: list[Future[tuple[Path, str]]] = []
+        self._unstarted: dict[str, Future[tuple[Path, str]]] = {}
         self._pool = started_pool(max(1, jobs), "wheelhouse-download")
 
     def start(self, filename: str, remote: RemoteFile) -> Future[tuple[Path, str]]:
@@ -71,7 +76,46 @@ class Transfers:
             if future is None:
                 future = self._pool.submit(self._fetch, filename, remote)
                 self._futures[filename] = future
-            return future
+                return future
+            unstarted = self._unstarted.pop(filename, None)
+        if unstarted is not None:
+            self._pool.submit(self._run, unstarted, filename, remote)
+        return future
+
+    def claim(self, filename: str) -> Future[tuple[Path, str]] | None:
+        """Reserve the transfer of ``filename`` without starting it; None when it is started or reserved already.
+
+        The reserved transfer runs in the thread that first calls :meth:`run_claimed` (a reader that needs the
+        file now, for its metadata: see :meth:`metadata`, must not queue behind the long transfers of the pool),
+        or in the pool when :meth:`start` asks for it first.
+        """
+        with self._lock:
+            if filename in self._futures:
+                return None
+            future: Future[tuple[Path, str]] = Future()
+            self._futures[filename] = future
+            self._unstarted[filename] = future
+            self._here.append(future)
+        return future
+
+    def run_claimed(self, filename: str, remote: RemoteFile) -> None:
+        """Run the reserved transfer of ``filename`` in this thread, unless it runs (or ran) already."""
+        with self._lock:
+            future = self._unstarted.pop(filename, None)
+        if future is not None:
+            self._run(future, filename, remote)
+
+    def _run(self, future: Future[tuple[Path, str]], filename: str, remote: RemoteFile) -> None:
+        if future.set_running_or_notify_cancel():
+            try:
+                future.set_result(self._fetch(filename, remote))
+            except BaseException as exc:  # the outcome is the future's: whoever waits for it sees the error
+                future.set_exception(exc)
+
+    def metadata(self, filename: str) -> CoreMetadata | None:
+        """The own METADATA of the wheel ``filename`` once its transfer succeeded (checked against its name)."""
+        with self._lock:
+            return self._metadata.get(filename)
 
     def listen(self, filename: str, callback: Callable[[int], None]) -> None:
         """Forward the transfer's progress (bytes so far) to ``callback`` from now on."""
@@ -105,7 +149,9 @@ class Transfers:
             if self.cancel.is_set():
                 raise Cancelled
             if filename.endswith(".whl"):
-                _check_own_metadata(temp, filename)
+                meta = _check_own_metadata(temp, filename)
+                with self._lock:
+                    self._metadata[filename] = meta
             # Flushed here, in parallel, so that committing in the main thread costs a rename.
             fsync_file(temp)
         except BaseException:
@@ -118,6 +164,15 @@ class Transfers:
         """Stop every transfer and delete the temporary files nobody claimed."""
         self.cancel.set()
         self._pool.shutdown(wait=True, cancel_futures=True)
+        with self._lock:
+            here = list(self._here)
+            self._unstarted.clear()
+        for future in here:
+            if future.cancel():  # reserved and never run: nobody will
+                future.set_running_or_notify_cancel()
+        # Reserved transfers running in other threads end at their next chunk now; until then their files are
+        # theirs. (The pool's own cancelled futures are not waited for: wait() never counts them as done.)
+        wait(here)
         with self._lock:
             leftovers = [(n, f) for n, f in self._futures.items() if n not in self._taken]
         for _name, future in leftovers:

@@ -12,7 +12,7 @@ Metadata it returns names the same project and version as the file, or
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from packaging.utils import NormalizedName, canonicalize_name
@@ -60,6 +60,8 @@ class IndexFinder:
         self._files: dict[NormalizedName, tuple[DistFile, ...]] = {}
         # Parsed once: the prefetcher and every target's resolver ask for the same files' metadata.
         self._metadata: dict[str, CoreMetadata] = {}
+        # Per file location: where its metadata is coming from instead of the index (see expect()).
+        self._expected: dict[str, Callable[[], CoreMetadata | None]] = {}
 
     def _skip(self, message: str) -> None:
         """Say why a listed file is skipped, once per finder (a page is read once, but its project may be
@@ -203,21 +205,41 @@ class IndexFinder:
             )
         with self._lock:
             cached = self._metadata.get(dist.location)
+            expected = self._expected.get(dist.location)
         if cached is not None:
             return cached
-        remote = self.remote_file(dist)
-        data = self.client.metadata(remote)
+        meta = expected() if expected is not None else None
+        if meta is None:
+            remote = self.remote_file(dist)
+            data = self.client.metadata(remote)
+            source = f"METADATA of {dist.filename}"
+            try:
+                meta = parse_core_metadata(data, source=source)
+            except ValueError as exc:
+                raise MetadataMismatch(f"{source} from {redact_url(dist.location)} is unusable: {exc}") from None
+        self._check_names(dist, meta)
+        with self._lock:
+            self._metadata[dist.location] = meta
+        return meta
+
+    def expect(self, dist: DistFile, source: Callable[[], CoreMetadata | None]) -> None:
+        """Take ``dist``'s metadata from ``source`` rather than from the index: the wheel itself is being
+        downloaded (and verified against the index's sha256), and reading it there spares the requests.
+
+        :meth:`metadata` waits for ``source``; when it answers None (the download failed) the index is asked.
+        """
+        with self._lock:
+            self._expected.setdefault(dist.location, source)
+
+    @staticmethod
+    def _check_names(dist: DistFile, meta: CoreMetadata) -> None:
         source = f"METADATA of {dist.filename}"
         try:
-            meta = parse_core_metadata(data, source=source)
             same_version = Version(meta.version) == dist.version
-        except (ValueError, InvalidVersion) as exc:
+        except InvalidVersion as exc:
             raise MetadataMismatch(f"{source} from {redact_url(dist.location)} is unusable: {exc}") from None
         if canonicalize_name(meta.name) != dist.name or not same_version:
             raise MetadataMismatch(
                 f"{source} from {redact_url(dist.location)} says {meta.name} {meta.version}, "
                 f"not {dist.name} {dist.version}"
             )
-        with self._lock:
-            self._metadata[dist.location] = meta
-        return meta
