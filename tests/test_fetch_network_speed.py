@@ -290,3 +290,31 @@ def test_the_finder_answers_the_same_from_a_json_and_an_html_page() -> None:
         ("demo-0.9-py3-none-any.whl", None, "broken"),
         ("demo-1.0-py3-none-any.whl", ">=3.8", None),
     ]
+
+
+def test_the_manifest_takes_each_wheels_metadata_from_its_transfer(
+    cli: Cli, index_server: IndexServer, project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The transfer reads each wheel's METADATA to check it; the manifest's cache is primed from that reading
+    rather than by opening the wheel again (a large wheel's central directory is thousands of entries)."""
+    import json
+
+    import wheelhouse.store.folder as folder
+
+    opened: list[str] = []
+    original = folder._metadata_entry
+
+    def counting(path: Path) -> dict[str, object]:
+        opened.append(path.name)
+        return original(path)
+
+    monkeypatch.setattr(folder, "_metadata_entry", counting)
+    app = index_server.add_wheel("app", "1.0", requires_dist=["lib>=1"])
+    lib = index_server.add_wheel("lib", "1.0")
+    (project / "requirements.txt").write_text("app\n")
+    result = cli("download", "--index-url", index_server.index_url, "--target", "linux/amd64", "--python", "3.12")
+    assert result.exit_code == 0, result.output
+    assert opened == []
+    files = json.loads((project / "wheels" / ".wheelhouse" / "manifest.json").read_text())["files"]
+    assert files[app]["metadata"]["requires_dist"] == ["lib>=1"]
+    assert (files[lib]["metadata"]["name"], files[lib]["metadata"]["version"]) == ("lib", "1.0")

@@ -73,7 +73,7 @@ def commit_all(
                 # manifest, so bursts of completions share one write (at most one per _SAVE_GAP), yet a long
                 # wait never leaves committed files without their records.
                 if records and time.monotonic() - saved >= _SAVE_GAP:
-                    _save_records(store, records, failed)
+                    _save_records(store, records, failed, transfers)
                     saved = time.monotonic()
                 done, pending = wait(pending, timeout=_SAVE_GAP if records else None, return_when=FIRST_COMPLETED)
             for future in done:
@@ -82,9 +82,9 @@ def commit_all(
         # Ctrl-C (or any crash): stop every stream at its next chunk. Committed files are complete and verified
         # and their records are saved below; partial ones are deleted by their workers (or by the next run).
         transfers.close()
-        _save_records(store, records, failed)
+        _save_records(store, records, failed, transfers)
         raise
-    _save_records(store, records, failed)
+    _save_records(store, records, failed, transfers)
     total = sum(transfers.received.get(name, 0) for name in downloaded)
     return tuple(sorted(downloaded)), tuple(sorted(failed, key=lambda f: f.filename)), total
 
@@ -124,12 +124,15 @@ def _finish(
         reporter.file_failed(item, error)
 
 
-def _save_records(store: Store, records: dict[str, FileRecord], failed: list[FailedFile]) -> None:
+def _save_records(store: Store, records: dict[str, FileRecord], failed: list[FailedFile], transfers: Transfers) -> None:
     if not records:
         return
+    # Each wheel's METADATA was read by its transfer (the check of its own metadata): the manifest takes it from
+    # there instead of opening the wheel again in this thread.
+    known = {name: meta for name in records if (meta := transfers.metadata(name)) is not None}
     try:
         store.sync()
-        store.update_records(records, prime=True)
+        store.update_records(records, prime=True, known=known)
     except StoreError as exc:
         # The files are complete and verified; only their records are missing, and the next run adds them.
         for filename, record in records.items():

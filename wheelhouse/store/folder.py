@@ -232,12 +232,21 @@ class Store:
         """Provenance records, by file name (malformed ones are left out)."""
         return _records(self._read_manifest().get("records", {}))
 
-    def update_records(self, updates: Mapping[str, FileRecord], *, replace: bool = False, prime: bool = False) -> None:
+    def update_records(
+        self,
+        updates: Mapping[str, FileRecord],
+        *,
+        replace: bool = False,
+        prime: bool = False,
+        known: Mapping[str, CoreMetadata] | None = None,
+    ) -> None:
         """Merge provenance records into the manifest (under the lock).
 
         ``prime=True`` says each file was committed from exactly the bytes its record hashes (a verified
         download): the hash then also primes the metadata cache, so lock, index and check need not read it again.
-        Never prime from an old record: the file may have changed since, and check must see that.
+        Never prime from an old record: the file may have changed since, and check must see that. ``known`` gives
+        the metadata already read from those very bytes (by the store's reader, checked against the file name):
+        a large wheel's is then not read a second time.
         """
         with self._exclusive():
             manifest = self._read_manifest() or {"files": {}, "records": {}}
@@ -265,7 +274,8 @@ class Store:
                         if filename.endswith(".whl") and "metadata" not in entry and "problem" not in entry:
                             # Read now, while the downloads of other files are still arriving, rather than by
                             # the scan of the verify that follows them.
-                            entry.update(_metadata_entry(self.root / filename))
+                            meta = known.get(filename) if known else None
+                            entry.update({"metadata": asdict(meta)} if meta else _metadata_entry(self.root / filename))
                         files[filename] = entry
             self._write_manifest(manifest)
 
