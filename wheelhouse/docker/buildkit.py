@@ -167,13 +167,8 @@ def uv_install_step(step: InstallStep, *, uv_wheel: str, uv_data: str) -> str:
     if step.heavy:
         first.append(f"{uv} pip install {common} \\\n        --find-links={HEAVY_DIR} --no-deps {_pins(step.heavy)}")
         first.append(_compile_all(python, f"{step.venv}/lib"))
-    if step.lock:
-        # A lock pins every file with its hash; the heavy ones, already installed at their pins, are kept.
-        source = f"--require-hashes -r {_in_mount(step.lock)}"
-    else:
-        source = " ".join(
-            [f"-r {_in_mount(p)}" for p in step.requirements] + [f"-c {_in_mount(p)}" for p in step.constraints]
-        )
+    # A lock pins every file with its hash; the heavy ones, already installed at their pins, are kept.
+    source = _install_args(step.lock, step.requirements, step.constraints)
     install = f"{uv} pip install {common} \\\n        --find-links={_in_mount(step.wheels)} --exact --strict {source}"
     second = _compiled(step, install)
     uv_stage = "\n".join(
