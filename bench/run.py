@@ -5,13 +5,12 @@
     python bench/run.py --only verify      # one benchmark (repeatable, or comma-separated)
     python bench/run.py --network          # also against the real index with bench/requirements-real.txt
 
-Benchmarks: verify, download, noop, multi, cross, memory, scale, scale-requirements, publish, sdists, docker (and
-network with --network). Each measured command runs as a child process in an isolated environment (no PIP_*/UV_*
-settings, pip's configuration files off, a private HOME, a fresh folder per cold repetition); contenders are
-interleaved repetition by repetition, so a slow moment of the machine hits all of them. Every result is checked against
-the expected files before its time counts. The table goes to standard output and, with the machine it came
-from, to bench/results/<timestamp>.{json,md} (and latest.{json,md}).
-"""
+Benchmarks: verify, download, noop, multi, cross, memory, scale, scale-requirements, scale-download, publish,
+sdists, docker (and network with --network). Each measured command runs as a child process in an isolated
+environment (no PIP_*/UV_* settings, pip's configuration files off, a private HOME, a fresh folder per cold
+repetition); contenders are interleaved repetition by repetition, so a slow moment of the machine hits all of them.
+Every result is checked against the expected files before its time counts. The table goes to standard output and,
+with the machine it came from, to bench/results/<timestamp>.{json,md} (and latest.{json,md})."""
 
 from __future__ import annotations
 
@@ -39,6 +38,7 @@ from bench.folders import bench_memory, bench_scale, bench_verify
 from bench.harness import Row, machine_info, markdown_table
 from bench.lib import MB, REPO, Context
 from bench.publishing import bench_publish
+from bench.scale_download import bench_scale_download
 from bench.scale_requirements import bench_scale_requirements
 from bench.sdists import bench_sdists
 from bench.server import serve_in_process
@@ -54,6 +54,7 @@ ALL = (
     "memory",
     "scale",
     "scale-requirements",
+    "scale-download",
     "publish",
     "sdists",
     "docker",
@@ -92,6 +93,7 @@ BENCHES: dict[str, Callable[[Context], None]] = {
     "memory": bench_memory,
     "scale": bench_scale,
     "scale-requirements": bench_scale_requirements,
+    "scale-download": bench_scale_download,
     "publish": bench_publish,
     "sdists": bench_sdists,
     "docker": bench_docker,
