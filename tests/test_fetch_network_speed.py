@@ -115,7 +115,7 @@ class _Releases:
 
 
 def test_look_ahead_grows_with_each_rejection_of_a_project() -> None:
-    """Two releases at a project's first rejection (most are passing), then four, then eight: a deep backtrack
+    """Two releases at a project's first rejection (most are passing), then eight, then 32: a deep backtrack
     reaches its release in a few rounds without every passing rejection paying for eight."""
     finder = _Releases()
     pool = PriorityPool(4, "test")
@@ -131,8 +131,8 @@ def test_look_ahead_grows_with_each_rejection_of_a_project() -> None:
     finally:
         pool.shutdown(wait=True)
     assert seen[0] == {"a 39.0", "a 38.0"}
-    assert seen[1] == {f"a {n}.0" for n in range(35, 40)}
-    assert seen[2] == {f"a {n}.0" for n in range(30, 40)}
+    assert seen[1] == {f"a {n}.0" for n in range(31, 40)}
+    assert seen[2] == {f"a {n}.0" for n in range(6, 40)}
     assert sorted(set(finder.asked) - seen[2]) == ["b 38.0", "b 39.0"]  # b's first rejection: two again
     assert len(finder.asked) == len(set(finder.asked))  # each release asked for once
 

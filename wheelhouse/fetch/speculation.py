@@ -32,10 +32,10 @@ if TYPE_CHECKING:
     from wheelhouse.index.finder import IndexFinder
 
 # When the resolver gives up a release, the metadata of older ones is fetched ahead: two at the first rejection
-# of a project, twice as many at each further one, at most this many. Most rejections are passing (the resolver
-# takes the release back a moment later) and a deep backtrack shows itself by rejecting again and again: eight
+# of a project, four times as many at each further one, at most this many. Most rejections are passing (the
+# resolver takes the release back a moment later) and a deep backtrack shows itself by rejecting again: eight
 # releases at every first rejection spent half of a real download's metadata requests on releases never used,
-# while a backtrack through thirty releases still waited for four rounds of eight.
+# while a backtrack through thirty releases (typer, rich-toolkit) still waited for four rounds of eight.
 BACKTRACK_AHEAD = 32
 
 # A likely wheel up to this size, on an index that offers no PEP 658 metadata, is downloaded whole for its
@@ -229,14 +229,14 @@ class SpeculativeFinder:
     def prefetch_older(self, dist: DistFile, count: int | None = None) -> None:
         """The resolver gave up ``dist``: it tries the next older releases one by one, each needing metadata.
         Ask for theirs now, in parallel, instead of one round trip after another: ``count`` of them, by default
-        two at a project's first rejection and twice as many at each further one (at most
+        two at a project's first rejection and four times as many at each further one (at most
         :data:`BACKTRACK_AHEAD`)."""
         with self._lock:
             spec = self._wanted.get(dist.name)
             if count is None:
                 rejections = self._rejections.get(dist.name, 0)
                 self._rejections[dist.name] = rejections + 1
-                count = min(BACKTRACK_AHEAD, _FIRST_LOOK_AHEAD << rejections)
+                count = min(BACKTRACK_AHEAD, _FIRST_LOOK_AHEAD << (2 * rejections))
         likely = self._likely_for(dist.name, self.finder.files(dist.name), spec)
         older = [d for d in likely if d.version < dist.version][:count]
         with self._lock:
