@@ -1,11 +1,14 @@
 """Speculation: what the resolver will probably ask next is fetched before it asks.
 
 Contract: :class:`SpeculativeFinder` is a :class:`wheelhouse.dists.Finder` that answers exactly as the index
-finder it wraps; it only warms that finder's caches in the background (project pages of dependencies, the
-metadata of the file the resolver will most likely pin, the metadata of older releases when the resolver
-backtracks) and starts the transfer of the likely file. A failed speculative task is never an error: the
-resolver asks again and sees the real failure. :class:`PinReporter` is the resolver's reporter that starts the
-transfer of every remote wheel the resolver pins and asks for look-ahead when it backtracks.
+finder it wraps; it only warms that finder's caches in the background (project pages of dependencies, with the
+extras each project is wanted with, the metadata of the file the resolver will most likely pin, the metadata of
+older releases when the resolver backtracks) and starts the transfer of the likely file. On an index without
+PEP 658 metadata a small likely wheel is downloaded first and its metadata read from the verified file (the
+finder waits for that transfer instead of reading ranges; if it fails, the ranges are read). A failed
+speculative task is never an error: the resolver asks again and sees the real failure. :class:`PinReporter` is
+the resolver's reporter that starts the transfer of every remote wheel the resolver pins and asks for look-ahead
+when it backtracks.
 """
 
 from __future__ import annotations

@@ -5,7 +5,9 @@ future) into ``.wheelhouse/tmp/``, verified against the index's sha256 by the cl
 wheel whose own METADATA cannot be read or names another release than its file name fails its transfer. It
 never touches wheels/ itself: a finished transfer's temporary file belongs to whoever takes it
 (:meth:`Transfers.take`; the commit, see :mod:`wheelhouse.fetch.commit`); :meth:`Transfers.close` stops the rest
-and deletes every temporary file nobody took.
+and deletes every temporary file nobody took. A transfer may be reserved (:meth:`Transfers.claim`) and run by the
+first thread that needs it (:meth:`Transfers.run_claimed`) rather than by the pool; each wheel's own METADATA,
+read by that check, is kept (:meth:`Transfers.metadata`) for whoever would otherwise open the wheel again.
 """
 
 from __future__ import annotations

@@ -6,7 +6,9 @@ project asked for; anything else is skipped with a warning on the diagnostics ch
 index cannot plant files. Files no target can use are skipped unparsed and silently; files whose names no
 installer would pick (``pytz-2004d.tar.gz``) are passed over as pip does, summed up in one line at ``-v``.
 Metadata it returns names the same project and version as the file, or
-:class:`~wheelhouse.index.metadata.MetadataError` is raised.
+:class:`~wheelhouse.index.metadata.MetadataError` is raised; it comes from the index, or from a download of the
+file itself under way when a caller said so (:meth:`IndexFinder.expect`). Entries of a JSON page are built only
+for files some target can use (:class:`~wheelhouse.index.pages.Listing`); the rest only to explain a gap.
 """
 
 from __future__ import annotations
