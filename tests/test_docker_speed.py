@@ -317,6 +317,28 @@ def test_render_carries_only_the_targets_wheels_and_reports_the_context(project:
     assert "!wheels\n" in (project / DOCKERIGNORE).read_text()
 
 
+def test_render_puts_the_folders_heavy_wheels_into_their_own_layer_by_their_sha256(project: Path, cli: Cli) -> None:
+    write_wheel(project / "wheels", "alpha", "1.0", requires_dist=["big"])
+    name, data = make_wheel("big", "2.0", files={"big/blob.bin": os.urandom(HEAVY_WHEEL_BYTES)})
+    (project / "wheels" / name).write_bytes(data)
+    (project / "requirements.txt").write_text("alpha\n")
+    assert cli("render", *TARGET_ARGS).exit_code == 0
+    heavy, rest = runs((project / DOCKERFILE_OFFLINE).read_text())
+    assert mounts(heavy) == [f"--mount=type=bind,source=wheels/{name},target={HEAVY_DIR}/{name}"]
+    assert f"'{hashlib.sha256(data).hexdigest()}  {HEAVY_DIR}/{name}'" in heavy
+    assert "--no-deps big==2.0" in heavy
+    assert "alpha" not in heavy
+    assert "-r /tmp/wheelhouse/requirements.txt" in rest
+    # The rendering follows the file: other bytes under the same name make the committed file stale.
+    (project / "wheels" / name).write_bytes(
+        make_wheel("big", "2.0", files={"big/blob.bin": os.urandom(HEAVY_WHEEL_BYTES)})[1]
+    )
+    assert cli("render", *TARGET_ARGS, "--check").exit_code == 1
+    # The classic builder's file has no heavy layer.
+    assert cli("render", *TARGET_ARGS, "--classic").exit_code == 0
+    assert "sha256sum" not in (project / DOCKERFILE_OFFLINE).read_text()
+
+
 # -- real images -------------------------------------------------------------------------------------------
 
 
