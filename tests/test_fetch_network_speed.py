@@ -22,13 +22,16 @@ from packaging.version import Version
 from tests.conftest import Cli
 from tests.support.index_server import Fault, IndexServer
 from wheelhouse.dists import CoreMetadata, DistFile
+from wheelhouse.errors import NetworkError
 from wheelhouse.fetch.pools import PriorityPool
 from wheelhouse.fetch.speculation import PinReporter, SpeculativeFinder
+from wheelhouse.fetch.transfers import Transfers
 from wheelhouse.index.config import IndexConfig
 from wheelhouse.index.finder import IndexFinder
 from wheelhouse.index.http import IndexClient
-from wheelhouse.index.pages import Listing
+from wheelhouse.index.pages import Listing, RemoteFile
 from wheelhouse.requirements import Origin, RequirementLine, parse_requirement_text
+from wheelhouse.store.folder import Store
 from wheelhouse.targets import parse_target
 
 TARGET = parse_target("linux/amd64", python="3.12")
@@ -318,3 +321,59 @@ def test_the_manifest_takes_each_wheels_metadata_from_its_transfer(
     files = json.loads((project / "wheels" / ".wheelhouse" / "manifest.json").read_text())["files"]
     assert files[app]["metadata"]["requires_dist"] == ["lib>=1"]
     assert (files[lib]["metadata"]["name"], files[lib]["metadata"]["version"]) == ("lib", "1.0")
+
+
+# -- reserved transfers -------------------------------------------------------------------------------------------
+
+
+class _FailingClient:
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+
+    def download(self, remote: object, dest: Path, *, on_progress: object = None) -> str:
+        raise self.error
+
+
+def _transfers(tmp_path: Path, error: BaseException) -> Transfers:
+    store = Store(tmp_path / "wheels")
+    store.ensure()
+    return Transfers(store, _FailingClient(error), 1)  # type: ignore[arg-type]
+
+
+WHEEL = "a-1.0-py3-none-any.whl"
+
+
+def test_a_reserved_transfer_that_fails_gives_its_error_to_whoever_waits(tmp_path: Path) -> None:
+    transfers = _transfers(tmp_path, NetworkError("cannot fetch"))
+    try:
+        future = transfers.claim(WHEEL)
+        assert future is not None
+        assert transfers.claim(WHEEL) is None  # reserved once
+        transfers.run_claimed(WHEEL, RemoteFile(WHEEL, "http://index.invalid/a.whl"))
+        assert isinstance(future.exception(), NetworkError)
+        assert transfers.start(WHEEL, RemoteFile(WHEEL, "http://index.invalid/a.whl")) is future
+    finally:
+        transfers.close()
+
+
+def test_ctrl_c_in_the_thread_running_a_reserved_transfer_interrupts_that_thread(tmp_path: Path) -> None:
+    """The resolver itself may run a reserved transfer (it needs the file's metadata): a Ctrl-C landing there
+    must end the run, not only that file's transfer."""
+    transfers = _transfers(tmp_path, KeyboardInterrupt())
+    try:
+        future = transfers.claim(WHEEL)
+        assert future is not None
+        with pytest.raises(KeyboardInterrupt):
+            transfers.run_claimed(WHEEL, RemoteFile(WHEEL, "http://index.invalid/a.whl"))
+        assert isinstance(future.exception(), KeyboardInterrupt)
+    finally:
+        transfers.close()
+
+
+def test_closing_cancels_a_reserved_transfer_nobody_ran(tmp_path: Path) -> None:
+    transfers = _transfers(tmp_path, NetworkError("never called"))
+    future = transfers.claim(WHEEL)
+    assert future is not None
+    transfers.close()  # returns: nothing waits for a transfer that will never run
+    assert future.cancelled()
+    assert not list((tmp_path / "wheels" / ".wheelhouse" / "tmp").glob("*"))

@@ -113,6 +113,8 @@ class Transfers:
                 future.set_result(self._fetch(filename, remote))
             except BaseException as exc:  # the outcome is the future's: whoever waits for it sees the error
                 future.set_exception(exc)
+                if not isinstance(exc, Exception):
+                    raise  # Ctrl-C in the thread that ran it (the resolver's) interrupts the run, not only this file
 
     def metadata(self, filename: str) -> CoreMetadata | None:
         """The own METADATA of the wheel ``filename`` once its transfer succeeded (checked against its name)."""
