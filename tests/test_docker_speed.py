@@ -231,6 +231,9 @@ def test_with_a_lock_a_heavy_wheel_the_lock_does_not_name_is_left_to_the_checked
     assert [w.pin for w in heavy_wheels(tmp_path, pinned, lock="requirements.lock")] == ["a==1.0"]
     # A lock that cannot be read names no hash: everything goes to the install that reads it (and fails there).
     assert heavy_wheels(tmp_path, pinned, lock="missing.lock") == ()
+    # Read as requirement files are: a named pipe is not waited on.
+    os.mkfifo(tmp_path / "pipe.lock")
+    assert heavy_wheels(tmp_path, pinned, lock="pipe.lock") == ()
 
 
 # -- Dockerfile.cached and Dockerfile.wheels -----------------------------------------------------------------

@@ -30,6 +30,7 @@ from pathlib import Path
 
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 
+from wheelhouse._reqfile import MAX_FILE_BYTES, Unreadable, read_file
 from wheelhouse.requirements import Origin, RequirementSet, parse_requirement_text
 from wheelhouse.resolve.installer import UV, find_uv_wheel
 
@@ -138,10 +139,12 @@ def heavy_wheels(
         return ()
     allowed: set[str] | None = None
     if lock is not None:
+        # The reader of requirement files: a regular file only, within its size limit (a pipe never blocks it).
         try:
-            allowed = set(_SHA256_RE.findall((root / lock).read_text(encoding="utf-8", errors="replace").lower()))
-        except OSError:
-            allowed = set()
+            text = read_file(os.fspath(root / lock), MAX_FILE_BYTES).decode("utf-8", errors="replace")
+        except Unreadable:
+            text = ""
+        allowed = set(_SHA256_RE.findall(text.lower()))
     found: list[HeavyWheel] = []
     for relative in sorted(set(wheels)):
         path = root / relative
