@@ -36,16 +36,15 @@ if TYPE_CHECKING:
 
 # When the resolver gives up a release, the metadata of older ones is fetched ahead: two at the first rejection
 # of a project, four times as many at each further one, at most this many. Most rejections are passing (the
-# resolver takes the release back a moment later) and a deep backtrack shows itself by rejecting again: eight
-# releases at every first rejection spent half of a real download's metadata requests on releases never used,
-# while a backtrack through thirty releases (typer, rich-toolkit) still waited for four rounds of eight.
+# resolver takes the release back a moment later), so a first rejection asks for little; a second one marks a
+# real backtrack, which may walk through dozens of releases, each needing its metadata before the next.
 BACKTRACK_AHEAD = 32
 
 # A likely wheel up to this size, on an index that offers no PEP 658 metadata, is downloaded whole for its
 # metadata instead of being read by ranges first and downloaded afterwards (see
-# SpeculativeFinder._fetch_for_metadata). Two thirds of an application's wheels are smaller; the ranges of one
-# this small (a 64 kB tail, often a second range) are most of its bytes anyway. Larger wheels, and any wheel
-# whose index serves its METADATA alone, are read the cheap way: resolution never waits for a long transfer.
+# SpeculativeFinder._metadata_from_file): most wheels of an application are this small, and the ranges of such a
+# wheel (a 64 kB tail, often a second range) are most of its bytes anyway. Larger wheels, and any wheel whose
+# index serves its METADATA alone, are read the cheap way: resolution never waits for a long transfer.
 WHOLE_FILE_METADATA = 256 * 1024
 _FIRST_LOOK_AHEAD = 2
 

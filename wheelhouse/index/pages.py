@@ -199,7 +199,7 @@ class Listing:
     asked for.
 
     A long-lived project's JSON page lists ten thousand files, and a run can use a few hundred of them (one
-    Python, one platform): building every entry cost more than decoding the page. The entries of a JSON page are
+    Python, one platform): building every entry costs more than decoding the page. The entries of a JSON page are
     kept as decoded, behind their file names, until :meth:`file` or :meth:`files` needs them. Thread-safe: two
     threads building the same entry build equal objects.
     """

@@ -38,8 +38,8 @@ def bundle_context(bundle: str) -> ssl.SSLContext | None:
     """A context that trusts exactly the named CA bundle (a file, or a directory of hashed certificates), built
     once per process; None when it cannot be loaded, so that requests reports the problem as it always does.
 
-    Without it, urllib3 builds a new context and parses the whole bundle for every new connection (tens of
-    milliseconds of CPU each): a download that opens dozens of connections spent a second of CPU on it.
+    Without it, urllib3 builds a new context and parses the whole bundle for every new connection, which costs
+    more CPU than the handshake itself; a download opens dozens of connections at once.
     """
     path = Path(bundle)
     try:
@@ -83,8 +83,8 @@ def system_context() -> ssl.SSLContext | None:
 
     if sys.platform.startswith("linux"):
         # On Linux truststore is OpenSSL verifying against its default paths; but it loads those paths into the
-        # context again for every connection, holding a lock through the handshake (tens of milliseconds of CPU
-        # each, and the handshakes of parallel connections one after another). The same trust, loaded once:
+        # context again for every connection, holding a lock through the handshake (a whole CA bundle parsed per
+        # connection, and the handshakes of parallel connections one after another). The same trust, loaded once:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         _load_linux_store(context)
     else:
