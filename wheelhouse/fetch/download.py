@@ -50,7 +50,7 @@ from wheelhouse.fetch.plan import (
 from wheelhouse.fetch.transfers import Transfers
 from wheelhouse.requirements import RequirementSet
 from wheelhouse.resolve.verify import VerifyReport, verify_scan
-from wheelhouse.store.folder import FileRecord, Store
+from wheelhouse.store.folder import FileRecord, Store, StoreScan
 from wheelhouse.targets import Target
 
 if TYPE_CHECKING:
@@ -151,6 +151,10 @@ def download(
         _record_usage(plan, store, requirements.files, failed)
     final = store.scan()
     report = ahead.report(final, options.fix_args) if ahead is not None else None
+    if report is None and _unchanged(plan, final, downloaded, builds, kept):
+        # The plan's resolutions are the folder's own proof (Resolution.first_tier): resolving them again
+        # would only repeat them, at the cost of a second resolution of the whole set.
+        report = VerifyReport(str(final.root), plan.resolutions, final.problems, tuple(options.fix_args))
     if report is None:
         report = verify_scan(requirements, targets, final, fix_args=options.fix_args, explained_by=plan.resolutions)
     return DownloadResult(
@@ -165,6 +169,20 @@ def download(
         builds=builds,
         kept=kept,
     )
+
+
+def _unchanged(
+    plan: DownloadPlan,
+    final: StoreScan,
+    downloaded: Sequence[object],
+    builds: Sequence[object],
+    kept: Sequence[object],
+) -> bool:
+    """Whether the download added nothing and every target was proved from the folder alone, on a folder that
+    still reads as the plan's did."""
+    if downloaded or builds or kept or not all(res.first_tier for res in plan.resolutions):
+        return False
+    return plan.base is not None and final.resolver_view() == plan.base.resolver_view()
 
 
 def _keep_sdists(

@@ -143,6 +143,10 @@ class Resolution:
     target: Target
     pins: tuple[Pin, ...] = ()
     gaps: tuple[Gap, ...] = ()
+    # Covered in one pass by the first finder's files alone (a download's folder), with the default options: a
+    # resolution over that finder alone gives this very answer (see :func:`resolve`), so a download that added
+    # nothing need not prove its folder again.
+    first_tier: bool = field(default=False, compare=False)
 
     @property
     def covered(self) -> bool:
@@ -189,7 +193,10 @@ def resolve(
     # several tiers (a download: the folder, then the index) it also makes a covered re-run ask the index nothing.
     quick = resolve_one_pass(strict, roots, MAX_ROUNDS, reporter)
     if quick is not None:
-        return _resolution(target, quick, strict)
+        resolution = _resolution(target, quick, strict)
+        default = (formats is None or formats == FormatControl()) and pre == requirements.pre
+        first = default and all(c.tier == 0 for c in quick.mapping.values())
+        return dataclasses.replace(resolution, first_tier=first) if first else resolution
     tried = strict
     strict = Provider(target, finders, constraints=constraints, pre=pre, sdists=sdists, formats=formats)
     strict.share_files(tried)
