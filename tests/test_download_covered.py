@@ -24,7 +24,12 @@ def flask_index(index_server: IndexServer, project: Path) -> IndexServer:
     return index_server
 
 
-def _verify_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+def _downloaded_then_counting(
+    cli: Cli, index: IndexServer, monkeypatch: pytest.MonkeyPatch
+) -> tuple[tuple[str, ...], list[int]]:
+    """A first download into the project, then a count of the closing verifies that follow: (args, calls)."""
+    args = ("download", "--index-url", index.index_url, *ARGS)
+    assert cli(*args).exit_code == 0
     calls: list[int] = []
 
     def counted(*args: object, **kwargs: object) -> object:
@@ -32,15 +37,13 @@ def _verify_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
         return verify_scan(*args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr("wheelhouse.fetch.download.verify_scan", counted)
-    return calls
+    return args, calls
 
 
 def test_a_covered_rerun_reports_the_plan_s_proof_without_resolving_again(
     cli: Cli, flask_index: IndexServer, project: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    args = ("download", "--index-url", flask_index.index_url, *ARGS)
-    assert cli(*args).exit_code == 0
-    calls = _verify_calls(monkeypatch)
+    args, calls = _downloaded_then_counting(cli, flask_index, monkeypatch)
     again = cli(*args, "--json")
     assert again.exit_code == 0, again.output
     assert calls == []
@@ -54,9 +57,7 @@ def test_a_covered_rerun_reports_the_plan_s_proof_without_resolving_again(
 def test_a_download_that_adds_a_file_verifies_the_folder_again(
     cli: Cli, flask_index: IndexServer, project: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    args = ("download", "--index-url", flask_index.index_url, *ARGS)
-    assert cli(*args).exit_code == 0
-    calls = _verify_calls(monkeypatch)
+    args, calls = _downloaded_then_counting(cli, flask_index, monkeypatch)
     # The verify computed while files arrive is the usual path for a download that fetched something.
     monkeypatch.setattr(VerifyAhead, "applies", staticmethod(lambda plan: False))
     (project / "wheels" / "werkzeug-3.0.1-py3-none-any.whl").unlink()
