@@ -144,16 +144,49 @@ def image_id(reference: str, env: Mapping[str, str] | None = None) -> str | None
 
 
 def remove_images(references: Iterable[str], env: Mapping[str, str] | None = None) -> None:
-    """Remove every image of ``references`` (tags or ids); those already gone are no error."""
-    wanted = sorted(set(references))
-    if wanted:
+    """Remove every image of ``references`` (tags or ids); those already gone are no error.
+
+    An image that also carries a tag not among ``references`` is somebody else's (the base image, whose id a
+    classic build prints for its ``FROM`` step): it stays. ``--force`` would otherwise untag and delete it.
+    """
+    wanted = set(references)
+    environment = dict(env or docker_env())
+    doomed = sorted(wanted - _tagged_elsewhere(wanted, environment))
+    if doomed:
         subprocess.run(
-            [docker_client(), "image", "rm", "--force", *wanted],
-            env=dict(env or docker_env()),
+            [docker_client(), "image", "rm", "--force", *doomed],
+            env=environment,
             capture_output=True,
             timeout=120,
             check=False,
         )
+
+
+def _tagged_elsewhere(references: set[str], env: Mapping[str, str]) -> set[str]:
+    """The references whose image carries some tag that is not among ``references``."""
+    if not references:
+        return set()
+    listing = subprocess.run(
+        [docker_client(), "image", "inspect", "--format", "{{json .RepoTags}}", *sorted(references)],
+        env=dict(env),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    # inspect prints one line per image it found, in the order asked, and says on stderr which it did not find.
+    missing = {line.rsplit(" ", 1)[-1].strip() for line in listing.stderr.splitlines() if "No such" in line}
+    found = [ref for ref in sorted(references) if ref not in missing]
+    kept: set[str] = set()
+    for ref, line in zip(found, listing.stdout.splitlines(), strict=False):
+        try:
+            tags = json.loads(line) or []
+        except ValueError:
+            kept.add(ref)  # not understood: leave it
+            continue
+        if any(tag not in references for tag in tags):
+            kept.add(ref)
+    return kept
 
 
 def prune_build_cache(needles: Iterable[str], env: Mapping[str, str] | None = None) -> int:
