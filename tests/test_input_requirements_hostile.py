@@ -311,6 +311,20 @@ def test_a_named_pipe_is_refused_not_waited_for(workdir: Path) -> None:
     assert str(finished(lambda: load_requirements(["pipe.txt"]))) == "pipe.txt: not a regular file (a named pipe)"
 
 
+def test_standard_input_through_dev_stdin_is_named_for_what_it_is(workdir: Path) -> None:
+    """``-r /dev/stdin`` with a pipe on standard input: the name opens a pipe, whose real path
+    (``/proc/<pid>/fd/pipe:[...]``) exists nowhere; it is refused as a pipe, not as a file that is missing."""
+    code = (
+        "from wheelhouse.requirements import load_requirements\n"
+        "try:\n    load_requirements(['/dev/stdin'])\n"
+        "except Exception as exc:\n    print(exc)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], input="six\n", capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.stdout.strip() == "/dev/stdin: not a regular file (a named pipe)", done.stderr
+
+
 def test_a_device_is_refused_not_read(workdir: Path) -> None:
     message = one_line_error(load_file("-r /dev/zero\n"))
     assert message == "requirements.txt:1: not a regular file (a character device): /dev/zero: '-r /dev/zero'"

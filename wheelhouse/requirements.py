@@ -417,7 +417,9 @@ class _Loader:
         if (resolved, constraint) in self.read:
             return
         try:
-            data = read_file(resolved, self.budget)
+            # Read through the name as given: a real path need not exist (``/dev/stdin`` resolves to
+            # ``/proc/<pid>/fd/pipe:[...]``), and the file must be judged by what the name opens (a pipe here).
+            data = read_file(located, self.budget)
         except Unreadable as exc:
             fail(str(exc))
         self.budget -= len(data)
