@@ -22,6 +22,7 @@ import pytest
 
 from tests.conftest import Cli
 from tests.support import docker_env
+from tests.support.dockerfiles import instructions
 from tests.support.index_server import Fault, IndexServer, RecordedRequest
 from tests.support.wheels import write_wheel
 from tests.test_docker import (
@@ -45,20 +46,6 @@ AMD64 = parse_target("linux/amd64", python="3.11")
 PASSWORD = "s3cret-Pa55"
 SECRET_URL = f"https://build:{PASSWORD}@pypi.example.com/simple/"
 PLAIN_URL = "https://pypi.example.com/simple/"
-
-
-def _instructions(text: str) -> list[str]:
-    """Instruction lines of a Dockerfile (continuations joined), without comments."""
-    out: list[str] = []
-    pending = ""
-    for line in text.splitlines():
-        if not pending and (not line.strip() or line.lstrip().startswith("#")):
-            continue
-        pending += line.rstrip("\\").strip() + " "
-        if not line.endswith("\\"):
-            out.append(pending.strip())
-            pending = ""
-    return out
 
 
 # -- which setting travels how -----------------------------------------------------------------------------
@@ -172,7 +159,7 @@ def test_the_online_dockerfiles_read_the_index_from_the_secret_mount_for_one_com
     files = render(_options(index_secrets=("PIP_INDEX_URL",))).files
     mount = "--mount=type=secret,id=pip_index_url,required=true"
     read = 'PIP_INDEX_URL="$(cat /run/secrets/pip_index_url)"'
-    wheels = [line for line in _instructions(files[DOCKERFILE_WHEELS]) if "pip install" in line]
+    wheels = [line for line in instructions(files[DOCKERFILE_WHEELS]) if "pip install" in line]
     assert len(wheels) == 1
     wheel_mount = "--mount=type=bind,source=wheels,target=/build/wheels"
     assert wheels[0].startswith(f"RUN {wheel_mount} {mount} /opt/venv/bin/python -m pip install")
@@ -181,7 +168,7 @@ def test_the_online_dockerfiles_read_the_index_from_the_secret_mount_for_one_com
     assert read not in folder_only
     assert "--no-index" in folder_only
     assert f"&& {read} /opt/venv/bin/python -m pip install" in fallback
-    cached = [line for line in _instructions(files[DOCKERFILE_CACHED]) if "pip install" in line]
+    cached = [line for line in instructions(files[DOCKERFILE_CACHED]) if "pip install" in line]
     assert len(cached) == 1
     assert cached[0].startswith(f"RUN --mount=type=cache,target=/root/.cache/pip {wheel_mount} {mount} ")
     # Local first: the folder alone, then the index, whose URL only that second pip reads.
@@ -194,7 +181,7 @@ def test_the_online_dockerfiles_read_the_index_from_the_secret_mount_for_one_com
     )
     # The value is never declared where the image history would keep it: no ENV, and no ARG is given it.
     for name in (DOCKERFILE_WHEELS, DOCKERFILE_CACHED):
-        assert not any(line.startswith("ENV PIP_INDEX_URL") for line in _instructions(files[name])), name
+        assert not any(line.startswith("ENV PIP_INDEX_URL") for line in instructions(files[name])), name
         assert "--secret id=pip_index_url,src=FILE" in files[name], name
         assert "DOCKER_BUILDKIT=1 docker build" in files[name], name
     # The offline Dockerfile never reaches an index, so it is the same with or without credentials.
@@ -210,7 +197,7 @@ def test_a_plain_index_renders_no_secret_mount() -> None:
 def test_a_pylock_upgrade_of_pip_reads_the_secret_too() -> None:
     """The online pip upgrade for pylock.toml may reach the index, so it mounts the secret as well."""
     files = render(_options(index_secrets=("PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL"), lock="pylock.toml")).files
-    upgrade = [line for line in _instructions(files[DOCKERFILE_CACHED]) if "'pip>=26.1'" in line]
+    upgrade = [line for line in instructions(files[DOCKERFILE_CACHED]) if "'pip>=26.1'" in line]
     assert len(upgrade) == 1
     for secret_id, variable in (("pip_index_url", "PIP_INDEX_URL"), ("pip_extra_index_url", "PIP_EXTRA_INDEX_URL")):
         assert f"--mount=type=secret,id={secret_id},required=true" in upgrade[0]

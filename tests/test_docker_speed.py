@@ -24,6 +24,7 @@ import pytest
 
 from tests import test_docker as docker_test
 from tests.conftest import Cli
+from tests.support.dockerfiles import runs
 from tests.support.index_server import IndexServer
 from tests.support.wheels import make_wheel, write_wheel
 from tests.test_docker import _explain
@@ -66,20 +67,6 @@ COMPILE_ALL = (
 
 def options(**kwargs: object) -> RenderOptions:
     return RenderOptions(target=AMD64, base_image=parse_base_image("python:3.11-slim"), **kwargs)  # type: ignore[arg-type]
-
-
-def runs(text: str) -> list[str]:
-    """The RUN instructions of a Dockerfile, continuation lines joined."""
-    out: list[str] = []
-    pending = ""
-    for line in text.splitlines():
-        if not pending and not line.startswith("RUN "):
-            continue
-        pending += line.rstrip("\\").strip() + " "
-        if not line.endswith("\\"):
-            out.append(pending.strip())
-            pending = ""
-    return out
 
 
 def mounts(run: str) -> list[str]:

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Cli
+from tests.support.dockerfiles import instructions
 from wheelhouse.docker.context import HeavyWheel
 from wheelhouse.docker.images import BaseImage, check_base_image, default_base_image, parse_base_image
 from wheelhouse.docker.render import (
@@ -56,20 +57,6 @@ def stages(dockerfile: str) -> list[str]:
         if parts:
             parts[-1] += line + "\n"
     return parts
-
-
-def instructions(text: str) -> list[str]:
-    """Instruction lines (continuations joined), without comments."""
-    out: list[str] = []
-    pending = ""
-    for line in text.splitlines():
-        if not pending and (not line.strip() or line.lstrip().startswith("#")):
-            continue
-        pending += line.rstrip("\\").strip() + " "
-        if not line.endswith("\\"):
-            out.append(pending.strip())
-            pending = ""
-    return out
 
 
 # -- content -----------------------------------------------------------------------------------------------
