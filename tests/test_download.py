@@ -10,6 +10,8 @@ import pytest
 
 from tests.conftest import Cli
 from tests.support.index_server import Fault, IndexServer
+from wheelhouse.fetch.ahead import VerifyAhead
+from wheelhouse.resolve.verify import verify_scan
 from wheelhouse.store.folder import Store
 
 X86 = "cp312-cp312-manylinux_2_17_x86_64.manylinux2014_x86_64"
@@ -552,3 +554,52 @@ def test_a_stuck_speculative_task_does_not_hold_up_the_exit(tmp_path: Path) -> N
     elapsed = time.monotonic() - began
     assert (proc.returncode, proc.stdout) == (0, "done\n"), proc.stderr
     assert elapsed < 30, f"the exit waited for a speculative task: {elapsed:.1f} s"
+
+
+COVERED_ARGS = ("--target", "linux/amd64", "--python", "3.12")
+
+
+# -- a covered re-run proves its folder once -----------------------------------------------------------------------
+
+
+def _downloaded_then_counting(
+    cli: Cli, index: IndexServer, monkeypatch: pytest.MonkeyPatch
+) -> tuple[tuple[str, ...], list[int]]:
+    """A first download into the project, then a count of the closing verifies that follow: (args, calls)."""
+    args = ("download", "--index-url", index.index_url, *COVERED_ARGS)
+    assert cli(*args).exit_code == 0
+    calls: list[int] = []
+
+    def counted(*args: object, **kwargs: object) -> object:
+        calls.append(1)
+        return verify_scan(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr("wheelhouse.fetch.download.verify_scan", counted)
+    return args, calls
+
+
+def test_a_covered_rerun_reports_the_plan_s_proof_without_resolving_again(
+    cli: Cli, flask_index: IndexServer, project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    args, calls = _downloaded_then_counting(cli, flask_index, monkeypatch)
+    again = cli(*args, "--json")
+    assert again.exit_code == 0, again.output
+    assert calls == []
+    fresh = cli("verify", *COVERED_ARGS, "--json", "--no-cache")
+    assert fresh.exit_code == 0, fresh.output
+    ran, proved = json.loads(again.stdout)["verify"], json.loads(fresh.stdout)
+    assert ran["covered"] is True
+    assert ran["targets"] == proved["targets"]
+
+
+def test_a_download_that_adds_a_file_verifies_the_folder_again(
+    cli: Cli, flask_index: IndexServer, project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    args, calls = _downloaded_then_counting(cli, flask_index, monkeypatch)
+    # The verify computed while files arrive is the usual path for a download that fetched something.
+    monkeypatch.setattr(VerifyAhead, "applies", staticmethod(lambda plan: False))
+    (project / "wheels" / "werkzeug-3.0.1-py3-none-any.whl").unlink()
+    result = cli(*args)
+    assert result.exit_code == 0, result.output
+    assert calls == [1]
+    assert "covered, 4 pinned" in result.output
