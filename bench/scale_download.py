@@ -12,7 +12,6 @@ the larger sizes report wheelhouse's growth alone.
 from __future__ import annotations
 
 import math
-import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -28,15 +27,6 @@ PIP_UP_TO = 1000
 NEW_PROJECT = "scale-new-project"
 
 
-def _copy_folder(source: Path, dest: Path) -> None:
-    """A fresh copy of ``source`` (hard links: the wheels are never written, only added to)."""
-    shutil.rmtree(dest, ignore_errors=True)
-    dest.mkdir(parents=True)
-    for entry in os.scandir(source):
-        if entry.is_file(follow_symlinks=False):
-            os.link(entry.path, dest / entry.name)
-
-
 def _measure(ctx: Context, n: int, pool_size: int) -> dict[str, dict[str, Timing]]:
     base = ctx.work / "scale-download" / str(n)
     ctx.log(f"scale-download: {n} requirements over {n} wheels")
@@ -49,18 +39,21 @@ def _measure(ctx: Context, n: int, pool_size: int) -> dict[str, dict[str, Timing
     grown = base / "requirements-grown.txt"
     grown.write_text(req.read_text() + f"{NEW_PROJECT}\n")
     env = ctx.env()
+    # pip's folder is a copy, not hard links: a link shares the file's ctime, and a new link to a wheel would
+    # change it under wheelhouse's folder, whose manifest would then rightly trust none of its records.
+    pip_dir = base / "pip"
+    shutil.copytree(folder, pip_dir)
     wh_noop = [ctx.wheelhouse, "download", "-r", str(req), "--wheels", str(folder), "--no-index"]
     run(wh_noop, env=env, timeout=3600).check()  # the manifest a folder in use has
-    pip_dir = base / "pip"
+    wh_grown_argv = [ctx.wheelhouse, "download", "-r", str(grown), "--wheels", str(folder), "--no-index"]
+    new_wheel = folder / wheel_factory.wheel_filename(NEW_PROJECT.replace("-", "_"), "1.0")
 
-    def wh_grown(i: int) -> Run:
-        dest = base / f"grown-{i}"
-        _copy_folder(folder, dest)
-        argv = [ctx.wheelhouse, "download", "-r", str(grown), "--wheels", str(dest), "--no-index"]
-        result = run([*argv, "--find-links", str(links)], env=env, timeout=3600).check()
-        if not any(p.name.startswith(NEW_PROJECT.replace("-", "_")) for p in dest.iterdir()):
+    def wh_grown(_: int) -> Run:
+        # The folder in use, one requirement added: the new wheel is fetched, then removed for the next run.
+        result = run([*wh_grown_argv, "--find-links", str(links)], env=env, timeout=3600).check()
+        if not new_wheel.is_file():
             raise RuntimeError(f"wheelhouse did not add {NEW_PROJECT}")
-        shutil.rmtree(dest)
+        new_wheel.unlink()
         return result
 
     def pip_argv(requirements: Path, *find_links: Path) -> list[str]:
@@ -70,9 +63,14 @@ def _measure(ctx: Context, n: int, pool_size: int) -> dict[str, dict[str, Timing
     noop: dict[str, Callable[[int], Run]] = {"wh": lambda _: run(wh_noop, env=env, timeout=3600).check()}
     added: dict[str, Callable[[int], Run]] = {"wh": wh_grown}
     if n <= PIP_UP_TO:
-        _copy_folder(folder, pip_dir)
         noop["pip"] = lambda _: run(pip_argv(req), env=env, timeout=3600).check()
-        added["pip"] = lambda _: run(pip_argv(grown, links), env=env, timeout=3600).check()
+
+        def pip_grown(_: int) -> Run:
+            result = run(pip_argv(grown, links), env=env, timeout=3600).check()
+            (pip_dir / new_wheel.name).unlink()
+            return result
+
+        added["pip"] = pip_grown
     repeat = ctx.repeat if n <= 2000 else ctx.slow_repeat
     timings = {"noop": side_by_side(repeat, noop), "added": side_by_side(repeat, added)}
     shutil.rmtree(base, ignore_errors=True)
