@@ -20,7 +20,6 @@ leaves the many small ones, which are what a one-line change usually adds, to th
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import os
 import re
 import stat
@@ -33,6 +32,7 @@ from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 from wheelhouse._reqfile import MAX_FILE_BYTES, Unreadable, read_file
 from wheelhouse.requirements import Origin, RequirementSet, parse_requirement_text
 from wheelhouse.resolve.installer import UV, find_uv_wheel
+from wheelhouse.store.fs import file_sha256
 
 __all__ = [
     "HEAVY_WHEEL_BYTES",
@@ -153,18 +153,10 @@ def heavy_wheels(
             if not stat.S_ISREG(info.st_mode) or info.st_size < threshold:
                 continue
             name, version, _build, _tags = parse_wheel_filename(path.name)
-            digest = _sha256(path)
+            digest = file_sha256(path)
         except (OSError, InvalidWheelFilename):
             continue
         if allowed is not None and digest not in allowed:
             continue
         found.append(HeavyWheel(relative, f"{name}=={version}", digest))
     return tuple(found)
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
