@@ -299,6 +299,27 @@ def test_wheel_file_names_parse_exactly_as_packaging_parses_them(
 
 
 @PROPERTY
+@given(name=_NAME_PARTS, version=_VERSIONS, suffix=st.sampled_from([".tar.gz", ".zip"]))
+def test_sdist_names_parse_as_packaging_parses_them(name: str, version: str, suffix: str) -> None:
+    """The cached path for the sdists an index lists by the thousand agrees with packaging on every name, and
+    refuses what packaging refuses."""
+    from packaging.utils import InvalidSdistFilename, parse_sdist_filename
+
+    from wheelhouse.dists import InvalidDistFilename, parse_dist_filename
+
+    filename = (f"{name}-{version}" if version else name) + suffix
+    try:
+        expected = parse_sdist_filename(filename)
+    except (InvalidSdistFilename, ValueError):
+        with pytest.raises(InvalidDistFilename):
+            parse_dist_filename(filename)
+        return
+    got_name, got_version, kind, tags, build = parse_dist_filename(filename)
+    assert (got_name, got_version) == expected
+    assert (kind, tags, build) == ("sdist", frozenset(), ())
+
+
+@PROPERTY
 @given(
     name=_NAME_PARTS, version=_VERSIONS, suffix=st.sampled_from([".tgz", ".tar.bz2", ".tbz", ".tar.xz", ".txz", ".tar"])
 )

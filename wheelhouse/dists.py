@@ -116,7 +116,7 @@ def parse_dist_filename(
             return name, version, "wheel", tags, build
         suffix = sdist_suffix(filename)
         if suffix in (".tar.gz", ".zip"):
-            name, version = parse_sdist_filename(filename)
+            name, version = _fast_sdist_filename(filename, suffix) or parse_sdist_filename(filename)
             return name, version, "sdist", frozenset(), ()
         if suffix is not None:
             return *_legacy_sdist_filename(filename, suffix), "sdist", frozenset(), ()
@@ -130,7 +130,12 @@ def sdist_suffix(filename: str) -> str | None:
 
     Case matters, as it does to pip: ``X-1.0.TAR.GZ`` is not an sdist name.
     """
-    return next((suffix for suffix in SDIST_SUFFIXES if filename.endswith(suffix)), None)
+    if filename.endswith(".tar.gz"):  # nearly every sdist an index lists
+        return ".tar.gz"
+    for suffix in SDIST_SUFFIXES:
+        if filename.endswith(suffix):
+            return suffix
+    return None
 
 
 def _legacy_sdist_filename(filename: str, suffix: str) -> tuple[NormalizedName, Version]:
@@ -176,6 +181,18 @@ def wheel_tags(filename: str) -> frozenset[Tag] | None:
     try:
         return _tag_set("-".join(parts[1:]))
     except ValueError:
+        return None
+
+
+def _fast_sdist_filename(filename: str, suffix: str) -> tuple[NormalizedName, Version] | None:
+    """``parse_sdist_filename`` from the per-process caches of names and versions, or None to let packaging
+    decide (and explain) a name that does not parse: it splits the same way, at the last dash."""
+    name_part, sep, version_part = filename[: -len(suffix)].rpartition("-")
+    if not sep or not name_part:
+        return None
+    try:
+        return _canonical(name_part), _version(version_part)
+    except ValueError:  # InvalidVersion
         return None
 
 

@@ -32,6 +32,7 @@ from wheelhouse.dists import (
 )
 from wheelhouse.index.filenames import irrelevant, is_dist_filename, unsafe_filename
 from wheelhouse.index.metadata import MetadataError, MetadataMismatch
+from wheelhouse.index.once import OnceCache
 from wheelhouse.index.pages import Listing, RemoteFile
 
 if TYPE_CHECKING:
@@ -60,6 +61,7 @@ class IndexFinder:
         self._said: set[str] = set()
         self._remote: dict[str, RemoteFile] = {}
         self._files: dict[NormalizedName, tuple[DistFile, ...]] = {}
+        self._building: OnceCache[NormalizedName, tuple[DistFile, ...]] = OnceCache()
         # Parsed once: the prefetcher and every target's resolver ask for the same files' metadata.
         self._metadata: dict[str, CoreMetadata] = {}
         # Per file location: where its metadata is coming from instead of the index (see expect()).
@@ -85,6 +87,11 @@ class IndexFinder:
             cached = self._files.get(name)
         if cached is not None:
             return cached
+        # Once per project however many threads ask at the same moment (the resolver and the speculative
+        # workers): building a large project's entries is the CPU every other thread waits for.
+        return self._building.get(name, lambda: self._build_files(name))
+
+    def _build_files(self, name: NormalizedName) -> tuple[DistFile, ...]:
         found = []
         remotes: dict[str, RemoteFile] = {}
         aside: list[int] = []

@@ -14,11 +14,14 @@ import functools
 import html.parser
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urljoin, urlsplit
 from urllib.request import url2pathname
 
+import msgspec
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
 from wheelhouse import _log
@@ -194,6 +197,46 @@ def parse_html_page(text: str, page_url: str, index_url: str) -> list[RemoteFile
     return files
 
 
+class _JsonFile(msgspec.Struct, kw_only=True):
+    """One entry of a PEP 691 page's ``files``, as the common shape types it. An entry of another shape fails
+    the typed decoding, and the page is then read with :mod:`json` and judged entry by entry."""
+
+    filename: str
+    url: str
+    hashes: dict[str, str] | None = None
+    requires_python: str | None = msgspec.field(default=None, name="requires-python")
+    yanked: bool | str = False
+    size: int | None = None
+    # Absent and present-but-false differ (PEP 714: ``core-metadata`` wins over ``dist-info-metadata``).
+    core_metadata: Any = msgspec.field(default=msgspec.UNSET, name="core-metadata")
+    dist_info_metadata: Any = msgspec.field(default=None, name="dist-info-metadata")
+
+
+class _JsonMeta(msgspec.Struct):
+    api_version: str | None = msgspec.field(default=None, name="api-version")
+
+
+class _JsonPage(msgspec.Struct):
+    files: list[_JsonFile]
+    meta: _JsonMeta | None = None
+
+
+_PAGE_DECODER = msgspec.json.Decoder(_JsonPage)
+
+
+def _decode_typed(data: bytes) -> _JsonPage | None:
+    """A JSON page decoded straight into typed entries, or None when it is not of the common shape.
+
+    A large project's page is megabytes of JSON; decoding it into dictionaries and reading them back cost more
+    than anything else a cold download does with it. Anything unusual (another type for a field, invalid
+    JSON) is left to the :mod:`json` reading, which says what is wrong.
+    """
+    try:
+        return _PAGE_DECODER.decode(data)
+    except msgspec.MsgspecError:
+        return None
+
+
 class Listing:
     """The files the pages of one project list, in page order, each turned into a :class:`RemoteFile` only when
     asked for.
@@ -210,7 +253,7 @@ class Listing:
         self.relevant: list[bool] = []
         self._urls: set[str] = set()
         # Per entry: the built RemoteFile, or what builds it (the decoded JSON item, its URL, page and index URLs).
-        self._entries: list[RemoteFile | tuple[dict[str, object], str, str, str]] = []
+        self._entries: list[RemoteFile | tuple[object, str, str, str]] = []
         self._all: tuple[RemoteFile, ...] | None = None
 
     def __len__(self) -> int:
@@ -226,18 +269,33 @@ class Listing:
 
     def add_json(self, data: bytes, page_url: str, index_url: str) -> None:
         """Add the files of a PEP 691 JSON project page (see :func:`parse_json_page`); entries are built later."""
+        page = _decode_typed(data)
+        if page is not None:
+            _check_api_version(page.meta.api_version if page.meta is not None else None, page_url)
+            self._add_items(page.files, page_url, index_url)
+            return
         doc = json.loads(data)
         if not isinstance(doc, dict) or not isinstance(doc.get("files"), list):
             raise ValueError("not a PEP 691 project page (no 'files' list)")
         meta = doc.get("meta")
         _check_api_version(meta.get("api-version") if isinstance(meta, dict) else None, page_url)
+        self._add_items(doc["files"], page_url, index_url)
+
+    def _add_items(self, items: Sequence[object], page_url: str, index_url: str) -> None:
         malformed = False  # said once per page, however many entries are broken
         names, entries, urls, relevant = self.filenames, self._entries, self._urls, self.relevant
         # irrelevant() by the name's last dash-separated part (the platform tag of a wheel), which decides it for
         # a name free of path characters: a page repeats a few dozen platform tags over thousands of files.
         skip: dict[str, bool] = {}
-        for item in doc["files"]:
-            filename = item.get("filename") if isinstance(item, dict) else None
+        for item in items:
+            if isinstance(item, _JsonFile):
+                filename: object = item.filename
+                raw_url: object = item.url
+            elif isinstance(item, dict):
+                filename = item.get("filename")
+                raw_url = item.get("url") if filename else None
+            else:
+                filename = raw_url = None
             # Files no Linux target can use first: on a long-lived project's page they are a third of the entries.
             if isinstance(filename, str):
                 if "/" in filename or "\\" in filename or ".." in filename:
@@ -249,8 +307,7 @@ class Listing:
                         skipped = skip[tail] = irrelevant(tail)
                     if skipped:
                         continue
-            raw_url = item.get("url") if filename else None
-            if not isinstance(raw_url, str) or not isinstance(filename, str):
+            if not isinstance(raw_url, str) or not isinstance(filename, str) or not filename:
                 if not malformed:
                     _log.warning(f"{redact_url(page_url)}: skipping a malformed file entry")
                 malformed = True
@@ -284,20 +341,29 @@ class Listing:
         return self._all
 
 
-def _json_remote_file(filename: str, item: dict[str, object], url: str, page_url: str, index_url: str) -> RemoteFile:
-    hashes = item.get("hashes")
+def _json_remote_file(filename: str, item: object, url: str, page_url: str, index_url: str) -> RemoteFile:
+    if isinstance(item, _JsonFile):
+        hashes: object = item.hashes
+        yanked_value: object = item.yanked
+        metadata_value = item.core_metadata if item.core_metadata is not msgspec.UNSET else item.dist_info_metadata
+        requires_python: object = item.requires_python
+        size: object = item.size
+    else:
+        assert isinstance(item, dict)
+        hashes = item.get("hashes")
+        yanked_value = item.get("yanked", False)
+        metadata_value = item.get("core-metadata" if "core-metadata" in item else "dist-info-metadata")
+        requires_python = item.get("requires-python")
+        size = item.get("size")
     sha256 = hashes.get("sha256") if isinstance(hashes, dict) else None
-    yanked_value = item.get("yanked", False)
     # PEP 592 / 691: ``true`` is a yank without a reason, a string is the reason.
     yanked = None if yanked_value is False else (yanked_value if isinstance(yanked_value, str) else "")
-    key = "core-metadata" if "core-metadata" in item else "dist-info-metadata"
-    core, metadata_sha256 = _metadata_flag(item.get(key))
-    size = item.get("size")
+    core, metadata_sha256 = _metadata_flag(metadata_value)
     return RemoteFile(
         filename=filename,
         url=url,
         sha256=sha256.lower() if isinstance(sha256, str) and sha256 else None,
-        requires_python=_requires_python(item.get("requires-python"), filename, page_url),
+        requires_python=_requires_python(requires_python, filename, page_url),
         yanked=yanked,
         core_metadata=core,
         metadata_sha256=metadata_sha256,

@@ -23,9 +23,8 @@ import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import Future
 from email.utils import parsedate_to_datetime
-from typing import IO, Generic, TypeVar
+from typing import IO, TypeVar
 
 import requests
 import urllib3.exceptions
@@ -36,6 +35,7 @@ from wheelhouse.errors import NetworkError, StoreError
 from wheelhouse.index.auth import Credentials, netloc
 from wheelhouse.index.config import IndexConfig
 from wheelhouse.index.keyring import KeyringLookup, keyring_lookup, service_names
+from wheelhouse.index.once import OnceCache
 from wheelhouse.index.tls import TrustAdapter, bundle_context, ca_bundle, system_context
 
 __all__ = ["BODY_ERRORS", "CHUNK", "MAX_PAGE_BYTES", "USER_AGENT", "OnceCache", "Transient", "Transport", "encoded"]
@@ -52,7 +52,6 @@ _MIN_BYTES_PER_SECOND = 1024
 _CERT_HINT = "point --cert (or pip's 'cert' setting) at the CA bundle that signs this index"
 
 T = TypeVar("T")
-K = TypeVar("K")
 
 
 class Transient(Exception):
@@ -114,35 +113,6 @@ def _parse_retry_after(value: str | None) -> float | None:
 def encoded(response: requests.Response) -> bool:
     """Whether the server applied a content encoding (then the body is not the file's bytes as published)."""
     return response.headers.get("Content-Encoding", "identity").lower() not in ("identity", "")
-
-
-class OnceCache(Generic[K, T]):
-    """``compute()`` once per key across threads; later callers get the same result or error."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._futures: dict[K, Future[T]] = {}
-
-    def get(self, key: K, compute: Callable[[], T]) -> T:
-        """The result of ``compute()`` for ``key``, computed by the first caller; the others wait for it."""
-        with self._lock:
-            future = self._futures.get(key)
-            owner = future is None
-            if future is None:
-                future = Future()
-                self._futures[key] = future
-        if owner:
-            try:
-                future.set_result(compute())
-            except Exception as exc:
-                future.set_exception(exc)
-            except BaseException as exc:
-                # An interrupt is not an answer: forget it so a later call can try again.
-                with self._lock:
-                    self._futures.pop(key, None)
-                future.set_exception(exc)
-                raise
-        return future.result()
 
 
 class Transport:
