@@ -217,7 +217,8 @@ class IndexClient:
             else:
 
                 def attempt() -> str:
-                    with dest.open("wb") as out:
+                    # Reads come a TLS record (16 KiB) at a time: a large buffer writes them in a few system calls.
+                    with dest.open("wb", buffering=1 << 20) as out:
                         return self._transport.stream_to(f.url, out, on_progress)
 
                 actual = self._transport.retrying(f.url, attempt)

@@ -46,7 +46,10 @@ CHUNK = 64 * 1024
 # that is broken or hostile.
 MAX_PAGE_BYTES = 256 * 1024 * 1024
 _RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
-_READ1_SIZE = 1024 * 1024
+# The most one read returns. A TLS connection hands over at most 16 KiB per read anyway; asking for more made
+# every read allocate (and shrink, and free) a buffer large enough for malloc to map it from the kernel, which
+# cost more system time than the transfer itself.
+_READ1_SIZE = 64 * 1024
 # Below this rate, sustained over a whole timeout period, a transfer counts as stalled and is retried.
 _MIN_BYTES_PER_SECOND = 1024
 _CERT_HINT = "point --cert (or pip's 'cert' setting) at the CA bundle that signs this index"
@@ -383,7 +386,7 @@ class Transport:
         expected = int(length_header) if length_header.isdigit() else None
         digest = hashlib.sha256()
         received = 0
-        # read1 returns what has arrived (up to 1 MiB) instead of waiting for a full buffer: progress stays live
+        # read1 returns what has arrived (up to 64 KiB) instead of waiting for a full buffer: progress stays live
         # on a slow link, and a server that trickles a few bytes at a time can be detected (below).
         read1 = getattr(response.raw, "read1", None)
         chunks: Iterator[bytes] | None = None if read1 else response.raw.stream(CHUNK, decode_content=False)
