@@ -50,8 +50,6 @@ _RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
 # every read allocate (and shrink, and free) a buffer large enough for malloc to map it from the kernel, which
 # cost more system time than the transfer itself.
 _READ1_SIZE = 64 * 1024
-_BATCH_BYTES = 256 * 1024
-_BATCH_SECONDS = 0.1
 # Below this rate, sustained over a whole timeout period, a transfer counts as stalled and is retried.
 _MIN_BYTES_PER_SECOND = 1024
 _CERT_HINT = "point --cert (or pip's 'cert' setting) at the CA bundle that signs this index"
@@ -394,41 +392,31 @@ class Transport:
         chunks: Iterator[bytes] | None = None if read1 else response.raw.stream(CHUNK, decode_content=False)
         window = self.timeout[1]
         window_start, window_bytes = time.monotonic(), 0
-        # Records arrive 16 KiB at a time over TLS. Writing, hashing and reporting each one (the hash and the
-        # write each give up and take back the interpreter lock) cost more than the transfer itself; they are
-        # done for a batch instead, at most a tenth of a second apart so progress and cancellation stay live.
-        pending = bytearray()
-        flushed_at = window_start
         while True:
             try:
                 chunk = read1(_READ1_SIZE, decode_content=False) if read1 else next(chunks, b"")  # type: ignore[arg-type]
             except BODY_ERRORS as exc:
                 cause = self.cause(exc)
                 raise Transient(f"connection lost after {received} bytes: {cause}") from None
-            now = time.monotonic()
-            if chunk:
-                window_bytes += len(chunk)
-                if now - window_start >= window:
-                    # The read timeout only measures silence: a peer sending a byte every few seconds never trips it.
-                    if window_bytes < _MIN_BYTES_PER_SECOND * window:
-                        raise Transient(
-                            f"too slow: {window_bytes} bytes in {now - window_start:.0f} s after {received} bytes"
-                        )
-                    window_start, window_bytes = now, 0
-                pending += chunk
-                received += len(chunk)
-            if pending and (not chunk or len(pending) >= _BATCH_BYTES or now - flushed_at >= _BATCH_SECONDS):
-                try:
-                    out.write(pending)
-                except OSError as exc:
-                    raise StoreError(f"cannot write the download of {redact_url(url)}: {exc}") from None
-                digest.update(pending)
-                pending.clear()
-                flushed_at = now
-                if on_progress is not None:
-                    on_progress(received)
             if not chunk:
                 break
+            window_bytes += len(chunk)
+            now = time.monotonic()
+            if now - window_start >= window:
+                # The read timeout only measures silence: a peer sending a byte every few seconds never trips it.
+                if window_bytes < _MIN_BYTES_PER_SECOND * window:
+                    raise Transient(
+                        f"too slow: {window_bytes} bytes in {now - window_start:.0f} s after {received} bytes"
+                    )
+                window_start, window_bytes = now, 0
+            try:
+                out.write(chunk)
+            except OSError as exc:
+                raise StoreError(f"cannot write the download of {redact_url(url)}: {exc}") from None
+            digest.update(chunk)
+            received += len(chunk)
+            if on_progress is not None:
+                on_progress(received)
         # urllib3 already refuses a body shorter than Content-Length; this also covers a server that closes
         # early on a connection urllib3 does not check (and one that sends more than it announced).
         if expected is not None and received != expected:
