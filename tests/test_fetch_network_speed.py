@@ -327,6 +327,8 @@ def test_the_manifest_takes_each_wheels_metadata_from_its_transfer(
 
 
 class _FailingClient:
+    can_offload = False  # every transfer runs here, where the failure is injected
+
     def __init__(self, error: BaseException) -> None:
         self.error = error
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from wheelhouse.dists import CoreMetadata, UnusableMetadata
+from wheelhouse.fetch.offload import TransferProcess
 from wheelhouse.fetch.pools import started_pool
 from wheelhouse.store.folder import Store
 from wheelhouse.store.fs import fsync_file
@@ -28,6 +29,15 @@ from wheelhouse.store.metadata import MetadataProblem, read_wheel_metadata
 if TYPE_CHECKING:
     from wheelhouse.index.http import IndexClient
     from wheelhouse.index.pages import RemoteFile
+
+
+# Files at least this large are worth a child process: their many TLS records are where waiting for the
+# interpreter lock costs most (see wheelhouse.fetch.offload).
+OFFLOAD_MIN_BYTES = 1024 * 1024
+
+
+def _worth_offloading(remote: RemoteFile) -> bool:
+    return remote.url.startswith(("https://", "http://")) and (remote.size or 0) >= OFFLOAD_MIN_BYTES
 
 
 class Cancelled(Exception):
@@ -46,6 +56,23 @@ def _check_own_metadata(temp: Path, filename: str) -> CoreMetadata:
     except MetadataProblem as exc:
         # The message follows the file's name wherever a failed file is reported.
         raise UnusableMetadata(f"refused, not added to the folder: {exc}") from None
+
+
+def fetch_checked(
+    client: IndexClient, remote: RemoteFile, temp: Path, progress: Callable[[int], None]
+) -> tuple[str, CoreMetadata | None]:
+    """``remote`` streamed into ``temp``, verified by the client, its own METADATA checked when it is a wheel,
+    and flushed to disk: its sha256 and that METADATA. ``temp`` is deleted on any failure."""
+    try:
+        sha = client.download(remote, temp, on_progress=progress)
+        meta = _check_own_metadata(temp, remote.filename) if remote.filename.endswith(".whl") else None
+        # Flushed here, in parallel, so that committing in the main thread costs a rename.
+        fsync_file(temp)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            temp.unlink()
+        raise
+    return sha, meta
 
 
 class Transfers:
@@ -70,6 +97,15 @@ class Transfers:
         self._here: list[Future[tuple[Path, str]]] = []
         self._unstarted: dict[str, Future[tuple[Path, str]]] = {}
         self._pool = started_pool(max(1, jobs), "wheelhouse-download")
+        # Large files from a remote index are streamed by a child process (see wheelhouse.fetch.offload), unless
+        # the client was given a session of its own (which a child could not share).
+        self._offload = (
+            TransferProcess(
+                client.config, max(1, jobs), client.count_requests, backoff=client.backoff, max_wait=client.max_wait
+            )
+            if client.can_offload
+            else None
+        )
 
     def start(self, filename: str, remote: RemoteFile) -> Future[tuple[Path, str]]:
         """The transfer of ``filename`` (started now unless it already runs)."""
@@ -149,15 +185,19 @@ class Transfers:
                 listener(n)
 
         try:
-            sha = self.client.download(remote, temp, on_progress=progress)
+            answer = None
+            if self._offload is not None and _worth_offloading(remote):
+                answer = self._offload.fetch(remote, temp, progress, self.cancel)
+            if answer is None:
+                if self.cancel.is_set():
+                    raise Cancelled
+                answer = fetch_checked(self.client, remote, temp, progress)
+            sha, meta = answer
             if self.cancel.is_set():
                 raise Cancelled
-            if filename.endswith(".whl"):
-                meta = _check_own_metadata(temp, filename)
+            if meta is not None:
                 with self._lock:
                     self._metadata[filename] = meta
-            # Flushed here, in parallel, so that committing in the main thread costs a rename.
-            fsync_file(temp)
         except BaseException:
             with contextlib.suppress(OSError):
                 temp.unlink()
@@ -168,6 +208,8 @@ class Transfers:
         """Stop every transfer and delete the temporary files nobody claimed."""
         self.cancel.set()
         self._pool.shutdown(wait=True, cancel_futures=True)
+        if self._offload is not None:
+            self._offload.close()
         with self._lock:
             here = list(self._here)
             self._unstarted.clear()

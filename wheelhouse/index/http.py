@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -162,12 +163,30 @@ class IndexClient:
             config, credentials, jobs=self.jobs, session=session, backoff=backoff, max_wait=max_wait, sleep=sleep
         )
         self._pages = _ProjectPages(self._transport, index_urls, find_links)
+        # What a child process needs to fetch as this client does (see can_offload).
+        self.backoff = backoff
+        self.max_wait = max_wait
+        self._own_session = session is None and sleep is time.sleep
+        self._elsewhere = 0
+        self._elsewhere_lock = threading.Lock()
         self._metadata = RemoteMetadata(self._transport)
 
     @property
     def request_count(self) -> int:
-        """HTTP requests sent so far (every attempt and redirect counts)."""
-        return self._transport.request_count
+        """HTTP requests sent so far (every attempt and redirect counts), with those sent on its behalf by
+        another process (:meth:`count_requests`)."""
+        return self._transport.request_count + self._elsewhere
+
+    def count_requests(self, n: int) -> None:
+        """Count ``n`` requests sent on this client's behalf by another process (a transfer process)."""
+        with self._elsewhere_lock:
+            self._elsewhere += n
+
+    @property
+    def can_offload(self) -> bool:
+        """Whether another process may fetch for this client from its configuration and back-off alone: not
+        when the client was given a session or a sleep of its own (which a configuration does not carry)."""
+        return self._own_session
 
     def close(self) -> None:
         """Release the session when the client created it."""
@@ -217,8 +236,7 @@ class IndexClient:
             else:
 
                 def attempt() -> str:
-                    # Reads come a TLS record (16 KiB) at a time: a large buffer writes them in a few system calls.
-                    with dest.open("wb", buffering=1 << 20) as out:
+                    with dest.open("wb") as out:
                         return self._transport.stream_to(f.url, out, on_progress)
 
                 actual = self._transport.retrying(f.url, attempt)

@@ -1,0 +1,265 @@
+"""Large files are transferred by a child process (wheelhouse.fetch.offload), with the same outcome as in-process.
+
+The child must be invisible to a user: the same files land, the same errors are said, the request count covers
+its requests, credentials reach it without appearing on a command line, and when it cannot run (it does not
+start, or it ends) the transfers happen in the process that asked for them. Against the local index; the files
+are just over the size from which the child takes them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import Cli
+from tests.support.index_server import Fault, IndexServer, RecordedRequest
+from tests.support.wheels import make_wheel, metadata_text
+from tests.test_faults import Throttle, assert_sound_folder, file_gets
+from wheelhouse.fetch import offload
+from wheelhouse.fetch.transfers import OFFLOAD_MIN_BYTES, Cancelled
+from wheelhouse.index.config import IndexConfig
+from wheelhouse.index.http import IndexClient
+from wheelhouse.index.pages import RemoteFile
+
+TARGET = ("--target", "linux/amd64", "--python", "3.12")
+BIG = OFFLOAD_MIN_BYTES + 64 * 1024
+
+
+def publish_big(srv: IndexServer, name: str, version: str = "1.0") -> str:
+    return srv.add_wheel(name, version, files={f"{name}/payload.bin": os.urandom(BIG)})
+
+
+@pytest.fixture
+def in_process_downloads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The file names this process downloads itself (a child's transfers are not seen here)."""
+    seen: list[str] = []
+    original = IndexClient.download
+
+    def download(self: IndexClient, f: RemoteFile, dest: Path, **kwargs: object) -> str:
+        seen.append(f.filename)
+        return original(self, f, dest, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(IndexClient, "download", download)
+    return seen
+
+
+def download(cli: Cli, srv: IndexServer, *extra: str) -> tuple[int, str]:
+    result = cli("download", "--index-url", srv.index_url, *TARGET, "--retries", "1", *extra)
+    return result.exit_code, result.output
+
+
+def test_a_large_wheel_is_transferred_by_the_child_and_lands_as_any_other(
+    cli: Cli, index_server: IndexServer, project: Path, in_process_downloads: list[str]
+) -> None:
+    big = publish_big(index_server, "big", "1.0")
+    small = index_server.add_wheel("small", "1.0")
+    (project / "requirements.txt").write_text("big\nsmall\n")
+    code, output = download(cli, index_server, "--json")
+    assert code == 0, output
+    assert sorted(assert_sound_folder(project / "wheels", index_server)) == sorted([big, small])
+    assert big not in in_process_downloads
+    # The manifest holds the wheel's own metadata, read by the child's check.
+    records = json.loads((project / "wheels" / ".wheelhouse" / "manifest.json").read_text())["records"]
+    assert records[big]["sha256"] == __import__("hashlib").sha256(index_server.file_bytes(big)).hexdigest()
+    # Every request counts, the child's too.
+    assert json.loads(output)["requests"] == len(index_server.requests.snapshot())
+    verify = cli("verify", *TARGET)
+    assert verify.exit_code == 0, verify.output
+
+
+def test_a_large_wheel_with_other_bytes_than_its_hash_is_refused_and_never_lands(
+    cli: Cli, index_server: IndexServer, project: Path
+) -> None:
+    big = publish_big(index_server, "big")
+    index_server.inject(f"/files/{big}", Fault.replace(os.urandom(BIG)), times=None)
+    (project / "requirements.txt").write_text("big\n")
+    code, output = download(cli, index_server)
+    assert code == 1, output
+    assert f"hash mismatch for {index_server.file_url(big)}" in output
+    assert "Traceback" not in output
+    assert assert_sound_folder(project / "wheels", index_server) == []
+    assert not list((project / "wheels" / ".wheelhouse" / "tmp").glob(".partial-*"))
+
+
+def test_a_large_wheel_whose_own_metadata_names_another_release_is_refused(
+    cli: Cli, index_server: IndexServer, project: Path
+) -> None:
+    _name, data = make_wheel("good", "2.0", files={"good/payload.bin": os.urandom(BIG)})
+    filename = "good-1.0-py3-none-any.whl"
+    index_server.add(filename, data, metadata=metadata_text("good", "1.0").encode())
+    (project / "requirements.txt").write_text("good==1.0\n")
+    code, output = download(cli, index_server)
+    assert code == 1, output
+    assert "refused, not added to the folder: METADATA says good 2.0" in output
+    assert "Traceback" not in output
+    assert assert_sound_folder(project / "wheels", index_server) == []
+
+
+def test_a_server_error_on_a_large_wheel_is_retried_by_the_child(
+    cli: Cli, index_server: IndexServer, project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("WHEELHOUSE_BACKOFF", "0")
+    big = publish_big(index_server, "big")
+    index_server.inject(f"/files/{big}", Fault.error(503), times=1)
+    (project / "requirements.txt").write_text("big\n")
+    code, output = download(cli, index_server, "--json")
+    assert code == 0, output
+    assert file_gets(index_server).count(f"/files/{big}") == 2
+    assert json.loads(output)["requests"] == len(index_server.requests.snapshot())
+    assert assert_sound_folder(project / "wheels", index_server) == [big]
+
+
+def test_a_large_wheel_that_cannot_be_fetched_is_named_in_one_line(
+    cli: Cli, index_server: IndexServer, project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("WHEELHOUSE_BACKOFF", "0")
+    big = publish_big(index_server, "big")
+    index_server.inject(f"/files/{big}", Fault.error(404), times=None)
+    (project / "requirements.txt").write_text("big\n")
+    code, output = download(cli, index_server)
+    assert code == 1, output
+    assert f"cannot fetch {index_server.file_url(big)}: HTTP 404" in output
+    assert "Traceback" not in output
+
+
+@pytest.mark.parametrize(
+    "executable", [pytest.param("/nonexistent/python", id="does-not-start"), pytest.param("/bin/true", id="ends")]
+)
+def test_when_the_child_cannot_run_the_transfers_happen_here(
+    cli: Cli,
+    index_server: IndexServer,
+    project: Path,
+    in_process_downloads: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+    executable: str,
+) -> None:
+    big = publish_big(index_server, "big")
+    (project / "requirements.txt").write_text("big\n")
+    monkeypatch.setattr(sys, "executable", executable)
+    code, output = download(cli, index_server)
+    assert code == 0, output
+    assert "warning" not in output
+    assert big in in_process_downloads
+    assert assert_sound_folder(project / "wheels", index_server) == [big]
+
+
+def test_credentials_reach_the_child_through_its_input_not_its_command_line(
+    cli: Cli, index_server: IndexServer, project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def need_credentials(request: RecordedRequest) -> Fault | None:
+        return None if request.header("Authorization") else Fault.error(401)
+
+    index_server.on_request = need_credentials
+    big = publish_big(index_server, "big")
+    (project / "requirements.txt").write_text("big\n")
+    command_lines: list[list[str]] = []
+    real_popen = subprocess.Popen
+
+    def popen(args: list[str], **kwargs: object) -> subprocess.Popen[bytes]:
+        command_lines.append(list(args))
+        return real_popen(args, **kwargs)  # type: ignore[call-overload, no-any-return]
+
+    monkeypatch.setattr(subprocess, "Popen", popen)
+    secret_url = index_server.index_url.replace("http://", "http://user:s3cret@")
+    result = cli("download", "--index-url", secret_url, *TARGET)
+    assert result.exit_code == 0, result.output
+    assert assert_sound_folder(project / "wheels", index_server) == [big]
+    assert command_lines, "the child was never started"
+    assert not any("s3cret" in " ".join(args) for args in command_lines)
+    assert "s3cret" not in result.output
+
+
+@pytest.fixture
+def slow_big(index_server: IndexServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[RemoteFile, Throttle]]:
+    big = publish_big(index_server, "big")
+    throttle = Throttle(monkeypatch, {len(index_server.file_bytes(big))}, delay=0.05)
+    yield RemoteFile(big, index_server.file_url(big), size=len(index_server.file_bytes(big))), throttle
+    throttle.release()
+
+
+def test_a_cancelled_transfer_stops_and_the_child_ends_leaving_no_file(
+    index_server: IndexServer, tmp_path: Path, slow_big: tuple[RemoteFile, Throttle]
+) -> None:
+    remote, _throttle = slow_big
+    child = offload.TransferProcess(IndexConfig(index_url=index_server.index_url), 2, lambda n: None)
+    temp = tmp_path / "big.partial"
+    temp.touch()
+    cancel = threading.Event()
+    received: list[int] = []
+    outcome: list[BaseException | object] = []
+
+    def run() -> None:
+        try:
+            outcome.append(child.fetch(remote, temp, received.append, cancel))
+        except BaseException as exc:
+            outcome.append(exc)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not received and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert received, "no progress from the child"
+    cancel.set()
+    thread.join(timeout=10)
+    assert not thread.is_alive()
+    assert len(outcome) == 1
+    assert isinstance(outcome[0], Cancelled)
+    proc = child._proc
+    child.close()
+    assert proc is not None
+    assert proc.poll() is not None
+    assert not temp.exists()
+
+
+def test_the_child_ends_when_its_parent_closes_it_however_busy(
+    index_server: IndexServer, tmp_path: Path, slow_big: tuple[RemoteFile, Throttle]
+) -> None:
+    remote, _throttle = slow_big
+    child = offload.TransferProcess(IndexConfig(index_url=index_server.index_url), 2, lambda n: None)
+    temp = tmp_path / "big.partial"
+    started = threading.Event()
+    outcome: list[BaseException | object] = []
+
+    def run() -> None:
+        try:
+            outcome.append(child.fetch(remote, temp, lambda n: started.set(), threading.Event()))
+        except BaseException as exc:
+            outcome.append(exc)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    assert started.wait(30)
+    proc = child._proc
+    began = time.monotonic()
+    child.close()
+    assert proc is not None
+    assert proc.poll() is not None
+    assert time.monotonic() - began < offload._GRACE_SECONDS
+    thread.join(timeout=10)
+    assert not thread.is_alive()
+    # The transfer was stopped, not finished: the caller hears so (or is told to do it itself).
+    assert len(outcome) == 1
+    assert outcome[0] is None or isinstance(outcome[0], Cancelled)
+    assert not temp.exists()
+
+
+def test_the_child_process_runs_the_wheelhouse_that_started_it(tmp_path: Path) -> None:
+    """The child imports wheelhouse from where this process did, whatever the working directory."""
+    script = (
+        "import sys; from wheelhouse.fetch import offload; from wheelhouse.index.config import IndexConfig;"
+        "p = offload.TransferProcess(IndexConfig(), 1, lambda n: None);"
+        "p._lock.acquire(); p._start(); p._lock.release(); p.close(); print(p._proc.returncode)"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    done = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "0"
