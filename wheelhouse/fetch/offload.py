@@ -26,6 +26,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -42,6 +43,8 @@ __all__ = ["TransferProcess"]
 
 # How long a cancelled transfer may take to answer, and the child to end once told to, before it is killed.
 _GRACE_SECONDS = 5.0
+# How often the child tells a transfer's progress.
+_PROGRESS_SECONDS = 0.1
 
 
 class _Unavailable(Exception):
@@ -240,6 +243,8 @@ class TransferProcess:
                 progress(int(message["progress"]))
             return
         if "done" in message:
+            with contextlib.suppress(Exception):
+                progress(int(message.get("received", 0)))
             meta = message.get("metadata")
             future.set_result((str(message["done"]), CoreMetadata(**_tuples(meta)) if meta else None))
             return
@@ -341,10 +346,17 @@ def _child() -> int:
     def run(request: dict[str, Any]) -> None:
         request_id = int(request["get"])
 
+        said = [0.0, 0]  # when progress was last said, and the bytes received so far
+
         def progress(received: int) -> None:
             if stopping.is_set() or request_id in cancelled or orphaned():
                 raise Cancelled
-            send({"id": request_id, "progress": received})
+            said[1] = received
+            # Every record would be a line for the parent to read, under the lock this process exists to spare.
+            now = time.monotonic()
+            if now - said[0] >= _PROGRESS_SECONDS:
+                said[0] = now
+                send({"id": request_id, "progress": received})
 
         if stopping.is_set() or request_id in cancelled or orphaned():
             send({"id": request_id, "error": "cancelled"})
@@ -369,7 +381,7 @@ def _child() -> int:
         except Exception as exc:  # the parent retries in its own process, where the error is reported properly
             answer.update(error="internal", message=f"{type(exc).__name__}: {exc}")
         else:
-            answer.update(done=sha, metadata=dataclasses.asdict(meta) if meta is not None else None)
+            answer.update(done=sha, received=said[1], metadata=dataclasses.asdict(meta) if meta is not None else None)
         answer["requests"] = client.request_count
         send(answer)
 
