@@ -253,13 +253,49 @@ def test_the_child_ends_when_its_parent_closes_it_however_busy(
 
 
 def test_the_child_process_runs_the_wheelhouse_that_started_it(tmp_path: Path) -> None:
-    """The child imports wheelhouse from where this process did, whatever the working directory."""
+    """The child imports wheelhouse from where this process did, whatever the working directory: it answers (here
+    that nothing listens on the port) instead of failing to start."""
     script = (
-        "import sys; from wheelhouse.fetch import offload; from wheelhouse.index.config import IndexConfig;"
-        "p = offload.TransferProcess(IndexConfig(), 1, lambda n: None);"
-        "p._lock.acquire(); p._start(); p._lock.release(); p.close(); print(p._proc.returncode)"
+        "import threading; from pathlib import Path; from wheelhouse.fetch import offload;"
+        "from wheelhouse.errors import NetworkError; from wheelhouse.index.config import IndexConfig;"
+        "from wheelhouse.index.pages import RemoteFile;"
+        "p = offload.TransferProcess(IndexConfig(retries=0), 1, lambda n: None);"
+        "remote = RemoteFile('a-1.0-py3-none-any.whl', 'http://127.0.0.1:9/a-1.0-py3-none-any.whl');\n"
+        "try:\n    p.fetch(remote, Path('a.partial'), lambda n: None, threading.Event())\n"
+        "except NetworkError as exc:\n    print('network error:', exc)\n"
+        "p.close()"
     )
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     done = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "0"
+    assert done.stdout.startswith("network error: cannot fetch http://127.0.0.1:9/"), done.stdout + done.stderr
+
+
+def test_a_download_of_small_files_never_starts_the_child(
+    cli: Cli, index_server: IndexServer, project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    index_server.add_wheel("small", "1.0", requires_dist=["other"])
+    index_server.add_wheel("other", "1.0")
+    (project / "requirements.txt").write_text("small\n")
+    started: list[list[str]] = []
+    real_popen = subprocess.Popen
+
+    def popen(args: list[str], **kwargs: object) -> subprocess.Popen[bytes]:
+        started.append(list(args))
+        return real_popen(args, **kwargs)  # type: ignore[call-overload, no-any-return]
+
+    monkeypatch.setattr(subprocess, "Popen", popen)
+    code, output = download(cli, index_server)
+    assert code == 0, output
+    assert not [args for args in started if "wheelhouse.fetch.offload" in args]
+
+
+def test_a_child_started_ahead_and_never_used_is_stopped_without_waiting(tmp_path: Path) -> None:
+    child = offload.TransferProcess(IndexConfig(), 1, lambda n: None)
+    child.prepare()
+    proc = child._proc
+    assert proc is not None
+    began = time.monotonic()
+    child.close()
+    assert proc.poll() is not None
+    assert time.monotonic() - began < 1.0

@@ -90,6 +90,13 @@ class TransferProcess:
         self._drainer: threading.Thread | None = None
         self._stderr: list[bytes] = []
 
+    def prepare(self) -> None:
+        """Start the child now, if it is not running (it takes a quarter of a second to import what it needs)."""
+        with self._lock:
+            if self._proc is None and not self._failed:
+                with contextlib.suppress(_Unavailable):
+                    self._start()
+
     def fetch(
         self, remote: RemoteFile, temp: Path, progress: Callable[[int], None], cancel: threading.Event
     ) -> tuple[str, CoreMetadata | None] | None:
@@ -266,8 +273,12 @@ class TransferProcess:
         with self._lock:
             proc = self._proc
             self._failed = True
+            asked = self._next_id > 0
         if proc is None:
             return
+        if not asked:
+            # Started ahead, never used: nothing of its own to clean up, and no reason to wait for its start-up.
+            proc.kill()
         with contextlib.suppress(OSError, ValueError):
             assert proc.stdin is not None
             proc.stdin.close()

@@ -196,6 +196,8 @@ class SpeculativeFinder:
         if likely:
             pick = likely[0]
             if self.transfers is not None:
+                # A large file will probably follow: the process that streams those takes a moment to start.
+                self.transfers.prepare(pick.size)
                 self._metadata_from_file(pick, self.transfers)
             self._submit(lambda: self._warm(pick), (_URGENT_METADATA, -(pick.size or 0)))
 

@@ -13,6 +13,7 @@ read by that check, is kept (:meth:`Transfers.metadata`) for whoever would other
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, wait
@@ -103,7 +104,8 @@ class Transfers:
             TransferProcess(
                 client.config, max(1, jobs), client.count_requests, backoff=client.backoff, max_wait=client.max_wait
             )
-            if client.can_offload
+            # With one core, a second process only takes turns with this one.
+            if client.can_offload and (os.cpu_count() or 1) > 1
             else None
         )
 
@@ -119,6 +121,12 @@ class Transfers:
         if unstarted is not None:
             self._pool.submit(self._run, unstarted, filename, remote)
         return future
+
+    def prepare(self, size: int | None) -> None:
+        """A file of ``size`` bytes is likely to be transferred soon: start what takes a while to start (the
+        transfer process, when the file is large enough to go there)."""
+        if self._offload is not None and (size or 0) >= OFFLOAD_MIN_BYTES:
+            self._offload.prepare()
 
     def claim(self, filename: str) -> Future[tuple[Path, str]] | None:
         """Reserve the transfer of ``filename`` without starting it; None when it is started or reserved already.
