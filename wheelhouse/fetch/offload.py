@@ -81,6 +81,7 @@ class TransferProcess:
         # Called with the number of HTTP requests the child sent since it last said (the run reports them all).
         self._on_requests = on_requests
         self._lock = threading.Lock()
+        self._write_lock = threading.Lock()
         self._proc: subprocess.Popen[bytes] | None = None
         self._failed = False  # could not start, or ended: every later fetch is the caller's
         self._next_id = 0
@@ -204,10 +205,13 @@ class TransferProcess:
             proc = self._proc
             if proc is None or proc.stdin is None or self._failed:
                 return
-            try:
+        # Not under the main lock: the reader thread needs it to hand out answers while a write waits.
+        try:
+            with self._write_lock:
                 proc.stdin.write(data)
                 proc.stdin.flush()
-            except (OSError, ValueError):
+        except (OSError, ValueError):
+            with self._lock:
                 self._fail_all()
 
     def _drain(self, stream: IO[bytes]) -> None:
@@ -279,7 +283,7 @@ class TransferProcess:
         if not asked:
             # Started ahead, never used: nothing of its own to clean up, and no reason to wait for its start-up.
             proc.kill()
-        with contextlib.suppress(OSError, ValueError):
+        with self._write_lock, contextlib.suppress(OSError, ValueError):
             assert proc.stdin is not None
             proc.stdin.close()
         try:
@@ -403,7 +407,7 @@ def _child() -> int:
             pool.submit(run, message)
         elif "cancel" in message:
             cancelled.add(int(message["cancel"]))
-    # stdin closed: the parent is done with us (or gone). What still runs stops at its next batch of bytes.
+    # stdin closed: the parent is done with us (or gone). What still runs stops at its next chunk of bytes.
     stopping.set()
     pool.shutdown(wait=True, cancel_futures=True)
     client.close()
