@@ -51,6 +51,20 @@ def in_process_downloads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return seen
 
 
+@pytest.fixture
+def command_lines(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
+    """The command line of every process started from now on."""
+    started: list[list[str]] = []
+    real_popen = subprocess.Popen
+
+    def popen(args: list[str], **kwargs: object) -> subprocess.Popen[bytes]:
+        started.append(list(args))
+        return real_popen(args, **kwargs)  # type: ignore[call-overload, no-any-return]
+
+    monkeypatch.setattr(subprocess, "Popen", popen)
+    return started
+
+
 def download(cli: Cli, srv: IndexServer, *extra: str) -> tuple[int, str]:
     result = cli("download", "--index-url", srv.index_url, *TARGET, "--retries", "1", *extra)
     return result.exit_code, result.output
@@ -152,7 +166,7 @@ def test_when_the_child_cannot_run_the_transfers_happen_here(
 
 
 def test_credentials_reach_the_child_through_its_input_not_its_command_line(
-    cli: Cli, index_server: IndexServer, project: Path, monkeypatch: pytest.MonkeyPatch
+    cli: Cli, index_server: IndexServer, project: Path, command_lines: list[list[str]]
 ) -> None:
     def need_credentials(request: RecordedRequest) -> Fault | None:
         return None if request.header("Authorization") else Fault.error(401)
@@ -160,14 +174,6 @@ def test_credentials_reach_the_child_through_its_input_not_its_command_line(
     index_server.on_request = need_credentials
     big = publish_big(index_server, "big")
     (project / "requirements.txt").write_text("big\n")
-    command_lines: list[list[str]] = []
-    real_popen = subprocess.Popen
-
-    def popen(args: list[str], **kwargs: object) -> subprocess.Popen[bytes]:
-        command_lines.append(list(args))
-        return real_popen(args, **kwargs)  # type: ignore[call-overload, no-any-return]
-
-    monkeypatch.setattr(subprocess, "Popen", popen)
     secret_url = index_server.index_url.replace("http://", "http://user:s3cret@")
     result = cli("download", "--index-url", secret_url, *TARGET)
     assert result.exit_code == 0, result.output
@@ -272,22 +278,14 @@ def test_the_child_process_runs_the_wheelhouse_that_started_it(tmp_path: Path) -
 
 
 def test_a_download_of_small_files_never_starts_the_child(
-    cli: Cli, index_server: IndexServer, project: Path, monkeypatch: pytest.MonkeyPatch
+    cli: Cli, index_server: IndexServer, project: Path, command_lines: list[list[str]]
 ) -> None:
     index_server.add_wheel("small", "1.0", requires_dist=["other"])
     index_server.add_wheel("other", "1.0")
     (project / "requirements.txt").write_text("small\n")
-    started: list[list[str]] = []
-    real_popen = subprocess.Popen
-
-    def popen(args: list[str], **kwargs: object) -> subprocess.Popen[bytes]:
-        started.append(list(args))
-        return real_popen(args, **kwargs)  # type: ignore[call-overload, no-any-return]
-
-    monkeypatch.setattr(subprocess, "Popen", popen)
     code, output = download(cli, index_server)
     assert code == 0, output
-    assert not [args for args in started if "wheelhouse.fetch.offload" in args]
+    assert not [args for args in command_lines if "wheelhouse.fetch.offload" in args]
 
 
 def test_a_child_started_ahead_and_never_used_is_stopped_without_waiting(tmp_path: Path) -> None:
