@@ -301,6 +301,8 @@ def test_wheel_file_names_parse_exactly_as_packaging_parses_them(
 
 @PROPERTY
 @given(name=_NAME_PARTS, version=_VERSIONS, suffix=st.sampled_from(list(SDIST_SUFFIXES)))
+@example(name="", version="1.0", suffix=".tar.gz")  # no project name: refused, also by the cached path
+@example(name="Foo_Bar", version="1.0", suffix=".zip")
 def test_sdist_names_parse_as_packaging_parses_the_same_stem_as_tar_gz(name: str, version: str, suffix: str) -> None:
     """Every sdist format parses as packaging parses the stem as ``.tar.gz`` (the cached path for the names an
     index lists by the thousand included), and a stem packaging refuses is refused."""
