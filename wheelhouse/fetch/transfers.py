@@ -8,6 +8,8 @@ never touches wheels/ itself: a finished transfer's temporary file belongs to wh
 and deletes every temporary file nobody took. A transfer may be reserved (:meth:`Transfers.claim`) and run by the
 first thread that needs it (:meth:`Transfers.run_claimed`) rather than by the pool; each wheel's own METADATA,
 read by that check, is kept (:meth:`Transfers.metadata`) for whoever would otherwise open the wheel again.
+Files of :data:`OFFLOAD_MIN_BYTES` and more from an HTTP index are streamed by a child process
+(:mod:`wheelhouse.fetch.offload`) running the same :func:`fetch_checked`; the pool's thread waits for it.
 """
 
 from __future__ import annotations
