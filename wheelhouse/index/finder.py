@@ -60,8 +60,9 @@ class IndexFinder:
         self._lock = threading.Lock()
         self._said: set[str] = set()
         self._remote: dict[str, RemoteFile] = {}
-        self._files: dict[NormalizedName, tuple[DistFile, ...]] = {}
-        self._building: OnceCache[NormalizedName, tuple[DistFile, ...]] = OnceCache()
+        # Built once per project however many threads ask at the same moment (the resolver and the speculative
+        # workers): building a large project's entries is the CPU every other thread waits for.
+        self._files: OnceCache[NormalizedName, tuple[DistFile, ...]] = OnceCache()
         # Parsed once: the prefetcher and every target's resolver ask for the same files' metadata.
         self._metadata: dict[str, CoreMetadata] = {}
         # Per file location: where its metadata is coming from instead of the index (see expect()).
@@ -83,13 +84,7 @@ class IndexFinder:
         Windows or macOS only, and formats wheelhouse never installs (eggs, installers), are left out unparsed.
         """
         name = canonicalize_name(name)
-        with self._lock:
-            cached = self._files.get(name)
-        if cached is not None:
-            return cached
-        # Once per project however many threads ask at the same moment (the resolver and the speculative
-        # workers): building a large project's entries is the CPU every other thread waits for.
-        return self._building.get(name, lambda: self._build_files(name))
+        return self._files.get(name, lambda: self._build_files(name))
 
     def _build_files(self, name: NormalizedName) -> tuple[DistFile, ...]:
         found = []
@@ -120,7 +115,6 @@ class IndexFinder:
         result = tuple(found)
         with self._lock:
             self._remote.update(remotes)
-            self._files[name] = result
             self._aside[name] = (listing, aside)
         return result
 
