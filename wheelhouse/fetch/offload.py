@@ -31,13 +31,16 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from wheelhouse import _log
 from wheelhouse.dists import CoreMetadata, UnusableMetadata
 from wheelhouse.errors import HashMismatchError, NetworkError, StoreError, WheelhouseError
 from wheelhouse.index.config import IndexConfig
 from wheelhouse.index.pages import RemoteFile
+
+if TYPE_CHECKING:
+    from wheelhouse.index.http import IndexClient
 
 __all__ = ["TransferProcess"]
 
@@ -51,10 +54,6 @@ class _Unavailable(Exception):
     """The child could not take the transfer (not started, or ended): the caller transfers in-process."""
 
 
-def _config_to_json(config: IndexConfig) -> dict[str, Any]:
-    return dataclasses.asdict(config)
-
-
 def _config_from_json(data: dict[str, Any]) -> IndexConfig:
     def tuples(value: Any) -> Any:
         return tuple(tuples(v) for v in value) if isinstance(value, list) else value
@@ -65,21 +64,11 @@ def _config_from_json(data: dict[str, Any]) -> IndexConfig:
 class TransferProcess:
     """A child process that runs transfers in parallel, for a parent that waits for them without the lock."""
 
-    def __init__(
-        self,
-        config: IndexConfig,
-        jobs: int,
-        on_requests: Callable[[int], None],
-        *,
-        backoff: float = 0.5,
-        max_wait: float = 30.0,
-    ) -> None:
-        self._config = config
+    def __init__(self, client: IndexClient, jobs: int) -> None:
+        # The child fetches as ``client`` does (its configuration and back-off), and its requests count as the
+        # client's: the run reports them all.
+        self._client = client
         self._jobs = jobs
-        self._backoff = backoff
-        self._max_wait = max_wait
-        # Called with the number of HTTP requests the child sent since it last said (the run reports them all).
-        self._on_requests = on_requests
         self._lock = threading.Lock()
         self._write_lock = threading.Lock()
         self._proc: subprocess.Popen[bytes] | None = None
@@ -180,10 +169,10 @@ class TransferProcess:
         assert proc.stderr is not None
         # The configuration goes through the pipe, never the command line: its URLs may carry credentials.
         first = {
-            "config": _config_to_json(self._config),
+            "config": dataclasses.asdict(self._client.config),
             "jobs": self._jobs,
-            "backoff": self._backoff,
-            "max_wait": self._max_wait,
+            "backoff": self._client.backoff,
+            "max_wait": self._client.max_wait,
             "parent": os.getpid(),
         }
         try:
@@ -237,7 +226,7 @@ class TransferProcess:
                 delta = requests - self._requests_seen
                 self._requests_seen = max(self._requests_seen, requests)
             if delta > 0:
-                self._on_requests(delta)
+                self._client.count_requests(delta)
         request_id = message.get("id")
         if not isinstance(request_id, int):
             return

@@ -103,9 +103,7 @@ class Transfers:
         # Large files from a remote index are streamed by a child process (see wheelhouse.fetch.offload), unless
         # the client was given a session of its own (which a child could not share).
         self._offload = (
-            TransferProcess(
-                client.config, max(1, jobs), client.count_requests, backoff=client.backoff, max_wait=client.max_wait
-            )
+            TransferProcess(client, max(1, jobs))
             # With one core, a second process only takes turns with this one.
             if client.can_offload and (os.cpu_count() or 1) > 1
             else None

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -163,30 +162,22 @@ class IndexClient:
             config, credentials, jobs=self.jobs, session=session, backoff=backoff, max_wait=max_wait, sleep=sleep
         )
         self._pages = _ProjectPages(self._transport, index_urls, find_links)
-        # What a child process needs to fetch as this client does (see can_offload).
+        # What another process needs to fetch as this client does. It may only when the client was given
+        # neither a session nor a sleep of its own, which a configuration does not carry.
         self.backoff = backoff
         self.max_wait = max_wait
-        self._own_session = session is None and sleep is time.sleep
-        self._elsewhere = 0
-        self._elsewhere_lock = threading.Lock()
+        self.can_offload = session is None and sleep is time.sleep
         self._metadata = RemoteMetadata(self._transport)
 
     @property
     def request_count(self) -> int:
         """HTTP requests sent so far (every attempt and redirect counts), with those sent on its behalf by
         another process (:meth:`count_requests`)."""
-        return self._transport.request_count + self._elsewhere
+        return self._transport.request_count
 
     def count_requests(self, n: int) -> None:
         """Count ``n`` requests sent on this client's behalf by another process (a transfer process)."""
-        with self._elsewhere_lock:
-            self._elsewhere += n
-
-    @property
-    def can_offload(self) -> bool:
-        """Whether another process may fetch for this client from its configuration and back-off alone: not
-        when the client was given a session or a sleep of its own (which a configuration does not carry)."""
-        return self._own_session
+        self._transport.count_requests(n)
 
     def close(self) -> None:
         """Release the session when the client created it."""

@@ -190,7 +190,8 @@ class Transport:
         with self._lock:
             return self._requests
 
-    def _count(self, n: int = 1) -> None:
+    def count_requests(self, n: int = 1) -> None:
+        """Count ``n`` requests: this transport's, or those another process sent with the same settings."""
         with self._lock:
             self._requests += n
 
@@ -205,7 +206,7 @@ class Transport:
 
     def get(self, url: str, *, headers: Mapping[str, str] | None = None, stream: bool = False) -> requests.Response:
         """One GET attempt; raises :class:`Transient` for what a retry may fix, NetworkError otherwise."""
-        self._count()
+        self.count_requests()
         host = netloc(url)
         proxies, netrc_auth = self._environment_for(url, host)
         auth = self._credentials.for_host(host) or netrc_auth
@@ -242,7 +243,7 @@ class Transport:
             raise NetworkError(f"cannot fetch {redact_url(url)}: {self.cause(exc)}") from None
         except OSError as exc:  # requests' own check that the named CA bundle exists
             raise NetworkError(f"cannot fetch {redact_url(url)}: {self.cause(exc)}", hint=_CERT_HINT) from None
-        self._count(len(response.history))
+        self.count_requests(len(response.history))
         if response.status_code == 401 and self._keyring_pair(url, host, auth, netrc_auth) is not None:
             response.close()
             return self.get(url, headers=headers, stream=stream)
