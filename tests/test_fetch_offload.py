@@ -14,8 +14,9 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -191,25 +192,42 @@ def slow_big(index_server: IndexServer, monkeypatch: pytest.MonkeyPatch) -> Iter
     throttle.release()
 
 
-def test_a_cancelled_transfer_stops_and_the_child_ends_leaving_no_file(
-    index_server: IndexServer, tmp_path: Path, slow_big: tuple[RemoteFile, Throttle]
-) -> None:
-    remote, _throttle = slow_big
-    child = offload.TransferProcess(IndexConfig(index_url=index_server.index_url), 2, lambda n: None)
-    temp = tmp_path / "big.partial"
-    temp.touch()
-    cancel = threading.Event()
-    received: list[int] = []
+def child_of(index_url: str, jobs: int = 2, **config: Any) -> offload.TransferProcess:
+    """A transfer process for a client of ``index_url``, as Transfers makes one."""
+    return offload.TransferProcess(IndexClient(IndexConfig(index_url=index_url, **config)), jobs)
+
+
+def fetch_in_a_thread(
+    child: offload.TransferProcess,
+    remote: RemoteFile,
+    temp: Path,
+    progress: Callable[[int], None],
+    cancel: threading.Event,
+) -> tuple[threading.Thread, list[BaseException | object]]:
+    """``child.fetch`` running in a thread of its own; what it returned or raised lands in the list."""
     outcome: list[BaseException | object] = []
 
     def run() -> None:
         try:
-            outcome.append(child.fetch(remote, temp, received.append, cancel))
+            outcome.append(child.fetch(remote, temp, progress, cancel))
         except BaseException as exc:
             outcome.append(exc)
 
     thread = threading.Thread(target=run)
     thread.start()
+    return thread, outcome
+
+
+def test_a_cancelled_transfer_stops_and_the_child_ends_leaving_no_file(
+    index_server: IndexServer, tmp_path: Path, slow_big: tuple[RemoteFile, Throttle]
+) -> None:
+    remote, _throttle = slow_big
+    child = child_of(index_server.index_url)
+    temp = tmp_path / "big.partial"
+    temp.touch()
+    cancel = threading.Event()
+    received: list[int] = []
+    thread, outcome = fetch_in_a_thread(child, remote, temp, received.append, cancel)
     deadline = time.monotonic() + 30
     while not received and time.monotonic() < deadline:
         time.sleep(0.01)
@@ -230,19 +248,10 @@ def test_the_child_ends_when_its_parent_closes_it_however_busy(
     index_server: IndexServer, tmp_path: Path, slow_big: tuple[RemoteFile, Throttle]
 ) -> None:
     remote, _throttle = slow_big
-    child = offload.TransferProcess(IndexConfig(index_url=index_server.index_url), 2, lambda n: None)
+    child = child_of(index_server.index_url)
     temp = tmp_path / "big.partial"
     started = threading.Event()
-    outcome: list[BaseException | object] = []
-
-    def run() -> None:
-        try:
-            outcome.append(child.fetch(remote, temp, lambda n: started.set(), threading.Event()))
-        except BaseException as exc:
-            outcome.append(exc)
-
-    thread = threading.Thread(target=run)
-    thread.start()
+    thread, outcome = fetch_in_a_thread(child, remote, temp, lambda n: started.set(), threading.Event())
     assert started.wait(30)
     proc = child._proc
     began = time.monotonic()
@@ -264,8 +273,8 @@ def test_the_child_process_runs_the_wheelhouse_that_started_it(tmp_path: Path) -
     script = (
         "import threading; from pathlib import Path; from wheelhouse.fetch import offload;"
         "from wheelhouse.errors import NetworkError; from wheelhouse.index.config import IndexConfig;"
-        "from wheelhouse.index.pages import RemoteFile;"
-        "p = offload.TransferProcess(IndexConfig(retries=0), 1, lambda n: None);"
+        "from wheelhouse.index.pages import RemoteFile; from wheelhouse.index.http import IndexClient;"
+        "p = offload.TransferProcess(IndexClient(IndexConfig(retries=0)), 1);"
         "remote = RemoteFile('a-1.0-py3-none-any.whl', 'http://127.0.0.1:9/a-1.0-py3-none-any.whl');\n"
         "try:\n    p.fetch(remote, Path('a.partial'), lambda n: None, threading.Event())\n"
         "except NetworkError as exc:\n    print('network error:', exc)\n"
@@ -289,7 +298,7 @@ def test_a_download_of_small_files_never_starts_the_child(
 
 
 def test_a_child_started_ahead_and_never_used_is_stopped_without_waiting(tmp_path: Path) -> None:
-    child = offload.TransferProcess(IndexConfig(), 1, lambda n: None)
+    child = child_of(IndexConfig().index_url, jobs=1)
     child.prepare()
     proc = child._proc
     assert proc is not None
