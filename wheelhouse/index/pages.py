@@ -17,17 +17,19 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, cast
 from urllib.parse import unquote, urljoin, urlsplit
 from urllib.request import url2pathname
 
-import msgspec
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
 from wheelhouse import _log
 from wheelhouse._text import redact_url
 from wheelhouse.errors import NetworkError
 from wheelhouse.index.filenames import irrelevant
+
+if TYPE_CHECKING:
+    from wheelhouse.index._typed_page import JsonFile
 
 __all__ = [
     "PAGE_ACCEPT",
@@ -197,46 +199,6 @@ def parse_html_page(text: str, page_url: str, index_url: str) -> list[RemoteFile
     return files
 
 
-class _JsonFile(msgspec.Struct, kw_only=True):
-    """One entry of a PEP 691 page's ``files``, as the common shape types it. An entry of another shape fails
-    the typed decoding, and the page is then read with :mod:`json` and judged entry by entry."""
-
-    filename: str
-    url: str
-    hashes: dict[str, str] | None = None
-    requires_python: str | None = msgspec.field(default=None, name="requires-python")
-    yanked: bool | str = False
-    size: int | None = None
-    # Absent and present-but-false differ (PEP 714: ``core-metadata`` wins over ``dist-info-metadata``).
-    core_metadata: Any = msgspec.field(default=msgspec.UNSET, name="core-metadata")
-    dist_info_metadata: Any = msgspec.field(default=None, name="dist-info-metadata")
-
-
-class _JsonMeta(msgspec.Struct):
-    api_version: str | None = msgspec.field(default=None, name="api-version")
-
-
-class _JsonPage(msgspec.Struct):
-    files: list[_JsonFile]
-    meta: _JsonMeta | None = None
-
-
-_PAGE_DECODER = msgspec.json.Decoder(_JsonPage)
-
-
-def _decode_typed(data: bytes) -> _JsonPage | None:
-    """A JSON page decoded straight into typed entries, or None when it is not of the common shape.
-
-    A large project's page is megabytes of JSON; decoding it into dictionaries and reading them back cost more
-    than anything else a cold download does with it. Anything unusual (another type for a field, invalid
-    JSON) is left to the :mod:`json` reading, which says what is wrong.
-    """
-    try:
-        return _PAGE_DECODER.decode(data)
-    except msgspec.MsgspecError:
-        return None
-
-
 class Listing:
     """The files the pages of one project list, in page order, each turned into a :class:`RemoteFile` only when
     asked for.
@@ -269,10 +231,13 @@ class Listing:
 
     def add_json(self, data: bytes, page_url: str, index_url: str) -> None:
         """Add the files of a PEP 691 JSON project page (see :func:`parse_json_page`); entries are built later."""
-        page = _decode_typed(data)
+        # msgspec is imported with the first JSON page: a run that reads none (a covered download) never pays for it.
+        from wheelhouse.index import _typed_page
+
+        page = _typed_page.decode(data)
         if page is not None:
             _check_api_version(page.meta.api_version if page.meta is not None else None, page_url)
-            self._add_items(page.files, page_url, index_url)
+            self._add_items(page.files, page_url, index_url, typed=True)
             return
         doc = json.loads(data)
         if not isinstance(doc, dict) or not isinstance(doc.get("files"), list):
@@ -281,16 +246,17 @@ class Listing:
         _check_api_version(meta.get("api-version") if isinstance(meta, dict) else None, page_url)
         self._add_items(doc["files"], page_url, index_url)
 
-    def _add_items(self, items: Sequence[object], page_url: str, index_url: str) -> None:
+    def _add_items(self, items: Sequence[object], page_url: str, index_url: str, *, typed: bool = False) -> None:
+        """Add a JSON page's entries: typed ones (:mod:`wheelhouse.index._typed_page`), else decoded objects."""
         malformed = False  # said once per page, however many entries are broken
         names, entries, urls, relevant = self.filenames, self._entries, self._urls, self.relevant
         # irrelevant() by the name's last dash-separated part (the platform tag of a wheel), which decides it for
         # a name free of path characters: a page repeats a few dozen platform tags over thousands of files.
         skip: dict[str, bool] = {}
         for item in items:
-            if isinstance(item, _JsonFile):
-                filename: object = item.filename
-                raw_url: object = item.url
+            if typed:
+                filename: object = cast("JsonFile", item).filename
+                raw_url: object = cast("JsonFile", item).url
             elif isinstance(item, dict):
                 filename = item.get("filename")
                 raw_url = item.get("url") if filename else None
@@ -342,14 +308,14 @@ class Listing:
 
 
 def _json_remote_file(filename: str, item: object, url: str, page_url: str, index_url: str) -> RemoteFile:
-    if isinstance(item, _JsonFile):
-        hashes: object = item.hashes
-        yanked_value: object = item.yanked
-        metadata_value = item.core_metadata if item.core_metadata is not msgspec.UNSET else item.dist_info_metadata
-        requires_python: object = item.requires_python
-        size: object = item.size
+    if not isinstance(item, dict):
+        typed = cast("JsonFile", item)
+        hashes: object = typed.hashes
+        yanked_value: object = typed.yanked
+        metadata_value = typed.metadata_value()
+        requires_python: object = typed.requires_python
+        size: object = typed.size
     else:
-        assert isinstance(item, dict)
         hashes = item.get("hashes")
         yanked_value = item.get("yanked", False)
         metadata_value = item.get("core-metadata" if "core-metadata" in item else "dist-info-metadata")
