@@ -197,7 +197,7 @@ class SpeculativeFinder:
             pick = likely[0]
             if self.transfers is not None:
                 # A large file will probably follow: the process that streams those takes a moment to start.
-                self.transfers.prepare(pick.size)
+                self.transfers.prepare(self.finder.remote_file(pick))
                 self._metadata_from_file(pick, self.transfers)
             self._submit(lambda: self._warm(pick), (_URGENT_METADATA, -(pick.size or 0)))
 

@@ -122,10 +122,10 @@ class Transfers:
             self._pool.submit(self._run, unstarted, filename, remote)
         return future
 
-    def prepare(self, size: int | None) -> None:
-        """A file of ``size`` bytes is likely to be transferred soon: start what takes a while to start (the
-        transfer process, when the file is large enough to go there)."""
-        if self._offload is not None and (size or 0) >= OFFLOAD_MIN_BYTES:
+    def prepare(self, remote: RemoteFile) -> None:
+        """``remote`` is likely to be transferred soon: start what takes a while to start (the transfer process,
+        when the file would go there)."""
+        if self._offload is not None and _worth_offloading(remote):
             self._offload.prepare()
 
     def claim(self, filename: str) -> Future[tuple[Path, str]] | None:
