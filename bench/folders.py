@@ -124,7 +124,7 @@ def bench_verify(ctx: Context) -> None:
             row.passed = row.ratio is not None and row.ratio >= 1 / 1.5 and t[key].median < 0.1
             ctx.rows.append(row)
     else:
-        ctx.rows.append(Row("verify", "verify vs uv", None, note="uv not installed: pip install uv"))
+        ctx.rows.append(Row("verify", "verify vs uv", None, note="uv not installed; --peers pinned installs it"))
 
 
 # -- memory ---------------------------------------------------------------------------------------------------

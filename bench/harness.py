@@ -194,8 +194,9 @@ def _version(argv: Sequence[str]) -> str:
     return match.group(0) if match else out.strip() or "unknown"
 
 
-def machine_info() -> dict[str, Any]:
-    """What the results were measured on: date, CPU, cores, memory, Python and every tool's version."""
+def machine_info(pip_python: str, uv: str | None) -> dict[str, Any]:
+    """What the results were measured on: date, CPU, cores, memory, Python and every tool's version - of the pip
+    (``pip_python -m pip``) and the uv that were measured."""
     cpu = ""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -207,7 +208,6 @@ def machine_info() -> dict[str, Any]:
     mem_gb = 0.0
     with contextlib.suppress(ValueError, OSError):
         mem_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    uv = tool_path("uv")
     from wheelhouse import __version__
 
     return {
@@ -217,7 +217,7 @@ def machine_info() -> dict[str, Any]:
         "cores": os.cpu_count(),
         "memory_gb": round(mem_gb, 1),
         "python": platform.python_version(),
-        "pip": _version([sys.executable, "-m", "pip", "--version"]),
+        "pip": _version([pip_python, "-m", "pip", "--version"]),
         "uv": _version([uv, "--version"]) if uv else "not installed",
         "wheelhouse": __version__,
         # Other work on the machine skews every figure; the load when the run started says how much.

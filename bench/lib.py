@@ -48,7 +48,14 @@ class Context:
         self.expected = self.expected_for(self.host)
         # wheelhouse as a user installs it (see installed_wheelhouse), not the checkout's editable install.
         self.wheelhouse = getattr(args, "wheelhouse", None) or installed_wheelhouse(args.cache)
-        self.uv = tool_path("uv")
+        # The peers: pip and uv as pinned in bench/peers.txt (see installed_peers), or the machine's own.
+        self.peers: str = getattr(args, "peers", "pinned")
+        self.pip_python: str = sys.executable
+        self.uv: str | None = tool_path("uv")
+        if self.peers == "pinned":
+            peers = installed_peers(args.cache)
+            self.pip_python, self.uv = str(peers / "bin" / "python"), str(peers / "bin" / "uv")
+        # The interpreter that runs the benchmark's own helpers (and whose Python every resolution targets).
         self.python = sys.executable
         self.rows: list[Row] = []
         self.details: list[str] = []
@@ -94,7 +101,8 @@ class Context:
         ]
 
     def pip(self, *args: str) -> list[str]:
-        return [self.python, "-m", "pip", *args]
+        """The argv of the measured pip: the peers' (``--peers pinned``) or this interpreter's (``system``)."""
+        return [self.pip_python, "-m", "pip", *args]
 
     def log(self, message: str) -> None:
         print(f"[bench] {message}", file=sys.stderr, flush=True)
@@ -104,6 +112,8 @@ class Context:
 _SOURCE = ("pyproject.toml", "README.md", "wheelhouse")
 # Installations kept under the cache (the newest ones): a working tree changes often.
 _KEEP_INSTALLS = 3
+# The peers' pinned versions: the requirements of their virtual environment.
+PEERS = REPO / "bench" / "peers.txt"
 
 
 def source_digest() -> str:
@@ -134,8 +144,6 @@ def installed_wheelhouse(cache: Path) -> str:
     script = venv / "bin" / "wheelhouse"
     if (venv / "done").is_file() and script.is_file():
         return str(script)
-    root.mkdir(parents=True, exist_ok=True)
-    shutil.rmtree(venv, ignore_errors=True)  # a half-made one (a killed run); scripts name it, so made in place
     print(f"[bench] installing wheelhouse ({digest}) into {venv}", file=sys.stderr, flush=True)
     with tempfile.TemporaryDirectory(prefix="wheelhouse-src-") as tmp:
         # Built from a copy: a build in the checkout would leave build/ and *.egg-info in the shared tree.
@@ -147,16 +155,56 @@ def installed_wheelhouse(cache: Path) -> str:
             else:
                 source.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(path, source / top)
-        pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
-        for argv in ([sys.executable, "-m", "venv", str(venv)], [*pip, str(source)]):
-            done = subprocess.run(argv, capture_output=True, text=True, check=False)
-            if done.returncode != 0:
-                raise RuntimeError(f"{' '.join(argv[:5])} ... failed:\n{done.stderr[-3000:]}")
-    (venv / "done").write_text(digest + "\n")
+        _make_venv(venv, digest, str(source))
+    _prune(root)
+    return str(script)
+
+
+def peers_digest() -> str:
+    """sha256 of the pinned peers (bench/peers.txt) and of the interpreter their environment is made with."""
+    interpreter = f"{sys.version}\0{Path(sys.executable).resolve()}"
+    return hashlib.sha256(PEERS.read_bytes() + b"\0" + interpreter.encode()).hexdigest()
+
+
+def installed_peers(cache: Path) -> Path:
+    """The virtual environment of the peers wheelhouse is measured against: pip and uv at the versions pinned in
+    bench/peers.txt, installed from pip's configured sources, never the machine's own (a clean machine has the
+    pip its Python bundles, pip 23.2.1 with Python 3.11.7, and no uv at all).
+
+    Made with the interpreter that runs the benchmark, so its pip resolves for the same Python as every other
+    contender. Cached under ``cache`` by the digest of the pins and the interpreter: made once, reused while
+    complete.
+    """
+    digest = peers_digest()[:16]
+    root = cache / "peers"
+    venv = root / digest
+    if (venv / "done").is_file() and all((venv / "bin" / tool).is_file() for tool in ("python", "uv")):
+        return venv
+    pins = ", ".join(line.strip() for line in PEERS.read_text().splitlines() if line.strip()[:1] not in ("", "#"))
+    print(f"[bench] installing the pinned peers ({pins}) into {venv}", file=sys.stderr, flush=True)
+    _make_venv(venv, digest, "-r", str(PEERS))
+    _prune(root)
+    return venv
+
+
+def _make_venv(venv: Path, stamp: str, *install: str) -> None:
+    """Make ``venv`` with this interpreter and pip-install ``install`` into it; its stamp file is written last,
+    so a half-made one (a killed run) has none and is made again."""
+    venv.parent.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(venv, ignore_errors=True)  # a half-made one; its scripts name its path, so made in place
+    pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+    for argv in ([sys.executable, "-m", "venv", str(venv)], [*pip, *install]):
+        done = subprocess.run(argv, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            raise RuntimeError(f"{' '.join(argv[:5])} ... failed:\n{done.stderr[-3000:]}")
+    (venv / "done").write_text(stamp + "\n")
+
+
+def _prune(root: Path) -> None:
+    """Keep the newest installations under ``root``."""
     installs = sorted((p for p in root.iterdir() if p.is_dir()), key=lambda p: p.stat().st_mtime, reverse=True)
     for old in installs[_KEEP_INSTALLS:]:
         shutil.rmtree(old, ignore_errors=True)
-    return str(script)
 
 
 def wheels_in(folder: Path) -> set[str]:

@@ -4,6 +4,7 @@
     python bench/run.py --quick            # a small index and fewer repetitions (about a minute)
     python bench/run.py --only verify      # one benchmark (repeatable, or comma-separated)
     python bench/run.py --network          # also against the real index with bench/requirements-real.txt
+    python bench/run.py --peers system     # the machine's own pip and uv, not those of bench/peers.txt
 
 Benchmarks: verify, download, noop, multi, cross, memory, scale, scale-requirements, scale-download, publish,
 sdists, docker (and network with --network). Each measured command runs as a child process in an isolated
@@ -108,7 +109,7 @@ def render_markdown(info: dict[str, Any], index: dict[str, Any], rows: Sequence[
     """The Markdown report: machine, index, the table, then details."""
     head = (
         f"Measured {info['date']} on {info['cpu']}, {info['cores']} cores, {info['memory_gb']} GiB, "
-        f"{info['os']}; Python {info['python']}, pip {info['pip']}, uv {info['uv']}, "
+        f"{info['os']}; Python {info['python']}, pip {info['pip']}, uv {info['uv']} ({info['peers']}), "
         f"wheelhouse {info['wheelhouse']}; load average {' / '.join(map(str, info['load_average']))} "
         "(1 / 5 / 15 min) at the end.\n\n"
         f"Index: {index['description']}.\n\n"
@@ -140,6 +141,14 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         metavar="COMMAND",
         help="measure this wheelhouse command instead of installing the checkout into a virtual environment "
         "of its own (bench/.cache/wheelhouse-install/)",
+    )
+    parser.add_argument(
+        "--peers",
+        choices=("pinned", "system"),
+        default="pinned",
+        help="which pip and uv to measure: 'pinned' (default) installs the versions of bench/peers.txt into a "
+        "virtual environment of their own (bench/.cache/peers/, made once with this interpreter); 'system' "
+        "measures this interpreter's own pip (python -m pip) and the uv next to it or on PATH",
     )
     args = parser.parse_args(argv)
     names = [n for item in args.only for n in item.split(",") if n]
@@ -198,7 +207,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"[bench] work directory kept: {work}", file=sys.stderr)
         else:
             shutil.rmtree(work, ignore_errors=True)
-    info = machine_info()
+    info = machine_info(ctx.pip_python, ctx.uv)
+    info["peers"] = "pinned in bench/peers.txt" if ctx.peers == "pinned" else "the machine's own"
     markdown = render_markdown(info, index_info, ctx.rows, ctx.details)
     print(markdown)
     args.out.mkdir(parents=True, exist_ok=True)
