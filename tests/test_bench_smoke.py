@@ -184,6 +184,9 @@ def test_run_quick_verify_end_to_end(quick_index: Path, tmp_path: Path) -> None:
             # The checkout's own command: installing one needs the machine's package sources, not the tests'.
             "--wheelhouse",
             str(Path(sys.executable).parent / "wheelhouse"),
+            # The pinned peers would be installed from a package index: a test measures what is here.
+            "--peers",
+            "system",
         ],
         capture_output=True,
         text=True,
