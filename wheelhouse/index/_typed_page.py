@@ -14,23 +14,43 @@ import msgspec
 __all__ = ["JsonFile", "JsonPage", "decode"]
 
 
-class JsonFile(msgspec.Struct, kw_only=True):
+# What a field absent from an entry reads as: no bytes at all, unlike any JSON value (``null`` included).
+_ABSENT = msgspec.Raw(b"")
+
+
+class JsonFile(msgspec.Struct, kw_only=True, gc=False):
     """One entry of a page's ``files``, as the common shape types it. An entry of another shape fails the typed
-    decoding, and the page is then read with :mod:`json` and judged entry by entry."""
+    decoding, and the page is then read with :mod:`json` and judged entry by entry.
+
+    The nested objects (``hashes``, the core-metadata values) are kept as their raw JSON and decoded when an
+    entry is built: a page lists tens of thousands of entries, and a run builds a few thousand of them.
+    """
 
     filename: str
     url: str
-    hashes: dict[str, str] | None = None
+    hashes_json: msgspec.Raw = msgspec.field(default=_ABSENT, name="hashes")
     requires_python: str | None = msgspec.field(default=None, name="requires-python")
     yanked: bool | str = False
     size: int | None = None
     # Absent and present-but-false differ (PEP 714: ``core-metadata`` wins over ``dist-info-metadata``).
-    core_metadata: Any = msgspec.field(default=msgspec.UNSET, name="core-metadata")
-    dist_info_metadata: Any = msgspec.field(default=None, name="dist-info-metadata")
+    core_metadata_json: msgspec.Raw = msgspec.field(default=_ABSENT, name="core-metadata")
+    dist_info_metadata_json: msgspec.Raw = msgspec.field(default=_ABSENT, name="dist-info-metadata")
+
+    @property
+    def hashes(self) -> Any:
+        """The ``hashes`` value as decoded JSON (None when absent)."""
+        return _value(self.hashes_json)
 
     def metadata_value(self) -> Any:
-        """The PEP 658/714 core-metadata value the page gives, under either name."""
-        return self.core_metadata if self.core_metadata is not msgspec.UNSET else self.dist_info_metadata
+        """The PEP 658/714 core-metadata value the page gives, under either name (None when neither)."""
+        if self.core_metadata_json:
+            return _value(self.core_metadata_json)
+        return _value(self.dist_info_metadata_json)
+
+
+def _value(raw: msgspec.Raw) -> Any:
+    # The page decoded as JSON already, so its parts do too.
+    return msgspec.json.decode(raw) if raw else None
 
 
 class JsonMeta(msgspec.Struct):

@@ -199,6 +199,26 @@ def parse_html_page(text: str, page_url: str, index_url: str) -> list[RemoteFile
     return files
 
 
+def _skipped(filename: str, skip: dict[str, bool]) -> bool:
+    """:func:`irrelevant`, by the name's last dash-separated part (the platform tag of a wheel), which decides it
+    for a name free of path characters: a page repeats a few dozen platform tags over thousands of files. A name
+    with path characters is kept, for the finder to refuse out loud."""
+    if "/" in filename or "\\" in filename or ".." in filename:
+        return False
+    tail = filename[filename.rfind("-") + 1 :]
+    skipped = skip.get(tail)
+    if skipped is None:
+        skipped = skip[tail] = irrelevant(tail)
+    return skipped
+
+
+def _absolute(raw_url: str, page_url: str) -> str:
+    """A listed URL made absolute against its page, without its fragment."""
+    if raw_url.startswith(("https://", "http://")) and "#" not in raw_url:
+        return raw_url
+    return _strip_fragment(urljoin(page_url, raw_url))[0]
+
+
 class Listing:
     """The files the pages of one project list, in page order, each turned into a :class:`RemoteFile` only when
     asked for.
@@ -248,42 +268,54 @@ class Listing:
 
     def _add_items(self, items: Sequence[object], page_url: str, index_url: str, *, typed: bool = False) -> None:
         """Add a JSON page's entries: typed ones (:mod:`wheelhouse.index._typed_page`), else decoded objects."""
+        if typed:
+            self._add_typed(cast("Sequence[JsonFile]", items), page_url, index_url)
+            return
         malformed = False  # said once per page, however many entries are broken
         names, entries, urls, relevant = self.filenames, self._entries, self._urls, self.relevant
-        # irrelevant() by the name's last dash-separated part (the platform tag of a wheel), which decides it for
-        # a name free of path characters: a page repeats a few dozen platform tags over thousands of files.
         skip: dict[str, bool] = {}
         for item in items:
-            if typed:
-                filename: object = cast("JsonFile", item).filename
-                raw_url: object = cast("JsonFile", item).url
-            elif isinstance(item, dict):
+            if isinstance(item, dict):
                 filename = item.get("filename")
                 raw_url = item.get("url") if filename else None
             else:
                 filename = raw_url = None
-            # Files no Linux target can use first: on a long-lived project's page they are a third of the entries.
-            if isinstance(filename, str):
-                if "/" in filename or "\\" in filename or ".." in filename:
-                    pass  # possibly hostile: the finder refuses it out loud
-                else:
-                    tail = filename[filename.rfind("-") + 1 :]
-                    skipped = skip.get(tail)
-                    if skipped is None:
-                        skipped = skip[tail] = irrelevant(tail)
-                    if skipped:
-                        continue
+            if isinstance(filename, str) and _skipped(filename, skip):
+                continue
             if not isinstance(raw_url, str) or not isinstance(filename, str) or not filename:
                 if not malformed:
                     _log.warning(f"{redact_url(page_url)}: skipping a malformed file entry")
                 malformed = True
                 continue
+            url = _absolute(raw_url, page_url)
+            if url in urls:
+                continue
+            urls.add(url)
+            names.append(filename)
+            relevant.append(True)
+            entries.append((item, url, page_url, index_url))
+
+    def _add_typed(self, items: Sequence[JsonFile], page_url: str, index_url: str) -> None:
+        """:meth:`_add_items` for typed entries, whose fields have their types already: the loop a large page's
+        tens of thousands of entries go through, kept to what each of them needs."""
+        names, entries, urls, relevant = self.filenames, self._entries, self._urls, self.relevant
+        skip: dict[str, bool] = {}
+        malformed = False
+        for item in items:
+            filename = item.filename
+            if _skipped(filename, skip):
+                continue
+            if not filename:
+                if not malformed:
+                    _log.warning(f"{redact_url(page_url)}: skipping a malformed file entry")
+                malformed = True
+                continue
+            raw_url = item.url
             # Most indexes link absolute URLs without a fragment; urljoin for each of a large project's files
             # costs seconds.
-            if raw_url.startswith(("https://", "http://")) and "#" not in raw_url:
-                url = raw_url
-            else:
-                url, _ = _strip_fragment(urljoin(page_url, raw_url))
+            url = raw_url if raw_url.startswith(("https://", "http://")) and "#" not in raw_url else None
+            if url is None:
+                url = _absolute(raw_url, page_url)
             if url in urls:
                 continue
             urls.add(url)
