@@ -7,8 +7,9 @@ index cannot plant files. Files no target can use are skipped unparsed and silen
 installer would pick (``pytz-2004d.tar.gz``) are passed over as pip does, summed up in one line at ``-v``.
 Metadata it returns names the same project and version as the file, or
 :class:`~wheelhouse.index.metadata.MetadataError` is raised; it comes from the index, or from a download of the
-file itself under way when a caller said so (:meth:`IndexFinder.expect`). Entries of a JSON page are built only
-for files some target can use (:class:`~wheelhouse.index.pages.Listing`); the rest only to explain a gap.
+file itself under way when a caller said so (:meth:`IndexFinder.expect`). A listed file becomes a DistFile only
+when some target can use it, or to explain a gap; its index entry (a
+:class:`~wheelhouse.index.pages.RemoteFile`) is built only for a download (:meth:`IndexFinder.remote_file`).
 """
 
 from __future__ import annotations
@@ -59,7 +60,8 @@ class IndexFinder:
         self._all: dict[NormalizedName, tuple[DistFile, ...]] = {}
         self._lock = threading.Lock()
         self._said: set[str] = set()
-        self._remote: dict[str, RemoteFile] = {}
+        # Per file location, its entry in its project's listing (built when the file is downloaded).
+        self._remote: dict[str, tuple[Listing, int]] = {}
         # Built once per project however many threads ask at the same moment (the resolver and the speculative
         # workers): building a large project's entries is the CPU every other thread waits for.
         self._files: OnceCache[NormalizedName, tuple[DistFile, ...]] = OnceCache()
@@ -88,22 +90,24 @@ class IndexFinder:
 
     def _build_files(self, name: NormalizedName) -> tuple[DistFile, ...]:
         found = []
-        remotes: dict[str, RemoteFile] = {}
+        # Where each file's index entry is: built only for the files someone downloads (remote_file()).
+        remotes: dict[str, tuple[Listing, int]] = {}
         aside: list[int] = []
         unusable: list[str] = []
         listing = self.client.project_listing(name)
+        relevant = listing.relevant
         for i, filename in enumerate(listing.filenames):
-            if not listing.relevant[i] and irrelevant(filename):
+            if not relevant[i] and irrelevant(filename):
                 continue
             if self.targets and filename.endswith(".whl") and not self._some_target_can_use(filename):
                 aside.append(i)  # built only if a gap must be explained
                 continue
-            remote = listing.file(i)
-            dist = self._dist_file(name, remote, unusable)
+            brief = listing.brief(i)
+            dist = self._dist_file(name, filename, brief, unusable)
             if dist is None:
                 continue
             found.append(dist)
-            remotes[remote.url] = remote
+            remotes[dist.location] = (listing, i)
         if unusable:
             # Old releases with names no installer parses (pytz-2004d.tar.gz): pip passes over them in silence,
             # and one line per file drowned everything else a run says.
@@ -127,11 +131,12 @@ class IndexFinder:
             listing, indices = self._aside.get(name, (None, []))
         if cached is not None:
             return cached
-        aside = [listing.file(i) for i in indices] if listing is not None else []
-        extra = [d for d in (self._dist_file(name, r, []) for r in aside) if d is not None]
+        aside = [(listing.filenames[i], listing.brief(i), i) for i in indices] if listing is not None else []
+        extra = [d for d in (self._dist_file(name, f, brief, []) for f, brief, _ in aside) if d is not None]
         result = (*usable, *extra)
         with self._lock:
-            self._remote.update((r.url, r) for r in aside)
+            assert listing is not None or not aside
+            self._remote.update((brief[0], (listing, i)) for _, brief, i in aside if listing is not None)
             self._all[name] = result
         return result
 
@@ -147,17 +152,24 @@ class IndexFinder:
             self._usable_triples[key] = usable
         return usable
 
-    def _dist_file(self, name: NormalizedName, remote: RemoteFile, unusable: list[str]) -> DistFile | None:
-        """``remote`` as a DistFile of project ``name``, or None when its file name is unusable.
+    def _dist_file(
+        self,
+        name: NormalizedName,
+        filename: str,
+        brief: tuple[str, str | None, str | None, str | None, int | None, str],
+        unusable: list[str],
+    ) -> DistFile | None:
+        """The listed file ``filename`` as a DistFile of project ``name``, or None when its name is unusable;
+        ``brief`` is what the listing says of it (:meth:`~wheelhouse.index.pages.Listing.brief`).
 
         A name that could escape the wheels folder, or that belongs to another project, is skipped with a
         warning; a name no installer would pick (not a distribution, or not parseable: ``pytz-2004d.tar.gz``)
         is added to ``unusable`` and detailed only at debug level.
         """
-        filename = remote.filename
+        url, sha256, requires_python, yanked, size, index_url = brief
         reason = unsafe_filename(filename)
         if reason is not None:
-            self._skip(f"skipped {filename!r} listed by {redact_url(remote.index_url or remote.url)}: {reason}")
+            self._skip(f"skipped {filename!r} listed by {redact_url(index_url or url)}: {reason}")
             return None
         if not is_dist_filename(filename):
             unusable.append(filename)
@@ -170,31 +182,33 @@ class IndexFinder:
             _log.debug(f"passed over {filename!r}: {exc}")
             return None
         if project != name:
-            where = redact_url(remote.index_url or remote.url)
-            self._skip(f"skipped {filename!r} listed by {where} for {name}: it belongs to {project}")
+            self._skip(
+                f"skipped {filename!r} listed by {redact_url(index_url or url)} for {name}: it belongs to {project}"
+            )
             return None
         return DistFile(
-            filename=remote.filename,
+            filename=filename,
             name=project,
             version=version,
             kind=kind,
             tags=tags,
-            location=remote.url,
+            location=url,
             local=False,
             build=build,
-            requires_python=remote.requires_python,
-            yanked=remote.yanked,
-            sha256=remote.sha256,
-            size=remote.size,
+            requires_python=requires_python,
+            yanked=yanked,
+            sha256=sha256,
+            size=size,
         )
 
     def remote_file(self, dist: DistFile) -> RemoteFile:
         """The index entry behind ``dist`` (for downloading it); ``dist`` must come from :meth:`files`."""
         with self._lock:
-            remote = self._remote.get(dist.location)
-        if remote is None:
+            where = self._remote.get(dist.location)
+        if where is None:
             raise KeyError(f"{dist.filename} was not listed by this finder")
-        return remote
+        listing, i = where
+        return listing.file(i)
 
     def metadata(self, dist: DistFile) -> CoreMetadata:
         """The core metadata of the wheel ``dist``; checks that it names the same project and version.

@@ -332,6 +332,16 @@ class Listing:
         self._entries[i] = remote
         return remote
 
+    def brief(self, i: int) -> tuple[str, str | None, str | None, str | None, int | None, str]:
+        """What a distribution file needs of the ``i``-th entry, without building it: its URL, sha256,
+        Requires-Python, yank reason, size and index URL, as :meth:`file` would give them."""
+        entry = self._entries[i]
+        if isinstance(entry, RemoteFile):
+            return entry.url, entry.sha256, entry.requires_python, entry.yanked, entry.size, entry.index_url
+        item, url, page_url, index_url = entry
+        sha256, requires_python, yanked, size = _json_fields(self.filenames[i], item, page_url)
+        return url, sha256, requires_python, yanked, size, index_url
+
     def files(self) -> tuple[RemoteFile, ...]:
         """Every entry, built."""
         if self._all is None:
@@ -339,33 +349,45 @@ class Listing:
         return self._all
 
 
-def _json_remote_file(filename: str, item: object, url: str, page_url: str, index_url: str) -> RemoteFile:
+def _json_fields(filename: str, item: object, page_url: str) -> tuple[str | None, str | None, str | None, int | None]:
+    """An entry's sha256, Requires-Python, yank reason and size, checked as :class:`RemoteFile` holds them."""
     if not isinstance(item, dict):
         typed = cast("JsonFile", item)
         hashes: object = typed.hashes
         yanked_value: object = typed.yanked
-        metadata_value = typed.metadata_value()
         requires_python: object = typed.requires_python
         size: object = typed.size
     else:
         hashes = item.get("hashes")
         yanked_value = item.get("yanked", False)
-        metadata_value = item.get("core-metadata" if "core-metadata" in item else "dist-info-metadata")
         requires_python = item.get("requires-python")
         size = item.get("size")
     sha256 = hashes.get("sha256") if isinstance(hashes, dict) else None
-    # PEP 592 / 691: ``true`` is a yank without a reason, a string is the reason.
-    yanked = None if yanked_value is False else (yanked_value if isinstance(yanked_value, str) else "")
+    return (
+        sha256.lower() if isinstance(sha256, str) and sha256 else None,
+        _requires_python(requires_python, filename, page_url),
+        # PEP 592 / 691: ``true`` is a yank without a reason, a string is the reason.
+        None if yanked_value is False else (yanked_value if isinstance(yanked_value, str) else ""),
+        size if isinstance(size, int) and not isinstance(size, bool) else None,
+    )
+
+
+def _json_remote_file(filename: str, item: object, url: str, page_url: str, index_url: str) -> RemoteFile:
+    sha256, requires_python, yanked, size = _json_fields(filename, item, page_url)
+    if not isinstance(item, dict):
+        metadata_value = cast("JsonFile", item).metadata_value()
+    else:
+        metadata_value = item.get("core-metadata" if "core-metadata" in item else "dist-info-metadata")
     core, metadata_sha256 = _metadata_flag(metadata_value)
     return RemoteFile(
         filename=filename,
         url=url,
-        sha256=sha256.lower() if isinstance(sha256, str) and sha256 else None,
-        requires_python=_requires_python(requires_python, filename, page_url),
+        sha256=sha256,
+        requires_python=requires_python,
         yanked=yanked,
         core_metadata=core,
         metadata_sha256=metadata_sha256,
-        size=size if isinstance(size, int) and not isinstance(size, bool) else None,
+        size=size,
         index_url=index_url,
     )
 
