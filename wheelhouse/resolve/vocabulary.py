@@ -41,6 +41,15 @@ class Req:
     origin: str | None = None
     wheel_file: str | None = None
 
+    def __hash__(self) -> int:
+        return self._hash
+
+    @computed_once
+    def _hash(self) -> int:
+        # The resolver's memos are keyed by requirements tens of thousands of times per resolution, and hashing a
+        # specifier set hashes each of its specifiers anew.
+        return hash((self.name, self.extras, self.specifier, self.text, self.origin, self.wheel_file))
+
     @computed_once
     def identifier(self) -> str:
         return _identifier(self.name, self.extras)
