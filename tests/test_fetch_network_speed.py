@@ -8,6 +8,9 @@ tests pin the behaviour that the timings rest on.
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import textwrap
 import threading
 from collections import Counter
 from collections.abc import Iterator
@@ -379,3 +382,38 @@ def test_closing_cancels_a_reserved_transfer_nobody_ran(tmp_path: Path) -> None:
     transfers.close()  # returns: nothing waits for a transfer that will never run
     assert future.cancelled()
     assert not list((tmp_path / "wheels" / ".wheelhouse" / "tmp").glob("*"))
+
+
+def test_a_covered_rerun_imports_none_of_the_page_and_metadata_readers(
+    cli: Cli, index_server: IndexServer, project: Path, tmp_path: Path
+) -> None:
+    """The readers are imported ahead of the first pages by a run that fetches some (see
+    wheelhouse.index.finder.import_readers), and never by one that needs no page."""
+    index_server.add_wheel("app", "1.0", requires_dist=["lib>=1"])
+    index_server.add_wheel("lib", "1.0")
+    (project / "requirements.txt").write_text("app\n")
+    argv = ["download", "--index-url", index_server.index_url, "--target", "linux/amd64", "--python", "3.12"]
+    assert cli(*argv).exit_code == 0
+    seen = tmp_path / "modules.txt"
+    code = textwrap.dedent(
+        f"""
+        import os, sys
+        exit_now = os._exit
+        def spy(status):
+            with open({str(seen)!r}, "w") as fh:
+                fh.write(" ".join(sorted(sys.modules)))
+            exit_now(status)
+        os._exit = spy
+        sys.argv = ["wheelhouse", *{argv!r}]
+        from wheelhouse._entry import run
+        run()
+        """
+    )
+    before = len(index_server.requests.snapshot())
+    proc = subprocess.run([sys.executable, "-c", code], cwd=project, capture_output=True, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert len(index_server.requests.snapshot()) == before
+    modules = set(seen.read_text().split())
+    assert "wheelhouse.fetch.plan" in modules  # the spy saw a download
+    # (email.parser is not among them: http.client imports it.)
+    assert sorted(modules & {"msgspec", "wheelhouse.index._typed_page", "email.policy", "encodings.cp437"}) == []

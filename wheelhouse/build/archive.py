@@ -88,10 +88,9 @@ def static_metadata(path: Path, dist: DistFile) -> CoreMetadata | None:
     if data is None:
         return None
     import email.parser
-    import email.policy
 
     text = data.decode("utf-8", errors="replace")
-    headers = email.parser.HeaderParser(policy=email.policy.compat32).parsestr(text)
+    headers = email.parser.HeaderParser().parsestr(text)  # compat32, its default: values verbatim
     try:
         metadata_version = Version(str(headers.get("Metadata-Version", "0")).strip())
     except InvalidVersion:

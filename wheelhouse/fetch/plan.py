@@ -139,7 +139,7 @@ def plan_download(
     with ``build_for_metadata`` (a real download, not a dry run) by building the wheel, which the build stage
     then reuses instead of building it again.
     """
-    from wheelhouse.index.finder import IndexFinder
+    from wheelhouse.index.finder import IndexFinder, import_readers
 
     reporter = reporter or DownloadReporter()
     building = options.build.enabled
@@ -165,6 +165,8 @@ def plan_download(
             speculative = SpeculativeFinder(remote, target, pool, stop, local, transfers, options.formats)
             # The top-level requirements are known now: their pages need not wait for the resolver to ask.
             speculative.prefetch_requirements(requirements.requirements)
+            if speculative.pages_asked:
+                import_readers()  # while the first pages are on their way
             finders: list[Finder] = [local, speculative]
             if building:
                 finders = [SdistFinder(finders[0], sdists), SdistFinder(finders[1], sdists, fetch_sdist)]

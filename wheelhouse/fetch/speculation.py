@@ -95,6 +95,7 @@ class SpeculativeFinder:
         self._extras: dict[NormalizedName, set[str]] = {}
         self._read: dict[NormalizedName, list[CoreMetadata]] = {}
         self._warmed: set[NormalizedName] = set()  # projects whose likely metadata was prefetched
+        self.pages_asked = 0  # project pages prefetched (the folder served the rest)
         self._lock = threading.Lock()
 
     def files(self, name: NormalizedName) -> Sequence[DistFile]:
@@ -186,6 +187,7 @@ class SpeculativeFinder:
             ):
                 # The folder probably serves it: speculating would spend requests a covered project never needs.
                 continue
+            self.pages_asked += 1
             self._submit(lambda name=name: self.files(name), (_PAGE, 0))  # type: ignore[misc]
 
     def _warm_metadata(self, files: Sequence[DistFile], spec: SpecifierSet | None) -> None:

@@ -14,6 +14,7 @@ when some target can use it, or to explain a gap; its index entry (a
 
 from __future__ import annotations
 
+import importlib
 import threading
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
@@ -40,7 +41,21 @@ if TYPE_CHECKING:
     from wheelhouse.index.http import IndexClient
     from wheelhouse.targets import Target
 
-__all__ = ["IndexFinder"]
+__all__ = ["IndexFinder", "import_readers"]
+
+
+def import_readers() -> None:
+    """Import what reading project pages and wheels' metadata needs (msgspec, zipfile, the email parser), in the
+    calling thread.
+
+    Each is imported lazily, so that a run that reads neither never pays for it. A run about to read many calls
+    this while its workers wait for their first answers: the first worker to need a module would otherwise import
+    it holding the module's import lock, and every other worker that needs it would wait, while the interpreter
+    lock is shared by all of them.
+    """
+    # zipfile decodes most member names as cp437, whose codec is imported at the first such name.
+    for module in ("email.parser", "zipfile", "encodings.cp437", "wheelhouse.index._typed_page"):
+        importlib.import_module(module)
 
 
 class IndexFinder:
