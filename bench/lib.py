@@ -100,6 +100,18 @@ class Context:
             *extra,
         ]
 
+    def peers_site(self) -> str | None:
+        """The site-packages directory of the pinned peers' environment (None with ``--peers system``)."""
+        if self.peers != "pinned":
+            return None
+        done = subprocess.run(
+            [self.pip_python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return done.stdout.strip()
+
     def pip(self, *args: str) -> list[str]:
         """The argv of the measured pip: the peers' (``--peers pinned``) or this interpreter's (``system``)."""
         return [self.pip_python, "-m", "pip", *args]

@@ -4,8 +4,9 @@ requirements, from a local index of sdists built in the run.
 The projects are generated here and packed with setuptools itself (``build_meta.build_sdist``), so their
 ``PKG-INFO`` is what a real upload carries: the ``pyproject.toml`` projects have static metadata (PEP 643), the
 ``setup.py`` ones declare ``Requires-Dist`` dynamic (the backend must run to learn it), and one compiles a C
-extension when a C compiler is there. The index also serves a wheel of the setuptools this interpreter has
-(repacked from its installed files), which both tools' isolated build environments install. Each contender
+extension when a C compiler is there. The index also serves a wheel of the setuptools pinned in bench/peers.txt
+(repacked from the peers' environment; with ``--peers system``, this interpreter's), which both tools' isolated
+build environments install. Each contender
 runs in a fresh environment (private HOME, so no cache survives), into an empty folder; the result must be a
 wheel of every project.
 
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import html
+import importlib.util
 import io
 import json
 import shutil
@@ -62,7 +64,9 @@ def bench_sdists(ctx: Context) -> None:
     if not compiler:
         names = [n for n in names if PROJECTS[n][0] != "cext"]
     index = root / "index"
-    built = _write_index(index, root / "projects", names)
+    site = ctx.peers_site()
+    # Packed by the pinned setuptools too, so that PKG-INFO is what a current upload carries (Metadata 2.2+).
+    built = _write_index(index, root / "projects", names, site, ctx.pip_python if site else sys.executable)
     requirements = root / "requirements.txt"
     requirements.write_text("".join(f"{n}\n" for n in names))
     expected = {str(canonicalize_name(n)) for n in names}
@@ -124,10 +128,14 @@ def _foreign_rerun(ctx: Context, index_url: str, root: Path) -> None:
     argv += ["--target", foreign, "--python", python, "--build-in", "host"]
     home = ctx.env()
     first = run(argv, env=home).check(1)
-    log = dest / ".wheelhouse" / "logs" / "whb_cext-1.0.host.log"
-    built_at = log.stat().st_mtime_ns if log.is_file() else None
+
+    def build_logs() -> dict[str, int]:
+        # Every build leaves its log (for its metadata, or for a target), named after the sdist.
+        return {p.name: p.stat().st_mtime_ns for p in (dest / ".wheelhouse" / "logs").glob("*cext*.log")}
+
+    built = build_logs()
     samples = [run(argv, env=home).check(1).seconds for _ in range(ctx.slow_repeat)]
-    rebuilt = built_at is None or log.stat().st_mtime_ns != built_at
+    rebuilt = not built or build_logs() != built
     ctx.rows.append(
         Row(
             "sdists",
@@ -145,27 +153,33 @@ def _foreign_rerun(ctx: Context, index_url: str, root: Path) -> None:
 # -- the index --------------------------------------------------------------------------------------------------
 
 
-def _write_index(index: Path, projects: Path, names: list[str]) -> list[str]:
-    """Generate, pack and publish the projects' sdists and a setuptools wheel; the sdist file names."""
+def _write_index(index: Path, projects: Path, names: list[str], site: str | None, python: str) -> list[str]:
+    """Generate, pack and publish the projects' sdists and a setuptools wheel (the one pinned with the peers,
+    installed in ``site``; else this interpreter's, with ``wheel`` when installed, which an older setuptools
+    needs to build wheels), each sdist packed by ``python``'s setuptools; the sdist file names."""
     files = index / "files"
     files.mkdir(parents=True)
     pages: dict[str, list[dict[str, Any]]] = {}
     built: list[str] = []
     for name in names:
         style, deps = PROJECTS[name]
-        sdist = _sdist(projects / name, name, style, deps, files)
+        sdist = _sdist(projects / name, name, style, deps, files, python)
         built.append(sdist.name)
         pages[name] = [_entry(sdist, None)]
-    wheel_name, data = repack_installed("setuptools")
-    (files / wheel_name).write_bytes(data)
-    metadata = _wheel_metadata(data)
-    (files / f"{wheel_name}.metadata").write_bytes(metadata)
-    pages["setuptools"] = [_entry(files / wheel_name, metadata)]
+    backend = ["setuptools"]
+    if site is None and importlib.util.find_spec("wheel") is not None:
+        backend.append("wheel")
+    for project in backend:
+        wheel_name, data = repack_installed(project, site)
+        (files / wheel_name).write_bytes(data)
+        metadata = _wheel_metadata(data)
+        (files / f"{wheel_name}.metadata").write_bytes(metadata)
+        pages[project] = [_entry(files / wheel_name, metadata)]
     _write_pages(index, pages)
     return built
 
 
-def _sdist(project: Path, name: str, style: str, deps: tuple[str, ...], out: Path) -> Path:
+def _sdist(project: Path, name: str, style: str, deps: tuple[str, ...], out: Path, python: str) -> Path:
     module = name.replace("-", "_")
     (project / module).mkdir(parents=True)
     (project / module / "__init__.py").write_text("__version__ = '1.0'\n")
@@ -188,7 +202,7 @@ def _sdist(project: Path, name: str, style: str, deps: tuple[str, ...], out: Pat
             '[build-system]\nrequires = ["setuptools"]\nbuild-backend = "setuptools.build_meta"\n'
         )
     script = f"from setuptools import build_meta; print(build_meta.build_sdist({str(out)!r}))"
-    done = subprocess.run([sys.executable, "-c", script], cwd=project, capture_output=True, text=True, check=True)
+    done = subprocess.run([python, "-c", script], cwd=project, capture_output=True, text=True, check=True)
     return out / done.stdout.strip().splitlines()[-1]
 
 

@@ -178,9 +178,16 @@ def tags_of(filenames: Iterable[str]) -> list[str]:
     return ["-".join(f[: -len(".whl")].split("-")[-3:]) for f in filenames]
 
 
-def repack_installed(project: str) -> tuple[str, bytes]:
-    """A wheel of an installed pure-Python distribution, rebuilt from its RECORD (no network needed)."""
-    dist = importlib.metadata.distribution(project)
+def repack_installed(project: str, site: str | None = None) -> tuple[str, bytes]:
+    """A wheel of an installed pure-Python distribution, rebuilt from its RECORD (no network needed): the one this
+    interpreter imports, or the one installed in the ``site`` directory."""
+    if site is None:
+        dist = importlib.metadata.distribution(project)
+    else:
+        found = list(importlib.metadata.distributions(name=project, path=[site]))
+        if not found:
+            raise RuntimeError(f"{project} is not installed in {site}")
+        dist = found[0]
     files = [f for f in dist.files or () if not str(f).startswith("..") and "__pycache__" not in str(f)]
     dist_info = next(str(f).split("/")[0] for f in files if str(f).endswith(".dist-info/METADATA"))
     skip = {f"{dist_info}/{n}" for n in ("RECORD", "INSTALLER", "REQUESTED", "direct_url.json")}
