@@ -12,8 +12,10 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterator
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -382,6 +384,49 @@ def test_closing_cancels_a_reserved_transfer_nobody_ran(tmp_path: Path) -> None:
     transfers.close()  # returns: nothing waits for a transfer that will never run
     assert future.cancelled()
     assert not list((tmp_path / "wheels" / ".wheelhouse" / "tmp").glob("*"))
+
+
+class _RecordingClient:
+    """Records the order of its downloads; the first waits until ``go`` is set, occupying the one worker."""
+
+    can_offload = False
+
+    def __init__(self) -> None:
+        self.order: list[str] = []
+        self.go = threading.Event()
+
+    def download(self, remote: RemoteFile, dest: Path, *, on_progress: object = None) -> str:
+        self.order.append(remote.filename)
+        if len(self.order) == 1:
+            assert self.go.wait(30)
+        dest.write_bytes(b"")
+        return "0" * 64
+
+
+def test_waiting_transfers_run_largest_first(tmp_path: Path) -> None:
+    """The largest files bound a download's time: they go first, whatever order the resolver pinned them in."""
+    store = Store(tmp_path / "wheels")
+    store.ensure()
+    client = _RecordingClient()
+    transfers = Transfers(store, client, 1)  # type: ignore[arg-type]
+    try:
+
+        def start(name: str, size: int) -> Future[tuple[Path, str]]:
+            return transfers.start(name, RemoteFile(name, f"http://index.invalid/{name}", size=size))
+
+        futures = [start("first.tar.gz", 1)]
+        deadline = time.monotonic() + 30
+        while not client.order and time.monotonic() < deadline:
+            time.sleep(0.01)
+        # The one worker is busy: these wait, pinned smallest first.
+        sizes = {"small.tar.gz": 10, "medium.tar.gz": 500_000, "large.tar.gz": 30_000_000}
+        futures += [start(name, size) for name, size in sizes.items()]
+        client.go.set()
+        for future in futures:
+            future.result(timeout=30)
+        assert client.order == ["first.tar.gz", "large.tar.gz", "medium.tar.gz", "small.tar.gz"]
+    finally:
+        transfers.close()
 
 
 def test_a_covered_rerun_imports_none_of_the_page_and_metadata_readers(

@@ -24,7 +24,7 @@ from tests.conftest import Cli
 from tests.support.index_server import Fault, IndexServer, RecordedRequest
 from tests.support.wheels import make_wheel, metadata_text
 from tests.test_faults import Throttle, assert_sound_folder, file_gets
-from wheelhouse.fetch import offload
+from wheelhouse.fetch import offload, transfers
 from wheelhouse.fetch.transfers import OFFLOAD_MIN_BYTES, Cancelled
 from wheelhouse.index.config import IndexConfig
 from wheelhouse.index.http import IndexClient
@@ -36,6 +36,13 @@ BIG = OFFLOAD_MIN_BYTES + 64 * 1024
 
 def publish_big(srv: IndexServer, name: str, version: str = "1.0") -> str:
     return srv.add_wheel(name, version, files={f"{name}/payload.bin": os.urandom(BIG)})
+
+
+@pytest.fixture(autouse=True)
+def wait_for_the_child(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A large file waits for the transfer process to start, so that these tests see it at work (a download
+    does not wait: see test_a_large_file_does_not_wait_for_the_child_to_start)."""
+    monkeypatch.setattr(transfers, "OFFLOAD_READY_WAIT", 30.0)
 
 
 @pytest.fixture
@@ -164,6 +171,34 @@ def test_when_the_child_cannot_run_the_transfers_happen_here(
     assert "warning" not in output
     assert big in in_process_downloads
     assert assert_sound_folder(project / "wheels", index_server) == [big]
+
+
+def test_a_large_file_does_not_wait_for_the_child_to_start(
+    cli: Cli,
+    index_server: IndexServer,
+    project: Path,
+    in_process_downloads: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    """The largest files bound a download: one that would wait for the transfer process's start-up runs here."""
+    monkeypatch.setattr(transfers, "OFFLOAD_READY_WAIT", 0.0)
+    # A child that never gets to say it has started: it only keeps what it is sent.
+    heard = tmp_path / "heard.txt"
+    starting = tmp_path / "still-starting"
+    starting.write_text(f"#!/bin/sh\nexec cat > {heard}\n")
+    starting.chmod(0o755)
+    monkeypatch.setattr(sys, "executable", str(starting))
+    big = publish_big(index_server, "big")
+    (project / "requirements.txt").write_text("big\n")
+    code, output = download(cli, index_server)
+    assert code == 0, output
+    assert big in in_process_downloads
+    assert assert_sound_folder(project / "wheels", index_server) == [big]
+    # It was started and given its configuration, and asked for nothing.
+    heard_lines = [json.loads(line) for line in heard.read_text().splitlines()]
+    assert len(heard_lines) == 1
+    assert "config" in heard_lines[0]
 
 
 def test_credentials_reach_the_child_through_its_input_not_its_command_line(

@@ -75,6 +75,7 @@ class TransferProcess:
         self._failed = False  # could not start, or ended: every later fetch is the caller's
         self._next_id = 0
         self._pending: dict[int, tuple[Future[tuple[str, CoreMetadata | None]], Callable[[int], None]]] = {}
+        self._ready = threading.Event()  # the child said it reads requests
         self._requests_seen = 0
         self._reader: threading.Thread | None = None
         self._drainer: threading.Thread | None = None
@@ -86,6 +87,13 @@ class TransferProcess:
             if self._proc is None and not self._failed:
                 with contextlib.suppress(_Unavailable):
                     self._start()
+
+    def ready(self, wait: float = 0.0) -> bool:
+        """Whether the child has started and takes transfers (waiting up to ``wait`` seconds); it is started now
+        if it was not. A transfer that finds it still starting is better done at once by the caller: on a fast
+        link the largest files would otherwise wait for the child's start-up, and they bound the download."""
+        self.prepare()
+        return not self._failed and self._ready.wait(wait) and not self._failed
 
     def fetch(
         self, remote: RemoteFile, temp: Path, progress: Callable[[int], None], cancel: threading.Event
@@ -220,6 +228,9 @@ class TransferProcess:
             self._fail_all()
 
     def _dispatch(self, message: dict[str, Any]) -> None:
+        if message.get("ready"):
+            self._ready.set()
+            return
         requests = message.get("requests")
         if isinstance(requests, int):
             with self._lock:
@@ -256,6 +267,7 @@ class TransferProcess:
             text = b"".join(self._stderr).decode(errors="replace").strip().splitlines()
             _log.debug(f"the transfer process ended: {text[-1] if text else 'no message'}")
         self._failed = True
+        self._ready.set()  # whoever waits for the start hears that it will not come (ready() says False)
         pending, self._pending = self._pending, {}
         for future, _progress in pending.values():
             if not future.done():
@@ -390,6 +402,7 @@ def _child() -> int:
         send(answer)
 
     pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="wheelhouse-offload")
+    send({"ready": True})
     for line in stdin:
         message = json.loads(line)
         if "get" in message:

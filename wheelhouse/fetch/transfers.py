@@ -15,6 +15,8 @@ Files of :data:`OFFLOAD_MIN_BYTES` and more from an HTTP index are streamed by a
 from __future__ import annotations
 
 import contextlib
+import heapq
+import itertools
 import os
 import threading
 from collections.abc import Callable
@@ -37,6 +39,11 @@ if TYPE_CHECKING:
 # Files at least this large are worth a child process: their many TLS records are where waiting for the
 # interpreter lock costs most (see wheelhouse.fetch.offload).
 OFFLOAD_MIN_BYTES = 1024 * 1024
+
+
+# How long a large file's transfer waits for the transfer process to start before it runs here instead (the
+# tests wait for it, to see the process at work).
+OFFLOAD_READY_WAIT = 0.0
 
 
 def _worth_offloading(remote: RemoteFile) -> bool:
@@ -100,6 +107,9 @@ class Transfers:
         self._here: list[Future[tuple[Path, str]]] = []
         self._unstarted: dict[str, Future[tuple[Path, str]]] = {}
         self._pool = started_pool(max(1, jobs), "wheelhouse-download")
+        # Transfers waiting for a worker, largest first (see _queue).
+        self._waiting: list[tuple[int, int, Future[tuple[Path, str]], str, RemoteFile]] = []
+        self._order = itertools.count()
         # Large files from a remote index are streamed by a child process (see wheelhouse.fetch.offload), unless
         # the client was given a session of its own (which a child could not share).
         self._offload = (
@@ -114,13 +124,27 @@ class Transfers:
         with self._lock:
             future = self._futures.get(filename)
             if future is None:
-                future = self._pool.submit(self._fetch, filename, remote)
-                self._futures[filename] = future
-                return future
-            unstarted = self._unstarted.pop(filename, None)
+                future = self._futures[filename] = Future()
+                unstarted: Future[tuple[Path, str]] | None = future
+            else:
+                unstarted = self._unstarted.pop(filename, None)
         if unstarted is not None:
-            self._pool.submit(self._run, unstarted, filename, remote)
+            self._queue(unstarted, filename, remote)
         return future
+
+    def _queue(self, future: Future[tuple[Path, str]], filename: str, remote: RemoteFile) -> None:
+        """Run the transfer in the pool, the largest waiting file first: the largest files bound the download's
+        time, and the resolver pins small files by the dozen before the speculation has found the large ones."""
+        with self._lock:
+            heapq.heappush(self._waiting, (-(remote.size or 0), next(self._order), future, filename, remote))
+        self._pool.submit(self._run_largest)
+
+    def _run_largest(self) -> None:
+        with self._lock:
+            if not self._waiting:
+                return
+            _size, _order, future, filename, remote = heapq.heappop(self._waiting)
+        self._run(future, filename, remote)
 
     def prepare(self, remote: RemoteFile) -> None:
         """``remote`` is likely to be transferred soon: start what takes a while to start (the transfer process,
@@ -194,7 +218,7 @@ class Transfers:
 
         try:
             answer = None
-            if self._offload is not None and _worth_offloading(remote):
+            if self._offload is not None and _worth_offloading(remote) and self._offload.ready(OFFLOAD_READY_WAIT):
                 answer = self._offload.fetch(remote, temp, progress, self.cancel)
             if answer is None:
                 if self.cancel.is_set():
@@ -216,6 +240,12 @@ class Transfers:
         """Stop every transfer and delete the temporary files nobody claimed."""
         self.cancel.set()
         self._pool.shutdown(wait=True, cancel_futures=True)
+        with self._lock:
+            waiting = [entry[2] for entry in self._waiting]
+            self._waiting.clear()
+        for future in waiting:
+            if future.cancel():  # queued and never run: nobody will
+                future.set_running_or_notify_cancel()
         if self._offload is not None:
             self._offload.close()
         with self._lock:
