@@ -8,9 +8,6 @@ tests pin the behaviour that the timings rest on.
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import textwrap
 import threading
 import time
 from collections import Counter
@@ -26,6 +23,7 @@ from packaging.version import Version
 
 from tests.conftest import Cli
 from tests.support.index_server import Fault, IndexServer
+from tests.support.modules import modules_in, run_listing_modules
 from wheelhouse.dists import CoreMetadata, DistFile
 from wheelhouse.errors import NetworkError
 from wheelhouse.fetch.pools import PriorityPool
@@ -440,25 +438,11 @@ def test_a_covered_rerun_imports_none_of_the_page_and_metadata_readers(
     argv = ["download", "--index-url", index_server.index_url, "--target", "linux/amd64", "--python", "3.12"]
     assert cli(*argv).exit_code == 0
     seen = tmp_path / "modules.txt"
-    code = textwrap.dedent(
-        f"""
-        import os, sys
-        exit_now = os._exit
-        def spy(status):
-            with open({str(seen)!r}, "w") as fh:
-                fh.write(" ".join(sorted(sys.modules)))
-            exit_now(status)
-        os._exit = spy
-        sys.argv = ["wheelhouse", *{argv!r}]
-        from wheelhouse._entry import run
-        run()
-        """
-    )
     before = len(index_server.requests.snapshot())
-    proc = subprocess.run([sys.executable, "-c", code], cwd=project, capture_output=True, timeout=120, check=False)
+    proc = run_listing_modules(argv, project, seen)
     assert proc.returncode == 0, proc.stderr
     assert len(index_server.requests.snapshot()) == before
-    modules = set(seen.read_text().split())
+    modules = modules_in(seen)
     assert "wheelhouse.fetch.plan" in modules  # the spy saw a download
     # (email.parser is not among them: http.client imports it.)
     assert sorted(modules & {"msgspec", "wheelhouse.index._typed_page", "email.policy", "encodings.cp437"}) == []

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.modules import modules_in, run_listing_modules
 from tests.support.wheels import write_wheel
 from wheelhouse import _entry
 from wheelhouse._recording import Recording
@@ -367,27 +368,11 @@ def test_only_the_newest_entries_are_kept(app: Path) -> None:
 
 def test_a_cached_answer_imports_none_of_the_resolution_or_rendering_libraries(app: Path, tmp_path: Path) -> None:
     seen = tmp_path / "modules.txt"
-    code = textwrap.dedent(
-        f"""
-        import os, sys
-        exit_now = os._exit
-        def spy(status):
-            with open({str(seen)!r}, "w") as fh:
-                fh.write(" ".join(sorted(sys.modules)))
-            exit_now(status)
-        os._exit = spy
-        sys.argv = ["wheelhouse", "verify", "--target", "linux/amd64", "--python", "3.12"]
-        from wheelhouse._entry import run
-        run()
-        """
-    )
-    procs = [
-        subprocess.run([sys.executable, "-c", code], cwd=app, capture_output=True, timeout=120, check=False)
-        for _ in range(2)
-    ]
+    argv = ["verify", "--target", "linux/amd64", "--python", "3.12"]
+    procs = [run_listing_modules(argv, app, seen) for _ in range(2)]
     assert [p.returncode for p in procs] == [0, 0]
     assert procs[0].stdout == procs[1].stdout
-    modules = set(seen.read_text().split())
+    modules = modules_in(seen)
     top = {name.partition(".")[0] for name in modules}
     assert not top & {"click", "rich", "packaging", "resolvelib", "requests"}
     assert "wheelhouse.cli" not in modules
