@@ -9,7 +9,9 @@ and deletes every temporary file nobody took. A transfer may be reserved (:meth:
 first thread that needs it (:meth:`Transfers.run_claimed`) rather than by the pool; each wheel's own METADATA,
 read by that check, is kept (:meth:`Transfers.metadata`) for whoever would otherwise open the wheel again.
 Files of :data:`OFFLOAD_MIN_BYTES` and more from an HTTP index are streamed by a child process
-(:mod:`wheelhouse.fetch.offload`) running the same :func:`fetch_checked`; the pool's thread waits for it.
+(:mod:`wheelhouse.fetch.offload`) running the same :func:`fetch_checked`, once it has started (a large file that
+finds it still starting is transferred here); the pool's thread waits for it. Transfers waiting for a worker of
+the pool run largest first.
 """
 
 from __future__ import annotations
