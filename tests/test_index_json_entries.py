@@ -87,3 +87,19 @@ def test_a_page_of_another_shape_is_read_entry_by_entry() -> None:
     # A filename of the wrong type fails the typed decoding; the page's other entries are kept.
     page = json.dumps({"files": [{"filename": 5, "url": URL}, {"filename": NAME, "url": URL}]}).encode()
     assert parse_json_page(page, PAGE, INDEX) == [_expected({})]
+
+
+@pytest.mark.parametrize(
+    "broken",
+    [
+        pytest.param([{"filename": "", "url": URL}, {"filename": "", "url": URL}], id="typed, empty names"),
+        pytest.param([5, {"filename": 5, "url": URL}, {"filename": NAME, "url": 7}], id="decoded, wrong types"),
+    ],
+)
+def test_malformed_entries_are_skipped_and_said_once_per_page(
+    broken: list[Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    page = json.dumps({"files": [*broken, {"filename": NAME, "url": URL}]}).encode()
+    assert parse_json_page(page, PAGE, INDEX) == [_expected({})]
+    said = [r.getMessage() for r in caplog.records if "malformed" in r.getMessage()]
+    assert said == [f"{PAGE}: skipping a malformed file entry"]
