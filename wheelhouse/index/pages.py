@@ -213,7 +213,8 @@ def _skipped(filename: str, skip: dict[str, bool]) -> bool:
 
 
 def _absolute(raw_url: str, page_url: str) -> str:
-    """A listed URL made absolute against its page, without its fragment."""
+    """A listed URL made absolute against its page, without its fragment. Most indexes link absolute URLs
+    without a fragment, taken as they are: urljoin for each of a large project's files cost seconds."""
     if raw_url.startswith(("https://", "http://")) and "#" not in raw_url:
         return raw_url
     return _strip_fragment(urljoin(page_url, raw_url))[0]
@@ -269,53 +270,49 @@ class Listing:
     def _add_items(self, items: Sequence[object], page_url: str, index_url: str, *, typed: bool = False) -> None:
         """Add a JSON page's entries: typed ones (:mod:`wheelhouse.index._typed_page`), else decoded objects."""
         if typed:
-            self._add_typed(cast("Sequence[JsonFile]", items), page_url, index_url)
+            files = cast("Sequence[JsonFile]", items)
+            self._add_entries([f.filename for f in files], [f.url for f in files], files, page_url, index_url)
             return
-        malformed = False  # said once per page, however many entries are broken
-        names, entries, urls, relevant = self.filenames, self._entries, self._urls, self.relevant
-        skip: dict[str, bool] = {}
+        # Decoded objects: those without a file name are set apart here, so that the loop every entry of a large
+        # page goes through checks only what a typed entry may lack.
+        filenames: list[str] = []
+        raw_urls: list[object] = []
+        kept: list[object] = []
         for item in items:
-            if isinstance(item, dict):
-                filename = item.get("filename")
-                raw_url = item.get("url") if filename else None
-            else:
-                filename = raw_url = None
-            if isinstance(filename, str) and _skipped(filename, skip):
-                continue
-            if not isinstance(raw_url, str) or not isinstance(filename, str) or not filename:
-                if not malformed:
-                    _log.warning(f"{redact_url(page_url)}: skipping a malformed file entry")
-                malformed = True
-                continue
-            url = _absolute(raw_url, page_url)
-            if url in urls:
-                continue
-            urls.add(url)
-            names.append(filename)
-            relevant.append(True)
-            entries.append((item, url, page_url, index_url))
+            filename = item.get("filename") if isinstance(item, dict) else None
+            if isinstance(filename, str):
+                filenames.append(filename)
+                raw_urls.append(cast("dict[str, object]", item).get("url"))
+                kept.append(item)
+        self._add_entries(filenames, raw_urls, kept, page_url, index_url, malformed=len(kept) < len(items))
 
-    def _add_typed(self, items: Sequence[JsonFile], page_url: str, index_url: str) -> None:
-        """:meth:`_add_items` for typed entries, whose fields have their types already: the loop a large page's
-        tens of thousands of entries go through, kept to what each of them needs."""
+    def _add_entries(
+        self,
+        filenames: Sequence[str],
+        raw_urls: Sequence[object],
+        items: Sequence[object],
+        page_url: str,
+        index_url: str,
+        *,
+        malformed: bool = False,
+    ) -> None:
+        """Add each listed file (its name, its URL as listed, and the entry behind them), unless irrelevant
+        (:func:`_skipped`) or listed already; an entry without a usable name or URL is said once per page."""
+        said = False
+        if malformed:
+            _log.warning(f"{redact_url(page_url)}: skipping a malformed file entry")
+            said = True
         names, entries, urls, relevant = self.filenames, self._entries, self._urls, self.relevant
         skip: dict[str, bool] = {}
-        malformed = False
-        for item in items:
-            filename = item.filename
+        for filename, raw_url, item in zip(filenames, raw_urls, items, strict=True):
             if _skipped(filename, skip):
                 continue
-            if not filename:
-                if not malformed:
+            if not filename or not isinstance(raw_url, str):
+                if not said:
                     _log.warning(f"{redact_url(page_url)}: skipping a malformed file entry")
-                malformed = True
+                said = True
                 continue
-            raw_url = item.url
-            # Most indexes link absolute URLs without a fragment; urljoin for each of a large project's files
-            # costs seconds.
-            url = raw_url if raw_url.startswith(("https://", "http://")) and "#" not in raw_url else None
-            if url is None:
-                url = _absolute(raw_url, page_url)
+            url = _absolute(raw_url, page_url)
             if url in urls:
                 continue
             urls.add(url)
