@@ -238,8 +238,9 @@ def fetch_in_a_thread(
     temp: Path,
     progress: Callable[[int], None],
     cancel: threading.Event,
-) -> tuple[threading.Thread, list[BaseException | object]]:
-    """``child.fetch`` running in a thread of its own; what it returned or raised lands in the list."""
+) -> Callable[[], BaseException | object]:
+    """``child.fetch`` running in a thread of its own; the function returned waits for that thread to end and
+    gives what the fetch returned or raised."""
     outcome: list[BaseException | object] = []
 
     def run() -> None:
@@ -250,7 +251,14 @@ def fetch_in_a_thread(
 
     thread = threading.Thread(target=run)
     thread.start()
-    return thread, outcome
+
+    def result() -> BaseException | object:
+        thread.join(timeout=10)
+        assert not thread.is_alive()
+        assert len(outcome) == 1
+        return outcome[0]
+
+    return result
 
 
 def test_a_cancelled_transfer_stops_and_the_child_ends_leaving_no_file(
@@ -262,16 +270,13 @@ def test_a_cancelled_transfer_stops_and_the_child_ends_leaving_no_file(
     temp.touch()
     cancel = threading.Event()
     received: list[int] = []
-    thread, outcome = fetch_in_a_thread(child, remote, temp, received.append, cancel)
+    result = fetch_in_a_thread(child, remote, temp, received.append, cancel)
     deadline = time.monotonic() + 30
     while not received and time.monotonic() < deadline:
         time.sleep(0.01)
     assert received, "no progress from the child"
     cancel.set()
-    thread.join(timeout=10)
-    assert not thread.is_alive()
-    assert len(outcome) == 1
-    assert isinstance(outcome[0], Cancelled)
+    assert isinstance(result(), Cancelled)
     proc = child._proc
     child.close()
     assert proc is not None
@@ -286,7 +291,7 @@ def test_the_child_ends_when_its_parent_closes_it_however_busy(
     child = child_of(index_server.index_url)
     temp = tmp_path / "big.partial"
     started = threading.Event()
-    thread, outcome = fetch_in_a_thread(child, remote, temp, lambda n: started.set(), threading.Event())
+    result = fetch_in_a_thread(child, remote, temp, lambda n: started.set(), threading.Event())
     assert started.wait(30)
     proc = child._proc
     began = time.monotonic()
@@ -294,11 +299,9 @@ def test_the_child_ends_when_its_parent_closes_it_however_busy(
     assert proc is not None
     assert proc.poll() is not None
     assert time.monotonic() - began < offload._GRACE_SECONDS
-    thread.join(timeout=10)
-    assert not thread.is_alive()
     # The transfer was stopped, not finished: the caller hears so (or is told to do it itself).
-    assert len(outcome) == 1
-    assert outcome[0] is None or isinstance(outcome[0], Cancelled)
+    outcome = result()
+    assert outcome is None or isinstance(outcome, Cancelled)
     assert not temp.exists()
 
 
