@@ -32,6 +32,7 @@ from wheelhouse.index.auth import Credentials
 from wheelhouse.index.config import IndexConfig
 from wheelhouse.index.filenames import DIST_SUFFIXES
 from wheelhouse.index.metadata import RemoteMetadata
+from wheelhouse.index.once import OnceCache
 from wheelhouse.index.pages import (
     PAGE_ACCEPT,
     Listing,
@@ -42,7 +43,7 @@ from wheelhouse.index.pages import (
     parse_html_page,
     parse_page,
 )
-from wheelhouse.index.transport import CHUNK, OnceCache, Transport
+from wheelhouse.index.transport import CHUNK, Transport
 
 __all__ = ["IndexClient"]
 

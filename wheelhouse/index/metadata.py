@@ -21,8 +21,9 @@ from typing import IO, Any
 from wheelhouse._text import redact_url
 from wheelhouse.dists import MAX_METADATA_BYTES, UnusableMetadata
 from wheelhouse.errors import HashMismatchError, WheelhouseError
+from wheelhouse.index.once import OnceCache
 from wheelhouse.index.pages import RemoteFile, file_url_path, is_file_url
-from wheelhouse.index.transport import BODY_ERRORS, CHUNK, OnceCache, Transient, Transport, encoded
+from wheelhouse.index.transport import BODY_ERRORS, CHUNK, Transient, Transport, encoded
 from wheelhouse.store.metadata import MetadataProblem, locate_metadata_member
 
 __all__ = ["MetadataError", "MetadataMismatch", "RemoteMetadata"]

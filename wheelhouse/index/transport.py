@@ -38,7 +38,7 @@ from wheelhouse.index.keyring import KeyringLookup, keyring_lookup, service_name
 from wheelhouse.index.once import OnceCache
 from wheelhouse.index.tls import TrustAdapter, bundle_context, ca_bundle, system_context
 
-__all__ = ["BODY_ERRORS", "CHUNK", "MAX_PAGE_BYTES", "USER_AGENT", "OnceCache", "Transient", "Transport", "encoded"]
+__all__ = ["BODY_ERRORS", "CHUNK", "MAX_PAGE_BYTES", "USER_AGENT", "Transient", "Transport", "encoded"]
 
 USER_AGENT = f"wheelhouse/{__version__}"
 CHUNK = 64 * 1024
