@@ -35,7 +35,7 @@ from wheelhouse.dists import (
 from wheelhouse.index.filenames import irrelevant, is_dist_filename, unsafe_filename
 from wheelhouse.index.metadata import MetadataError, MetadataMismatch
 from wheelhouse.index.once import OnceCache
-from wheelhouse.index.pages import Listing, RemoteFile
+from wheelhouse.index.pages import Brief, Listing, RemoteFile
 
 if TYPE_CHECKING:
     from wheelhouse.index.http import IndexClient
@@ -143,15 +143,14 @@ class IndexFinder:
         usable = self.files(name)
         with self._lock:
             cached = self._all.get(name)
-            listing, indices = self._aside.get(name, (None, []))
+            listing, indices = self._aside.get(name, (Listing(), []))
         if cached is not None:
             return cached
-        aside = [(listing.filenames[i], listing.brief(i), i) for i in indices] if listing is not None else []
+        aside = [(listing.filenames[i], listing.brief(i), i) for i in indices]
         extra = [d for d in (self._dist_file(name, f, brief, []) for f, brief, _ in aside) if d is not None]
         result = (*usable, *extra)
         with self._lock:
-            assert listing is not None or not aside
-            self._remote.update((brief[0], (listing, i)) for _, brief, i in aside if listing is not None)
+            self._remote.update((brief[0], (listing, i)) for _, brief, i in aside)
             self._all[name] = result
         return result
 
@@ -171,7 +170,7 @@ class IndexFinder:
         self,
         name: NormalizedName,
         filename: str,
-        brief: tuple[str, str | None, str | None, str | None, int | None, str],
+        brief: Brief,
         unusable: list[str],
     ) -> DistFile | None:
         """The listed file ``filename`` as a DistFile of project ``name``, or None when its name is unusable;

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "PAGE_ACCEPT",
+    "Brief",
     "Listing",
     "RemoteFile",
     "add_page",
@@ -220,6 +221,11 @@ def _absolute(raw_url: str, page_url: str) -> str:
     return _strip_fragment(urljoin(page_url, raw_url))[0]
 
 
+# What a distribution file needs of a listed entry, without the entry being built (Listing.brief): its URL,
+# sha256, Requires-Python, yank reason, size and index URL. A plain tuple: a page gives tens of thousands.
+Brief = tuple[str, str | None, str | None, str | None, int | None, str]
+
+
 class Listing:
     """The files the pages of one project list, in page order, each turned into a :class:`RemoteFile` only when
     asked for.
@@ -329,7 +335,7 @@ class Listing:
         self._entries[i] = remote
         return remote
 
-    def brief(self, i: int) -> tuple[str, str | None, str | None, str | None, int | None, str]:
+    def brief(self, i: int) -> Brief:
         """What a distribution file needs of the ``i``-th entry, without building it: its URL, sha256,
         Requires-Python, yank reason, size and index URL, as :meth:`file` would give them."""
         entry = self._entries[i]
