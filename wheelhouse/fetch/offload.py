@@ -93,7 +93,8 @@ class TransferProcess:
         if it was not. A transfer that finds it still starting is better done at once by the caller: on a fast
         link the largest files would otherwise wait for the child's start-up, and they bound the download."""
         self.prepare()
-        return not self._failed and self._ready.wait(wait) and not self._failed
+        # Failing sets the event too (see _fail_all): the answer is then False at once.
+        return self._ready.wait(wait) and not self._failed
 
     def fetch(
         self, remote: RemoteFile, temp: Path, progress: Callable[[int], None], cancel: threading.Event
@@ -169,7 +170,7 @@ class TransferProcess:
             )
         except (OSError, ValueError) as exc:
             _log.debug(f"transfers stay in this process: the transfer process did not start ({exc})")
-            self._failed = True
+            self._fail_all()
             raise _Unavailable from None
         self._proc = proc
         assert proc.stdin is not None
@@ -187,7 +188,7 @@ class TransferProcess:
             proc.stdin.write(json.dumps(first).encode() + b"\n")
             proc.stdin.flush()
         except OSError:
-            self._failed = True
+            self._fail_all()
             raise _Unavailable from None
         self._reader = threading.Thread(target=self._read, args=(proc.stdout,), name="wheelhouse-offload", daemon=True)
         self._reader.start()
