@@ -242,19 +242,15 @@ class Transfers:
         """Stop every transfer and delete the temporary files nobody claimed."""
         self.cancel.set()
         self._pool.shutdown(wait=True, cancel_futures=True)
-        with self._lock:
-            waiting = [entry[2] for entry in self._waiting]
-            self._waiting.clear()
-        for future in waiting:
-            if future.cancel():  # queued and never run: nobody will
-                future.set_running_or_notify_cancel()
         if self._offload is not None:
             self._offload.close()
         with self._lock:
+            waiting = [entry[2] for entry in self._waiting]
+            self._waiting.clear()
             here = list(self._here)
             self._unstarted.clear()
-        for future in here:
-            if future.cancel():  # reserved and never run: nobody will
+        for future in (*waiting, *here):
+            if future.cancel():  # queued or reserved, and never run: nobody will
                 future.set_running_or_notify_cancel()
         # Reserved transfers running in other threads end at their next chunk now; until then their files are
         # theirs. (The pool's own cancelled futures are not waited for: wait() never counts them as done.)
