@@ -180,8 +180,9 @@ def peers_digest() -> str:
 
 def installed_peers(cache: Path) -> Path:
     """The virtual environment of the peers wheelhouse is measured against: pip and uv at the versions pinned in
-    bench/peers.txt, installed from pip's configured sources, never the machine's own (a clean machine has the
-    pip its Python bundles, pip 23.2.1 with Python 3.11.7, and no uv at all).
+    bench/peers.txt (with the setuptools the sdist benchmark serves), installed from pip's configured sources,
+    never the machine's own (a clean machine has the pip its Python bundles, pip 23.2.1 with Python 3.11.7, and
+    no uv at all).
 
     Made with the interpreter that runs the benchmark, so its pip resolves for the same Python as every other
     contender. Cached under ``cache`` by the digest of the pins and the interpreter: made once, reused while
