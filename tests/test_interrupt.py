@@ -87,6 +87,7 @@ def download_args(srv: IndexServer, *extra: str) -> tuple[str, ...]:
 def finish_and_check(project: Path, srv: IndexServer, throttle: Throttle, present: list[str]) -> None:
     """Run again at full speed: it must fetch exactly what is missing, clean every stray and cover the targets."""
     throttle.release()
+    srv.requests.settle()  # what the interrupted run sent before it ended is not counted as the re-run's
     srv.requests.clear()
     proc = start(project, *download_args(srv))
     out, err = proc.communicate(timeout=120)

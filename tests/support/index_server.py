@@ -73,10 +73,23 @@ class RequestLog(list[RecordedRequest]):
     def __init__(self) -> None:
         super().__init__()
         self._lock = threading.Lock()
+        self._last = time.monotonic()
 
     def append(self, item: RecordedRequest) -> None:
         with self._lock:
             super().append(item)
+            self._last = time.monotonic()
+
+    def settle(self, quiet: float = 0.3, limit: float = 10.0) -> None:
+        """Wait until no request has arrived for ``quiet`` seconds (at most ``limit``): a client killed outright
+        may have sent requests that a handler thread reads, and logs, only after the client is gone."""
+        deadline = time.monotonic() + limit
+        while time.monotonic() < deadline:
+            with self._lock:
+                idle = time.monotonic() - self._last
+            if idle >= quiet:
+                return
+            time.sleep(quiet - idle)
 
     def clear(self) -> None:
         with self._lock:
