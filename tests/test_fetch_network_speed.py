@@ -446,3 +446,24 @@ def test_a_covered_rerun_imports_none_of_the_page_and_metadata_readers(
     assert "wheelhouse.fetch.plan" in modules  # the spy saw a download
     # (email.parser is not among them: http.client imports it.)
     assert sorted(modules & {"msgspec", "wheelhouse.index._typed_page", "email.policy", "encodings.cp437"}) == []
+
+
+def test_the_readers_are_imported_ahead_outside_the_main_thread(
+    cli: Cli, index_server: IndexServer, project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C lands in the main thread, and an import it interrupts can leave its module's lock taken for good."""
+    from wheelhouse.index import finder
+
+    threads: list[str] = []
+    real = finder.import_readers
+
+    def spy() -> None:
+        threads.append(threading.current_thread().name)
+        real()
+
+    monkeypatch.setattr(finder, "import_readers", spy)
+    index_server.add_wheel("app", "1.0")
+    (project / "requirements.txt").write_text("app\n")
+    result = cli("download", "--index-url", index_server.index_url, "--target", "linux/amd64", "--python", "3.12")
+    assert result.exit_code == 0, result.output
+    assert threads == ["wheelhouse-imports"]

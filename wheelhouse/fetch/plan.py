@@ -166,7 +166,10 @@ def plan_download(
             # The top-level requirements are known now: their pages need not wait for the resolver to ask.
             speculative.prefetch_requirements(requirements.requirements)
             if speculative.pages_asked:
-                import_readers()  # while the first pages are on their way
+                # While the first pages are on their way; never in this thread, where Ctrl-C lands: an import it
+                # interrupts can leave that module's import lock taken, and the next thread to import it waits for
+                # good.
+                threading.Thread(target=import_readers, name="wheelhouse-imports", daemon=True).start()
             finders: list[Finder] = [local, speculative]
             if building:
                 finders = [SdistFinder(finders[0], sdists), SdistFinder(finders[1], sdists, fetch_sdist)]

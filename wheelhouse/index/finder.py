@@ -45,13 +45,13 @@ __all__ = ["IndexFinder", "import_readers"]
 
 
 def import_readers() -> None:
-    """Import what reading project pages and wheels' metadata needs (msgspec, zipfile, the email parser), in the
-    calling thread.
+    """Import what reading project pages and wheels' metadata needs (msgspec, zipfile, the email parser).
 
     Each is imported lazily, so that a run that reads neither never pays for it. A run about to read many calls
     this while its workers wait for their first answers: the first worker to need a module would otherwise import
     it holding the module's import lock, and every other worker that needs it would wait, while the interpreter
-    lock is shared by all of them.
+    lock is shared by all of them. Call it from a thread of its own, not the main one: an import that Ctrl-C
+    interrupts can leave its module's lock taken.
     """
     # zipfile decodes most member names as cp437, whose codec is imported at the first such name.
     for module in ("email.parser", "zipfile", "encodings.cp437", "wheelhouse.index._typed_page"):
