@@ -178,3 +178,34 @@ def test_an_index_file_whose_metadata_names_another_project_is_passed_over(caplo
     said = [r.getMessage() for r in caplog.records if "demo-2.0-py3-none-any.whl" in r.getMessage()]
     assert len(said) == 1
     assert "says evil 6.6.6, not demo 2.0" in said[0]
+
+
+def test_a_conflict_between_a_projects_dependencies_never_walks_through_the_releases_of_a_later_named_one() -> None:
+    """The dependencies a project names are decided in the order they were named, breadth first.
+
+    ``cli`` 2.0 needs ``typer>=2``, whose release needs ``click>=2`` against the top-level pin ``click==1.0``: the
+    resolver must go back to ``cli`` 1.0. ``toolkit`` (named by ``cli`` after ``typer``, and alphabetically before
+    it) has nothing to do with the conflict. Decided before ``typer``, it was the most recent decision when the
+    conflict showed, and the resolver tried each of its older releases, reading their metadata, in vain.
+    """
+    files = {
+        "app-1.0-py3-none-any.whl": meta("app", "1.0", deps=["cli"]),
+        "cli-1.0-py3-none-any.whl": meta("cli", "1.0", deps=["typer>=1", "toolkit"]),
+        "cli-2.0-py3-none-any.whl": meta("cli", "2.0", deps=["typer>=2", "toolkit"]),
+        "typer-1.0-py3-none-any.whl": meta("typer", "1.0", deps=["click>=1"]),
+        "typer-2.0-py3-none-any.whl": meta("typer", "2.0", deps=["click>=2"]),
+        "click-1.0-py3-none-any.whl": meta("click", "1.0"),
+        "click-2.0-py3-none-any.whl": meta("click", "2.0"),
+    }
+    files.update({f"toolkit-{n}.0-py3-none-any.whl": meta("toolkit", f"{n}.0") for n in range(1, 6)})
+    finder = MemoryFinder(files)
+    res = resolve(load_requirements([], ["app", "click==1.0"]), PY312, [finder])
+    assert res.covered, res.gaps
+    assert {p.name: str(p.version) for p in res.pins} == {
+        "app": "1.0",
+        "cli": "1.0",
+        "typer": "1.0",
+        "click": "1.0",
+        "toolkit": "5.0",
+    }
+    assert [f for f in finder.read if f.startswith("toolkit-")] == ["toolkit-5.0-py3-none-any.whl"]

@@ -91,7 +91,7 @@ class _OnePass:
         self.mapping: dict[str, Candidate] = {}
         # (preference, identifier) of unpinned identifiers; an entry is stale once its identifier is pinned or
         # its preference improved (a newer entry then sorts first).
-        self.heap: list[tuple[tuple[bool, bool, bool, str], str]] = []
+        self.heap: list[tuple[tuple[bool, bool, bool, float, str], str]] = []
         self._plain: dict[NormalizedName, bool] = {}
         self._unusable_seen = len(provider.rules.unusable_files)
 
@@ -112,10 +112,9 @@ class _OnePass:
             self.pin(identifier, criterion)
         return OnePassResult(self.mapping, self.criteria)
 
-    @staticmethod
-    def preference(identifier: str, criterion: _Criterion) -> tuple[bool, bool, bool, str]:
+    def preference(self, identifier: str, criterion: _Criterion) -> tuple[bool, bool, bool, float, str]:
         # Provider.get_preference with no backtrack causes (there are none before the first backtrack).
-        return (True, not criterion.pinned, not criterion.top, identifier)
+        return (True, *self.provider.rank(identifier, pinned=criterion.pinned, top=criterion.top))
 
     def add(self, req: Req, parent: Candidate | None) -> None:
         """resolvelib's ``_add_to_criteria``: record ``req`` and check it leaves some candidate."""

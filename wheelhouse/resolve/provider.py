@@ -11,6 +11,7 @@ explanation of a gap.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -80,6 +81,8 @@ class Provider(AbstractProvider["Req", "Candidate", str]):
             tuple[int, NormalizedName, str, tuple[Req, ...]], list[tuple[Version, DistFile]]
         ] = {}
         self._by_version: dict[tuple[int, NormalizedName, str], dict[Version, list[DistFile]]] = {}
+        # Per identifier, when a dependency first named it: see _preference.
+        self._first_named: dict[str, int] = {}
 
     def share_files(self, other: Provider) -> None:
         """Share ``other``'s file lists (what each finder lists never changes during a resolution)."""
@@ -105,8 +108,8 @@ class Provider(AbstractProvider["Req", "Candidate", str]):
         candidates: Mapping[str, Iterator[Candidate]],
         information: Mapping[str, Iterator[Any]],
         backtrack_causes: Sequence[Any],
-    ) -> tuple[bool, bool, bool, str]:
-        """Decide early what is most constrained: pins first, then top-level requirements, then the rest."""
+    ) -> tuple[bool, bool, bool, float, str]:
+        """Decide early what is most constrained: backtrack causes, pins, top-level requirements (:meth:`rank`)."""
         return self._preference(identifier, information, _cause_identifiers(backtrack_causes))
 
     def narrow_requirement_selection(
@@ -125,15 +128,26 @@ class Provider(AbstractProvider["Req", "Candidate", str]):
         causes = _cause_identifiers(backtrack_causes)
         return [min(identifiers, key=lambda identifier: self._preference(identifier, information, causes))]
 
-    @staticmethod
     def _preference(
-        identifier: str, information: Mapping[str, Iterator[Any]], causes: frozenset[str]
-    ) -> tuple[bool, bool, bool, str]:
+        self, identifier: str, information: Mapping[str, Iterator[Any]], causes: frozenset[str]
+    ) -> tuple[bool, bool, bool, float, str]:
         pinned = top = False
         for info in information[identifier]:
             pinned = pinned or info.requirement.pinned_version is not None
             top = top or info.parent is None
-        return (identifier not in causes, not pinned, not top, identifier)
+        return (identifier not in causes, *self.rank(identifier, pinned=pinned, top=top))
+
+    def rank(self, identifier: str, *, pinned: bool, top: bool) -> tuple[bool, bool, float, str]:
+        """The preference of ``identifier`` apart from backtrack causes: pins, then the user's requirements (by
+        name), then the rest in the order dependencies first named them, breadth first as they were read.
+
+        A project's own dependencies are thus decided before those of its dependencies. Deciding a later-named
+        one first made a conflict between the earlier ones walk back through its releases (resolvelib undoes the
+        most recent decision first), each one's metadata fetched for nothing. A dependency is named before it
+        is ever ranked (:meth:`get_dependencies` runs first), so its rank never changes.
+        """
+        order = 0 if top else self._first_named.get(identifier, math.inf)
+        return (not pinned, not top, order, identifier)
 
     def find_matches(
         self,
@@ -183,6 +197,13 @@ class Provider(AbstractProvider["Req", "Candidate", str]):
 
     def get_dependencies(self, candidate: Candidate) -> list[Req]:
         """Requires-Dist whose markers hold on the target, with the candidate's extras applied."""
+        deps = self._dependencies_of(candidate)
+        named = self._first_named
+        for req in deps:
+            named.setdefault(req.identifier, len(named))
+        return deps
+
+    def _dependencies_of(self, candidate: Candidate) -> list[Req]:
         if candidate.dist is None:
             return []
         found = self.dependencies(candidate.dist, candidate.extras, tier=candidate.tier)
