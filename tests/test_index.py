@@ -782,6 +782,42 @@ def test_an_oversized_project_page_is_refused(
         client.project_files(DEMO)
 
 
+@pytest.mark.parametrize("inflated", [1500, 100_000], ids=["within-the-bound", "over-the-bound"])
+def test_a_compressed_project_page_is_bounded_by_what_it_inflates_to(
+    client: IndexClient, srv: IndexServer, monkeypatch: pytest.MonkeyPatch, inflated: int
+) -> None:
+    """A page whose body is compressed is read in bounded pieces, however small its declared length: a few
+    hundred bytes can inflate to gigabytes. One within the bound is read as any other."""
+    import gzip
+
+    import wheelhouse.index.transport as transport_module
+    from tests.support.index_server import JSON_TYPE
+
+    srv.add_wheel("demo", "1.0")  # the page exists; its body is replaced
+    entry = {"filename": "demo-1.0.tar.gz", "url": f"{srv.url}/files/demo-1.0.tar.gz", "hashes": {}}
+    page = json.dumps({"meta": {"api-version": "1.0"}, "files": [entry], "padding": ""}).encode()
+    page = page.replace(b'"padding": ""', b'"padding": "' + b" " * (inflated - len(page)) + b'"')
+    packed = gzip.compress(page)
+    assert len(packed) < 2000
+    gzipped = Fault(headers=(("Content-Encoding", "gzip"),), body=packed, content_type=JSON_TYPE)
+    srv.inject("/simple/demo/", gzipped, times=None)
+    monkeypatch.setattr(transport_module, "MAX_PAGE_BYTES", 2000)
+    if inflated > 2000:
+        with pytest.raises(NetworkError, match="over 2000 bytes"):
+            client.project_files(DEMO)
+    else:
+        assert [f.filename for f in client.project_files(DEMO)] == ["demo-1.0.tar.gz"]
+
+
+def test_a_project_page_cut_short_of_its_declared_length_is_retried(
+    client: IndexClient, srv: IndexServer, sleeps: Sleeps
+) -> None:
+    srv.add_wheel("demo", "1.0")
+    srv.inject("/simple/demo/", Fault.truncate(at=10))
+    assert [f.filename for f in client.project_files(DEMO)] == ["demo-1.0-py3-none-any.whl"]
+    assert len(srv.requests.to("/simple/demo/")) == 2
+
+
 def test_netrc_credentials_are_sent_and_the_environment_is_read_once_per_host(
     srv: IndexServer, sleeps: Sleeps, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
