@@ -103,3 +103,42 @@ def test_malformed_entries_are_skipped_and_said_once_per_page(
     assert parse_json_page(page, PAGE, INDEX) == [_expected({})]
     said = [r.getMessage() for r in caplog.records if "malformed" in r.getMessage()]
     assert said == [f"{PAGE}: skipping a malformed file entry"]
+
+
+def test_a_page_of_plain_entries_lists_what_the_entry_by_entry_reading_lists() -> None:
+    """Most pages list every file by an absolute URL, once: they are taken in a few passes over all entries. A
+    page with one entry that is not plain (a relative URL) is read entry by entry. Both list the same files, in
+    the page's order, without the irrelevant ones and without a URL listed already."""
+    names = [
+        "demo-1.0-py3-none-any.whl",
+        "demo-1.0-cp312-cp312-win_amd64.whl",  # no Linux target can use it: not listed
+        "demo-1.0.tar.gz",
+        "demo-1.0-py2.7.egg",  # a format never installed: not listed
+        "demo-1.1-cp312-cp312-manylinux_2_17_x86_64.whl",
+        "demo-1.1-cp312-cp312-macosx_11_0_arm64.whl",
+    ]
+    files = [{"filename": n, "url": f"https://files.example/{n}"} for n in names]
+    plain = Listing()
+    plain.add_json(json.dumps({"meta": {"api-version": "1.0"}, "files": files}).encode(), PAGE, INDEX)
+    odd = Listing()
+    relative = {"filename": "demo-0.9.tar.gz", "url": "../../files/demo-0.9.tar.gz"}
+    odd.add_json(json.dumps({"meta": {"api-version": "1.0"}, "files": [*files, relative]}).encode(), PAGE, INDEX)
+    kept = [0, 2, 4]
+    assert plain.filenames == [names[i] for i in kept]
+    assert odd.filenames == [*plain.filenames, "demo-0.9.tar.gz"]
+    assert [plain.file(i) for i in range(3)] == [odd.file(i) for i in range(3)]
+    assert odd.file(3).url == "https://index.example/files/demo-0.9.tar.gz"
+    # The same page again (an index and a find-links page that overlap): nothing is listed twice.
+    plain.add_json(json.dumps({"meta": {"api-version": "1.0"}, "files": files}).encode(), PAGE, INDEX)
+    assert len(plain) == 3
+
+
+def test_a_name_with_a_path_is_kept_for_the_finder_to_refuse_even_when_its_platform_is_skipped() -> None:
+    files = [
+        {"filename": "demo-1.0-py3-none-any.whl", "url": "https://files.example/a.whl"},
+        {"filename": "../demo-1.0-cp312-cp312-win_amd64.whl", "url": "https://files.example/b.whl"},
+        {"filename": "demo-1.0-cp312-cp312-win_amd64.whl", "url": "https://files.example/c.whl"},
+    ]
+    listing = Listing()
+    listing.add_json(json.dumps({"meta": {"api-version": "1.0"}, "files": files}).encode(), PAGE, INDEX)
+    assert listing.filenames == ["demo-1.0-py3-none-any.whl", "../demo-1.0-cp312-cp312-win_amd64.whl"]

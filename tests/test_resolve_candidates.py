@@ -209,3 +209,26 @@ def test_a_conflict_between_a_projects_dependencies_never_walks_through_the_rele
         "toolkit": "5.0",
     }
     assert [f for f in finder.read if f.startswith("toolkit-")] == ["toolkit-5.0-py3-none-any.whl"]
+
+
+def test_a_listed_file_made_the_fast_way_equals_the_one_the_constructor_makes() -> None:
+    import dataclasses
+
+    from packaging.tags import parse_tag
+
+    fields = {
+        "filename": "demo-1.0-cp312-cp312-manylinux_2_17_x86_64.whl",
+        "name": canonicalize_name("demo"),
+        "version": Version("1.0"),
+        "kind": "wheel",
+        "tags": frozenset(parse_tag("cp312-cp312-manylinux_2_17_x86_64")),
+        "location": "https://files.example/demo.whl",
+    }
+    extra = {"build": (1, "b"), "requires_python": ">=3.9", "yanked": "broken", "sha256": "ab" * 32, "size": 5}
+    fast = DistFile.remote(**fields, **extra)  # type: ignore[arg-type]
+    made = DistFile(**fields, local=False, **extra)  # type: ignore[arg-type]
+    assert fast == made
+    assert hash(fast) == hash(made)
+    assert set(vars(fast)) == {f.name for f in dataclasses.fields(DistFile)}
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        fast.size = 6  # type: ignore[misc]

@@ -72,6 +72,42 @@ class DistFile:
     sha256: str | None = None
     size: int | None = None
 
+    @classmethod
+    def remote(
+        cls,
+        filename: str,
+        name: NormalizedName,
+        version: Version,
+        kind: DistKind,
+        tags: frozenset[Tag],
+        location: str,
+        *,
+        build: tuple[int, str] | tuple[()],
+        requires_python: str | None,
+        yanked: str | None,
+        sha256: str | None,
+        size: int | None,
+    ) -> DistFile:
+        """A file an index lists (``local`` False), equal to the one the constructor makes, made without it: a
+        frozen dataclass's ``__init__`` sets each field through ``object.__setattr__``, and a long-lived project's
+        page lists tens of thousands of files a target can use."""
+        dist = object.__new__(cls)
+        dist.__dict__.update(
+            filename=filename,
+            name=name,
+            version=version,
+            kind=kind,
+            tags=tags,
+            location=location,
+            local=False,
+            build=build,
+            requires_python=requires_python,
+            yanked=yanked,
+            sha256=sha256,
+            size=size,
+        )
+        return dist
+
 
 class Finder(Protocol):
     """Where the resolver gets files and metadata from."""

@@ -200,14 +200,13 @@ class IndexFinder:
                 f"skipped {filename!r} listed by {redact_url(index_url or url)} for {name}: it belongs to {project}"
             )
             return None
-        return DistFile(
-            filename=filename,
-            name=project,
-            version=version,
-            kind=kind,
-            tags=tags,
-            location=url,
-            local=False,
+        return DistFile.remote(
+            filename,
+            project,
+            version,
+            kind,
+            tags,
+            url,
             build=build,
             requires_python=requires_python,
             yanked=yanked,

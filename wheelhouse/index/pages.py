@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import html.parser
+import itertools
 import json
 import re
 from collections.abc import Sequence
@@ -200,17 +201,20 @@ def parse_html_page(text: str, page_url: str, index_url: str) -> list[RemoteFile
     return files
 
 
-def _skipped(filename: str, skip: dict[str, bool]) -> bool:
-    """:func:`irrelevant`, by the name's last dash-separated part (the platform tag of a wheel), which decides it
-    for a name free of path characters: a page repeats a few dozen platform tags over thousands of files. A name
-    with path characters is kept, for the finder to refuse out loud."""
-    if "/" in filename or "\\" in filename or ".." in filename:
-        return False
-    tail = filename[filename.rfind("-") + 1 :]
-    skipped = skip.get(tail)
-    if skipped is None:
-        skipped = skip[tail] = irrelevant(tail)
-    return skipped
+def _worth_keeping(filenames: Sequence[str]) -> list[bool]:
+    """Per name, whether :func:`irrelevant` keeps it, decided once per distinct last dash-separated part (a
+    wheel's platform tag), which decides it for a name free of path characters: a page repeats a few dozen
+    platform tags over thousands of files. A name with path characters is kept, for the finder to refuse out
+    loud."""
+    tails = [f[f.rfind("-") + 1 :] for f in filenames]
+    skip = {tail: irrelevant(tail) for tail in set(tails)}
+    keep = [not skip[tail] for tail in tails]
+    joined = "\0".join(filenames)
+    if "/" in joined or "\\" in joined or ".." in joined:
+        for i, filename in enumerate(filenames):
+            if "/" in filename or "\\" in filename or ".." in filename:
+                keep[i] = True
+    return keep
 
 
 def _absolute(raw_url: str, page_url: str) -> str:
@@ -303,16 +307,19 @@ class Listing:
         malformed: bool = False,
     ) -> None:
         """Add each listed file (its name, its URL as listed, and the entry behind them), unless irrelevant
-        (:func:`_skipped`) or listed already; an entry without a usable name or URL is said once per page."""
+        (:func:`_worth_keeping`) or listed already; an entry without a usable name or URL is said once per page."""
         said = False
         if malformed:
             _log.warning(f"{redact_url(page_url)}: skipping a malformed file entry")
             said = True
+        keep = _worth_keeping(filenames)
+        kept_names = list(itertools.compress(filenames, keep))
+        kept_urls = list(itertools.compress(raw_urls, keep))
+        kept_items = list(itertools.compress(items, keep))
+        if self._add_plain(kept_names, kept_urls, kept_items, page_url, index_url):
+            return
         names, entries, urls, relevant = self.filenames, self._entries, self._urls, self.relevant
-        skip: dict[str, bool] = {}
-        for filename, raw_url, item in zip(filenames, raw_urls, items, strict=True):
-            if _skipped(filename, skip):
-                continue
+        for filename, raw_url, item in zip(kept_names, kept_urls, kept_items, strict=True):
             if not filename or not isinstance(raw_url, str):
                 if not said:
                     _log.warning(f"{redact_url(page_url)}: skipping a malformed file entry")
@@ -325,6 +332,26 @@ class Listing:
             names.append(filename)
             relevant.append(True)
             entries.append((item, url, page_url, index_url))
+
+    def _add_plain(
+        self, filenames: list[str], raw_urls: list[object], items: list[object], page_url: str, index_url: str
+    ) -> bool:
+        """Add the entries of a page as most indexes list them (every name given, every URL absolute, without a
+        fragment, listed once and not listed before) in a few passes over all of them, and say True; else add
+        nothing and say False, for the entry-by-entry reading below."""
+        if not all(filenames) or not all(isinstance(u, str) for u in raw_urls):
+            return False
+        urls = cast("list[str]", raw_urls)
+        if not all(map(str.startswith, urls, itertools.repeat(("https://", "http://")))) or "#" in "".join(urls):
+            return False
+        fresh = set(urls)
+        if len(fresh) != len(urls) or not self._urls.isdisjoint(fresh):
+            return False
+        self._urls |= fresh
+        self.filenames.extend(filenames)
+        self.relevant.extend(itertools.repeat(True, len(filenames)))
+        self._entries.extend(zip(items, urls, itertools.repeat(page_url), itertools.repeat(index_url)))
+        return True
 
     def file(self, i: int) -> RemoteFile:
         """The ``i``-th entry (``filenames[i]``), built now if it was not yet."""
