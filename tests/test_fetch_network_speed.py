@@ -427,11 +427,12 @@ def test_waiting_transfers_run_largest_first(tmp_path: Path) -> None:
         transfers.close()
 
 
-def test_a_covered_rerun_imports_none_of_the_page_and_metadata_readers(
+def test_a_covered_rerun_imports_neither_the_http_stack_nor_the_page_and_metadata_readers(
     cli: Cli, index_server: IndexServer, project: Path, tmp_path: Path
 ) -> None:
     """The readers are imported ahead of the first pages by a run that fetches some (see
-    wheelhouse.index.finder.import_readers), and never by one that needs no page."""
+    wheelhouse.index.finder.import_readers), and never by one that needs no page; nor is requests, whose
+    session the client sets up at its first request."""
     index_server.add_wheel("app", "1.0", requires_dist=["lib>=1"])
     index_server.add_wheel("lib", "1.0")
     (project / "requirements.txt").write_text("app\n")
@@ -446,6 +447,7 @@ def test_a_covered_rerun_imports_none_of_the_page_and_metadata_readers(
     assert "wheelhouse.fetch.plan" in modules  # the spy saw a download
     # (email.parser is not among them: http.client imports it.)
     assert sorted(modules & {"msgspec", "wheelhouse.index._typed_page", "email.policy", "encodings.cp437"}) == []
+    assert sorted(modules & {"requests", "urllib3", "wheelhouse.index.transport", "wheelhouse.index.metadata"}) == []
 
 
 def test_the_readers_are_imported_ahead_outside_the_main_thread(

@@ -32,8 +32,8 @@ from wheelhouse.dists import (
     parse_dist_filename,
     wheel_tags,
 )
+from wheelhouse.index.errors import MetadataError, MetadataMismatch
 from wheelhouse.index.filenames import irrelevant, is_dist_filename, unsafe_filename
-from wheelhouse.index.metadata import MetadataError, MetadataMismatch
 from wheelhouse.index.once import OnceCache
 from wheelhouse.index.pages import Brief, Listing, RemoteFile
 

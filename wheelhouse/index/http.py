@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import requests
 from packaging.utils import NormalizedName, canonicalize_name
 
 from wheelhouse import _log
@@ -31,7 +32,6 @@ from wheelhouse.errors import HashMismatchError, NetworkError
 from wheelhouse.index.auth import Credentials
 from wheelhouse.index.config import IndexConfig
 from wheelhouse.index.filenames import DIST_SUFFIXES
-from wheelhouse.index.metadata import RemoteMetadata
 from wheelhouse.index.once import OnceCache
 from wheelhouse.index.pages import (
     PAGE_ACCEPT,
@@ -43,9 +43,17 @@ from wheelhouse.index.pages import (
     parse_html_page,
     parse_page,
 )
-from wheelhouse.index.transport import CHUNK, Transport
+
+if TYPE_CHECKING:
+    import requests
+
+    from wheelhouse.index.metadata import RemoteMetadata
+    from wheelhouse.index.transport import Transport
 
 __all__ = ["IndexClient"]
+
+# Bytes per read when copying a file of a local index (the transport reads remote bodies its own way).
+_COPY_CHUNK = 64 * 1024
 
 
 class _ProjectPages:
@@ -156,25 +164,62 @@ class IndexClient:
     ) -> None:
         self.config = config
         self.jobs = max(1, jobs)
-        credentials = Credentials()
-        index_urls = tuple(credentials.take(u) for u in config.index_urls)
-        find_links = tuple(credentials.take(u) if "://" in u else u for u in config.find_links)
-        self._transport = Transport(
-            config, credentials, jobs=self.jobs, session=session, backoff=backoff, max_wait=max_wait, sleep=sleep
-        )
-        self._pages = _ProjectPages(self._transport, index_urls, find_links)
+        self._credentials = Credentials()
+        self._index_urls = tuple(self._credentials.take(u) for u in config.index_urls)
+        self._find_links = tuple(self._credentials.take(u) if "://" in u else u for u in config.find_links)
+        self._session = session
+        self._sleep = sleep
         # What another process needs to fetch as this client does. It may only when the client was given
         # neither a session nor a sleep of its own, which a configuration does not carry.
         self.backoff = backoff
         self.max_wait = max_wait
         self.can_offload = session is None and sleep is time.sleep
-        self._metadata = RemoteMetadata(self._transport)
+        # The HTTP stack (requests, TLS, the session) is set up at the first use: a download the folder covers
+        # asks the index nothing, and importing requests was a fifth of its time.
+        self._lock = threading.Lock()
+        self._transport_now: Transport | None = None
+        self._pages_now: _ProjectPages | None = None
+        self._metadata_now: RemoteMetadata | None = None
+
+    def _network(self) -> tuple[Transport, _ProjectPages, RemoteMetadata]:
+        with self._lock:
+            if self._transport_now is None or self._pages_now is None or self._metadata_now is None:
+                from wheelhouse.index.metadata import RemoteMetadata
+                from wheelhouse.index.transport import Transport
+
+                transport = Transport(
+                    self.config,
+                    self._credentials,
+                    jobs=self.jobs,
+                    session=self._session,
+                    backoff=self.backoff,
+                    max_wait=self.max_wait,
+                    sleep=self._sleep,
+                )
+                self._pages_now = _ProjectPages(transport, self._index_urls, self._find_links)
+                self._metadata_now = RemoteMetadata(transport)
+                self._transport_now = transport
+            return self._transport_now, self._pages_now, self._metadata_now
+
+    @property
+    def _transport(self) -> Transport:
+        return self._network()[0]
+
+    @property
+    def _pages(self) -> _ProjectPages:
+        return self._network()[1]
+
+    @property
+    def _metadata(self) -> RemoteMetadata:
+        return self._network()[2]
 
     @property
     def request_count(self) -> int:
         """HTTP requests sent so far (every attempt and redirect counts), with those sent on its behalf by
         another process (:meth:`count_requests`)."""
-        return self._transport.request_count
+        with self._lock:
+            transport = self._transport_now
+        return transport.request_count if transport is not None else 0
 
     def count_requests(self, n: int) -> None:
         """Count ``n`` requests sent on this client's behalf by another process (a transfer process)."""
@@ -182,7 +227,10 @@ class IndexClient:
 
     def close(self) -> None:
         """Release the session when the client created it."""
-        self._transport.close()
+        with self._lock:
+            transport = self._transport_now
+        if transport is not None:
+            transport.close()
 
     def __enter__(self) -> IndexClient:
         return self
@@ -246,7 +294,7 @@ def _copy_local(f: RemoteFile, dest: Path, on_progress: Callable[[int], None] | 
     copied = 0
     try:
         with source.open("rb") as src, dest.open("wb") as out:
-            while chunk := src.read(CHUNK):
+            while chunk := src.read(_COPY_CHUNK):
                 out.write(chunk)
                 digest.update(chunk)
                 copied += len(chunk)

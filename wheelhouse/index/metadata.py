@@ -19,8 +19,9 @@ from collections.abc import Callable
 from typing import IO, Any
 
 from wheelhouse._text import redact_url
-from wheelhouse.dists import MAX_METADATA_BYTES, UnusableMetadata
-from wheelhouse.errors import HashMismatchError, WheelhouseError
+from wheelhouse.dists import MAX_METADATA_BYTES
+from wheelhouse.errors import HashMismatchError
+from wheelhouse.index.errors import MetadataError, MetadataMismatch
 from wheelhouse.index.once import OnceCache
 from wheelhouse.index.pages import RemoteFile, file_url_path, is_file_url
 from wheelhouse.index.transport import BODY_ERRORS, CHUNK, Transient, Transport, encoded
@@ -31,15 +32,6 @@ __all__ = ["MetadataError", "MetadataMismatch", "RemoteMetadata"]
 # The tail fetched first when reading a wheel's metadata by ranges: the end-of-central-directory record plus,
 # for most wheels, the whole central directory and the METADATA member written just before it.
 _TAIL_BYTES = 64 * 1024
-
-
-class MetadataError(WheelhouseError):
-    """A distribution's core metadata cannot be obtained from the index or does not match the file."""
-
-
-class MetadataMismatch(MetadataError, UnusableMetadata):
-    """Metadata that cannot be parsed or names another project or version than its file: the resolver passes
-    over that file and tries the next one (see :class:`wheelhouse.dists.UnusableMetadata`)."""
 
 
 class _RangeUnsupported(Exception):
