@@ -174,8 +174,8 @@ class IndexClient:
         self.backoff = backoff
         self.max_wait = max_wait
         self.can_offload = session is None and sleep is time.sleep
-        # The HTTP stack (requests, TLS, the session) is set up at the first use: a download the folder covers
-        # asks the index nothing, and importing requests was a fifth of its time.
+        # The HTTP stack (requests, TLS, the session) is set up at its first use: a download the folder covers
+        # asks the index nothing, and should not pay for importing what asking takes.
         self._lock = threading.Lock()
         self._transport_now: Transport | None = None
         self._pages_now: _ProjectPages | None = None
