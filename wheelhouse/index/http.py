@@ -52,9 +52,6 @@ if TYPE_CHECKING:
 
 __all__ = ["IndexClient"]
 
-# Bytes per read when copying a file of a local index (the transport reads remote bodies its own way).
-_COPY_CHUNK = 64 * 1024
-
 
 class _ProjectPages:
     """The files each index and find-links location lists for a project, fetched once per project and once
@@ -177,13 +174,14 @@ class IndexClient:
         # The HTTP stack (requests, TLS, the session) is set up at its first use: a download the folder covers
         # asks the index nothing, and should not pay for importing what asking takes.
         self._lock = threading.Lock()
-        self._transport_now: Transport | None = None
-        self._pages_now: _ProjectPages | None = None
-        self._metadata_now: RemoteMetadata | None = None
+        self._stack: tuple[Transport, _ProjectPages, RemoteMetadata] | None = None
 
     def _network(self) -> tuple[Transport, _ProjectPages, RemoteMetadata]:
+        stack = self._stack
+        if stack is not None:
+            return stack
         with self._lock:
-            if self._transport_now is None or self._pages_now is None or self._metadata_now is None:
+            if self._stack is None:
                 from wheelhouse.index.metadata import RemoteMetadata
                 from wheelhouse.index.transport import Transport
 
@@ -196,10 +194,9 @@ class IndexClient:
                     max_wait=self.max_wait,
                     sleep=self._sleep,
                 )
-                self._pages_now = _ProjectPages(transport, self._index_urls, self._find_links)
-                self._metadata_now = RemoteMetadata(transport)
-                self._transport_now = transport
-            return self._transport_now, self._pages_now, self._metadata_now
+                pages = _ProjectPages(transport, self._index_urls, self._find_links)
+                self._stack = (transport, pages, RemoteMetadata(transport))
+            return self._stack
 
     @property
     def _transport(self) -> Transport:
@@ -217,9 +214,8 @@ class IndexClient:
     def request_count(self) -> int:
         """HTTP requests sent so far (every attempt and redirect counts), with those sent on its behalf by
         another process (:meth:`count_requests`)."""
-        with self._lock:
-            transport = self._transport_now
-        return transport.request_count if transport is not None else 0
+        stack = self._stack
+        return stack[0].request_count if stack is not None else 0
 
     def count_requests(self, n: int) -> None:
         """Count ``n`` requests sent on this client's behalf by another process (a transfer process)."""
@@ -227,10 +223,9 @@ class IndexClient:
 
     def close(self) -> None:
         """Release the session when the client created it."""
-        with self._lock:
-            transport = self._transport_now
-        if transport is not None:
-            transport.close()
+        stack = self._stack
+        if stack is not None:
+            stack[0].close()
 
     def __enter__(self) -> IndexClient:
         return self
@@ -289,12 +284,14 @@ class IndexClient:
 
 
 def _copy_local(f: RemoteFile, dest: Path, on_progress: Callable[[int], None] | None) -> str:
+    from wheelhouse.index.transport import CHUNK
+
     source = file_url_path(f.url)
     digest = hashlib.sha256()
     copied = 0
     try:
         with source.open("rb") as src, dest.open("wb") as out:
-            while chunk := src.read(_COPY_CHUNK):
+            while chunk := src.read(CHUNK):
                 out.write(chunk)
                 digest.update(chunk)
                 copied += len(chunk)
