@@ -32,6 +32,7 @@ import urllib3.exceptions
 from wheelhouse import __version__
 from wheelhouse._text import redact_url
 from wheelhouse.errors import NetworkError, StoreError
+from wheelhouse.index.addresses import HostAddresses, pool_classes
 from wheelhouse.index.auth import Credentials, netloc
 from wheelhouse.index.config import IndexConfig
 from wheelhouse.index.keyring import KeyringLookup, keyring_lookup, service_names
@@ -180,6 +181,8 @@ class Transport:
             pool_maxsize=max(32, 4 * jobs),
             max_retries=0,
         )
+        # Each host's name is looked up once per transport, not at each new connection (see addresses.py).
+        adapter.poolmanager.pool_classes_by_scheme = pool_classes(HostAddresses())
         session.mount("https://", adapter)
         session.mount("http://", adapter)
         return session

@@ -1,0 +1,155 @@
+"""A host's name is looked up once per run, however many connections reach it at once.
+
+The index is named ``index.test``; this test's resolver answers that name with loopback addresses and counts the
+questions. TLS still checks the certificate against the name, not against the address connected to.
+"""
+
+from __future__ import annotations
+
+import socket
+import ssl
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+from packaging.utils import canonicalize_name
+
+from tests.support.index_server import IndexServer
+from tests.test_tls import make_pki
+from wheelhouse.errors import NetworkError
+from wheelhouse.index.addresses import HostAddresses
+from wheelhouse.index.config import IndexConfig
+from wheelhouse.index.http import IndexClient
+from wheelhouse.index.tls import system_context
+
+NAME = "index.test"
+PROJECTS = [f"project-{i}" for i in range(24)]
+
+
+class Resolver:
+    """Answers NAME with ``addresses`` (or fails while ``failing``); counts each question; slow enough that
+    parallel connections would all ask at once without the cache."""
+
+    def __init__(self, real: Callable[..., Any], addresses: Sequence[str]) -> None:
+        self.real = real
+        self.addresses = list(addresses)
+        self.failing = False
+        self.asked: Counter[str] = Counter()
+        self._lock = threading.Lock()
+
+    def __call__(self, host: str, port: object, *args: Any, **kwargs: Any) -> Any:
+        if host != NAME:
+            return self.real(host, port, *args, **kwargs)
+        with self._lock:
+            self.asked[host] += 1
+        threading.Event().wait(0.05)
+        if self.failing:
+            raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
+        return [
+            (
+                socket.AF_INET6 if ":" in address else socket.AF_INET,
+                socket.SOCK_STREAM,
+                socket.IPPROTO_TCP,
+                "",
+                (address, int(str(port))),
+            )
+            for address in self.addresses
+        ]
+
+
+@pytest.fixture
+def index() -> Iterator[IndexServer]:
+    with IndexServer() as srv:
+        for project in PROJECTS:
+            srv.add_wheel(project, "1.0")
+        yield srv
+
+
+def resolver(monkeypatch: pytest.MonkeyPatch, addresses: Sequence[str]) -> Resolver:
+    fake = Resolver(socket.getaddrinfo, addresses)
+    monkeypatch.setattr(socket, "getaddrinfo", fake)
+    return fake
+
+
+def named(srv: IndexServer, scheme: str = "http") -> str:
+    return srv.index_url.replace("http://127.0.0.1", f"{scheme}://{NAME}")
+
+
+def fetch_all(client: IndexClient, projects: Sequence[str]) -> list[int]:
+    with ThreadPoolExecutor(len(projects)) as pool:
+        return list(pool.map(lambda p: len(client.project_files(canonicalize_name(p))), projects))
+
+
+def test_parallel_connections_to_one_host_look_its_name_up_once(
+    index: IndexServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake = resolver(monkeypatch, ["127.0.0.1"])
+    with IndexClient(IndexConfig(index_url=named(index), retries=0), jobs=12) as client:
+        assert fetch_all(client, PROJECTS) == [1] * len(PROJECTS)
+    assert fake.asked[NAME] == 1
+    # Every page was asked for with the name, as the user wrote it.
+    assert len([r for r in index.requests if r.path.startswith("/simple/project-")]) == len(PROJECTS)
+
+
+def test_an_address_that_refuses_gives_way_to_the_next(index: IndexServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The index listens on 127.0.0.1 only: ::1 refuses the connection (or cannot be reached).
+    fake = resolver(monkeypatch, ["::1", "127.0.0.1"])
+    with IndexClient(IndexConfig(index_url=named(index), retries=0)) as client:
+        assert fetch_all(client, PROJECTS[:4]) == [1] * 4
+    assert fake.asked[NAME] == 1
+
+
+def test_a_name_that_cannot_be_looked_up_fails_in_one_line_and_is_asked_again(
+    index: IndexServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake = resolver(monkeypatch, ["127.0.0.1"])
+    fake.failing = True
+    with IndexClient(IndexConfig(index_url=named(index), retries=0)) as client:
+        with pytest.raises(NetworkError) as caught:
+            client.project_files(canonicalize_name(PROJECTS[0]))
+        assert NAME in str(caught.value)
+        assert "\n" not in str(caught.value)
+        # A failed lookup is not remembered: once the resolver answers, so does the index.
+        fake.failing = False
+        assert len(client.project_files(canonicalize_name(PROJECTS[1]))) == 1
+
+
+def test_an_address_literal_is_not_looked_up() -> None:
+    addresses = HostAddresses()
+    assert addresses.get("127.0.0.1", 80) is None
+    assert addresses.get("[::1]", 80) is None
+    assert addresses.get("::1", 80) is None
+    assert addresses.lookups == 0
+
+
+def _https_index(index: IndexServer, pki_cert: Path, pki_key: Path) -> None:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(pki_cert, pki_key)
+    httpd = index._httpd
+    assert httpd is not None
+    httpd.socket = context.wrap_socket(httpd.socket, server_side=True, do_handshake_on_connect=False)
+
+
+@pytest.mark.parametrize(("san", "trusted"), [(f"DNS:{NAME}", True), ("DNS:elsewhere.test", False)])
+def test_tls_still_checks_the_certificate_against_the_name(
+    index: IndexServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, san: str, trusted: bool
+) -> None:
+    for variable in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE", "SSL_CERT_DIR"):
+        monkeypatch.delenv(variable, raising=False)
+    system_context.cache_clear()
+    pki = make_pki(tmp_path / "pki", san=san)
+    _https_index(index, pki.cert, pki.key)
+    fake = resolver(monkeypatch, ["127.0.0.1"])
+    config = IndexConfig(index_url=named(index, "https"), cert=str(pki.ca), retries=0)
+    with IndexClient(config) as client:
+        if trusted:
+            assert fetch_all(client, PROJECTS[:6]) == [1] * 6
+        else:
+            with pytest.raises(NetworkError) as caught:
+                client.project_files(canonicalize_name(PROJECTS[0]))
+            assert "certificate" in str(caught.value)
+    assert fake.asked[NAME] == 1

@@ -1,0 +1,118 @@
+"""Each host's addresses looked up once per transport, however many connections a run opens to it.
+
+Contract: :class:`HostAddresses` answers ``getaddrinfo`` for a (host, port) once and remembers it; threads that
+ask while the first lookup runs wait for it instead of asking the resolver themselves. :func:`pool_classes`
+returns urllib3 connection pools whose new connections use those addresses, in the resolver's order, one after
+the other as urllib3 would; TLS still verifies and names the host itself (only the address to connect to
+changes). A name that cannot be looked up is left to urllib3, which then reports it in its usual words.
+
+Why: a download opens dozens of connections to the same two hosts within a fraction of a second, and urllib3
+looks up the name for every one. Many stub resolvers answer only so many parallel queries: past them, queries are
+dropped and retried after the resolver's timeout (five seconds by glibc's default), or fail outright.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+from typing import Any
+
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
+
+__all__ = ["HostAddresses", "pool_classes"]
+
+
+class HostAddresses:
+    """The addresses of each (host, port), looked up once (thread-safe, one lookup at a time per host)."""
+
+    def __init__(self) -> None:
+        self._known: dict[tuple[str, int], tuple[str, ...]] = {}
+        self._locks: dict[tuple[str, int], threading.Lock] = {}
+        self._lock = threading.Lock()
+        self.lookups = 0
+
+    def get(self, host: str, port: int) -> tuple[str, ...] | None:
+        """The addresses to try for ``host``, in the resolver's order; None for an address literal or a name the
+        resolver cannot answer now (not remembered: the next connection asks again)."""
+        if _is_literal(host):
+            return None
+        key = (host, port)
+        with self._lock:
+            found = self._known.get(key)
+            if found is not None:
+                return found
+            lock = self._locks.setdefault(key, threading.Lock())
+        with lock:
+            with self._lock:
+                found = self._known.get(key)
+            if found is not None:
+                return found
+            try:
+                with self._lock:
+                    self.lookups += 1
+                infos = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)
+            except (OSError, UnicodeError):
+                return None
+            addresses = tuple(dict.fromkeys(str(info[4][0]) for info in infos))
+            if not addresses:
+                return None
+            with self._lock:
+                self._known[key] = addresses
+            return addresses
+
+
+def _is_literal(host: str) -> bool:
+    bare = host.strip("[]")
+    for family in (socket.AF_INET, socket.AF_INET6):
+        try:
+            socket.inet_pton(family, bare.split("%", 1)[0])
+        except (OSError, ValueError):
+            continue
+        return True
+    return False
+
+
+def _connect(conn: Any, addresses: HostAddresses, new_conn: Any) -> socket.socket:
+    """Open ``conn``'s socket to each known address of its host in turn, as urllib3 itself would."""
+    name: str = conn._dns_host
+    found = addresses.get(name, conn.port)
+    if not found:
+        sock: socket.socket = new_conn()
+        return sock
+    failure: Exception | None = None
+    for address in found:
+        # Only the address urllib3 connects to changes; the Host header, SNI and the certificate check still
+        # use conn.host.
+        conn._dns_host = address
+        try:
+            sock = new_conn()
+            return sock
+        except (NewConnectionError, ConnectTimeoutError) as exc:
+            failure = exc
+        finally:
+            conn._dns_host = name
+    assert failure is not None
+    raise failure
+
+
+def pool_classes(addresses: HostAddresses) -> dict[str, type[HTTPConnectionPool]]:
+    """urllib3 pool classes by scheme (for ``PoolManager.pool_classes_by_scheme``) that connect through
+    ``addresses``."""
+
+    class _HTTPConnection(HTTPConnection):
+        def _new_conn(self) -> socket.socket:
+            return _connect(self, addresses, super()._new_conn)
+
+    class _HTTPSConnection(HTTPSConnection):
+        def _new_conn(self) -> socket.socket:
+            return _connect(self, addresses, super()._new_conn)
+
+    class _HTTPPool(HTTPConnectionPool):
+        ConnectionCls = _HTTPConnection
+
+    class _HTTPSPool(HTTPSConnectionPool):
+        ConnectionCls = _HTTPSConnection
+
+    return {"http": _HTTPPool, "https": _HTTPSPool}
