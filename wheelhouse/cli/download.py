@@ -35,7 +35,7 @@ from wheelhouse.cli._common import (
 from wheelhouse.cli._progress import TransferBars, echo, short
 from wheelhouse.cli._reports import text
 from wheelhouse.errors import ExitCode, UsageError, WheelhouseError
-from wheelhouse.fetch.download import DEFAULT_JOBS, DownloadPlan, DownloadReporter, DownloadResult, PlannedFile
+from wheelhouse.fetch.model import DEFAULT_JOBS, DownloadPlan, DownloadReporter, DownloadResult, PlannedFile
 
 if TYPE_CHECKING:
     from wheelhouse.build.model import BuildIn, BuildOutcome, SdistBuild
@@ -172,9 +172,10 @@ def download_command(
     files and variables. Credentials may be in URLs or ~/.netrc; they never appear in output or the manifest.
     """
     from wheelhouse.build.model import BuildOptions
-    from wheelhouse.fetch.download import DownloadOptions, download, plan_download
+    from wheelhouse.fetch.download import download, plan_download
+    from wheelhouse.fetch.model import DownloadOptions
     from wheelhouse.index.http import IndexClient
-    from wheelhouse.resolve.resolver import parse_format_control
+    from wheelhouse.resolve.formats import parse_format_control
     from wheelhouse.store.folder import Store
 
     state = get_state()

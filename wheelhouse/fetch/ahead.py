@@ -15,7 +15,7 @@ import threading
 from collections.abc import Sequence
 
 from wheelhouse.dists import DistFile, parse_dist_filename
-from wheelhouse.fetch.plan import DownloadPlan
+from wheelhouse.fetch.model import DownloadPlan
 from wheelhouse.requirements import RequirementSet
 from wheelhouse.resolve.verify import VerifyReport, verify_scan
 from wheelhouse.store.folder import Store, StoredWheel, StoreScan

@@ -16,25 +16,15 @@ import contextlib
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, wait
-from dataclasses import dataclass
 from pathlib import Path
 
 from wheelhouse.errors import StoreError, WheelhouseError
-from wheelhouse.fetch.plan import DownloadPlan, DownloadReporter, PlannedFile
+from wheelhouse.fetch.model import DownloadPlan, DownloadReporter, FailedFile, PlannedFile
 from wheelhouse.fetch.transfers import Transfers
 from wheelhouse.store.folder import FileRecord, Store
 
 # Least seconds between two manifest saves while files keep arriving (the last save comes when they stop).
 _SAVE_GAP = 0.1
-
-
-@dataclass(frozen=True)
-class FailedFile:
-    """A planned file that did not reach the folder, and why."""
-
-    filename: str
-    url: str
-    reason: str
 
 
 def commit_all(

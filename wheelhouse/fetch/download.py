@@ -30,7 +30,6 @@ import contextlib
 import dataclasses
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from wheelhouse._proc import Runner as BuildRunner
@@ -38,15 +37,17 @@ from wheelhouse._proc import subprocess_runner
 from wheelhouse.build.model import BuildOutcome
 from wheelhouse.errors import WheelhouseError
 from wheelhouse.fetch.ahead import VerifyAhead
-from wheelhouse.fetch.commit import FailedFile, commit_all
-from wheelhouse.fetch.plan import (
+from wheelhouse.fetch.commit import commit_all
+from wheelhouse.fetch.model import (
     DEFAULT_JOBS,
     DownloadOptions,
     DownloadPlan,
     DownloadReporter,
+    DownloadResult,
+    FailedFile,
     PlannedFile,
-    plan_download,
 )
+from wheelhouse.fetch.plan import plan_download
 from wheelhouse.fetch.transfers import Transfers
 from wheelhouse.requirements import RequirementSet
 from wheelhouse.resolve.verify import VerifyReport, verify_scan
@@ -67,27 +68,6 @@ __all__ = [
     "download",
     "plan_download",
 ]
-
-
-@dataclass(frozen=True)
-class DownloadResult:
-    """The outcome of a run: what came in, what failed, and the folder's verify report afterwards."""
-
-    plan: DownloadPlan
-    downloaded: tuple[str, ...] = ()
-    failed: tuple[FailedFile, ...] = ()
-    bytes_downloaded: int = 0
-    requests: int = 0
-    seconds: float = 0.0
-    cleaned: tuple[str, ...] = ()
-    report: VerifyReport | None = None
-    builds: tuple[BuildOutcome, ...] = ()
-    kept: tuple[str, ...] = ()  # sdists kept in .wheelhouse/sdists/ this run without building them
-
-    @property
-    def ok(self) -> bool:
-        builds_ok = all(b.ok for b in self.builds)
-        return not self.failed and builds_ok and (self.report is None or self.report.covered)
 
 
 def download(

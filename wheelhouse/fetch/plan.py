@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -23,15 +22,16 @@ from wheelhouse._proc import Runner as BuildRunner
 from wheelhouse._proc import subprocess_runner
 from wheelhouse._text import redact_url
 from wheelhouse.build.metadata import SdistFinder, SdistMetadata
-from wheelhouse.build.model import BuildOptions, BuildReporter, SdistBuild
+from wheelhouse.build.model import SdistBuild
 from wheelhouse.dists import CoreMetadata, DistFile, Finder
 from wheelhouse.errors import WheelhouseError
+from wheelhouse.fetch.model import DownloadOptions, DownloadPlan, DownloadReporter, PlannedFile
 from wheelhouse.fetch.pools import PriorityPool
 from wheelhouse.fetch.speculation import PinReporter, SpeculativeFinder
 from wheelhouse.fetch.transfers import Transfers
 from wheelhouse.requirements import RequirementSet
-from wheelhouse.resolve.resolver import FormatControl, Resolution, resolve
-from wheelhouse.store.folder import Store, StoreFinder, StoreScan
+from wheelhouse.resolve.resolver import Resolution, resolve
+from wheelhouse.store.folder import Store, StoreFinder
 from wheelhouse.targets import Target
 
 if TYPE_CHECKING:
@@ -39,83 +39,6 @@ if TYPE_CHECKING:
 
     from wheelhouse.index.finder import IndexFinder
     from wheelhouse.index.http import IndexClient
-    from wheelhouse.index.pages import RemoteFile
-
-DEFAULT_JOBS = 8
-
-
-class DownloadReporter(BuildReporter):
-    """Progress hooks; every one does nothing by default. Called from worker threads during downloads.
-
-    The build stage's hooks (``build_started``, ``build_finished``) come from :class:`BuildReporter`.
-    """
-
-    def resolving(self, target: Target) -> None:
-        """Resolution of ``target`` starts."""
-
-    def planned(self, plan: DownloadPlan) -> None:
-        """The plan is known (also in a dry run)."""
-
-    def waiting(self, message: str) -> None:
-        """Another process holds the folder's lock; we wait for it."""
-
-    def file_started(self, item: PlannedFile) -> None:
-        """A download starts."""
-
-    def file_progress(self, item: PlannedFile, received: int) -> None:
-        """``received`` bytes of ``item`` have arrived so far (restarts at 0 when a retry starts over)."""
-
-    def file_done(self, item: PlannedFile) -> None:
-        """``item`` is verified and in the folder."""
-
-    def file_failed(self, item: PlannedFile, error: WheelhouseError) -> None:
-        """``item`` could not be downloaded; nothing of it is in the folder."""
-
-
-@dataclass(frozen=True)
-class PlannedFile:
-    """A file the plan fetches, and the targets it serves."""
-
-    filename: str
-    url: str  # redacted: for display and for the manifest
-    size: int | None
-    sha256: str | None
-    targets: tuple[str, ...]
-    remote: RemoteFile = field(repr=False, compare=False)
-    # The metadata the index gave for it (what the resolver read), when known.
-    metadata: CoreMetadata | None = field(default=None, repr=False, compare=False)
-
-
-@dataclass(frozen=True)
-class DownloadPlan:
-    """What one run will do: per-target resolutions over folder + index, and the files to fetch."""
-
-    resolutions: tuple[Resolution, ...]
-    fetch: tuple[PlannedFile, ...] = ()
-    present: tuple[str, ...] = ()  # files already in the folder that the resolutions use
-    build: tuple[SdistBuild, ...] = ()  # sdists pinned for some targets: built after the downloads
-    keep: tuple[PlannedFile, ...] = ()  # with building off: sdists of "sdist-only" gaps, kept for verify
-    base: StoreScan | None = field(default=None, repr=False, compare=False)  # the folder the plan started from
-
-    @property
-    def total_bytes(self) -> int:
-        return sum(f.size or 0 for f in self.fetch)
-
-    @property
-    def resolvable(self) -> bool:
-        return all(r.covered for r in self.resolutions)
-
-
-@dataclass(frozen=True)
-class DownloadOptions:
-    """Tunables of a run."""
-
-    jobs: int = DEFAULT_JOBS
-    pre: bool = False
-    wait: bool = True  # wait for another process's lock (False: fail at once)
-    fix_args: tuple[str, ...] = ()
-    build: BuildOptions = field(default_factory=BuildOptions)
-    formats: FormatControl = field(default_factory=FormatControl)
 
 
 def plan_download(
@@ -124,7 +47,7 @@ def plan_download(
     store: Store,
     client: IndexClient,
     *,
-    options: DownloadOptions = DownloadOptions(),
+    options: DownloadOptions | None = None,
     reporter: DownloadReporter | None = None,
     runner: BuildRunner = subprocess_runner,
     transfers: Transfers | None = None,
@@ -141,6 +64,7 @@ def plan_download(
     """
     from wheelhouse.index.finder import IndexFinder, import_readers
 
+    options = options or DownloadOptions()
     reporter = reporter or DownloadReporter()
     building = options.build.enabled
     base = store.scan()
