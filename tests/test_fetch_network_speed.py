@@ -445,9 +445,10 @@ def test_a_covered_rerun_imports_neither_the_http_stack_nor_the_page_and_metadat
     assert len(index_server.requests.snapshot()) == before
     modules = modules_in(seen)
     assert "wheelhouse.fetch.plan" in modules  # the spy saw a download
-    # (email.parser is not among them: http.client imports it.)
     assert sorted(modules & {"msgspec", "wheelhouse.index._typed_page", "email.policy", "encodings.cp437"}) == []
     assert sorted(modules & {"requests", "urllib3", "wheelhouse.index.transport", "wheelhouse.index.metadata"}) == []
+    # Nor what only an HTTP request or a file: URL needs (urllib.request brings the rest with it).
+    assert sorted(modules & {"urllib.request", "http.client", "email.parser", "ssl"}) == []
 
 
 def test_the_readers_are_imported_ahead_outside_the_main_thread(

@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 from urllib.parse import unquote, urljoin, urlsplit
-from urllib.request import url2pathname
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
@@ -59,6 +58,10 @@ def is_file_url(url: str) -> bool:
 
 def file_url_path(url: str) -> Path:
     """The local path of a ``file:`` URL."""
+    # urllib.request brings http.client, email and ssl with it: a run that reads no file: URL (a covered
+    # download among them) need not load them.
+    from urllib.request import url2pathname
+
     return Path(url2pathname(urlsplit(url).path))
 
 
