@@ -29,9 +29,9 @@ from tests.support.wheels import make_wheel, metadata_text
 from wheelhouse._text import redact_url
 from wheelhouse.errors import ConfigError, HashMismatchError, NetworkError
 from wheelhouse.index.config import IndexConfig, index_config_from_pip, pip_config_files
+from wheelhouse.index.errors import MetadataError
 from wheelhouse.index.finder import IndexFinder
 from wheelhouse.index.http import IndexClient
-from wheelhouse.index.metadata import MetadataError
 from wheelhouse.index.pages import RemoteFile
 
 JSON = "application/vnd.pypi.simple.v1+json"

@@ -14,8 +14,8 @@ from packaging.utils import NormalizedName
 from tests.support.index_server import IndexServer
 from tests.support.wheels import metadata_text
 from wheelhouse.index.config import IndexConfig
+from wheelhouse.index.errors import MetadataError
 from wheelhouse.index.http import IndexClient
-from wheelhouse.index.metadata import MetadataError
 
 FILENAME = "demo-1.0-py3-none-any.whl"
 

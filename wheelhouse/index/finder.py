@@ -6,7 +6,7 @@ project asked for; anything else is skipped with a warning on the diagnostics ch
 index cannot plant files. Files no target can use are skipped unparsed and silently; files whose names no
 installer would pick (``pytz-2004d.tar.gz``) are passed over as pip does, summed up in one line at ``-v``.
 Metadata it returns names the same project and version as the file, or
-:class:`~wheelhouse.index.metadata.MetadataError` is raised; it comes from the index, or from a download of the
+:class:`~wheelhouse.index.errors.MetadataError` is raised; it comes from the index, or from a download of the
 file itself under way when a caller said so (:meth:`IndexFinder.expect`). A listed file becomes a DistFile only
 when some target can use it, or to explain a gap; its index entry (a
 :class:`~wheelhouse.index.pages.RemoteFile`) is built only for a download (:meth:`IndexFinder.remote_file`).

@@ -21,13 +21,13 @@ from typing import IO, Any
 from wheelhouse._text import redact_url
 from wheelhouse.dists import MAX_METADATA_BYTES
 from wheelhouse.errors import HashMismatchError
-from wheelhouse.index.errors import MetadataError, MetadataMismatch
+from wheelhouse.index.errors import MetadataError
 from wheelhouse.index.once import OnceCache
 from wheelhouse.index.pages import RemoteFile, file_url_path, is_file_url
 from wheelhouse.index.transport import BODY_ERRORS, CHUNK, Transient, Transport, encoded
 from wheelhouse.store.metadata import MetadataProblem, locate_metadata_member
 
-__all__ = ["MetadataError", "MetadataMismatch", "RemoteMetadata"]
+__all__ = ["RemoteMetadata"]
 
 # The tail fetched first when reading a wheel's metadata by ranges: the end-of-central-directory record plus,
 # for most wheels, the whole central directory and the METADATA member written just before it.

@@ -27,9 +27,9 @@ from packaging.utils import NormalizedName, canonicalize_name
 from wheelhouse._text import redact_url
 from wheelhouse.dists import CoreMetadata, DistFile, Finder
 from wheelhouse.errors import WheelhouseError
+from wheelhouse.index.errors import MetadataMismatch
 from wheelhouse.index.finder import IndexFinder
 from wheelhouse.index.http import IndexClient
-from wheelhouse.index.metadata import MetadataMismatch
 from wheelhouse.requirements import RequirementSet
 from wheelhouse.resolve.resolver import resolve
 from wheelhouse.resolve.verify import VerifyReport
