@@ -13,7 +13,7 @@ import re
 
 from wheelhouse.dists import DIST_SUFFIXES
 
-__all__ = ["DIST_SUFFIXES", "irrelevant", "is_dist_filename", "unsafe_filename"]
+__all__ = ["DIST_SUFFIXES", "irrelevant", "is_dist_filename", "names_a_path", "unsafe_filename"]
 
 _CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
 _DRIVE = re.compile(r"[A-Za-z]:")
@@ -35,10 +35,16 @@ def _never_linux(filename: str) -> bool:
     return not any(p.startswith(_LINUX_OR_ANY) for p in platforms.split("."))
 
 
+def names_a_path(filename: str) -> bool:
+    """Whether ``filename`` holds a path separator or ``..``: possibly hostile, so never skipped in silence (the
+    finder refuses it out loud)."""
+    return "/" in filename or "\\" in filename or ".." in filename
+
+
 def irrelevant(filename: str) -> bool:
     """A file no Linux target can use and that names no path: skipped as early as possible, without a word."""
-    if "/" in filename or "\\" in filename or ".." in filename:
-        return False  # possibly hostile: the finder refuses it out loud
+    if names_a_path(filename):
+        return False
     if filename.endswith(".whl"):
         return _never_linux(filename)
     return filename.endswith(_OTHER_FORMATS)

@@ -26,7 +26,7 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from wheelhouse import _log
 from wheelhouse._text import redact_url
 from wheelhouse.errors import NetworkError
-from wheelhouse.index.filenames import irrelevant
+from wheelhouse.index.filenames import irrelevant, names_a_path
 
 if TYPE_CHECKING:
     from wheelhouse.index._typed_page import JsonFile
@@ -212,10 +212,10 @@ def _worth_keeping(filenames: Sequence[str]) -> list[bool]:
     tails = [f[f.rfind("-") + 1 :] for f in filenames]
     skip = {tail: irrelevant(tail) for tail in set(tails)}
     keep = [not skip[tail] for tail in tails]
-    joined = "\0".join(filenames)
-    if "/" in joined or "\\" in joined or ".." in joined:
+    # One test over the whole page first: a name with path characters is rare.
+    if names_a_path("\0".join(filenames)):
         for i, filename in enumerate(filenames):
-            if "/" in filename or "\\" in filename or ".." in filename:
+            if names_a_path(filename):
                 keep[i] = True
     return keep
 
