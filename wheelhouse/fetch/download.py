@@ -21,7 +21,8 @@ The work is split by concern: :mod:`~wheelhouse.fetch.plan` resolves and lists t
 :mod:`~wheelhouse.fetch.speculation` fetches ahead of the resolver, :mod:`~wheelhouse.fetch.transfers` streams
 files into the temporary area, :mod:`~wheelhouse.fetch.commit` moves them into the folder, and
 :mod:`~wheelhouse.fetch.ahead` computes the closing verify while they arrive. This module runs them in order
-under the folder's lock and returns a :class:`DownloadResult`; the names a caller needs are importable from here.
+under the folder's lock and returns a :class:`DownloadResult`; the types a caller names are in
+:mod:`~wheelhouse.fetch.model`.
 """
 
 from __future__ import annotations
@@ -39,7 +40,6 @@ from wheelhouse.errors import WheelhouseError
 from wheelhouse.fetch.ahead import VerifyAhead
 from wheelhouse.fetch.commit import commit_all
 from wheelhouse.fetch.model import (
-    DEFAULT_JOBS,
     DownloadOptions,
     DownloadPlan,
     DownloadReporter,
@@ -57,17 +57,7 @@ from wheelhouse.targets import Target
 if TYPE_CHECKING:
     from wheelhouse.index.http import IndexClient
 
-__all__ = [
-    "DEFAULT_JOBS",
-    "DownloadOptions",
-    "DownloadPlan",
-    "DownloadReporter",
-    "DownloadResult",
-    "FailedFile",
-    "PlannedFile",
-    "download",
-    "plan_download",
-]
+__all__ = ["download", "plan_download"]
 
 
 def download(
