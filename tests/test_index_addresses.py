@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 from packaging.utils import canonicalize_name
 
+from tests.conftest import Cli
 from tests.support.index_server import IndexServer
 from tests.test_tls import make_pki
 from wheelhouse.errors import NetworkError
@@ -112,10 +113,13 @@ def test_a_name_that_cannot_be_looked_up_fails_in_one_line_and_is_asked_again(
         with pytest.raises(NetworkError) as caught:
             client.project_files(canonicalize_name(PROJECTS[0]))
         assert NAME in str(caught.value)
+        assert "temporary failure in name resolution" in str(caught.value)
         assert "\n" not in str(caught.value)
+        assert fake.asked[NAME] == 1  # the failure is reported without a second question
         # A failed lookup is not remembered: once the resolver answers, so does the index.
         fake.failing = False
         assert len(client.project_files(canonicalize_name(PROJECTS[1]))) == 1
+        assert fake.asked[NAME] == 2
 
 
 def test_an_address_literal_is_not_looked_up() -> None:
@@ -153,3 +157,35 @@ def test_tls_still_checks_the_certificate_against_the_name(
                 client.project_files(canonicalize_name(PROJECTS[0]))
             assert "certificate" in str(caught.value)
     assert fake.asked[NAME] == 1
+
+
+TARGET = ("--target", "linux/amd64", "--python", "3.12")
+
+
+def test_a_download_looks_the_index_name_up_once(
+    cli: Cli, index: IndexServer, project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake = resolver(monkeypatch, ["127.0.0.1"])
+    (project / "requirements.txt").write_text("".join(f"{p}\n" for p in PROJECTS))
+    result = cli("download", "--index-url", named(index), *TARGET, "--retries", "0")
+    assert result.exit_code == 0, result.stderr
+    assert len(list((project / "wheels").glob("*.whl"))) == len(PROJECTS)
+    assert fake.asked[NAME] == 1
+
+
+def test_a_download_whose_index_name_cannot_be_looked_up_fails_in_one_line(
+    cli: Cli, index: IndexServer, project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake = resolver(monkeypatch, ["127.0.0.1"])
+    fake.failing = True
+    (project / "requirements.txt").write_text(f"{PROJECTS[0]}\n")
+    result = cli("download", "--index-url", named(index), *TARGET, "--retries", "1")
+    assert result.exit_code == 1
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert errors == [
+        f"error: cannot fetch {named(index)}/{PROJECTS[0]}/: temporary failure in name resolution (2 attempts)"
+    ], result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+    assert list((project / "wheels").glob("*.whl")) == []
+    # Not remembered, and asked once per attempt.
+    assert fake.asked[NAME] == 2

@@ -4,7 +4,8 @@ Contract: :class:`HostAddresses` answers ``getaddrinfo`` for a (host, port) once
 ask while the first lookup runs wait for it instead of asking the resolver themselves. :func:`pool_classes`
 returns urllib3 connection pools whose new connections use those addresses, in the resolver's order, one after
 the other as urllib3 would; TLS still verifies and names the host itself (only the address to connect to
-changes). A name that cannot be looked up is left to urllib3, which then reports it in its usual words.
+changes). A name the resolver cannot answer fails that connection as urllib3 fails it (``NewConnectionError``,
+the resolver's error as its cause) and is not remembered: the next connection asks again.
 
 Why: a download opens dozens of connections to the same two hosts within a fraction of a second, and urllib3
 looks up the name for every one. Many stub resolvers answer only so many parallel queries: past them, queries are
@@ -34,8 +35,11 @@ class HostAddresses:
         self.lookups = 0
 
     def get(self, host: str, port: int) -> tuple[str, ...] | None:
-        """The addresses to try for ``host``, in the resolver's order; None for an address literal or a name the
-        resolver cannot answer now (not remembered: the next connection asks again)."""
+        """The addresses to try for ``host``, in the resolver's order; None for an address literal, or a name
+        that is no valid host name (urllib3 says what is wrong with it).
+
+        Raises the resolver's ``OSError`` (``socket.gaierror``) when it cannot answer; that is not remembered.
+        """
         if _is_literal(host):
             return None
         key = (host, port)
@@ -49,11 +53,11 @@ class HostAddresses:
                 found = self._known.get(key)
             if found is not None:
                 return found
+            with self._lock:
+                self.lookups += 1
             try:
-                with self._lock:
-                    self.lookups += 1
                 infos = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)
-            except (OSError, UnicodeError):
+            except UnicodeError:
                 return None
             addresses = tuple(dict.fromkeys(str(info[4][0]) for info in infos))
             if not addresses:
@@ -77,7 +81,11 @@ def _is_literal(host: str) -> bool:
 def _connect(conn: Any, addresses: HostAddresses, new_conn: Any) -> socket.socket:
     """Open ``conn``'s socket to each known address of its host in turn, as urllib3 itself would."""
     name: str = conn._dns_host
-    found = addresses.get(name, conn.port)
+    try:
+        found = addresses.get(name, conn.port)
+    except OSError as exc:
+        # As urllib3 reports it (its NameResolutionError is a NewConnectionError too), without asking again.
+        raise NewConnectionError(conn, f"Failed to resolve '{conn.host}' ({exc})") from exc
     if not found:
         sock: socket.socket = new_conn()
         return sock
