@@ -8,6 +8,7 @@ are just over the size from which the child takes them.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -25,10 +26,11 @@ from tests.support.index_server import Fault, IndexServer, RecordedRequest
 from tests.support.wheels import make_wheel, metadata_text
 from tests.test_faults import Throttle, assert_sound_folder, file_gets
 from wheelhouse.fetch import offload, transfers
-from wheelhouse.fetch.transfers import OFFLOAD_MIN_BYTES, Cancelled
+from wheelhouse.fetch.transfers import OFFLOAD_MIN_BYTES, Cancelled, Transfers
 from wheelhouse.index.config import IndexConfig
 from wheelhouse.index.http import IndexClient
 from wheelhouse.index.pages import RemoteFile
+from wheelhouse.store.folder import Store
 
 TARGET = ("--target", "linux/amd64", "--python", "3.12")
 BIG = OFFLOAD_MIN_BYTES + 64 * 1024
@@ -333,6 +335,32 @@ def test_a_download_of_small_files_never_starts_the_child(
     code, output = download(cli, index_server)
     assert code == 0, output
     assert not [args for args in command_lines if "wheelhouse.fetch.offload" in args]
+
+
+def test_once_the_child_runs_small_files_from_the_index_go_there_too(
+    index_server: IndexServer, tmp_path: Path, in_process_downloads: list[str]
+) -> None:
+    big = publish_big(index_server, "big")
+    smalls = [index_server.add_wheel(f"small{i}", "1.0") for i in range(3)]
+    store = Store(tmp_path / "wheels")
+    store.ensure()
+    with IndexClient(IndexConfig(index_url=index_server.index_url)) as client:
+        remote = {f.filename: f for name in ("big", "small0", "small1", "small2") for f in client.project_files(name)}
+        moving = Transfers(store, client, 4)
+        try:
+            # Alone, a small file is streamed here (see test_a_download_of_small_files_never_starts_the_child); a
+            # large one starts the child, and from then on the small ones go there as well.
+            moving.start(big, remote[big]).result(timeout=60)
+            done = [moving.start(name, remote[name]).result(timeout=60) for name in smalls]
+        finally:
+            moving.close()
+    assert in_process_downloads == []
+    for name, (_temp, sha) in zip(smalls, done, strict=True):
+        assert sha == hashlib.sha256(index_server.file_bytes(name)).hexdigest()
+    assert {r.route.rsplit("/", 1)[-1] for r in index_server.requests.snapshot() if r.route.startswith("/files/")} >= {
+        big,
+        *smalls,
+    }
 
 
 def test_a_child_started_ahead_and_never_used_is_stopped_without_waiting(tmp_path: Path) -> None:

@@ -88,6 +88,10 @@ class TransferProcess:
                 with contextlib.suppress(_Unavailable):
                     self._start()
 
+    def running(self) -> bool:
+        """Whether the child has started and takes transfers, without starting it."""
+        return self._ready.is_set() and not self._failed
+
     def ready(self, wait: float = 0.0) -> bool:
         """Whether the child has started and takes transfers (waiting up to ``wait`` seconds); it is started now
         if it was not. A transfer that finds it still starting is better done at once by the caller: on a fast

@@ -8,9 +8,10 @@ never touches wheels/ itself: a finished transfer's temporary file belongs to wh
 and deletes every temporary file nobody took. A transfer may be reserved (:meth:`Transfers.claim`) and run by the
 first thread that needs it (:meth:`Transfers.run_claimed`) rather than by the pool; each wheel's own METADATA,
 read by that check, is kept (:meth:`Transfers.metadata`) for whoever would otherwise open the wheel again.
-Files of :data:`OFFLOAD_MIN_BYTES` and more from an HTTP index are streamed by a child process
-(:mod:`wheelhouse.fetch.offload`) running the same :func:`fetch_checked`, once it has started (a large file that
-finds it still starting is transferred here); the pool's thread waits for it. Transfers waiting for a worker of
+Files of :data:`OFFLOAD_MIN_BYTES` and more from an HTTP index start a child process
+(:mod:`wheelhouse.fetch.offload`) running the same :func:`fetch_checked`, which streams them once it has started
+(a large file that finds it still starting is transferred here), and every smaller file from an HTTP index while
+it runs; the pool's thread waits for it. Transfers waiting for a worker of
 the pool run largest first.
 """
 
@@ -38,8 +39,9 @@ if TYPE_CHECKING:
     from wheelhouse.index.pages import RemoteFile
 
 
-# Files at least this large are worth a child process: their many TLS records are where waiting for the
-# interpreter lock costs most (see wheelhouse.fetch.offload).
+# Files at least this large are worth starting a child process for: their many TLS records are where waiting
+# for the interpreter lock costs most (see wheelhouse.fetch.offload). Once it runs, smaller files go there too:
+# each one's requests, records, hashing and writes would otherwise take the lock from the resolver.
 OFFLOAD_MIN_BYTES = 1024 * 1024
 
 
@@ -48,8 +50,12 @@ OFFLOAD_MIN_BYTES = 1024 * 1024
 OFFLOAD_READY_WAIT = 0.0
 
 
+def _over_http(remote: RemoteFile) -> bool:
+    return remote.url.startswith(("https://", "http://"))
+
+
 def _worth_offloading(remote: RemoteFile) -> bool:
-    return remote.url.startswith(("https://", "http://")) and (remote.size or 0) >= OFFLOAD_MIN_BYTES
+    return _over_http(remote) and (remote.size or 0) >= OFFLOAD_MIN_BYTES
 
 
 class Cancelled(Exception):
@@ -148,6 +154,14 @@ class Transfers:
             _size, _order, future, filename, remote = heapq.heappop(self._waiting)
         self._run(future, filename, remote)
 
+    @staticmethod
+    def _offloads(remote: RemoteFile, offload: TransferProcess) -> bool:
+        """Whether the transfer process streams ``remote``: a large file starts it (or, while it starts, is
+        streamed here at once); a small one goes there only when it already runs."""
+        if _worth_offloading(remote):
+            return offload.ready(OFFLOAD_READY_WAIT)
+        return _over_http(remote) and offload.running()
+
     def prepare(self, remote: RemoteFile) -> None:
         """``remote`` is likely to be transferred soon: start what takes a while to start (the transfer process,
         when the file would go there)."""
@@ -220,7 +234,7 @@ class Transfers:
 
         try:
             answer = None
-            if self._offload is not None and _worth_offloading(remote) and self._offload.ready(OFFLOAD_READY_WAIT):
+            if self._offload is not None and self._offloads(remote, self._offload):
                 answer = self._offload.fetch(remote, temp, progress, self.cancel)
             if answer is None:
                 if self.cancel.is_set():
