@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from packaging.utils import canonicalize_name
 
 from tests.conftest import Cli
 from tests.support.index_server import Fault, IndexServer, RecordedRequest
@@ -345,7 +346,11 @@ def test_once_the_child_runs_small_files_from_the_index_go_there_too(
     store = Store(tmp_path / "wheels")
     store.ensure()
     with IndexClient(IndexConfig(index_url=index_server.index_url)) as client:
-        remote = {f.filename: f for name in ("big", "small0", "small1", "small2") for f in client.project_files(name)}
+        remote = {
+            f.filename: f
+            for name in ("big", "small0", "small1", "small2")
+            for f in client.project_files(canonicalize_name(name))
+        }
         moving = Transfers(store, client, 4)
         try:
             # Alone, a small file is streamed here (see test_a_download_of_small_files_never_starts_the_child); a
