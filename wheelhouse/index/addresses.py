@@ -16,11 +16,14 @@ from __future__ import annotations
 
 import socket
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
+
+from wheelhouse.index.once import OnceCache
 
 __all__ = ["HostAddresses", "pool_classes"]
 
@@ -29,10 +32,10 @@ class HostAddresses:
     """The addresses of each (host, port), looked up once (thread-safe, one lookup at a time per host)."""
 
     def __init__(self) -> None:
-        self._known: dict[tuple[str, int], tuple[str, ...]] = {}
-        self._locks: dict[tuple[str, int], threading.Lock] = {}
-        self._lock = threading.Lock()
-        self.lookups = 0
+        # A failed lookup is not remembered: the resolver may answer the next connection.
+        self._known: OnceCache[tuple[str, int], tuple[str, ...] | None] = OnceCache(remember_errors=False)
+        self._count = threading.Lock()
+        self.lookups = 0  # questions asked of the resolver
 
     def get(self, host: str, port: int) -> tuple[str, ...] | None:
         """The addresses to try for ``host``, in the resolver's order; None for an address literal, or a name
@@ -42,29 +45,16 @@ class HostAddresses:
         """
         if _is_literal(host):
             return None
-        key = (host, port)
-        with self._lock:
-            found = self._known.get(key)
-            if found is not None:
-                return found
-            lock = self._locks.setdefault(key, threading.Lock())
-        with lock:
-            with self._lock:
-                found = self._known.get(key)
-            if found is not None:
-                return found
-            with self._lock:
-                self.lookups += 1
-            try:
-                infos = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)
-            except UnicodeError:
-                return None
-            addresses = tuple(dict.fromkeys(str(info[4][0]) for info in infos))
-            if not addresses:
-                return None
-            with self._lock:
-                self._known[key] = addresses
-            return addresses
+        return self._known.get((host, port), lambda: self._look_up(host, port))
+
+    def _look_up(self, host: str, port: int) -> tuple[str, ...] | None:
+        with self._count:
+            self.lookups += 1
+        try:
+            infos = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)
+        except UnicodeError:
+            return None
+        return tuple(dict.fromkeys(str(info[4][0]) for info in infos)) or None
 
 
 def _is_literal(host: str) -> bool:
@@ -78,7 +68,7 @@ def _is_literal(host: str) -> bool:
     return False
 
 
-def _connect(conn: Any, addresses: HostAddresses, new_conn: Any) -> socket.socket:
+def _connect(conn: Any, addresses: HostAddresses, new_conn: Callable[[], socket.socket]) -> socket.socket:
     """Open ``conn``'s socket to each known address of its host in turn, as urllib3 itself would."""
     name: str = conn._dns_host
     try:
@@ -87,16 +77,14 @@ def _connect(conn: Any, addresses: HostAddresses, new_conn: Any) -> socket.socke
         # As urllib3 reports it (its NameResolutionError is a NewConnectionError too), without asking again.
         raise NewConnectionError(conn, f"Failed to resolve '{conn.host}' ({exc})") from exc
     if not found:
-        sock: socket.socket = new_conn()
-        return sock
+        return new_conn()
     failure: Exception | None = None
     for address in found:
         # Only the address urllib3 connects to changes; the Host header, SNI and the certificate check still
         # use conn.host.
         conn._dns_host = address
         try:
-            sock = new_conn()
-            return sock
+            return new_conn()
         except (NewConnectionError, ConnectTimeoutError) as exc:
             failure = exc
         finally:

@@ -18,11 +18,16 @@ K = TypeVar("K")
 
 
 class OnceCache(Generic[K, T]):
-    """``compute()`` once per key across threads; later callers get the same result or error."""
+    """``compute()`` once per key across threads; later callers get the same result or error.
 
-    def __init__(self) -> None:
+    With ``remember_errors`` False, an error reaches only the callers that waited for that computation: the next
+    caller computes again.
+    """
+
+    def __init__(self, *, remember_errors: bool = True) -> None:
         self._lock = threading.Lock()
         self._futures: dict[K, Future[T]] = {}
+        self._remember_errors = remember_errors
 
     def get(self, key: K, compute: Callable[[], T]) -> T:
         """The result of ``compute()`` for ``key``, computed by the first caller; the others wait for it."""
@@ -36,6 +41,9 @@ class OnceCache(Generic[K, T]):
             try:
                 future.set_result(compute())
             except Exception as exc:
+                if not self._remember_errors:
+                    with self._lock:
+                        self._futures.pop(key, None)
                 future.set_exception(exc)
             except BaseException as exc:
                 # An interrupt is not an answer: forget it so a later call can try again.
