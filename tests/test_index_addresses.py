@@ -7,7 +7,6 @@ questions. TLS still checks the certificate against the name, not against the ad
 from __future__ import annotations
 
 import socket
-import ssl
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
@@ -20,7 +19,7 @@ from packaging.utils import canonicalize_name
 
 from tests.conftest import Cli
 from tests.support.index_server import IndexServer
-from tests.test_tls import make_pki
+from tests.test_tls import TRUST_VARIABLES, make_pki, serve_tls
 from wheelhouse.errors import NetworkError
 from wheelhouse.index.addresses import HostAddresses
 from wheelhouse.index.config import IndexConfig
@@ -130,23 +129,15 @@ def test_an_address_literal_is_not_looked_up() -> None:
     assert addresses.lookups == 0
 
 
-def _https_index(index: IndexServer, pki_cert: Path, pki_key: Path) -> None:
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(pki_cert, pki_key)
-    httpd = index._httpd
-    assert httpd is not None
-    httpd.socket = context.wrap_socket(httpd.socket, server_side=True, do_handshake_on_connect=False)
-
-
 @pytest.mark.parametrize(("san", "trusted"), [(f"DNS:{NAME}", True), ("DNS:elsewhere.test", False)])
 def test_tls_still_checks_the_certificate_against_the_name(
     index: IndexServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, san: str, trusted: bool
 ) -> None:
-    for variable in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE", "SSL_CERT_DIR"):
+    for variable in TRUST_VARIABLES:
         monkeypatch.delenv(variable, raising=False)
     system_context.cache_clear()
     pki = make_pki(tmp_path / "pki", san=san)
-    _https_index(index, pki.cert, pki.key)
+    serve_tls(index, pki)
     fake = resolver(monkeypatch, ["127.0.0.1"])
     config = IndexConfig(index_url=named(index, "https"), cert=str(pki.ca), retries=0)
     with IndexClient(config) as client:

@@ -33,7 +33,7 @@ pytestmark = [
     ),
 ]
 
-_VARIABLES = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE", "SSL_CERT_DIR")
+TRUST_VARIABLES = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE", "SSL_CERT_DIR")
 
 
 @dataclass(frozen=True)
@@ -79,23 +79,28 @@ def pki(tmp_path: Path) -> Pki:
 @pytest.fixture(autouse=True)
 def _no_inherited_trust(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Neither this machine's CA variables nor a trust store built by an earlier test may decide."""
-    for name in _VARIABLES:
+    for name in TRUST_VARIABLES:
         monkeypatch.delenv(name, raising=False)
     system_context.cache_clear()
     yield
     system_context.cache_clear()
 
 
+def serve_tls(srv: IndexServer, pki: Pki) -> None:
+    """Make the running ``srv`` answer HTTPS only, with ``pki``'s certificate."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(pki.cert, pki.key)
+    httpd = srv._httpd
+    assert httpd is not None
+    # The handshake happens in the handler thread at the first read, not in the thread that accepts.
+    httpd.socket = context.wrap_socket(httpd.socket, server_side=True, do_handshake_on_connect=False)
+
+
 @pytest.fixture
 def https_index(pki: Pki) -> Iterator[IndexServer]:
     srv = IndexServer().start()
     try:
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        context.load_cert_chain(pki.cert, pki.key)
-        httpd = srv._httpd
-        assert httpd is not None
-        # The handshake happens in the handler thread at the first read, not in the thread that accepts.
-        httpd.socket = context.wrap_socket(httpd.socket, server_side=True, do_handshake_on_connect=False)
+        serve_tls(srv, pki)
         srv.add_wheel("demo", "1.0")
         yield srv
     finally:
