@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from packaging.specifiers import SpecifierSet
 from packaging.tags import parse_tag
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
@@ -141,6 +142,42 @@ def test_look_ahead_grows_with_each_rejection_of_a_project() -> None:
     assert seen[2] == {f"a {n}.0" for n in range(6, 40)}
     assert sorted(set(finder.asked) - seen[2]) == ["b 38.0", "b 39.0"]  # b's first rejection: two again
     assert len(finder.asked) == len(set(finder.asked))  # each release asked for once
+
+
+class _Pages:
+    """A finder recording the pages asked for, in order; ``app`` needs ``base``, and ``winonly`` on Windows."""
+
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+        self._lock = threading.Lock()
+
+    def files(self, name: str) -> list[DistFile]:
+        with self._lock:
+            self.asked.append(name)
+        return []
+
+    def metadata(self, dist: DistFile) -> CoreMetadata:
+        return CoreMetadata(dist.name, str(dist.version), ("base>=1", 'winonly; sys_platform == "win32"'))
+
+
+def test_the_pages_a_file_the_resolver_reads_needs_go_ahead_of_speculative_pages() -> None:
+    """The resolver asks for each dependency of the file it just read, one after another, and fetches a page no
+    worker has started in its own thread: those pages jump the queue of speculative ones."""
+    finder = _Pages()
+    pool = PriorityPool(1, "test")
+    gate = threading.Event()
+    try:
+        speculative = SpeculativeFinder(finder, TARGET, pool, threading.Event())  # type: ignore[arg-type]
+        pool.submit(lambda: gate.wait(10), (-2, 0))  # holds the only worker while the queue fills
+        speculative.prefetch([(canonicalize_name(f"other{i}"), SpecifierSet(), frozenset()) for i in range(5)])
+        speculative.metadata(_wheel("app", "1.0"))
+        gate.set()
+        pool.join()
+    finally:
+        gate.set()
+        pool.shutdown(wait=True)
+    assert finder.asked[0] == "base"
+    assert set(finder.asked) == {"base", *(f"other{i}" for i in range(5))}  # never the Windows-only one
 
 
 @dataclass(frozen=True)

@@ -48,10 +48,13 @@ BACKTRACK_AHEAD = 32
 WHOLE_FILE_METADATA = 256 * 1024
 _FIRST_LOOK_AHEAD = 2
 
-# Speculative tasks, most urgent first. A likely file's metadata comes first, the largest file first: reading it
-# starts that file's transfer and asks for its dependencies' pages, so the link fills early and the deepest
-# projects are reached sooner. Look-ahead for backtracking comes next, then project pages. Breadth first,
-# the metadata of a 30 MB wheel whose page had arrived waited behind dozens of small pages.
+# Speculative tasks, most urgent first. The pages of the dependencies of a file the resolver has just read come
+# first: it asks for each of them next, one after another, and a page it asks for that no worker has started is
+# fetched in its own thread while the others wait their turn. A likely file's metadata comes next, the largest
+# file first: reading it starts that file's transfer and asks for its dependencies' pages, so the link fills
+# early and the deepest projects are reached sooner. Look-ahead for backtracking comes next, then project pages.
+# Breadth first, the metadata of a 30 MB wheel whose page had arrived waited behind dozens of small pages.
+_NEEDED_PAGE = -1
 _URGENT_METADATA = 0
 _LOOK_AHEAD = 1
 _PAGE = 2
@@ -95,6 +98,11 @@ class SpeculativeFinder:
         self._extras: dict[NormalizedName, set[str]] = {}
         self._read: dict[NormalizedName, list[CoreMetadata]] = {}
         self._warmed: set[NormalizedName] = set()  # projects whose likely metadata was prefetched
+        self._hurried: set[NormalizedName] = set()  # projects whose page was asked for at _NEEDED_PAGE
+        self._needs: dict[
+            tuple[CoreMetadata, tuple[str, ...]], list[tuple[NormalizedName, SpecifierSet, frozenset[str]]]
+        ]
+        self._needs = {}  # see _needed
         self.pages_asked = 0  # project pages prefetched (the folder served the rest)
         self._lock = threading.Lock()
 
@@ -113,6 +121,21 @@ class SpeculativeFinder:
         return self.finder.all_files(name)
 
     def metadata(self, dist: DistFile) -> CoreMetadata:
+        """The resolver reads ``dist``: the pages of its dependencies go ahead of every speculative task."""
+        meta = self._metadata(dist)
+        with self._lock:
+            extras = sorted(self._extras.get(canonicalize_name(meta.name), ()))
+        for name, _spec, _extras in self._needed(meta, ["", *extras]):
+            with self._lock:
+                if name in self._hurried:
+                    continue
+                self._hurried.add(name)
+            if not self._served_locally(name):
+                self._submit(lambda name=name: self.files(name), (_NEEDED_PAGE, 0))  # type: ignore[misc]
+        return meta
+
+    def _metadata(self, dist: DistFile) -> CoreMetadata:
+        """The finder's answer; its dependencies are prefetched the first time (at the priority of pages)."""
         meta = self.finder.metadata(dist)
         with self._lock:
             first = dist.location not in self._followed
@@ -136,6 +159,18 @@ class SpeculativeFinder:
 
     def _follow(self, meta: CoreMetadata, extras: Sequence[str]) -> None:
         """Prefetch the dependencies ``meta`` names for the target with any of ``extras`` ("" for none)."""
+        self.prefetch(self._needed(meta, extras))
+
+    def _needed(
+        self, meta: CoreMetadata, extras: Sequence[str]
+    ) -> list[tuple[NormalizedName, SpecifierSet, frozenset[str]]]:
+        """The dependencies ``meta`` names for the target with any of ``extras`` ("" for none); worked out once
+        per file and extras (the speculative reading of a file and the resolver's both ask)."""
+        key = (meta, tuple(extras))
+        with self._lock:
+            known = self._needs.get(key)
+        if known is not None:
+            return known
         wanted: list[tuple[NormalizedName, SpecifierSet, frozenset[str]]] = []
         envs = [dict(self.target.marker_environment, extra=extra) for extra in extras]
         for text in meta.requires_dist:
@@ -148,7 +183,9 @@ class SpeculativeFinder:
             if req.marker is not None and not any(req.marker.evaluate(env) for env in envs):
                 continue
             wanted.append((canonicalize_name(req.name), req.specifier, frozenset(req.extras)))
-        self.prefetch(wanted)
+        with self._lock:
+            self._needs[key] = wanted
+        return wanted
 
     def prefetch_requirements(self, lines: Sequence[RequirementLine]) -> None:
         """:meth:`prefetch` the top-level requirements whose marker holds on the target, evaluated as the resolver
@@ -182,13 +219,17 @@ class SpeculativeFinder:
                 self._follow(meta, added)
             if not first:
                 continue
-            if self.local is not None and any(
-                d.kind == "wheel" and self.target.best_tag(d.tags) is not None for d in self.local.files(name)
-            ):
-                # The folder probably serves it: speculating would spend requests a covered project never needs.
+            if self._served_locally(name):
                 continue
             self.pages_asked += 1
             self._submit(lambda name=name: self.files(name), (_PAGE, 0))  # type: ignore[misc]
+
+    def _served_locally(self, name: NormalizedName) -> bool:
+        """Whether the folder probably serves ``name``: speculating would spend requests a covered project never
+        needs."""
+        return self.local is not None and any(
+            d.kind == "wheel" and self.target.best_tag(d.tags) is not None for d in self.local.files(name)
+        )
 
     def _warm_metadata(self, files: Sequence[DistFile], spec: SpecifierSet | None) -> None:
         """Guess the file the resolver will pin, prefetch its metadata, then start its download."""
@@ -250,12 +291,12 @@ class SpeculativeFinder:
             fresh = [d for d in older if d.location not in self._ahead]
             self._ahead.update(d.location for d in fresh)
         for candidate in fresh:
-            self._submit(lambda candidate=candidate: self.metadata(candidate), (_LOOK_AHEAD, 0))  # type: ignore[misc]
+            self._submit(lambda candidate=candidate: self._metadata(candidate), (_LOOK_AHEAD, 0))  # type: ignore[misc]
 
     def _warm(self, dist: DistFile) -> None:
         if self.transfers is not None:
             self.transfers.run_claimed(dist.filename, self.finder.remote_file(dist))  # if _metadata_from_file chose
-        meta = self.metadata(dist)  # raises (ignored by the pool) when the metadata is unusable: no download then
+        meta = self._metadata(dist)  # raises (ignored by the pool) when the metadata is unusable: no download then
         if meta.requires_python and not self._python_ok(meta.requires_python):
             # A limit the index's page did not say (find-links, no data-requires-python): the resolver will pass
             # over this release, so its bytes would be thrown away.
