@@ -354,10 +354,7 @@ class Transport:
                 if declared.isdigit() and not encoded(response):
                     # The body is the declared bytes, within the bound: read in one call. The loop below costs a
                     # few layers of Python per 16 KiB record, and a long-lived project's page is many megabytes.
-                    try:
-                        body = bytes(response.raw.read(decode_content=False))
-                    except BODY_ERRORS as exc:
-                        raise Transient(self.cause(exc)) from None
+                    body = self.read_all(response)
                     if len(body) != int(declared):
                         raise Transient(f"truncated body: received {len(body)} of {declared} bytes")
                     return response.url, response.headers.get("Content-Type", ""), body
@@ -378,7 +375,7 @@ class Transport:
         return self.retrying(url, attempt)
 
     def read_all(self, response: requests.Response) -> bytes:
-        """The whole raw body of a (small) streamed response."""
+        """The whole raw body of a streamed response (a small one, or one whose length the caller bounded)."""
         try:
             return bytes(response.raw.read(decode_content=False))
         except BODY_ERRORS as exc:
