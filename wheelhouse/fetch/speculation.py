@@ -59,6 +59,9 @@ _URGENT_METADATA = 0
 _LOOK_AHEAD = 1
 _PAGE = 2
 
+# A project to prefetch: its name, the specifier it is wanted with, and its extras.
+_Wanted = tuple[NormalizedName, SpecifierSet, frozenset[str]]
+
 
 class SpeculativeFinder:
     """The index finder, plus speculation: what the resolver will probably ask next is fetched in advance.
@@ -99,10 +102,7 @@ class SpeculativeFinder:
         self._read: dict[NormalizedName, list[CoreMetadata]] = {}
         self._warmed: set[NormalizedName] = set()  # projects whose likely metadata was prefetched
         self._hurried: set[NormalizedName] = set()  # projects whose page was asked for at _NEEDED_PAGE
-        self._needs: dict[
-            tuple[CoreMetadata, tuple[str, ...]], list[tuple[NormalizedName, SpecifierSet, frozenset[str]]]
-        ]
-        self._needs = {}  # see _needed
+        self._needs: dict[tuple[CoreMetadata, tuple[str, ...]], list[_Wanted]] = {}  # see _needed
         self.pages_asked = 0  # project pages prefetched (the folder served the rest)
         self._lock = threading.Lock()
 
@@ -161,9 +161,7 @@ class SpeculativeFinder:
         """Prefetch the dependencies ``meta`` names for the target with any of ``extras`` ("" for none)."""
         self.prefetch(self._needed(meta, extras))
 
-    def _needed(
-        self, meta: CoreMetadata, extras: Sequence[str]
-    ) -> list[tuple[NormalizedName, SpecifierSet, frozenset[str]]]:
+    def _needed(self, meta: CoreMetadata, extras: Sequence[str]) -> list[_Wanted]:
         """The dependencies ``meta`` names for the target with any of ``extras`` ("" for none); worked out once
         per file and extras (the speculative reading of a file and the resolver's both ask)."""
         key = (meta, tuple(extras))
@@ -171,7 +169,7 @@ class SpeculativeFinder:
             known = self._needs.get(key)
         if known is not None:
             return known
-        wanted: list[tuple[NormalizedName, SpecifierSet, frozenset[str]]] = []
+        wanted: list[_Wanted] = []
         envs = [dict(self.target.marker_environment, extra=extra) for extra in extras]
         for text in meta.requires_dist:
             try:
@@ -199,7 +197,7 @@ class SpeculativeFinder:
             ]
         )
 
-    def prefetch(self, wanted: Sequence[tuple[NormalizedName, SpecifierSet, frozenset[str]]]) -> None:
+    def prefetch(self, wanted: Sequence[_Wanted]) -> None:
         """Fetch the pages of these projects (and the metadata of the newest version each specifier admits),
         unless the folder serves them; each wanted with the extras given, whose dependencies are followed too."""
         for name, spec, extras in wanted:
