@@ -208,14 +208,27 @@ def test_without_an_internal_the_exit_is_the_ordinary_one(tmp_path: Path, intern
     assert (tmp_path / "atexit").read_text() == "ran"
 
 
-def test_the_collector_runs_less_often_for_the_command_line_only() -> None:
+def test_the_collector_is_paused_for_a_command_and_resumed_on_demand() -> None:
     import gc
 
     from wheelhouse.cli import _process
 
-    saved = gc.get_threshold()
+    was_enabled = gc.isenabled()
     try:
-        _process.collect_less_often()
-        assert gc.get_threshold() == (_process.GC_THRESHOLD, *saved[1:])
+        _process.pause_collector()
+        assert not gc.isenabled()
+        _process.resume_collector()
+        assert gc.isenabled()
     finally:
-        gc.set_threshold(*saved)
+        (gc.enable if was_enabled else gc.disable)()
+
+
+def test_a_command_runs_without_the_cyclic_collector(tmp_path: Path) -> None:
+    proc = _run_entry(
+        """
+        import gc
+        sys.stdout.write(f"enabled={gc.isenabled()}")
+        """,
+        tmp_path,
+    )
+    assert (proc.returncode, proc.stdout) == (0, "enabled=False"), proc.stderr

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import http.client
 import json
@@ -333,9 +334,12 @@ def test_serve_command_as_a_process(project: Path, tmp_path: Path) -> None:
     assert '"GET /simple/dep/ HTTP/1.1" 200' in err
 
 
-def test_serve_warns_on_a_non_loopback_host(cli: Cli, project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_serve_warns_on_a_non_loopback_host_and_collects_its_garbage(
+    cli: Cli, project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     write_wheel(project / "wheels", "dep", "1.2")
     bound: list[str] = []
+    collecting: list[bool] = []
 
     class FakeServer:
         def __init__(self, root: Path, host: str, port: int, **kwargs: object) -> None:
@@ -344,14 +348,22 @@ def test_serve_warns_on_a_non_loopback_host(cli: Cli, project: Path, monkeypatch
             self.index_url = f"{self.url}/simple/"
 
         def serve_forever(self) -> None:
+            # A long-running server collects its cyclic garbage, though the command line pauses the collector.
+            collecting.append(gc.isenabled())
             raise KeyboardInterrupt
 
         def server_close(self) -> None:
             pass
 
     monkeypatch.setattr(serve, "IndexHTTPServer", FakeServer)
-    result = cli("serve", "--host", "0.0.0.0", "--port", "8123")
+    was_enabled = gc.isenabled()
+    gc.disable()  # as the console script leaves it
+    try:
+        result = cli("serve", "--host", "0.0.0.0", "--port", "8123")
+    finally:
+        (gc.enable if was_enabled else gc.disable)()
     assert result.exit_code == 0, result.output
     assert bound == ["0.0.0.0"]
+    assert collecting == [True]
     assert "warning: serving on 0.0.0.0: every machine that can reach this address" in result.output
     assert "Serving wheels at http://0.0.0.0:8123/simple/" in result.output

@@ -205,12 +205,12 @@ def run(finish: Callable[[int], int] | None = None) -> NoReturn:
 
     ``finish`` is called with the exit status once the command is done, before the exit, and returns the
     status to exit with (the console script stores a verify's answer in the proof cache there). The shortcuts
-    on interpreter internals (a less eager garbage collector, an exit without the teardown) are
-    :mod:`wheelhouse.cli._process`'s, each explained there.
+    on interpreter internals (no cyclic garbage collection while the command runs, an exit without the
+    teardown) are :mod:`wheelhouse.cli._process`'s, each explained there.
     """
     from wheelhouse.cli import _process
 
-    _process.collect_less_often()
+    _process.pause_collector()
     try:
         main()
         code = 0

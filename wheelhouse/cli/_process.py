@@ -1,15 +1,18 @@
 """The process-level shortcuts of the console script: every use of an interpreter internal, in one place.
 
-Each shortcut saves start-up or exit time that a short-lived command pays on every run (measured with
+Each shortcut saves time that a short-lived command pays on every run (measured with
 ``bench/run.py``); none changes what a command does or prints. Each one falls back to the ordinary behaviour
 when the internal it leans on is missing, so another interpreter (or a future CPython) runs the command as
 plain Python would, only a little slower.
 
-- :func:`collect_less_often`: the cyclic garbage collector runs after 10,000 net allocations instead of 700.
-  A download from a large index keeps hundreds of thousands of parsed page entries alive, and every full
-  collection walks them all; reference counting still frees everything else at once, and cycles are still
-  collected, only less often. (``gc.set_threshold`` is public; it is here because it is a process-wide
-  trade made for the command line, not for a library user.)
+- :func:`pause_collector`: the cyclic garbage collector does not run while a command does. A download from a
+  large index allocates hundreds of thousands of objects that live until the end (parsed page entries,
+  distribution files, versions), and the collector walks each of them once or more, holding the interpreter
+  lock that every worker thread needs. Reference counting still frees everything that is not in a cycle at
+  once; what is cyclic (the resolver's graph, a closure that names itself) is a few hundred objects per
+  project resolved, kept until the process exits. ``serve`` runs until it is stopped, so it turns the
+  collector back on (:func:`resume_collector`). (``gc.disable`` is public; it is here because it is a
+  process-wide trade made for the command line, not for a library user.)
 - :func:`exit_now`: leave without tearing the interpreter down. A normal exit frees every object one by one,
   every parsed index page and metadata record of a download among them, for nothing. Everything a normal
   exit does that matters is done first, in its order: other threads are joined (and thread pools told to
@@ -31,14 +34,15 @@ import sys
 import threading
 from typing import NoReturn
 
-# The generation-0 threshold of the cyclic collector; the older generations keep theirs.
-GC_THRESHOLD = 10_000
+
+def pause_collector() -> None:
+    """Stop the cyclic garbage collector for the rest of the command (see the module's docstring)."""
+    gc.disable()
 
 
-def collect_less_often() -> None:
-    """Raise the collector's first threshold to :data:`GC_THRESHOLD` (see the module's docstring)."""
-    _first, *older = gc.get_threshold()
-    gc.set_threshold(GC_THRESHOLD, *older)
+def resume_collector() -> None:
+    """Run the cyclic garbage collector again, as a long-running command must."""
+    gc.enable()
 
 
 def exit_now(code: int) -> NoReturn:

@@ -13,6 +13,7 @@ import click
 
 from wheelhouse import _log
 from wheelhouse._text import plural
+from wheelhouse.cli import _process
 from wheelhouse.cli._common import (
     JSON_SCHEMA_VERSION,
     F,
@@ -104,6 +105,8 @@ def serve_command(project: ProjectOptions, out_dir: str | None, host: str, port:
     from wheelhouse.share.serve import AutoRefresh, IndexHTTPServer, is_loopback
     from wheelhouse.share.static_index import default_index_dir
 
+    # A server runs until it is stopped: what it makes in cycles (a request's error, a thread) must be freed.
+    _process.resume_collector()
     state = get_state()
     _settings, store = existing_store(project)
     out = Path(out_dir) if out_dir else default_index_dir(store)
