@@ -474,6 +474,49 @@ def test_download_streams_and_returns_the_sha256(client: IndexClient, srv: Index
     assert srv.requests.to(file_route(filename))[0].header("Accept-Encoding") == "identity"
 
 
+def test_bodies_larger_than_a_write_batch_land_byte_for_byte(
+    client: IndexClient, srv: IndexServer, tmp_path: Path
+) -> None:
+    """A body is written and hashed in batches through one buffer per thread: a body spanning several batches,
+    and a smaller one after it through the same buffer, each land exactly as served."""
+    from wheelhouse.index import transport
+
+    big = srv.add_wheel("demo", "1.0", files=payload(2 * transport._BATCH_SIZE + 12_345))
+    small = srv.add_wheel("demo", "1.1", files=payload(40_000))
+    remotes = {r.filename: r for r in client.project_files(DEMO)}
+    assert remotes[big].size is not None
+    assert remotes[big].size > 2 * transport._BATCH_SIZE
+    for filename in (big, small, big):
+        dest = tmp_path / f"{filename}.part"
+        assert client.download(remotes[filename], dest) == remotes[filename].sha256
+        assert dest.read_bytes() == srv.file_bytes(filename)
+
+
+def test_a_write_that_fails_mid_body_is_a_store_error(
+    client: IndexClient, srv: IndexServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from wheelhouse.errors import StoreError
+    from wheelhouse.index import transport
+
+    filename = srv.add_wheel("demo", "1.0", files=payload(transport._BATCH_SIZE + 5_000))
+    (remote,) = client.project_files(DEMO)
+    real_open = Path.open
+
+    class FullDisk(io.FileIO):
+        def write(self, data: Any) -> int:
+            raise OSError(28, "No space left on device")
+
+    def open_full(self: Path, mode: str = "r", *args: Any, **kwargs: Any) -> Any:
+        return FullDisk(self, "wb") if mode == "wb" else real_open(self, mode, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "open", open_full)
+    dest = tmp_path / "demo.part"
+    with pytest.raises(StoreError, match=r"cannot write the download of .*No space left on device"):
+        client.download(remote, dest)
+    assert not dest.exists()
+    assert len(srv.requests.to(file_route(filename))) == 1
+
+
 def test_download_hash_mismatch_leaves_no_file(client: IndexClient, srv: IndexServer, tmp_path: Path) -> None:
     filename = srv.add_wheel("demo", "1.0")
     wrong = b"x" * len(srv.file_bytes(filename))

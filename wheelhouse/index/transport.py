@@ -51,6 +51,12 @@ _RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
 # every read allocate (and shrink, and free) a buffer large enough for malloc to map it from the kernel, which
 # cost more system time than the transfer itself.
 _READ1_SIZE = 64 * 1024
+# What a streamed body gathers before it is written and hashed: each write and each hash update of a TLS
+# record's worth gives up the interpreter lock, and taking it back is a wait behind every other thread.
+_BATCH_SIZE = 1024 * 1024
+# Each thread's batch buffer, allocated once: a buffer of this size allocated per body would be mapped from the
+# kernel and faulted in again for every file.
+_batches = threading.local()
 # Below this rate, sustained over a whole timeout period, a transfer counts as stalled and is retried.
 _MIN_BYTES_PER_SECOND = 1024
 _CERT_HINT = "point --cert (or pip's 'cert' setting) at the CA bundle that signs this index"
@@ -404,6 +410,18 @@ class Transport:
         chunks: Iterator[bytes] | None = None if read1 else response.raw.stream(CHUNK, decode_content=False)
         window = self.timeout[1]
         window_start, window_bytes = time.monotonic(), 0
+        batch: memoryview | None = getattr(_batches, "buffer", None)
+        if batch is None:
+            batch = _batches.buffer = memoryview(bytearray(_BATCH_SIZE))
+        pending = 0
+
+        def write(data: memoryview | bytes) -> None:
+            try:
+                out.write(data)
+            except OSError as exc:
+                raise StoreError(f"cannot write the download of {redact_url(url)}: {exc}") from None
+            digest.update(data)
+
         while True:
             try:
                 chunk = read1(_READ1_SIZE, decode_content=False) if read1 else next(chunks, b"")  # type: ignore[arg-type]
@@ -421,14 +439,20 @@ class Transport:
                         f"too slow: {window_bytes} bytes in {now - window_start:.0f} s after {received} bytes"
                     )
                 window_start, window_bytes = now, 0
-            try:
-                out.write(chunk)
-            except OSError as exc:
-                raise StoreError(f"cannot write the download of {redact_url(url)}: {exc}") from None
-            digest.update(chunk)
-            received += len(chunk)
+            size = len(chunk)
+            if pending + size > _BATCH_SIZE:
+                write(batch[:pending])
+                pending = 0
+            if size > _BATCH_SIZE:
+                write(chunk)
+            else:
+                batch[pending : pending + size] = chunk
+                pending += size
+            received += size
             if on_progress is not None:
                 on_progress(received)
+        if pending:
+            write(batch[:pending])
         # urllib3 already refuses a body shorter than Content-Length; this also covers a server that closes
         # early on a connection urllib3 does not check (and one that sends more than it announced).
         if expected is not None and received != expected:
