@@ -180,6 +180,35 @@ def test_the_pages_a_file_the_resolver_reads_needs_go_ahead_of_speculative_pages
     assert set(finder.asked) == {"base", *(f"other{i}" for i in range(5))}  # never the Windows-only one
 
 
+class _Tree(_Pages):
+    """:class:`_Pages`, where ``alpha`` needs ``a-dep`` and ``zeta`` needs ``z-dep``."""
+
+    def metadata(self, dist: DistFile) -> CoreMetadata:
+        needs = {"alpha": ("a-dep",), "zeta": ("z-dep",)}
+        return CoreMetadata(dist.name, str(dist.version), needs.get(dist.name, ()))
+
+
+def test_speculative_pages_come_in_the_order_the_resolver_asks_for_them() -> None:
+    """The resolver decides pinned top-level requirements first, by name, then the others, then dependencies
+    breadth first in the order their dependents named them: a dependency of ``alpha`` goes ahead of one of
+    ``zeta``, though ``zeta``'s file was read first."""
+    finder = _Tree()
+    pool = PriorityPool(1, "test")
+    gate = threading.Event()
+    try:
+        speculative = SpeculativeFinder(finder, TARGET, pool, threading.Event())  # type: ignore[arg-type]
+        pool.submit(lambda: gate.wait(10), (-2, 0))  # holds the only worker while the queue fills
+        speculative.prefetch_requirements([line("zeta==1.0"), line("mid>=1"), line("alpha==1.0")])
+        speculative._metadata(_wheel("zeta", "1.0"))
+        speculative._metadata(_wheel("alpha", "1.0"))
+        gate.set()
+        pool.join()
+    finally:
+        gate.set()
+        pool.shutdown(wait=True)
+    assert finder.asked == ["alpha", "zeta", "mid", "a-dep", "z-dep"]
+
+
 @dataclass(frozen=True)
 class _Candidate:
     name: str

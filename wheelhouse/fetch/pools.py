@@ -38,7 +38,7 @@ class PriorityPool:
     in submission order among equals). Fire and forget: a task's result and errors are its own business."""
 
     def __init__(self, workers: int, name: str) -> None:
-        self._queue: queue.PriorityQueue[tuple[tuple[int, int], int, Callable[[], object] | None]]
+        self._queue: queue.PriorityQueue[tuple[tuple[int, ...], int, Callable[[], object] | None]]
         self._queue = queue.PriorityQueue()
         self._order = itertools.count()
         self._lock = threading.Lock()
@@ -48,7 +48,7 @@ class PriorityPool:
         for thread in self._threads:
             thread.start()
 
-    def submit(self, fn: Callable[[], object], priority: tuple[int, int]) -> bool:
+    def submit(self, fn: Callable[[], object], priority: tuple[int, ...]) -> bool:
         """Queue ``fn``; False (and nothing queued) once the pool is shut down."""
         with self._lock:
             if self._closed:

@@ -54,13 +54,25 @@ _FIRST_LOOK_AHEAD = 2
 # file first: reading it starts that file's transfer and asks for its dependencies' pages, so the link fills
 # early and the deepest projects are reached sooner. Look-ahead for backtracking comes next, then project pages.
 # Breadth first, the metadata of a 30 MB wheel whose page had arrived waited behind dozens of small pages.
+# Project pages go in the order the resolver will ask for them (see _page_priority), not in the order they were
+# found: a dependency of a project whose large page came late waited behind the dependencies of every project
+# read before it, and the resolver then fetched that page itself.
 _NEEDED_PAGE = -1
 _URGENT_METADATA = 0
 _LOOK_AHEAD = 1
 _PAGE = 2
+# Where a project found through a file whose own place is unknown goes: after every known one of its depth.
+_UNPLACED = 1 << 30
 
 # A project to prefetch: its name, the specifier it is wanted with, and its extras.
 _Wanted = tuple[NormalizedName, SpecifierSet, frozenset[str]]
+
+
+def _pinned(spec: SpecifierSet) -> bool:
+    """Whether ``spec`` is one exact pin, as the resolver ranks one (:attr:`wheelhouse.resolve.vocabulary.Req.
+    pinned_version`)."""
+    specs = list(spec)
+    return len(specs) == 1 and specs[0].operator in ("==", "===") and "*" not in specs[0].version
 
 
 class SpeculativeFinder:
@@ -103,6 +115,8 @@ class SpeculativeFinder:
         self._warmed: set[NormalizedName] = set()  # projects whose likely metadata was prefetched
         self._hurried: set[NormalizedName] = set()  # projects whose page was asked for at _NEEDED_PAGE
         self._needs: dict[tuple[CoreMetadata, tuple[str, ...]], list[_Wanted]] = {}  # see _needed
+        # Per project asked for, its place in the resolver's order (see _page_priority).
+        self._places: dict[NormalizedName, tuple[int, ...]] = {}
         self.pages_asked = 0  # project pages prefetched (the folder served the rest)
         self._lock = threading.Lock()
 
@@ -144,7 +158,7 @@ class SpeculativeFinder:
             self._prefetch_dependencies(meta)
         return meta
 
-    def _submit(self, fn: Callable[[], object], priority: tuple[int, int]) -> None:
+    def _submit(self, fn: Callable[[], object], priority: tuple[int, ...]) -> None:
         # The pool ignores a task's failure: speculation failing is not an error, the resolver asks again and
         # then sees the real failure.
         if not self.stop.is_set():
@@ -159,7 +173,9 @@ class SpeculativeFinder:
 
     def _follow(self, meta: CoreMetadata, extras: Sequence[str]) -> None:
         """Prefetch the dependencies ``meta`` names for the target with any of ``extras`` ("" for none)."""
-        self.prefetch(self._needed(meta, extras))
+        with self._lock:
+            place = self._places.get(canonicalize_name(meta.name), (_UNPLACED,))
+        self.prefetch(self._needed(meta, extras), place)
 
     def _needed(self, meta: CoreMetadata, extras: Sequence[str]) -> list[_Wanted]:
         """The dependencies ``meta`` names for the target with any of ``extras`` ("" for none); worked out once
@@ -187,20 +203,20 @@ class SpeculativeFinder:
 
     def prefetch_requirements(self, lines: Sequence[RequirementLine]) -> None:
         """:meth:`prefetch` the top-level requirements whose marker holds on the target, evaluated as the resolver
-        does (no extra): a line for another platform is never resolved, so it must cost no request."""
+        does (no extra): a line for another platform is never resolved, so it must cost no request. They are
+        taken in the resolver's order: pinned ones first, each group by name."""
         env = dict(self.target.marker_environment, extra="")
-        self.prefetch(
-            [
-                (line.name, line.requirement.specifier, frozenset(line.requirement.extras))
-                for line in lines
-                if line.requirement.marker is None or line.requirement.marker.evaluate(env)
-            ]
-        )
+        held = [line for line in lines if line.requirement.marker is None or line.requirement.marker.evaluate(env)]
+        held.sort(key=lambda line: (not _pinned(line.requirement.specifier), line.name))
+        self.prefetch([(line.name, line.requirement.specifier, frozenset(line.requirement.extras)) for line in held])
 
-    def prefetch(self, wanted: Sequence[_Wanted]) -> None:
+    def prefetch(self, wanted: Sequence[_Wanted], parent: tuple[int, ...] = ()) -> None:
         """Fetch the pages of these projects (and the metadata of the newest version each specifier admits),
-        unless the folder serves them; each wanted with the extras given, whose dependencies are followed too."""
-        for name, spec, extras in wanted:
+        unless the folder serves them; each wanted with the extras given, whose dependencies are followed too.
+
+        ``parent`` is the place (see :meth:`_page_priority`) of the project whose file names them, in its
+        Requires-Dist order; none for the top-level requirements, in the resolver's order."""
+        for position, (name, spec, extras) in enumerate(wanted):
             with self._lock:
                 known = self._extras.setdefault(name, set())
                 added = sorted(extras - known)
@@ -212,6 +228,7 @@ class SpeculativeFinder:
                     first = True
                     self._asked.add(name)
                     self._wanted.setdefault(name, spec)
+                    self._places[name] = place = (*parent, position)
             for meta in read:
                 # Its dependencies without these extras were followed when it was read.
                 self._follow(meta, added)
@@ -220,7 +237,15 @@ class SpeculativeFinder:
             if self._served_locally(name):
                 continue
             self.pages_asked += 1
-            self._submit(lambda name=name: self.files(name), (_PAGE, 0))  # type: ignore[misc]
+            self._submit(lambda name=name: self.files(name), self._page_priority(place))  # type: ignore[misc]
+
+    @staticmethod
+    def _page_priority(place: tuple[int, ...]) -> tuple[int, ...]:
+        """A project page's priority, from its place: the position of each requirement on the path that first
+        named it, from a top-level line down. Shallower places first, then as the path reads: the resolver decides
+        the top-level requirements in that order, and then dependencies in the order their dependents named
+        them, breadth first (:meth:`wheelhouse.resolve.provider.Provider.rank`)."""
+        return (_PAGE, len(place), *place)
 
     def _served_locally(self, name: NormalizedName) -> bool:
         """Whether the folder probably serves ``name``: speculating would spend requests a covered project never
