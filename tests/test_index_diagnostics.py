@@ -109,7 +109,15 @@ def test_download_takes_a_release_whose_index_requires_python_is_invalid(
 
 # -- names no installer would pick -----------------------------------------------------------------------------
 
-_OLD_NAMES = ("pytz-2004d.tar.gz", "pytz-2004e.zip", "pytz-notaversion-py3-none-any.whl", "pytz-2004d.txt")
+# The last one is an old release's name that pip splits after the project name (pytz 2013.9.post1), and a split
+# at the last dash reads as project pytz-2013.9: not hostile, so no warning either.
+_OLD_NAMES = (
+    "pytz-2004d.tar.gz",
+    "pytz-2004e.zip",
+    "pytz-notaversion-py3-none-any.whl",
+    "pytz-2004d.txt",
+    "pytz-2013.9-1.tar.gz",
+)
 
 
 def _publish_pytz(srv: IndexServer) -> str:
@@ -135,6 +143,27 @@ def test_names_no_installer_would_pick_are_passed_over_without_a_warning(caplog:
     (summary,) = _said(caplog, logging.INFO)
     assert summary.startswith(f"pytz: passed over {len(_OLD_NAMES)} listed files")
     assert len(_said(caplog, logging.DEBUG)) == len(_OLD_NAMES)
+
+
+def test_an_sdist_of_a_project_whose_name_extends_this_ones_is_still_refused_out_loud(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Only a version may follow the project's name in an old-style name: ``pytz-deluxe-1.0.tar.gz`` listed for
+    pytz belongs to pytz-deluxe, however pip splits it."""
+    from wheelhouse.index.config import IndexConfig
+    from wheelhouse.index.finder import IndexFinder
+    from wheelhouse.index.http import IndexClient
+
+    with IndexServer() as srv:
+        good = srv.add_wheel("pytz", "2024.1")
+        _, junk = make_wheel("pytz", "0.1")
+        srv.add("pytz-deluxe-1.0.tar.gz", junk, project="pytz")
+        with IndexClient(IndexConfig(index_url=srv.index_url)) as client:
+            files = IndexFinder(client).files(NormalizedName("pytz"))
+    assert [f.filename for f in files] == [good]
+    (warning,) = _said(caplog)
+    assert "skipped 'pytz-deluxe-1.0.tar.gz'" in warning
+    assert "it belongs to pytz-deluxe" in warning
 
 
 def test_download_says_nothing_of_old_names_by_default_and_one_line_with_v(

@@ -161,6 +161,24 @@ def parse_dist_filename(
     raise InvalidDistFilename(f"not a wheel or sdist file name: {filename!r}")
 
 
+def legacy_sdist_version(filename: str, project: NormalizedName) -> Version | None:
+    """The version pip reads in the source distribution name ``filename`` of ``project``, when the name only
+    parses that way: pip splits an sdist name after the part that names the project, so ``celery-3.1.26-1.tar.gz``
+    is celery 3.1.26.post1 to pip, and project ``celery-3-1-26`` to a reading at the last dash (PEP 625's, and
+    :func:`parse_dist_filename`'s). None when no prefix names ``project`` or the rest is no version."""
+    suffix = sdist_suffix(filename)
+    if suffix is None:
+        return None
+    stem = filename[: -len(suffix)]
+    for i, char in enumerate(stem):
+        if char == "-" and canonicalize_name(stem[:i]) == project:
+            try:
+                return Version(stem[i + 1 :])
+            except InvalidVersion:
+                return None
+    return None
+
+
 def sdist_suffix(filename: str) -> str | None:
     """The source distribution suffix ``filename`` ends with (one of :data:`SDIST_SUFFIXES`), or None.
 

@@ -4,7 +4,9 @@
 Contract: every file it offers has a name that is safe to write into the wheels folder and belongs to the
 project asked for; anything else is skipped with a warning on the diagnostics channel (each once), so a hostile
 index cannot plant files. Files no target can use are skipped unparsed and silently; files whose names no
-installer would pick (``pytz-2004d.tar.gz``) are passed over as pip does, summed up in one line at ``-v``.
+installer would pick (``pytz-2004d.tar.gz``) are passed over as pip does, and so are old source distribution
+names that only pip's split after the project name reads (``celery-3.1.26-1.tar.gz``), all summed up in one line
+at ``-v``.
 Metadata it returns names the same project and version as the file, or
 :class:`~wheelhouse.index.errors.MetadataError` is raised; it comes from the index, or from a download of the
 file itself under way when a caller said so (:meth:`IndexFinder.expect`). A listed file becomes a DistFile only
@@ -28,6 +30,7 @@ from wheelhouse.dists import (
     CoreMetadata,
     DistFile,
     InvalidDistFilename,
+    legacy_sdist_version,
     parse_core_metadata,
     parse_dist_filename,
     wheel_tags,
@@ -127,8 +130,8 @@ class IndexFinder:
             # Old releases with names no installer parses (pytz-2004d.tar.gz): pip passes over them in silence,
             # and one line per file drowned everything else a run says.
             _log.info(
-                f"{name}: passed over {plural(len(unusable), 'listed file')} whose names no installer would pick"
-                f" (such as {unusable[0]!r})",
+                f"{name}: passed over {plural(len(unusable), 'listed file')} whose names wheelhouse does not read"
+                f" as this project's (such as {unusable[0]!r})",
                 once=f"passed-over:{name}",  # several finders (and threads) may read the same page
             )
         result = tuple(found)
@@ -177,8 +180,9 @@ class IndexFinder:
         ``brief`` is what the listing says of it (:meth:`~wheelhouse.index.pages.Listing.brief`).
 
         A name that could escape the wheels folder, or that belongs to another project, is skipped with a
-        warning; a name no installer would pick (not a distribution, or not parseable: ``pytz-2004d.tar.gz``)
-        is added to ``unusable`` and detailed only at debug level.
+        warning; a name no installer would pick (not a distribution, or not parseable: ``pytz-2004d.tar.gz``),
+        or an old sdist name that belongs to the project only as pip splits it (``celery-3.1.26-1.tar.gz``), is
+        added to ``unusable`` and detailed only at debug level.
         """
         url, sha256, requires_python, yanked, size, index_url = brief
         reason = unsafe_filename(filename)
@@ -196,6 +200,13 @@ class IndexFinder:
             _log.debug(f"passed over {filename!r}: {exc}")
             return None
         if project != name:
+            legacy = legacy_sdist_version(filename, name) if kind == "sdist" else None
+            if legacy is not None:
+                # An old release's name, not a hostile one: pip would read it as this project's. The folder reads
+                # names at the last dash, and would take the file for another project's.
+                unusable.append(filename)
+                _log.debug(f"passed over {filename!r}: an old-style name (pip reads it as {name} {legacy})")
+                return None
             self._skip(
                 f"skipped {filename!r} listed by {redact_url(index_url or url)} for {name}: it belongs to {project}"
             )
