@@ -144,6 +144,40 @@ def test_look_ahead_grows_with_each_rejection_of_a_project() -> None:
     assert len(finder.asked) == len(set(finder.asked))  # each release asked for once
 
 
+class _PinConflict:
+    """A finder where ``a`` 10.0 to 20.0 need ``pin>=2`` and older ``a`` releases take ``pin`` 1.0."""
+
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+        self._lock = threading.Lock()
+
+    def files(self, name: str) -> list[DistFile]:
+        return [_wheel("pin", "1.0")] if name == "pin" else [_wheel("a", f"{n}.0") for n in range(1, 21)]
+
+    def metadata(self, dist: DistFile) -> CoreMetadata:
+        with self._lock:
+            self.asked.append(f"{dist.name} {dist.version}")
+        needs = ("pin>=2",) if dist.name == "a" and dist.version >= Version("10") else ()
+        return CoreMetadata(dist.name, str(dist.version), needs)
+
+
+def test_releases_a_top_level_pin_rules_out_are_read_ahead_before_the_resolver_rejects_them() -> None:
+    """``pin==1.0`` rules out ``a`` 20.0, the likely release: the resolver will reject it and walk back through
+    every release down to 9.0, each needing its metadata. That walk is read ahead, a few releases at a time, and
+    stops a few past the first release the pin allows."""
+    finder = _PinConflict()
+    pool = PriorityPool(4, "test")
+    try:
+        speculative = SpeculativeFinder(finder, TARGET, pool, threading.Event())  # type: ignore[arg-type]
+        speculative.prefetch_requirements([line("pin==1.0"), line("a")])
+        pool.join()  # a task's follow-up tasks are queued before it ends: this waits for the whole walk
+    finally:
+        pool.shutdown(wait=True)
+    walked = {f"a {n}.0" for n in range(20, 5, -1)}  # 9.0 allows the pin; 8.0 to 6.0 were in flight with it
+    assert set(finder.asked) - {"pin 1.0"} == walked
+    assert len(finder.asked) == len(set(finder.asked))
+
+
 class _Pages:
     """A finder recording the pages asked for, in order; ``app`` needs ``base``, and ``winonly`` on Windows."""
 

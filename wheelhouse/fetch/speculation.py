@@ -13,6 +13,7 @@ when it backtracks.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import CancelledError
@@ -21,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import NormalizedName, canonicalize_name
-from packaging.version import Version
+from packaging.version import InvalidVersion, Version
 
 from wheelhouse.dists import CoreMetadata, DistFile
 from wheelhouse.fetch.pools import PriorityPool
@@ -47,6 +48,12 @@ BACKTRACK_AHEAD = 32
 # index serves its METADATA alone, are read the cheap way: resolution never waits for a long transfer.
 WHOLE_FILE_METADATA = 256 * 1024
 _FIRST_LOOK_AHEAD = 2
+
+# A release whose metadata needs another version of a top-level pin is one the resolver will reject, and it will
+# then try the next older ones in turn, each needing its metadata (typer, whose newer releases need newer click and
+# rich than an application pins, walks back through twenty). That walk is read ahead as soon as such a release is
+# seen, this many releases at a time: each one ruled out in turn asks for the next.
+_WALK_AHEAD = 4
 
 # Speculative tasks, most urgent first. The pages of the dependencies of a file the resolver has just read come
 # first: it asks for each of them next, one after another, and a page it asks for that no worker has started is
@@ -117,6 +124,8 @@ class SpeculativeFinder:
         self._needs: dict[tuple[CoreMetadata, tuple[str, ...]], list[_Wanted]] = {}  # see _needed
         # Per project asked for, its place in the resolver's order (see _page_priority).
         self._places: dict[NormalizedName, tuple[int, ...]] = {}
+        # The version each top-level requirement pins (see _ruled_out).
+        self._pins: dict[NormalizedName, Version] = {}
         self.pages_asked = 0  # project pages prefetched (the folder served the rest)
         self._lock = threading.Lock()
 
@@ -208,6 +217,10 @@ class SpeculativeFinder:
         env = dict(self.target.marker_environment, extra="")
         held = [line for line in lines if line.requirement.marker is None or line.requirement.marker.evaluate(env)]
         held.sort(key=lambda line: (not _pinned(line.requirement.specifier), line.name))
+        for line in held:
+            if _pinned(line.requirement.specifier):
+                with contextlib.suppress(InvalidVersion):  # an arbitrary-equality pin names no version
+                    self._pins[line.name] = Version(next(iter(line.requirement.specifier)).version)
         self.prefetch([(line.name, line.requirement.specifier, frozenset(line.requirement.extras)) for line in held])
 
     def prefetch(self, wanted: Sequence[_Wanted], parent: tuple[int, ...] = ()) -> None:
@@ -309,12 +322,39 @@ class SpeculativeFinder:
                 count = min(BACKTRACK_AHEAD, _FIRST_LOOK_AHEAD << (2 * rejections))
         likely = self._likely_for(dist.name, self.finder.files(dist.name), spec)
         older = [d for d in likely if d.version < dist.version][:count]
+        self._read_ahead(older)
+
+    def _walk_older(self, dist: DistFile) -> None:
+        """``dist`` is ruled out by a top-level pin (:meth:`_ruled_out`): read ahead the metadata of the next
+        :data:`_WALK_AHEAD` older releases the resolver will try, each ruled out in turn walking on."""
+        with self._lock:
+            spec = self._wanted.get(dist.name)
+        likely = self._likely_for(dist.name, self.finder.files(dist.name), spec)
+        self._read_ahead([d for d in likely if d.version < dist.version][:_WALK_AHEAD])
+
+    def _read_ahead(self, older: Sequence[DistFile]) -> None:
         with self._lock:
             # The resolver rejects releases in quick succession: each is asked for once.
             fresh = [d for d in older if d.location not in self._ahead]
             self._ahead.update(d.location for d in fresh)
         for candidate in fresh:
-            self._submit(lambda candidate=candidate: self._metadata(candidate), (_LOOK_AHEAD, 0))  # type: ignore[misc]
+            self._submit(lambda candidate=candidate: self._look_ahead(candidate), (_LOOK_AHEAD, 0))  # type: ignore[misc]
+
+    def _look_ahead(self, dist: DistFile) -> None:
+        if self._ruled_out(self._metadata(dist)):
+            self._walk_older(dist)
+
+    def _ruled_out(self, meta: CoreMetadata) -> bool:
+        """Whether ``meta`` needs, for the target, a version of a top-level pin other than the pinned one: the
+        resolver will reject its release whatever else it decides. Only a hint for speculation: the resolver
+        judges the release itself."""
+        if not self._pins:
+            return False
+        for name, spec, _extras in self._needed(meta, [""]):
+            pinned = self._pins.get(name)
+            if pinned is not None and not spec.contains(pinned, prereleases=True):
+                return True
+        return False
 
     def _warm(self, dist: DistFile) -> None:
         if self.transfers is not None:
@@ -323,6 +363,11 @@ class SpeculativeFinder:
         if meta.requires_python and not self._python_ok(meta.requires_python):
             # A limit the index's page did not say (find-links, no data-requires-python): the resolver will pass
             # over this release, so its bytes would be thrown away.
+            return
+        if self._ruled_out(meta):
+            # The resolver will reject this release too, and walk back through older ones: read that walk ahead,
+            # and keep these bytes off the link.
+            self._walk_older(dist)
             return
         if self.transfers is not None:
             # Usually the very file the resolver pins a moment later: its bytes are on their way already. A
