@@ -2,8 +2,9 @@
 
 Contract: :class:`SpeculativeFinder` is a :class:`wheelhouse.dists.Finder` that answers exactly as the index
 finder it wraps; it only warms that finder's caches in the background (project pages of dependencies, with the
-extras each project is wanted with, the metadata of the file the resolver will most likely pin, the metadata of
-older releases when the resolver backtracks) and starts the transfer of the likely file. On an index without
+extras each project is wanted with, in the order the resolver will ask for them; the metadata of the file the
+resolver will most likely pin; the metadata of older releases when the resolver backtracks, or when a top-level
+pin rules out the likely release) and starts the transfer of the likely file. On an index without
 PEP 658 metadata a small likely wheel is downloaded first and its metadata read from the verified file (the
 finder waits for that transfer instead of reading ranges; if it fails, the ranges are read). A failed
 speculative task is never an error: the resolver asks again and sees the real failure. :class:`PinReporter` is
@@ -366,7 +367,7 @@ class SpeculativeFinder:
             return
         if self._ruled_out(meta):
             # The resolver will reject this release too, and walk back through older ones: read that walk ahead,
-            # and keep these bytes off the link.
+            # and do not start a download that would be thrown away.
             self._walk_older(dist)
             return
         if self.transfers is not None:
