@@ -215,17 +215,17 @@ def test_the_pages_a_file_the_resolver_reads_needs_go_ahead_of_speculative_pages
 
 
 class _Tree(_Pages):
-    """:class:`_Pages`, where ``alpha`` needs ``a-dep`` and ``zeta`` needs ``z-dep``."""
+    """:class:`_Pages`, where ``alpha`` needs ``a-dep`` and exactly ``a-pin`` 1.0, and ``zeta`` needs ``z-dep``."""
 
     def metadata(self, dist: DistFile) -> CoreMetadata:
-        needs = {"alpha": ("a-dep",), "zeta": ("z-dep",)}
+        needs = {"alpha": ("a-dep", "a-pin==1.0"), "zeta": ("z-dep",)}
         return CoreMetadata(dist.name, str(dist.version), needs.get(dist.name, ()))
 
 
 def test_speculative_pages_come_in_the_order_the_resolver_asks_for_them() -> None:
-    """The resolver decides pinned top-level requirements first, by name, then the others, then dependencies
-    breadth first in the order their dependents named them: a dependency of ``alpha`` goes ahead of one of
-    ``zeta``, though ``zeta``'s file was read first."""
+    """The resolver decides pinned top-level requirements first, by name, then pins that dependencies ask for,
+    then the other top-level requirements, then dependencies breadth first in the order their dependents named
+    them: a dependency of ``alpha`` goes ahead of one of ``zeta``, though ``zeta``'s file was read first."""
     finder = _Tree()
     pool = PriorityPool(1, "test")
     gate = threading.Event()
@@ -240,7 +240,7 @@ def test_speculative_pages_come_in_the_order_the_resolver_asks_for_them() -> Non
     finally:
         gate.set()
         pool.shutdown(wait=True)
-    assert finder.asked == ["alpha", "zeta", "mid", "a-dep", "z-dep"]
+    assert finder.asked == ["alpha", "zeta", "a-pin", "mid", "a-dep", "z-dep"]
 
 
 @dataclass(frozen=True)

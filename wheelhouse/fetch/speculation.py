@@ -251,15 +251,18 @@ class SpeculativeFinder:
             if self._served_locally(name):
                 continue
             self.pages_asked += 1
-            self._submit(lambda name=name: self.files(name), self._page_priority(place))  # type: ignore[misc]
+            priority = self._page_priority(place, pinned=_pinned(spec))
+            self._submit(lambda name=name: self.files(name), priority)  # type: ignore[misc]
 
     @staticmethod
-    def _page_priority(place: tuple[int, ...]) -> tuple[int, ...]:
-        """A project page's priority, from its place: the position of each requirement on the path that first
-        named it, from a top-level line down. Shallower places first, then as the path reads: the resolver decides
-        the top-level requirements in that order, and then dependencies in the order their dependents named
-        them, breadth first (:meth:`wheelhouse.resolve.provider.Provider.rank`)."""
-        return (_PAGE, len(place), *place)
+    def _page_priority(place: tuple[int, ...], *, pinned: bool) -> tuple[int, ...]:
+        """A project page's priority, from its place (the position of each requirement on the path that first
+        named it, from a top-level line down) and whether that requirement pins one version. As the resolver
+        decides (:meth:`wheelhouse.resolve.provider.Provider.rank`): pins first, the user's own before those of
+        dependencies (pydantic's ``pydantic-core==2.18.4``, a page of 7 MB, is decided right after the top-level
+        pins), then the rest, shallower places first and then as the path reads: breadth first, in the order
+        dependents named them."""
+        return (_PAGE, not pinned, len(place) > 1, len(place), *place)
 
     def _served_locally(self, name: NormalizedName) -> bool:
         """Whether the folder probably serves ``name``: speculating would spend requests a covered project never
