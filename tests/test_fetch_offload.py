@@ -377,3 +377,20 @@ def test_a_child_started_ahead_and_never_used_is_stopped_without_waiting(tmp_pat
     child.close()
     assert proc.poll() is not None
     assert time.monotonic() - began < 1.0
+
+
+@pytest.mark.parametrize("first_line", ["", "not json\n", '{"jobs": 2}\n', "[]\n", '{"jobs": "x", "config": {}}\n'])
+def test_the_transfer_process_run_by_hand_says_one_line(first_line: str) -> None:
+    """Only a download starts it, with its configuration on stdin; anything else gets one line, not a traceback."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "wheelhouse.fetch.offload"],
+        input=first_line,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 2
+    assert proc.stdout == ""
+    assert proc.stderr.count("\n") == 1
+    assert "the transfer process of a download, not a command" in proc.stderr

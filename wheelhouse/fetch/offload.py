@@ -340,14 +340,19 @@ def _child() -> int:
     with contextlib.suppress(ValueError, OSError):  # not the main thread, or no such signal: nothing to ignore
         signal.signal(signal.SIGINT, signal.SIG_IGN)
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
-    first = json.loads(stdin.readline())
-    jobs = max(1, int(first["jobs"]))
-    client = IndexClient(
-        _config_from_json(first["config"]),
-        jobs=jobs,
-        backoff=float(first.get("backoff", 0.5)),
-        max_wait=float(first.get("max_wait", 30.0)),
-    )
+    try:
+        first = json.loads(stdin.readline())
+        jobs = max(1, int(first["jobs"]))
+        config = _config_from_json(first["config"])
+        backoff, max_wait = float(first.get("backoff", 0.5)), float(first.get("max_wait", 30.0))
+    except (ValueError, TypeError, KeyError, AttributeError):
+        # Run by hand, or fed something else: one line, not a traceback.
+        sys.stderr.write(
+            "wheelhouse.fetch.offload: the transfer process of a download, not a command: it reads its"
+            " configuration from the download that starts it\n"
+        )
+        return 2
+    client = IndexClient(config, jobs=jobs, backoff=backoff, max_wait=max_wait)
     out_lock = threading.Lock()
     cancelled: set[int] = set()
     stopping = threading.Event()
