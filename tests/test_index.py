@@ -565,47 +565,6 @@ def test_download_cut_short_once_is_retried(client: IndexClient, srv: IndexServe
 # -- the finder ------------------------------------------------------------------------------------------------
 
 
-def test_pages_are_parsed_and_their_entries_built_one_project_at_a_time(
-    client: IndexClient, srv: IndexServer, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Parsing pages is CPU work under the interpreter lock: threads that parse several at once finish no sooner,
-    and make every thread reading the network wait behind all of them. Many threads asking for many projects
-    parse and build one project at a time."""
-    from wheelhouse.index import finder as finder_module
-    from wheelhouse.index import pages
-
-    names = [f"proj{i}" for i in range(8)]
-    for name in names:
-        srv.add_wheel(name, "1.0")
-    active, most = [0], [0]
-    lock = threading.Lock()
-
-    def counted(original: Any) -> Any:
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            with lock:
-                active[0] += 1
-                most[0] = max(most[0], active[0])
-            try:
-                threading.Event().wait(0.02)  # long enough for the other threads to arrive
-                return original(*args, **kwargs)
-            finally:
-                with lock:
-                    active[0] -= 1
-
-        return wrapper
-
-    monkeypatch.setattr(pages.Listing, "add_json", counted(pages.Listing.add_json))
-    monkeypatch.setattr(finder_module.IndexFinder, "_dist_file", counted(finder_module.IndexFinder._dist_file))
-    finder = IndexFinder(client)
-    threads = [threading.Thread(target=finder.files, args=(NormalizedName(n),)) for n in names]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert all(len(finder.files(NormalizedName(n))) == 1 for n in names)
-    assert most[0] == 1
-
-
 def test_finder_lists_dist_files_and_reads_wheel_metadata(
     client: IndexClient, srv: IndexServer, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -38,7 +38,7 @@ from wheelhouse.dists import (
 from wheelhouse.index.errors import MetadataError, MetadataMismatch
 from wheelhouse.index.filenames import irrelevant, is_dist_filename, unsafe_filename
 from wheelhouse.index.once import OnceCache
-from wheelhouse.index.pages import PAGE_WORK, Brief, Listing, RemoteFile
+from wheelhouse.index.pages import Brief, Listing, RemoteFile
 
 if TYPE_CHECKING:
     from wheelhouse.index.http import IndexClient
@@ -114,19 +114,18 @@ class IndexFinder:
         unusable: list[str] = []
         listing = self.client.project_listing(name)
         relevant = listing.relevant
-        with PAGE_WORK:
-            for i, filename in enumerate(listing.filenames):
-                if not relevant[i] and irrelevant(filename):
-                    continue
-                if self.targets and filename.endswith(".whl") and not self._some_target_can_use(filename):
-                    aside.append(i)  # built only if a gap must be explained
-                    continue
-                brief = listing.brief(i)
-                dist = self._dist_file(name, filename, brief, unusable)
-                if dist is None:
-                    continue
-                found.append(dist)
-                remotes[dist.location] = (listing, i)
+        for i, filename in enumerate(listing.filenames):
+            if not relevant[i] and irrelevant(filename):
+                continue
+            if self.targets and filename.endswith(".whl") and not self._some_target_can_use(filename):
+                aside.append(i)  # built only if a gap must be explained
+                continue
+            brief = listing.brief(i)
+            dist = self._dist_file(name, filename, brief, unusable)
+            if dist is None:
+                continue
+            found.append(dist)
+            remotes[dist.location] = (listing, i)
         if unusable:
             # Old releases with names no installer parses (pytz-2004d.tar.gz): pip passes over them in silence,
             # and one line per file drowned everything else a run says.

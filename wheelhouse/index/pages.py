@@ -15,7 +15,6 @@ import html.parser
 import itertools
 import json
 import re
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,7 +33,6 @@ if TYPE_CHECKING:
 
 __all__ = [
     "PAGE_ACCEPT",
-    "PAGE_WORK",
     "Brief",
     "Listing",
     "RemoteFile",
@@ -46,12 +44,6 @@ __all__ = [
     "parse_json_page",
     "parse_page",
 ]
-
-# Held while a page is parsed, or its entries are built (by the finder): one page at a time. That work holds the
-# interpreter lock throughout, so pages parsed by many threads at once are done no sooner; and a thread reading
-# the network takes the interpreter lock back after each TLS record, waiting behind every thread that wants it.
-# One page at a time, a reader waits behind one.
-PAGE_WORK = threading.Lock()
 
 JSON_TYPE = "application/vnd.pypi.simple.v1+json"
 HTML_TYPE = "application/vnd.pypi.simple.v1+html"
@@ -467,12 +459,11 @@ def add_page(listing: Listing, body: bytes, content_type: str, page_url: str, in
     # Trust the declared type; sniff only when the server declares neither JSON nor HTML (static hosts).
     is_json = media in (JSON_TYPE, "application/json") or ("html" not in media and body.lstrip()[:1] == b"{")
     try:
-        with PAGE_WORK:
-            if is_json:
-                listing.add_json(body, page_url, index_url)
-            else:
-                for remote in parse_html_page(decode_page(body, content_type, page_url), page_url, index_url):
-                    listing.add(remote)
+        if is_json:
+            listing.add_json(body, page_url, index_url)
+        else:
+            for remote in parse_html_page(decode_page(body, content_type, page_url), page_url, index_url):
+                listing.add(remote)
     except ValueError as exc:
         first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         kind = "JSON" if is_json else "HTML"
