@@ -8,6 +8,7 @@ tests pin the behaviour that the timings rest on.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections import Counter
@@ -194,22 +195,29 @@ class _Pages:
         return CoreMetadata(dist.name, str(dist.version), ("base>=1", 'winonly; sys_platform == "win32"'))
 
 
-def test_the_pages_a_file_the_resolver_reads_needs_go_ahead_of_speculative_pages() -> None:
-    """The resolver asks for each dependency of the file it just read, one after another, and fetches a page no
-    worker has started in its own thread: those pages jump the queue of speculative ones."""
-    finder = _Pages()
+@contextlib.contextmanager
+def _queued(finder: _Pages) -> Iterator[SpeculativeFinder]:
+    """Speculation over ``finder`` with one worker, held while the body queues tasks: once the body is done, the
+    queued tasks run one by one, most urgent first, and are all done when the block ends."""
     pool = PriorityPool(1, "test")
     gate = threading.Event()
     try:
-        speculative = SpeculativeFinder(finder, TARGET, pool, threading.Event())  # type: ignore[arg-type]
-        pool.submit(lambda: gate.wait(10), (-2, 0))  # holds the only worker while the queue fills
-        speculative.prefetch([(canonicalize_name(f"other{i}"), SpecifierSet(), frozenset()) for i in range(5)])
-        speculative.metadata(_wheel("app", "1.0"))
+        pool.submit(lambda: gate.wait(10), (-2, 0))
+        yield SpeculativeFinder(finder, TARGET, pool, threading.Event())  # type: ignore[arg-type]
         gate.set()
         pool.join()
     finally:
         gate.set()
         pool.shutdown(wait=True)
+
+
+def test_the_pages_a_file_the_resolver_reads_needs_go_ahead_of_speculative_pages() -> None:
+    """The resolver asks for each dependency of the file it just read, one after another, and fetches a page no
+    worker has started in its own thread: those pages jump the queue of speculative ones."""
+    finder = _Pages()
+    with _queued(finder) as speculative:
+        speculative.prefetch([(canonicalize_name(f"other{i}"), SpecifierSet(), frozenset()) for i in range(5)])
+        speculative.metadata(_wheel("app", "1.0"))
     assert finder.asked[0] == "base"
     assert set(finder.asked) == {"base", *(f"other{i}" for i in range(5))}  # never the Windows-only one
 
@@ -227,19 +235,10 @@ def test_speculative_pages_come_in_the_order_the_resolver_asks_for_them() -> Non
     then the other top-level requirements, then dependencies breadth first in the order their dependents named
     them: a dependency of ``alpha`` goes ahead of one of ``zeta``, though ``zeta``'s file was read first."""
     finder = _Tree()
-    pool = PriorityPool(1, "test")
-    gate = threading.Event()
-    try:
-        speculative = SpeculativeFinder(finder, TARGET, pool, threading.Event())  # type: ignore[arg-type]
-        pool.submit(lambda: gate.wait(10), (-2, 0))  # holds the only worker while the queue fills
+    with _queued(finder) as speculative:
         speculative.prefetch_requirements([line("zeta==1.0"), line("mid>=1"), line("alpha==1.0")])
         speculative._metadata(_wheel("zeta", "1.0"))
         speculative._metadata(_wheel("alpha", "1.0"))
-        gate.set()
-        pool.join()
-    finally:
-        gate.set()
-        pool.shutdown(wait=True)
     assert finder.asked == ["alpha", "zeta", "a-pin", "mid", "a-dep", "z-dep"]
 
 
