@@ -19,7 +19,7 @@ import pytest
 from tests.support.index_server import IndexServer
 from tests.support.wheels import write_wheel
 from tests.test_faults import Throttle, assert_sound_folder, file_gets, publish
-from tests.test_interrupt import TARGET, partial_with_bytes, start, wait_for, wheelhouse_exe
+from tests.test_interrupt import TARGET, start, wait_for, wheelhouse_exe
 from wheelhouse.store.folder import META_DIR, Store
 
 SMALL = ("alpha", "beta")
@@ -91,10 +91,12 @@ def holder_pid(wheels: Path) -> int | None:
         return None
 
 
-def start_first_download(project: Path, srv: IndexServer) -> Lines:
+def start_first_download(project: Path, srv: IndexServer, throttle: Throttle) -> Lines:
     """A download that holds the lock, stalled in the middle of its large files."""
     first = Lines(start(project, *download_args(srv)))
-    wait_for(lambda: partial_with_bytes(project / "wheels"), "the first download to be under way", first.proc)
+    # The server, not the folder, says the transfer is under way: received bytes reach the temporary file in
+    # batches, and a stalled body may not have filled one.
+    wait_for(throttle.stalled.is_set, "the first download to be under way", first.proc)
     assert holder_pid(project / "wheels") == first.proc.pid
     return first
 
@@ -103,7 +105,7 @@ def test_a_second_download_waits_says_so_and_then_has_nothing_to_do(
     stalled_index: tuple[IndexServer, Throttle], project: Path
 ) -> None:
     srv, throttle = stalled_index
-    first = start_first_download(project, srv)
+    first = start_first_download(project, srv, throttle)
     second = Lines(start(project, *download_args(srv)))
     message = f"another wheelhouse process (process {first.proc.pid}) is using wheels; waiting for it to finish"
     wait_for(lambda: second.has(message), "the second download to say that it waits", second.proc)
@@ -125,7 +127,7 @@ def test_a_second_download_waits_says_so_and_then_has_nothing_to_do(
 
 def test_no_wait_fails_at_once_with_one_clear_error(stalled_index: tuple[IndexServer, Throttle], project: Path) -> None:
     srv, throttle = stalled_index
-    first = start_first_download(project, srv)
+    first = start_first_download(project, srv, throttle)
     second = start(project, *download_args(srv, "--no-wait"))
     out, err = second.communicate(timeout=60)
     assert second.returncode == 1
@@ -149,7 +151,7 @@ def test_two_downloads_of_different_requirements_both_land_and_both_are_recorded
     (project / "first.txt").write_text("alpha\nbig-one\n")
     (project / "second.txt").write_text("beta\nbig-two\n")
     first = Lines(start(project, *download_args(srv, "-r", "first.txt")))
-    wait_for(lambda: partial_with_bytes(project / "wheels"), "the first download to be under way", first.proc)
+    wait_for(throttle.stalled.is_set, "the first download to be under way", first.proc)
     second = Lines(start(project, *download_args(srv, "-r", "second.txt")))
     wait_for(lambda: second.has("waiting for it to finish"), "the second download to wait", second.proc)
     throttle.release()
@@ -169,7 +171,7 @@ def test_prune_during_a_download_waits_and_keeps_what_the_download_brought(
     srv, throttle = stalled_index
     # A project nobody needs any more: the prune's job.
     old = write_wheel(project / "wheels", "retired", "1.0")
-    first = start_first_download(project, srv)
+    first = start_first_download(project, srv, throttle)
     prune = Lines(start(project, "prune", "--yes", *TARGET))
     wait_for(lambda: prune.has("waiting for it to finish"), "the prune to wait", prune.proc)
     assert first.proc.poll() is None
@@ -189,7 +191,7 @@ def test_readers_during_a_download_never_see_a_partial_wheel(
     stalled_index: tuple[IndexServer, Throttle], project: Path
 ) -> None:
     srv, throttle = stalled_index
-    first = start_first_download(project, srv)
+    first = start_first_download(project, srv, throttle)
     # While the large files are half-transferred: verify and list see only complete wheels, no problems.
     for command in (("verify", *TARGET), ("list", "--json")):
         reader = run(project, *command)
@@ -209,7 +211,7 @@ def test_the_lock_of_a_killed_process_is_free_at_once(
     stalled_index: tuple[IndexServer, Throttle], project: Path
 ) -> None:
     srv, throttle = stalled_index
-    first = start_first_download(project, srv)
+    first = start_first_download(project, srv, throttle)
     first.proc.send_signal(signal.SIGKILL)
     first.finish()
     throttle.release()

@@ -113,6 +113,8 @@ class Throttle:
         self.stall_after = stall_after
         self.stall = stall
         self._released = threading.Event()
+        # Set when a body reaches ``stall_after``: the client is in the middle of a transfer.
+        self.stalled = threading.Event()
         self._original: Callable[..., Iterator[bytes]] = index_server_module._chunks
         monkeypatch.setattr(index_server_module, "_chunks", self._chunks)
 
@@ -126,6 +128,7 @@ class Throttle:
             return
         for start in range(0, len(data), self.chunk):
             if self.stall_after is not None and start >= self.stall_after:
+                self.stalled.set()
                 self._released.wait(self.stall)
             yield data[start : start + self.chunk]
             if self.delay and not self._released.is_set():
