@@ -14,7 +14,6 @@ when it backtracks.
 
 from __future__ import annotations
 
-import contextlib
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import CancelledError
@@ -23,13 +22,14 @@ from typing import TYPE_CHECKING, Any
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import NormalizedName, canonicalize_name
-from packaging.version import InvalidVersion, Version
+from packaging.version import Version
 
 from wheelhouse.dists import CoreMetadata, DistFile
 from wheelhouse.fetch.pools import PriorityPool
 from wheelhouse.fetch.transfers import Transfers
 from wheelhouse.requirements import RequirementLine
 from wheelhouse.resolve.resolver import FormatControl, ResolveReporter
+from wheelhouse.resolve.vocabulary import pinned_version
 from wheelhouse.store.folder import StoreFinder
 from wheelhouse.targets import Target
 
@@ -74,13 +74,6 @@ _UNPLACED = 1 << 30
 
 # A project to prefetch: its name, the specifier it is wanted with, and its extras.
 _Wanted = tuple[NormalizedName, SpecifierSet, frozenset[str]]
-
-
-def _pinned(spec: SpecifierSet) -> bool:
-    """Whether ``spec`` is one exact pin, as the resolver ranks one (:attr:`wheelhouse.resolve.vocabulary.Req.
-    pinned_version`)."""
-    specs = list(spec)
-    return len(specs) == 1 and specs[0].operator in ("==", "===") and "*" not in specs[0].version
 
 
 class SpeculativeFinder:
@@ -217,11 +210,9 @@ class SpeculativeFinder:
         taken in the resolver's order: pinned ones first, each group by name."""
         env = dict(self.target.marker_environment, extra="")
         held = [line for line in lines if line.requirement.marker is None or line.requirement.marker.evaluate(env)]
-        held.sort(key=lambda line: (not _pinned(line.requirement.specifier), line.name))
-        for line in held:
-            if _pinned(line.requirement.specifier):
-                with contextlib.suppress(InvalidVersion):  # an arbitrary-equality pin names no version
-                    self._pins[line.name] = Version(next(iter(line.requirement.specifier)).version)
+        pins = {line.name: pin for line in held if (pin := pinned_version(line.requirement.specifier)) is not None}
+        held.sort(key=lambda line: (line.name not in pins, line.name))
+        self._pins.update(pins)
         self.prefetch([(line.name, line.requirement.specifier, frozenset(line.requirement.extras)) for line in held])
 
     def prefetch(self, wanted: Sequence[_Wanted], parent: tuple[int, ...] = ()) -> None:
@@ -251,7 +242,7 @@ class SpeculativeFinder:
             if self._served_locally(name):
                 continue
             self.pages_asked += 1
-            priority = self._page_priority(place, pinned=_pinned(spec))
+            priority = self._page_priority(place, pinned=pinned_version(spec) is not None)
             self._submit(lambda name=name: self.files(name), priority)  # type: ignore[misc]
 
     @staticmethod
@@ -319,24 +310,23 @@ class SpeculativeFinder:
         two at a project's first rejection and four times as many at each further one (at most
         :data:`BACKTRACK_AHEAD`)."""
         with self._lock:
-            spec = self._wanted.get(dist.name)
             if count is None:
                 rejections = self._rejections.get(dist.name, 0)
                 self._rejections[dist.name] = rejections + 1
                 count = min(BACKTRACK_AHEAD, _FIRST_LOOK_AHEAD << (2 * rejections))
-        likely = self._likely_for(dist.name, self.finder.files(dist.name), spec)
-        older = [d for d in likely if d.version < dist.version][:count]
-        self._read_ahead(older)
+        self._read_ahead(dist, count)
 
     def _walk_older(self, dist: DistFile) -> None:
         """``dist`` is ruled out by a top-level pin (:meth:`_ruled_out`): read ahead the metadata of the next
         :data:`_WALK_AHEAD` older releases the resolver will try, each ruled out in turn walking on."""
+        self._read_ahead(dist, _WALK_AHEAD)
+
+    def _read_ahead(self, dist: DistFile, count: int) -> None:
+        """Read the metadata of the ``count`` releases the resolver would try after ``dist``, in the background."""
         with self._lock:
             spec = self._wanted.get(dist.name)
         likely = self._likely_for(dist.name, self.finder.files(dist.name), spec)
-        self._read_ahead([d for d in likely if d.version < dist.version][:_WALK_AHEAD])
-
-    def _read_ahead(self, older: Sequence[DistFile]) -> None:
+        older = [d for d in likely if d.version < dist.version][:count]
         with self._lock:
             # The resolver rejects releases in quick succession: each is asked for once.
             fresh = [d for d in older if d.location not in self._ahead]

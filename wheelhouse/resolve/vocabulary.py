@@ -18,13 +18,24 @@ from wheelhouse.dists import DistFile
 from wheelhouse.requirements import RequirementLine
 from wheelhouse.resolve._memo import computed_once
 
-__all__ = ["UNUSABLE", "Candidate", "Req", "base_name", "requirement_text"]
+__all__ = ["UNUSABLE", "Candidate", "Req", "base_name", "pinned_version", "requirement_text"]
 
 # The identifier of a requirement no candidate can meet. A file whose own metadata rules it out is learnt about
 # only when the resolver asks for its dependencies, once it has chosen it: it then "depends" on this, which
 # resolvelib cannot satisfy, so it rejects the candidate and tries the next one (pip turns Requires-Python into
 # a dependency the same way). Project names never contain "<", so no project can collide with it.
 UNUSABLE = NormalizedName("<unusable>")
+
+
+def pinned_version(specifier: SpecifierSet) -> Version | None:
+    """The version ``specifier`` pins, when it is one exact ``==`` (or ``===``) pin of a valid version."""
+    specs = list(specifier)
+    if len(specs) == 1 and specs[0].operator in ("==", "===") and "*" not in specs[0].version:
+        try:
+            return Version(specs[0].version)
+        except ValueError:
+            return None
+    return None
 
 
 @dataclass(frozen=True)
@@ -62,14 +73,8 @@ class Req:
 
     @computed_once
     def pinned_version(self) -> Version | None:
-        """The version an exact ``==`` pin names (asked thousands of times per resolution: computed once)."""
-        specs = list(self.specifier)
-        if len(specs) == 1 and specs[0].operator in ("==", "===") and "*" not in specs[0].version:
-            try:
-                return Version(specs[0].version)
-            except ValueError:
-                return None
-        return None
+        """:func:`pinned_version` of the specifier (asked thousands of times per resolution: computed once)."""
+        return pinned_version(self.specifier)
 
     @property
     def unusable(self) -> bool:
