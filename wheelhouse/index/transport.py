@@ -439,15 +439,12 @@ class Transport:
                         f"too slow: {window_bytes} bytes in {now - window_start:.0f} s after {received} bytes"
                     )
                 window_start, window_bytes = now, 0
-            size = len(chunk)
+            size = len(chunk)  # at most _READ1_SIZE (or CHUNK) bytes: always fits an empty batch
             if pending + size > _BATCH_SIZE:
                 write(batch[:pending])
                 pending = 0
-            if size > _BATCH_SIZE:
-                write(chunk)
-            else:
-                batch[pending : pending + size] = chunk
-                pending += size
+            batch[pending : pending + size] = chunk
+            pending += size
             received += size
             if on_progress is not None:
                 on_progress(received)
