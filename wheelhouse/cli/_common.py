@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import os
 import shlex
 import sys
@@ -29,6 +30,19 @@ if TYPE_CHECKING:
     from wheelhouse.targets import Target
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+class FiniteFloat(click.FloatRange):
+    """A :class:`click.FloatRange` that also refuses ``nan`` and ``inf``: ``nan`` passes every bound of click's
+    own (no comparison with it is true), and an infinite timeout or age overflows where it is turned into time."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number.", param, ctx)
+        return number
+
+
 # The "schema" of every --json report; raised when a report changes incompatibly.
 JSON_SCHEMA_VERSION = 1
 
@@ -240,11 +254,20 @@ def project_options(
             "wheels_dir",
             default=None,
             metavar="DIR",
+            callback=_folder_named,
             help="The wheels folder (default: ./wheels or the configured one).",
         )
     )
 
     return option_group("project", ProjectOptions, declared)
+
+
+def _folder_named(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    # An empty value is what an unset variable gives (--wheels "$WHEELS"): taken as a path it is the working
+    # directory, whose files check --fix would then quarantine.
+    if value is not None and not value.strip():
+        raise click.BadParameter("must not be empty.", ctx, param)
+    return value
 
 
 def effective_settings(project: ProjectOptions = ProjectOptions(), **extra: Any) -> Settings:
@@ -422,7 +445,7 @@ def index_options(func: F) -> Callable[..., Any]:
         click.option("--cert", default=None, metavar="PATH", help="CA bundle for HTTPS."),
         click.option(
             "--timeout",
-            type=click.FloatRange(min=0, min_open=True),
+            type=FiniteFloat(min=0, min_open=True),
             default=None,
             metavar="SECONDS",
             help="Seconds a connection may stay silent before the attempt fails (default 15, or pip's 'timeout').",

@@ -17,6 +17,7 @@ from wheelhouse import _log
 from wheelhouse._text import plural, size
 from wheelhouse.cli._common import (
     JSON_SCHEMA_VERSION,
+    FiniteFloat,
     ProjectOptions,
     State,
     get_state,
@@ -54,7 +55,7 @@ def _stdin_is_terminal() -> bool:
 )
 @click.option(
     "--older-than",
-    type=click.FloatRange(min=0),
+    type=FiniteFloat(min=0),
     default=None,
     metavar="DAYS",
     help="Only remove files that came into the folder more than DAYS days ago.",

@@ -8,15 +8,18 @@ reporter that draws progress (rich on a terminal, a line per event otherwise); r
 from __future__ import annotations
 
 import os
+import re
 import threading
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import click
 
 from wheelhouse._text import plural, redact, size
 from wheelhouse.cli._common import (
     JSON_SCHEMA_VERSION,
+    FiniteFloat,
     ProjectOptions,
     State,
     existing_store,
@@ -86,12 +89,13 @@ if TYPE_CHECKING:
     default=3,
     show_default=True,
     metavar="N",
-    help="Retries of each failed upload (a dropped connection, a 5xx answer), with back-off.",
+    help="Retries of each failed upload (a dropped connection, a 5xx answer), with back-off. Uploads only: the "
+    "server's pages are read with the retries downloads use.",
 )
 @click.option("--cert", default=None, metavar="PATH", help="CA bundle for HTTPS.")
 @click.option(
     "--timeout",
-    type=click.FloatRange(min=0, min_open=True),
+    type=FiniteFloat(min=0, min_open=True),
     default=60.0,
     show_default=True,
     metavar="SECONDS",
@@ -140,8 +144,9 @@ def publish_command(
             "no repository to publish to",
             hint="wheelhouse publish --repository-url https://devpi.example/USER/INDEX/ (or TWINE_REPOSITORY_URL)",
         )
-    if "://" not in repository_url:
-        raise UsageError(f"--repository-url {redact(repository_url)!r} is not a URL")
+    _check_url("--repository-url", repository_url, ("http", "https"))
+    if index_url is not None:
+        _check_url("--index-url", index_url, _INDEX_SCHEMES)
     _settings, store = existing_store(project)
     settings, reqs, targets = load_project(project, required=not everything)
     options = PublishOptions(jobs=jobs, sdists=sdists, everything=everything, dry_run=dry_run)
@@ -172,6 +177,29 @@ def publish_command(
     else:
         _render(state, result, dry_run)
     click.get_current_context().exit(_exit_code(result))
+
+
+# A server's pages may also be a static index on this machine (wheelhouse index writes one).
+_INDEX_SCHEMES = ("http", "https", "file")
+
+
+def _check_url(option: str, url: str, schemes: tuple[str, ...]) -> None:
+    """UsageError naming ``option`` unless ``url`` is an absolute URL of one of ``schemes`` without a query or a
+    fragment: project paths (``simple/<project>/``) are appended to it, which would put them inside a query, and
+    a query often carries a token that a message would then show. No message shows the query or fragment."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - a port that is not a number raises here rather than at the first request
+    except ValueError:
+        parts = None
+    shown = redact(re.split(r"[?#]", url, maxsplit=1)[0])
+    if parts is None or parts.scheme.lower() not in schemes or (parts.scheme.lower() != "file" and not parts.hostname):
+        raise UsageError(f"{option} {shown!r} is not a URL", hint=f"{option} https://HOST/PATH/")
+    if "?" in url or "#" in url:
+        raise UsageError(
+            f"{option} {shown!r} must not carry a query or a fragment (a '?' or '#' part)",
+            hint="give the server's path alone; a token goes in the URL's user:password@, --password or ~/.netrc",
+        )
 
 
 def _backoff() -> float:
@@ -364,8 +392,7 @@ def verify_against(
     from wheelhouse.resolve.verify import report_to_json
     from wheelhouse.share.remote_verify import verify_remote
 
-    if "://" not in index_url:
-        raise UsageError(f"--index-url {redact(index_url)!r} is not a URL")
+    _check_url("--index-url", index_url, _INDEX_SCHEMES)
     config = IndexConfig(index_url=index_url, isolated=True)
     with IndexClient(config, backoff=_backoff()) as client:
         report = verify_remote(requirements, targets, client, fix_args=fix_args)

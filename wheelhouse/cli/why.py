@@ -5,6 +5,7 @@ Calls :func:`wheelhouse.share.inventory.why` and renders its report (rich, or ``
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -27,8 +28,21 @@ if TYPE_CHECKING:
     from wheelhouse.share.inventory import WhyReport
 
 
+# PEP 508's project name: what a requirement can name (a name that cannot be is in no chain, and saying that it is
+# "not needed" would invite pruning the project the user meant).
+_PROJECT_NAME = re.compile(r"[A-Z0-9]([A-Z0-9._-]*[A-Z0-9])?", re.IGNORECASE)
+
+
+def _project_name(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    if not _PROJECT_NAME.fullmatch(value):
+        found = re.match(r"[A-Z0-9][A-Z0-9._-]*", value, re.IGNORECASE)
+        hint = f" (give the project's name alone: {found.group(0).rstrip('._-')!r})" if found else ""
+        raise click.BadParameter(f"{value!r} is not a project name{hint}.", ctx, param)
+    return value
+
+
 @click.command("why")
-@click.argument("name", metavar="PROJECT")
+@click.argument("name", metavar="PROJECT", callback=_project_name)
 @project_options()
 @json_option
 def why_command(name: str, project: ProjectOptions, as_json: bool) -> None:

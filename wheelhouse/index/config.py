@@ -9,6 +9,7 @@ redacts the credentials of every URL it holds.
 from __future__ import annotations
 
 import configparser
+import math
 import os
 import sys
 from collections.abc import Mapping, Sequence
@@ -240,7 +241,7 @@ def index_config_from_pip(
                 kwargs[name] = check_keyring_provider(value, source)
             elif key == "timeout":
                 kwargs[name] = float(value)
-                if not kwargs[name] > 0:
+                if not (math.isfinite(kwargs[name]) and kwargs[name] > 0):
                     raise ValueError(value)
             elif key == "retries":
                 kwargs[name] = int(value)
