@@ -16,6 +16,8 @@ from tests.conftest import Cli
 from tests.support.wheels import write_wheel
 from wheelhouse.share.integrity import check
 from wheelhouse.store.folder import FileRecord, Store
+from wheelhouse.store.manifest import seal_path
+from wheelhouse.store.seal import seal
 
 WHEEL = "demo-1.0-py3-none-any.whl"
 
@@ -118,7 +120,10 @@ def test_records_of_files_that_are_gone_are_trimmed(wheels_dir: Path) -> None:
     for n in range(2000):
         manifest["records"][f"gone{n}-1.0-py3-none-any.whl"] = {"sha256": "b" * 64}
         manifest["files"][f"gone{n}-1.0-py3-none-any.whl"] = {"size": 1, "mtime_ns": 1}
-    store.manifest_path.write_text(json.dumps(manifest))
+    # Sealed as this user's own writes are, so that its cache is believed and the trim is what is tested.
+    data = json.dumps(manifest).encode()
+    store.manifest_path.write_bytes(data)
+    seal_path(store.manifest_path).write_text(seal(data))
     store.update_records({WHEEL: FileRecord(sha256="c" * 64)})
     manifest = json.loads(store.manifest_path.read_text())
     assert list(manifest["records"]) == [WHEEL]

@@ -86,7 +86,11 @@ def run() -> NoReturn:
         plan = None  # a cache that cannot be read is no reason to fail: prove it instead, uncached
     if plan is not None and plan.state is not None:
         from wheelhouse._recording import Recording
+        from wheelhouse.store.seal import prepare
 
+        # The key is the user's, not an input of the proof: made (the first time ever) before the recording, which
+        # would take its writing for a write outside the folder and keep nothing.
+        prepare()
         recording = Recording(plan.cwd)
         recording.start()
     from wheelhouse.cli import run as run_cli

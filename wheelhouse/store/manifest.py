@@ -6,12 +6,16 @@ Contract:
 * ``files``: per wheel, what reading it gave (``metadata`` or the ``problem`` found) and, once computed here,
   its ``sha256``, keyed by the file's size, mtime, inode and ctime (:func:`file_key`). A file whose key differs
   is read again. Inode and ctime are not carried by git, rsync, a copy or a bundle and cannot be set by a
-  user, so an entry that arrives with a folder (or is edited by hand) is never taken for the file's.
+  user, so an entry that arrives with a folder is never taken for the file's. Anyone who can write the folder
+  can still copy a file's key into an entry of their own: so the manifest is written with a seal beside it
+  (``manifest.seal``, :mod:`wheelhouse.store.seal`), and a manifest whose seal is not this user's has its
+  ``files`` ignored, as if empty.
 * ``records``: per file, its provenance (:class:`FileRecord`): the sha256 it had when it was added, its URL,
   targets and sources.
 * Every entry is validated when read (:func:`read_manifest`): an entry of the wrong shape is dropped, as if it
   had never been written, so the file is read again; nothing in the manifest can crash a command or change
-  what it reports.
+  what it reports. A manifest that is not a regular file (a named pipe), is larger than
+  :data:`MAX_MANIFEST_BYTES` or nests deeper than JSON decoding allows is read as missing.
 * It is written atomically (:func:`write_manifest`), only under the folder's lock, and a write drops the
   entries of files that are gone.
 """
@@ -21,6 +25,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import stat
 from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,8 +37,11 @@ from wheelhouse import _log
 from wheelhouse.dists import CoreMetadata
 from wheelhouse.errors import StoreError
 from wheelhouse.store.fs import atomic_write, open_nofollow
+from wheelhouse.store.seal import seal, sealed
 
 MANIFEST_FORMAT = 1
+# Far more than any folder's manifest (about 1 kB per wheel); a larger file is not one wheelhouse wrote.
+MAX_MANIFEST_BYTES = 512 * 1024 * 1024
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
@@ -156,21 +164,51 @@ def record_from(raw: object) -> FileRecord | None:
     )
 
 
+def seal_path(path: Path) -> Path:
+    """Where the seal of the manifest at ``path`` is kept."""
+    return path.with_name("manifest.seal")
+
+
+def _read_regular(path: Path, limit: int) -> bytes | None:
+    """The bytes of the regular file at ``path`` (not a link, at most ``limit`` bytes), else None; never blocks
+    on a named pipe."""
+    try:
+        fd = open_nofollow(path, os.O_RDONLY | os.O_NONBLOCK)
+    except (OSError, StoreError):
+        return None
+    with open(fd, "rb") as fh:
+        try:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode) or st.st_size > limit:
+                return None
+            data = fh.read(limit + 1)
+        except OSError:
+            return None
+    return data if len(data) <= limit else None
+
+
 def read_manifest(path: Path) -> dict[str, Any]:
     """The manifest at ``path`` with every malformed entry dropped; ``{}`` when it is missing or unusable.
 
-    A symbolic link in its place is not read: the files are read instead.
+    A symbolic link in its place is not read: the files are read instead. Its ``files`` are kept only when its
+    seal is this user's (see the module's contract).
     """
+    data = _read_regular(path, MAX_MANIFEST_BYTES)
+    if data is None:
+        return {}
     try:
-        with open(open_nofollow(path, os.O_RDONLY), "rb") as fh:
-            raw = json.loads(fh.read())
-    except (OSError, ValueError, StoreError):
+        raw = json.loads(data)
+    except (ValueError, RecursionError):
         return {}
     if not isinstance(raw, dict) or raw.get("format") != MANIFEST_FORMAT:
         return {}
     files, records = raw.get("files"), raw.get("records")
     if not isinstance(files, dict) or not isinstance(records, dict):
         return {}
+    tag = _read_regular(seal_path(path), 1024)
+    if files and (tag is None or not sealed(data, tag.strip())):
+        _log.debug(f"{path}: not sealed by this user; its cache is ignored and the files are read again")
+        files = {}
     good_files = {k: v for k, v in files.items() if valid_file_entry(k, v)}
     good_records = {k: v for k, v in records.items() if record_from(v) is not None}
     dropped = len(files) - len(good_files) + len(records) - len(good_records)
@@ -186,4 +224,7 @@ def write_manifest(path: Path, manifest: dict[str, Any], present: Collection[str
         entries = manifest.get(section)
         if isinstance(entries, dict):
             manifest[section] = {k: v for k, v in entries.items() if k in present}
-    atomic_write(path, json.dumps(manifest, sort_keys=True, separators=(",", ":")).encode())
+    data = json.dumps(manifest, sort_keys=True, separators=(",", ":")).encode()
+    atomic_write(path, data)
+    # After the manifest: a reader between the two writes sees a seal that does not match, and reads the files.
+    atomic_write(seal_path(path), seal(data).encode() + b"\n")

@@ -15,14 +15,15 @@ key, and the answer itself:
 * the exit status (0 or 3: an operational failure is never stored) and the exact bytes written to stdout and
   stderr, in the order they were written.
 
-Contract: an entry is believed only when every one of these still holds (:meth:`Proof.stale`); a corrupt,
-foreign or unreadable entry is ignored (and replaced by the next full run). Nothing here follows a symbolic
-link in ``.wheelhouse/`` (a linked state or proofs folder means no cache), writes go through the store's
-atomic, no-follow helpers, and at most :data:`MAX_ENTRIES` entries are kept.
+Contract: an entry is believed only when it carries this user's seal (:mod:`wheelhouse.store.seal`: one edited or
+forged in the folder, or written by another user, does not) and every one of these still holds
+(:meth:`Proof.stale`); a corrupt, foreign or unreadable entry is ignored (and replaced by the next full run).
+Nothing here follows a symbolic link in ``.wheelhouse/`` (a linked state or proofs folder means no cache), writes go
+through the store's atomic, no-follow helpers, and at most :data:`MAX_ENTRIES` entries are kept.
 
-This module is on the console script's fast path, so it imports only ``os``, ``sys`` and ``hashlib`` at module
-level (no pathlib, json, re or dataclasses; the writing side imports the store's helpers when it runs), and
-its value types are plain classes.
+This module is on the console script's fast path, so it imports only ``os``, ``sys``, the seal and the standard
+library's own sha256 at module level (no pathlib, json, re or dataclasses; the writing side imports the store's
+helpers when it runs), and its value types are plain classes.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ from __future__ import annotations
 import os
 import stat
 import sys
+
+from wheelhouse.store.seal import seal, sealed
 
 try:
     # The standard library's own sha256, which hashlib falls back to: hashlib first loads OpenSSL, and that
@@ -48,8 +51,8 @@ if TYPE_CHECKING:
 
 PROOFS_DIR = "proofs"
 META_DIR = ".wheelhouse"
-# The format's magic word and version: an entry of another version is stale.
-MAGIC = b"wheelhouse-proof 1 "
+# The format's magic word and version: an entry of another version is stale. Version 2: sealed (store/seal.py).
+MAGIC = b"wheelhouse-proof 2 "
 # Enough for every argv of a project's folder and its variants (targets, --json, -v); the oldest go first.
 MAX_ENTRIES = 16
 # An entry larger than this is not one wheelhouse wrote: it is ignored rather than read.
@@ -261,15 +264,16 @@ class Proof:
             raise ValueError("a NUL character in a proof's header")
         header = "\0".join(tokens).encode("utf-8", "surrogateescape")
         body = b"%d\n" % len(header) + header + b"".join(data for _stream, data in self.output)
-        return MAGIC + sha256_hex(body).encode() + b"\n" + body
+        return MAGIC + seal(body).encode() + b"\n" + body
 
     @classmethod
     def decode(cls, raw: bytes) -> Proof | None:
         """The entry in ``raw``, or None when it is not a whole, intact entry of this format."""
         if not raw.startswith(MAGIC):
             return None
-        digest, newline, body = raw[len(MAGIC) :].partition(b"\n")
-        if not newline or sha256_hex(body).encode() != digest:
+        tag, newline, body = raw[len(MAGIC) :].partition(b"\n")
+        # Sealed, not merely hashed: anyone who can write the folder could hash a forged answer.
+        if not newline or not sealed(body, tag):
             return None
         size_text, newline, rest = body.partition(b"\n")
         if not newline or not size_text.isdigit():

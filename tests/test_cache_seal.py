@@ -1,0 +1,144 @@
+"""The folder's caches are believed only under this user's seal: an entry that keeps a file's size, mtime, inode
+and ctime but lies about its metadata or hash, or a stored verify answer re-hashed after an edit, changes
+nothing any command says. A manifest that is a named pipe, huge, or nested past what JSON decoding allows is a
+missing cache, not a hang or a crash."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import Cli
+from tests.support.wheels import write_wheel
+from tests.test_verify_cache import TARGET, entries, run
+from wheelhouse.store import proofs, seal
+from wheelhouse.store.folder import Store
+from wheelhouse.store.manifest import read_manifest, seal_path
+
+AAA = "aaa-1.0-py3-none-any.whl"
+
+
+def _forge(store: Store, filename: str, **change: object) -> None:
+    """Edit one cached entry as someone with write access to the folder can: the file's own freshness values
+    kept, the claims changed, the manifest written back without this user's key."""
+    manifest = json.loads(store.manifest_path.read_text())
+    manifest["files"][filename].update(change)
+    store.manifest_path.write_text(json.dumps(manifest))
+
+
+def test_the_seal_is_hmac_sha256_under_a_private_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    tag = seal.seal(b"data")
+    key = Path(seal.key_path())
+    assert key == tmp_path / "cache" / "wheelhouse" / "seal-key"
+    assert key.stat().st_mode & 0o777 == 0o600
+    assert tag == hmac.new(key.read_bytes(), b"data", hashlib.sha256).hexdigest()
+    assert seal.sealed(b"data", tag)
+    assert not seal.sealed(b"date", tag)
+    assert not seal.sealed(b"data", tag[:-1])
+    # Another user (another key) does not recognise it.
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "other"))
+    assert not seal.sealed(b"data", tag)
+
+
+def test_a_key_that_cannot_be_made_trusts_nothing_on_disk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    blocked = tmp_path / "blocked"
+    blocked.write_text("a file where the cache folder would be")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(blocked))
+    tag = seal.seal(b"data")
+    assert seal.sealed(b"data", tag)  # this process's own writes
+    assert not (blocked / "wheelhouse").exists()
+
+
+def test_forged_metadata_and_hash_in_the_manifest_change_nothing(cli: Cli, project: Path) -> None:
+    wheels = project / "wheels"
+    write_wheel(wheels, "aaa", "1.0", requires_dist=["bbb>=1"])
+    write_wheel(wheels, "bbb", "1.0")
+    (project / "requirements.txt").write_text("aaa\n")
+    store = Store(wheels)
+    store.scan()
+    store.hashes([AAA])
+    real = hashlib.sha256((wheels / AAA).read_bytes()).hexdigest()
+    (wheels / "bbb-1.0-py3-none-any.whl").unlink()
+    entry = json.loads(store.manifest_path.read_text())["files"][AAA]
+    assert entry["sha256"] == real
+    assert os.stat(wheels / AAA).st_ino == entry["ino"]
+    _forge(store, AAA, sha256="0" * 64, metadata={"name": "aaa", "version": "1.0", "requires_dist": []})
+
+    verify = cli("verify", "--no-cache", *TARGET)
+    assert verify.exit_code == 3, verify.output
+    assert "bbb" in verify.output
+    assert store.hashes([AAA]) == {AAA: real}
+    show = cli("show", AAA)
+    assert show.exit_code == 0, show.output
+    assert real in show.output
+    assert "0" * 64 not in show.output
+
+
+def test_a_sealed_manifest_is_believed(wheels_dir: Path) -> None:
+    write_wheel(wheels_dir, "aaa", "1.0")
+    store = Store(wheels_dir)
+    assert store.scan().opened == 1
+    assert seal_path(store.manifest_path).is_file()
+    assert store.scan().opened == 0
+    # The same bytes without their seal: the cache is ignored, the files read again, and the seal written anew.
+    seal_path(store.manifest_path).unlink()
+    assert read_manifest(store.manifest_path)["files"] == {}
+    assert store.scan().opened == 1
+    assert store.scan().opened == 0
+
+
+def test_a_forged_verify_answer_is_not_replayed(project: Path) -> None:
+    wheels = project / "wheels"
+    write_wheel(wheels, "aaa", "1.0", requires_dist=["bbb>=1"])
+    (project / "requirements.txt").write_text("aaa\n")
+    first = run(project, *TARGET)
+    assert first.returncode == 3, first.stderr
+    (name,) = entries(project)
+    path = wheels / ".wheelhouse" / "proofs" / name
+    proof = proofs.Proof.decode(path.read_bytes())
+    assert proof is not None
+    proof.status = 0
+    proof.output = ((1, b"covered\n"),)
+    # What the format was before it was sealed, and what anyone can compute: a plain sha256 of the body.
+    body = proof.encode()[len(proofs.MAGIC) :].partition(b"\n")[2]
+    path.write_bytes(proofs.MAGIC + hashlib.sha256(body).hexdigest().encode() + b"\n" + body)
+    os.utime(path)
+    again = run(project, *TARGET)
+    assert again.returncode == 3, again.stdout
+    assert again.stdout != b"covered\n"
+
+
+def test_a_named_pipe_as_manifest_is_no_cache_and_no_hang(wheels_dir: Path) -> None:
+    write_wheel(wheels_dir, "aaa", "1.0")
+    (wheels_dir / ".wheelhouse").mkdir()
+    os.mkfifo(wheels_dir / ".wheelhouse" / "manifest.json")
+    done: list[int] = []
+    worker = threading.Thread(target=lambda: done.append(len(Store(wheels_dir).scan().wheels)), daemon=True)
+    worker.start()
+    worker.join(timeout=20)
+    assert done == [1]
+
+
+def test_a_manifest_nested_past_json_decoding_is_no_cache(wheels_dir: Path) -> None:
+    write_wheel(wheels_dir, "aaa", "1.0")
+    (wheels_dir / ".wheelhouse").mkdir()
+    (wheels_dir / ".wheelhouse" / "manifest.json").write_text("[" * 100_000 + "]" * 100_000)
+    assert read_manifest(wheels_dir / ".wheelhouse" / "manifest.json") == {}
+    result = subprocess.run(
+        [sys.executable, "-m", "wheelhouse", "list", "--wheels", str(wheels_dir)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "1 wheel, 1 project" in result.stdout
