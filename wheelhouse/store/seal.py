@@ -14,12 +14,14 @@ writable home), a key of this process alone is used, so that nothing on disk is 
 files, which is slower and still right. A cache written by another user or machine is not believed either, and
 is replaced by the next run that writes it.
 
-This module is on the console script's fast path (the stored answers of ``verify``): it imports only ``os``.
+This module is on the console script's fast path (the stored answers of ``verify``): it imports only ``os`` and
+``sys``.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 
 try:
     # The standard library's own sha256, which hashlib falls back to: hashlib (and hmac) load OpenSSL first, and
@@ -110,9 +112,12 @@ def prepare() -> None:
 def seal(data: bytes) -> str:
     """The hex HMAC-SHA256 of ``data`` under this user's key."""
     inner_pad, outer_pad = _padded()
-    inner = _sha256(inner_pad)
+    # OpenSSL's sha256 is several times faster on a large manifest; use it once something else has paid for it.
+    hashlib = sys.modules.get("hashlib")
+    sha256 = _sha256 if hashlib is None else hashlib.sha256
+    inner = sha256(inner_pad)
     inner.update(data)
-    outer = _sha256(outer_pad)
+    outer = sha256(outer_pad)
     outer.update(inner.digest())
     return str(outer.hexdigest())
 
