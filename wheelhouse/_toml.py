@@ -33,6 +33,11 @@ def read_text(path: str) -> str:
     The file is opened without blocking and judged by what was opened, so a named pipe or a device put in its
     place is refused, never waited on or read without end.
     """
+    return decode(read_bytes(path), path)
+
+
+def read_bytes(path: str) -> bytes:
+    """The bytes of a regular file of bounded size, read as :func:`read_text` reads it."""
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
         with os.fdopen(fd, "rb") as handle:
@@ -46,6 +51,11 @@ def read_text(path: str) -> str:
         raise RequirementsError(f"cannot read: {exc.strerror or exc}", path=path, line=None, text="") from None
     if len(data) > MAX_BYTES:  # it grew while read
         raise RequirementsError(f"larger than {MAX_BYTES // (1024 * 1024)} MiB", path=path, line=None, text="")
+    return data
+
+
+def decode(data: bytes, path: str) -> str:
+    """``data`` as UTF-8 text (a leading byte order mark dropped), or a one-line error naming the line."""
     try:
         return data.decode("utf-8").removeprefix("\ufeff")
     except UnicodeDecodeError as exc:
@@ -60,6 +70,9 @@ def parse(text: str, path: str) -> dict[str, Any]:
         return data
     except tomllib.TOMLDecodeError as exc:
         raise RequirementsError(f"invalid TOML: {exc}", path=path, line=None, text="") from None
+    except RecursionError:
+        # tomllib parses nested arrays and inline tables recursively: a few thousand "[" exhaust the stack.
+        raise RequirementsError("invalid TOML: values nested too deeply", path=path, line=None, text="") from None
 
 
 def load(path: str) -> tuple[str, dict[str, Any]]:
@@ -95,7 +108,7 @@ class Lines:
     def key(self, key: str, start: int | None = 1, end: int | None = None) -> int | None:
         """The line of ``key = ...`` between ``start`` and ``end`` (a table's own lines)."""
         pattern = re.compile(rf"^\s*[\"']?{re.escape(key)}[\"']?\s*=")
-        for number in range(start or 1, (end or len(self.lines)) + 1):
+        for number in range(start or 1, (len(self.lines) if end is None else end) + 1):
             if pattern.match(self.lines[number - 1]):
                 return number
         return None
@@ -103,7 +116,7 @@ class Lines:
     def string(self, value: str, start: int | None = 1, end: int | None = None) -> int | None:
         """The first line from ``start`` holding ``value`` as a basic or literal TOML string, not given before."""
         needles = (_basic(value), f"'{value}'")
-        for number in range(max(start or 1, 1), (end or len(self.lines)) + 1):
+        for number in range(max(start or 1, 1), (len(self.lines) if end is None else end) + 1):
             if number in self._taken:
                 continue
             line = self.lines[number - 1]
@@ -117,6 +130,13 @@ class Lines:
         for number in range(start + 1, len(self.lines) + 1):
             match = _HEADER.match(self.lines[number - 1])
             if match and not _unquote_key(match.group(1)).startswith(name + "."):
+                return number - 1
+        return len(self.lines)
+
+    def preamble_end(self) -> int:
+        """The last line before the first table header: the lines of the document's top-level keys."""
+        for number, line in enumerate(self.lines, 1):
+            if _HEADER.match(line):
                 return number - 1
         return len(self.lines)
 

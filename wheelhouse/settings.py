@@ -12,22 +12,18 @@ nor anything that talks to the network.
 
 from __future__ import annotations
 
-import sys
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from wheelhouse.errors import ConfigError
+from wheelhouse import _toml
+from wheelhouse.errors import ConfigError, RequirementsError
 
 if TYPE_CHECKING:
     from wheelhouse.index.config import IndexConfig
     from wheelhouse.requirements import RequirementSet
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on 3.10 only
-    import tomli as tomllib  # type: ignore[import-not-found, unused-ignore]
 
 
 @dataclass(frozen=True)
@@ -215,10 +211,19 @@ def _shown_source(source: str) -> str:
     return source + " [tool.wheelhouse]" if Path(source).name == "pyproject.toml" else source
 
 
+# A line that opens [tool.wheelhouse] (or a table under it) or sets one of its keys, in the raw bytes of a
+# pyproject.toml that cannot be decoded or parsed: then the file was meant as configuration, and is an error.
+_MENTIONS_TABLE = re.compile(
+    rb"""(?m)^[ \t]*\[?[ \t]*(?:["']?tool["']?[ \t]*\.[ \t]*)?["']?wheelhouse["']?[ \t]*[\].=]"""
+)
+
+
 def find_config_file(start: Path) -> tuple[Path, bool] | None:
     """The nearest wheelhouse.toml, or pyproject.toml with a [tool.wheelhouse] table, from ``start`` upwards.
 
-    Returns (path, is_pyproject). The search stops at the first directory holding either file.
+    Returns (path, is_pyproject). The search stops at the first directory holding either file. A pyproject.toml
+    that is not UTF-8 or not TOML is no configuration, unless it visibly holds the table: then it is a
+    :class:`ConfigError` naming the file, as a broken wheelhouse.toml is.
     """
     for directory in (start, *start.parents):
         own = directory / "wheelhouse.toml"
@@ -227,8 +232,14 @@ def find_config_file(start: Path) -> tuple[Path, bool] | None:
         pyproject = directory / "pyproject.toml"
         if pyproject.is_file():
             try:
-                data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
-            except (OSError, ValueError):
+                raw = _toml.read_bytes(str(pyproject))
+            except RequirementsError:
+                return None  # unreadable: whoever reads it as an input says why
+            try:
+                data = _toml.parse(_toml.decode(raw, str(pyproject)), str(pyproject))
+            except RequirementsError as exc:
+                if _MENTIONS_TABLE.search(raw):
+                    raise ConfigError(str(exc), hint=exc.hint) from None
                 return None
             if isinstance(data.get("tool"), dict) and "wheelhouse" in data["tool"]:
                 return pyproject, True
@@ -250,12 +261,14 @@ def load_settings(cwd: Path | None = None, *, config_file: Path | None = None) -
         return Settings(sources=sources)
     path, is_pyproject = found
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
-    table: Any = data.get("tool", {}).get("wheelhouse", {}) if is_pyproject else data
+        # The input files' reader: a bad byte named by its line, a bounded size, no nesting that exhausts the stack.
+        _, data = _toml.load(str(path))
+    except RequirementsError as exc:
+        raise ConfigError(str(exc), hint=exc.hint) from None
+    table: Any = data
+    if is_pyproject:
+        tool = data.get("tool", {})
+        table = tool.get("wheelhouse", {}) if isinstance(tool, dict) else None
     if not isinstance(table, dict):
         raise ConfigError(f"{path}: [tool.wheelhouse] must be a table")
     where = f"{path}" + (" [tool.wheelhouse]" if is_pyproject else "")

@@ -22,6 +22,8 @@ __all__ = ["DockerTarget", "find_dockerfile", "read_dockerfile"]
 DEFAULT_PLATFORM = "linux/amd64"
 _NAMES = ("Dockerfile", "dockerfile", "Containerfile")
 _MAX_BYTES = 1024 * 1024
+# A pre-release tag (python:3.13.0rc1) runs no release of 3.13.0 yet: only its minor version is known for sure.
+_PRERELEASE_TAG = re.compile(r":\d+\.\d+(?:\.\d+)?(?:a|b|rc)\d+(?=-|@|$)")
 _VARIABLE = re.compile(
     r"\$(?:\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)(?::?[-+](?P<default>[^}]*))?\}|(?P<bare>[A-Za-z_]\w*))"
 )
@@ -79,6 +81,8 @@ def read_dockerfile(path: Path) -> DockerTarget | None:
     image, platform, line = final
     known = parse_base_image(image) if image and not any(c.isspace() for c in image) else None
     python = known.python_text if known is not None and known.python is not None else None
+    if known is not None and known.python is not None and _PRERELEASE_TAG.search(image):
+        python = "{}.{}".format(*known.python)
     libc = "musllinux_1_2" if known is not None and known.libc == "musl" else None
     return DockerTarget(str(path), image, platform or DEFAULT_PLATFORM, python, libc, line)
 
@@ -114,12 +118,22 @@ def _from(rest: str, args: dict[str, str]) -> tuple[str | None, str, str | None]
     while words and words[0].startswith("--"):
         flag = words.pop(0)
         if flag.startswith("--platform="):
-            value = _substitute(flag.partition("=")[2], args)
+            value = _word(flag.partition("=")[2], args)
             # A build variable ($TARGETPLATFORM, $BUILDPLATFORM) is decided by the build: not a platform here.
             platform = value if value and "$" not in value and "/" in value else None
-    image = _substitute(words[0], args) if words else ""
+    image = _word(words[0], args) if words else ""
     alias = words[2] if len(words) >= 3 and words[1].upper() == "AS" else None
     return platform, image, alias
+
+
+def _word(text: str, args: dict[str, str]) -> str:
+    """One word of a ``FROM`` line as Docker reads it: quotes removed, build arguments substituted (not within
+    single quotes)."""
+    if len(text) >= 2 and text[0] == text[-1] == "'":
+        return text[1:-1]
+    if len(text) >= 2 and text[0] == text[-1] == '"':
+        text = text[1:-1]
+    return _substitute(text, args)
 
 
 def _substitute(text: str, args: dict[str, str]) -> str:

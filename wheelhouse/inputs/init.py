@@ -13,6 +13,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from wheelhouse._text import safe
+from wheelhouse.errors import TargetError
 from wheelhouse.inputs.detect import find_default_input
 from wheelhouse.inputs.dockerfile import DockerTarget, find_dockerfile, read_dockerfile
 
@@ -48,7 +50,8 @@ def plan_init(directory: Path) -> InitPlan:
     dockerfile = find_dockerfile(directory)
     docker = read_dockerfile(dockerfile) if dockerfile is not None else None
     if docker is not None:
-        source = f"{Path(docker.dockerfile).name}:{docker.line}: FROM {docker.image}"
+        # The image is the Dockerfile's text: a control character in it cannot be written into a TOML comment.
+        source = safe(f"{Path(docker.dockerfile).name}:{docker.line}: FROM {docker.image}")
         lines.append(f"targets = [{json.dumps(docker.platform)}]  # {source}")
         if docker.python:
             lines.append(f"python = [{json.dumps(docker.python)}]")
@@ -59,7 +62,13 @@ def plan_init(directory: Path) -> InitPlan:
     else:
         lines.append('# targets = ["linux/amd64"]  # no Dockerfile found here; the default target is this machine')
     text = "\n".join(lines) + "\n"
-    _check(text)
+    try:
+        _check(text)
+    except TargetError as exc:
+        if docker is None:
+            raise
+        # The targets are the Dockerfile's: say where they were read, not only what is wrong with them.
+        raise TargetError(f"{Path(docker.dockerfile).name}:{docker.line}: {exc}", hint=exc.hint) from None
     return InitPlan(text, requirements, docker)
 
 

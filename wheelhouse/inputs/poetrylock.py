@@ -24,7 +24,7 @@ from typing import Any
 from packaging.markers import InvalidMarker, Marker
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
-from packaging.utils import canonicalize_name
+from packaging.utils import InvalidName, canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from wheelhouse import _log, _toml
@@ -55,11 +55,7 @@ def read_poetry_lock(path: str, selection: Selection) -> Found:
             hint="lock again with Poetry 2 (poetry lock), which writes lock-version 2.1",
         )
     starts = lines.headers("package")
-    extras_table = data.get("extras", {})
-    extras_table = extras_table if isinstance(extras_table, dict) else {}
-    by_extra: dict[str, set[str]] = {
-        canonicalize_name(k): {canonicalize_name(n) for n in v} for k, v in extras_table.items()
-    }
+    by_extra = _extras(data.get("extras", {}), path, lines)
     chosen_extras = selection.extra_names & set(by_extra)
     in_chosen_extras: set[str] = set().union(*(by_extra[e] for e in chosen_extras)) if chosen_extras else set()
     groups = {_MAIN} | selection.group_names
@@ -78,7 +74,8 @@ def read_poetry_lock(path: str, selection: Selection) -> Found:
         name, version = package.get("name"), package.get("version")
         if not isinstance(name, str) or not isinstance(version, str):
             raise RequirementsError("a release without name or version", path=path, line=origin.line, text="")
-        member_of: set[str] = {canonicalize_name(g) for g in package.get("groups", []) if isinstance(g, str)}
+        _check_release(package, name, version, path, lines, start, end)
+        member_of: set[str] = {canonicalize_name(g) for g in package["groups"]}
         known_groups |= member_of
         source = package.get("source", {})
         kind = source.get("type") if isinstance(source, dict) else None
@@ -93,9 +90,11 @@ def read_poetry_lock(path: str, selection: Selection) -> Found:
                 text="",
                 hint="lock it from a package index, or put its wheel into the wheels folder and pin it",
             )
-        all_groups = _marker(package, member_of, path, origin, selection.extra_names)
+        # Errors in the markers name their own line; the requirement's origin stays the release's name.
+        at_markers = Origin(path, (lines.key("markers", start, end) or origin.line) if start else None)
+        all_groups = _marker(package, member_of, path, at_markers, selection.extra_names)
         if member_of & groups and (not package.get("optional") or canonicalize_name(name) in in_chosen_extras):
-            marker = _marker(package, member_of & groups, path, origin, selection.extra_names)
+            marker = _marker(package, member_of & groups, path, at_markers, selection.extra_names)
             requirements.append(_line(name, version, marker, origin, path))
         # A project locked once is that version everywhere; several versions each keep where they apply.
         constraints.append(
@@ -110,6 +109,60 @@ def read_poetry_lock(path: str, selection: Selection) -> Found:
     )
 
 
+def _extras(table: Any, path: str, lines: _toml.Lines) -> dict[str, set[str]]:
+    """``[extras]``: each extra's name, normalised, with the names of the releases it installs."""
+    header = next(iter(lines.headers("extras")), None)
+    if not isinstance(table, dict):
+        raise RequirementsError("[extras] must be a table", path=path, line=header or lines.key("extras"), text="")
+    by_extra: dict[str, set[str]] = {}
+    for extra, names in table.items():
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            line = lines.key(extra, header, lines.end_of(header)) if header else None
+            raise RequirementsError(
+                f"[extras] {extra} must be a list of strings", path=path, line=line or header, text=""
+            )
+        by_extra[canonicalize_name(extra)] = {canonicalize_name(n) for n in names}
+    return by_extra
+
+
+def _check_release(
+    package: Mapping[str, Any],
+    name: str,
+    version: str,
+    path: str,
+    lines: _toml.Lines,
+    start: int | None,
+    end: int | None,
+) -> None:
+    """Refuse a release whose values Poetry would never write, naming the line of the value.
+
+    Its name and version are pasted into ``name==version``: text that is not a project name or a PEP 440 version
+    could carry its own marker or specifier and switch the pin off.
+    """
+
+    def line_of(key: str) -> int | None:
+        return (lines.key(key, start, end) or start) if start else None
+
+    try:
+        canonicalize_name(name, validate=True)
+    except InvalidName:
+        raise RequirementsError("not a valid project name", path=path, line=line_of("name"), text=name) from None
+    try:
+        Version(version)
+    except InvalidVersion:
+        raise RequirementsError(
+            f"{name}: version must be a PEP 440 version", path=path, line=line_of("version"), text=version
+        ) from None
+    groups = package.get("groups")
+    if not isinstance(groups, list) or not all(isinstance(g, str) for g in groups):
+        raise RequirementsError(f"{name}: groups must be a list of strings", path=path, line=line_of("groups"), text="")
+    if not isinstance(package.get("optional", False), bool):
+        raise RequirementsError(f"{name}: optional must be true or false", path=path, line=line_of("optional"), text="")
+    source = package.get("source", {})
+    if not isinstance(source, dict) or not isinstance(source.get("type", ""), str):
+        raise RequirementsError(f"{name}: source must be a table", path=path, line=line_of("source"), text="")
+
+
 def _marker(
     package: Mapping[str, Any], groups: set[str], path: str, origin: Origin, extras: frozenset[str]
 ) -> Marker | None:
@@ -118,12 +171,14 @@ def _marker(
     try:
         if raw is None or isinstance(raw, str):
             return settle_extras(raw, extras)
-        if isinstance(raw, dict):
-            per_group: dict[str, Any] = {canonicalize_name(k): v for k, v in raw.items()}
+        if isinstance(raw, dict) and all(isinstance(v, str) for v in raw.values()):
+            per_group: dict[str, str] = {canonicalize_name(k): v for k, v in raw.items()}
             return either([settle_extras(per_group.get(g), extras) for g in sorted(groups)])
     except InvalidMarker as exc:
         raise RequirementsError(f"invalid markers: {exc}", path=path, line=origin.line, text="") from None
-    raise RequirementsError("markers must be a string or a table", path=path, line=origin.line, text="")
+    raise RequirementsError(
+        f"{package.get('name')}: markers must be a string or a table of strings", path=path, line=origin.line, text=""
+    )
 
 
 def _line(name: str, version: str, marker: Marker | None, origin: Origin, path: str) -> RequirementLine:
@@ -136,6 +191,9 @@ def _line(name: str, version: str, marker: Marker | None, origin: Origin, path: 
 
 def _scope(path: str, metadata: Any, lines: _toml.Lines) -> LockScope:
     raw = metadata.get("python-versions") if isinstance(metadata, dict) else None
+    if raw is not None and not isinstance(raw, str):
+        line = lines.key("python-versions", next(iter(lines.headers("metadata")), None))
+        raise RequirementsError("[metadata] python-versions must be a string", path=path, line=line, text="")
     spec = poetry_python_spec(raw) if isinstance(raw, str) else None
     if isinstance(raw, str) and spec is None:
         _log.info(f"{path}: python-versions {raw!r} is not understood; the lock's Python range is not checked")

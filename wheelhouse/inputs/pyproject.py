@@ -43,7 +43,7 @@ def read_pyproject(path: str, selection: Selection, *, wheels_dir: Path | None =
         )
     project = _table(project, path, "[project]")
     found: list[RequirementLine] = []
-    dynamic = project.get("dynamic", [])
+    dynamic = _strings(project.get("dynamic", []), path, "[project] dynamic")
     if "dependencies" in dynamic or ("optional-dependencies" in dynamic and selection.extras):
         raise RequirementsError(
             "the dependencies are dynamic (computed by the build backend), so they cannot be read offline",
@@ -52,7 +52,8 @@ def read_pyproject(path: str, selection: Selection, *, wheels_dir: Path | None =
             text="",
             hint="export them to a requirements file or lock the project (uv lock, poetry lock), and pass that",
         )
-    if "dependencies" not in project and "poetry" in data.get("tool", {}):
+    tool = data.get("tool")
+    if "dependencies" not in project and isinstance(tool, dict) and "poetry" in tool:
         raise RequirementsError(
             "the dependencies are in [tool.poetry], Poetry's own format",
             path=path,
@@ -92,7 +93,9 @@ def read_pyproject(path: str, selection: Selection, *, wheels_dir: Path | None =
 def _scope(path: str, project: Mapping[str, Any]) -> LockScope | None:
     """The project's requires-python: a target outside it could not install the project itself."""
     raw = project.get("requires-python")
-    if not isinstance(raw, str) or not raw.strip():
+    if raw is not None and not isinstance(raw, str):
+        raise RequirementsError("[project] requires-python must be a string", path=path, line=None, text="")
+    if raw is None or not raw.strip():
         return None
     try:
         spec = SpecifierSet(raw)
@@ -106,6 +109,7 @@ def _groups(
     groups: Mapping[str, Any], wanted: Sequence[str], path: str, lines: _toml.Lines, wheels_dir: Path | None
 ) -> list[RequirementLine]:
     """The requirements of the wanted groups and the groups they include, each once, with its own line."""
+    _check_includes(groups, wanted, path, lines)
     try:
         resolver = DependencyGroupResolver(groups)
         for group in wanted:
@@ -115,7 +119,7 @@ def _groups(
         first: BaseException = exc
         while isinstance(getattr(first, "exceptions", None), tuple) and first.exceptions:  # type: ignore[attr-defined]
             first = first.exceptions[0]  # type: ignore[attr-defined]
-        if not isinstance(first, (ValueError, TypeError)):
+        if not isinstance(first, (ValueError, TypeError, LookupError)):
             raise
         reason = " ".join(str(first).split())
         raise RequirementsError(f"[dependency-groups]: {reason}", path=path, line=None, text="") from None
@@ -138,6 +142,35 @@ def _groups(
             out.append(_requirement(written, path, lines.string(written, start), wheels_dir))
     # One requirement reached through two groups is one line to the resolver (the first group's).
     return list({(line.text, str(line.origin)): line for line in out}.values())
+
+
+def _check_includes(groups: Mapping[str, Any], wanted: Sequence[str], path: str, lines: _toml.Lines) -> None:
+    """Refuse an ``include-group`` of a group the file does not define, naming the group that includes it.
+
+    packaging reports it as a lookup of the missing name alone, without the group that wrote it.
+    """
+    by_name = {canonicalize_name(name): name for name in groups}
+    pending = [by_name[canonicalize_name(g)] for g in wanted if canonicalize_name(g) in by_name]
+    done: set[str] = set()
+    while pending:
+        group = pending.pop()
+        if group in done:
+            continue
+        done.add(group)
+        items = groups[group]
+        for item in items if isinstance(items, list) else []:
+            included = item.get("include-group") if isinstance(item, dict) else None
+            if not isinstance(included, str):
+                continue  # packaging says what is wrong with an entry that is not a string or an include
+            if canonicalize_name(included) not in by_name:
+                start = lines.key(group, _first(lines, "dependency-groups") or 1)
+                raise RequirementsError(
+                    f"dependency group {group!r} includes {included!r}, which does not exist",
+                    path=path,
+                    line=lines.string(included, start) if start else None,
+                    text="",
+                )
+            pending.append(by_name[canonicalize_name(included)])
 
 
 def _written(items: Any, parsed: str) -> str:

@@ -23,7 +23,8 @@ from typing import Any
 from packaging.markers import InvalidMarker, Marker
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
-from packaging.utils import canonicalize_name
+from packaging.utils import InvalidName, canonicalize_name
+from packaging.version import InvalidVersion, Version
 
 from wheelhouse import _toml
 from wheelhouse.errors import RequirementsError
@@ -66,12 +67,14 @@ def read_uv_lock(path: str, selection: Selection) -> Found:
     packages = []
     for index, entry in enumerate(raw):
         start = starts[index] if index < len(starts) and len(starts) == len(raw) else None
-        packages.append(_Package(entry, start, lines.end_of_item(start, "package") if start else None))
+        package = _Package(entry, start, lines.end_of_item(start, "package") if start else None)
+        _check_package(package, path, lines)
+        packages.append(package)
     by_name: dict[str, list[_Package]] = {}
     for package in packages:
         by_name.setdefault(canonicalize_name(package.name), []).append(package)
 
-    roots = _roots(packages, data)
+    roots = _roots(packages, _members(data, path, lines))
     if not roots:
         raise RequirementsError("no project of the workspace in this lock", path=path, line=None, text="")
     reader = _Reader(path, lines, by_name, selection)
@@ -103,20 +106,33 @@ def read_uv_lock(path: str, selection: Selection) -> Found:
     return Found(
         requirements=tuple(reader.out.values()),
         constraints=tuple(constraints),
-        scope=_scope(path, data, roots),
+        scope=_scope(path, data, roots, lines),
         known_extras=known_extras,
         known_groups=known_groups,
     )
 
 
-def _roots(packages: Sequence[_Package], data: Mapping[str, Any]) -> list[_Package]:
+def _roots(packages: Sequence[_Package], members: set[str]) -> list[_Package]:
     """The project at the workspace root; without one (a virtual workspace), every member."""
     at_root = [p for p in packages if p.local and any(p.source.get(k) == "." for k in _LOCAL_SOURCES)]
     if at_root:
         return at_root
-    manifest = data.get("manifest", {})
-    members = {canonicalize_name(m) for m in manifest.get("members", [])} if isinstance(manifest, dict) else set()
     return [p for p in packages if p.local and canonicalize_name(p.name) in members]
+
+
+def _members(data: Mapping[str, Any], path: str, lines: _toml.Lines) -> set[str]:
+    """The names in ``[manifest] members``, normalised."""
+    manifest = data.get("manifest", {})
+    header = next(iter(lines.headers("manifest")), None)
+    line = (
+        lines.key("members", header, lines.end_of(header)) if header else lines.key("manifest", 1, lines.preamble_end())
+    )
+    if not isinstance(manifest, dict):
+        raise RequirementsError("[manifest] must be a table", path=path, line=lines.key("manifest"), text="")
+    members = manifest.get("members", [])
+    if not isinstance(members, list) or not all(isinstance(m, str) for m in members):
+        raise RequirementsError("[manifest] members must be a list of strings", path=path, line=line, text="")
+    return {canonicalize_name(m) for m in members}
 
 
 class _Reader:
@@ -139,15 +155,12 @@ class _Reader:
             named: dict[str, Any] = {canonicalize_name(k): v for k, v in _mapping(package.data, table).items()}
             entries = named.get(key, [])
         sign = (package.name, table, key, str(marker))
-        if sign in self.seen or not isinstance(entries, list):
+        if sign in self.seen:
             return
         self.seen.add(sign)
-        start, end = self._section(package, table, key)
+        start, end = _section(self.lines, package, table, key)
+        # Every entry's types were checked with its package (_check_package).
         for entry in entries:
-            if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
-                raise RequirementsError(
-                    f"{package.name}: a {table} entry has no name", path=self.path, line=start, text=""
-                )
             self._entry(entry, marker, start, end)
 
     def _entry(self, entry: Mapping[str, Any], outer: Marker | None, start: int | None, end: int | None) -> None:
@@ -157,7 +170,7 @@ class _Reader:
             marker = both(outer, Marker(entry["marker"]) if entry.get("marker") else None)
         except InvalidMarker as exc:
             raise RequirementsError(f"invalid marker: {exc}", path=self.path, line=line, text=name) from None
-        extras = [e for e in entry.get("extra", []) if isinstance(e, str)]
+        extras: list[str] = entry.get("extra", [])
         target = self._release(name, entry.get("version"))
         if target is not None and target.local:
             # A project of the workspace: its code is not fetched, its dependencies are.
@@ -179,22 +192,95 @@ class _Reader:
                 return package
         return None
 
-    def _section(self, package: _Package, table: str, key: str | None) -> tuple[int | None, int | None]:
-        """The lines of ``package``'s ``table`` (its sub-table header, then the key's line), for origins."""
-        if package.start is None:
-            return None, None
-        if table == "dependencies":
-            line = self.lines.key("dependencies", package.start, package.end)
-            return line, package.end
-        header = next(
-            (h for h in self.lines.headers(f"package.{table}") if package.start < h <= (package.end or h)), None
-        )
-        if header is None:
-            return None, None
-        end = self.lines.end_of(header)
-        names: dict[str, str] = {canonicalize_name(k): k for k in _mapping(package.data, table)}
-        line = self.lines.key(names.get(key or "", key or ""), header, end)
-        return line or header, end
+
+def _section(lines: _toml.Lines, package: _Package, table: str, key: str | None) -> tuple[int | None, int | None]:
+    """The lines of ``package``'s ``table`` (its sub-table header, then the key's line), for origins."""
+    if package.start is None:
+        return None, None
+    if table == "dependencies":
+        line = lines.key("dependencies", package.start, package.end)
+        return line, package.end
+    header = next((h for h in lines.headers(f"package.{table}") if package.start < h <= (package.end or h)), None)
+    if header is None:
+        return None, None
+    end = lines.end_of(header)
+    names: dict[str, str] = {canonicalize_name(k): k for k in _mapping(package.data, table)}
+    line = lines.key(names.get(key or "", key or ""), header, end)
+    return line or header, end
+
+
+def _check_package(package: _Package, path: str, lines: _toml.Lines) -> None:
+    """Refuse a ``[[package]]`` whose values have types uv never writes, naming the line of the value.
+
+    What is read later is then known to be well formed: a number where a marker belongs would otherwise fail
+    deep in packaging, and a string where a list belongs would be read as no dependencies at all.
+    """
+    data = package.data
+
+    def fail(reason: str, key: str, text: str = "") -> RequirementsError:
+        line = lines.key(key, package.start, package.end) if package.start else None
+        return RequirementsError(reason, path=path, line=line or package.start, text=text)
+
+    name = data.get("name")
+    if not isinstance(name, str) or not _valid_name(name):
+        raise fail("a release without a valid name", "name", name if isinstance(name, str) else "")
+    version = data.get("version")
+    if version is not None and not (isinstance(version, str) and _valid_version(version)):
+        raise fail(f"{name}: version must be a PEP 440 version", "version", str(version))
+    if not isinstance(data.get("source", {}), dict):
+        raise fail(f"{name}: source must be a table", "source")
+    forks = data.get("resolution-markers", [])
+    if not isinstance(forks, list) or not all(isinstance(m, str) for m in forks):
+        raise fail(f"{name}: resolution-markers must be a list of strings", "resolution-markers")
+    _check_entries(package, "dependencies", None, data.get("dependencies", []), path, lines)
+    for table in ("optional-dependencies", "dev-dependencies"):
+        named = data.get(table, {})
+        if not isinstance(named, dict):
+            raise fail(f"{name}: {table} must be a table", table)
+        for key, entries in named.items():
+            _check_entries(package, table, key, entries, path, lines)
+
+
+def _check_entries(package: _Package, table: str, key: str | None, entries: Any, path: str, lines: _toml.Lines) -> None:
+    """Each dependency entry is a table with a project name, and a string marker and a list of extras if any."""
+    start, end = _section(lines, package, table, canonicalize_name(key) if key is not None else None)
+    what = table + (f" {key!r}" if key is not None else "")
+    if not isinstance(entries, list) or not all(isinstance(entry, dict) for entry in entries):
+        raise RequirementsError(f"{package.name}: {what} must be a list of tables", path=path, line=start, text="")
+    for entry in entries:
+        name = entry.get("name")
+        if not isinstance(name, str):
+            raise RequirementsError(f"{package.name}: a {table} entry has no name", path=path, line=start, text="")
+        problem = None
+        if not _valid_name(name):
+            problem = "is not a valid project name"
+        elif not isinstance(entry.get("marker", ""), str):
+            problem = "has a marker that is not a string"
+        elif not isinstance(entry.get("version", ""), str):
+            problem = "has a version that is not a string"
+        elif not isinstance(extra := entry.get("extra", []), list) or not all(isinstance(e, str) for e in extra):
+            problem = "has an extra that is not a list of strings"
+        if problem is not None:
+            line = lines.string(name, start, end) if start else None
+            raise RequirementsError(
+                f"{package.name}: {what} entry {name!r} {problem}", path=path, line=line or start, text=""
+            )
+
+
+def _valid_name(name: str) -> bool:
+    try:
+        canonicalize_name(name, validate=True)
+    except InvalidName:
+        return False
+    return True
+
+
+def _valid_version(version: str) -> bool:
+    try:
+        Version(version)
+    except InvalidVersion:
+        return False
+    return True
 
 
 def _pin(package: _Package, origin: Origin, path: str) -> RequirementLine:
@@ -210,11 +296,18 @@ def _pin(package: _Package, origin: Origin, path: str) -> RequirementLine:
         raise RequirementsError(f"invalid release: {exc}", path=path, line=origin.line, text=package.name) from None
 
 
-def _scope(path: str, data: Mapping[str, Any], roots: Sequence[_Package]) -> LockScope:
+def _scope(path: str, data: Mapping[str, Any], roots: Sequence[_Package], lines: _toml.Lines) -> LockScope:
     requires = data.get("requires-python")
+    if requires is not None and not isinstance(requires, str):
+        line = lines.key("requires-python", 1, lines.preamble_end())
+        raise RequirementsError("requires-python must be a string", path=path, line=line, text="")
+    markers = data.get("supported-markers", [])
+    if not isinstance(markers, list) or not all(isinstance(m, str) for m in markers):
+        line = lines.key("supported-markers", 1, lines.preamble_end())
+        raise RequirementsError("supported-markers must be a list of strings", path=path, line=line, text="")
     try:
-        spec = SpecifierSet(requires) if isinstance(requires, str) and requires.strip() else None
-        environments = tuple(Marker(m) for m in data.get("supported-markers", []) if isinstance(m, str))
+        spec = SpecifierSet(requires) if requires is not None and requires.strip() else None
+        environments = tuple(Marker(m) for m in markers)
     except (InvalidSpecifier, InvalidMarker) as exc:
         raise RequirementsError(f"invalid lock scope: {exc}", path=path, line=None, text="") from None
     return LockScope(path, ", ".join(r.name for r in roots) or None, spec, environments)
