@@ -28,7 +28,8 @@ from wheelhouse.cli._common import (
     requirement_args,
 )
 from wheelhouse.cli._reports import text
-from wheelhouse.errors import NotCoveredError
+from wheelhouse.errors import NotCoveredError, StoreError
+from wheelhouse.store.fs import is_stream, read_bounded, refuse_inside, write_output
 
 if TYPE_CHECKING:
     from wheelhouse.resolve.lockfile import Lock
@@ -77,12 +78,25 @@ def lock_command(project: ProjectOptions, output: str | None, lock_format: str |
     `pip install --no-index -r pylock.toml` (pip 26.1 or newer) or `uv pip install --offline -r pylock.toml`.
     Refuses (exit 3, nothing written) when the requirements do not resolve from the folder for every target.
     """
-    from wheelhouse.resolve.lockfile import build_lock, render_lock, write_lock
+    from wheelhouse.resolve.lockfile import build_lock, render_lock
     from wheelhouse.share.inventory import open_store
 
     state = get_state()
     lock_format, output = _format_of(output, lock_format)
     settings, reqs, target_list = load_project(project)
+    streamed = False
+    if output != "-":
+        # Checked before any work: a lock written there would replace a wheel or the folder's own state.
+        refuse_inside(
+            settings.wheels_path,
+            Path(output),
+            what="the lock",
+            hint=f"name a lock outside the folder, e.g. wheelhouse lock -o {DEFAULT_OUTPUTS[lock_format]}",
+        )
+        # A device or a pipe (-o /dev/stdout) is written every time, and a directory is refused here.
+        streamed = is_stream(Path(output))
+    # A lock that goes to a stream is saved under its usual name: its paths and install line say that name.
+    named = DEFAULT_OUTPUTS[lock_format] if output == "-" or streamed else output
     store = open_store(settings.wheels_path)
     extra = [] if lock_format == "requirements" else ["--format", lock_format]
     extra += [] if output == DEFAULT_OUTPUTS[lock_format] else ["-o", output]
@@ -108,10 +122,9 @@ def lock_command(project: ProjectOptions, output: str | None, lock_format: str |
         from wheelhouse.resolve.pylock import render_pylock
 
         # Written to standard output, the paths into the wheels folder are relative to the working directory.
-        where = Path(DEFAULT_OUTPUTS["pylock"] if output == "-" else output).absolute()
-        text_of_lock = render_pylock(lock, store, output=where, wheels_dir=settings.wheels)
+        text_of_lock = render_pylock(lock, store, output=Path(named).absolute(), wheels_dir=settings.wheels)
     else:
-        text_of_lock = render_lock(lock, wheels_dir=settings.wheels, output=DEFAULT_OUTPUT if output == "-" else output)
+        text_of_lock = render_lock(lock, wheels_dir=settings.wheels, output=named)
     if output == "-":
         if as_json:
             print_json(_lock_json(lock, output, text_of_lock, written=False, lock_format=lock_format))
@@ -119,17 +132,27 @@ def lock_command(project: ProjectOptions, output: str | None, lock_format: str |
             sys.stdout.write(text_of_lock)
         return
     path = Path(output)
-    try:
-        unchanged = path.read_text(encoding="utf-8") == text_of_lock
-    except (OSError, UnicodeDecodeError):
-        unchanged = False
+    data = text_of_lock.encode()
+    unchanged = not streamed and _current(path) == data
     if not unchanged:
         # An identical lock is left untouched, so its mtime (and any build cache keyed on it) stays valid.
-        write_lock(path, text_of_lock)
+        try:
+            streamed = write_output(path, data)
+        except OSError as exc:
+            raise StoreError(f"cannot write {output}: {exc.strerror or exc}") from None
     if as_json:
         print_json(_lock_json(lock, output, None, written=not unchanged, lock_format=lock_format))
         return
-    _render_lock(state, lock, output, unchanged)
+    # Standard output may be where the lock went (-o /dev/stdout | ...): the summary must not follow it there.
+    _render_lock(State(verbose=state.verbose, _console=state.err) if streamed else state, lock, output, unchanged)
+
+
+def _current(path: Path) -> bytes | None:
+    """The lock already at ``path``, when it is a regular file small enough to be one wheelhouse wrote."""
+    try:
+        return read_bounded(path)
+    except OSError:
+        return None
 
 
 def _lock_json(

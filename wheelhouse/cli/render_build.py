@@ -29,6 +29,7 @@ from wheelhouse.cli._common import (
     project_options,
 )
 from wheelhouse.errors import UsageError, WheelhouseError
+from wheelhouse.store.fs import read_bounded
 
 if TYPE_CHECKING:
     from wheelhouse.cli._common import State
@@ -519,8 +520,8 @@ def render_command(
 
 
 def _text(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
+    try:  # "" for a pipe, a device, or a file far too large to be one render wrote
+        return (read_bounded(path) or b"").decode("utf-8")
     except (OSError, UnicodeDecodeError):
         return ""
 

@@ -25,6 +25,7 @@ from wheelhouse.cli._common import (
 )
 from wheelhouse.cli._reports import text
 from wheelhouse.errors import NotCoveredError, StoreError, UsageError
+from wheelhouse.store.fs import refuse_inside, write_output
 
 
 @click.command("sbom")
@@ -57,6 +58,14 @@ def sbom_command(project: ProjectOptions, output_format: str, output: str) -> No
 
     state = get_state()
     settings, reqs, target_list = load_project(project)
+    if output != "-":
+        # Checked before any work: a document written there would replace a wheel or the folder's own state.
+        refuse_inside(
+            settings.wheels_path,
+            Path(output),
+            what="the SBOM",
+            hint="name a file outside the folder, e.g. wheelhouse sbom -o sbom.cdx.json",
+        )
     store = open_store(settings.wheels_path)
     sbom = build_sbom(reqs, target_list, store, fix_args=requirement_args(settings, project.packages))
     if not sbom.covered:
@@ -73,14 +82,14 @@ def sbom_command(project: ProjectOptions, output_format: str, output: str) -> No
     if output == "-":
         sys.stdout.write(document)
         return
-    from wheelhouse.store.fs import atomic_write
-
     try:
-        atomic_write(Path(output), document.encode())
+        streamed = write_output(Path(output), document.encode())
     except OSError as exc:
         raise StoreError(f"cannot write {output}: {exc.strerror or exc}") from None
     detail = f"{plural(len(sbom.components), 'component')}, {plural(len(sbom.targets), 'target')}"
-    state.console.print(f"[green]✓[/] wrote {text(output)}: {detail}")
+    # Written into a device or a pipe (-o /dev/stdout), the document may be on standard output: the summary
+    # goes to standard error then, so that it does not follow the document there.
+    (state.err if streamed else state.console).print(f"[green]✓[/] wrote {text(output)}: {detail}")
 
 
 def _project_name(wheels: Path) -> str:
