@@ -1,5 +1,6 @@
 """``wheelhouse export`` and ``wheelhouse import``: carry wheels into a network that cannot download, as a
-bundle (:mod:`wheelhouse.share.bundle`).
+bundle (:mod:`wheelhouse.share.bundle` writes and reads the format, :mod:`wheelhouse.share.selection` chooses
+the wheels).
 
 What a bundle says about itself (its targets, sources and URLs) came from another machine: everything of it
 that is printed goes through :func:`wheelhouse.cli._reports.text`.
@@ -9,12 +10,14 @@ from __future__ import annotations
 
 import shlex
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from wheelhouse import _log
 from wheelhouse._text import plural, size
 from wheelhouse.cli._common import (
+    JSON_SCHEMA_VERSION,
     ProjectOptions,
     effective_settings,
     existing_store,
@@ -26,6 +29,10 @@ from wheelhouse.cli._common import (
     requirement_args,
 )
 from wheelhouse.cli._reports import TransientProgress, text
+from wheelhouse.errors import UsageError
+
+if TYPE_CHECKING:
+    from wheelhouse.share.bundle import ExportResult, ImportResult
 
 
 @click.command("export")
@@ -45,8 +52,16 @@ def export_command(bundle: str, project: ProjectOptions, as_json: bool) -> None:
       --target/--python alone, no requirements file
                                        every wheel that installs on at least one target
     """
-    from wheelhouse.share.bundle import compatible_wheels, export_bundle, export_to_json, required_wheels
+    from wheelhouse.share.bundle import export_bundle
+    from wheelhouse.share.selection import compatible_wheels, required_wheels
 
+    if bundle == "-":
+        # lock and sbom take "-" for standard output; a bundle is a file to carry, so "-" is refused rather than
+        # written as a file named "-".
+        raise UsageError(
+            "export writes the bundle to a file; '-' (standard output) is not supported",
+            hint="wheelhouse export bundle.tar",
+        )
     state = get_state()
     _settings, store = existing_store(project)
     filenames: list[str] | None = None
@@ -95,7 +110,7 @@ def import_command(bundle: str, project: ProjectOptions, as_json: bool) -> None:
     a wheel that would replace a different file of the same name is refused whole. Wheels already present
     are kept; the bundle's provenance records (targets, sources, URLs) are merged into the folder's.
     """
-    from wheelhouse.share.bundle import import_bundle, import_to_json
+    from wheelhouse.share.bundle import import_bundle
     from wheelhouse.store.folder import Store
 
     state = get_state()
@@ -112,3 +127,28 @@ def import_command(bundle: str, project: ProjectOptions, as_json: bool) -> None:
     if result.targets:
         argv = ["wheelhouse", "verify"] + [a for t in result.targets for a in ("--target", t)]
         state.console.print(f"  next: {text(shlex.join(argv))} -r requirements.txt")
+
+
+# -- --json --------------------------------------------------------------------------------------------------
+
+
+def export_to_json(result: ExportResult) -> dict[str, Any]:
+    """The documented ``export --json`` structure (schema 1; see docs/sharing.md)."""
+    return {
+        "schema": JSON_SCHEMA_VERSION,
+        "bundle": str(result.bundle),
+        "size": result.size,
+        "targets": list(result.targets),
+        "files": [{"file": f.filename, "sha256": f.sha256, "size": f.size} for f in result.files],
+    }
+
+
+def import_to_json(result: ImportResult) -> dict[str, Any]:
+    """The documented ``import --json`` structure (schema 1; see docs/sharing.md)."""
+    return {
+        "schema": JSON_SCHEMA_VERSION,
+        "bundle": str(result.bundle),
+        "targets": list(result.targets),
+        "added": [{"file": f.filename, "sha256": f.sha256, "size": f.size} for f in result.added],
+        "present": [{"file": f.filename, "sha256": f.sha256, "size": f.size} for f in result.present],
+    }

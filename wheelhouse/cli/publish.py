@@ -8,7 +8,6 @@ reporter that draws progress (rich on a terminal, a line per event otherwise); r
 from __future__ import annotations
 
 import os
-import re
 import threading
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -89,8 +88,8 @@ if TYPE_CHECKING:
     default=3,
     show_default=True,
     metavar="N",
-    help="Retries of each failed upload (a dropped connection, a 5xx answer), with back-off. Uploads only: the "
-    "server's pages are read with the retries downloads use.",
+    help="Retries of each failed upload (a dropped connection, a 5xx answer), with back-off. Uploads only: "
+    "reading the server's pages is retried 4 times, as for downloads.",
 )
 @click.option("--cert", default=None, metavar="PATH", help="CA bundle for HTTPS.")
 @click.option(
@@ -186,19 +185,22 @@ _INDEX_SCHEMES = ("http", "https", "file")
 def _check_url(option: str, url: str, schemes: tuple[str, ...]) -> None:
     """UsageError naming ``option`` unless ``url`` is an absolute URL of one of ``schemes`` without a query or a
     fragment: project paths (``simple/<project>/``) are appended to it, which would put them inside a query, and
-    a query often carries a token that a message would then show. No message shows the query or fragment."""
+    a query often carries a token that a message would then show."""
+    if "?" in url or "#" in url:
+        # Not echoed: the query may hold a token, and a "?" inside a password would cut redaction short.
+        raise UsageError(
+            f"{option} must not carry a query or a fragment (a '?' or '#' part)",
+            hint="give the server's path alone; a token goes in the URL's user:password@, --password or ~/.netrc",
+        )
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 - a port that is not a number raises here rather than at the first request
     except ValueError:
         parts = None
-    shown = redact(re.split(r"[?#]", url, maxsplit=1)[0])
     if parts is None or parts.scheme.lower() not in schemes or (parts.scheme.lower() != "file" and not parts.hostname):
-        raise UsageError(f"{option} {shown!r} is not a URL", hint=f"{option} https://HOST/PATH/")
-    if "?" in url or "#" in url:
         raise UsageError(
-            f"{option} {shown!r} must not carry a query or a fragment (a '?' or '#' part)",
-            hint="give the server's path alone; a token goes in the URL's user:password@, --password or ~/.netrc",
+            f"{option} {redact(url)!r} is not a URL ({' or '.join(s + '://' for s in schemes)})",
+            hint=f"{option} https://HOST/PATH/",
         )
 
 

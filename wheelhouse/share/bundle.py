@@ -10,9 +10,12 @@ A bundle is a plain tar file::
 reads each wheel once, hashing as it goes, and refuses a wheel whose bytes differ from the hash recorded when
 it was downloaded. :func:`import_bundle` treats a bundle as hostile until proven otherwise: it reads the tar
 as a stream (bounded memory, compressed or not), refuses the whole bundle on any member that is not a plain
-wheel under ``wheels/`` (links, devices, absolute paths, ``..``), stages every wheel in the folder's temporary
-directory while hashing it, and adds nothing until every checksum matches, every wheel passes
+wheel under ``wheels/`` (links, devices, absolute paths, ``..``, a name given twice), stages every wheel in the
+folder's temporary directory while hashing it, and adds nothing until every checksum matches, every wheel passes
 :func:`wheelhouse.share.wheel_check.inspect_wheel`, and no file would replace a different one of the same name.
+Staging is bounded before a byte is written: a member may not unpack to more than the free space, nor the wheels
+to more than :data:`MAX_UNPACK_RATIO` times the bundle's size. The manifest's provenance is another machine's
+word: URLs lose their credentials and target names that are not targets are dropped before anything is kept.
 """
 
 from __future__ import annotations
@@ -24,32 +27,32 @@ import json
 import os
 import shutil
 import tarfile
-import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, Any
 
 from wheelhouse import __version__
+from wheelhouse._text import redact
+from wheelhouse._text import size as human_size
 from wheelhouse.dists import InvalidDistFilename, parse_dist_filename
-from wheelhouse.errors import NotCoveredError, StoreError, WheelhouseError
-from wheelhouse.store.folder import PARTIAL_PREFIX, FileRecord, Store, StoreScan
-from wheelhouse.store.fs import file_sha256
+from wheelhouse.errors import StoreError, WheelhouseError
+from wheelhouse.index.auth import split_credentials
+from wheelhouse.store.folder import FileRecord, Store
+from wheelhouse.store.fs import file_sha256, open_output
 from wheelhouse.store.shadow import collisions, shadowed
 
-if TYPE_CHECKING:
-    from wheelhouse.resolve.verify import VerifyReport
-    from wheelhouse.targets import Target
-
 BUNDLE_FORMAT = 1
-JSON_SCHEMA_VERSION = 1
 CHECKSUMS = "SHA256SUMS"
 MANIFEST = "manifest.json"
 WHEELS_DIR = "wheels"
 # The checksum list and the manifest are read into memory; real ones are a few hundred bytes per wheel.
 MAX_INDEX_MEMBER_BYTES = 64 * 1024 * 1024
+# Wheels are zip files, already compressed: a bundle of them, gzipped or not, unpacks to about its own size. A
+# far larger ratio is a decompression bomb, refused before it is written to disk.
+MAX_UNPACK_RATIO = 100
 _CHUNK = 1024 * 1024
 
 
@@ -84,43 +87,6 @@ class ImportResult:
     added: tuple[BundleFile, ...] = ()
     present: tuple[BundleFile, ...] = ()
     targets: tuple[str, ...] = ()
-
-
-# -- choosing what to export ---------------------------------------------------------------------------------
-
-
-def compatible_wheels(scan: StoreScan, targets: Sequence[Target]) -> list[str]:
-    """Wheels in the folder that install on at least one target (tags and Requires-Python)."""
-    from packaging.specifiers import InvalidSpecifier, SpecifierSet
-
-    chosen: list[str] = []
-    for wheel in scan.wheels:
-        for target in targets:
-            if target.best_tag(wheel.dist.tags) is None:
-                continue
-            requires = wheel.metadata.requires_python
-            try:
-                if requires and not SpecifierSet(requires).contains(target.python_full_version, prereleases=True):
-                    continue
-            except InvalidSpecifier:
-                pass  # a wheel with an unreadable Requires-Python is pip's problem to judge, not ours to drop
-            chosen.append(wheel.dist.filename)
-            break
-    return sorted(chosen)
-
-
-def required_wheels(report: VerifyReport) -> list[str]:
-    """The files pinned by a verify report's resolutions; raises NotCoveredError when any target has gaps."""
-    uncovered = [r for r in report.resolutions if not r.covered]
-    if uncovered:
-        names = ", ".join(r.target.name for r in uncovered)
-        gaps = sum(len(r.gaps) for r in uncovered)
-        raise NotCoveredError(
-            f"the folder does not cover {names} ({gaps} gap{'s' if gaps != 1 else ''}); "
-            "a bundle without them would fail offline (wheelhouse verify shows them)",
-            hint=report.fix_command(uncovered[0].target),
-        )
-    return sorted({pin.dist.filename for r in report.resolutions for pin in r.pins})
 
 
 # -- export ------------------------------------------------------------------------------------------------
@@ -182,15 +148,12 @@ def export_bundle(
         if missing:
             raise BundleError(f"not in the wheels folder: {', '.join(missing)}", hint="wheelhouse download ...")
     records = scan.records
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(f"{PARTIAL_PREFIX}{dest.name}.{os.getpid()}.{threading.get_ident()}")
     files: list[BundleFile] = []
-    with contextlib.suppress(OSError):
-        tmp.unlink()  # left by a killed run of a process that had our pid
+    streamed = False
     try:
-        # Created exclusively ("x" fails on any link at the path): a link planted under the (predictable)
-        # temporary name is not written through.
-        with open(tmp, "xb") as out, tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tf:
+        # A file is replaced whole (temporary file, fsync, rename; never written through a link); a device or a
+        # pipe (export /dev/stdout | ssh ...) is written into, never renamed over (store/fs.py).
+        with open_output(dest) as (out, streamed), tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tf:
             for done, filename in enumerate(chosen, 1):
                 files.append(_add_wheel(tf, store.root / filename, records.get(filename)))
                 if on_file is not None:
@@ -199,19 +162,9 @@ def export_bundle(
             tf.addfile(_tarinfo(CHECKSUMS, len(sums)), io.BytesIO(sums))
             manifest = _manifest_bytes(files, records, targets)
             tf.addfile(_tarinfo(MANIFEST, len(manifest)), io.BytesIO(manifest))
-            tf.close()
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, dest)
     except OSError as exc:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
         raise BundleError(f"cannot write the bundle {dest}: {exc.strerror or exc}") from None
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
-    return ExportResult(dest, tuple(files), tuple(targets), dest.stat().st_size)
+    return ExportResult(dest, tuple(files), tuple(targets), 0 if streamed else dest.stat().st_size)
 
 
 def _refuse_inside(store: Store, dest: Path) -> None:
@@ -332,23 +285,39 @@ def _parse_manifest(data: bytes) -> dict[str, Any]:
     return manifest
 
 
+def _target_names(value: Any) -> tuple[str, ...]:
+    """The names of a manifest's list that are target names as export writes them (``Target.name``): they are
+    printed as ``--target`` arguments of a command to run and kept in the folder's records."""
+    from wheelhouse.targets import parse_target
+
+    def valid(name: object) -> bool:
+        with contextlib.suppress(WheelhouseError, ValueError):
+            return isinstance(name, str) and parse_target(name).name == name
+        return False
+
+    return tuple(dict.fromkeys(n for n in value if valid(n))) if isinstance(value, list) else ()
+
+
+def _without_credentials(url: Any) -> str | None:
+    """A manifest's URL without its userinfo (as a download records it), or None when it is no URL string."""
+    with contextlib.suppress(ValueError):
+        return split_credentials(url)[0] if isinstance(url, str) else None
+    return None
+
+
 def _record_from(entry: Any, sha256: str, now: float) -> FileRecord:
     if not isinstance(entry, dict):
         return FileRecord(sha256=sha256, added=now)
-
-    def strings(key: str) -> tuple[str, ...]:
-        value = entry.get(key)
-        return tuple(str(v) for v in value) if isinstance(value, list) else ()
-
-    url = entry.get("url")
+    # Kept under wheels/ and shown by show and list: a credential in any of them would be stored and printed.
+    sources = entry.get("sources")
     built_by = entry.get("built_by")
     return FileRecord(
         sha256=sha256,
-        url=url if isinstance(url, str) else None,
+        url=_without_credentials(entry.get("url")),
         added=now,
-        targets=strings("targets"),
-        sources=strings("sources"),
-        built_by=built_by if isinstance(built_by, str) else None,
+        targets=_target_names(entry.get("targets")),
+        sources=tuple(redact(str(v)) for v in sources) if isinstance(sources, list) else (),
+        built_by=redact(built_by) if isinstance(built_by, str) else None,
     )
 
 
@@ -361,14 +330,25 @@ def import_bundle(
     """Add the wheels of ``bundle`` to the folder, all or nothing; see the module docstring for the checks.
 
     Wheels already present with the same content are kept (their records are merged). Raises BundleError
-    naming the first reason when the bundle is refused; the folder is then exactly as it was.
+    naming the first reason when the bundle is refused; the folder is then exactly as it was (and a folder
+    the import created is removed again).
     """
-    from wheelhouse.share.wheel_check import inspect_wheel
-
     if not bundle.is_file():
         raise BundleError(
             f"no bundle at {bundle}", hint="wheelhouse export BUNDLE.tar on the machine that has the wheels"
         )
+    # A refused bundle leaves the file system as it was: what this import makes of a new folder goes again.
+    created = [d for d in (store.meta_dir, *store.meta_dir.parents) if not os.path.lexists(d)]
+    try:
+        return _import(store, bundle, on_file)
+    except BaseException:
+        _remove_created(store, created)
+        raise
+
+
+def _import(store: Store, bundle: Path, on_file: Callable[[str], None] | None) -> ImportResult:
+    from wheelhouse.share.wheel_check import inspect_wheel
+
     store.ensure()
     # The lock is held from staging to the last commit: a staging folder left by a killed import is then known
     # to be abandoned by the next process that holds the lock, which removes it.
@@ -391,17 +371,35 @@ def import_bundle(
             shutil.rmtree(staging, ignore_errors=True)
 
 
+def _remove_created(store: Store, created: Sequence[Path]) -> None:
+    """Remove the ``created`` directories (deepest first), the lock and the temporary folder in them: each only
+    when it holds nothing else, so a wheel or a file of another process is never removed."""
+    with contextlib.suppress(OSError):
+        if created and set(os.listdir(store.meta_dir)) <= {"lock", "tmp"}:
+            (store.meta_dir / "lock").unlink()
+    for directory in (store.tmp_dir, *created) if created else ():
+        with contextlib.suppress(OSError):
+            directory.rmdir()
+
+
 def _stage(
     bundle: Path, staging: Path, on_file: Callable[[str], None] | None
 ) -> tuple[dict[str, BundleFile], dict[str, str] | None, dict[str, Any]]:
     staged: dict[str, BundleFile] = {}
     sums: dict[str, str] | None = None
     manifest: dict[str, Any] = {}
+    seen: set[str] = set()
     try:
+        # The bundle's own size bounds what its wheels may unpack to (see MAX_UNPACK_RATIO).
+        budget = max(bundle.stat().st_size, 1) * MAX_UNPACK_RATIO
         # Stream mode: members are read in order, once, so a bundle of any size costs a chunk of memory.
         with tarfile.open(bundle, mode="r|*") as tf:
             for member in tf:
                 name = _member_path(member)
+                if name in seen and not member.isdir():
+                    # A second copy would silently win over the first, which is the one that may have been checked.
+                    raise BundleError(f"refusing the bundle: {name} appears twice", hint=_HOSTILE_HINT)
+                seen.add(name)
                 if member.isdir():
                     if name not in ("", ".", WHEELS_DIR):
                         raise BundleError(
@@ -417,8 +415,8 @@ def _stage(
                     manifest = _parse_manifest(_read_small(tf, member))
                 else:
                     filename = _wheel_member(name)
-                    if filename in staged:
-                        raise BundleError(f"refusing the bundle: {name} appears twice")
+                    budget -= member.size
+                    _refuse_unpacking(bundle, member, staging, over_ratio=budget < 0)
                     if on_file is not None:
                         on_file(filename)
                     staged[filename] = _extract(tf, member, staging / filename)
@@ -440,6 +438,23 @@ def _wheel_member(name: str) -> str:
     return filename
 
 
+def _refuse_unpacking(bundle: Path, member: tarfile.TarInfo, staging: Path, *, over_ratio: bool) -> None:
+    """BundleError before ``member`` is staged when the wheels would unpack to more than MAX_UNPACK_RATIO times
+    the bundle's size; StoreError when the member's declared size exceeds the free space of the staging folder."""
+    if over_ratio:
+        raise BundleError(
+            f"refusing the bundle: its wheels would unpack to more than {MAX_UNPACK_RATIO} times its "
+            f"{human_size(bundle.stat().st_size)} ({member.name} alone is {human_size(member.size)})",
+            hint=_HOSTILE_HINT,
+        )
+    if member.size > (free := shutil.disk_usage(staging).free):
+        raise StoreError(
+            f"cannot import {bundle}: {member.name} is {human_size(member.size)}, more than the "
+            f"{human_size(free)} free in {staging.parent}",
+            hint="free some space, or import into a folder on another disk (--wheels DIR)",
+        )
+
+
 def _extract(tf: tarfile.TarFile, member: tarfile.TarInfo, dest: Path) -> BundleFile:
     src = tf.extractfile(member)
     if src is None:
@@ -453,6 +468,11 @@ def _extract(tf: tarfile.TarFile, member: tarfile.TarInfo, dest: Path) -> Bundle
     with out:
         # Read errors (a truncated or damaged bundle) propagate to _stage, which names the bundle.
         while chunk := src.read(_CHUNK):
+            if size + len(chunk) > member.size:
+                # The header's size is what the free-space and ratio checks allowed: nothing beyond it is written.
+                raise BundleError(
+                    f"refusing the bundle: {member.name} holds more than its declared {member.size} bytes"
+                )
             digest.update(chunk)
             try:
                 out.write(chunk)
@@ -529,13 +549,7 @@ def _commit(
                 continue
             store.commit(staging / filename, filename, record)
             added.append(f)
-    targets = manifest.get("targets", [])
-    return ImportResult(
-        bundle,
-        tuple(added),
-        tuple(present),
-        tuple(str(t) for t in targets) if isinstance(targets, list) else (),
-    )
+    return ImportResult(bundle, tuple(added), tuple(present), _target_names(manifest.get("targets")))
 
 
 def _refuse_shadows(store: Store, staged: Mapping[str, BundleFile]) -> None:
@@ -557,25 +571,3 @@ def _refuse_shadows(store: Store, staged: Mapping[str, BundleFile]) -> None:
                 "project and version with other content (pip would pick one of the two by its name alone)",
                 hint=f"if the bundle's file is the right one, remove {clashes[0]} first, then import again",
             )
-
-
-def export_to_json(result: ExportResult) -> dict[str, Any]:
-    """The documented ``export --json`` structure (schema 1; see docs/sharing.md)."""
-    return {
-        "schema": JSON_SCHEMA_VERSION,
-        "bundle": str(result.bundle),
-        "size": result.size,
-        "targets": list(result.targets),
-        "files": [{"file": f.filename, "sha256": f.sha256, "size": f.size} for f in result.files],
-    }
-
-
-def import_to_json(result: ImportResult) -> dict[str, Any]:
-    """The documented ``import --json`` structure (schema 1; see docs/sharing.md)."""
-    return {
-        "schema": JSON_SCHEMA_VERSION,
-        "bundle": str(result.bundle),
-        "targets": list(result.targets),
-        "added": [{"file": f.filename, "sha256": f.sha256, "size": f.size} for f in result.added],
-        "present": [{"file": f.filename, "sha256": f.sha256, "size": f.size} for f in result.present],
-    }
