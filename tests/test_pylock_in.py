@@ -3,6 +3,7 @@ the files), and a lock that cannot serve a target refused in one line naming the
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import sys
@@ -100,12 +101,12 @@ def test_a_target_outside_the_locks_environments_is_refused_naming_it(cli: Cli, 
 
 
 def test_a_package_without_a_file_for_the_target_is_named(cli: Cli, project: Path) -> None:
-    write_wheel(project / "wheels", "native", "1.0", tag=AMD64)
+    wheel = write_wheel(project / "wheels", "native", "1.0", tag=AMD64)
     _write_lock(
         project / "pylock.toml",
         '[[packages]]\nname = "native"\nversion = "1.0"\n'
         f'wheels = [{{ name = "native-1.0-{AMD64}.whl", path = "wheels/native-1.0-{AMD64}.whl", '
-        f'hashes = {{ sha256 = "{"0" * 64}" }} }}]\n',
+        f'hashes = {{ sha256 = "{hashlib.sha256(wheel.read_bytes()).hexdigest()}" }} }}]\n',
     )
     ok = cli("verify", "-r", "pylock.toml", "--target", "linux/amd64", "--python", "3.11")
     assert ok.exit_code == 0, ok.output
@@ -134,15 +135,17 @@ def test_a_package_for_another_python_is_named(cli: Cli, project: Path) -> None:
 
 def test_locked_versions_are_honoured_over_newer_ones(cli: Cli, project: Path, index_server: IndexServer) -> None:
     """The index and the folder offer dep 2.0; the lock says 1.0, and 1.0 is what every command takes."""
+    digests: dict[str, str] = {}
     for version in ("1.0", "2.0"):
         filename, data = make_wheel("dep", version)
         index_server.add(filename, data)
+        digests[version] = hashlib.sha256(data).hexdigest()
     write_wheel(project / "wheels", "dep", "2.0")
     _write_lock(
         project / "pylock.toml",
         '[[packages]]\nname = "dep"\nversion = "1.0"\n'
         f'wheels = [{{ name = "dep-1.0-py3-none-any.whl", url = "{index_server.file_url("dep-1.0-py3-none-any.whl")}", '
-        f'hashes = {{ sha256 = "{"2" * 64}" }} }}]\n',
+        f'hashes = {{ sha256 = "{digests["1.0"]}" }} }}]\n',
     )
     result = cli("download", "-r", "pylock.toml", "--index-url", index_server.index_url, "--python", HOST_PYTHON)
     assert result.exit_code == 0, result.output
@@ -153,14 +156,15 @@ def test_locked_versions_are_honoured_over_newer_ones(cli: Cli, project: Path, i
 
 
 def test_dependency_group_markers_follow_the_default_groups(cli: Cli, project: Path) -> None:
+    digests: dict[str, str] = {}
     for name in ("base", "devtool", "doctool"):
-        write_wheel(project / "wheels", name, "1.0")
+        digests[name] = hashlib.sha256(write_wheel(project / "wheels", name, "1.0").read_bytes()).hexdigest()
 
     def package(name: str, marker: str = "") -> str:
         return (
             f'[[packages]]\nname = "{name}"\nversion = "1.0"\n{marker}'
             f'wheels = [{{ name = "{name}-1.0-py3-none-any.whl", path = "wheels/{name}-1.0-py3-none-any.whl", '
-            f'hashes = {{ sha256 = "{"3" * 64}" }} }}]\n'
+            f'hashes = {{ sha256 = "{digests[name]}" }} }}]\n'
         )
 
     _write_lock(

@@ -47,7 +47,14 @@ from wheelhouse._reqfile import (
 from wheelhouse._text import redact
 from wheelhouse.errors import RequirementsError
 
-__all__ = ["Origin", "RequirementLine", "RequirementSet", "load_requirements", "parse_requirement_text"]
+__all__ = [
+    "Origin",
+    "RequirementLine",
+    "RequirementSet",
+    "check_hash_mode",
+    "load_requirements",
+    "parse_requirement_text",
+]
 
 
 @dataclass(frozen=True)
@@ -518,4 +525,33 @@ def load_requirements(
     loader.requirements.extend(parse_requirement_text(text, _COMMAND_LINE, wheels_dir=wheels_dir) for text in packages)
     for path in files:
         loader.include(os.fspath(path), constraint=False)
-    return loader.result()
+    result = loader.result()
+    check_hash_mode(result.requirements)
+    return result
+
+
+def check_hash_mode(requirements: Sequence[RequirementLine]) -> None:
+    """Warn, in one line naming the first requirement at fault, when pip's hash-checking mode would refuse the
+    whole install: once any requirement pins a ``--hash``, pip demands a hash and an exact ``==`` pin on every
+    requirement, and installs none of them otherwise.
+
+    Only a warning: the files of each requirement that pins hashes are still checked against them, and the other
+    requirements resolve as they would without any hash.
+    """
+    if not any(line.hashes for line in requirements):
+        return
+    for line in requirements:
+        lacks = [what for what, ok in (("--hash", line.hashes), ("== pin", _pinned(line.requirement))) if not ok]
+        if lacks:
+            message = (
+                f"{line.origin}: {line.text} has no {' and no '.join(lacks)}; with --hash on some requirements, "
+                "pip installs nothing until every requirement has a --hash and an == pin (hash-checking mode)"
+            )
+            _log.warning(message, once=message)
+            return
+
+
+def _pinned(requirement: Requirement) -> bool:
+    # pip's InstallRequirement.is_pinned: exactly one clause, == or ===.
+    specs = list(requirement.specifier)
+    return len(specs) == 1 and specs[0].operator in ("==", "===")

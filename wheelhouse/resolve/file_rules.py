@@ -9,6 +9,8 @@ the rest of a resolution. It decides:
   (:meth:`FileRules.file_rejection`, and :meth:`FileRules.usable` when the reason is not needed);
 * what a file's own metadata rules out (METADATA naming another release, a Requires-Python only it states), learnt
   when the metadata is read and remembered by (location, filename) for the explanation of a gap;
+* what the hashes a requirement pins rule out (pip's hash-checking mode, :meth:`FileRules.hash_rejection`),
+  remembered by (location, filename) like what metadata rules out;
 * the requirements a file's Requires-Dist brings on the target.
 
 It reads nothing itself: the metadata comes from the caller, which knows the finder that holds the file.
@@ -16,7 +18,7 @@ It reads nothing itself: the metadata comes from the caller, which knows the fin
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Final
 
 from packaging.markers import Marker
@@ -57,6 +59,8 @@ class FileRules:
         # Requires-Python that did it when that was the cause.
         self._unusable: dict[tuple[str, str], tuple[str, str | None]] = {}
         self._rejections: dict[tuple[str, str], str | _TagMismatch | None] = {}
+        # Files the hashes of a requirement refuse, by (location, filename): the reason.
+        self._hash_refused: dict[tuple[str, str], str] = {}
         self._python_checks: dict[str, bool | None] = {}
         # Requires-Dist text and extras -> the requirement it brings on the target, None when its marker is false.
         self._dep_reqs: dict[tuple[str, frozenset[str]], Req | None] = {}
@@ -70,6 +74,7 @@ class FileRules:
         """Know what ``other``'s metadata reads ruled out (same target); with ``copy`` later findings stay apart,
         without it both learn from each other's reads."""
         self._unusable = dict(other._unusable) if copy else other._unusable
+        self._hash_refused = dict(other._hash_refused) if copy else other._hash_refused
 
     def marker_holds(self, marker: Marker | None, extras: Iterable[str] = ()) -> bool:
         """Evaluate a marker in the target's complete environment, once per extra (and once with none)."""
@@ -92,6 +97,31 @@ class FileRules:
         """Whether :meth:`file_rejection` has nothing against ``dist``, without writing the explanation: an index
         lists hundreds of wheels for other platforms, and only a gap needs to say why each was refused."""
         return self._rejection(dist) is None
+
+    def hash_rejection(
+        self, dist: DistFile, reqs: Iterable[Req], digest: Callable[[DistFile, str], str | None]
+    ) -> str | None:
+        """Why the hashes ``reqs`` pin refuse ``dist`` (pip's hash-checking mode), or None when each requirement
+        that pins hashes allows one of the file's digests (in any algorithm it lists, as pip accepts).
+
+        ``digest(dist, algorithm)`` is the file's hex digest, or None when it cannot be known before the file is
+        downloaded (an index that publishes no such hash). pip would download that file and check it then; a
+        wheels folder must not receive a file the install would refuse, so such a file is refused here, saying
+        why. A refusal is remembered for the file, and :meth:`file_rejection` gives it from then on: the hashes
+        are the user's own requirements, in force on the project from the first round of a resolution.
+        """
+        key = (dist.location, dist.filename)
+        known = self._hash_refused.get(key)
+        if known is not None:
+            return known
+        for req in reqs:
+            if req.hashes:
+                reason = _hash_mismatch(dist, req, digest)
+                if reason is not None:
+                    _log.debug(f"{dist.filename} cannot serve {req.text}: {reason}")
+                    self._hash_refused[key] = reason
+                    return reason
+        return None
 
     def python_reason(self, requires_python: str) -> str:
         """The rejection of a file whose Requires-Python excludes the target's Python."""
@@ -197,6 +227,9 @@ class FileRules:
         learnt = self._unusable.get(key)
         if learnt is not None:
             return learnt[0]
+        refused = self._hash_refused.get(key)
+        if refused is not None:
+            return refused
         if key not in self._rejections:
             self._rejections[key] = self._file_rejection(dist)
         return self._rejections[key]
@@ -231,6 +264,32 @@ class FileRules:
                 allows = spec.contains(self.target.python_full_version, prereleases=True)
                 self._python_checks[requires_python] = allows
         return self._python_checks[requires_python]
+
+
+def _hash_mismatch(dist: DistFile, req: Req, digest: Callable[[DistFile, str], str | None]) -> str | None:
+    """Why ``dist`` matches none of the hashes ``req`` pins, or None when it matches one. sha256 is asked first:
+    it is the hash an index publishes and the folder keeps, so the others are computed only when it fails."""
+    allowed: dict[str, set[str]] = {}
+    for value in req.hashes:
+        algorithm, _, hexdigest = value.partition(":")
+        allowed.setdefault(algorithm, set()).add(hexdigest)
+    where = req.origin or req.text
+    unknown: list[str] = []
+    mismatch: str | None = None
+    for algorithm in sorted(allowed, key=lambda a: (a != "sha256", a)):
+        found = digest(dist, algorithm)
+        if found is None:
+            unknown.append(algorithm)
+        elif found in allowed[algorithm]:
+            return None
+        elif mismatch is None:
+            mismatch = f"{algorithm} {found} is not among the hashes pinned by {where}"
+    if mismatch is not None:
+        return mismatch
+    return (
+        f"the index publishes no {' or '.join(unknown)} hash for it, so it cannot be checked against the hashes "
+        f"pinned by {where} before it is downloaded"
+    )
 
 
 _ARCHES = ("x86_64", "aarch64", "armv7l", "i686", "ppc64le", "s390x", "arm64", "amd64", "win32", "universal2")

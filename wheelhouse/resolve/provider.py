@@ -7,12 +7,19 @@ Requires-Python, --no-binary / --only-binary, markers, what a file's own metadat
 provider's :class:`~wheelhouse.resolve.file_rules.FileRules` (``Provider.rules``). A file whose own metadata
 rules it out is passed over like pip does: the resolver tries the next candidate, and the reason is kept for the
 explanation of a gap.
+
+A requirement that pins hashes (``--hash``, a lock's file hashes) admits only files with one of those digests
+(:meth:`Provider.digest` says how each is known); only the candidates of such requirements are ever hashed.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
+import os
+import stat
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from packaging.specifiers import SpecifierSet
@@ -21,9 +28,11 @@ from packaging.version import Version
 from resolvelib import AbstractProvider, BaseReporter
 
 from wheelhouse.dists import SDIST_SUFFIXES, CoreMetadata, DistFile, Finder, UnusableMetadata, sdist_suffix
+from wheelhouse.errors import NetworkError, StoreError
 from wheelhouse.resolve.file_rules import FileRules
 from wheelhouse.resolve.formats import FormatControl, parse_format_control
 from wheelhouse.resolve.vocabulary import UNUSABLE, Candidate, Req, base_name
+from wheelhouse.store.folder import Store
 from wheelhouse.targets import Target
 
 __all__ = ["FormatControl", "Provider", "ResolveReporter", "parse_format_control"]
@@ -83,16 +92,20 @@ class Provider(AbstractProvider["Req", "Candidate", str]):
         self._by_version: dict[tuple[int, NormalizedName, str], dict[Version, list[DistFile]]] = {}
         # Per identifier, when a dependency first named it: see _preference.
         self._first_named: dict[str, int] = {}
+        # Hex digests by (file location, algorithm), None where it cannot be known before a download: see digest.
+        self._digests: dict[tuple[str, str], str | None] = {}
 
     def share_files(self, other: Provider) -> None:
-        """Share ``other``'s file lists (what each finder lists never changes during a resolution)."""
+        """Share ``other``'s file lists and the digests it computed (neither changes during a resolution)."""
         self._files = other._files
+        self._digests = other._digests
 
     def share_memos(self, other: Provider, *, copy: bool = False) -> None:
         """Share ``other``'s file lists, dependencies and what metadata ruled out (same target and finders): the
         lenient pass then repeats none of the strict pass's reads, and explains what that pass learnt. With
         ``copy``, what this provider learns later stays its own."""
         self._files = other._files
+        self._digests = other._digests
         self._deps = dict(other._deps) if copy else other._deps
         self.rules.share_unusable(other.rules, copy=copy)
 
@@ -262,6 +275,45 @@ class Provider(AbstractProvider["Req", "Candidate", str]):
         self._deps[key] = found
         return found
 
+    def digest(self, dist: DistFile, algorithm: str) -> str | None:
+        """The hex digest of ``dist`` in ``algorithm`` (a :mod:`hashlib` name a requirement pins), or None when it
+        cannot be known before the file is downloaded: an index file is known by the sha256 its index publishes,
+        and by nothing else. A file on this machine (in the wheels folder, or a ``file:`` URL of a find-links
+        folder) is read: its sha256 through the folder's cache (:meth:`Store.hashes`) when it is a wheel in the
+        folder. Asked only for the candidates of a requirement that pins hashes.
+        """
+        if algorithm == "sha256" and dist.sha256:
+            return dist.sha256
+        key = (dist.location, algorithm)
+        if key not in self._digests:
+            self._digests[key] = self._compute_digest(dist, algorithm)
+        return self._digests[key]
+
+    def _compute_digest(self, dist: DistFile, algorithm: str) -> str | None:
+        if dist.local:
+            path = Path(dist.location)
+            try:
+                if algorithm == "sha256" and dist.kind == "wheel":
+                    # Through the folder's cache: the next scan carries the hash, and no run reads the file again.
+                    return Store(path.parent).hashes([dist.filename])[dist.filename]
+                return _file_digest(path, algorithm)
+            except OSError as exc:
+                raise StoreError(
+                    f"cannot read {dist.filename} to check its hash: {exc.strerror or exc}; "
+                    "was the folder changed meanwhile?",
+                    hint="run the command again",
+                ) from None
+        if dist.location.lower().startswith("file:"):
+            # Imported here: a resolution over the folder alone loads nothing of the index code.
+            from wheelhouse.index.pages import file_url_path
+
+            local = file_url_path(dist.location)
+            try:
+                return _file_digest(local, algorithm)
+            except OSError as exc:
+                raise NetworkError(f"cannot read {local} to check its hash: {exc.strerror or exc}") from None
+        return None
+
     def _acceptable(
         self, tier: int, name: NormalizedName, reqs: Sequence[Req], *, kind: str = "wheel"
     ) -> list[tuple[Version, DistFile]]:
@@ -299,6 +351,8 @@ class Provider(AbstractProvider["Req", "Candidate", str]):
             # specifier sets for a project many others depend on.
             allowed = [v for v in versions if all(_contains(r, v) for r in reqs)]
         usable = self.rules.usable
+        # Only these requirements make a file's digest matter: without them no file is hashed.
+        hashed = [r for r in reqs if r.hashes]
         out: list[tuple[Version, DistFile]] = []
         for version in sorted(allowed, reverse=True):
             best: tuple[int, DistFile] | None = None
@@ -308,6 +362,8 @@ class Provider(AbstractProvider["Req", "Candidate", str]):
                 if dist.yanked is not None and version not in pinned:
                     continue  # PEP 592: yanked files are only for exact pins
                 if not usable(dist):
+                    continue
+                if hashed and self.rules.hash_rejection(dist, hashed, self.digest) is not None:
                     continue
                 # An admitted sdist has no tags: prefer the .tar.gz of PEP 625 over the legacy formats.
                 if dist.kind == "sdist":
@@ -323,6 +379,19 @@ class Provider(AbstractProvider["Req", "Candidate", str]):
             if best is not None:
                 out.append((version, best[1]))
         return out
+
+
+def _file_digest(path: Path, algorithm: str) -> str:
+    """The hex digest of the regular file at ``path``; OSError for anything else (a named pipe or a device is
+    never read: the open does not block, and its kind is checked on what was opened)."""
+    digest = hashlib.new(algorithm)
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+            raise OSError(f"{path} is not a regular file")
+        while chunk := handle.read(1024 * 1024):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def _contains(requirement: Req, version: Version) -> bool:

@@ -11,10 +11,12 @@ from when it came from an index. ``environments`` holds one marker per target. E
 
 Reading (:func:`read_pylock_constraints`): every package of the lock becomes the requirement ``name==version``
 under the package's marker, so each target resolves exactly the locked versions its markers select, and the
-target's tags still decide which files it needs. Whether a lock can serve a target at all (its
-``environments``, ``requires-python``, and a wheel or sdist of every package the target selects) is decided
-by packaging's own selection, :meth:`Pylock.select`, for the target's complete marker environment and tags:
-:meth:`PylockInput.refusal` says why not, naming the package and the target, and :func:`check_targets` raises it.
+target's tags still decide which files it needs. Each requirement carries the hashes of its package's files, so
+a file of the folder or an index serves it only with one of those digests, as an installer checks them. Whether
+a lock can serve a target at all (its ``environments``, ``requires-python``, and a wheel or sdist of every
+package the target selects) is decided by packaging's own selection, :meth:`Pylock.select`, for the target's
+complete marker environment and tags: :meth:`PylockInput.refusal` says why not, naming the package and the
+target, and :func:`check_targets` raises it.
 
 The lock is untrusted input: a regular file of bounded size, validated whole before anything is used; direct
 references (VCS, directories, archives) are refused as everything pip would have to fetch or build is refused in
@@ -23,6 +25,7 @@ a requirements file.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import stat
@@ -69,7 +72,9 @@ __all__ = [
 DEFAULT_PYLOCK = "pylock.toml"
 # What wheelhouse writes; a reader warns about newer minor versions (packaging does) and refuses 2.x.
 LOCK_VERSION = "1.0"
-_HASH_ALGORITHMS = ("sha256", "sha384", "sha512")
+# PEP 751 lets a lock name any algorithm of hashlib.algorithms_guaranteed; the shake ones have no fixed length
+# (a digest of them cannot be compared), so they alone are left out.
+_HASH_ALGORITHMS = frozenset(hashlib.algorithms_guaranteed - {"shake_128", "shake_256"})
 _OFFLINE_HINT = "lock released versions from an index, then wheelhouse download -r the lock"
 
 
@@ -375,10 +380,12 @@ def read_pylock_constraints(path: str | os.PathLike[str]) -> PylockInput:
 
 
 def _hashes(package: Package) -> tuple[str, ...]:
+    """Every ``algorithm:hexdigest`` the package's files list: the resolver then admits only a file with one of
+    them, as an installer checks each file of the lock against its hashes."""
     files: list[Mapping[str, str]] = [w.hashes for w in package.wheels or ()]
     if package.sdist is not None:
         files.append(package.sdist.hashes)
-    found = {f"{algorithm}:{value.lower()}" for hashes in files for algorithm, value in hashes.items()}
+    found = {f"{algorithm.lower()}:{value.lower()}" for hashes in files for algorithm, value in hashes.items()}
     return tuple(sorted(h for h in found if h.partition(":")[0] in _HASH_ALGORITHMS))
 
 

@@ -42,7 +42,9 @@ def pinned_version(specifier: SpecifierSet) -> Version | None:
 class Req:
     """A requirement as the resolver handles it: a project (with extras), its specifier, and where it came from.
 
-    ``wheel_file`` is set for a requirement naming one wheel file (a path on the command line).
+    ``wheel_file`` is set for a requirement naming one wheel file (a path on the command line). ``hashes`` are
+    the ``algorithm:hexdigest`` values the requirement pins (pip's ``--hash``, a lock's file hashes): when there
+    are any, only a file with one of those digests may serve it, as in pip's hash-checking mode.
     """
 
     name: NormalizedName
@@ -51,6 +53,7 @@ class Req:
     text: str
     origin: str | None = None
     wheel_file: str | None = None
+    hashes: frozenset[str] = frozenset()
 
     def __hash__(self) -> int:
         return self._hash
@@ -59,7 +62,7 @@ class Req:
     def _hash(self) -> int:
         # The resolver's memos are keyed by requirements tens of thousands of times per resolution, and hashing a
         # specifier set hashes each of its specifiers anew.
-        return hash((self.name, self.extras, self.specifier, self.text, self.origin, self.wheel_file))
+        return hash((self.name, self.extras, self.specifier, self.text, self.origin, self.wheel_file, self.hashes))
 
     @computed_once
     def identifier(self) -> str:
@@ -92,6 +95,7 @@ class Req:
             requirement_text(req),
             origin=str(line.origin),
             wheel_file=line.wheel_file,
+            hashes=frozenset(line.hashes),
         )
 
 
