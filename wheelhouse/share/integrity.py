@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shlex
+import stat
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -145,6 +146,13 @@ class _Checked:
     issue: FileIssue | None = field(default=None)
 
 
+def _regular(path: Path) -> bool:
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except OSError:
+        return False
+
+
 def _subjects(scan: StoreScan) -> list[_Subject]:
     records = scan.records
     subjects: dict[str, _Subject] = {}
@@ -154,6 +162,10 @@ def _subjects(scan: StoreScan) -> list[_Subject]:
     for sdist in scan.sdists:
         subjects[sdist.filename] = _Subject(sdist.filename, "sdist", records.get(sdist.filename))
     for problem in scan.problems:
+        if not _regular(scan.root / problem.filename):
+            # A folder, a named pipe or a dangling link under a wheel's name: reading it would fail or block.
+            subjects[problem.filename] = _Subject(problem.filename, "foreign", None, problem.reason)
+            continue
         try:
             _name, _version, kind, _tags, _build = parse_dist_filename(problem.filename)
         except InvalidDistFilename:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
+import stat
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -450,6 +451,26 @@ def _records(raw_records: Mapping[str, Any]) -> dict[str, FileRecord]:
     return out
 
 
+_DIST_SUFFIXES = (".whl", ".tar.gz", ".zip")
+
+
+def _kind_of(entry: os.DirEntry[str]) -> str:
+    """What a folder entry that is not a regular file is, in words."""
+    if entry.is_symlink():
+        return "a symbolic link to a folder" if entry.is_dir() else "a symbolic link to nothing readable"
+    if entry.is_dir():
+        return "a folder"
+    try:
+        mode = entry.stat(follow_symlinks=False).st_mode
+    except OSError:
+        return "unreadable"
+    if stat.S_ISFIFO(mode):
+        return "a named pipe"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "not a file"
+
+
 def _scan(store: Store) -> StoreScan:
     """The body of :meth:`Store.scan`."""
     if not store.root.exists():
@@ -475,6 +496,9 @@ def _scan(store: Store) -> StoreScan:
             continue
         try:
             if not entry.is_file():
+                # pip's --find-links sees these names too, and fails on them: say what they are.
+                if filename.endswith(_DIST_SUFFIXES):
+                    problems.append(StoreProblem(filename, f"not a regular file ({_kind_of(entry)})"))
                 continue
             st = entry.stat()
         except OSError as exc:

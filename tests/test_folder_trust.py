@@ -1,7 +1,8 @@
-"""The folder's caches are believed only under this user's seal: an entry that keeps a file's size, mtime, inode
-and ctime but lies about its metadata or hash, or a stored verify answer re-hashed after an edit, changes
-nothing any command says. A manifest that is a named pipe, huge, or nested past what JSON decoding allows is a
-missing cache, not a hang or a crash."""
+"""What the folder holds besides its wheels is never believed over them. Its caches count only under this user's
+seal: an entry that keeps a file's size, mtime, inode and ctime but lies about its metadata or hash, or a stored
+verify answer re-hashed after an edit, changes nothing any command says. A manifest that is a named pipe, huge,
+or nested past what JSON decoding allows is a missing cache, not a hang or a crash. And an entry named like a
+wheel that is not a file (a folder, a named pipe, a dangling link) is reported, never read or silently skipped."""
 
 from __future__ import annotations
 
@@ -142,3 +143,31 @@ def test_a_manifest_nested_past_json_decoding_is_no_cache(wheels_dir: Path) -> N
     )
     assert result.returncode == 0, result.stderr
     assert "1 wheel, 1 project" in result.stdout
+
+
+def test_entries_named_like_wheels_that_are_not_files_are_reported(cli: Cli, project: Path) -> None:
+    wheels = project / "wheels"
+    write_wheel(wheels, "aaa", "1.0")
+    (project / "requirements.txt").write_text("aaa\n")
+    (wheels / "dir-1.0-py3-none-any.whl").mkdir()
+    (wheels / "dangling-1.0-py3-none-any.whl").symlink_to(project / "nowhere")
+    os.mkfifo(wheels / "fifo-1.0-py3-none-any.whl")
+    (wheels / "docs").mkdir()  # not a distribution's name: none of the folder's business
+    result = cli("check")
+    assert result.exit_code == 1, result.output
+    assert "wheels/dir-1.0-py3-none-any.whl: not-a-wheel: not a regular file (a folder)" in result.output
+    assert "dangling-1.0-py3-none-any.whl: not-a-wheel: not a regular file (a symbolic link to nothing" in (
+        result.output
+    )
+    assert "wheels/fifo-1.0-py3-none-any.whl: not-a-wheel: not a regular file (a named pipe)" in result.output
+    assert "docs" not in result.output
+    verify = cli("verify", *TARGET)
+    assert verify.exit_code == 0, verify.output
+    assert "fifo-1.0-py3-none-any.whl: not a regular file (a named pipe)" in verify.stderr
+    fixed = cli("check", "--fix")
+    assert fixed.exit_code == 0, fixed.output
+    assert sorted(p.name for p in (wheels / ".wheelhouse" / "quarantine").iterdir()) == [
+        "dangling-1.0-py3-none-any.whl",
+        "dir-1.0-py3-none-any.whl",
+        "fifo-1.0-py3-none-any.whl",
+    ]
