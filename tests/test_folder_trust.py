@@ -10,6 +10,7 @@ import hashlib
 import hmac
 import json
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -18,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Cli
-from tests.support.wheels import write_wheel
+from tests.support.wheels import make_wheel, write_wheel
 from tests.test_verify_cache import TARGET, entries, run
 from wheelhouse.store import proofs, seal
 from wheelhouse.store.folder import Store
@@ -171,3 +172,32 @@ def test_entries_named_like_wheels_that_are_not_files_are_reported(cli: Cli, pro
         "dir-1.0-py3-none-any.whl",
         "fifo-1.0-py3-none-any.whl",
     ]
+
+
+def test_wheels_already_shadowing_each_other_are_reported_and_neither_used(cli: Cli, project: Path) -> None:
+    wheels = project / "wheels"
+    write_wheel(wheels, "aaa", "1.0", requires_dist=["bbb>=1"])
+    write_wheel(wheels, "bbb", "1.0")
+    (project / "requirements.txt").write_text("aaa\n")
+    # Copied in by hand: a case twin with other content (no dependency), which commit() would have refused.
+    _name, data = make_wheel("aaa", "1.0")
+    (wheels / "Aaa-1.0-py3-none-any.whl").write_bytes(data)
+    # An identical copy under another spelling of the version is harmless.
+    shutil.copyfile(wheels / "bbb-1.0-py3-none-any.whl", wheels / "bbb-1.0.0-py3-none-any.whl")
+
+    check = cli("check")
+    assert check.exit_code == 1, check.output
+    assert "wheels/Aaa-1.0-py3-none-any.whl: shadowed: shadows aaa-1.0-py3-none-any.whl" in check.output
+    assert "wheels/aaa-1.0-py3-none-any.whl: shadowed: shadows Aaa-1.0-py3-none-any.whl" in check.output
+    assert "bbb" not in check.output
+    assert "fix: remove the one of each shadowing pair you do not want" in check.output
+    verify = cli("verify", *TARGET)
+    assert verify.exit_code == 3, verify.output
+    assert "aaa-1.0-py3-none-any.whl: shadows Aaa-1.0-py3-none-any.whl" in verify.stderr
+    # --fix cannot tell which one was verified: both stay for the user to choose.
+    fixed = cli("check", "--fix")
+    assert fixed.exit_code == 1, fixed.output
+    assert (wheels / "Aaa-1.0-py3-none-any.whl").is_file()
+    assert (wheels / "aaa-1.0-py3-none-any.whl").is_file()
+    (wheels / "Aaa-1.0-py3-none-any.whl").unlink()
+    assert cli("verify", *TARGET).exit_code == 0

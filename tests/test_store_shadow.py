@@ -4,7 +4,10 @@ writes its bundle over a file of the folder."""
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
+import tarfile
 from pathlib import Path
 
 import pytest
@@ -12,7 +15,6 @@ import pytest
 from tests.conftest import Cli
 from tests.support.wheels import make_wheel, write_wheel
 from wheelhouse.errors import StoreError
-from wheelhouse.share.bundle import export_bundle
 from wheelhouse.store.folder import FileRecord, Store
 from wheelhouse.store.fs import file_sha256
 from wheelhouse.store.shadow import collides
@@ -45,12 +47,15 @@ def _evil(filename: str, version: str = "1.0", build: str | None = None) -> byte
 
 
 def _bundle_of(tmp_path: Path, files: dict[str, bytes]) -> Path:
-    source = tmp_path / "elsewhere" / "wheels"
-    source.mkdir(parents=True)
-    for name, data in files.items():
-        (source / name).write_bytes(data)
+    """A bundle of these files with their checksums, written by hand: export itself leaves out wheels that
+    shadow each other, so a bundle holding such twins comes from elsewhere."""
     bundle = tmp_path / "incoming.tar"
-    export_bundle(Store(source), bundle)
+    sums = "".join(f"{hashlib.sha256(data).hexdigest()}  wheels/{name}\n" for name, data in files.items()).encode()
+    with tarfile.open(bundle, "w") as tf:
+        for name, data in [*((f"wheels/{n}", d) for n, d in files.items()), ("SHA256SUMS", sums)]:
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tf.addfile(info, io.BytesIO(data))
     return bundle
 
 

@@ -134,7 +134,10 @@ def _render_check(state: State, report: CheckReport) -> None:
         out.print(f"[green]✓[/] {where}: {checked} checked, {len(report.issues)} fixed")
     else:
         out.print(f"[red]✗[/] {where}: {checked} checked, {len(bad)} with problems")
-        if not report.fixed:
+        if all(issue.kind == "shadowed" for issue in bad):
+            # --fix cannot tell which of two shadowing wheels was verified; nothing to move or download.
+            out.print("  [bold]fix:[/] remove the one of each shadowing pair you do not want")
+        elif not report.fixed:
             argv = ["wheelhouse", "check", "--fix"]
             if report.wheels_dir != "wheels":
                 argv += ["--wheels", report.wheels_dir]

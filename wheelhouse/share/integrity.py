@@ -26,7 +26,7 @@ from typing import Any, Literal, Protocol
 from wheelhouse.dists import InvalidDistFilename, parse_dist_filename
 from wheelhouse.errors import WheelhouseError
 from wheelhouse.share.wheel_check import Finding, Inspection, IssueKind, Limits, inspect_wheel, read_failure
-from wheelhouse.store.folder import FileRecord, Store, StoreScan
+from wheelhouse.store.folder import SHADOWS, FileRecord, Store, StoreScan
 from wheelhouse.store.fs import file_sha256, real_dir
 
 # Limits and inspect_wheel are part of this module's interface (check takes limits; bundles inspect wheels).
@@ -134,9 +134,9 @@ class _Subject:
     """A file to check: how, and what its download record says."""
 
     filename: str
-    kind: Literal["wheel", "sdist", "foreign"]
+    kind: Literal["wheel", "sdist", "foreign", "shadowed"]
     record: FileRecord | None = None
-    note: str = ""  # the scan's reason for a foreign file
+    note: str = ""  # the scan's reason for a foreign or shadowed file
 
 
 @dataclass
@@ -162,6 +162,11 @@ def _subjects(scan: StoreScan) -> list[_Subject]:
     for sdist in scan.sdists:
         subjects[sdist.filename] = _Subject(sdist.filename, "sdist", records.get(sdist.filename))
     for problem in scan.problems:
+        if problem.reason.startswith(SHADOWS):
+            subjects[problem.filename] = _Subject(
+                problem.filename, "shadowed", records.get(problem.filename), problem.reason
+            )
+            continue
         if not _regular(scan.root / problem.filename):
             # A folder, a named pipe or a dangling link under a wheel's name: reading it would fail or block.
             subjects[problem.filename] = _Subject(problem.filename, "foreign", None, problem.reason)
@@ -179,6 +184,8 @@ def _inspect_subject(root: Path, subject: _Subject, limits: Limits) -> Inspectio
     path = root / subject.filename
     if subject.kind == "foreign":
         return Inspection(None, (Finding("not-a-wheel", subject.note or "not a wheel"),))
+    if subject.kind == "shadowed":
+        return Inspection(None, (Finding("shadowed", subject.note),))
     if subject.kind == "sdist":
         # Source distributions are only compared with their recorded hash: building them is download's job.
         try:
@@ -290,6 +297,9 @@ def _fix(store: Store, subject: _Subject, issue: FileIssue, fetch: Fetch | None,
     filename = subject.filename
     if issue.kind == "unreadable":
         return FixOutcome("left-alone", "left in place: run the check as a user who can read it")
+    if issue.kind == "shadowed":
+        # Which of the two was verified, the folder cannot tell: the user removes the one they do not want.
+        return FixOutcome("left-alone", "left in place: remove the one of the two you do not want")
     with store.lock():
         try:
             moved = quarantine(store, filename)

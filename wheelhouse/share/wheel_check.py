@@ -36,7 +36,9 @@ from wheelhouse.store.metadata import MetadataProblem, check_metadata_names_file
 
 __all__ = ["Finding", "Inspection", "IssueKind", "Limits", "inspect_wheel", "read_failure"]
 
-IssueKind = Literal["corrupt", "record-mismatch", "hash-mismatch", "metadata-mismatch", "not-a-wheel", "unreadable"]
+IssueKind = Literal[
+    "corrupt", "record-mismatch", "hash-mismatch", "metadata-mismatch", "not-a-wheel", "unreadable", "shadowed"
+]
 
 _READ_CHUNK = 1024 * 1024
 # Inflate at most this much at a time, so a member's memory cost is bounded whatever its compression ratio.

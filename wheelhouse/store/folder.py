@@ -25,12 +25,13 @@ import os
 import stat
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from packaging.utils import NormalizedName
+from packaging.version import Version
 
 from wheelhouse.dists import CoreMetadata, DistFile, InvalidDistFilename, parse_dist_filename
 from wheelhouse.errors import LockTimeout, StoreError
@@ -46,7 +47,7 @@ from wheelhouse.store.manifest import (
     record_from,
     write_manifest,
 )
-from wheelhouse.store.shadow import collisions, shadowed
+from wheelhouse.store.shadow import collides, collisions, shadowed
 
 # FileRecord is part of Store's interface (records, update_records, commit) and PARTIAL_PREFIX of the layout.
 __all__ = [
@@ -550,6 +551,11 @@ def _scan(store: Store) -> StoreScan:
         wheels.append(StoredWheel(dist, meta, st.st_mtime))
     if new_cache != cache:
         store._save_cache(new_cache)
+    shadowing = _shadowing(store, wheels)
+    if shadowing:
+        problems += [StoreProblem(f, reason) for f, reason in shadowing.items()]
+        problems.sort(key=lambda p: p.filename)
+        wheels = [w for w in wheels if w.dist.filename not in shadowing]
     return StoreScan(
         root=store.root,
         wheels=tuple(wheels),
@@ -560,6 +566,42 @@ def _scan(store: Store) -> StoreScan:
         opened=opened,
         kept_sdists=store.kept_sdists(),
     )
+
+
+# How the scan's reason for a wheel that shadows another starts (check reports it as such).
+SHADOWS = "shadows "
+
+
+def _shadowing(store: Store, wheels: Sequence[StoredWheel]) -> dict[str, str]:
+    """Wheels already in the folder that shadow each other (:mod:`wheelhouse.store.shadow`: other names for one
+    project version and a common tag) with other bytes, each with why. Files come in through commit(), which
+    refuses such a pair, but also by hand or by a copy: pip would then install one of them by name alone, so
+    neither is used until one goes."""
+    groups: dict[tuple[str, Version], list[str]] = {}
+    for wheel in wheels:
+        groups.setdefault((wheel.dist.name, wheel.dist.version), []).append(wheel.dist.filename)
+    pairs = [
+        (a, b)
+        for names in groups.values()
+        if len(names) > 1
+        for i, a in enumerate(names)
+        for b in names[i + 1 :]
+        if collides(a, b)
+    ]
+    if not pairs:
+        return {}
+    # Only the colliding files are hashed, through the cache: identical copies (a case twin) are harmless.
+    digests = store.hashes(sorted({name for pair in pairs for name in pair}))
+    out: dict[str, str] = {}
+    for a, b in pairs:
+        if digests[a] != digests[b]:
+            for this, other in ((a, b), (b, a)):
+                out.setdefault(
+                    this,
+                    f"{SHADOWS}{other} (the same project and version for a common tag, with other bytes: pip would "
+                    "pick one by name alone); neither is used until one is removed",
+                )
+    return out
 
 
 def _kept_sdists(sdist_dir: Path) -> tuple[DistFile, ...]:
