@@ -76,3 +76,51 @@ def test_why_still_answers_for_a_real_name(cli: Cli, project: Path) -> None:
     result = cli("why", "AAA", "--target", "linux/amd64", "--python", "3.12")
     assert result.exit_code == 0, result.output
     assert "requirements.txt" in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "source"),
+    [
+        (("download", "--isolated", "--index-url", "http://user:s3cret@[::1/simple/", "kite"), {}, "command line"),
+        (("download", "--isolated", "--index-url", "http://127.0.0.1:99999999/simple/", "kite"), {}, "command line"),
+        (("download", "--isolated", "-f", "http://[::1/links/", "kite"), {}, "command line"),
+        (("download", "-r", "reqs.txt"), {}, "requirements file"),
+        (("download", "kite"), {"PIP_INDEX_URL": "http://u:s3cret@[::1/simple/"}, "environment PIP_INDEX_URL"),
+    ],
+)
+def test_an_index_url_that_cannot_be_parsed_is_one_line(
+    cli: Cli, project: Path, monkeypatch: pytest.MonkeyPatch, args: tuple[str, ...], env: dict[str, str], source: str
+) -> None:
+    (project / "reqs.txt").write_text("--index-url http://[::1/simple/\nkite\n")
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    result = cli(*args)
+    assert result.exit_code == 2, result.output
+    (line,) = result.output.splitlines()
+    assert line.startswith("error: bad index URL ")
+    assert f"(from {source})" in line
+    assert "s3cret" not in line
+
+
+def test_a_path_the_file_system_refuses_is_one_line(cli: Cli, project: Path) -> None:
+    long = "x" * 300  # longer than a file name may be
+    for args in (("list", "--wheels", long), ("show", f"{long}.whl"), ("--config", long, "list")):
+        result = cli(*args)
+        assert result.exit_code == 1, result.output
+        (line,) = result.output.splitlines()
+        assert line.startswith(f"error: {long}")
+        assert line.endswith(": File name too long")
+        assert "internal error" not in line
+
+
+def test_why_in_a_graph_deeper_than_any_project_shows_the_chain_from_a_depth(cli: Cli, project: Path) -> None:
+    depth = 260
+    for i in range(depth):
+        write_wheel(project / "wheels", f"p{i}", "1.0", requires_dist=[f"p{i + 1}"] if i < depth - 1 else [])
+    (project / "requirements.txt").write_text("p0\n")
+    result = cli("why", f"p{depth - 1}", "--target", "linux/amd64", "--python", "3.12")
+    assert result.exit_code == 0, result.output
+    assert "... (200 or more requirements above) -> " in result.output
+    assert f"-> p{depth - 1}" in result.output
+    shallow = cli("why", "p5", "--target", "linux/amd64", "--python", "3.12")
+    assert "requirements.txt:1 p0 -> p1 -> p2 -> p3 -> p4 -> p5" in shallow.output

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from wheelhouse import _toml
-from wheelhouse.errors import ConfigError, RequirementsError
+from wheelhouse.errors import ConfigError, RequirementsError, UsageError
 
 if TYPE_CHECKING:
     from wheelhouse.index.config import IndexConfig
@@ -192,7 +192,32 @@ def effective_index_config(
             sources[key] = source if isinstance(source, str) else source.get(key, "command line")
     if options.isolated:
         sources["isolated"] = "command line"
-    return replace(config, sources=tuple(sorted(sources.items())))
+    config = replace(config, sources=tuple(sorted(sources.items())))
+    _check_urls(config)
+    return config
+
+
+def _check_urls(config: IndexConfig) -> None:
+    """UsageError naming the first index or find-links URL that cannot be parsed (``http://[::1/``, a port that
+    is not a number): every part of the run that reads it would otherwise fail on it in its own way."""
+    from urllib.parse import urlsplit
+
+    from wheelhouse._text import redact_url
+
+    sources = dict(config.sources)
+    for field_name, urls in (
+        ("index_url", (config.index_url,)),
+        ("extra_index_urls", config.extra_index_urls),
+        ("find_links", config.find_links),
+    ):
+        for url in urls:
+            if "://" not in url:
+                continue  # a find-links folder
+            try:
+                _ = urlsplit(url).port  # the port is parsed only when asked for
+            except ValueError as exc:
+                where = sources.get(field_name, "the defaults")
+                raise UsageError(f"bad index URL {redact_url(url)!r} (from {where}): {exc}") from None
 
 
 def index_rows(config: IndexConfig) -> tuple[SettingRow, ...]:

@@ -190,14 +190,24 @@ def main(argv: list[str] | None = None) -> None:
         _fail(message, None, ExitCode.USAGE if isinstance(exc, click.UsageError) else ExitCode(exc.exit_code), 0)
     except BrokenPipeError:
         sys.exit(ExitCode.FAILURE)
+    except OSError as exc:
+        if exc.filename is not None and exc.strerror:
+            # The file system refused a path the user gave (a name too long, a loop of links, no permission)
+            # where no check of our own came first: what and where, in one line, as for every other bad path.
+            _fail(f"{exc.filename}: {exc.strerror}", None, ExitCode.FAILURE, verbose)
+        _internal(exc, verbose)
     except Exception as exc:
-        _fail(
-            f"internal error: {type(exc).__name__}: {exc}",
-            "rerun with -v and report the traceback",
-            ExitCode.FAILURE,
-            verbose,
-        )
+        _internal(exc, verbose)
     sys.exit(code if isinstance(code, int) else ExitCode.OK)
+
+
+def _internal(exc: BaseException, verbose: int) -> NoReturn:
+    _fail(
+        f"internal error: {type(exc).__name__}: {exc}",
+        "rerun with -v and report the traceback",
+        ExitCode.FAILURE,
+        verbose,
+    )
 
 
 def run(finish: Callable[[int], int] | None = None) -> NoReturn:
@@ -267,7 +277,7 @@ def _verbosity(argv: list[str]) -> int:
     return count
 
 
-def _fail(message: str, hint: str | None, code: int, verbose: int) -> Any:
+def _fail(message: str, hint: str | None, code: int, verbose: int) -> NoReturn:
     if verbose:
         import traceback
 

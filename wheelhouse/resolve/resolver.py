@@ -237,6 +237,10 @@ def resolve(
     return Resolution(target, resolution.pins, _conflict_gaps(strict_causes, strict))
 
 
+# How many requirements up from a project its chains are followed (see _resolution's walk).
+_MAX_CHAIN_DEPTH = 200
+
+
 def _resolution(target: Target, result: Any, provider: Provider) -> Resolution:
     mapping: Mapping[str, Candidate] = result.mapping
     criteria: Mapping[str, Any] = result.criteria
@@ -246,6 +250,10 @@ def _resolution(target: Target, result: Any, provider: Provider) -> Resolution:
         """The chains to ``identifier``, and whether none was cut short by ``stack`` (a dependency cycle)."""
         if identifier in chains_memo:
             return chains_memo[identifier], True
+        if len(stack) >= _MAX_CHAIN_DEPTH:
+            # Deeper than any real project's graph (a generated or hostile folder): the chain is shown from here,
+            # and the walk stays within the interpreter's recursion limit.
+            return ((ChainLink(f"... ({_MAX_CHAIN_DEPTH} or more requirements above)"),),), False
         out: list[Chain] = []
         whole = True
         criterion = criteria.get(identifier)
