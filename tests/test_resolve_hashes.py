@@ -94,6 +94,19 @@ def test_the_file_with_a_pinned_hash_serves_when_a_better_tag_does_not(cli: Cli,
     assert [pin["file"] for pin in target["pins"]] == [generic.name]
 
 
+def test_lock_lists_only_the_files_the_pinned_hashes_admit(cli: Cli, project: Path) -> None:
+    wheels = project / "wheels"
+    generic = write_wheel(wheels, "aaa", "1.0")
+    other = write_wheel(wheels, "aaa", "1.0", tag="cp312-cp312-manylinux_2_17_x86_64")
+    (project / "requirements.txt").write_text(f"aaa==1.0 --hash=sha256:{sha256_of(generic)}\n")
+    result = cli("lock", *TARGET, "-o", "requirements.lock")
+    assert result.exit_code == 0, result.output
+    text = (project / "requirements.lock").read_text()
+    assert f"--hash=sha256:{sha256_of(generic)}" in text
+    # Installable on the target too, but pip in hash-checking mode would refuse it.
+    assert sha256_of(other) not in text
+
+
 def test_lock_keeps_a_wrong_pin_instead_of_replacing_it(cli: Cli, project: Path) -> None:
     write_wheel(project / "wheels", "aaa", "1.0")
     (project / "requirements.txt").write_text(f"aaa==1.0 --hash={ZEROS}\n")

@@ -152,6 +152,40 @@ def target_marker(chosen: Sequence[Target], every: Sequence[Target]) -> str | No
     return marker
 
 
+def _pinned_hashes(requirements: RequirementSet) -> dict[NormalizedName, list[tuple[str, ...]]]:
+    """Per project, the hash lists its requirements and constraints pin (``algorithm:hexdigest`` each)."""
+    pinned: dict[NormalizedName, list[tuple[str, ...]]] = {}
+    for line in (*requirements.requirements, *requirements.constraints):
+        if line.hashes:
+            pinned.setdefault(line.name, []).append(line.hashes)
+    return pinned
+
+
+def _admitted(path: Path, sha256: str, hash_lists: Sequence[tuple[str, ...]]) -> bool:
+    """Whether the file matches one hash of every list (the resolver's rule, file_rules.hash_rejection)."""
+    digests = {"sha256": sha256}
+    for hashes in hash_lists:
+        for value in hashes:
+            algorithm, _, hexdigest = value.partition(":")
+            if algorithm not in digests:
+                digests[algorithm] = _file_digest(path, algorithm)
+            if digests[algorithm] == hexdigest:
+                break
+        else:
+            return False
+    return True
+
+
+def _file_digest(path: Path, algorithm: str) -> str:
+    import hashlib
+
+    digest = hashlib.new(algorithm)
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1024 * 1024):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
 def build_lock(
     requirements: RequirementSet,
     targets: Sequence[Target],
@@ -182,6 +216,13 @@ def build_lock(
         files[key] = sorted(d.filename for d in by_version.get(key, []) if any(installable(d, t) for t in using))
     try:
         hashes = store.hashes(sorted({f for names in files.values() for f in names}))
+        pinned = _pinned_hashes(requirements)
+        if pinned:
+            # A file the user's own --hash values refuse is one pip would refuse too: the lock must not list it.
+            files = {
+                key: [f for f in names if _admitted(store.root / f, hashes[f], pinned.get(key[0], ()))]
+                for key, names in files.items()
+            }
     except OSError as exc:
         raise StoreError(
             f"cannot hash {getattr(exc, 'filename', '') or 'a wheel'}: {exc.strerror or exc}; "
