@@ -122,3 +122,15 @@ def test_the_command_warnings_go_through_the_diagnostics_channel(
     assert result.exit_code == 0, result.output
     assert "warning: wheels/broken-1.0-py3-none-any.whl:" in result.output
     assert any("broken-1.0-py3-none-any.whl" in r.getMessage() for r in caplog.records)
+
+
+def test_a_download_from_an_index_without_sizes_does_not_claim_zero_bytes(cli: Cli, project: Path) -> None:
+    # A PEP 503 page lists no sizes: nothing is known before the bytes arrive, so nothing is claimed.
+    with IndexServer(json_api=False, html_api=True) as srv:
+        srv.add_wheel("pkg", "1.0")
+        (project / "requirements.txt").write_text("pkg\n")
+        result = cli("download", "--index-url", srv.index_url, "--target", "linux/amd64", "--python", "3.12")
+    assert result.exit_code == 0, result.output
+    assert "0 B" not in result.output
+    assert "1 file to download, 0 already present" in result.output
+    assert "downloaded pkg-1.0-py3-none-any.whl\n" in result.output

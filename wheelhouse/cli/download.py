@@ -300,7 +300,7 @@ class _PlainReporter(DownloadReporter):
             echo(message)
 
     def file_done(self, item: PlannedFile) -> None:
-        self._say(f"downloaded {item.filename} ({size(item.size or 0)})")
+        self._say(f"downloaded {item.filename}" + (f" ({size(item.size)})" if item.size else ""))
 
     def file_failed(self, item: PlannedFile, error: WheelhouseError) -> None:
         # A person's run lists every failure once at the end (_render); with --json nothing is rendered, so
@@ -535,4 +535,12 @@ def _result_json(result: DownloadResult, dry_run: bool) -> dict[str, Any]:
 
 def _plan_line(plan: DownloadPlan) -> str:
     files = plural(len(plan.fetch), "file")
-    return f"{files} to download ({size(plan.total_bytes)}), {len(plan.present)} already present"
+    # An index need not publish sizes (PEP 691 makes them optional; PEP 503 pages have none): say only what is known.
+    unknown = sum(1 for item in plan.fetch if not item.size)
+    if unknown == len(plan.fetch):
+        amount = ""
+    elif unknown:
+        amount = f" (at least {size(plan.total_bytes)})"
+    else:
+        amount = f" ({size(plan.total_bytes)})"
+    return f"{files} to download{amount}, {len(plan.present)} already present"
