@@ -134,3 +134,19 @@ def test_a_download_from_an_index_without_sizes_does_not_claim_zero_bytes(cli: C
     assert "0 B" not in result.output
     assert "1 file to download, 0 already present" in result.output
     assert "downloaded pkg-1.0-py3-none-any.whl\n" in result.output
+
+
+def test_a_pattern_matching_nothing_counts_the_wheels_in_the_right_number(cli: Cli, project: Path) -> None:
+    write_wheel(project / "wheels", "pkg", "1.0")
+    result = cli("list", "nothing*")
+    assert "(1 wheel in all)" in result.output
+
+
+def test_show_says_just_now_without_ago(cli: Cli, project: Path, index_server: IndexServer) -> None:
+    index_server.add_wheel("pkg", "1.0")
+    (project / "requirements.txt").write_text("pkg\n")
+    target = ("--target", "linux/amd64", "--python", "3.12")
+    assert cli("download", "--index-url", index_server.index_url, *target).exit_code == 0
+    shown = cli("show", "pkg")
+    assert "(just now)" in shown.output
+    assert "just now ago" not in shown.output

@@ -7,7 +7,14 @@ from packaging.markers import Environment, Marker
 from packaging.tags import Tag
 
 from wheelhouse.errors import ExitCode, TargetError
-from wheelhouse.targets import KNOWN_PATCH_RELEASES, host_target, parse_python, parse_target, parse_targets
+from wheelhouse.targets import (
+    KNOWN_PATCH_RELEASES,
+    host_target,
+    parse_libc,
+    parse_python,
+    parse_target,
+    parse_targets,
+)
 
 
 @pytest.mark.parametrize(
@@ -55,6 +62,8 @@ def test_bad_target_lists_accepted_forms(bad: str) -> None:
         ("three", "expected X.Y or X.Y.Z, e.g. 3.12 or 3.12.4"),
         ("3.12.4.1", "expected X.Y or X.Y.Z, e.g. 3.12 or 3.12.4"),
         ("", "expected X.Y or X.Y.Z, e.g. 3.12 or 3.12.4"),
+        # Digits of another script: int() reads them, a person reading the command line would not.
+        ("3.\u0661\u0662", "expected X.Y or X.Y.Z, e.g. 3.12 or 3.12.4"),
     ],
 )
 def test_bad_python_says_why(bad: str, reason: str) -> None:
@@ -178,3 +187,9 @@ def test_host_target_default() -> None:
     (t,) = parse_targets()
     assert t == host_target()
     assert t.python_exact
+
+
+@pytest.mark.parametrize("spec", ["musllinux_2_1", "cp312-musllinux_2_1_x86_64"])
+def test_a_musl_version_other_than_1_x_is_refused(spec: str) -> None:
+    with pytest.raises(TargetError, match=r"musl versions are 1\.x"):
+        parse_target(spec) if spec.startswith("cp") else parse_libc(spec)

@@ -71,18 +71,22 @@ ACCEPTED_FORMS = (
     "musllinux_1_2; or compact 'cp312-manylinux_2_28_aarch64' / 'cp311-musllinux_1_2_x86_64'"
 )
 
-_LIBC_RE = re.compile(r"^(?:(manylinux)_(\d+)_(\d+)|(musllinux)_(\d+)_(\d+)|(manylinux2014|manylinux2010|manylinux1))$")
+# re.ASCII throughout: \d would also match the digits of other scripts ('3.١٢'), which int() then reads.
+_LIBC_RE = re.compile(
+    r"^(?:(manylinux)_(\d+)_(\d+)|(musllinux)_(\d+)_(\d+)|(manylinux2014|manylinux2010|manylinux1))$", re.ASCII
+)
 _LEGACY_TO_VERSION = {"manylinux2014": (2, 17), "manylinux2010": (2, 12), "manylinux1": (2, 5)}
 # glibc is at 2.41 and musl at 1.2 (2025); a libc version part above this is a typo or hostile input.
 _MAX_LIBC_VERSION = 999
 _COMPACT_RE = re.compile(
     r"^cp(?P<major>3)(?P<minor>\d{1,2})-(?P<libc>manylinux_\d+_\d+|musllinux_\d+_\d+|manylinux2014|manylinux2010|"
-    r"manylinux1)_(?P<arch>x86_64|aarch64|armv7l|i686|ppc64le|s390x)$"
+    r"manylinux1)_(?P<arch>x86_64|aarch64|armv7l|i686|ppc64le|s390x)$",
+    re.ASCII,
 )
-_PYTHON_RE = re.compile(r"^(?:cp)?(?:(3)\.(\d{1,2})(?:\.(\d{1,3}))?|(3)(\d{1,2}))$")
+_PYTHON_RE = re.compile(r"^(?:cp)?(?:(3)\.(\d{1,2})(?:\.(\d{1,3}))?|(3)(\d{1,2}))$", re.ASCII)
 # Well-formed versions of another major (2.7, 27, cp27, 4.0): told apart from malformed input, to say why.
-_OTHER_MAJOR_RE = re.compile(r"^(?:cp)?(?:\d+\.\d{1,2}(?:\.\d{1,3})?|[0-24-9]\d{1,2})$")
-_COMPACT_OTHER_MAJOR_RE = re.compile(r"^cp[0-24-9]\d{1,2}-")
+_OTHER_MAJOR_RE = re.compile(r"^(?:cp)?(?:\d+\.\d{1,2}(?:\.\d{1,3})?|[0-24-9]\d{1,2})$", re.ASCII)
+_COMPACT_OTHER_MAJOR_RE = re.compile(r"^cp[0-24-9]\d{1,2}-", re.ASCII)
 _CPYTHON_3_ONLY = "wheelhouse targets CPython 3 only (3.8 and newer)"
 
 
@@ -250,7 +254,10 @@ def parse_libc(spec: str) -> Libc:
             raise TargetError(f"bad libc {_quoted(spec)}: glibc versions are 2.x")
         return libc
     if m.group(4):
-        return Libc("musllinux", int(m.group(5)), int(m.group(6)))
+        libc = Libc("musllinux", int(m.group(5)), int(m.group(6)))
+        if libc.major != 1:
+            raise TargetError(f"bad libc {_quoted(spec)}: musl versions are 1.x")
+        return libc
     major, minor = _LEGACY_TO_VERSION[m.group(7)]
     return Libc("manylinux", major, minor)
 

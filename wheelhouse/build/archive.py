@@ -123,7 +123,7 @@ def build_requirements(path: Path) -> tuple[str, ...]:
         return LEGACY_BUILD_REQUIRES
     try:
         table = tomllib.loads(data.decode("utf-8", errors="replace")).get("build-system")
-    except tomllib.TOMLDecodeError:
+    except (tomllib.TOMLDecodeError, RecursionError):  # nested past the parser's recursion: not readable either
         return LEGACY_BUILD_REQUIRES
     if not isinstance(table, dict) or "requires" not in table:
         return LEGACY_BUILD_REQUIRES

@@ -111,7 +111,7 @@ def _build_system(source: Path) -> tuple[tuple[str, ...], str, tuple[str, ...]] 
         if pyproject.stat().st_size > _MAX_PYPROJECT_BYTES:
             return None
         table = tomllib.loads(pyproject.read_text(encoding="utf-8")).get("build-system")
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, RecursionError):
         return None
     if table is None:
         return _LEGACY_REQUIRES, _DEFAULT_BACKEND, ()

@@ -110,7 +110,8 @@ def _render_inventory(state: State, inventory: Inventory) -> None:
     out = state.console
     if not inventory.entries:
         if inventory.filtered and inventory.total_in_folder:
-            out.print(f"no wheel in {text(inventory.wheels_dir)} matches ({inventory.total_in_folder} wheels in all)")
+            total = plural(inventory.total_in_folder, "wheel")
+            out.print(f"no wheel in {text(inventory.wheels_dir)} matches ({total} in all)")
         else:
             out.print(f"no wheels in {text(inventory.wheels_dir)}")
         return
@@ -218,7 +219,8 @@ def _render_details(state: State, d: WheelDetails) -> None:
         if record.url:
             rows.append(("Source", record.url))
         if record.added:
-            rows.append(("Added", f"{local_date(record.added)} ({human_age(time.time() - record.added)} ago)"))
+            age = human_age(time.time() - record.added)
+            rows.append(("Added", f"{local_date(record.added)} ({age if age == 'just now' else age + ' ago'})"))
         rows.append(("Used by", ", ".join(record.targets) or "-"))
         if record.sources:
             rows.append(("Requirements", ", ".join(record.sources)))
