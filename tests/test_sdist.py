@@ -28,7 +28,13 @@ from tests.support import docker_env
 from tests.support.index_server import Fault, IndexServer
 from tests.support.wheels import make_sdist, make_wheel, metadata_text, repack_installed
 from wheelhouse._proc import CAPTURE, Output, RunResult
-from wheelhouse.build.archive import build_requirements, read_sdist_member, sdist_stem, static_metadata
+from wheelhouse.build.archive import (
+    LEGACY_BUILD_REQUIRES,
+    build_requirements,
+    read_sdist_member,
+    sdist_stem,
+    static_metadata,
+)
 from wheelhouse.build.builder import build_sdists
 from wheelhouse.build.containers import docker_wheel_command
 from wheelhouse.build.metadata import SdistMetadata
@@ -126,6 +132,13 @@ def test_build_requirements_are_the_static_build_system_table(tmp_path: Path) ->
     filename, data = make_sdist("tiny", "1.0")
     (tmp_path / filename).write_bytes(data)
     assert build_requirements(tmp_path / filename) == ("setuptools",)
+
+
+def test_a_pyproject_nested_past_the_toml_parser_gives_the_legacy_build_requirements(tmp_path: Path) -> None:
+    nested = "[build-system]\nrequires = " + "[" * 5000 + "]" * 5000 + "\n"
+    filename, data = make_sdist("deep", "1.0", extra_files={"pyproject.toml": nested})
+    (tmp_path / filename).write_bytes(data)
+    assert build_requirements(tmp_path / filename) == LEGACY_BUILD_REQUIRES
 
 
 # -- every sdist format pip accepts --------------------------------------------------------------------------
