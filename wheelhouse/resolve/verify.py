@@ -8,6 +8,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from wheelhouse._text import plural
+from wheelhouse.errors import NotCoveredError
 from wheelhouse.requirements import RequirementSet
 from wheelhouse.resolve.resolver import Resolution, format_chain, resolve
 from wheelhouse.store.folder import Store, StoreFinder, StoreProblem, StoreScan
@@ -36,6 +38,18 @@ class VerifyReport:
             argv += ["--wheels", self.wheels_dir]
         argv += list(self.fix_args)
         return shlex.join(argv)
+
+    def require_covered(self, consequence: str) -> None:
+        """NotCoveredError naming the targets not covered and their gaps, when some target is not; ``consequence``
+        says what going on without them would break (a bundle, a server)."""
+        uncovered = [r for r in self.resolutions if not r.covered]
+        if uncovered:
+            names = ", ".join(r.target.name for r in uncovered)
+            gaps = plural(sum(len(r.gaps) for r in uncovered), "gap")
+            raise NotCoveredError(
+                f"the folder does not cover {names} ({gaps}); {consequence} (wheelhouse verify shows the gaps)",
+                hint=self.fix_command(uncovered[0].target),
+            )
 
 
 def verify(

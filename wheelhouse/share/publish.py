@@ -34,7 +34,7 @@ from packaging.utils import canonicalize_name
 from wheelhouse import _log
 from wheelhouse._text import plural, redact_url
 from wheelhouse.dists import DistFile
-from wheelhouse.errors import NotCoveredError, WheelhouseError
+from wheelhouse.errors import WheelhouseError
 from wheelhouse.index.auth import netloc, split_credentials
 from wheelhouse.index.config import IndexConfig
 from wheelhouse.index.http import IndexClient
@@ -190,15 +190,7 @@ def select_files(
         chosen: list[DistFile] = [w.dist for w in scan.wheels] + sdists
     else:
         report = verify_scan(requirements, targets, scan, fix_args=fix_args)
-        uncovered = [r for r in report.resolutions if not r.covered]
-        if uncovered:
-            names = ", ".join(r.target.name for r in uncovered)
-            gaps = sum(len(r.gaps) for r in uncovered)
-            raise NotCoveredError(
-                f"the folder does not cover {names} ({plural(gaps, 'gap')}); a server holding part of the "
-                "closure would fail its installs (wheelhouse verify shows the gaps)",
-                hint=report.fix_command(uncovered[0].target),
-            )
+        report.require_covered("a server holding part of the closure would fail its installs")
         pinned = {pin.dist.filename: pin.dist for r in report.resolutions for pin in r.pins}
         versions = {(pin.name, pin.version) for r in report.resolutions for pin in r.pins}
         chosen = list(pinned.values()) + [d for d in sdists if (d.name, d.version) in versions]

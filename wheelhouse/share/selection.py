@@ -11,8 +11,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from wheelhouse.errors import NotCoveredError
-
 if TYPE_CHECKING:
     from wheelhouse.resolve.verify import VerifyReport
     from wheelhouse.store.folder import StoreScan
@@ -43,13 +41,5 @@ def compatible_wheels(scan: StoreScan, targets: Sequence[Target]) -> list[str]:
 
 def required_wheels(report: VerifyReport) -> list[str]:
     """The files pinned by a verify report's resolutions; raises NotCoveredError when any target has gaps."""
-    uncovered = [r for r in report.resolutions if not r.covered]
-    if uncovered:
-        names = ", ".join(r.target.name for r in uncovered)
-        gaps = sum(len(r.gaps) for r in uncovered)
-        raise NotCoveredError(
-            f"the folder does not cover {names} ({gaps} gap{'s' if gaps != 1 else ''}); "
-            "a bundle without them would fail offline (wheelhouse verify shows them)",
-            hint=report.fix_command(uncovered[0].target),
-        )
+    report.require_covered("a bundle without them would fail offline")
     return sorted({pin.dist.filename for r in report.resolutions for pin in r.pins})
