@@ -26,8 +26,9 @@ from typing import Any, Literal, Protocol
 from wheelhouse.dists import InvalidDistFilename, parse_dist_filename
 from wheelhouse.errors import WheelhouseError
 from wheelhouse.share.wheel_check import Finding, Inspection, IssueKind, Limits, inspect_wheel, read_failure
-from wheelhouse.store.folder import SHADOWS, FileRecord, Store, StoreScan
+from wheelhouse.store.folder import FileRecord, Store, StoreScan
 from wheelhouse.store.fs import file_sha256, real_dir
+from wheelhouse.store.shadow import SHADOWS
 
 # Limits and inspect_wheel are part of this module's interface (check takes limits; bundles inspect wheels).
 __all__ = [

@@ -22,21 +22,19 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
-import stat
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from packaging.utils import NormalizedName
-from packaging.version import Version
 
 from wheelhouse.dists import CoreMetadata, DistFile, InvalidDistFilename, parse_dist_filename
 from wheelhouse.errors import LockTimeout, StoreError
 from wheelhouse.store import metadata as _metadata
-from wheelhouse.store.fs import PARTIAL_PREFIX, file_sha256, fsync_dir, fsync_file, real_dir, refuse_symlink
+from wheelhouse.store.fs import PARTIAL_PREFIX, file_sha256, fsync_dir, fsync_file, kind_of, real_dir, refuse_symlink
 from wheelhouse.store.lock import FolderLock, remove_paths, stray_paths
 from wheelhouse.store.manifest import (
     FileRecord,
@@ -47,7 +45,7 @@ from wheelhouse.store.manifest import (
     record_from,
     write_manifest,
 )
-from wheelhouse.store.shadow import collides, collisions, shadowed
+from wheelhouse.store.shadow import collisions, shadowed, shadowing_wheels
 
 # FileRecord is part of Store's interface (records, update_records, commit) and PARTIAL_PREFIX of the layout.
 __all__ = [
@@ -455,23 +453,6 @@ def _records(raw_records: Mapping[str, Any]) -> dict[str, FileRecord]:
 _DIST_SUFFIXES = (".whl", ".tar.gz", ".zip")
 
 
-def _kind_of(entry: os.DirEntry[str]) -> str:
-    """What a folder entry that is not a regular file is, in words."""
-    if entry.is_symlink():
-        return "a symbolic link to a folder" if entry.is_dir() else "a symbolic link to nothing readable"
-    if entry.is_dir():
-        return "a folder"
-    try:
-        mode = entry.stat(follow_symlinks=False).st_mode
-    except OSError:
-        return "unreadable"
-    if stat.S_ISFIFO(mode):
-        return "a named pipe"
-    if stat.S_ISSOCK(mode):
-        return "a socket"
-    return "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "not a file"
-
-
 def _scan(store: Store) -> StoreScan:
     """The body of :meth:`Store.scan`."""
     if not store.root.exists():
@@ -499,7 +480,7 @@ def _scan(store: Store) -> StoreScan:
             if not entry.is_file():
                 # pip's --find-links sees these names too, and fails on them: say what they are.
                 if filename.endswith(_DIST_SUFFIXES):
-                    problems.append(StoreProblem(filename, f"not a regular file ({_kind_of(entry)})"))
+                    problems.append(StoreProblem(filename, f"not a regular file ({kind_of(entry)})"))
                 continue
             st = entry.stat()
         except OSError as exc:
@@ -551,7 +532,7 @@ def _scan(store: Store) -> StoreScan:
         wheels.append(StoredWheel(dist, meta, st.st_mtime))
     if new_cache != cache:
         store._save_cache(new_cache)
-    shadowing = _shadowing(store, wheels)
+    shadowing = shadowing_wheels(store, [w.dist.filename for w in wheels])
     if shadowing:
         problems += [StoreProblem(f, reason) for f, reason in shadowing.items()]
         problems.sort(key=lambda p: p.filename)
@@ -566,42 +547,6 @@ def _scan(store: Store) -> StoreScan:
         opened=opened,
         kept_sdists=store.kept_sdists(),
     )
-
-
-# How the scan's reason for a wheel that shadows another starts (check reports it as such).
-SHADOWS = "shadows "
-
-
-def _shadowing(store: Store, wheels: Sequence[StoredWheel]) -> dict[str, str]:
-    """Wheels already in the folder that shadow each other (:mod:`wheelhouse.store.shadow`: other names for one
-    project version and a common tag) with other bytes, each with why. Files come in through commit(), which
-    refuses such a pair, but also by hand or by a copy: pip would then install one of them by name alone, so
-    neither is used until one goes."""
-    groups: dict[tuple[str, Version], list[str]] = {}
-    for wheel in wheels:
-        groups.setdefault((wheel.dist.name, wheel.dist.version), []).append(wheel.dist.filename)
-    pairs = [
-        (a, b)
-        for names in groups.values()
-        if len(names) > 1
-        for i, a in enumerate(names)
-        for b in names[i + 1 :]
-        if collides(a, b)
-    ]
-    if not pairs:
-        return {}
-    # Only the colliding files are hashed, through the cache: identical copies (a case twin) are harmless.
-    digests = store.hashes(sorted({name for pair in pairs for name in pair}))
-    out: dict[str, str] = {}
-    for a, b in pairs:
-        if digests[a] != digests[b]:
-            for this, other in ((a, b), (b, a)):
-                out.setdefault(
-                    this,
-                    f"{SHADOWS}{other} (the same project and version for a common tag, with other bytes: pip would "
-                    "pick one by name alone); neither is used until one is removed",
-                )
-    return out
 
 
 def _kept_sdists(sdist_dir: Path) -> tuple[DistFile, ...]:

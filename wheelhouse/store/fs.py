@@ -272,3 +272,20 @@ def _own_descriptor(path: Path) -> int | None:
         following = os.path.normpath(os.path.join(os.path.dirname(current), target))
         current = os.path.join(os.path.realpath(os.path.dirname(following)), os.path.basename(following))
     return None
+
+
+def kind_of(entry: os.DirEntry[str]) -> str:
+    """What a folder entry that is not a regular file is, in words (for the scan's report of it)."""
+    if entry.is_symlink():
+        return "a symbolic link to a folder" if entry.is_dir() else "a symbolic link to nothing readable"
+    if entry.is_dir():
+        return "a folder"
+    try:
+        mode = entry.stat(follow_symlinks=False).st_mode
+    except OSError:
+        return "unreadable"
+    if stat.S_ISFIFO(mode):
+        return "a named pipe"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "not a file"

@@ -18,15 +18,22 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 from packaging.version import Version
 
 from wheelhouse.store.fs import file_sha256
 
-__all__ = ["collides", "collisions", "shadowed"]
+if TYPE_CHECKING:
+    from wheelhouse.store.folder import Store
+
+__all__ = ["SHADOWS", "collides", "collisions", "shadowed", "shadowing_wheels"]
+
+# How the scan's reason for a wheel that shadows another starts (check reports it as such).
+SHADOWS = "shadows "
 
 
 @functools.lru_cache(maxsize=65536)
@@ -68,4 +75,37 @@ def shadowed(root: Path, filename: str, sha256: str) -> list[str]:
         with contextlib.suppress(OSError):
             if file_sha256(root / other) != sha256:
                 out.append(other)
+    return out
+
+
+def shadowing_wheels(store: Store, filenames: Sequence[str]) -> dict[str, str]:
+    """Of the wheels ``filenames`` already in ``store``'s folder, those that shadow each other with other bytes,
+    each with why. Files come in through ``Store.commit``, which refuses such a pair, but also by hand or by a
+    copy: pip would then install one of them by name alone, so the scan uses neither until one goes."""
+    groups: dict[tuple[str, Version], list[str]] = {}
+    for filename in filenames:
+        parsed = _parsed(filename)
+        if parsed is not None:
+            groups.setdefault((parsed[0], parsed[1]), []).append(filename)
+    pairs = [
+        (a, b)
+        for names in groups.values()
+        if len(names) > 1
+        for i, a in enumerate(names)
+        for b in names[i + 1 :]
+        if collides(a, b)
+    ]
+    if not pairs:
+        return {}
+    # Only the colliding files are hashed, through the cache: identical copies (a case twin) are harmless.
+    digests = store.hashes(sorted({name for pair in pairs for name in pair}))
+    out: dict[str, str] = {}
+    for a, b in pairs:
+        if digests[a] != digests[b]:
+            for this, other in ((a, b), (b, a)):
+                out.setdefault(
+                    this,
+                    f"{SHADOWS}{other} (the same project and version for a common tag, with other bytes: pip would "
+                    "pick one by name alone); neither is used until one is removed",
+                )
     return out
