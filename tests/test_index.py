@@ -26,7 +26,7 @@ from packaging.utils import NormalizedName, canonicalize_name
 
 from tests.support.index_server import Fault, IndexServer, RecordedRequest
 from tests.support.wheels import make_wheel, metadata_text
-from wheelhouse._text import redact_url
+from wheelhouse._text import redact, redact_url
 from wheelhouse.errors import ConfigError, HashMismatchError, NetworkError
 from wheelhouse.index.config import IndexConfig, index_config_from_pip, pip_config_files
 from wheelhouse.index.errors import MetadataError
@@ -635,10 +635,24 @@ def test_finder_refuses_metadata_of_another_project(client: IndexClient, srv: In
         ("https://user:p%40ss@example.org/", "https://user:****@example.org/"),
         ("https://example.org/simple", "https://example.org/simple"),
         ("/local/path/wheels", "/local/path/wheels"),
+        ("https://example.org/simple/?token=s3cret", "https://example.org/simple/?token=****"),
+        (
+            "https://u:pw@example.org/x.whl?sig=s3cret&expires=9",
+            "https://u:****@example.org/x.whl?sig=****&expires=****",
+        ),
+        ("http://[::1/simple/?token=s3cret", "http://[::1/simple/?token=****"),
     ],
 )
 def test_redact_url(url: str, shown: str) -> None:
     assert redact_url(url) == shown
+
+
+def test_a_query_token_in_a_message_is_redacted() -> None:
+    message = "cannot fetch https://host/simple/pkg/?token=s3cret#frag: HTTP 403 (see https://u:pw@h/?a=1&b=2)"
+    assert (
+        redact(message)
+        == "cannot fetch https://host/simple/pkg/?token=****#frag: HTTP 403 (see https://u:****@h/?a=****&b=****)"
+    )
 
 
 def test_credentials_are_sent_but_never_shown(srv: IndexServer, sleeps: Sleeps, tmp_path: Path) -> None:

@@ -17,18 +17,26 @@ _UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 # "#" or whitespace), as urlsplit() splits a netloc, so a password holding "@" is hidden whole. Anchored on "://",
 # not on the scheme: a search restarting at every word boundary of "a.a.a..." rescans it to the end each time.
 _URL_USERINFO = re.compile(r"://([^/?#\s]*)@")
+# The values of a URL's query (an index or a signed download link may carry its token there: ``?token=...``,
+# ``?X-Amz-Signature=...``), and what ends a query inside a message: messages quote URLs and put them in brackets.
+_QUERY_VALUE = re.compile(r"=[^&;]*")
+_QUERY_END = re.compile(r"[#'\")\]>]")
 
 
 def redact_url(url: str) -> str:
-    """``url`` with its password (or a lone token user name) replaced by ``****``.
+    """``url`` with its password (or a lone token user name) and the values of its query replaced by ``****``.
 
     ``https://user:secret@host/simple`` becomes ``https://user:****@host/simple``; ``https://token@host/``
-    becomes ``https://****@host/``, because a user name on its own is usually an access token.
+    becomes ``https://****@host/``, because a user name on its own is usually an access token; and
+    ``https://host/simple/?token=abc`` becomes ``https://host/simple/?token=****``.
     """
     try:
         parts = urlsplit(url)
     except ValueError:
-        return re.sub(r"//[^/@]*@", "//****@", url)
+        return redact(re.sub(r"//[^/@]*@", "//****@", url))
+    if parts.query:
+        parts = parts._replace(query=_QUERY_VALUE.sub("=****", parts.query))
+        url = urlunsplit(parts)
     if "@" not in parts.netloc:
         return url
     userinfo, _, host = parts.netloc.rpartition("@")
@@ -44,7 +52,23 @@ def redact(text: str) -> str:
         user, colon, _ = match.group(1).partition(":")
         return f"://{user}:****@" if colon else "://****@"
 
-    return _URL_USERINFO.sub(hide, text)
+    return _redact_queries(_URL_USERINFO.sub(hide, text))
+
+
+def _redact_queries(text: str) -> str:
+    """``text`` with the query values of each URL in it redacted; word by word, so that a line of thousands of
+    "://" costs one pass (a pattern searching from each of them to the end of the line cost their square)."""
+    if "://" not in text or "?" not in text:
+        return text
+    words = re.split(r"(\s+)", text)
+    for n, word in enumerate(words):
+        start = word.find("://")
+        query = word.find("?", start) if start >= 0 else -1
+        if query >= 0:
+            end = _QUERY_END.search(word, query + 1)
+            stop = end.start() if end is not None else len(word)
+            words[n] = word[: query + 1] + _QUERY_VALUE.sub("=****", word[query + 1 : stop]) + word[stop:]
+    return "".join(words)
 
 
 def safe(text: str) -> str:
