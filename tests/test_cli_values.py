@@ -124,3 +124,12 @@ def test_why_in_a_graph_deeper_than_any_project_shows_the_chain_from_a_depth(cli
     assert f"-> p{depth - 1}" in result.output
     shallow = cli("why", "p5", "--target", "linux/amd64", "--python", "3.12")
     assert "requirements.txt:1 p0 -> p1 -> p2 -> p3 -> p4 -> p5" in shallow.output
+
+
+@pytest.mark.parametrize("command", [("check",), ("check", "--fix"), ("export", "../b.tar")])
+def test_a_file_given_as_the_wheels_folder_is_named_as_such(cli: Cli, project: Path, command: tuple[str, ...]) -> None:
+    (project / "afile").write_text("not a folder\n")
+    result = cli(*command, "--wheels", "afile")
+    assert result.exit_code == 1, result.output
+    assert "error: afile is not a directory" in result.output
+    assert "does not exist" not in result.output

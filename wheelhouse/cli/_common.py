@@ -412,6 +412,8 @@ def existing_store(project: ProjectOptions) -> tuple[Settings, Store]:
 
     settings = effective_settings(project)
     store = Store(settings.wheels_path)
+    if store.root.exists() and not store.root.is_dir():
+        raise StoreError(f"{store.root} is not a directory", hint="pass --wheels DIR with the wheels folder")
     if not store.root.is_dir():
         raise StoreError(
             f"the wheels folder {store.root} does not exist",
