@@ -133,3 +133,13 @@ def test_a_file_given_as_the_wheels_folder_is_named_as_such(cli: Cli, project: P
     assert result.exit_code == 1, result.output
     assert "error: afile is not a directory" in result.output
     assert "does not exist" not in result.output
+
+
+def test_a_file_in_place_of_the_state_folder_gets_the_right_hint(cli: Cli, project: Path) -> None:
+    write_wheel(project / "wheels", "aaa", "1.0")
+    (project / "wheels" / ".wheelhouse").write_text("not a folder\n")
+    (project / "requirements.txt").write_text("aaa\n")
+    result = cli("prune", "-y", "--target", "linux/amd64", "--python", "3.12")
+    assert result.exit_code == 1, result.output
+    assert "cannot create wheels/.wheelhouse: File exists" in result.output
+    assert "hint: move wheels/.wheelhouse out of the way" in result.output

@@ -182,9 +182,10 @@ class Store:
         except OSError as exc:
             # Name what could not be made: an existing, read-only folder is not "the wheels folder".
             what = self.meta_dir if self.root.is_dir() else f"the wheels folder {self.root}"
-            raise StoreError(
-                f"cannot create {what}: {exc.strerror or exc}", hint=f"make {self.root} writable (or pass --wheels DIR)"
-            ) from None
+            hint = f"make {self.root} writable (or pass --wheels DIR)"
+            if self.meta_dir.exists() and not self.meta_dir.is_dir():  # not a permission problem: the name is taken
+                hint = f"move {self.meta_dir} out of the way; wheelhouse keeps its state in that folder"
+            raise StoreError(f"cannot create {what}: {exc.strerror or exc}", hint=hint) from None
 
     # -- locking -----------------------------------------------------------------------------------------
     def lock(
