@@ -691,12 +691,15 @@ def test_the_lock_is_installed_with_require_hashes(tmp_path: Path, engine: Engin
     # The BuildKit rendering reads the lock where it is mounted; the classic one where it is copied.
     assert re.search(r"--require-hashes -r \S*requirements\.lock", (tmp_path / "Dockerfile.offline").read_text())
     assert engine.run_app(tag).stdout.strip() == "alpha 1.0 beta 2.1"
-    # A wheel replaced by another file of the same name still resolves, but its hash is not the locked one.
+    # A wheel replaced by another file of the same name: its hash is not the locked one, which the verify before the
+    # build finds (pip's --require-hashes in the image would refuse it too, later).
     name, data = make_wheel("beta", "2.1", summary="a different build")
     (tmp_path / "wheels" / name).write_bytes(data)
     tampered = engine.wheelhouse("build", "-t", engine.tag(), *engine.build_args(), cwd=tmp_path)
-    assert tampered.returncode == 1, _explain(tampered)
-    assert "DO NOT MATCH THE HASHES" in tampered.stdout + tampered.stderr
+    assert tampered.returncode == 3, _explain(tampered)
+    assert f"rejected {name}: sha256 " in tampered.stdout
+    assert "is not among the hashes pinned by requirements.lock" in tampered.stdout
+    assert "not building" in tampered.stderr
 
 
 @pytest.fixture

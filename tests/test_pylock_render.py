@@ -273,7 +273,7 @@ def engine() -> Iterator[Engine]:
 @pytest.mark.docker
 def test_the_offline_image_installs_the_pylock_with_no_network(tmp_path: Path, engine: Engine) -> None:
     """The test image's Debian pip (23.x) cannot read pylock.toml: the build upgrades it from the wheels folder,
-    with no network, then installs the lock with its hashes checked; a wheel changed since fails the build."""
+    with no network, then installs the lock with its hashes checked; a wheel changed since is refused before it."""
     make_app(tmp_path)
     _pip_wheel(tmp_path / "wheels")
     locked = engine.wheelhouse("lock", "--format", "pylock", *TARGET, cwd=tmp_path)
@@ -291,8 +291,10 @@ def test_the_offline_image_installs_the_pylock_with_no_network(tmp_path: Path, e
     with zipfile.ZipFile(beta, "a") as archive:
         archive.writestr("beta/evil.py", "raise SystemExit\n")
     tampered = engine.wheelhouse("build", "--offline", "-t", engine.tag(), *engine.build_args(), cwd=tmp_path)
-    assert tampered.returncode == 1, _explain(tampered)
-    assert "DO NOT MATCH THE HASHES" in tampered.stdout + tampered.stderr
+    # The verify before the build finds the changed file against the lock's hashes (pip's would, later).
+    assert tampered.returncode == 3, _explain(tampered)
+    assert "rejected beta-2.1-py3-none-any.whl: sha256 " in tampered.stdout
+    assert "is not among the hashes pinned by pylock.toml" in tampered.stdout
 
 
 def test_the_context_of_a_pylock_render_carries_the_locked_wheels_and_the_pip_that_reads_them(
