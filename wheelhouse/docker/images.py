@@ -33,7 +33,7 @@ __all__ = [
 # Official images: python:<X.Y[.Z][pre]>[-variant], possibly spelled with the registry and library/ prefix.
 _OFFICIAL_REPOSITORIES = {"python", "library/python", "docker.io/library/python", "index.docker.io/library/python"}
 _OFFICIAL_TAG_RE = re.compile(
-    r"^(?P<major>3)\.(?P<minor>\d{1,2})(?:\.(?P<patch>\d{1,3}))?(?:(?:a|b|rc)\d+)?(?P<variant>-.+)?$"
+    r"^(?P<major>3)\.(?P<minor>\d{1,2})(?:\.(?P<patch>\d{1,3}))?(?P<pre>(?:a|b|rc)\d+)?(?P<variant>-.+)?$"
 )
 # glibc of the Debian releases official images are built on: a manylinux_2_X wheel needs glibc >= 2.X.
 _DEBIAN_GLIBC: dict[str, tuple[int, int]] = {
@@ -158,7 +158,8 @@ def parse_base_image(reference: str, *, declared_python: str | None = None) -> B
     match = _OFFICIAL_TAG_RE.match(tag or "") if repository.lower() in _OFFICIAL_REPOSITORIES else None
     if match:
         python = (int(match["major"]), int(match["minor"]))
-        if match["patch"] is not None:
+        if match["patch"] is not None and match["pre"] is None:
+            # 3.12.1rc1 is not 3.12.1: the full version of a pre-release is left unknown, not taken for the release.
             full = f"{python[0]}.{python[1]}.{int(match['patch'])}"
         variant = match["variant"] or ""
         if "alpine" in variant:
