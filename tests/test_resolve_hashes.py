@@ -14,6 +14,7 @@ import pytest
 from tests.conftest import Cli
 from tests.support.index_server import Fault, IndexServer
 from tests.support.wheels import make_wheel, write_wheel
+from tests.test_faults import file_gets
 from wheelhouse.store.folder import META_DIR
 
 TARGET = ("--target", "linux/amd64", "--python", "3.12")
@@ -182,6 +183,8 @@ def test_download_does_not_add_an_index_file_whose_sha256_is_not_pinned(cli: Cli
         (project / "requirements.txt").write_text(f"aaa==1.0 --hash={ZEROS}\n")
         result = cli("download", "--index-url", srv.index_url, *TARGET)
         assert result.exit_code == 3, result.output
+        # Not even fetched ahead of the resolver: its published sha256 already rules it out.
+        assert file_gets(srv) == []
     assert f"rejected {filename}: sha256 {published} is not among the hashes pinned by requirements.txt:1" in (
         result.output
     )
