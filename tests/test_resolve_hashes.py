@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,7 @@ from tests.conftest import Cli
 from tests.support.index_server import Fault, IndexServer
 from tests.support.wheels import make_wheel, write_wheel
 from tests.test_faults import file_gets
-from wheelhouse.store.folder import META_DIR
+from wheelhouse.store.folder import META_DIR, Store
 
 TARGET = ("--target", "linux/amd64", "--python", "3.12")
 ZEROS = "sha256:" + "0" * 64
@@ -242,3 +243,26 @@ def test_download_without_hashes_is_unchanged(cli: Cli, project: Path) -> None:
     assert result.exit_code == 0, result.output
     assert folder_files(project / "wheels") == [filename]
     assert "warning" not in result.stderr
+
+
+def test_the_folder_wheels_of_hash_pins_are_hashed_in_one_pass(
+    cli: Cli, project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    wheels = project / "wheels"
+    lines = []
+    for name in ("aaa", "bbb", "ccc"):
+        path = write_wheel(wheels, name, "1.0")
+        lines.append(f"{name}==1.0 --hash=sha256:{sha256_of(path)}\n")
+    (project / "requirements.txt").write_text("".join(lines))
+    calls: list[list[str]] = []
+    hashes = Store.hashes
+
+    def counted(self: Store, filenames: Iterable[str]) -> dict[str, str]:
+        calls.append(sorted(filenames))
+        return hashes(self, calls[-1])
+
+    monkeypatch.setattr(Store, "hashes", counted)
+    result = cli("verify", *TARGET)
+    assert result.exit_code == 0, result.output
+    # One round trip of the folder's manifest for all three, not one per file.
+    assert calls == [["aaa-1.0-py3-none-any.whl", "bbb-1.0-py3-none-any.whl", "ccc-1.0-py3-none-any.whl"]]

@@ -116,7 +116,7 @@ class FileRules:
             return known
         for req in reqs:
             if req.hashes:
-                reason = _hash_mismatch(dist, req, digest)
+                reason = hash_mismatch(dist, req, digest)
                 if reason is not None:
                     _log.debug(f"{dist.filename} cannot serve {req.text}: {reason}")
                     self._hash_refused[key] = reason
@@ -266,7 +266,7 @@ class FileRules:
         return self._python_checks[requires_python]
 
 
-def _hash_mismatch(dist: DistFile, req: Req, digest: Callable[[DistFile, str], str | None]) -> str | None:
+def hash_mismatch(dist: DistFile, req: Req, digest: Callable[[DistFile, str], str | None]) -> str | None:
     """Why ``dist`` matches none of the hashes ``req`` pins, or None when it matches one. sha256 is asked first:
     it is the hash an index publishes and the folder keeps, so the others are computed only when it fails."""
     allowed: dict[str, set[str]] = {}

@@ -29,11 +29,13 @@ from wheelhouse import __version__
 from wheelhouse.dists import DistFile
 from wheelhouse.errors import StoreError, UsageError
 from wheelhouse.requirements import RequirementSet
+from wheelhouse.resolve.file_rules import hash_mismatch
 from wheelhouse.resolve.resolver import resolve
 from wheelhouse.resolve.verify import VerifyReport
+from wheelhouse.resolve.vocabulary import Req
 from wheelhouse.share.inventory import installable
 from wheelhouse.store.folder import Store, StoreFinder
-from wheelhouse.store.fs import atomic_write
+from wheelhouse.store.fs import atomic_write, file_digest
 from wheelhouse.targets import Target
 
 __all__ = ["Lock", "LockEntry", "build_lock", "render_lock", "target_marker", "write_lock"]
@@ -152,38 +154,22 @@ def target_marker(chosen: Sequence[Target], every: Sequence[Target]) -> str | No
     return marker
 
 
-def _pinned_hashes(requirements: RequirementSet) -> dict[NormalizedName, list[tuple[str, ...]]]:
-    """Per project, the hash lists its requirements and constraints pin (``algorithm:hexdigest`` each)."""
-    pinned: dict[NormalizedName, list[tuple[str, ...]]] = {}
+def _pinned_hashes(requirements: RequirementSet) -> dict[NormalizedName, list[Req]]:
+    """Per project, its requirements and constraints that pin hashes."""
+    pinned: dict[NormalizedName, list[Req]] = {}
     for line in (*requirements.requirements, *requirements.constraints):
         if line.hashes:
-            pinned.setdefault(line.name, []).append(line.hashes)
+            pinned.setdefault(line.name, []).append(Req.top_level(line))
     return pinned
 
 
-def _admitted(path: Path, sha256: str, hash_lists: Sequence[tuple[str, ...]]) -> bool:
-    """Whether the file matches one hash of every list (the resolver's rule, file_rules.hash_rejection)."""
-    digests = {"sha256": sha256}
-    for hashes in hash_lists:
-        for value in hashes:
-            algorithm, _, hexdigest = value.partition(":")
-            if algorithm not in digests:
-                digests[algorithm] = _file_digest(path, algorithm)
-            if digests[algorithm] == hexdigest:
-                break
-        else:
-            return False
-    return True
+def _admitted(root: Path, dist: DistFile, sha256: str, reqs: Sequence[Req]) -> bool:
+    """Whether every requirement in ``reqs`` admits ``dist`` by its hashes (the resolver's rule)."""
 
+    def digest(file: DistFile, algorithm: str) -> str:
+        return sha256 if algorithm == "sha256" else file_digest(root / file.filename, algorithm)
 
-def _file_digest(path: Path, algorithm: str) -> str:
-    import hashlib
-
-    digest = hashlib.new(algorithm)
-    with open(path, "rb") as fh:
-        while chunk := fh.read(1024 * 1024):
-            digest.update(chunk)
-    return digest.hexdigest()
+    return not any(hash_mismatch(dist, req, digest) for req in reqs)
 
 
 def build_lock(
@@ -219,8 +205,9 @@ def build_lock(
         pinned = _pinned_hashes(requirements)
         if pinned:
             # A file the user's own --hash values refuse is one pip would refuse too: the lock must not list it.
+            by_file = {d.filename: d for dists in by_version.values() for d in dists}
             files = {
-                key: [f for f in names if _admitted(store.root / f, hashes[f], pinned.get(key[0], ()))]
+                key: [f for f in names if _admitted(store.root, by_file[f], hashes[f], pinned.get(key[0], ()))]
                 for key, names in files.items()
             }
     except OSError as exc:

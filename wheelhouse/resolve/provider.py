@@ -14,10 +14,7 @@ A requirement that pins hashes (``--hash``, a lock's file hashes) admits only fi
 
 from __future__ import annotations
 
-import hashlib
 import math
-import os
-import stat
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -32,7 +29,8 @@ from wheelhouse.errors import NetworkError, StoreError
 from wheelhouse.resolve.file_rules import FileRules
 from wheelhouse.resolve.formats import FormatControl, parse_format_control
 from wheelhouse.resolve.vocabulary import UNUSABLE, Candidate, Req, base_name
-from wheelhouse.store.folder import Store
+from wheelhouse.store.folder import Store, StoreFinder
+from wheelhouse.store.fs import file_digest
 from wheelhouse.targets import Target
 
 __all__ = ["FormatControl", "Provider", "ResolveReporter", "parse_format_control"]
@@ -289,6 +287,26 @@ class Provider(AbstractProvider["Req", "Candidate", str]):
             self._digests[key] = self._compute_digest(dist, algorithm)
         return self._digests[key]
 
+    def prime_digests(self, names: Iterable[NormalizedName]) -> None:
+        """Learn the sha256 of every wheel of these projects in the wheels folders, through each folder's cache in
+        one pass (the projects whose requirements pin hashes): asked one file at a time, each was a round trip of
+        the whole manifest, quadratic in the folder's size."""
+        by_root: dict[Path, list[DistFile]] = {}
+        # The folders only: asking an index for its page here would fetch it ahead of the resolution, one by one.
+        folders = [tier for tier, finder in enumerate(self.finders) if isinstance(finder, StoreFinder)]
+        for name in names:
+            for tier in folders:
+                for dist in self.files(tier, name):
+                    if dist.local and dist.kind == "wheel" and not dist.sha256:
+                        by_root.setdefault(Path(dist.location).parent, []).append(dist)
+        for root, dists in by_root.items():
+            try:
+                found = Store(root).hashes(sorted({d.filename for d in dists}))
+            except OSError:
+                continue  # each file is then asked for alone, and a failure named for it
+            for dist in dists:
+                self._digests[(dist.location, "sha256")] = found[dist.filename]
+
     def _compute_digest(self, dist: DistFile, algorithm: str) -> str | None:
         if dist.local:
             path = Path(dist.location)
@@ -296,7 +314,7 @@ class Provider(AbstractProvider["Req", "Candidate", str]):
                 if algorithm == "sha256" and dist.kind == "wheel":
                     # Through the folder's cache: the next scan carries the hash, and no run reads the file again.
                     return Store(path.parent).hashes([dist.filename])[dist.filename]
-                return _file_digest(path, algorithm)
+                return file_digest(path, algorithm)
             except OSError as exc:
                 raise StoreError(
                     f"cannot read {dist.filename} to check its hash: {exc.strerror or exc}; "
@@ -309,7 +327,7 @@ class Provider(AbstractProvider["Req", "Candidate", str]):
 
             local = file_url_path(dist.location)
             try:
-                return _file_digest(local, algorithm)
+                return file_digest(local, algorithm)
             except OSError as exc:
                 raise NetworkError(f"cannot read {local} to check its hash: {exc.strerror or exc}") from None
         return None
@@ -379,19 +397,6 @@ class Provider(AbstractProvider["Req", "Candidate", str]):
             if best is not None:
                 out.append((version, best[1]))
         return out
-
-
-def _file_digest(path: Path, algorithm: str) -> str:
-    """The hex digest of the regular file at ``path``; OSError for anything else (a named pipe or a device is
-    never read: the open does not block, and its kind is checked on what was opened)."""
-    digest = hashlib.new(algorithm)
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
-    with os.fdopen(fd, "rb") as handle:
-        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
-            raise OSError(f"{path} is not a regular file")
-        while chunk := handle.read(1024 * 1024):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _contains(requirement: Req, version: Version) -> bool:

@@ -189,6 +189,9 @@ def resolve(
             constraints.setdefault(c.name, []).append(c)
 
     strict = Provider(target, finders, constraints=constraints, pre=pre, sdists=sdists, formats=formats)
+    hashed = {r.name for r in (*roots, *(c for cs in constraints.values() for c in cs)) if r.hashes}
+    if hashed:
+        strict.prime_digests(sorted(hashed))
     # Without conflicts one pass gives resolvelib's answer in time proportional to the set, not its square. Over
     # several tiers (a download: the folder, then the index) it also makes a covered re-run ask the index nothing.
     quick = resolve_one_pass(strict, roots, MAX_ROUNDS, reporter)

@@ -137,6 +137,22 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def file_digest(path: Path, algorithm: str) -> str:
+    """The hex digest in ``algorithm`` (a :mod:`hashlib` name) of the regular file at ``path``; OSError for
+    anything else: a named pipe or a device is never read (the open does not block, and its kind is checked on
+    what was opened)."""
+    import hashlib  # here: most commands never hash (and OpenSSL's import is not free)
+
+    digest = hashlib.new(algorithm)
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | _OPEN_FLAGS)
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", str(path))
+        while chunk := handle.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
 def read_bounded(path: Path, limit: int = OUTPUT_MAX_BYTES) -> bytes | None:
     """The bytes of ``path`` when it is a regular file (or a link to one) of at most ``limit`` bytes, else None.
 
