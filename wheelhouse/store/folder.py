@@ -533,7 +533,7 @@ def _scan(store: Store) -> StoreScan:
         wheels.append(StoredWheel(dist, meta, st.st_mtime))
     if new_cache != cache:
         store._save_cache(new_cache)
-    shadowing = shadowing_wheels(store, [w.dist.filename for w in wheels])
+    shadowing = shadowing_wheels(store, [(w.dist.filename, w.dist.name, w.dist.version) for w in wheels])
     if shadowing:
         problems += [StoreProblem(f, reason) for f, reason in shadowing.items()]
         problems.sort(key=lambda p: p.filename)

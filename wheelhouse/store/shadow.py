@@ -18,7 +18,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -78,15 +78,14 @@ def shadowed(root: Path, filename: str, sha256: str) -> list[str]:
     return out
 
 
-def shadowing_wheels(store: Store, filenames: Sequence[str]) -> dict[str, str]:
-    """Of the wheels ``filenames`` already in ``store``'s folder, those that shadow each other with other bytes,
-    each with why. Files come in through ``Store.commit``, which refuses such a pair, but also by hand or by a
-    copy: pip would then install one of them by name alone, so the scan uses neither until one goes."""
+def shadowing_wheels(store: Store, wheels: Iterable[tuple[str, str, Version]]) -> dict[str, str]:
+    """Of the wheels already in ``store``'s folder (file name, project, version each, as the scan parsed them),
+    those that shadow each other with other bytes, each with why. Files come in through ``Store.commit``, which
+    refuses such a pair, but also by hand or by a copy: pip would then install one of them by name alone, so the
+    scan uses neither until one goes."""
     groups: dict[tuple[str, Version], list[str]] = {}
-    for filename in filenames:
-        parsed = _parsed(filename)
-        if parsed is not None:
-            groups.setdefault((parsed[0], parsed[1]), []).append(filename)
+    for filename, name, version in wheels:
+        groups.setdefault((name, version), []).append(filename)
     pairs = [
         (a, b)
         for names in groups.values()
