@@ -153,17 +153,19 @@ def file_digest(path: Path, algorithm: str) -> str:
     return digest.hexdigest()
 
 
-def read_bounded(path: Path, limit: int = OUTPUT_MAX_BYTES) -> bytes | None:
-    """The bytes of ``path`` when it is a regular file (or a link to one) of at most ``limit`` bytes, else None.
+def read_bounded(path: Path, limit: int = OUTPUT_MAX_BYTES, *, follow: bool = True) -> bytes | None:
+    """The bytes of ``path`` when it is a regular file (or, with ``follow``, a link to one) of at most ``limit``
+    bytes, else None.
 
-    For reading back a command's earlier output to see whether it changed: a named pipe or a device in its
-    place (``/dev/zero``) is judged by its kind before it is opened and again on what was opened, and the open
-    does not block, so it is never waited on nor read without end. FileNotFoundError when nothing is there;
-    other OSErrors (a folder that cannot be read) are the caller's to report.
+    For reading back a command's earlier output to see whether it changed, and the folder's own state: a named
+    pipe or a device in its place (``/dev/zero``) is judged by its kind before it is opened and again on what was
+    opened, and the open does not block, so it is never waited on nor read without end. FileNotFoundError when
+    nothing is there; other OSErrors (a folder that cannot be read, a link when not ``follow``) are the caller's.
     """
-    if not stat.S_ISREG(os.stat(path).st_mode):
+    if not stat.S_ISREG((os.stat(path) if follow else os.lstat(path)).st_mode):
         return None
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | _OPEN_FLAGS)
+    nofollow = 0 if follow else _NOFOLLOW
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | _OPEN_FLAGS | nofollow)
     try:
         info = os.fstat(fd)
         # Checked again on what was opened: the file may have been swapped for a pipe in between.

@@ -25,7 +25,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import stat
 from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,8 +34,7 @@ from packaging.utils import canonicalize_name, canonicalize_version
 
 from wheelhouse import _log
 from wheelhouse.dists import CoreMetadata
-from wheelhouse.errors import StoreError
-from wheelhouse.store.fs import atomic_write, open_nofollow
+from wheelhouse.store.fs import atomic_write, read_bounded
 from wheelhouse.store.seal import seal, sealed
 
 MANIFEST_FORMAT = 1
@@ -170,21 +168,11 @@ def seal_path(path: Path) -> Path:
 
 
 def _read_regular(path: Path, limit: int) -> bytes | None:
-    """The bytes of the regular file at ``path`` (not a link, at most ``limit`` bytes), else None; never blocks
-    on a named pipe."""
+    """The bytes of the regular file at ``path`` (not a link, at most ``limit`` bytes), else None."""
     try:
-        fd = open_nofollow(path, os.O_RDONLY | os.O_NONBLOCK)
-    except (OSError, StoreError):
+        return read_bounded(path, limit, follow=False)
+    except OSError:
         return None
-    with open(fd, "rb") as fh:
-        try:
-            st = os.fstat(fd)
-            if not stat.S_ISREG(st.st_mode) or st.st_size > limit:
-                return None
-            data = fh.read(limit + 1)
-        except OSError:
-            return None
-    return data if len(data) <= limit else None
 
 
 def read_manifest(path: Path) -> dict[str, Any]:
