@@ -7,10 +7,13 @@ the download fails with one line. The system trust store (truststore) is shown a
 
 from __future__ import annotations
 
+import contextlib
 import shutil
+import socket
 import ssl
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -245,8 +248,6 @@ def _count_loads(monkeypatch: pytest.MonkeyPatch, method: str) -> list[object]:
 
 def _parallel_pages(config: IndexConfig, connections: int) -> None:
     """Fetch the page from ``connections`` threads at once through one client: one connection each."""
-    import threading
-
     with IndexClient(config, backoff=0.01, sleep=lambda _s: None) as client:
         barrier = threading.Barrier(connections)
 
@@ -285,3 +286,87 @@ def test_the_system_store_is_read_once_however_many_connections(
     loads = _count_loads(monkeypatch, "set_default_verify_paths")
     _parallel_pages(IndexConfig(index_url=https(https_index)), 4)
     assert len(loads) == 1
+
+
+class AlertingFront:
+    """A TCP front for an HTTPS index that answers its first ``alerts`` connections with a TLS alert
+    (decode_error, as a busy load balancer sometimes does) and relays every later one to the index."""
+
+    ALERT = bytes([0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x32])
+
+    def __init__(self, backend_port: int, alerts: int) -> None:
+        self.backend_port = backend_port
+        self.alerts = alerts
+        self.connections = 0
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self._listener.getsockname()[1]
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            self.connections += 1
+            if self.connections <= self.alerts:
+                client.recv(4096)  # the ClientHello
+                client.sendall(self.ALERT)
+                client.close()
+                continue
+            backend = socket.create_connection(("127.0.0.1", self.backend_port))
+            for source, sink in ((client, backend), (backend, client)):
+                threading.Thread(target=self._pump, args=(source, sink), daemon=True).start()
+
+    @staticmethod
+    def _pump(source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for end in (source, sink):
+                with contextlib.suppress(OSError):
+                    end.close()
+
+    def close(self) -> None:
+        self._listener.close()
+
+
+def _port(srv: IndexServer) -> int:
+    return int(srv.url.rsplit(":", 1)[1])
+
+
+def _through(front: AlertingFront, srv: IndexServer) -> str:
+    return https(srv).replace(f":{_port(srv)}/", f":{front.port}/")
+
+
+def test_a_tls_alert_during_the_handshake_is_retried(https_index: IndexServer, pki: Pki) -> None:
+    front = AlertingFront(_port(https_index), alerts=2)
+    try:
+        config = IndexConfig(index_url=_through(front, https_index), cert=str(pki.ca), retries=3)
+        assert files(config) == ["demo-1.0-py3-none-any.whl"]
+    finally:
+        front.close()
+    assert front.connections == 3
+
+
+def test_a_tls_alert_on_every_attempt_is_one_error_without_the_cert_hint(
+    cli: Cli, project: Path, https_index: IndexServer, pki: Pki
+) -> None:
+    front = AlertingFront(_port(https_index), alerts=100)
+    try:
+        url = _through(front, https_index)
+        result = cli("download", "--index-url", url, "--cert", str(pki.ca), "--retries", "1", "demo")
+    finally:
+        front.close()
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    errors = [line for line in result.output.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, result.output
+    assert "TLS error" in errors[0], errors[0]
+    assert "(2 attempts)" in errors[0], errors[0]
+    assert "--cert" not in result.output
+    assert front.connections == 2

@@ -104,6 +104,25 @@ def _describe(exc: BaseException) -> str:
     return re.sub(r"^\w*HTTPS?Connection(Pool)?\([^)]*\):\s*", "", text)
 
 
+def _certificate_refused(exc: BaseException) -> bool:
+    """Whether a TLS failure is the server's certificate being refused (which no retry fixes), as opposed to a
+    connection the network or a busy server broke during the handshake."""
+    seen: set[int] = set()
+    stack: list[BaseException] = [exc]
+    while stack:
+        current = stack.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, (ssl.SSLCertVerificationError, ssl.CertificateError)):
+            return True
+        if isinstance(current, ssl.SSLError) and current.reason == "CERTIFICATE_VERIFY_FAILED":
+            return True
+        linked = (getattr(current, "reason", None), current.__cause__, current.__context__, *current.args)
+        stack.extend(e for e in linked if isinstance(e, BaseException))
+    return False
+
+
 def _parse_retry_after(value: str | None) -> float | None:
     """Seconds to wait from a ``Retry-After`` header (delta-seconds or an HTTP date)."""
     if not value:
@@ -242,10 +261,13 @@ class Transport:
                     allow_redirects=True,
                 )
         except requests.exceptions.SSLError as exc:
-            raise NetworkError(
-                f"TLS error for {redact_url(url)}: {self.cause(exc)}",
-                hint=_CERT_HINT,
-            ) from None
+            if _certificate_refused(exc):
+                raise NetworkError(
+                    f"TLS error for {redact_url(url)}: {self.cause(exc)}",
+                    hint=_CERT_HINT,
+                ) from None
+            # A handshake cut short or an alert from a busy front end: another connection usually succeeds.
+            raise Transient(f"TLS error: {self.cause(exc)}") from None
         except (requests.ConnectionError, requests.Timeout) as exc:
             raise Transient(self.cause(exc)) from None
         except requests.RequestException as exc:
