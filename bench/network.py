@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 from packaging.utils import canonicalize_name, parse_wheel_filename
@@ -20,6 +21,7 @@ from packaging.utils import canonicalize_name, parse_wheel_filename
 from bench.harness import Row, Run, Timing, run
 from bench.lib import Context, pins_of, side_by_side, wheels_in
 from wheelhouse.index.pages import PAGE_ACCEPT
+from wheelhouse.targets import host_target
 
 REAL_REQUIREMENTS = Path(__file__).resolve().parent / "requirements-real.txt"
 
@@ -36,6 +38,26 @@ def _load() -> str:
 def _ratios(mine: Timing, peer: Timing) -> str:
     """The peer's time over wheelhouse's, of the minimums and of the medians."""
     return f"ratio of minimums {peer.min / mine.min:.2f}, of medians {peer.median / mine.median:.2f}"
+
+
+def _uv_platform() -> list[str]:
+    """uv's options for this machine's target as wheelhouse sees it, or none where uv has no such name."""
+    target = host_target()
+    if target.libc.family != "manylinux":
+        return []
+    platform = f"{target.arch}-manylinux_{target.libc.major}_{target.libc.minor}"
+    # The full version: a marker such as redis's python_full_version < "3.11.3" depends on it.
+    return ["--python-version", target.python_full_version, "--python-platform", platform]
+
+
+def _compiled_pins(text: str) -> set[tuple[str, str]]:
+    """The ``name==version`` lines of a compiled requirements file."""
+    pins = set()
+    for line in text.splitlines():
+        name, sep, version = line.split(";")[0].strip().partition("==")
+        if sep and not line.startswith(("#", " ")):
+            pins.add((str(canonicalize_name(name)), version.strip()))
+    return pins
 
 
 def network_benchmark(ctx: Context) -> None:
@@ -95,8 +117,22 @@ def network_benchmark(ctx: Context) -> None:
         shutil.rmtree(dest)
         return result
 
+    uv_platform = _uv_platform()
+
+    def uv_step(i: int) -> Run:
+        # Resolution alone, with a cache as cold as the others' (a fresh HOME): pages and metadata, no wheel.
+        assert ctx.uv is not None
+        out = ctx.fresh("network/uv") / "compiled.txt"
+        argv = [ctx.uv, "pip", "compile", req, "--index-url", index_url, "-q", "-o", str(out), *uv_platform]
+        result = run(argv, env=ctx.env()).check()
+        state["uv_pins"] = _compiled_pins(out.read_text(encoding="utf-8"))
+        return result
+
+    steps: dict[str, Callable[[int], Run]] = {"wh": wh_step, "pip": pip_step, "raw": raw_step}
+    if ctx.uv and uv_platform:
+        steps["uv"] = uv_step
     ctx.log(f"network: cold downloads from {index_url}, {repeat} repetitions")
-    t = side_by_side(repeat, {"wh": wh_step, "pip": pip_step, "raw": raw_step})
+    t = side_by_side(repeat, steps)
     load = _load()
     wh_pins = state["wh_pins"]
     pip_pins = state["pip_pins"]
@@ -118,6 +154,24 @@ def network_benchmark(ctx: Context) -> None:
         f"{t['wh'].median / t['raw'].median:.2f}x (medians); {load}"
     )
     ctx.rows.append(floor)
+    if "uv" in t:
+        # Where the rest goes: how far from the floor a resolver that reads the same pages natively stays, before
+        # it fetches a single wheel.
+        uv_pins = state["uv_pins"]
+        assert isinstance(uv_pins, set)
+        uv_differ = sorted(uv_pins ^ wh_pins)
+        reference = Row(
+            "network",
+            f"{what} (reference: a native resolver's cold resolution alone, no wheel fetched)",
+            t["wh"],
+            "uv pip compile, cold cache",
+            t["uv"],
+        )
+        reference.note = (
+            f"uv at {t['uv'].min / t['raw'].min:.2f}x the floor (minimums), {t['uv'].median / t['raw'].median:.2f}x"
+            f" (medians); {'same pins' if not uv_differ else f'pins differ in {uv_differ[:4]}'}; {load}"
+        )
+        ctx.rows.append(reference)
 
     # No-op: the folder of the first repetition is complete.
     full = ctx.work / "network" / "wh0"
