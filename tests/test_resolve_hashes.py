@@ -152,11 +152,56 @@ def test_only_the_hashed_project_is_hashed(cli: Cli, project: Path) -> None:
     wheels = project / "wheels"
     aaa = write_wheel(wheels, "aaa", "1.0", requires_dist=["bbb"])
     write_wheel(wheels, "bbb", "2.0")
-    (project / "requirements.txt").write_text(f"aaa==1.0 --hash=sha256:{sha256_of(aaa)}\n")
+    (project / "requirements.txt").write_text(f"aaa==1.0 --hash=sha256:{sha256_of(aaa)}\nbbb==2.0\n")
     assert cli("verify", *TARGET).exit_code == 0
     manifest = json.loads((wheels / META_DIR / "manifest.json").read_text())
-    # Kept in the folder's cache for the next run; the unhashed dependency was never read whole.
+    # Kept in the folder's cache for the next run; the unhashed requirement was never read whole.
     assert {name for name, entry in manifest["files"].items() if "sha256" in entry} == {aaa.name}
+
+
+def test_a_dependency_without_a_line_of_its_own_is_warned_about_with_the_line_to_add(cli: Cli, project: Path) -> None:
+    # pip's hash-checking mode refuses a dependency that has no pinned, hashed line of its own: pip install -r
+    # would stop, though every file is in the folder.
+    wheels = project / "wheels"
+    aaa = write_wheel(wheels, "aaa", "1.0", requires_dist=["bbb", "ccc; python_version < '3'"])
+    bbb = write_wheel(wheels, "bbb", "2.0", requires_dist=["ddd"])
+    ddd = write_wheel(wheels, "ddd", "4.0")
+    (project / "requirements.txt").write_text(
+        f"aaa==1.0 --hash=sha256:{sha256_of(aaa)}\nddd==4.0 --hash=sha256:{sha256_of(ddd)}\n"
+    )
+    for command in ("verify", "download"):
+        result = cli(command, *TARGET, "--no-index") if command == "download" else cli(command, *TARGET)
+        assert result.exit_code == 0, result.output
+        warnings = [line for line in result.stderr.splitlines() if line.startswith("warning: ")]
+        assert warnings == [
+            "warning: with --hash on some requirements, pip installs nothing until every package it installs has a "
+            "line of its own with an == pin and a --hash (hash-checking mode); 1 dependency has none, such as "
+            f"bbb==2.0 --hash=sha256:{sha256_of(bbb)}: wheelhouse lock writes every such line"
+        ], command
+
+
+def test_hashes_in_a_constraints_file_alone_turn_the_mode_on(cli: Cli, project: Path) -> None:
+    wheels = project / "wheels"
+    aaa = write_wheel(wheels, "aaa", "1.0")
+    (project / "requirements.txt").write_text("-c constraints.txt\naaa==1.0\n")
+    (project / "constraints.txt").write_text(f"aaa==1.0 --hash=sha256:{sha256_of(aaa)}\n")
+    result = cli("verify", *TARGET)
+    assert result.exit_code == 0, result.output
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("warning: ")]
+    assert warnings == [
+        "warning: requirements.txt:2: aaa==1.0 has no --hash; with --hash on some requirements, "
+        "pip installs nothing until every requirement has a --hash and an == pin (hash-checking mode)"
+    ]
+
+
+def test_without_any_hash_nothing_is_said_of_dependencies(cli: Cli, project: Path) -> None:
+    wheels = project / "wheels"
+    write_wheel(wheels, "aaa", "1.0", requires_dist=["bbb"])
+    write_wheel(wheels, "bbb", "2.0")
+    (project / "requirements.txt").write_text("aaa==1.0\n")
+    result = cli("verify", *TARGET)
+    assert result.exit_code == 0, result.output
+    assert "warning" not in result.stderr
 
 
 def test_a_requirement_without_hash_next_to_hashed_ones_is_warned_about(cli: Cli, project: Path) -> None:

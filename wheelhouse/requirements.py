@@ -52,6 +52,7 @@ __all__ = [
     "RequirementLine",
     "RequirementSet",
     "check_hash_mode",
+    "hash_mode_on",
     "load_requirements",
     "parse_requirement_text",
 ]
@@ -526,11 +527,17 @@ def load_requirements(
     for path in files:
         loader.include(os.fspath(path), constraint=False)
     result = loader.result()
-    check_hash_mode(result.requirements)
+    check_hash_mode(result)
     return result
 
 
-def check_hash_mode(requirements: Sequence[RequirementLine]) -> None:
+def hash_mode_on(requirements: RequirementSet) -> bool:
+    """Whether ``pip install`` of these requirements runs in hash-checking mode: some requirement or constraint
+    line carries a ``--hash``."""
+    return any(line.hashes for line in (*requirements.requirements, *requirements.constraints))
+
+
+def check_hash_mode(requirements: RequirementSet) -> None:
     """Warn, in one line naming the first requirement at fault, when pip's hash-checking mode would refuse the
     whole install: once any requirement pins a ``--hash``, pip demands a hash and an exact ``==`` pin on every
     requirement, and installs none of them otherwise.
@@ -538,9 +545,9 @@ def check_hash_mode(requirements: Sequence[RequirementLine]) -> None:
     Only a warning: the files of each requirement that pins hashes are still checked against them, and the other
     requirements resolve as they would without any hash.
     """
-    if not any(line.hashes for line in requirements):
+    if not hash_mode_on(requirements):
         return
-    for line in requirements:
+    for line in requirements.requirements:
         lacks = [what for what, ok in (("--hash", line.hashes), ("== pin", _pinned(line.requirement))) if not ok]
         if lacks:
             message = (

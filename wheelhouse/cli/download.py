@@ -176,6 +176,7 @@ def download_command(
     from wheelhouse.fetch.model import DownloadOptions
     from wheelhouse.index.http import IndexClient
     from wheelhouse.resolve.formats import parse_format_control
+    from wheelhouse.resolve.hashmode import warn_unhashed_dependencies
     from wheelhouse.store.folder import Store
 
     state = get_state()
@@ -224,6 +225,7 @@ def download_command(
                 result = download(reqs, target_list, store, client, options=options, reporter=reporter)
         finally:
             reporter.close()
+    warn_unhashed_dependencies(reqs, result.report.resolutions if result.report else result.plan.resolutions)
     if as_json:
         print_json(_result_json(result, dry_run))
     else:

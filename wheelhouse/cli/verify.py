@@ -54,6 +54,7 @@ def verify_command(project: ProjectOptions, against: str | None, no_cache: bool,
     folder is proved every time.
     """
     from wheelhouse import _recording
+    from wheelhouse.resolve.hashmode import warn_unhashed_dependencies
     from wheelhouse.resolve.verify import report_to_json, verify
     from wheelhouse.store.folder import Store
 
@@ -72,6 +73,7 @@ def verify_command(project: ProjectOptions, against: str | None, no_cache: bool,
         # (A path that exists but is not a folder is the store's one-line error, not a warning.)
         _log.warning(f"the wheels folder {settings.wheels} does not exist")
     report = verify(reqs, target_list, store, fix_args=requirement_args(settings, project.packages))
+    warn_unhashed_dependencies(reqs, report.resolutions)
     if as_json:
         print_json(report_to_json(report))
     else:
