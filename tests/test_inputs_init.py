@@ -119,3 +119,17 @@ def test_from_lines(tmp_path: Path, line: str, expected: tuple[str, str | None, 
     found = read_dockerfile(dockerfile)
     assert found is not None
     assert (found.platform, found.python, found.libc) == expected
+
+
+def test_init_writes_no_target_for_a_windows_image(cli: Cli, project: Path) -> None:
+    (project / "requirements.txt").write_text("alpha\n")
+    (project / "Dockerfile").write_text("FROM python:3.12-windowsservercore-ltsc2022\nCOPY . /app\n")
+    result = cli("init")
+    assert result.exit_code == 0, result.output
+    written = (project / "wheelhouse.toml").read_text()
+    assert "targets =" not in written
+    assert "python =" not in written
+    assert "FROM python:3.12-windowsservercore-ltsc2022, a Windows image" in written
+    found = read_dockerfile(project / "Dockerfile")
+    assert found is not None
+    assert found.windows

@@ -5,7 +5,8 @@ skipped, ``ARG`` defaults declared before them substituted as Docker does), the 
 through stage names (``FROM build``) to an image, the image read by
 :func:`wheelhouse.docker.images.parse_base_image` (an official ``python:X.Y[-variant]`` tag: its Python, and musl
 for alpine), and ``--platform=`` when it names a platform rather than a build variable. A platform the file
-leaves to the build (no ``--platform``, or ``$TARGETPLATFORM``) is ``linux/amd64``, Docker's usual default.
+leaves to the build (no ``--platform``, or ``$TARGETPLATFORM``) is ``linux/amd64``, Docker's usual default. A
+Windows image (``python:3.12-windowsservercore``) has no Linux target: it is reported as such, not as amd64.
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ _VARIABLE = re.compile(
 @dataclass(frozen=True)
 class DockerTarget:
     """What a Dockerfile's final stage runs on. ``python`` is None when the image does not say (not an
-    official python tag); ``libc`` is ``musllinux_1_2`` for an alpine image, else None (the default)."""
+    official python tag); ``libc`` is ``musllinux_1_2`` for an alpine image, else None (the default);
+    ``windows`` says the image is a Windows one, which no target of wheelhouse can serve."""
 
     dockerfile: str
     image: str
@@ -40,6 +42,7 @@ class DockerTarget:
     python: str | None
     libc: str | None
     line: int
+    windows: bool = False
 
 
 def find_dockerfile(directory: Path) -> Path | None:
@@ -84,7 +87,8 @@ def read_dockerfile(path: Path) -> DockerTarget | None:
     if known is not None and known.python is not None and _PRERELEASE_TAG.search(image):
         python = "{}.{}".format(*known.python)
     libc = "musllinux_1_2" if known is not None and known.libc == "musl" else None
-    return DockerTarget(str(path), image, platform or DEFAULT_PLATFORM, python, libc, line)
+    windows = known is not None and known.libc == "windows"
+    return DockerTarget(str(path), image, platform or DEFAULT_PLATFORM, python, libc, line, windows)
 
 
 def _instructions(text: str) -> list[tuple[int, str]]:

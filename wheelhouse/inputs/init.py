@@ -49,7 +49,10 @@ def plan_init(directory: Path) -> InitPlan:
         lines.append("#                                       # pyproject.toml with dependencies")
     dockerfile = find_dockerfile(directory)
     docker = read_dockerfile(dockerfile) if dockerfile is not None else None
-    if docker is not None:
+    if docker is not None and docker.windows:
+        source = safe(f"{Path(docker.dockerfile).name}:{docker.line}: FROM {docker.image}")
+        lines.append(f"# targets: none from {source}, a Windows image; wheelhouse's targets are Linux platforms")
+    elif docker is not None:
         # The image is the Dockerfile's text: a control character in it cannot be written into a TOML comment.
         source = safe(f"{Path(docker.dockerfile).name}:{docker.line}: FROM {docker.image}")
         lines.append(f"targets = [{json.dumps(docker.platform)}]  # {source}")
