@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
+from click.testing import Result
 
 from tests.conftest import Cli
 from tests.support.index_server import Fault, IndexServer
@@ -20,6 +21,10 @@ from wheelhouse.store.folder import META_DIR, Store
 
 TARGET = ("--target", "linux/amd64", "--python", "3.12")
 ZEROS = "sha256:" + "0" * 64
+
+
+def warnings_of(result: Result) -> list[str]:
+    return [line for line in result.stderr.splitlines() if line.startswith("warning: ")]
 
 
 def sha256_of(path: Path) -> str:
@@ -172,49 +177,35 @@ def test_a_dependency_without_a_line_of_its_own_is_warned_about_with_the_line_to
     for command in ("verify", "download"):
         result = cli(command, *TARGET, "--no-index") if command == "download" else cli(command, *TARGET)
         assert result.exit_code == 0, result.output
-        warnings = [line for line in result.stderr.splitlines() if line.startswith("warning: ")]
-        assert warnings == [
+        assert warnings_of(result) == [
             "warning: with --hash on some requirements, pip installs nothing until every package it installs has a "
             "line of its own with an == pin and a --hash (hash-checking mode); 1 dependency has none, such as "
             f"bbb==2.0 --hash=sha256:{sha256_of(bbb)}: wheelhouse lock writes every such line"
         ], command
 
 
-def test_hashes_in_a_constraints_file_alone_turn_the_mode_on(cli: Cli, project: Path) -> None:
-    wheels = project / "wheels"
-    aaa = write_wheel(wheels, "aaa", "1.0")
-    (project / "requirements.txt").write_text("-c constraints.txt\naaa==1.0\n")
-    (project / "constraints.txt").write_text(f"aaa==1.0 --hash=sha256:{sha256_of(aaa)}\n")
-    result = cli("verify", *TARGET)
-    assert result.exit_code == 0, result.output
-    warnings = [line for line in result.stderr.splitlines() if line.startswith("warning: ")]
-    assert warnings == [
-        "warning: requirements.txt:2: aaa==1.0 has no --hash; with --hash on some requirements, "
-        "pip installs nothing until every requirement has a --hash and an == pin (hash-checking mode)"
-    ]
-
-
-def test_without_any_hash_nothing_is_said_of_dependencies(cli: Cli, project: Path) -> None:
-    wheels = project / "wheels"
-    write_wheel(wheels, "aaa", "1.0", requires_dist=["bbb"])
-    write_wheel(wheels, "bbb", "2.0")
-    (project / "requirements.txt").write_text("aaa==1.0\n")
-    result = cli("verify", *TARGET)
-    assert result.exit_code == 0, result.output
-    assert "warning" not in result.stderr
-
-
-def test_a_requirement_without_hash_next_to_hashed_ones_is_warned_about(cli: Cli, project: Path) -> None:
+@pytest.mark.parametrize(
+    ("requirements", "constraints", "faulty"),
+    [
+        ("aaa==1.0 --hash=sha256:{aaa}\nbbb>=1\nccc==3.0\n", None, "2: bbb>=1 has no --hash and no == pin"),
+        # A hash in a constraints file alone turns the mode on, as for pip.
+        ("-c constraints.txt\naaa==1.0\n", "aaa==1.0 --hash=sha256:{aaa}\n", "2: aaa==1.0 has no --hash"),
+    ],
+)
+def test_a_requirement_without_hash_next_to_hashed_ones_is_warned_about(
+    cli: Cli, project: Path, requirements: str, constraints: str | None, faulty: str
+) -> None:
     wheels = project / "wheels"
     aaa = write_wheel(wheels, "aaa", "1.0")
     write_wheel(wheels, "bbb", "2.0")
     write_wheel(wheels, "ccc", "3.0")
-    (project / "requirements.txt").write_text(f"aaa==1.0 --hash=sha256:{sha256_of(aaa)}\nbbb>=1\nccc==3.0\n")
+    (project / "requirements.txt").write_text(requirements.format(aaa=sha256_of(aaa)))
+    if constraints is not None:
+        (project / "constraints.txt").write_text(constraints.format(aaa=sha256_of(aaa)))
     result = cli("verify", *TARGET)
     assert result.exit_code == 0, result.output
-    warnings = [line for line in result.stderr.splitlines() if line.startswith("warning: ")]
-    assert warnings == [
-        "warning: requirements.txt:2: bbb>=1 has no --hash and no == pin; with --hash on some requirements, "
+    assert warnings_of(result) == [
+        f"warning: requirements.txt:{faulty}; with --hash on some requirements, "
         "pip installs nothing until every requirement has a --hash and an == pin (hash-checking mode)"
     ]
 

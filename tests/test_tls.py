@@ -7,7 +7,6 @@ the download fails with one line. The system trust store (truststore) is shown a
 
 from __future__ import annotations
 
-import contextlib
 import shutil
 import socket
 import ssl
@@ -24,6 +23,7 @@ import pytest
 
 from tests.conftest import Cli
 from tests.support.index_server import IndexServer
+from tests.support.servers import pump
 from wheelhouse.errors import NetworkError
 from wheelhouse.index.config import IndexConfig
 from wheelhouse.index.http import IndexClient
@@ -317,19 +317,7 @@ class AlertingFront:
                 continue
             backend = socket.create_connection(("127.0.0.1", self.backend_port))
             for source, sink in ((client, backend), (backend, client)):
-                threading.Thread(target=self._pump, args=(source, sink), daemon=True).start()
-
-    @staticmethod
-    def _pump(source: socket.socket, sink: socket.socket) -> None:
-        try:
-            while data := source.recv(65536):
-                sink.sendall(data)
-        except OSError:
-            pass
-        finally:
-            for end in (source, sink):
-                with contextlib.suppress(OSError):
-                    end.close()
+                threading.Thread(target=pump, args=(source, sink), daemon=True).start()
 
     def close(self) -> None:
         self._listener.close()

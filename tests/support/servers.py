@@ -319,7 +319,7 @@ class CuttingProxy:
         except OSError:
             client.close()
             return
-        threading.Thread(target=self._pump, args=(server, client), daemon=True).start()
+        threading.Thread(target=pump, args=(server, client), daemon=True).start()
         try:
             self._forward_requests(client, server)
         except OSError:
@@ -354,15 +354,16 @@ class CuttingProxy:
             if cutting:
                 return
 
-    @staticmethod
-    def _pump(source: socket.socket, dest: socket.socket) -> None:
-        try:
-            while data := source.recv(65536):
-                dest.sendall(data)
-        except OSError:
-            pass
-        finally:
-            _close(source, dest)
+
+def pump(source: socket.socket, dest: socket.socket) -> None:
+    """Copy ``source`` to ``dest`` until either end closes, then close both (one direction of a relay)."""
+    try:
+        while data := source.recv(65536):
+            dest.sendall(data)
+    except OSError:
+        pass
+    finally:
+        _close(source, dest)
 
 
 def _close(*sockets: socket.socket) -> None:
