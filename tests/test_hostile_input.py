@@ -280,9 +280,10 @@ def test_downloading_next_to_hostile_wheels_leaves_them_alone(
         (b"flask --hash=sha256:zz\n", "requirements.txt:1: invalid --hash"),
         (b"git+https://example.org/x.git\n", "requirements.txt:1:"),
         (b"\\\n\\\n\\\n", None),
+        (b'flask ; python_version ~= "abc"\n', "requirements.txt:1: its marker cannot be evaluated for the target"),
     ],
     ids=["nul", "not-utf8", "ansi-escape", "megabyte-line", "self-include", "missing-include", "dir-include",
-         "editable", "bad-hash", "vcs-url", "only-continuations"],
+         "editable", "bad-hash", "vcs-url", "only-continuations", "unevaluable-marker"],
 )  # fmt: skip
 def test_bad_requirements_are_one_line_with_file_and_line(
     cli: Cli, project: Path, content: bytes, message: str | None
@@ -805,3 +806,37 @@ def test_peak_memory_wrapper_measures_a_real_process(tmp_path: Path) -> None:
         timeout=60,
     )
     assert int((tmp_path / "rss").read_text()) > MEMORY_BOUND_KB
+
+
+def test_a_requirement_marker_that_cannot_be_evaluated_stops_a_download_in_one_line(
+    cli: Cli, index_server: IndexServer, project: Path
+) -> None:
+    publish(index_server, ("alpha",))
+    (project / "requirements.txt").write_text('alpha ; platform_release ~= "x.y"\n')
+    result = cli("download", "--index-url", index_server.index_url, *TARGET)
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    (line,) = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert line.startswith("error: requirements.txt:1: its marker cannot be evaluated for the target ")
+    assert "(~= cannot compare '' with 'x.y')" in line
+    assert not list((project / "wheels").glob("*.whl"))
+
+
+def test_a_dependency_marker_that_cannot_be_evaluated_is_ignored_with_a_warning(cli: Cli, project: Path) -> None:
+    # A wheel's metadata is the index's input, not the user's: its one unreadable line is set aside, as an
+    # unparseable Requires-Dist is.
+    wheels = project / "wheels"
+    write_wheel(wheels, "alpha", "1.0", requires_dist=['beta ; python_version ~= "abc"', "gamma"])
+    write_wheel(wheels, "gamma", "1.0")
+    (project / "requirements.txt").write_text("alpha\n")
+    result = cli("verify", *TARGET)
+    assert result.exit_code == 0, result.output
+    assert "covered, 2 pinned" in result.output
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("warning: ")]
+    assert warnings == [
+        "warning: alpha-1.0-py3-none-any.whl: ignoring Requires-Dist 'beta ; python_version ~= \"abc\"': its marker "
+        "cannot be evaluated (~= cannot compare '3.12' with 'abc')"
+    ]
+    result = cli("sbom", "-o", "bom.json", *TARGET)
+    assert result.exit_code == 0, result.output
+    assert "Traceback" not in result.output

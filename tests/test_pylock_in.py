@@ -216,3 +216,36 @@ def test_a_lock_under_another_name_is_told_by_its_content(cli: Cli, locked: Path
     (project / "requirements.in").write_text("app==1.0\n")
     assert not is_pylock_file(project / "requirements.in")
     assert _pins(cli, "-r", "deps-locked.toml", *FOUR) == _pins(cli, "-r", "pylock.toml", *FOUR)
+
+
+def test_an_environment_marker_that_cannot_be_evaluated_admits_no_target(cli: Cli, project: Path) -> None:
+    wheel = write_wheel(project / "wheels", "app", "1.0")
+    _write_lock(
+        project / "pylock.toml",
+        '[[packages]]\nname = "app"\nversion = "1.0"\n'
+        f'wheels = [{{ name = "{wheel.name}", path = "wheels/{wheel.name}", '
+        f'hashes = {{ sha256 = "{hashlib.sha256(wheel.read_bytes()).hexdigest()}" }} }}]\n',
+        header="environments = ['python_version ~= \"abc\"']\n",
+    )
+    result = cli("verify", "-r", "pylock.toml", "--target", "linux/amd64", "--python", "3.12")
+    assert result.exit_code == 3, result.output
+    assert "Traceback" not in result.output
+    (line,) = [x for x in result.output.splitlines() if x.startswith("error:")]
+    assert "pylock.toml cannot serve target cp312-manylinux_2_28_x86_64 (linux/amd64)" in line
+    assert "one of its markers cannot be evaluated for it (~= cannot compare '3.12' with 'abc')" in line
+
+
+def test_a_package_marker_that_cannot_be_evaluated_is_the_locks_error(cli: Cli, project: Path) -> None:
+    wheel = write_wheel(project / "wheels", "app", "1.0")
+    _write_lock(
+        project / "pylock.toml",
+        '[[packages]]\nname = "app"\nversion = "1.0"\nmarker = \'python_version ~= "abc"\'\n'
+        f'wheels = [{{ name = "{wheel.name}", path = "wheels/{wheel.name}", '
+        f'hashes = {{ sha256 = "{hashlib.sha256(wheel.read_bytes()).hexdigest()}" }} }}]\n',
+    )
+    result = cli("verify", "-r", "pylock.toml", "--target", "linux/amd64", "--python", "3.12")
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    (line,) = [x for x in result.output.splitlines() if x.startswith("error:")]
+    assert line.startswith("error: pylock.toml:")
+    assert "a marker that cannot be evaluated (~= cannot compare" in line

@@ -24,6 +24,7 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
+from wheelhouse._markers import holds_or_not
 from wheelhouse.dists import CoreMetadata, DistFile
 from wheelhouse.fetch.pools import PriorityPool
 from wheelhouse.fetch.transfers import Transfers
@@ -197,7 +198,7 @@ class SpeculativeFinder:
                 continue
             # Only what the target needs with the extras asked for: pages of Windows-only or optional
             # dependencies are often the largest on an index, and parsing them for nothing slows everything else.
-            if req.marker is not None and not any(req.marker.evaluate(env) for env in envs):
+            if not any(holds_or_not(req.marker, env) for env in envs):
                 continue
             wanted.append((canonicalize_name(req.name), req.specifier, frozenset(req.extras)))
         with self._lock:
@@ -209,7 +210,7 @@ class SpeculativeFinder:
         does (no extra): a line for another platform is never resolved, so it must cost no request. They are
         taken in the resolver's order: pinned ones first, each group by name."""
         env = dict(self.target.marker_environment, extra="")
-        held = [line for line in lines if line.requirement.marker is None or line.requirement.marker.evaluate(env)]
+        held = [line for line in lines if holds_or_not(line.requirement.marker, env)]
         pins = {line.name: pin for line in held if (pin := pinned_version(line.requirement.specifier)) is not None}
         held.sort(key=lambda line: (line.name not in pins, line.name))
         self._pins.update(pins)

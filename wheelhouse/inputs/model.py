@@ -12,6 +12,7 @@ from packaging.markers import InvalidMarker, Marker
 from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 
+from wheelhouse._markers import holds_or_not
 from wheelhouse.errors import NotCoveredError
 from wheelhouse.requirements import RequirementLine
 from wheelhouse.targets import Target
@@ -65,7 +66,8 @@ class LockScope:
         if self.requires_python is not None and not self.requires_python.contains(version, prereleases=True):
             return f"{refused} for Python {self.requires_python}, the target has {version}"
         env = dict(target.marker_environment)
-        if self.environments and not any(marker.evaluate({**env, "extra": ""}) for marker in self.environments):
+        # A marker that cannot be evaluated (python_version ~= "abc") admits no target.
+        if self.environments and not any(holds_or_not(marker, {**env, "extra": ""}) for marker in self.environments):
             shown = " or ".join(f"{m}" for m in self.environments)
             return f"{refused} only for {shown}"
         return None

@@ -29,6 +29,7 @@ from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from wheelhouse import _log
+from wheelhouse._markers import UnevaluableMarker, holds
 from wheelhouse.dists import CoreMetadata, DistFile, UnusableMetadata
 from wheelhouse.requirements import parse_pep508
 from wheelhouse.resolve.formats import FormatControl
@@ -77,14 +78,11 @@ class FileRules:
         self._hash_refused = dict(other._hash_refused) if copy else other._hash_refused
 
     def marker_holds(self, marker: Marker | None, extras: Iterable[str] = ()) -> bool:
-        """Evaluate a marker in the target's complete environment, once per extra (and once with none)."""
+        """Evaluate a marker in the target's complete environment, once per extra (and once with none);
+        :class:`~wheelhouse._markers.UnevaluableMarker` when it compares what cannot be compared."""
         if marker is None:
             return True
-        for extra in ("", *sorted(extras)):
-            env = dict(self._env, extra=extra)
-            if marker.evaluate(env):
-                return True
-        return False
+        return any(holds(marker, dict(self._env, extra=extra)) for extra in ("", *sorted(extras)))
 
     def file_rejection(self, dist: DistFile) -> str | None:
         """Why ``dist`` cannot be installed on the target regardless of version constraints, or None."""
@@ -175,7 +173,14 @@ class FileRules:
                 message = f"{dist.filename}: ignoring invalid Requires-Dist {text!r}"
                 _log.warning(message, once=message)
                 continue
-            if not self.marker_holds(req.marker, extras):
+            try:
+                needed = self.marker_holds(req.marker, extras)
+            except UnevaluableMarker as exc:
+                message = f"{dist.filename}: ignoring Requires-Dist {text!r}: its marker cannot be evaluated"
+                message += f" ({exc.why})"
+                _log.warning(message, once=message)
+                needed = False
+            if not needed:
                 self._dep_reqs[(text, extras)] = None
                 continue
             if req.url:

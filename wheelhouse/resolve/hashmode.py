@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 from packaging.utils import NormalizedName
 
 from wheelhouse import _log
+from wheelhouse._markers import holds_or_not
 from wheelhouse._text import plural
 from wheelhouse.requirements import RequirementSet, hash_mode_on
 from wheelhouse.store.folder import Store
@@ -41,11 +42,7 @@ def unhashed_dependencies(requirements: RequirementSet, resolutions: Sequence[Re
     found: dict[tuple[NormalizedName, str], Pin] = {}
     for resolution in resolutions:
         env = dict(resolution.target.marker_environment, extra="")
-        own = {
-            line.name
-            for line in requirements.requirements
-            if line.requirement.marker is None or line.requirement.marker.evaluate(env)
-        }
+        own = {line.name for line in requirements.requirements if holds_or_not(line.requirement.marker, env)}
         for pin in resolution.pins:
             if pin.name not in own:
                 found.setdefault((pin.name, str(pin.version)), pin)

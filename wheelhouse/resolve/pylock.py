@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from packaging.markers import InvalidMarker, Marker, UndefinedEnvironmentName, default_environment
+from packaging.markers import InvalidMarker, Marker, UndefinedComparison, UndefinedEnvironmentName, default_environment
 from packaging.pylock import (
     Package,
     PackageWheel,
@@ -48,6 +48,7 @@ from packaging.utils import canonicalize_name, parse_sdist_filename, parse_wheel
 from packaging.version import Version
 
 from wheelhouse import _toml
+from wheelhouse._markers import failed_comparison
 from wheelhouse._text import redact_url
 from wheelhouse.errors import NotCoveredError, RequirementsError, StoreError, UsageError
 from wheelhouse.requirements import Origin, RequirementLine
@@ -214,6 +215,8 @@ class PylockInput:
             list(self.document.select(environment=_environment(target), tags=target.tags))
         except PylockSelectError as exc:
             return f"{where}: {_select_reason(str(exc), self.document, target)}"
+        except UndefinedComparison as exc:
+            return f"{where}: one of its markers cannot be evaluated for it ({failed_comparison(exc)})"
         return None
 
 
@@ -334,6 +337,13 @@ def _requirement_marker(marker: Marker | None, groups: frozenset[str], origin: O
     except (InvalidMarker, UndefinedEnvironmentName):
         raise RequirementsError(
             "a marker on extras or dependency groups that wheelhouse cannot settle",
+            path=origin.path,
+            line=origin.line,
+            text=str(marker),
+        ) from None
+    except UndefinedComparison as exc:
+        raise RequirementsError(
+            f"a marker that cannot be evaluated ({failed_comparison(exc)})",
             path=origin.path,
             line=origin.line,
             text=str(marker),

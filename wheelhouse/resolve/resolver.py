@@ -30,8 +30,10 @@ from packaging.version import Version
 from resolvelib import Resolver
 from resolvelib.resolvers import ResolutionError, ResolutionImpossible, ResolutionTooDeep
 
+from wheelhouse._markers import UnevaluableMarker
 from wheelhouse.dists import DistFile, Finder
-from wheelhouse.requirements import RequirementSet
+from wheelhouse.errors import RequirementsError
+from wheelhouse.requirements import RequirementLine, RequirementSet
 from wheelhouse.resolve.file_rules import explain_tags
 from wheelhouse.resolve.onepass import resolve_one_pass
 from wheelhouse.resolve.provider import FormatControl, Provider, ResolveReporter, parse_format_control
@@ -177,14 +179,10 @@ def resolve(
     """
     pre = pre or requirements.pre
     env_provider = Provider(target, finders, pre=pre)
-    roots = [
-        Req.top_level(line)
-        for line in requirements.requirements
-        if env_provider.rules.marker_holds(line.requirement.marker)
-    ]
+    roots = [Req.top_level(line) for line in requirements.requirements if _line_holds(env_provider, line)]
     constraints: dict[NormalizedName, list[Req]] = {}
     for line in requirements.constraints:
-        if env_provider.rules.marker_holds(line.requirement.marker):
+        if _line_holds(env_provider, line):
             c = Req.top_level(line)
             constraints.setdefault(c.name, []).append(c)
 
@@ -242,6 +240,20 @@ def resolve(
 
 # How many requirements up from a project its chains are followed (see _resolution's walk).
 _MAX_CHAIN_DEPTH = 200
+
+
+def _line_holds(provider: Provider, line: RequirementLine) -> bool:
+    """Whether the marker of a requirement or constraint line holds on the provider's target; a marker that
+    cannot be evaluated is the line's error."""
+    try:
+        return provider.rules.marker_holds(line.requirement.marker)
+    except UnevaluableMarker as exc:
+        raise RequirementsError(
+            f"its marker cannot be evaluated for the target {provider.target.name} ({exc.why})",
+            path=line.origin.path,
+            line=line.origin.line,
+            text=line.text,
+        ) from None
 
 
 def _resolution(target: Target, result: Any, provider: Provider) -> Resolution:

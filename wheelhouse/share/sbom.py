@@ -23,11 +23,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from email.message import Message
 
-from packaging.markers import InvalidMarker
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import NormalizedName
 
 from wheelhouse import __version__, _log
+from wheelhouse._markers import holds_or_not
 from wheelhouse.dists import metadata_message
 from wheelhouse.errors import StoreError, UsageError
 from wheelhouse.requirements import RequirementSet
@@ -240,10 +240,7 @@ def _required_pins(meta: Message, pin: Pin, res: Resolution) -> list[str]:
             req = Requirement(str(text))
         except InvalidRequirement:
             continue
-        try:
-            applies = req.marker is None or any(req.marker.evaluate({**environment, "extra": e}) for e in extras)
-        except InvalidMarker:
-            applies = False
+        applies = any(holds_or_not(req.marker, {**environment, "extra": e}) for e in extras)
         needed = res.pin(req.name) if applies else None
         if needed is not None and needed.name != pin.name:
             out.append(needed.dist.filename)

@@ -1,0 +1,55 @@
+"""Environment markers evaluated in one place, with packaging's one evaluation failure made ours.
+
+A marker parses but cannot always be evaluated: ``python_version ~= "abc"`` or ``platform_release ~= "x.y"``
+compare with an operator that needs versions on both sides, and packaging raises ``UndefinedComparison``. A
+requirements file or a wheel's ``Requires-Dist`` may hold such a marker; each caller says what it means where
+it reads one (a requirement line it cannot evaluate is an error naming the line, a dependency's is ignored with
+a warning), through :class:`UnevaluableMarker`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+from packaging.markers import Marker, UndefinedComparison
+
+__all__ = ["UnevaluableMarker", "failed_comparison", "holds", "holds_or_not"]
+
+# packaging's message: "Undefined <Op('~=')> on '3.12' and 'abc'."
+_UNDEFINED = re.compile(r"Undefined <Op\('(?P<op>[^']*)'\)> on (?P<lhs>.*) and (?P<rhs>.*)\.")
+
+
+class UnevaluableMarker(ValueError):
+    """A marker that cannot be evaluated in an environment: ``why`` is the comparison that fails."""
+
+    def __init__(self, marker: Marker, why: str) -> None:
+        super().__init__(f"the marker {str(marker)!r} cannot be evaluated ({why})")
+        self.marker = marker
+        self.why = why
+
+
+def holds(marker: Marker, environment: Mapping[str, str]) -> bool:
+    """Whether ``marker`` holds in ``environment`` (which names ``extra``); UnevaluableMarker when packaging
+    cannot compare its values."""
+    try:
+        return marker.evaluate(dict(environment))
+    except UndefinedComparison as exc:
+        raise UnevaluableMarker(marker, failed_comparison(exc)) from None
+
+
+def failed_comparison(exc: UndefinedComparison) -> str:
+    """packaging's ``UndefinedComparison`` in words: ``~= cannot compare '3.12' with 'abc'``."""
+    match = _UNDEFINED.fullmatch(str(exc))
+    return f"{match['op']} cannot compare {match['lhs']} with {match['rhs']}" if match else str(exc)
+
+
+def holds_or_not(marker: Marker | None, environment: Mapping[str, str]) -> bool:
+    """:func:`holds`, where a marker that cannot be evaluated counts as not holding: for work done ahead of the
+    resolver, which reports such a marker itself."""
+    if marker is None:
+        return True
+    try:
+        return holds(marker, environment)
+    except UnevaluableMarker:
+        return False
