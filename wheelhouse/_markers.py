@@ -10,14 +10,13 @@ a warning), through :class:`UnevaluableMarker`.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 
 from packaging.markers import Marker, UndefinedComparison
 
 __all__ = ["UnevaluableMarker", "failed_comparison", "holds", "holds_or_not"]
 
-# packaging's message: "Undefined <Op('~=')> on '3.12' and 'abc'."
-_UNDEFINED = re.compile(r"Undefined <Op\('(?P<op>[^']*)'\)> on (?P<lhs>.*) and (?P<rhs>.*)\.")
+# packaging's message: "Undefined <Op('~=')> on '3.12' and 'abc'." (compiled when first needed, by re's cache)
+_UNDEFINED = r"Undefined <Op\('(?P<op>[^']*)'\)> on (?P<lhs>.*) and (?P<rhs>.*)\."
 
 
 class UnevaluableMarker(ValueError):
@@ -29,22 +28,22 @@ class UnevaluableMarker(ValueError):
         self.why = why
 
 
-def holds(marker: Marker, environment: Mapping[str, str]) -> bool:
+def holds(marker: Marker, environment: dict[str, str]) -> bool:
     """Whether ``marker`` holds in ``environment`` (which names ``extra``); UnevaluableMarker when packaging
     cannot compare its values."""
     try:
-        return marker.evaluate(dict(environment))
+        return marker.evaluate(environment)
     except UndefinedComparison as exc:
         raise UnevaluableMarker(marker, failed_comparison(exc)) from None
 
 
 def failed_comparison(exc: UndefinedComparison) -> str:
     """packaging's ``UndefinedComparison`` in words: ``~= cannot compare '3.12' with 'abc'``."""
-    match = _UNDEFINED.fullmatch(str(exc))
+    match = re.fullmatch(_UNDEFINED, str(exc))
     return f"{match['op']} cannot compare {match['lhs']} with {match['rhs']}" if match else str(exc)
 
 
-def holds_or_not(marker: Marker | None, environment: Mapping[str, str]) -> bool:
+def holds_or_not(marker: Marker | None, environment: dict[str, str]) -> bool:
     """:func:`holds`, where a marker that cannot be evaluated counts as not holding: for work done ahead of the
     resolver, which reports such a marker itself."""
     if marker is None:
