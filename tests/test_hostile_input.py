@@ -281,9 +281,10 @@ def test_downloading_next_to_hostile_wheels_leaves_them_alone(
         (b"git+https://example.org/x.git\n", "requirements.txt:1:"),
         (b"\\\n\\\n\\\n", None),
         (b'flask ; python_version ~= "abc"\n', "requirements.txt:1: its marker cannot be evaluated for the target"),
+        (b'flask ; python_version ~= "' + b"a" * 100_000 + b'"\n', "requirements.txt:1: its marker cannot be"),
     ],
     ids=["nul", "not-utf8", "ansi-escape", "megabyte-line", "self-include", "missing-include", "dir-include",
-         "editable", "bad-hash", "vcs-url", "only-continuations", "unevaluable-marker"],
+         "editable", "bad-hash", "vcs-url", "only-continuations", "unevaluable-marker", "unevaluable-long-marker"],
 )  # fmt: skip
 def test_bad_requirements_are_one_line_with_file_and_line(
     cli: Cli, project: Path, content: bytes, message: str | None

@@ -13,6 +13,8 @@ import re
 
 from packaging.markers import Marker, UndefinedComparison
 
+from wheelhouse._text import shorten
+
 __all__ = ["UnevaluableMarker", "failed_comparison", "holds", "holds_or_not"]
 
 # packaging's message: "Undefined <Op('~=')> on '3.12' and 'abc'." (compiled when first needed, by re's cache)
@@ -40,7 +42,9 @@ def holds(marker: Marker, environment: dict[str, str]) -> bool:
 def failed_comparison(exc: UndefinedComparison) -> str:
     """packaging's ``UndefinedComparison`` in words: ``~= cannot compare '3.12' with 'abc'``."""
     match = re.fullmatch(_UNDEFINED, str(exc))
-    return f"{match['op']} cannot compare {match['lhs']} with {match['rhs']}" if match else str(exc)
+    if match is None:
+        return shorten(str(exc))
+    return f"{match['op']} cannot compare {shorten(match['lhs'], 60)} with {shorten(match['rhs'], 60)}"
 
 
 def holds_or_not(marker: Marker | None, environment: dict[str, str]) -> bool:

@@ -79,6 +79,12 @@ def safe(text: str) -> str:
     return _UNSAFE.sub(lambda m: m.group(0).encode("unicode_escape").decode("ascii"), text)
 
 
+def shorten(text: str, limit: int = 120) -> str:
+    """``text``, cut to ``limit`` characters with ``...`` when longer: a value from a file or the network quoted in
+    a message, which must stay one readable line however long the value is."""
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def size(n: int) -> str:
     """Bytes in decimal units, as pip prints them: ``812 B``, ``12.3 kB``, ``1.2 MB``, ``3.4 GB``."""
     if n < 1000:

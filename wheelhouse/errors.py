@@ -62,9 +62,9 @@ class RequirementsError(UsageError):
         where = self.path or "command line"
         if self.line is not None:
             where = f"{where}:{self.line}"
-        text = self.text.strip()
-        if len(text) > 120:
-            text = text[:117] + "..."
+        from wheelhouse._text import shorten
+
+        text = shorten(self.text.strip())
         return f"{where}: {self.reason}: {text!r}" if text else f"{where}: {self.reason}"
 
 

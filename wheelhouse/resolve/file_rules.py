@@ -30,6 +30,7 @@ from packaging.version import InvalidVersion, Version
 
 from wheelhouse import _log
 from wheelhouse._markers import UnevaluableMarker, holds
+from wheelhouse._text import shorten
 from wheelhouse.dists import CoreMetadata, DistFile, UnusableMetadata
 from wheelhouse.requirements import parse_pep508
 from wheelhouse.resolve.formats import FormatControl
@@ -176,7 +177,7 @@ class FileRules:
             try:
                 needed = self.marker_holds(req.marker, extras)
             except UnevaluableMarker as exc:
-                message = f"{dist.filename}: ignoring Requires-Dist {text!r}: its marker cannot be evaluated"
+                message = f"{dist.filename}: ignoring Requires-Dist {shorten(text)!r}: its marker cannot be evaluated"
                 message += f" ({exc.why})"
                 _log.warning(message, once=message)
                 needed = False
