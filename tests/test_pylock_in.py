@@ -50,6 +50,19 @@ def _write_lock(path: Path, body: str, header: str = "") -> Path:
     return path
 
 
+def _lock_of_one(project: Path, wheel: Path, *, marker: str | None = None, header: str = "") -> Path:
+    """pylock.toml in ``project`` locking the one package of ``wheel`` (in wheels/), with its hash."""
+    name, version = wheel.name.split("-")[:2]
+    marker_line = f"marker = '{marker}'\n" if marker else ""
+    return _write_lock(
+        project / "pylock.toml",
+        f'[[packages]]\nname = "{name}"\nversion = "{version}"\n{marker_line}'
+        f'wheels = [{{ name = "{wheel.name}", path = "wheels/{wheel.name}", '
+        f'hashes = {{ sha256 = "{hashlib.sha256(wheel.read_bytes()).hexdigest()}" }} }}]\n',
+        header,
+    )
+
+
 def test_reader_pins_each_package_under_its_marker_with_its_hashes_and_line(locked: Path) -> None:
     lock = read_pylock_constraints(locked)
     lines = locked.read_text().splitlines()
@@ -101,13 +114,7 @@ def test_a_target_outside_the_locks_environments_is_refused_naming_it(cli: Cli, 
 
 
 def test_a_package_without_a_file_for_the_target_is_named(cli: Cli, project: Path) -> None:
-    wheel = write_wheel(project / "wheels", "native", "1.0", tag=AMD64)
-    _write_lock(
-        project / "pylock.toml",
-        '[[packages]]\nname = "native"\nversion = "1.0"\n'
-        f'wheels = [{{ name = "native-1.0-{AMD64}.whl", path = "wheels/native-1.0-{AMD64}.whl", '
-        f'hashes = {{ sha256 = "{hashlib.sha256(wheel.read_bytes()).hexdigest()}" }} }}]\n',
-    )
+    _lock_of_one(project, write_wheel(project / "wheels", "native", "1.0", tag=AMD64))
     ok = cli("verify", "-r", "pylock.toml", "--target", "linux/amd64", "--python", "3.11")
     assert ok.exit_code == 0, ok.output
     result = cli("verify", "-r", "pylock.toml", "--target", "linux/arm64", "--python", "3.11")
@@ -220,13 +227,7 @@ def test_a_lock_under_another_name_is_told_by_its_content(cli: Cli, locked: Path
 
 def test_an_environment_marker_that_cannot_be_evaluated_admits_no_target(cli: Cli, project: Path) -> None:
     wheel = write_wheel(project / "wheels", "app", "1.0")
-    _write_lock(
-        project / "pylock.toml",
-        '[[packages]]\nname = "app"\nversion = "1.0"\n'
-        f'wheels = [{{ name = "{wheel.name}", path = "wheels/{wheel.name}", '
-        f'hashes = {{ sha256 = "{hashlib.sha256(wheel.read_bytes()).hexdigest()}" }} }}]\n',
-        header="environments = ['python_version ~= \"abc\"']\n",
-    )
+    _lock_of_one(project, wheel, header="environments = ['python_version ~= \"abc\"']\n")
     result = cli("verify", "-r", "pylock.toml", "--target", "linux/amd64", "--python", "3.12")
     assert result.exit_code == 3, result.output
     assert "Traceback" not in result.output
@@ -236,13 +237,7 @@ def test_an_environment_marker_that_cannot_be_evaluated_admits_no_target(cli: Cl
 
 
 def test_a_package_marker_that_cannot_be_evaluated_is_the_locks_error(cli: Cli, project: Path) -> None:
-    wheel = write_wheel(project / "wheels", "app", "1.0")
-    _write_lock(
-        project / "pylock.toml",
-        '[[packages]]\nname = "app"\nversion = "1.0"\nmarker = \'python_version ~= "abc"\'\n'
-        f'wheels = [{{ name = "{wheel.name}", path = "wheels/{wheel.name}", '
-        f'hashes = {{ sha256 = "{hashlib.sha256(wheel.read_bytes()).hexdigest()}" }} }}]\n',
-    )
+    _lock_of_one(project, write_wheel(project / "wheels", "app", "1.0"), marker='python_version ~= "abc"')
     result = cli("verify", "-r", "pylock.toml", "--target", "linux/amd64", "--python", "3.12")
     assert result.exit_code == 2, result.output
     assert "Traceback" not in result.output
