@@ -841,3 +841,16 @@ def test_a_dependency_marker_that_cannot_be_evaluated_is_ignored_with_a_warning(
     result = cli("sbom", "-o", "bom.json", *TARGET)
     assert result.exit_code == 0, result.output
     assert "Traceback" not in result.output
+
+
+def test_a_huge_unreadable_dependency_line_is_quoted_short(cli: Cli, project: Path) -> None:
+    wheels = project / "wheels"
+    write_wheel(wheels, "alpha", "1.0", requires_dist=["beta" + " ((" * 50_000, "gamma @ https://example.org/g.whl"])
+    (project / "requirements.txt").write_text("alpha\n")
+    result = cli("verify", *TARGET)
+    assert result.exit_code == 0, result.output
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("warning: ")]
+    assert len(warnings) == 2, warnings
+    assert warnings[0].startswith("warning: alpha-1.0-py3-none-any.whl: ignoring invalid Requires-Dist 'beta ((")
+    assert "ignoring direct-reference dependency 'gamma @ https://example.org/g.whl'" in warnings[1]
+    assert all(len(line) < 300 for line in warnings)

@@ -171,7 +171,7 @@ class FileRules:
             try:
                 req = parse_pep508(text)
             except InvalidRequirement:
-                message = f"{dist.filename}: ignoring invalid Requires-Dist {text!r}"
+                message = f"{dist.filename}: ignoring invalid Requires-Dist {shorten(text)!r}"
                 _log.warning(message, once=message)
                 continue
             try:
@@ -185,7 +185,7 @@ class FileRules:
                 self._dep_reqs[(text, extras)] = None
                 continue
             if req.url:
-                message = f"{dist.filename}: ignoring direct-reference dependency {text!r}"
+                message = f"{dist.filename}: ignoring direct-reference dependency {shorten(text)!r}"
                 _log.warning(message, once=message)
                 continue
             dep = Req(
