@@ -243,13 +243,16 @@ def pins_of(filenames: Sequence[str] | set[str]) -> set[tuple[str, str]]:
 
 
 def side_by_side(repeat: int, steps: dict[str, Callable[[int], Run]]) -> dict[str, Timing]:
-    """Run each contender ``repeat`` times, interleaved (A B C A B C ...); their timings by name."""
+    """Run each contender ``repeat`` times, interleaved, each repetition starting one contender later (A B C,
+    B C A, C A B, ...) so that no one always runs first, right after another's work; their timings by name."""
     samples: dict[str, list[float]] = {name: [] for name in steps}
+    names = list(steps)
     for i in range(repeat):
-        for name, step in steps.items():
+        shift = i % len(names)
+        for name in names[shift:] + names[:shift]:
             # Write back what the previous contender left dirty, so that no one pays for another's writes.
             os.sync()
-            samples[name].append(step(i).seconds)
+            samples[name].append(steps[name](i).seconds)
     return {name: Timing(tuple(s)) for name, s in samples.items()}
 
 
