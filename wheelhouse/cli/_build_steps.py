@@ -39,7 +39,6 @@ from wheelhouse.cli.render_build import (
     _render_options,
     _report_context,
     _report_written,
-    _text,
 )
 from wheelhouse.errors import DockerError, ExitCode, UsageError
 
@@ -221,7 +220,7 @@ def _place_rendering(
     targets) renders into ``scratch`` instead, with BuildKit's Dockerfile-specific ignore file beside it, so
     the context is filtered for this rendering too.
     """
-    from wheelhouse.docker.render import DOCKERIGNORE, differences, is_generated, write_rendered
+    from wheelhouse.docker.render import DOCKERIGNORE, differences, users_own, write_rendered
 
     if write:
         _report_written(state, write_rendered(result, context, force=force), to_stderr=True)
@@ -232,7 +231,7 @@ def _place_rendering(
     # wheels, and the classic builder would apply it to every build), so nothing is written.
     skip = [name for name in result.files if name in present or several]
     _report_written(state, write_rendered(result, context, force=force, skip=skip), to_stderr=True)
-    own_ignore = DOCKERIGNORE in present and not is_generated(_text(context / DOCKERIGNORE))
+    own_ignore = DOCKERIGNORE in present and users_own(context / DOCKERIGNORE)
     ignore_differs = DOCKERIGNORE in differing and DOCKERIGNORE in present and not own_ignore
     if not several and dockerfile not in (differing & present) and not (ignore_differs and info.buildkit):
         return dockerfile

@@ -29,7 +29,6 @@ from wheelhouse.cli._common import (
     project_options,
 )
 from wheelhouse.errors import UsageError, WheelhouseError
-from wheelhouse.store.fs import read_bounded
 
 if TYPE_CHECKING:
     from wheelhouse.cli._common import State
@@ -467,7 +466,7 @@ def render_command(
     The base image's Python, libc and architecture must match the target; requirements.lock, when it
     exists, is installed with --require-hashes. Rendering twice changes nothing.
     """
-    from wheelhouse.docker.render import DOCKERIGNORE, differences, is_generated, render, write_rendered
+    from wheelhouse.docker.render import DOCKERIGNORE, differences, render, users_own, write_rendered
 
     state = get_state()
     settings = effective_settings(project)
@@ -497,7 +496,7 @@ def render_command(
             name
             for name in differences(result, out)
             # A .dockerignore of the user's own is kept by design, never stale.
-            if not (name == DOCKERIGNORE and (out / name).is_file() and not is_generated(_text(out / name)))
+            if not (name == DOCKERIGNORE and (out / name).is_file() and users_own(out / name))
         ]
         if as_json:
             _render_json(result, None, out, stale)
@@ -517,13 +516,6 @@ def render_command(
         _report_written(state, report, to_stderr=False)
         if not report.written:
             state.console.print(f"up to date: {', '.join(p.name for p in report.unchanged)}", markup=False)
-
-
-def _text(path: Path) -> str:
-    try:  # "" for a pipe, a device, or a file far too large to be one render wrote
-        return (read_bounded(path) or b"").decode("utf-8")
-    except (OSError, UnicodeDecodeError):
-        return ""
 
 
 # -- build -------------------------------------------------------------------------------------------------

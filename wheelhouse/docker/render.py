@@ -57,10 +57,10 @@ __all__ = [
     "WriteReport",
     "context_path",
     "differences",
-    "is_generated",
     "is_pylock",
     "render",
     "render_command_line",
+    "users_own",
     "write_rendered",
 ]
 
@@ -514,9 +514,11 @@ def _fill(template: str, values: Mapping[str, str]) -> str:
 # -- writing -----------------------------------------------------------------------------------------------
 
 
-def is_generated(text: str) -> bool:
-    """Whether ``text`` is a file ``wheelhouse render`` wrote (and may therefore overwrite)."""
-    return text.startswith(GENERATED_MARKER)
+def users_own(path: Path) -> bool:
+    """Whether something render did not write is at ``path``: a user's file (or a pipe, a device) that render
+    refuses to replace, or keeps as it is when it is the ``.dockerignore``."""
+    current = _read(path)
+    return current is not None and not current.startswith(GENERATED_MARKER)
 
 
 def _read(path: Path) -> str | None:
@@ -566,7 +568,7 @@ def write_rendered(
         if current == text:
             unchanged.append(path)
             continue
-        if current is not None and not force and not is_generated(current):
+        if current is not None and not force and not current.startswith(GENERATED_MARKER):
             if name == DOCKERIGNORE:
                 kept.append(path)
                 continue
