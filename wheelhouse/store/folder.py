@@ -31,7 +31,7 @@ from typing import Any
 
 from packaging.utils import NormalizedName
 
-from wheelhouse.dists import CoreMetadata, DistFile, InvalidDistFilename, parse_dist_filename
+from wheelhouse.dists import DIST_SUFFIXES, CoreMetadata, DistFile, InvalidDistFilename, parse_dist_filename
 from wheelhouse.errors import LockTimeout, StoreError
 from wheelhouse.store import metadata as _metadata
 from wheelhouse.store.fs import PARTIAL_PREFIX, file_sha256, fsync_dir, fsync_file, kind_of, real_dir, refuse_symlink
@@ -451,9 +451,6 @@ def _records(raw_records: Mapping[str, Any]) -> dict[str, FileRecord]:
     return out
 
 
-_DIST_SUFFIXES = (".whl", ".tar.gz", ".zip")
-
-
 def _scan(store: Store) -> StoreScan:
     """The body of :meth:`Store.scan`."""
     if not store.root.exists():
@@ -480,7 +477,7 @@ def _scan(store: Store) -> StoreScan:
         try:
             if not entry.is_file():
                 # pip's --find-links sees these names too, and fails on them: say what they are.
-                if filename.endswith(_DIST_SUFFIXES):
+                if filename.endswith(DIST_SUFFIXES):
                     problems.append(StoreProblem(filename, f"not a regular file ({kind_of(entry)})"))
                 continue
             st = entry.stat()
