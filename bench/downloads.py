@@ -128,24 +128,40 @@ def bench_noop(ctx: Context) -> None:
     requests: dict[str, list[int]] = {"wh": [], "pip": []}
 
     def counted(key: str, argv: list[str]) -> Callable[[int], Run]:
+        # One environment for every repetition: its HOME is part of a proof-cache entry's key.
+        env = ctx.env()
+
         def step(_: int) -> Run:
             with counting(ctx.server) as count:
-                result = run(argv, env=ctx.env()).check()
+                result = run(argv, env=env).check()
             requests[key].append(count[0])
             return result
 
         return step
 
+    requests["wh-full"] = []
+    # A covered run is kept in the proof cache and the next ones are answered from it (the first, not measured,
+    # keeps it); --no-cache measures the covered run itself (resolving the folder), as a user gets it after any
+    # change.
+    cached = counted("wh", ctx.wh_download(wh_dest))
+    cached(0)
+    requests["wh"].clear()
     t = side_by_side(
         ctx.repeat,
-        {"wh": counted("wh", ctx.wh_download(wh_dest)), "pip": counted("pip", [*pip_argv, "--no-cache-dir"])},
+        {
+            "wh": cached,
+            "wh-full": counted("wh-full", ctx.wh_download(wh_dest, "--no-cache")),
+            "pip": counted("pip", [*pip_argv, "--no-cache-dir"]),
+        },
     )
-    row = Row("download", f"no-op download, {len(expected)} files present", t["wh"], "pip download (again)", t["pip"])
-    row.goal = "≤ 0.3 s and 0 requests"
-    row.passed = t["wh"].median <= 0.3 and max(requests["wh"]) == 0
-    row.note = f"requests: wheelhouse {max(requests['wh'])}, pip {min(requests['pip'])}"
-    row.data = {"requests": requests}
-    ctx.rows.append(row)
+    for key, how in (("wh", "proof cached"), ("wh-full", "proved again (--no-cache)")):
+        what = f"no-op download, {how}, {len(expected)} files present"
+        row = Row("download", what, t[key], "pip download (again)", t["pip"])
+        row.goal = "≤ 0.3 s and 0 requests"
+        row.passed = t[key].median <= 0.3 and max(requests[key]) == 0
+        row.note = f"requests: wheelhouse {max(requests[key])}, pip {min(requests['pip'])}"
+        row.data = {"requests": requests}
+        ctx.rows.append(row)
     shutil.rmtree(ctx.work / "noop", ignore_errors=True)
 
 

@@ -227,15 +227,15 @@ def bench_memory(ctx: Context) -> None:
 def _scale_point(ctx: Context, folder: Path) -> tuple[dict[str, Timing], int]:
     """Verify (first and warm) and no-op download timings for one folder, and the no-op's request count."""
     env = ctx.env()
-    # --no-cache: these rows measure how the proof itself grows with the folder (the cached answer is the
-    # verify benchmark's row).
+    # --no-cache: these rows measure how the proof itself grows with the folder (the cached answers are the
+    # verify and no-op benchmarks' rows).
     verify = [ctx.wheelhouse, "verify", "-r", str(ctx.requirements), "--wheels", str(folder), "--no-cache"]
     first = run(verify, env=env).check()
     counts: list[int] = []
 
     def noop_step(_: int) -> Run:
         with counting(ctx.server) as count:
-            result = run(ctx.wh_download(folder), env=env).check()
+            result = run(ctx.wh_download(folder, "--no-cache"), env=env).check()
         counts.append(count[0])
         return result
 

@@ -379,11 +379,15 @@ def test_a_cached_answer_imports_none_of_the_resolution_or_rendering_libraries(a
     assert "wheelhouse.store.proofs" in modules
 
 
-def test_plans_are_made_only_for_a_verify_of_the_folder() -> None:
+def test_plans_are_made_only_for_a_verify_of_the_folder_or_a_download() -> None:
     cwd = os.getcwd()
     assert _entry.Plan.of(["verify", "-r", "r.txt", "--wheels", "w"]) is not None
+    # A download's index is part of its key; an answer that used it is never kept (test_download_cache.py).
+    assert _entry.Plan.of(["download", "-r", "r.txt", "--index-url", "http://127.0.0.1:1/simple"]) is not None
     for argv in (
-        ["download", "-r", "r.txt"],
+        ["download", "--no-cache"],
+        ["download", "--help"],
+        ["list"],
         ["verify", "--index-url", "http://127.0.0.1:1/simple"],
         ["verify", "--against=http://127.0.0.1:1/simple"],
         ["verify", "--no-cache"],

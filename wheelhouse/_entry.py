@@ -1,16 +1,19 @@
-"""The console script ``wheelhouse`` (and ``python -m wheelhouse``): a ``verify`` whose inputs have not changed
-is answered from the proof cache (:mod:`wheelhouse.store.proofs`) before anything else is imported; every
-other command line goes to :func:`wheelhouse.cli.run`.
+"""The console script ``wheelhouse`` (and ``python -m wheelhouse``): a ``verify`` or a ``download`` whose inputs
+have not changed is answered from the proof cache (:mod:`wheelhouse.store.proofs`) before anything else is
+imported; every other command line goes to :func:`wheelhouse.cli.run`.
 
-The cache is looked up only for ``wheelhouse verify ...`` over the folder (not ``--index-url``/``--against``,
-``--no-cache``, ``--help`` or ``WHEELHOUSE_NO_PROOF_CACHE=1``). Its key (:func:`invocation_key`) covers
+The cache is looked up only for ``wheelhouse verify ...`` over the folder (not ``--index-url``/``--against``)
+and for ``wheelhouse download ...`` (not ``--no-cache``, ``--help`` or ``WHEELHOUSE_NO_PROOF_CACHE=1``). A
+download's answer is kept only when the run needed nothing but the folder's files: it made no request (a socket
+is an event the recording refuses) and changed no file. Its key (:func:`invocation_key`) covers
 what the answer depends on before any file is read: wheelhouse's version, the Python running it (executable,
 version, flags, import path), the host (uname, libc), the working directory, the whole command line, the
 environment variables wheelhouse and its output read, and the terminal (which streams are terminals, their
 size and encodings). The entry found under it must then vouch for the folder's state and for every file, probe,
 listing, module and ``${VAR}`` the recorded run depended on (:meth:`wheelhouse.store.proofs.Proof.stale`).
 A miss runs the command in full under a :class:`wheelhouse._recording.Recording` and stores what it answered
-(exit status 0 or 3 only) with what it depended on.
+(exit status 0 or 3 only) with what it depended on. A replay writes the stored output, with the time it took
+itself wherever the run printed its elapsed time.
 
 This module and what it imports on a hit are standard library only: no click, rich, packaging or resolvelib.
 """
@@ -20,9 +23,13 @@ from __future__ import annotations
 import os
 import stat
 import sys
+import time
 
 from wheelhouse import __version__
 from wheelhouse.store import proofs
+
+# When this answer began, for the elapsed time a replay prints (wheelhouse's own imports are part of it).
+_STARTED = time.perf_counter()
 
 TYPE_CHECKING = False  # typing's import is not paid for on the fast path; type checkers read it as True
 if TYPE_CHECKING:
@@ -67,8 +74,13 @@ ENV_NAMES = frozenset(
         "XDG_CONFIG_HOME",
     }
 )
-# Options after which the answer depends on more than the folder and the files, or that do not verify.
-_BYPASS = ("--no-cache", "--index-url", "--against", "--help", "-h", "--version")
+# The commands the cache may answer, each with the options after which the answer depends on more than the
+# folder and the files, or that do not answer at all. A download's index is not among them: an answer that
+# needed the index is never kept (it opened a socket).
+_BYPASS = {
+    "verify": ("--no-cache", "--index-url", "--against", "--help", "-h", "--version"),
+    "download": ("--no-cache", "--help", "-h", "--version"),
+}
 
 
 def run() -> NoReturn:
@@ -114,10 +126,11 @@ class Plan:
     @classmethod
     def of(cls, argv: list[str]) -> Plan | None:
         """The plan for this command line, or None when the cache must not be used for it."""
-        if not argv or argv[0] != "verify" or os.environ.get(NO_CACHE_ENV, "") not in ("", "0"):
+        bypass = _BYPASS.get(argv[0]) if argv else None
+        if bypass is None or os.environ.get(NO_CACHE_ENV, "") not in ("", "0"):
             return None
         words = argv[1 : argv.index("--")] if "--" in argv else argv[1:]
-        if any(word == flag or word.startswith(flag + "=") for word in words for flag in _BYPASS):
+        if any(word == flag or word.startswith(flag + "=") for word in words for flag in bypass):
             return None
         if sys.stdout is None or sys.stderr is None or not hasattr(sys.stdout, "buffer"):
             return None
@@ -232,7 +245,9 @@ def _replay(proof: proofs.Proof) -> NoReturn:
     status = proof.status
     try:
         for stream, data in proof.output:
-            target = sys.stdout if stream == 1 else sys.stderr
+            target = sys.stdout if stream in (1, 3) else sys.stderr
+            if stream > 2:  # where the run printed its elapsed time, this one's
+                data = format(time.perf_counter() - _STARTED, data.decode("ascii")).encode("ascii")
             target.flush()
             target.buffer.write(data)
             target.buffer.flush()

@@ -12,7 +12,8 @@ While a :class:`Recording` is active it keeps:
   whole table (a copy, a loop);
 * every event that reaches outside the machine's files (a socket, a subprocess): such a run is not cached;
 * every byte written to ``sys.stdout`` and ``sys.stderr``, in order, passed through as it is written, through
-  streams that answer ``isatty``, ``fileno`` and ``encoding`` as the real ones do (so the output is the same).
+  streams that answer ``isatty``, ``fileno`` and ``encoding`` as the real ones do (so the output is the same);
+  an elapsed time the command prints (:func:`elapsed`) is kept as a slot, so that a replay prints its own.
 
 The command itself says which folder it proved (:func:`note_folder`) or that its answer must not be kept
 (:func:`forbid`). Only the console script starts a recording (:mod:`wheelhouse._entry`); elsewhere these
@@ -55,6 +56,28 @@ _OUTSIDE = frozenset(
     }
 )
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
+# Brackets an elapsed time in the recorded streams: ``MARK spec MARK text MARK``. A control character that no
+# output of wheelhouse carries (user text is printed with control characters escaped), and of no width to rich.
+_MARK = "\x1f"
+_BMARK = _MARK.encode()
+# Output items: streams 1 and 2 carry bytes; ELAPSED + stream carries the format of an elapsed time (see
+# wheelhouse.store.proofs.Proof).
+ELAPSED = 2
+
+
+def elapsed(seconds: float, spec: str) -> str:
+    """``seconds`` formatted by ``spec`` (``.Nf``), for output. During a recording the text carries marks that the
+    recorded streams take out again, keeping the place as a slot: an answer replayed from the proof cache prints
+    the time the replay took, not the recorded run's."""
+    text = format(seconds, spec)
+    if _ACTIVE is None or not valid_spec(spec):
+        return text
+    return f"{_MARK}{spec}{_MARK}{text}{_MARK}"
+
+
+def valid_spec(spec: str) -> bool:
+    """Whether ``spec`` is a format an elapsed time may be kept with: ``.Nf``."""
+    return len(spec) == 3 and spec[0] == "." and spec[1] in "0123456789" and spec[2] == "f"
 
 
 def note_folder(path: str) -> None:
@@ -133,13 +156,16 @@ class Recording:
         for tee in (sys.stdout, sys.stderr):
             try:
                 tee.flush()
+                raw = getattr(tee, "buffer", None)
+                if isinstance(raw, _Tee):
+                    raw.release()
             except (OSError, ValueError):
                 self.unsafe = self.unsafe or "the output could not be written"
         sys.stdout, sys.stderr = self._streams
         self._streams = None
         merged: list[tuple[int, bytes]] = []
         for stream, data in self.output:
-            if merged and merged[-1][0] == stream:
+            if merged and merged[-1][0] == stream and stream <= ELAPSED:
                 merged[-1] = (stream, merged[-1][1] + data)
             elif data:
                 merged.append((stream, data))
@@ -184,8 +210,11 @@ def _text(path: object) -> str | None:
 
 def _hook(event: str, args: tuple[object, ...]) -> None:
     recording = _ACTIVE
+    # A run that will not be kept need not be watched further: a download streams files past this hook.
+    if recording is None or recording.unsafe is not None:
+        return
     thread = get_ident()
-    if recording is None or thread in recording._busy:
+    if thread in recording._busy:
         return
     recording._busy.add(thread)  # the hook's own stat must not be recorded
     try:
@@ -206,7 +235,13 @@ def _hook(event: str, args: tuple[object, ...]) -> None:
 def _watched(real: Callable[..., os.stat_result], how: str) -> Callable[..., os.stat_result]:
     def watched(path: Any, *args: Any, **kwargs: Any) -> os.stat_result:
         recording = _ACTIVE
-        if recording is None or get_ident() in recording._busy or args or kwargs.get("dir_fd") is not None:
+        if (
+            recording is None
+            or recording.unsafe is not None
+            or get_ident() in recording._busy
+            or args
+            or kwargs.get("dir_fd") is not None
+        ):
             return real(path, *args, **kwargs)
         kind = "lstat" if how == "lstat" or kwargs.get("follow_symlinks") is False else "stat"
         try:
@@ -268,18 +303,49 @@ class _Tee(io.RawIOBase):
         self._target = target
         self._number = number
         self._sink = sink
+        self._held = b""  # the start of a marked time whose end a later write brings
 
     def writable(self) -> bool:
         return True
 
     def write(self, data: Any) -> int:
         chunk = bytes(data)
-        self._target.write(chunk)
-        self._sink.append((self._number, chunk))
+        if self._held or _BMARK in chunk:
+            self._marked(self._held + chunk)
+        else:
+            self._plain(chunk)
         return len(chunk)
+
+    def _plain(self, chunk: bytes) -> None:
+        if chunk:
+            self._target.write(chunk)
+            self._sink.append((self._number, chunk))
+
+    def _marked(self, data: bytes) -> None:
+        """Pass ``data`` through without its marks; keep each marked time as a slot (see :func:`elapsed`)."""
+        parts = data.split(_BMARK)
+        self._held = b""
+        self._plain(parts[0])
+        at = 1
+        while at + 2 < len(parts):
+            spec, text, after = parts[at : at + 3]
+            if valid_spec(spec.decode("ascii", "replace")):
+                self._target.write(text)
+                self._sink.append((ELAPSED + self._number, spec))
+            else:
+                self._plain(_BMARK + spec + _BMARK + text + _BMARK)
+            self._plain(after)
+            at += 3
+        if at < len(parts):
+            self._held = _BMARK + _BMARK.join(parts[at:])
 
     def flush(self) -> None:
         self._target.flush()
+
+    def release(self) -> None:
+        """Pass through, as written, a marked start whose end never came."""
+        held, self._held = self._held, b""
+        self._plain(held)
 
     def isatty(self) -> bool:
         return bool(self._target.isatty())

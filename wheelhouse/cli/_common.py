@@ -483,5 +483,16 @@ def index_config(
     return config
 
 
-def print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, sort_keys=False) + "\n")
+def print_json(data: Any, *, elapsed: str | None = None) -> None:
+    """``data`` as indented JSON on stdout. ``elapsed`` names a top-level key whose value is the command's elapsed
+    time in seconds: written with three decimals, through :func:`wheelhouse._recording.elapsed` (so that an
+    answer replayed from the proof cache gives its own time there)."""
+    text = json.dumps(data, indent=2, sort_keys=False)
+    if elapsed is not None:
+        from wheelhouse import _recording
+
+        seconds = float(data[elapsed])
+        # A top-level key is the only one at this indentation; the value json wrote is replaced where it stands.
+        written = f"\n  {json.dumps(elapsed)}: {json.dumps(data[elapsed])}"
+        text = text.replace(written, f"\n  {json.dumps(elapsed)}: {_recording.elapsed(seconds, '.3f')}", 1)
+    sys.stdout.write(text + "\n")

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import click
 
-from wheelhouse import _log
+from wheelhouse import _log, _recording
 from wheelhouse._text import plural, size
 from wheelhouse.cli import _process
 from wheelhouse.cli._common import (
@@ -128,6 +128,12 @@ if TYPE_CHECKING:
     help="Also fetch uv for every target: the offline image rendered for BuildKit then installs with it "
     "(faster than pip) instead of pip.",
 )
+@click.option(
+    "--no-cache",
+    is_flag=True,
+    help="Run it in full even when the proof cache holds the answer of the same covered run "
+    "(also WHEELHOUSE_NO_PROOF_CACHE=1).",
+)
 @json_option
 def download_command(
     project: ProjectOptions,
@@ -149,6 +155,7 @@ def download_command(
     retry_builds: bool,
     no_build_isolation: bool,
     with_uv: bool,
+    no_cache: bool,
     as_json: bool,
 ) -> None:
     """Fill the wheels folder for every target, in parallel, verified, incrementally.
@@ -170,6 +177,11 @@ def download_command(
     --find-links lines in the requirements files; PIP_INDEX_URL, PIP_EXTRA_INDEX_URL, PIP_FIND_LINKS,
     PIP_NO_INDEX, PIP_CERT; pip's configuration files; https://pypi.org/simple. --isolated skips pip's
     files and variables. Credentials may be in URLs or ~/.netrc; they never appear in output or the manifest.
+
+    A run that needed nothing but the folder (every target covered by its files, no request made, no file
+    changed) is kept in wheels/.wheelhouse/proofs/ and answered again from there, without resolving, while
+    nothing it depends on changes, as verify's answers are (see `wheelhouse verify --help`); --no-cache runs
+    it in full.
     """
     from wheelhouse.build.model import BuildOptions
     from wheelhouse.fetch.download import download, plan_download
@@ -195,6 +207,9 @@ def download_command(
         reqs = add_uv(reqs)
     config = index_config(settings, reqs, index)
     store = Store(settings.wheels_path)
+    if not no_cache:
+        # Kept only if the run makes no request and changes no file (the recording sees every socket and write).
+        _recording.note_folder(str(settings.wheels_path))
     options = DownloadOptions(
         jobs=settings.jobs or DEFAULT_JOBS,
         pre=pre,
@@ -227,7 +242,8 @@ def download_command(
             reporter.close()
     warn_unhashed_dependencies(reqs, result.report.resolutions if result.report else result.plan.resolutions)
     if as_json:
-        print_json(_result_json(result, dry_run))
+        # A dry run measures no time: its seconds are not an elapsed time a replay would print its own of.
+        print_json(_result_json(result, dry_run), elapsed=None if dry_run else "seconds")
     else:
         _render(state, result, dry_run)
     click.get_current_context().exit(_exit_code(result, dry_run))
@@ -432,7 +448,8 @@ def _render(state: State, result: DownloadResult, dry_run: bool) -> None:
         _log.info(f"removed {len(result.cleaned)} partial files left by an interrupted run")
     out.print(
         f"downloaded {plural(len(result.downloaded), 'file')} ({size(result.bytes_downloaded)}) "
-        f"in {result.seconds:.1f} s, {plural(result.requests, 'request')}; {len(plan.present)} already present"
+        f"in {_recording.elapsed(result.seconds, '.1f')} s, {plural(result.requests, 'request')}; "
+        f"{len(plan.present)} already present"
     )
     if result.builds:
         built = sum(len(b.wheels) for b in result.builds)

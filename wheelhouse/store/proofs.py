@@ -1,4 +1,5 @@
-"""The proof cache, ``wheels/.wheelhouse/proofs/``: the answer of a ``verify`` whose inputs have not changed.
+"""The proof cache, ``wheels/.wheelhouse/proofs/``: the answer of a ``verify``, or of a ``download`` that needed
+only the folder's files, whose inputs have not changed.
 
 An entry is stored under a key that names the invocation (wheelhouse and the Python running it, the host, the
 command line, the working directory, the environment variables and terminal facts that shape the output; the
@@ -13,7 +14,8 @@ key, and the answer itself:
   outside the wheels folder, the environment variables its inputs name (``${VAR}``), and every module file
   of the code that ran (so an edited source checkout is a new answer);
 * the exit status (0 or 3: an operational failure is never stored) and the exact bytes written to stdout and
-  stderr, in the order they were written.
+  stderr, in the order they were written, but for the elapsed time a command printed, kept as a slot that a
+  replay fills with its own.
 
 Contract: an entry is believed only when it carries this user's seal (:mod:`wheelhouse.store.seal`: one edited or
 forged in the folder, or written by another user, does not) and every one of these still holds
@@ -59,7 +61,7 @@ MAX_ENTRIES = 16
 MAX_ENTRY_BYTES = 256 * 1024 * 1024
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 # Tags of the header's records, with the number of fields that follow each.
-_ARITY = {"K": 1, "W": 1, "S": 1, "X": 1, "1": 1, "2": 1, "F": 2, "P": 3, "D": 2, "M": 2, "V": 2}
+_ARITY = {"K": 1, "W": 1, "S": 1, "X": 1, "1": 1, "2": 1, "3": 1, "4": 1, "F": 2, "P": 3, "D": 2, "M": 2, "V": 2}
 
 
 def sha256_hex(data: bytes) -> str:
@@ -188,7 +190,9 @@ def env_digest(value: str | None) -> str:
 class Proof:
     """One entry: the answer of a run (status and output), and what it depended on beyond the key.
 
-    ``output`` is the run's writes in order, each ``(1, bytes)`` for stdout or ``(2, bytes)`` for stderr.
+    ``output`` is the run's writes in order, each ``(1, bytes)`` for stdout or ``(2, bytes)`` for stderr, and
+    ``(3, spec)`` or ``(4, spec)`` where an elapsed time was printed there (:func:`wheelhouse._recording.elapsed`;
+    ``spec`` is its format, ``.Nf``): a replay prints its own time in that place.
     ``files`` are (path, sha256) of what the run read; ``probes`` (how, path, :func:`probe` result);
     ``listings`` (folder, :func:`listing_digest`); ``modules`` (path, :func:`stat_key`); ``env`` (name,
     :func:`env_digest`).
@@ -298,11 +302,14 @@ class Proof:
             if len(values) != arity:
                 return None
             at += 1 + arity
-            if tag in "12":
+            if tag in "1234":
                 length = int(values[0])
                 if length < 0 or length > len(data):
                     return None
-                output.append((int(tag), data[:length]))
+                chunk = data[:length]
+                if tag in "34" and not _elapsed_spec(chunk):
+                    return None
+                output.append((int(tag), chunk))
                 data = data[length:]
             elif tag in rows:
                 rows[tag].append(tuple(values))
@@ -325,6 +332,11 @@ class Proof:
             modules=[(r[0], r[1]) for r in rows["M"]],
             env=[(r[0], r[1]) for r in rows["V"]],
         )
+
+
+def _elapsed_spec(spec: bytes) -> bool:
+    """Whether ``spec`` is the format of an elapsed time (``.Nf``; see :func:`wheelhouse._recording.valid_spec`)."""
+    return len(spec) == 3 and spec[:1] == b"." and spec[1:2].isdigit() and spec[2:] == b"f"
 
 
 def _real_dir(path: str) -> bool:
