@@ -19,7 +19,7 @@ from tests.support.index_server import IndexServer
 from tests.test_verify_cache import _script, entries
 from wheelhouse import _entry, _recording
 from wheelhouse._recording import Recording
-from wheelhouse.store import proofs
+from wheelhouse.store import fs, proofs
 
 TARGET = ("--target", "linux/amd64", "--python", "3.12")
 TIME = re.compile(rb"in \d+\.\d s, ")
@@ -110,6 +110,20 @@ def test_a_changed_requirements_file_is_resolved_again(app: IndexServer, project
     assert again.returncode == 0, again.stderr
     assert b"downloaded 1 file" in again.stdout
     assert (project / "wheels" / "c-1.0-py3-none-any.whl").is_file()
+
+
+@pytest.mark.parametrize("stray", [".partial-a.whl", ".wheelhouse/.partial-manifest", ".wheelhouse/tmp/x"])
+def test_a_partial_file_left_by_an_interrupted_run_is_cleaned_not_answered_over(
+    app: IndexServer, project: Path, stray: str
+) -> None:
+    covered(project, app)
+    path = project / "wheels" / stray
+    path.parent.mkdir(exist_ok=True)
+    path.write_text("cut short")
+    again = run(project, app)
+    assert again.returncode == 0, again.stderr
+    assert not path.exists()
+    assert proofs.PARTIAL_PREFIX == fs.PARTIAL_PREFIX
 
 
 def test_no_cache_and_the_environment_variable_run_it_in_full(app: IndexServer, project: Path) -> None:

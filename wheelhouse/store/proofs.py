@@ -53,6 +53,8 @@ if TYPE_CHECKING:
 
 PROOFS_DIR = "proofs"
 META_DIR = ".wheelhouse"
+# wheelhouse.store.fs.PARTIAL_PREFIX, not imported: that module is not on the fast path.
+PARTIAL_PREFIX = ".partial-"
 # The format's magic word and version: an entry of another version is stale. Version 2: sealed (store/seal.py).
 MAGIC = b"wheelhouse-proof 2 "
 # Enough for every argv of a project's folder and its variants (targets, --json, -v); the oldest go first.
@@ -116,8 +118,8 @@ def _entries(directory: str) -> list[tuple[str, str]] | None:
 def folder_state(root: str) -> str | None:
     """A digest of everything in the folder a verify reads, each by name, type, size, mtime, inode and ctime:
     every entry of the folder (``.wheelhouse`` aside), the kept sdists and the partial files in
-    ``.wheelhouse/tmp/``; then the manifest. None when the folder cannot be listed or its state folder is a
-    symbolic link.
+    ``.wheelhouse/tmp/`` and ``.wheelhouse/`` (which a download removes); then the manifest. None when the
+    folder cannot be listed or its state folder is a symbolic link.
 
     The text is ``<files>:<manifest>``, two digests: the files' part (:func:`files_part`) tells a change of the
     files from a rewrite of the manifest (which the run being recorded may make itself)."""
@@ -134,6 +136,10 @@ def folder_state(root: str) -> str | None:
         return None
     if meta_st is not None and not stat.S_ISDIR(meta_st.st_mode):
         return None  # a link (or a file) where wheelhouse keeps its state: no cache
+    if meta_st is not None:
+        # A write of the state cut short: a download cleans it up, so a replay must not stand in for that run.
+        own = _entries(meta) or ()
+        parts += [f"{META_DIR}/{entry}\0{key}" for entry, key in own if entry.startswith(PARTIAL_PREFIX)]
     for name in ("sdists", "tmp"):
         # Written the same whether .wheelhouse exists or not: a first verify makes it (for the manifest).
         path = os.path.join(meta, name)
