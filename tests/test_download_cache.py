@@ -206,3 +206,24 @@ def test_a_replay_prints_its_own_elapsed_time(tmp_path: Path) -> None:
     assert proc.returncode == 3
     assert re.fullmatch(rb"took \d+\.\d{3} s\n", proc.stdout)
     assert re.fullmatch(rb"\d+\.\d", proc.stderr)
+
+
+def test_a_run_that_reached_the_network_is_no_longer_watched(tmp_path: Path) -> None:
+    """Once a run cannot be kept, the stat and environment hooks are gone (a download's transfers need none)."""
+    import socket
+
+    recording = Recording(str(tmp_path))
+    real_stat, real_environ = os.stat, os.environ
+    recording.start()
+    try:
+        assert os.stat is not real_stat
+        os.stat(tmp_path)
+        socket.getaddrinfo("127.0.0.1", 80)
+        assert recording.unsafe == "the run used socket.getaddrinfo"
+        assert os.stat is real_stat
+        assert os.environ is real_environ
+        (tmp_path / "later").write_text("x")
+        assert str(tmp_path / "later") not in recording.writes
+    finally:
+        recording.stop()
+    assert ("stat", str(tmp_path)) in recording.probes

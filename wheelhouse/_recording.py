@@ -89,7 +89,7 @@ def note_folder(path: str) -> None:
 def forbid(reason: str) -> None:
     """Say that this run's answer must not be kept (it depended on something no entry can check)."""
     if _ACTIVE is not None and _ACTIVE.unsafe is None:
-        _ACTIVE.unsafe = reason
+        _ACTIVE.give_up(reason)
 
 
 def normalise(cwd: str, path: str) -> str:
@@ -144,13 +144,18 @@ class Recording:
         os.environ = watched  # noqa: B003 - the same variables, not a new environment
         _ACTIVE = self
 
+    def give_up(self, reason: str) -> None:
+        """This run will not be kept (``reason``): stop watching what it reads. The streams stay recorded until
+        :meth:`stop`, since another thread may be writing to them."""
+        if self.unsafe is None:
+            self.unsafe = reason
+        _unwatch()
+
     def stop(self) -> None:
         """Stop recording: the real ``os.stat`` and streams are back, everything written is flushed through."""
         global _ACTIVE
         _ACTIVE = None
-        os.stat = _REAL_STAT
-        os.lstat = _REAL_LSTAT
-        os.environ = _REAL_ENVIRON  # noqa: B003 - the table it watched, back
+        _unwatch()
         if self._streams is None:
             return
         for tee in (sys.stdout, sys.stderr):
@@ -200,6 +205,13 @@ class Recording:
             self.probes.setdefault((how, self.absolute(text)), found)
 
 
+def _unwatch() -> None:
+    """The real ``os.stat``, ``os.lstat`` and ``os.environ`` back (the same table of variables)."""
+    os.stat = _REAL_STAT
+    os.lstat = _REAL_LSTAT
+    os.environ = _REAL_ENVIRON  # noqa: B003 - the table it watched, back
+
+
 def _text(path: object) -> str | None:
     try:
         value = os.fspath(path)  # type: ignore[call-overload]
@@ -225,9 +237,9 @@ def _hook(event: str, args: tuple[object, ...]) -> None:
             if text is not None:
                 recording.listed.append(recording.absolute(text))
         elif event in _OUTSIDE:
-            recording.unsafe = recording.unsafe or f"the run used {event}"
+            recording.give_up(f"the run used {event}")
     except Exception:  # an audit hook that raises breaks the call it watches; this one only loses the entry
-        recording.unsafe = recording.unsafe or "the recording failed"
+        recording.give_up("the recording failed")
     finally:
         recording._busy.discard(thread)
 
