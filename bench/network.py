@@ -178,11 +178,13 @@ def network_benchmark(ctx: Context) -> None:
     pip_dir = ctx.work / "network" / "pip"
     requests: dict[str, list[int]] = {"wh": [], "wh-full": []}
 
-    def noop(key: str, *extra: str) -> Callable[[int], Run]:
-        env = ctx.env()  # one for every repetition: its HOME is part of a proof-cache entry's key
+    # One user, one environment, for every no-op run (see bench_noop: HOME keys the proof cache and seals the
+    # manifest).
+    wh_env = ctx.env()
 
+    def noop(key: str, *extra: str) -> Callable[[int], Run]:
         def step(_: int) -> Run:
-            result = run(wh_argv(full, "--json", *extra), env=env).check()
+            result = run(wh_argv(full, "--json", *extra), env=wh_env).check()
             requests[key].append(int(json.loads(result.stdout).get("requests", -1)))
             return result
 

@@ -245,8 +245,8 @@ def _replay(proof: proofs.Proof) -> NoReturn:
     status = proof.status
     try:
         for stream, data in proof.output:
-            target = sys.stdout if stream in (1, 3) else sys.stderr
-            if stream > 2:  # where the run printed its elapsed time, this one's
+            target = sys.stdout if stream in (1, 1 + proofs.ELAPSED) else sys.stderr
+            if stream > proofs.ELAPSED:  # where the run printed its elapsed time, this one's
                 data = format(time.perf_counter() - _STARTED, data.decode("ascii")).encode("ascii")
             target.flush()
             target.buffer.write(data)

@@ -28,7 +28,7 @@ import stat
 import sys
 from _thread import get_ident
 
-from wheelhouse.store.proofs import probe, stat_key
+from wheelhouse.store.proofs import ELAPSED, probe, stat_key
 
 TYPE_CHECKING = False  # typing's import is not paid for on the fast path; type checkers read it as True
 if TYPE_CHECKING:
@@ -60,9 +60,6 @@ _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
 # output of wheelhouse carries (user text is printed with control characters escaped), and of no width to rich.
 _MARK = "\x1f"
 _BMARK = _MARK.encode()
-# Output items: streams 1 and 2 carry bytes; ELAPSED + stream carries the format of an elapsed time (see
-# wheelhouse.store.proofs.Proof).
-ELAPSED = 2
 
 
 def elapsed(seconds: float, spec: str) -> str:

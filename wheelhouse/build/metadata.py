@@ -1,4 +1,5 @@
-"""Core metadata of sdist candidates during resolution, and the finder that adds it to another finder.
+"""Core metadata of sdist candidates during resolution (the finder that adds it to another finder is
+:mod:`wheelhouse.build.finder`).
 
 Contract: an sdist the resolver considers is kept in ``wheels/.wheelhouse/sdists/`` (where ``pip --find-links
 wheels`` does not look; a local sdist stays where it is), downloaded at most once and verified by its sha256.
@@ -18,15 +19,16 @@ import shlex
 import sys
 import tempfile
 import threading
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Collection, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from packaging.utils import NormalizedName, canonicalize_name, parse_wheel_filename
+from packaging.utils import canonicalize_name, parse_wheel_filename
 
 from wheelhouse._proc import Runner, RunResult, subprocess_runner
 from wheelhouse.build.archive import same_release, sdist_stem, static_metadata
+from wheelhouse.build.finder import Fetch
 from wheelhouse.build.frontend import build_here
 from wheelhouse.build.interpreters import find_interpreter
 from wheelhouse.build.logs import log_tail, start_log
@@ -34,7 +36,7 @@ from wheelhouse.build.memo import BuildMemo, Remembered
 from wheelhouse.build.model import BuildFailure, BuildOptions
 from wheelhouse.build.pip_options import default_cache_dir, folder_links, pip_environment
 from wheelhouse.build.plan import Place, host_incompatibility, this_machine
-from wheelhouse.dists import CoreMetadata, DistFile, Finder
+from wheelhouse.dists import CoreMetadata, DistFile
 from wheelhouse.errors import StoreError, WheelhouseError
 from wheelhouse.store.folder import Store
 from wheelhouse.store.fs import file_sha256
@@ -44,10 +46,7 @@ from wheelhouse.targets import Target
 if TYPE_CHECKING:
     from wheelhouse.index.config import IndexConfig
 
-__all__ = ["Fetch", "SdistFinder", "SdistMetadata"]
-
-# Downloads a remote sdist to a path (verifying its sha256) and returns its URL, redacted.
-Fetch = Callable[[DistFile, Path], str]
+__all__ = ["SdistMetadata"]
 
 
 class SdistMetadata:
@@ -320,46 +319,3 @@ def _report_metadata(report: Path, dist: DistFile) -> tuple[CoreMetadata | None,
     if not same_release(meta, dist):
         return None, f"the metadata of {dist.filename} says {meta.name} {meta.version}"
     return meta, None
-
-
-class SdistFinder:
-    """A :class:`wheelhouse.dists.Finder` that adds sdist metadata to another finder.
-
-    Wheels and file lists come from ``inner``; an sdist's metadata from :class:`SdistMetadata` (which keeps the
-    file, downloading it with ``fetch`` when it is remote).
-    """
-
-    def __init__(self, inner: Finder, sdists: SdistMetadata, fetch: Fetch | None = None) -> None:
-        self.inner = inner
-        self.sdists = sdists
-        self.fetch = fetch
-
-    def files(self, name: NormalizedName) -> Sequence[DistFile]:
-        """The inner finder's files for ``name``; a project that lists only sdists starts building ahead."""
-        found = self.inner.files(name)
-        if found and all(d.kind == "sdist" for d in found):
-            likely = _likely_sdist(found)
-            if likely is not None:
-                self.sdists.ahead(likely, None if likely.local else self.fetch)
-        return found
-
-    def all_files(self, name: NormalizedName) -> Sequence[DistFile]:
-        """The inner finder's files for ``name``, with those it set aside (see ``Provider.all_files``)."""
-        everything = getattr(self.inner, "all_files", None)
-        return everything(name) if everything is not None else self.inner.files(name)
-
-    def metadata(self, dist: DistFile) -> CoreMetadata:
-        """Metadata of a wheel from the inner finder; of an sdist from its PKG-INFO or its build backend."""
-        if dist.kind == "sdist":
-            return self.sdists.metadata(dist, None if dist.local else self.fetch)
-        return self.inner.metadata(dist)
-
-
-def _likely_sdist(files: Sequence[DistFile]) -> DistFile | None:
-    """The sdist the resolver will most likely pin: the newest final release (``.tar.gz`` first, as PEP 625)."""
-    finals = [d for d in files if not d.version.is_prerelease] or list(files)
-    newest = max(d.version for d in finals)
-    same = sorted(
-        (d for d in finals if d.version == newest), key=lambda d: (not d.filename.endswith(".tar.gz"), d.filename)
-    )
-    return same[0] if same else None

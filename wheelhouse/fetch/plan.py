@@ -21,7 +21,7 @@ from packaging.version import Version
 from wheelhouse._proc import Runner as BuildRunner
 from wheelhouse._proc import subprocess_runner
 from wheelhouse._text import redact_url
-from wheelhouse.build.metadata import SdistFinder, SdistMetadata
+from wheelhouse.build.finder import SdistFinder, SdistsOnDemand
 from wheelhouse.build.model import SdistBuild
 from wheelhouse.dists import CoreMetadata, DistFile, Finder
 from wheelhouse.errors import WheelhouseError
@@ -37,6 +37,7 @@ from wheelhouse.targets import Target
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+    from wheelhouse.build.metadata import SdistMetadata
     from wheelhouse.index.finder import IndexFinder
     from wheelhouse.index.http import IndexClient
 
@@ -71,9 +72,15 @@ def plan_download(
     local = StoreFinder(base)
     remote = IndexFinder(client, targets)
     build_options = dataclasses.replace(options.build, jobs=options.jobs)
-    sdists = SdistMetadata(
-        store, client.config, build_options, runner=runner, build_wheels=build_for_metadata, targets=targets
-    )
+
+    def make_sdists() -> SdistMetadata:
+        from wheelhouse.build.metadata import SdistMetadata
+
+        return SdistMetadata(
+            store, client.config, build_options, runner=runner, build_wheels=build_for_metadata, targets=targets
+        )
+
+    sdists = SdistsOnDemand(make_sdists)
 
     def fetch_sdist(dist: DistFile, dest: Path) -> str:
         return client.download(remote.remote_file(dist), dest)

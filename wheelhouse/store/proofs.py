@@ -62,6 +62,8 @@ MAX_ENTRIES = 16
 # An entry larger than this is not one wheelhouse wrote: it is ignored rather than read.
 MAX_ENTRY_BYTES = 256 * 1024 * 1024
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+# An output item's stream: 1 stdout, 2 stderr; ELAPSED + the stream where the run printed its elapsed time.
+ELAPSED = 2
 # Tags of the header's records, with the number of fields that follow each.
 _ARITY = {"K": 1, "W": 1, "S": 1, "X": 1, "1": 1, "2": 1, "3": 1, "4": 1, "F": 2, "P": 3, "D": 2, "M": 2, "V": 2}
 
