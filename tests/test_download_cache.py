@@ -227,3 +227,28 @@ def test_a_run_that_reached_the_network_is_no_longer_watched(tmp_path: Path) -> 
     finally:
         recording.stop()
     assert ("stat", str(tmp_path)) in recording.probes
+
+
+def test_the_folders_state_stands_only_for_the_state_it_reads(tmp_path: Path) -> None:
+    """What a run read in .wheelhouse/ beyond the state the entry keeps (the build memo, the logs) is an input
+    checked by its content, as any other file is."""
+    wheels = str(tmp_path / "wheels")
+    plan = _entry.Plan("k", wheels, str(tmp_path), 0)
+    meta = os.path.join(wheels, ".wheelhouse")
+    for covered in (
+        wheels,
+        os.path.join(wheels, "a-1.0-py3-none-any.whl"),
+        os.path.join(meta, "manifest.json"),
+        os.path.join(meta, "lock"),
+        os.path.join(meta, "tmp", "x"),
+        os.path.join(meta, "sdists", "a-1.0.tar.gz"),
+        os.path.join(meta, ".partial-manifest.json.1.2"),
+    ):
+        assert plan._covered(covered), covered
+    for checked in (
+        os.path.join(meta, "builds", "0123abcd.json"),
+        os.path.join(meta, "logs", "a.log"),
+        os.path.join(wheels + "-other", "a.whl"),
+        os.path.join(wheels, "sub", "a.whl"),
+    ):
+        assert not plan._covered(checked), checked

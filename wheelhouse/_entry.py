@@ -77,6 +77,8 @@ ENV_NAMES = frozenset(
 # The commands the cache may answer, each with the options after which the answer depends on more than the
 # folder and the files, or that do not answer at all. A download's index is not among them: an answer that
 # needed the index is never kept (it opened a socket).
+# What of .wheelhouse/ the folder's state stands for (see Plan._covered).
+_STATE_PARTS = frozenset({"manifest.json", "manifest.seal", "lock", "tmp", "sdists", proofs.PROOFS_DIR})
 _BYPASS = {
     "verify": ("--no-cache", "--index-url", "--against", "--help", "-h", "--version"),
     "download": ("--no-cache", "--help", "-h", "--version"),
@@ -231,13 +233,17 @@ class Plan:
         )
 
     def _covered(self, path: str) -> bool:
-        """Whether the folder's state stands for ``path``: the folder, a file at its top level, or wheelhouse's
-        own state inside it."""
-        return (
-            path == self.wheels
-            or os.path.dirname(path) == self.wheels
-            or path.startswith(os.path.join(self.wheels, proofs.META_DIR) + os.sep)
-        )
+        """Whether the folder's state (:func:`wheelhouse.store.proofs.folder_state`) stands for ``path``: the
+        folder, a file at its top level, or the part of wheelhouse's own state that the state reads (the manifest
+        and its seal, the kept sdists, the partial files, the lock, the proofs). Anything else in ``.wheelhouse/``
+        (the build memo, the logs) is an input like any other file, checked by its content."""
+        if path == self.wheels or os.path.dirname(path) == self.wheels:
+            return True
+        meta = os.path.join(self.wheels, proofs.META_DIR) + os.sep
+        if not path.startswith(meta):
+            return False
+        top = path[len(meta) :].partition(os.sep)[0]
+        return top in _STATE_PARTS or top.startswith(proofs.PARTIAL_PREFIX)
 
 
 def _replay(proof: proofs.Proof) -> NoReturn:
