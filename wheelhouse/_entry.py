@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 
 NO_CACHE_ENV = "WHEELHOUSE_NO_PROOF_CACHE"
 # Part of every key: a change in what the key or an entry means starts a new cache.
-KEY_FORMAT = "1"
+KEY_FORMAT = "2"
 # Environment variables that change what verify answers or how its output looks: wheelhouse's own, pip's
 # (read by the settings of some commands), locale and Python's, rich's and click's terminal variables, the
 # shell completion of click. ``${VAR}`` references inside the input files are checked by each entry.
@@ -116,13 +116,15 @@ def run() -> NoReturn:
 
 
 class Plan:
-    """A ``verify`` invocation the cache may answer: its key, its folder (absolute) and the folder's state."""
+    """An invocation the cache may answer: its key, its folder (absolute) and the folder's state; ``locks`` when
+    the command takes the folder's lock (a download), which a replay must then be able to take as well."""
 
-    def __init__(self, key: str, wheels: str, cwd: str, verbose: int) -> None:
+    def __init__(self, key: str, wheels: str, cwd: str, verbose: int, *, locks: bool = False) -> None:
         self.key = key
         self.wheels = wheels
         self.cwd = cwd
         self.verbose = verbose
+        self.locks = locks
         self.state: str | None = None
 
     @classmethod
@@ -143,7 +145,7 @@ class Plan:
         wheels = wheels_folder(words, cwd)
         if wheels is None:
             return None
-        return cls(invocation_key(argv, cwd), wheels, cwd, _verbosity(words))
+        return cls(invocation_key(argv, cwd), wheels, cwd, _verbosity(words), locks=argv[0] == "download")
 
     def answer_if_known(self) -> None:
         """Replay the stored answer and exit when the entry for this invocation still holds; else return,
@@ -153,6 +155,8 @@ class Plan:
             return
         proof = proofs.read_proof(self.wheels, self.key)
         reason = "no entry" if proof is None else proof.stale(self.key, self.wheels, self.state)
+        if reason is None and self.locks:
+            reason = _lock_refusal(os.path.join(self.wheels, proofs.META_DIR))
         if proof is None or reason is not None:
             if self.verbose >= 2:
                 _say(f"proof cache: {reason}; proving it")
@@ -189,11 +193,13 @@ class Plan:
             return None  # it wrote outside the folder: not a proof of files alone
         modules = proofs.module_files()
         # What the import system opened is code, vouched for by the modules' rows and the Python's version.
+        # ... and the bytecode compiled from it (a file the user names may live in a folder called __pycache__).
         imported = {getattr(module, "__file__", None) for module in list(sys.modules.values())}
+        imported |= {getattr(module, "__cached__", None) for module in list(sys.modules.values())}
         files: list[tuple[str, str]] = []
         names: set[str] = set()
         for path, seen in recording.reads.items():
-            if self._covered(path) or path in imported or f"{os.sep}__pycache__{os.sep}" in path:
+            if self._covered(path) or path in imported or _bytecode(path):
                 continue
             if not seen.startswith(f"{stat.S_IFREG}:") or proofs.stat_key(path) != seen:
                 return None  # not a regular file (a pipe, a device), or changed while the run read it
@@ -202,7 +208,7 @@ class Plan:
                     data = fh.read()
             except OSError:
                 return None
-            files.append((path, proofs.sha256_hex(data)))
+            files.append((path, proofs.keyed_digest(data)))
             names.update(name.decode() for name in re.findall(rb"\$\{([A-Z0-9_]+)\}", data))
         probes = [(how, path, found) for (how, path), found in recording.probes.items() if not self._covered(path)]
         # The import system lists the folders of sys.path and of packages; the working directory (on sys.path
@@ -246,6 +252,33 @@ class Plan:
         return top in _STATE_PARTS or top.startswith(proofs.PARTIAL_PREFIX)
 
 
+def _lock_refusal(meta: str) -> str | None:
+    """Why the folder's lock would not be taken at once as a download takes it (another process holds it, the
+    folder cannot be written, the lock is a link or not a file), or None: a replay must not answer where the run
+    would wait, or fail."""
+    import fcntl
+
+    if not os.access(meta, os.W_OK):
+        return "the folder cannot be written"
+    path = os.path.join(meta, "lock")
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+    except FileNotFoundError:
+        return None  # nobody holds it; the run would make it
+    except OSError:
+        return "the folder's lock cannot be opened"
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return "the folder's lock is not a file"
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except OSError:
+            return "another process holds the folder's lock"
+        return None
+    finally:
+        os.close(fd)  # which also lets go of the lock
+
+
 def _replay(proof: proofs.Proof) -> NoReturn:
     """Write the stored output, in its order, and exit with the stored status."""
     status = proof.status
@@ -260,6 +293,12 @@ def _replay(proof: proofs.Proof) -> NoReturn:
     except (OSError, ValueError):
         status = 1  # a reader that went away: what the full run would have answered (cli.main)
     os._exit(status)
+
+
+def _bytecode(path: str) -> bool:
+    """Whether ``path`` is a module's compiled bytecode (``__pycache__/*.pyc``): code, which the modules' rows and
+    the Python's version vouch for."""
+    return path.endswith(".pyc") and os.path.basename(os.path.dirname(path)) == "__pycache__"
 
 
 def _say(message: str) -> None:
@@ -311,7 +350,9 @@ def invocation_key(argv: list[str], cwd: str) -> str:
         facts.append(f"{fd}:{tty}:{size}")
     for stream in (sys.stdout, sys.stderr):
         facts.append(f"{stream.encoding}:{stream.errors}:{getattr(stream, 'line_buffering', None)}")
-    return proofs.sha256_hex("\n".join(facts).encode("utf-8", "surrogateescape"))
+    # Keyed, as the digests inside an entry are: the command line and the variables may carry a credential, and
+    # an entry's name lies in the folder.
+    return proofs.keyed_digest("\n".join(facts).encode("utf-8", "surrogateescape"))
 
 
 def _libc() -> str:

@@ -67,7 +67,7 @@ def elapsed(seconds: float, spec: str) -> str:
     recorded streams take out again, keeping the place as a slot: an answer replayed from the proof cache prints
     the time the replay took, not the recorded run's."""
     text = format(seconds, spec)
-    if _ACTIVE is None or not valid_spec(spec):
+    if _ACTIVE is None or not _ACTIVE.marks or not valid_spec(spec):
         return text
     return f"{_MARK}{spec}{_MARK}{text}{_MARK}"
 
@@ -112,6 +112,9 @@ class Recording:
         self.output: list[tuple[int, bytes]] = []
         self.unsafe: str | None = None
         self.folder: str | None = None
+        # Whether an elapsed time can be marked: the streams' encodings write the marks and digits as their ASCII
+        # bytes, where the recorded streams look for them (not so in UTF-16, say).
+        self.marks = False
         self._streams: tuple[Any, Any] | None = None
         # Threads inside a hook right now: the hook's own stat is not the run's. Per thread, so that another
         # thread's open is never missed while one is being recorded.
@@ -130,6 +133,7 @@ class Recording:
             _HOOKED = True
         stdout, stderr = sys.stdout, sys.stderr
         self._streams = (stdout, stderr)
+        self.marks = all(_ascii_bytes(getattr(stream, "encoding", None)) for stream in (stdout, stderr))
         sys.stdout = _tee(stdout, 1, self.output)
         sys.stderr = _tee(stderr, 2, self.output)
         os.stat = _stat
@@ -200,6 +204,15 @@ class Recording:
         text = _text(path)
         if text is not None:
             self.probes.setdefault((how, self.absolute(text)), found)
+
+
+def _ascii_bytes(encoding: str | None) -> bool:
+    """Whether ``encoding`` writes a mark, a format and a time as their ASCII bytes."""
+    sample = f"{_MARK}.0123456789f"
+    try:
+        return encoding is not None and sample.encode(encoding) == sample.encode("ascii")
+    except (LookupError, ValueError):
+        return False
 
 
 def _unwatch() -> None:

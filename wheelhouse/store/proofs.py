@@ -9,7 +9,7 @@ key, and the answer itself:
 * the folder's state (:func:`folder_state`): name, type, size, mtime, inode and ctime of every file in the
   folder, of the manifest and of the kept sdists and partial files: the manifest's own freshness rule, which
   nothing a copy, git, rsync or a bundle carries can satisfy;
-* every file the run read, with the sha256 of its content (requirements, nested -r/-c files, wheelhouse.toml,
+* every file the run read, with a keyed digest of its content (requirements, nested -r/-c files, wheelhouse.toml,
   pyproject.toml, lock files), every path it probed (present, absent, a folder), every folder it listed
   outside the wheels folder, the environment variables its inputs name (``${VAR}``), and every module file
   of the code that ran (so an edited source checkout is a new answer);
@@ -34,7 +34,7 @@ import os
 import stat
 import sys
 
-from wheelhouse.store.seal import seal, sealed
+from wheelhouse.store.seal import Sealer, seal, sealed
 
 try:
     # The standard library's own sha256, which hashlib falls back to: hashlib first loads OpenSSL, and that
@@ -55,8 +55,9 @@ PROOFS_DIR = "proofs"
 META_DIR = ".wheelhouse"
 # wheelhouse.store.fs.PARTIAL_PREFIX, not imported: that module is not on the fast path.
 PARTIAL_PREFIX = ".partial-"
-# The format's magic word and version: an entry of another version is stale. Version 2: sealed (store/seal.py).
-MAGIC = b"wheelhouse-proof 2 "
+# The format's magic word and version: an entry of another version is stale. Version 2: sealed (store/seal.py);
+# 3: the digests of values and contents keyed as well (keyed_digest).
+MAGIC = b"wheelhouse-proof 3 "
 # Enough for every argv of a project's folder and its variants (targets, --json, -v); the oldest go first.
 MAX_ENTRIES = 16
 # An entry larger than this is not one wheelhouse wrote: it is ignored rather than read.
@@ -72,9 +73,17 @@ def sha256_hex(data: bytes) -> str:
     return str(_sha256(data).hexdigest())
 
 
+def keyed_digest(data: bytes) -> str:
+    """The digest an entry keeps of a value or a content it depended on: keyed with this user's key (an HMAC,
+    :mod:`wheelhouse.store.seal`), since an entry lies in a folder others may read, and a plain sha256 of a short
+    value (a password in an index URL, a token in a variable or a pip.conf) could be guessed from it offline."""
+    return seal(data)
+
+
 def file_digest(path: str) -> str | None:
-    """sha256 of a file's content (following links, as the run that read it did); None when unreadable."""
-    digest = _sha256()
+    """The :func:`keyed_digest` of a file's content (following links, as the run that read it did); None when
+    unreadable."""
+    digest = Sealer()
     try:
         with open(path, "rb") as fh:
             while chunk := fh.read(1024 * 1024):
@@ -192,7 +201,7 @@ def probe(how: str, path: str) -> str:
 
 
 def env_digest(value: str | None) -> str:
-    return "-" if value is None else sha256_hex(value.encode("utf-8", "surrogateescape"))
+    return "-" if value is None else keyed_digest(value.encode("utf-8", "surrogateescape"))
 
 
 class Proof:
@@ -201,7 +210,7 @@ class Proof:
     ``output`` is the run's writes in order, each ``(1, bytes)`` for stdout or ``(2, bytes)`` for stderr, and
     ``(3, spec)`` or ``(4, spec)`` where an elapsed time was printed there (:func:`wheelhouse._recording.elapsed`;
     ``spec`` is its format, ``.Nf``): a replay prints its own time in that place.
-    ``files`` are (path, sha256) of what the run read; ``probes`` (how, path, :func:`probe` result);
+    ``files`` are (path, :func:`keyed_digest`) of what the run read; ``probes`` (how, path, :func:`probe` result);
     ``listings`` (folder, :func:`listing_digest`); ``modules`` (path, :func:`stat_key`); ``env`` (name,
     :func:`env_digest`).
     """

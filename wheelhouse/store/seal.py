@@ -109,17 +109,32 @@ def prepare() -> None:
     _padded()
 
 
+class Sealer:
+    """The HMAC-SHA256 of data fed in pieces, under this user's key (:func:`seal` of the whole)."""
+
+    __slots__ = ("_inner", "_outer_pad", "_sha256")
+
+    def __init__(self) -> None:
+        inner_pad, self._outer_pad = _padded()
+        # OpenSSL's sha256 is several times faster on a large manifest; use it once something else has paid for it.
+        hashlib = sys.modules.get("hashlib")
+        self._sha256 = _sha256 if hashlib is None else hashlib.sha256
+        self._inner = self._sha256(inner_pad)
+
+    def update(self, data: bytes) -> None:
+        self._inner.update(data)
+
+    def hexdigest(self) -> str:
+        outer = self._sha256(self._outer_pad)
+        outer.update(self._inner.digest())
+        return str(outer.hexdigest())
+
+
 def seal(data: bytes) -> str:
     """The hex HMAC-SHA256 of ``data`` under this user's key."""
-    inner_pad, outer_pad = _padded()
-    # OpenSSL's sha256 is several times faster on a large manifest; use it once something else has paid for it.
-    hashlib = sys.modules.get("hashlib")
-    sha256 = _sha256 if hashlib is None else hashlib.sha256
-    inner = sha256(inner_pad)
-    inner.update(data)
-    outer = sha256(outer_pad)
-    outer.update(inner.digest())
-    return str(outer.hexdigest())
+    sealer = Sealer()
+    sealer.update(data)
+    return sealer.hexdigest()
 
 
 def sealed(data: bytes, tag: str | bytes) -> bool:
