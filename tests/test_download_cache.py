@@ -252,3 +252,20 @@ def test_the_folders_state_stands_only_for_the_state_it_reads(tmp_path: Path) ->
         os.path.join(wheels, "sub", "a.whl"),
     ):
         assert not plan._covered(checked), checked
+
+
+def test_a_variable_nobody_reads_leaves_the_answer_standing(app: IndexServer, project: Path) -> None:
+    """pip's settings are looked for among the PIP_ variables (which the key holds), not by a walk that makes the
+    answer depend on every variable: a CI job's own number changes from run to run."""
+    assert run(project, app).returncode == 0
+    assert run(project, app, env={"CI_JOB_NUMBER": "1"}).returncode == 0
+    stored = entries(project)
+    assert len(stored) == 1
+    again = run(project, app, "-v", env={"CI_JOB_NUMBER": "2"})  # -v: another command line, kept the first time
+    replay = run(project, app, "-v", env={"CI_JOB_NUMBER": "3"})
+    assert b"answer from the proof cache" not in again.stderr
+    assert b"answer from the proof cache" in replay.stderr
+    # A PIP_ variable is part of the key: another answer, made in full.
+    other = run(project, app, "-v", env={"CI_JOB_NUMBER": "3", "PIP_RETRIES": "2"})
+    assert b"answer from the proof cache" not in other.stderr
+    assert other.returncode == 0

@@ -32,7 +32,7 @@ from wheelhouse.store.proofs import ELAPSED, probe, stat_key
 
 TYPE_CHECKING = False  # typing's import is not paid for on the fast path; type checkers read it as True
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable, Iterator, Mapping
     from typing import Any
 
 _ACTIVE: Recording | None = None
@@ -87,6 +87,19 @@ def forbid(reason: str) -> None:
     """Say that this run's answer must not be kept (it depended on something no entry can check)."""
     if _ACTIVE is not None and _ACTIVE.unsafe is None:
         _ACTIVE.give_up(reason)
+
+
+def names_with_prefix(environ: Mapping[str, str], prefix: str) -> list[str]:
+    """The names in ``environ`` that start with ``prefix``, sorted. Looking for them is not a walk through every
+    variable when the invocation key already holds each variable of that prefix (``wheelhouse._entry``'s
+    ``ENV_PREFIXES``, such as ``PIP_``): a recording then does not make its answer depend on all of them, so that
+    a variable nobody reads (a CI job's number, ``OLDPWD``) leaves the answer standing."""
+    if _ACTIVE is not None and environ is os.environ:
+        from wheelhouse._entry import ENV_PREFIXES
+
+        if prefix.startswith(ENV_PREFIXES):
+            environ = _REAL_ENVIRON  # the same table, unwatched
+    return sorted(name for name in environ if name.startswith(prefix))
 
 
 def normalise(cwd: str, path: str) -> str:

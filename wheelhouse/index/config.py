@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from wheelhouse._recording import names_with_prefix
 from wheelhouse._text import redact_url
 from wheelhouse.errors import ConfigError
 
@@ -217,8 +218,8 @@ def index_config_from_pip(
     for section in _PIP_SECTIONS:
         chosen.update(by_section[section])
     # Sorted so PIP_TIMEOUT deterministically beats its alias PIP_DEFAULT_TIMEOUT when both are set.
-    for var in sorted(env):
-        if var.startswith("PIP_") and env[var].strip():
+    for var in names_with_prefix(env, "PIP_"):
+        if env[var].strip():
             key = _pip_key(var[4:])
             if key in _PIP_OPTIONS:
                 chosen[key] = (env[var], f"environment {var}")
