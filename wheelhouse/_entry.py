@@ -28,7 +28,8 @@ import time
 from wheelhouse import __version__
 from wheelhouse.store import proofs
 
-# When this answer began, for the elapsed time a replay prints (wheelhouse's own imports are part of it).
+# When this answer began, for the elapsed time a replay prints (the interpreter's start is not part of it, as it
+# is not of the time a full run prints).
 _STARTED = time.perf_counter()
 
 TYPE_CHECKING = False  # typing's import is not paid for on the fast path; type checkers read it as True
