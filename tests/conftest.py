@@ -74,6 +74,16 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return root
 
 
+@pytest.fixture
+def a_needs_b(index_server: IndexServer, project: Path) -> IndexServer:
+    """The local index serving a 1.0 (which needs b), b 1.0 and c 1.0; the project's requirements.txt asks for a."""
+    index_server.add_wheel("a", "1.0", requires_dist=["b>=1"])
+    index_server.add_wheel("b", "1.0")
+    index_server.add_wheel("c", "1.0")
+    (project / "requirements.txt").write_text("a\n")
+    return index_server
+
+
 @click.command(context_settings={"ignore_unknown_options": True, "help_option_names": []})
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 def _entry(args: tuple[str, ...]) -> None:

@@ -43,16 +43,6 @@ def untimed(output: bytes) -> bytes:
     return re.sub(rb'\n  "seconds": [0-9.]+,\n', b'\n  "seconds": _,\n', TIME.sub(b"in _ s, ", output))
 
 
-@pytest.fixture
-def app(index_server: IndexServer, project: Path) -> IndexServer:
-    """a 1.0 needs b; both on the index; requirements.txt asks for a."""
-    index_server.add_wheel("a", "1.0", requires_dist=["b>=1"])
-    index_server.add_wheel("b", "1.0")
-    index_server.add_wheel("c", "1.0")
-    (project / "requirements.txt").write_text("a\n")
-    return index_server
-
-
 def covered(project: Path, index: IndexServer, *args: str) -> subprocess.CompletedProcess[bytes]:
     """Download (not kept: it used the network), run again covered (kept), and a third time: the kept answer,
     with no request and no new entry. Returns the covered full run."""
@@ -71,20 +61,20 @@ def covered(project: Path, index: IndexServer, *args: str) -> subprocess.Complet
     return full
 
 
-def test_a_covered_download_is_answered_from_the_cache(app: IndexServer, project: Path) -> None:
-    full = covered(project, app)
+def test_a_covered_download_is_answered_from_the_cache(a_needs_b: IndexServer, project: Path) -> None:
+    full = covered(project, a_needs_b)
     assert b"downloaded 0 files (0 B) in " in full.stdout
     assert b"0 requests; 2 already present" in full.stdout
     assert TIME.search(full.stdout)
-    first = run(project, app, "-v")  # another command line: another entry
-    verbose = run(project, app, "-v")
+    first = run(project, a_needs_b, "-v")  # another command line: another entry
+    verbose = run(project, a_needs_b, "-v")
     assert b"proof cache" not in first.stderr
     assert b"answer from the proof cache" in verbose.stderr.partition(b"\n")[0]
 
 
-def test_a_replayed_json_answer_is_the_full_runs_with_its_own_time(app: IndexServer, project: Path) -> None:
-    full = covered(project, app, "--json")
-    replay = run(project, app, "--json")
+def test_a_replayed_json_answer_is_the_full_runs_with_its_own_time(a_needs_b: IndexServer, project: Path) -> None:
+    full = covered(project, a_needs_b, "--json")
+    replay = run(project, a_needs_b, "--json")
     first, again = json.loads(full.stdout), json.loads(replay.stdout)
     assert again["requests"] == 0
     assert again["downloaded"] == []
@@ -94,19 +84,19 @@ def test_a_replayed_json_answer_is_the_full_runs_with_its_own_time(app: IndexSer
     assert re.search(rb'\n  "seconds": \d+\.\d{3},\n', replay.stdout)
 
 
-def test_a_removed_wheel_is_downloaded_again_not_answered(app: IndexServer, project: Path) -> None:
-    covered(project, app)
+def test_a_removed_wheel_is_downloaded_again_not_answered(a_needs_b: IndexServer, project: Path) -> None:
+    covered(project, a_needs_b)
     (project / "wheels" / "b-1.0-py3-none-any.whl").unlink()
-    again = run(project, app)
+    again = run(project, a_needs_b)
     assert again.returncode == 0, again.stderr
     assert b"downloaded 1 file" in again.stdout
     assert (project / "wheels" / "b-1.0-py3-none-any.whl").is_file()
 
 
-def test_a_changed_requirements_file_is_resolved_again(app: IndexServer, project: Path) -> None:
-    covered(project, app)
+def test_a_changed_requirements_file_is_resolved_again(a_needs_b: IndexServer, project: Path) -> None:
+    covered(project, a_needs_b)
     (project / "requirements.txt").write_text("a\nc\n")
-    again = run(project, app)
+    again = run(project, a_needs_b)
     assert again.returncode == 0, again.stderr
     assert b"downloaded 1 file" in again.stdout
     assert (project / "wheels" / "c-1.0-py3-none-any.whl").is_file()
@@ -114,33 +104,33 @@ def test_a_changed_requirements_file_is_resolved_again(app: IndexServer, project
 
 @pytest.mark.parametrize("stray", [".partial-a.whl", ".wheelhouse/.partial-manifest", ".wheelhouse/tmp/x"])
 def test_a_partial_file_left_by_an_interrupted_run_is_cleaned_not_answered_over(
-    app: IndexServer, project: Path, stray: str
+    a_needs_b: IndexServer, project: Path, stray: str
 ) -> None:
-    covered(project, app)
+    covered(project, a_needs_b)
     path = project / "wheels" / stray
     path.parent.mkdir(exist_ok=True)
     path.write_text("cut short")
-    again = run(project, app)
+    again = run(project, a_needs_b)
     assert again.returncode == 0, again.stderr
     assert not path.exists()
     assert proofs.PARTIAL_PREFIX == fs.PARTIAL_PREFIX
 
 
-def test_no_cache_and_the_environment_variable_run_it_in_full(app: IndexServer, project: Path) -> None:
-    assert run(project, app).returncode == 0
-    assert run(project, app, "--no-cache").returncode == 0
-    assert run(project, app, env={_entry.NO_CACHE_ENV: "1"}).returncode == 0
+def test_no_cache_and_the_environment_variable_run_it_in_full(a_needs_b: IndexServer, project: Path) -> None:
+    assert run(project, a_needs_b).returncode == 0
+    assert run(project, a_needs_b, "--no-cache").returncode == 0
+    assert run(project, a_needs_b, env={_entry.NO_CACHE_ENV: "1"}).returncode == 0
     assert entries(project) == {}
     help_text = subprocess.run([_script(), "download", "--help"], capture_output=True, check=True).stdout.decode()
     assert "--no-cache" in help_text
     assert "proof cache" in help_text
 
 
-def test_a_dry_run_over_a_covered_folder_is_kept_too(app: IndexServer, project: Path) -> None:
-    assert run(project, app).returncode == 0
-    full = run(project, app, "--dry-run", "--json")
+def test_a_dry_run_over_a_covered_folder_is_kept_too(a_needs_b: IndexServer, project: Path) -> None:
+    assert run(project, a_needs_b).returncode == 0
+    full = run(project, a_needs_b, "--dry-run", "--json")
     assert json.loads(full.stdout)["seconds"] == 0  # a dry run measures no time, and a replay gives none
-    replay = run(project, app, "--dry-run", "--json")
+    replay = run(project, a_needs_b, "--dry-run", "--json")
     assert len(entries(project)) == 1
     assert (replay.returncode, replay.stdout) == (full.returncode, full.stdout)
 
@@ -254,18 +244,18 @@ def test_the_folders_state_stands_only_for_the_state_it_reads(tmp_path: Path) ->
         assert not plan._covered(checked), checked
 
 
-def test_a_variable_nobody_reads_leaves_the_answer_standing(app: IndexServer, project: Path) -> None:
+def test_a_variable_nobody_reads_leaves_the_answer_standing(a_needs_b: IndexServer, project: Path) -> None:
     """pip's settings are looked for among the PIP_ variables (which the key holds), not by a walk that makes the
     answer depend on every variable: a CI job's own number changes from run to run."""
-    assert run(project, app).returncode == 0
-    assert run(project, app, env={"CI_JOB_NUMBER": "1"}).returncode == 0
+    assert run(project, a_needs_b).returncode == 0
+    assert run(project, a_needs_b, env={"CI_JOB_NUMBER": "1"}).returncode == 0
     stored = entries(project)
     assert len(stored) == 1
-    again = run(project, app, "-v", env={"CI_JOB_NUMBER": "2"})  # -v: another command line, kept the first time
-    replay = run(project, app, "-v", env={"CI_JOB_NUMBER": "3"})
+    again = run(project, a_needs_b, "-v", env={"CI_JOB_NUMBER": "2"})  # -v: another command line, kept the first time
+    replay = run(project, a_needs_b, "-v", env={"CI_JOB_NUMBER": "3"})
     assert b"answer from the proof cache" not in again.stderr
     assert b"answer from the proof cache" in replay.stderr
     # A PIP_ variable is part of the key: another answer, made in full.
-    other = run(project, app, "-v", env={"CI_JOB_NUMBER": "3", "PIP_RETRIES": "2"})
+    other = run(project, a_needs_b, "-v", env={"CI_JOB_NUMBER": "3", "PIP_RETRIES": "2"})
     assert b"answer from the proof cache" not in other.stderr
     assert other.returncode == 0

@@ -26,16 +26,6 @@ B_WHEEL = "b-1.0-py3-none-any.whl"
 C_WHEEL = "c-1.0-py3-none-any.whl"
 
 
-@pytest.fixture
-def served(index_server: IndexServer, project: Path) -> IndexServer:
-    """a 1.0 needs b; a, b and c on the index; requirements.txt asks for a (as test_download_cache's ``app``)."""
-    index_server.add_wheel("a", "1.0", requires_dist=["b>=1"])
-    index_server.add_wheel("b", "1.0")
-    index_server.add_wheel("c", "1.0")
-    (project / "requirements.txt").write_text("a\n")
-    return index_server
-
-
 def stored_entry(project: Path) -> bytes:
     (name,) = entries(project)
     return (project / "wheels" / ".wheelhouse" / "proofs" / name).read_bytes()
@@ -55,15 +45,17 @@ def command(index: IndexServer, *args: str) -> list[str]:
 
 
 @pytest.mark.parametrize("encoding", ["utf-16", "utf-32"])
-def test_a_recorded_run_on_a_wide_encoding_prints_no_marks(served: IndexServer, project: Path, encoding: str) -> None:
+def test_a_recorded_run_on_a_wide_encoding_prints_no_marks(
+    a_needs_b: IndexServer, project: Path, encoding: str
+) -> None:
     """The recorded streams look for the elapsed time's marks as the byte 0x1f in the encoded output; in UTF-16 or
     UTF-32 the mark is not that single byte, so no time is marked there: the marks and the format
     (``\\x1f.1f\\x1f0.2\\x1f``) never reach the user, in a run that is kept or one that fetched files."""
     env = {"PYTHONIOENCODING": encoding}
-    fetching = run(project, served, env=env)
-    full = run(project, served, "--no-cache", env=env)
-    recorded = run(project, served, env=env)
-    replay = run(project, served, env=env)
+    fetching = run(project, a_needs_b, env=env)
+    full = run(project, a_needs_b, "--no-cache", env=env)
+    recorded = run(project, a_needs_b, env=env)
+    replay = run(project, a_needs_b, env=env)
     assert [p.returncode for p in (fetching, full, recorded, replay)] == [0, 0, 0, 0]
     expected = untimed(full.stdout.decode(encoding).encode())
     assert "\x1f" not in fetching.stdout.decode(encoding)
@@ -73,12 +65,12 @@ def test_a_recorded_run_on_a_wide_encoding_prints_no_marks(served: IndexServer, 
         assert untimed(text.encode()) == expected
 
 
-def test_a_recorded_json_answer_on_a_wide_encoding_is_json(served: IndexServer, project: Path) -> None:
+def test_a_recorded_json_answer_on_a_wide_encoding_is_json(a_needs_b: IndexServer, project: Path) -> None:
     """As above: ``--json`` with a UTF-16 stdout is valid JSON, recorded and replayed."""
     env = {"PYTHONIOENCODING": "utf-16"}
-    assert run(project, served, "--json", env=env).returncode == 0
+    assert run(project, a_needs_b, "--json", env=env).returncode == 0
     for _ in range(3):  # recorded and kept, then replayed
-        proc = run(project, served, "--json", env=env)
+        proc = run(project, a_needs_b, "--json", env=env)
         assert proc.returncode == 0
         assert json.loads(proc.stdout.decode("utf-16"))["requests"] == 0
 
@@ -87,30 +79,30 @@ def test_a_recorded_json_answer_on_a_wide_encoding_is_json(served: IndexServer, 
 
 
 def test_a_replay_does_not_answer_past_a_lock_another_process_holds_with_no_wait(
-    served: IndexServer, project: Path
+    a_needs_b: IndexServer, project: Path
 ) -> None:
     """--no-wait fails at once when another wheelhouse process is using the folder, and so does an invocation
     the cache holds: a replay answers only where the run would take the lock at once."""
-    covered(project, served, "--no-wait")
+    covered(project, a_needs_b, "--no-wait")
     with Store(project / "wheels").lock():
-        full = run(project, served, "--no-wait", "--no-cache")
-        replay = run(project, served, "--no-wait")
+        full = run(project, a_needs_b, "--no-wait", "--no-cache")
+        replay = run(project, a_needs_b, "--no-wait")
     assert full.returncode == 1
     assert b"another wheelhouse process" in full.stderr
     assert (replay.returncode, replay.stdout, replay.stderr) == (full.returncode, full.stdout, full.stderr)
 
 
 def test_a_replay_waits_for_the_writer_holding_the_lock_and_answers_for_what_it_left(
-    served: IndexServer, project: Path
+    a_needs_b: IndexServer, project: Path
 ) -> None:
     """A full run queues behind a writer (a prune, another download) and answers for the folder that writer
     leaves; a replay would answer at once for the folder as it was, so a held lock means a full run, which fetches
     again the wheel the writer removed."""
-    covered(project, served)
+    covered(project, a_needs_b)
     wheel = project / "wheels" / B_WHEEL
     with Store(project / "wheels").lock():
         proc = subprocess.Popen(
-            command(served), cwd=project, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=os.environ
+            command(a_needs_b), cwd=project, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=os.environ
         )
         time.sleep(1.0)
         wheel.unlink()  # what the writer did while it held the lock
@@ -122,31 +114,31 @@ def test_a_replay_waits_for_the_writer_holding_the_lock_and_answers_for_what_it_
 
 
 def test_a_lock_file_replaced_by_a_link_is_refused_not_answered_over(
-    served: IndexServer, project: Path, tmp_path: Path
+    a_needs_b: IndexServer, project: Path, tmp_path: Path
 ) -> None:
     """Every writing command refuses a symbolic link among the state entries (store.check_state, the lock opened
     without following links). The folder's state leaves the lock out (every run writes its pid there), so the
     replay looks at the lock itself and refuses a planted link as the run would."""
-    covered(project, served)
+    covered(project, a_needs_b)
     victim = tmp_path / "victim"
     victim.write_text("keep me\n")
     lock = project / "wheels" / ".wheelhouse" / "lock"
     lock.unlink()
     lock.symlink_to(victim)
-    full = run(project, served, "--no-cache")
+    full = run(project, a_needs_b, "--no-cache")
     assert full.returncode == 1
     assert b"is a symbolic link" in full.stderr
-    replay = run(project, served)
+    replay = run(project, a_needs_b)
     assert (replay.returncode, replay.stdout, replay.stderr) == (full.returncode, full.stdout, full.stderr)
     assert victim.read_text() == "keep me\n"
 
 
 @pytest.mark.parametrize("planted", [".wheelhouse/builds", ".wheelhouse/logs", ".wheelhouse/quarantine", ".wheelhouse"])
 def test_a_state_folder_replaced_by_a_link_is_refused_not_answered_over(
-    served: IndexServer, project: Path, tmp_path: Path, planted: str
+    a_needs_b: IndexServer, project: Path, tmp_path: Path, planted: str
 ) -> None:
     """Guard: a link planted where wheelhouse keeps other state makes the full run refuse, and no replay answers."""
-    covered(project, served)
+    covered(project, a_needs_b)
     outside = tmp_path / "outside"
     path = project / "wheels" / planted
     if path.exists():
@@ -154,7 +146,7 @@ def test_a_state_folder_replaced_by_a_link_is_refused_not_answered_over(
     else:
         outside.mkdir()
     path.symlink_to(outside)
-    proc = run(project, served)
+    proc = run(project, a_needs_b)
     assert proc.returncode == 1
     assert b"is a symbolic link" in proc.stderr
 
@@ -162,11 +154,13 @@ def test_a_state_folder_replaced_by_a_link_is_refused_not_answered_over(
 # -- what an entry keeps in a shared folder ------------------------------------------------------------------
 
 
-def test_an_entry_holds_no_plain_digest_of_a_credential_in_the_environment(served: IndexServer, project: Path) -> None:
+def test_an_entry_holds_no_plain_digest_of_a_credential_in_the_environment(
+    a_needs_b: IndexServer, project: Path
+) -> None:
     """An entry keeps each environment variable the run read (all of them, once anything walks os.environ) in
     wheels/.wheelhouse/proofs/, a folder others read (a shared drive, a checkout): as a digest keyed with the
     user's key, never a bare sha256 a password in PIP_INDEX_URL could be guessed against offline."""
-    url = served.index_url.replace("http://", "http://alice:correct-horse@")
+    url = a_needs_b.index_url.replace("http://", "http://alice:correct-horse@")
     env = {**os.environ, "PIP_INDEX_URL": url}
     argv = [_script(), "download", *TARGET]
     for _ in range(2):  # fetch, then the covered run that is kept
@@ -181,7 +175,7 @@ def test_an_entry_holds_no_plain_digest_of_a_credential_in_the_environment(serve
 
 
 def test_an_edited_requirements_file_under_a_pycache_folder_is_resolved_again(
-    served: IndexServer, project: Path
+    a_needs_b: IndexServer, project: Path
 ) -> None:
     """Only bytecode is skipped among the files a run read, not every path with a __pycache__ part: an input
     kept there is checked by content, and the same-size edit below is seen and c fetched."""
@@ -189,53 +183,53 @@ def test_an_edited_requirements_file_under_a_pycache_folder_is_resolved_again(
     folder.mkdir()
     reqs = folder / "reqs.txt"
     reqs.write_text("a\nb\n")
-    covered(project, served, "-r", "__pycache__/reqs.txt")
+    covered(project, a_needs_b, "-r", "__pycache__/reqs.txt")
     reqs.write_text("a\nc\n")  # the same size
-    again = run(project, served, "-r", "__pycache__/reqs.txt")
+    again = run(project, a_needs_b, "-r", "__pycache__/reqs.txt")
     assert again.returncode == 0, again.stderr
     assert b"downloaded 1 file" in again.stdout
     assert (project / "wheels" / C_WHEEL).is_file()
 
 
-def test_a_variable_in_a_nested_requirements_file_is_resolved_again(served: IndexServer, project: Path) -> None:
+def test_a_variable_in_a_nested_requirements_file_is_resolved_again(a_needs_b: IndexServer, project: Path) -> None:
     """Guard: ``${VAR}`` in a file included with -r is an input of the entry."""
     (project / "requirements.txt").write_text("-r more/base.txt\n")
     (project / "more").mkdir()
     (project / "more" / "base.txt").write_text("a\n${EXTRA_PROJECT}\n")
-    fetching = run(project, served, env={"EXTRA_PROJECT": "b"})
+    fetching = run(project, a_needs_b, env={"EXTRA_PROJECT": "b"})
     assert fetching.returncode == 0, fetching.stderr
     for _ in range(2):
-        assert run(project, served, env={"EXTRA_PROJECT": "b"}).returncode == 0
+        assert run(project, a_needs_b, env={"EXTRA_PROJECT": "b"}).returncode == 0
     assert len(entries(project)) == 1
-    again = run(project, served, env={"EXTRA_PROJECT": "c"})
+    again = run(project, a_needs_b, env={"EXTRA_PROJECT": "c"})
     assert again.returncode == 0, again.stderr
     assert (project / "wheels" / C_WHEEL).is_file()
 
 
-def test_a_changed_configuration_file_is_resolved_again(served: IndexServer, project: Path) -> None:
+def test_a_changed_configuration_file_is_resolved_again(a_needs_b: IndexServer, project: Path) -> None:
     """Guard: wheelhouse.toml naming other requirements is a new answer, with the new file fetched."""
     (project / "wheelhouse.toml").write_text('requirements = ["requirements.txt"]\n')
-    covered(project, served)
+    covered(project, a_needs_b)
     (project / "other.txt").write_text("a\nc\n")
     (project / "wheelhouse.toml").write_text('requirements = ["other.txt"]\n')
-    again = run(project, served)
+    again = run(project, a_needs_b)
     assert again.returncode == 0, again.stderr
     assert (project / "wheels" / C_WHEEL).is_file()
 
 
 def test_a_pip_configuration_file_that_breaks_is_reported_not_answered_over(
-    served: IndexServer, project: Path, tmp_path: Path
+    a_needs_b: IndexServer, project: Path, tmp_path: Path
 ) -> None:
     """Guard: the pip configuration named by PIP_CONFIG_FILE is read by the run, so an edit is seen."""
     conf = tmp_path / "pip.conf"
     conf.write_text("[global]\ntimeout = 10\n")
     env = {"PIP_CONFIG_FILE": str(conf)}
-    assert run(project, served, env=env).returncode == 0
+    assert run(project, a_needs_b, env=env).returncode == 0
     for _ in range(2):
-        assert run(project, served, env=env).returncode == 0
+        assert run(project, a_needs_b, env=env).returncode == 0
     assert len(entries(project)) == 1
     conf.write_text("[global\ntimeout = 10\n")
-    proc = run(project, served, env=env)
+    proc = run(project, a_needs_b, env=env)
     assert proc.returncode == 2
     assert b"cannot parse pip configuration" in proc.stderr
 
@@ -244,10 +238,10 @@ def test_a_pip_configuration_file_that_breaks_is_reported_not_answered_over(
 
 
 def test_a_wheel_rewritten_with_the_same_name_size_and_mtime_is_not_answered_over(
-    served: IndexServer, project: Path
+    a_needs_b: IndexServer, project: Path
 ) -> None:
     """Guard: a wheel whose bytes change in place (same inode, size and mtime; only the ctime moves)."""
-    covered(project, served)
+    covered(project, a_needs_b)
     wheel = project / "wheels" / "a-1.0-py3-none-any.whl"
     before = wheel.stat()
     with open(wheel, "r+b") as fh:
@@ -255,13 +249,13 @@ def test_a_wheel_rewritten_with_the_same_name_size_and_mtime_is_not_answered_ove
     os.utime(wheel, ns=(before.st_atime_ns, before.st_mtime_ns))
     after = wheel.stat()
     assert (after.st_size, after.st_mtime_ns, after.st_ino) == (before.st_size, before.st_mtime_ns, before.st_ino)
-    proc = run(project, served, "-v")
+    proc = run(project, a_needs_b, "-v")
     assert not from_cache(proc)
     assert b"a-1.0-py3-none-any.whl" in proc.stderr  # the file's problem, read from the file itself
 
 
 def test_a_linked_wheels_folder_pointed_elsewhere_is_filled_again(
-    served: IndexServer, project: Path, tmp_path: Path
+    a_needs_b: IndexServer, project: Path, tmp_path: Path
 ) -> None:
     """Guard: ``wheels`` a link to a folder on a shared drive, later pointed at another folder."""
     first, second = tmp_path / "drive" / "v1", tmp_path / "drive" / "v2"
@@ -269,13 +263,13 @@ def test_a_linked_wheels_folder_pointed_elsewhere_is_filled_again(
     second.mkdir()
     (project / "wheels").rmdir()
     (project / "wheels").symlink_to(first)
-    assert run(project, served).returncode == 0
+    assert run(project, a_needs_b).returncode == 0
     for _ in range(2):
-        assert run(project, served, "-v").returncode == 0
+        assert run(project, a_needs_b, "-v").returncode == 0
     write_wheel(second, "a", "1.0", requires_dist=["b>=1"])
     (project / "wheels").unlink()
     (project / "wheels").symlink_to(second)
-    proc = run(project, served, "-v")
+    proc = run(project, a_needs_b, "-v")
     assert proc.returncode == 0, proc.stderr
     assert not from_cache(proc)
     assert b"downloaded 1 file" in proc.stdout
@@ -283,28 +277,30 @@ def test_a_linked_wheels_folder_pointed_elsewhere_is_filled_again(
 
 
 def test_a_renamed_project_folder_is_proved_in_its_new_place(
-    served: IndexServer, project: Path, monkeypatch: pytest.MonkeyPatch
+    a_needs_b: IndexServer, project: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Guard: the entries move with the folder; the working directory is part of the key."""
-    covered(project, served)
+    covered(project, a_needs_b)
     moved = project.with_name("moved")
     monkeypatch.chdir(project.parent)
     project.rename(moved)
     (moved / "wheels" / B_WHEEL).unlink()
-    proc = run(moved, served)
+    proc = run(moved, a_needs_b)
     assert proc.returncode == 0, proc.stderr
     assert b"downloaded 1 file" in proc.stdout
     assert (moved / "wheels" / B_WHEEL).is_file()
 
 
-def test_a_dry_run_replayed_over_a_folder_that_lost_a_wheel_plans_it_again(served: IndexServer, project: Path) -> None:
+def test_a_dry_run_replayed_over_a_folder_that_lost_a_wheel_plans_it_again(
+    a_needs_b: IndexServer, project: Path
+) -> None:
     """Guard: a kept --dry-run answer is not replayed once the folder changed."""
-    assert run(project, served).returncode == 0
+    assert run(project, a_needs_b).returncode == 0
     for _ in range(2):
-        assert run(project, served, "--dry-run").returncode == 0
+        assert run(project, a_needs_b, "--dry-run").returncode == 0
     assert len(entries(project)) == 1
     (project / "wheels" / B_WHEEL).unlink()
-    proc = run(project, served, "--dry-run")
+    proc = run(project, a_needs_b, "--dry-run")
     assert proc.returncode == 0, proc.stderr
     assert B_WHEEL.encode() in proc.stdout
     assert not (project / "wheels" / B_WHEEL).exists()
@@ -332,17 +328,17 @@ def test_a_gap_with_local_find_links_is_filled_once_the_links_hold_the_file(proj
 
 @pytest.mark.parametrize("args", [(), ("--json",)])
 def test_a_closed_stdout_gets_the_full_runs_status_from_a_replay(
-    served: IndexServer, project: Path, args: tuple[str, ...]
+    a_needs_b: IndexServer, project: Path, args: tuple[str, ...]
 ) -> None:
     """Guard: ``wheelhouse download | head -0``: the replay fails as the full run does (status 1, same stderr)."""
-    covered(project, served, *args)
+    covered(project, a_needs_b, *args)
 
     def closed(*extra: str) -> subprocess.CompletedProcess[bytes]:
         read, write = os.pipe()
         os.close(read)
         try:
             return subprocess.run(
-                command(served, *args, *extra),
+                command(a_needs_b, *args, *extra),
                 cwd=project,
                 stdout=write,
                 stderr=subprocess.PIPE,
@@ -358,14 +354,14 @@ def test_a_closed_stdout_gets_the_full_runs_status_from_a_replay(
     assert (replay.returncode, replay.stderr) == (full.returncode, full.stderr)
 
 
-def test_one_stream_for_both_gets_the_full_runs_order_from_a_replay(served: IndexServer, project: Path) -> None:
+def test_one_stream_for_both_gets_the_full_runs_order_from_a_replay(a_needs_b: IndexServer, project: Path) -> None:
     """Guard: ``2>&1``: warnings and the report interleave as in the full run."""
-    covered(project, served)
+    covered(project, a_needs_b)
     (project / "wheels" / "junk.whl").write_text("not a wheel")  # a warning on stderr among the report
 
     def merged(*extra: str) -> bytes:
         proc = subprocess.run(
-            command(served, *extra),
+            command(a_needs_b, *extra),
             cwd=project,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
