@@ -101,11 +101,9 @@ def run() -> NoReturn:
         plan = None  # a cache that cannot be read is no reason to fail: prove it instead, uncached
     if plan is not None and plan.state is not None:
         from wheelhouse._recording import Recording
-        from wheelhouse.store.seal import prepare
 
-        # The key is the user's, not an input of the proof: made (the first time ever) before the recording, which
+        # The user's key was read (or made, the first time ever) by invocation_key, before the recording, which
         # would take its writing for a write outside the folder and keep nothing.
-        prepare()
         recording = Recording(plan.cwd)
         recording.start()
     from wheelhouse.cli import run as run_cli
@@ -352,7 +350,7 @@ def invocation_key(argv: list[str], cwd: str) -> str:
     for stream in (sys.stdout, sys.stderr):
         facts.append(f"{stream.encoding}:{stream.errors}:{getattr(stream, 'line_buffering', None)}")
     # Keyed, as the digests inside an entry are: the command line and the variables may carry a credential, and
-    # an entry's name lies in the folder.
+    # an entry's name lies in the folder. This reads (or makes) the user's key, before any recording starts.
     return proofs.keyed_digest("\n".join(facts).encode("utf-8", "surrogateescape"))
 
 

@@ -28,7 +28,7 @@ import stat
 import sys
 from _thread import get_ident
 
-from wheelhouse.store.proofs import ELAPSED, probe, stat_key
+from wheelhouse.store.proofs import ELAPSED, elapsed_spec, probe, stat_key
 
 TYPE_CHECKING = False  # typing's import is not paid for on the fast path; type checkers read it as True
 if TYPE_CHECKING:
@@ -67,14 +67,9 @@ def elapsed(seconds: float, spec: str) -> str:
     recorded streams take out again, keeping the place as a slot: an answer replayed from the proof cache prints
     the time the replay took, not the recorded run's."""
     text = format(seconds, spec)
-    if _ACTIVE is None or not _ACTIVE.marks or not valid_spec(spec):
+    if _ACTIVE is None or not _ACTIVE.marks or not elapsed_spec(spec.encode("ascii", "replace")):
         return text
     return f"{_MARK}{spec}{_MARK}{text}{_MARK}"
-
-
-def valid_spec(spec: str) -> bool:
-    """Whether ``spec`` is a format an elapsed time may be kept with: ``.Nf``."""
-    return len(spec) == 3 and spec[0] == "." and spec[1] in "0123456789" and spec[2] == "f"
 
 
 def note_folder(path: str) -> None:
@@ -364,7 +359,7 @@ class _Tee(io.RawIOBase):
         at = 1
         while at + 2 < len(parts):
             spec, text, after = parts[at : at + 3]
-            if valid_spec(spec.decode("ascii", "replace")):
+            if elapsed_spec(spec):
                 self._target.write(text)
                 self._sink.append((ELAPSED + self._number, spec))
             else:

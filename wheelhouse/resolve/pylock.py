@@ -48,7 +48,7 @@ from packaging.utils import canonicalize_name, parse_sdist_filename, parse_wheel
 from packaging.version import Version
 
 from wheelhouse import _toml
-from wheelhouse._markers import failed_comparison
+from wheelhouse._markers import UnevaluableMarker, failed_comparison, holds
 from wheelhouse._text import redact_url
 from wheelhouse.errors import NotCoveredError, RequirementsError, StoreError, UsageError
 from wheelhouse.requirements import Origin, RequirementLine
@@ -333,7 +333,7 @@ def _requirement_marker(marker: Marker | None, groups: frozenset[str], origin: O
         # once in a complete environment without them raises now instead.
         environment = {key: str(value) for key, value in default_environment().items()}
         environment["extra"] = ""
-        Marker(text).evaluate(environment)
+        holds(Marker(text), environment)
     except (InvalidMarker, UndefinedEnvironmentName):
         raise RequirementsError(
             "a marker on extras or dependency groups that wheelhouse cannot settle",
@@ -341,9 +341,9 @@ def _requirement_marker(marker: Marker | None, groups: frozenset[str], origin: O
             line=origin.line,
             text=str(marker),
         ) from None
-    except UndefinedComparison as exc:
+    except UnevaluableMarker as exc:
         raise RequirementsError(
-            f"a marker that cannot be evaluated ({failed_comparison(exc)})",
+            f"a marker that cannot be evaluated ({exc.why})",
             path=origin.path,
             line=origin.line,
             text=str(marker),

@@ -324,7 +324,7 @@ class Proof:
                 if length < 0 or length > len(data):
                     return None
                 chunk = data[:length]
-                if tag in "34" and not _elapsed_spec(chunk):
+                if tag in "34" and not elapsed_spec(chunk):
                     return None
                 output.append((int(tag), chunk))
                 data = data[length:]
@@ -351,8 +351,9 @@ class Proof:
         )
 
 
-def _elapsed_spec(spec: bytes) -> bool:
-    """Whether ``spec`` is the format of an elapsed time (``.Nf``; see :func:`wheelhouse._recording.valid_spec`)."""
+def elapsed_spec(spec: bytes) -> bool:
+    """Whether ``spec`` is a format an elapsed time is kept with (``.Nf``; see
+    :func:`wheelhouse._recording.elapsed`)."""
     return len(spec) == 3 and spec[:1] == b"." and spec[1:2].isdigit() and spec[2:] == b"f"
 
 

@@ -33,7 +33,7 @@ except ImportError:  # pragma: no cover - depends on the Python
     except ImportError:
         from hashlib import sha256 as _sha256  # type: ignore[assignment, unused-ignore]
 
-__all__ = ["KEY_NAME", "key_path", "prepare", "seal", "sealed"]
+__all__ = ["KEY_NAME", "Sealer", "key_path", "seal", "sealed"]
 
 KEY_NAME = "seal-key"
 _KEY_BYTES = 32
@@ -102,11 +102,6 @@ def _padded() -> tuple[bytes, bytes]:
         key = _key(path).ljust(_BLOCK, b"\0")
         _pads = (path, bytes(b ^ 0x36 for b in key), bytes(b ^ 0x5C for b in key))
     return _pads[1], _pads[2]
-
-
-def prepare() -> None:
-    """Read (or make) this user's key now rather than at the first seal."""
-    _padded()
 
 
 class Sealer:
