@@ -176,7 +176,7 @@ def _build_one(
         path = _place_rendering(
             state, result, dockerfile, context, Path(scratch), several=several, write=write, force=force, info=info
         )
-        with secret_files(passing.secrets) as secrets:
+        with secret_files(passing.secrets, outside=context) as secrets:
             request = build_request(
                 dockerfile=path,
                 target=target,

@@ -202,19 +202,21 @@ def _install_inputs(
     constraint and included files."""
     from wheelhouse.docker.render import context_path
 
+    top: tuple[str, ...] = () if lock is not None else _requirement_files(settings)
+    constraints: tuple[str, ...] = () if lock is not None else settings.constraints
+    # Refused before they are read: a link to a file outside the context would have its lines quoted in errors.
+    relative_top = tuple(context_path(p, context, what="requirements file") for p in top)
+    relative_constraints = tuple(context_path(p, context, what="constraints file") for p in constraints)
     if lock is not None:
+        context_path(lock, context, what="lock")
         # The lock is what pip installs, so it is also what must be covered; a pylock.toml also needs the pip
         # that reads it, upgraded from the folder when the image's own is older.
         extra = _pylock_extra(lock, target)
         reqs = load_inputs(replace(settings, requirements=(lock,), constraints=()), extra, replace_configured=False)
-        top: tuple[str, ...] = ()
-        constraints: tuple[str, ...] = ()
     else:
-        top = _requirement_files(settings)
         from wheelhouse.inputs import require_pip_format
 
-        require_pip_format((*top, *settings.constraints))
-        constraints = settings.constraints
+        require_pip_format((*top, *constraints))
         reqs = load_inputs(replace(settings, requirements=top), ())
     named = {os.path.realpath(p) for p in (*top, *constraints, *([lock] if lock else []))}
     included = tuple(
@@ -222,12 +224,7 @@ def _install_inputs(
         for path in reqs.files
         if os.path.realpath(path) not in named
     )
-    return (
-        reqs,
-        tuple(context_path(p, context, what="requirements file") for p in top),
-        tuple(context_path(p, context, what="constraints file") for p in constraints),
-        included,
-    )
+    return reqs, relative_top, relative_constraints, included
 
 
 def _app_dir(context: Path, app_dir: str | None) -> str | None:
@@ -238,13 +235,14 @@ def _app_dir(context: Path, app_dir: str | None) -> str | None:
             raise UsageError(f"the app directory {app_dir} does not exist", hint="pass --app-dir DIR")
         return context_path(app_dir, context, what="app directory")
     default = context / DEFAULT_APP_DIR
-    return DEFAULT_APP_DIR if default.is_dir() else None
+    # Through context_path as a given one: a link named app that leads out of the context is refused.
+    return context_path(default, context, what="app directory") if default.is_dir() else None
 
 
 def _base_image(settings: Settings, target: Target | None, image_options: ImageOptions) -> BaseImage:
     """The base image for ``target`` (None: the target is to be read from the image): ``--base-image
     PLATFORM=IMAGE`` for its platform, else a plain ``--base-image``, the configured one, or the default."""
-    from wheelhouse.docker.images import default_base_image, parse_base_image
+    from wheelhouse.docker.images import check_reference, default_base_image, parse_base_image
     from wheelhouse.targets import DOCKER_ARCHES
 
     plain: list[str] = []
@@ -276,7 +274,9 @@ def _base_image(settings: Settings, target: Target | None, image_options: ImageO
         reference = next(iter(by_arch.values()))
     else:
         reference = _default_image_without_target(settings)
-    return parse_base_image(reference, declared_python=image_options.base_python)
+    image = parse_base_image(reference, declared_python=image_options.base_python)
+    check_reference(image.reference)
+    return image
 
 
 def _default_image_without_target(settings: Settings) -> str:

@@ -144,7 +144,7 @@ def _heavy_mounts(heavy: Sequence[HeavyWheel]) -> list[str]:
 def _heavy_check(heavy: Sequence[HeavyWheel]) -> str:
     """``sha256sum -c`` of the mounted heavy wheels against the hashes rendered from the folder. The pipe's
     status is sha256sum's, the last command of it (the reason for the hadolint pragma above the RUN)."""
-    lines = " \\\n        ".join(f"'{w.sha256}  {HEAVY_DIR}/{w.filename}'" for w in heavy)
+    lines = " \\\n        ".join(shlex.quote(f"{w.sha256}  {HEAVY_DIR}/{w.filename}") for w in heavy)
     return f"printf '%s\\n' \\\n        {lines} \\\n    | sha256sum -c -"
 
 

@@ -24,6 +24,7 @@ __all__ = [
     "BaseImage",
     "check_base_image",
     "check_image_label",
+    "check_reference",
     "default_base_image",
     "parse_base_image",
     "platform_of",
@@ -35,6 +36,8 @@ _OFFICIAL_REPOSITORIES = {"python", "library/python", "docker.io/library/python"
 _OFFICIAL_TAG_RE = re.compile(
     r"^(?P<major>3)\.(?P<minor>\d{1,2})(?:\.(?P<patch>\d{1,3}))?(?P<pre>(?:a|b|rc)\d+)?(?P<variant>-.+)?$"
 )
+# The characters of an image reference (Docker's grammar, plus the brackets of an IPv6 registry address).
+_REFERENCE_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/@+\[\]-]*")
 # glibc of the Debian releases official images are built on: a manylinux_2_X wheel needs glibc >= 2.X.
 _DEBIAN_GLIBC: dict[str, tuple[int, int]] = {
     "stretch": (2, 24),
@@ -141,6 +144,18 @@ def _split_reference(reference: str) -> tuple[str, str | None]:
     return name, None
 
 
+def check_reference(reference: str) -> None:
+    """Refuse what is no image reference: the FROM lines and the header of the rendered files repeat it (a
+    backslash, a ``$``, a quote or a line break would change what they say), and Docker's command line takes it
+    as an argument (one that starts with ``-`` would be read as an option)."""
+    if not _REFERENCE_RE.fullmatch(reference):
+        raise UsageError(
+            f"bad base image {reference!r}: an image reference is [REGISTRY/]NAME[:TAG][@DIGEST], of letters, "
+            "digits and . _ - : / @ +",
+            hint="give an image reference such as python:3.12-slim",
+        )
+
+
 def parse_base_image(reference: str, *, declared_python: str | None = None) -> BaseImage:
     """What can be told about ``reference`` without Docker: an official tag's Python and libc, or the declared one.
 
@@ -182,6 +197,7 @@ def check_base_image(image: BaseImage, target: Target) -> tuple[str, ...]:
     Returns warnings for differences that are allowed but worth knowing.
     """
     ref = image.reference
+    check_reference(ref)
     want = "{}.{}".format(*target.python_version)
     fix_image = f"--base-image {default_base_image(target)}"
     if image.python is None:

@@ -35,6 +35,9 @@ from packaging.pylock import is_valid_pylock_path
 
 from wheelhouse.docker import buildkit
 from wheelhouse.docker.context import HeavyWheel, uv_data_dir
+from wheelhouse.docker.escaping import copy_line as _copy
+from wheelhouse.docker.escaping import ignore_pattern as _ignore_pattern
+from wheelhouse.docker.escaping import in_double_quotes, refuse_unrenderable, shell_word
 from wheelhouse.docker.images import BaseImage, check_base_image
 from wheelhouse.docker.secrets import SECRET_DIR, SECRET_IDS
 from wheelhouse.errors import UsageError
@@ -262,7 +265,7 @@ def _check_paths(options: RenderOptions) -> None:
         paths.append(options.app_dir)
     for path in paths:
         parts = path.split("/")
-        if not path or path.startswith("/") or ".." in parts or "\\" in path or "\n" in path:
+        if not path or path.startswith("/") or ".." in parts or "\\" in path:
             raise UsageError(f"bad path {path!r}: paths must be relative to the build context, inside it")
     if not options.requirements and not options.lock:
         raise UsageError("nothing to install: no requirement file and no lock", hint="pass -r requirements.txt")
@@ -273,14 +276,19 @@ def _check_paths(options: RenderOptions) -> None:
         raise ValueError(f"lock_choice must be one of {', '.join(_LOCK_CHOICES)}, not {options.lock_choice!r}")
     if options.cmd is not None and not options.cmd:
         raise UsageError("--cmd is empty", hint='give the command the image runs, e.g. --cmd "python main.py"')
-    if not options.classic:
-        mounted = [options.wheels, *_inputs(options), *([options.uv_wheel] if options.uv_wheel else [])]
-        unsafe = [path for path in mounted if buildkit.unsafe_mount_path(path)]
-        if unsafe:
-            raise UsageError(
-                f"the path {unsafe[0]!r} cannot be bind-mounted (RUN --mount takes no spaces, commas, quotes or '=')",
-                hint="rename it, or render for the classic builder with --classic",
-            )
+    uv = [options.uv_wheel] if options.uv_wheel else []
+    heavy = [wheel.path for wheel in options.heavy_wheels]
+    refuse_unrenderable([*paths, *uv, *heavy], listed=options.context_wheels or (), cmd=options.cmd)
+    # Dockerfile.cached mounts the wheels folder whichever builder the other files are rendered for.
+    mounted = [options.wheels] + ([] if options.classic else [*_inputs(options), *uv, *heavy])
+    unsafe = [path for path in mounted if buildkit.unsafe_mount_path(path)]
+    if unsafe:
+        raise UsageError(
+            f"the path {unsafe[0]!r} cannot be bind-mounted (RUN --mount takes no spaces, commas, quotes or '=')",
+            hint="rename it"
+            if unsafe[0] == options.wheels
+            else "rename it, or render for the classic builder with --classic",
+        )
 
 
 def _header(options: RenderOptions, command: str) -> str:
@@ -336,6 +344,9 @@ def _values(options: RenderOptions, command: str) -> dict[str, str]:
         "base_image": options.base_image.reference,
         "venv": VENV,
         "wheels": wheels,
+        "wheels_arg": shell_word(wheels),
+        "wheels_quoted": in_double_quotes(wheels),
+        "wheels_pattern": _ignore_pattern(wheels),
         "copy_inputs": "\n".join(copy_lines),
         # The online Dockerfiles: the wheels copied (classic) or bind-mounted into the install's RUN.
         "copy_wheels": copy_wheels if options.classic else "",
@@ -402,7 +413,7 @@ def _pip_for_lock(options: RenderOptions, *, offline: bool, mount: bool = False)
     index = "--no-index " if offline else ""
     command = (
         f"{VENV}/bin/python -m pip install --no-cache-dir --disable-pip-version-check \\\n"
-        f"        {index}--find-links={options.wheels} --only-binary=:all: {shlex.quote(PYLOCK_PIP)}"
+        f"        {index}--find-links={shell_word(options.wheels)} --only-binary=:all: {shlex.quote(PYLOCK_PIP)}"
     )
     if offline:
         return command + " \\\n    && "
@@ -472,18 +483,6 @@ def _inputs(options: RenderOptions) -> list[str]:
     if options.lock:
         return [options.lock]
     return list(dict.fromkeys([*options.requirements, *options.constraints, *options.included]))
-
-
-def _copy(source: str, dest: str) -> str:
-    # The JSON form keeps a path with spaces in one piece.
-    if any(c.isspace() for c in source + dest):
-        return f"COPY {json.dumps([source, dest])}"
-    return f"COPY {source} {dest}"
-
-
-def _ignore_pattern(path: str) -> str:
-    # .dockerignore patterns are Go filepath.Match patterns; a literal metacharacter needs a backslash.
-    return re.sub(r"([*?\[\\])", r"\\\1", path)
 
 
 def _template(name: str) -> str:

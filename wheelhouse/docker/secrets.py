@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from wheelhouse._text import redact_url
+from wheelhouse.errors import UsageError
 
 __all__ = [
     "SECRET_DIR",
@@ -77,15 +78,29 @@ def index_passing(index_url: str | None, extra_index_urls: Sequence[str] = ()) -
 
 
 @contextmanager
-def secret_files(secrets: Sequence[tuple[str, str]]) -> Iterator[tuple[tuple[str, str], ...]]:
+def secret_files(
+    secrets: Sequence[tuple[str, str]], *, outside: str | os.PathLike[str] | None = None
+) -> Iterator[tuple[tuple[str, str], ...]]:
     """Write each ``(variable, value)`` to a private file for the length of the ``with`` block; yields the
     ``(secret id, path)`` pairs ``docker build --secret`` takes. The files are removed on leaving the block,
-    whether the build worked or not."""
+    whether the build worked or not.
+
+    ``outside`` is the build context: a temporary directory inside it (TMPDIR set into the project) is
+    refused, since the context, and with it a file there, is sent to the builder."""
     if not secrets:
         yield ()
         return
+    parent = os.path.realpath(tempfile.gettempdir())
+    if outside is not None:
+        context = os.path.realpath(outside)
+        if os.path.commonpath([parent, context]) == context:
+            raise UsageError(
+                f"the temporary directory {parent} is inside the build context {os.fspath(outside)}: the index "
+                "credentials written there for the build would be sent to the builder",
+                hint="set TMPDIR to a directory outside the project",
+            )
     # mkdtemp makes the directory 0700: no other user can list it or open a file in it.
-    directory = tempfile.mkdtemp(prefix="wheelhouse-secrets-")
+    directory = tempfile.mkdtemp(prefix="wheelhouse-secrets-", dir=parent)
     try:
         pairs: list[tuple[str, str]] = []
         for variable, value in secrets:
