@@ -35,7 +35,7 @@ from pathlib import Path, PurePosixPath
 from typing import IO, Any
 
 from wheelhouse import __version__
-from wheelhouse._text import redact
+from wheelhouse._text import redact, shorten
 from wheelhouse._text import size as human_size
 from wheelhouse.dists import InvalidDistFilename, parse_dist_filename
 from wheelhouse.errors import StoreError, WheelhouseError
@@ -179,7 +179,9 @@ def _refuse_inside(store: Store, dest: Path) -> None:
 
 
 def _add_wheel(tf: tarfile.TarFile, path: Path, record: FileRecord | None) -> BundleFile:
-    with open(path, "rb") as fh:
+    from wheelhouse.share._own import open_own
+
+    with open_own(path, BundleError, "export") as fh:
         size = os.fstat(fh.fileno()).st_size
         reader = _HashingReader(fh)
         tf.addfile(_tarinfo(f"{WHEELS_DIR}/{path.name}", size), io.BufferedReader(reader, _CHUNK))
@@ -275,11 +277,14 @@ def _parse_manifest(data: bytes) -> dict[str, Any]:
         manifest = json.loads(data)
     except ValueError as exc:
         raise BundleError(f"refusing the bundle: {MANIFEST} is not valid JSON ({exc})") from None
+    except RecursionError:
+        raise BundleError(f"refusing the bundle: {MANIFEST} nests too deeply", hint=_HOSTILE_HINT) from None
     if not isinstance(manifest, dict) or not isinstance(manifest.get("files", {}), dict):
         raise BundleError(f"refusing the bundle: {MANIFEST} is not a wheelhouse bundle manifest")
     if manifest.get("format", BUNDLE_FORMAT) != BUNDLE_FORMAT:
         raise BundleError(
-            f"the bundle's format {manifest.get('format')!r} is not one this wheelhouse reads ({BUNDLE_FORMAT})",
+            f"the bundle's format {shorten(repr(manifest.get('format')), 40)} is not one this wheelhouse reads "
+            f"({BUNDLE_FORMAT})",
             hint="export it again with this version, or upgrade wheelhouse here",
         )
     return manifest
@@ -334,8 +339,9 @@ def import_bundle(
     the import created is removed again).
     """
     if not bundle.is_file():
+        why = "it is not a regular file" if bundle.exists() else "it does not exist"
         raise BundleError(
-            f"no bundle at {bundle}", hint="wheelhouse export BUNDLE.tar on the machine that has the wheels"
+            f"no bundle at {bundle}: {why}", hint="wheelhouse export BUNDLE.tar on the machine that has the wheels"
         )
     # A refused bundle leaves the file system as it was: what this import makes of a new folder goes again.
     created = [d for d in (store.meta_dir, *store.meta_dir.parents) if not os.path.lexists(d)]

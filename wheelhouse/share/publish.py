@@ -205,6 +205,10 @@ def _upload_files(store: Store, dists: Sequence[DistFile]) -> tuple[UploadFile, 
     """Each file with its size and sha256: the folder's own files by the store's hash cache, kept sdists read."""
     from pathlib import Path
 
+    from wheelhouse.share._own import refuse_foreign
+
+    # Before any is hashed: a link named like a distribution is refused, not followed (see share/_own.py).
+    sizes = {d.filename: refuse_foreign(Path(d.location), WheelhouseError, "publish") for d in dists}
     in_root = [d.filename for d in dists if Path(d.location).parent == store.root]
     hashes = store.hashes(in_root) if in_root else {}
     out: list[UploadFile] = []
@@ -216,7 +220,7 @@ def _upload_files(store: Store, dists: Sequence[DistFile]) -> tuple[UploadFile, 
                 dist.filename,
                 path,
                 sha256,
-                path.stat().st_size,
+                sizes[dist.filename],
                 str(dist.name),
                 str(dist.version),
                 "wheel" if dist.kind == "wheel" else "sdist",

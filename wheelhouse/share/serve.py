@@ -18,6 +18,7 @@ import ipaddress
 import os
 import re
 import socket
+import stat
 import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -116,13 +117,20 @@ def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
         return None
     first, last = match.groups()
     if first == "":
-        suffix = int(last)
+        suffix = _position(last)
         return UNSATISFIABLE if suffix == 0 or size == 0 else (max(size - suffix, 0), size - 1)
-    start = int(first)
-    end = min(int(last), size - 1) if last else size - 1
+    start = _position(first)
+    end = min(_position(last), size - 1) if last else size - 1
     if start >= size or end < start:
         return UNSATISFIABLE
     return (start, end)
+
+
+def _position(digits: str) -> int:
+    """A byte position of a Range header; one of more digits than any file size needs counts as past every
+    file (int() refuses over 4300 digits, and a client may send more)."""
+    digits = digits.lstrip("0") or "0"
+    return int(digits) if len(digits) <= 20 else 10**20
 
 
 # -- the server ---------------------------------------------------------------------------------------------
@@ -244,15 +252,17 @@ class _Handler(BaseHTTPRequestHandler):
         path = self.server.root.joinpath(*parts)
         try:
             resolved = path.resolve()
+            if resolved != self.server.root and self.server.root not in resolved.parents:
+                return self._status(404, "not found")
+            # A name longer than the file system allows fails here (ENAMETOOLONG), not only a missing one.
+            mode = resolved.stat().st_mode
         except OSError:
             return self._status(404, "not found")
-        if resolved != self.server.root and self.server.root not in resolved.parents:
-            return self._status(404, "not found")
-        if resolved.is_dir():
+        if stat.S_ISDIR(mode):
             if not split.path.endswith("/"):
                 return self._redirect(split.path + "/" + (f"?{split.query}" if split.query else ""))
             return self._page(resolved, split.query, body=body)
-        if resolved.is_file():
+        if stat.S_ISREG(mode):
             return self._file(resolved, "application/octet-stream", body=body, ranges=True)
         return self._status(404, "not found")
 

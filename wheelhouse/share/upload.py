@@ -17,6 +17,8 @@ progress the reporter draws.
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import hashlib
 import os
 import threading
@@ -37,6 +39,8 @@ from wheelhouse._text import redact, redact_url, safe
 from wheelhouse.errors import NetworkError
 from wheelhouse.index.auth import netloc, split_credentials
 from wheelhouse.index.tls import TrustAdapter, ca_bundle, system_context
+from wheelhouse.index.transport import BODY_ERRORS
+from wheelhouse.share._own import open_own
 
 __all__ = [
     "MultipartBody",
@@ -54,6 +58,10 @@ _RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
 # and pypiserver to clients it takes for twine).
 _EXISTS_STATUS = frozenset({400, 409})
 _CHUNK = 256 * 1024
+# What is read of an answer's body for its reason: a server may send an endless one.
+_REASON_BYTES = 2000
+# What is read of a successful answer, so that the connection can serve the next upload.
+_DRAIN_BYTES = 64 * 1024
 # Metadata fields as the upload API names them are the header names, lower-case with underscores (and
 # "classifiers", "project_urls" for the two plural ones). Multiple-use headers become repeated form fields.
 _MULTIPLE = frozenset(
@@ -191,7 +199,7 @@ def _other_digests(path: Path) -> dict[str, str]:
     """md5 and blake2b-256 of the file, which PyPI and some servers check besides the sha256."""
     md5 = hashlib.md5(usedforsecurity=False)
     blake = hashlib.blake2b(digest_size=32)
-    with path.open("rb") as fh:
+    with open_own(path, UploadError, "upload") as fh:
         while chunk := fh.read(_CHUNK):
             md5.update(chunk)
             blake.update(chunk)
@@ -282,7 +290,7 @@ class MultipartBody:
     def _generate(self) -> Generator[bytes, None, None]:
         yield self._head
         sent = 0
-        with self._item.path.open("rb") as fh:
+        with open_own(self._item.path, UploadError, "upload") as fh:
             while chunk := fh.read(_CHUNK):
                 sent += len(chunk)
                 if sent > self._item.size:
@@ -364,6 +372,7 @@ class Uploader:
         self._session.headers["User-Agent"] = USER_AGENT
         self._sleep = sleep
         self._on_retry = on_retry
+        self._secrets = _secrets(repository.auth)
         self._lock = threading.Lock()
         self.requests = 0
 
@@ -387,6 +396,7 @@ class Uploader:
                 timeout=self.repository.timeout,
                 verify=self._verify,
                 allow_redirects=False,
+                stream=True,  # only the headers are read: the body may be endless
             )
         except requests.RequestException as exc:
             _log.debug(f"probing {redact_url(self.repository.url)}: {exc}")
@@ -438,6 +448,7 @@ class Uploader:
                 timeout=self.repository.timeout,
                 verify=self._verify,
                 allow_redirects=False,
+                stream=True,  # the body is read by _reason, bounded, or not at all
             )
         except UploadError:
             raise
@@ -448,8 +459,11 @@ class Uploader:
         try:
             status = response.status_code
             if 200 <= status < 300:
+                # A short answer read to its end leaves the connection open for the next file; a long one is cut.
+                with contextlib.suppress(*BODY_ERRORS, OSError):
+                    response.raw.read(_DRAIN_BYTES, decode_content=False)
                 return "uploaded"
-            reason = _reason(response)
+            reason = _reason(response, self._secrets)
             if status in _RETRY_STATUS:
                 raise _Retry(f"HTTP {status} {reason}".strip(), _retry_after(response))
             if status in _EXISTS_STATUS and (status == 409 or "exist" in reason.lower()):
@@ -466,7 +480,7 @@ class Uploader:
                     "or ~/.netrc",
                 )
             if 300 <= status < 400:
-                where = redact_url(response.headers.get("Location", ""))
+                where = _scrub(redact_url(response.headers.get("Location", "")), self._secrets)
                 raise UploadError(
                     f"{item.filename}: {redact_url(self.repository.url)} answered with a redirect to {where}; "
                     "uploads are not redirected",
@@ -501,12 +515,13 @@ def _cause(exc: BaseException) -> str:
     return redact(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)[:200]
 
 
-def _reason(response: requests.Response) -> str:
-    """The server's one-line reason: its status text, or the first line of a short text body."""
+def _reason(response: requests.Response, secrets: Sequence[str] = ()) -> str:
+    """The server's one-line reason: its status text, or the first line of a short text body; what it echoes
+    of the credentials it was sent (``secrets``) is hidden."""
     text = ""
     try:
-        body = response.content[:2000].decode("utf-8", "replace")
-    except (requests.RequestException, OSError):
+        body = response.raw.read(_REASON_BYTES, decode_content=True).decode("utf-8", "replace")
+    except (*BODY_ERRORS, OSError):
         body = ""
     if body and "<html" not in body.lower() and not body.lstrip().startswith("{"):
         text = body.strip().splitlines()[0] if body.strip() else ""
@@ -517,9 +532,26 @@ def _reason(response: requests.Response) -> str:
             data = json.loads(body)
             message = data.get("message") if isinstance(data, dict) else None
             text = str(message) if message else ""
-        except ValueError:
+        except (ValueError, RecursionError):
             text = ""
-    return safe(redact(text or response.reason or ""))[:200]
+    return safe(_scrub(redact(text or response.reason or ""), secrets))[:200]
+
+
+def _secrets(auth: tuple[str, str] | None) -> tuple[str, ...]:
+    """What a server could echo of the credentials sent to it: the password (or a lone user name, a token) as
+    given and percent-encoded, and the Basic authorization value; longest first."""
+    if auth is None:
+        return ()
+    user, password = auth
+    shown = [password or user, quote(password or user, safe="")]
+    shown.append(base64.b64encode(f"{user}:{password}".encode("latin-1", "replace")).decode())
+    return tuple(sorted({s for s in shown if s}, key=len, reverse=True))
+
+
+def _scrub(text: str, secrets: Sequence[str]) -> str:
+    for secret in secrets:
+        text = text.replace(secret, "****")
+    return text
 
 
 def _retry_after(response: requests.Response) -> float | None:

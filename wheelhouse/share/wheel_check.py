@@ -27,7 +27,7 @@ import struct
 import zipfile
 import zlib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO, Literal
 
@@ -255,18 +255,26 @@ def inspect_wheel(path: Path, *, filename: str | None = None, limits: Limits | N
     ``filename`` is the wheel's name when ``path`` is a temporary file (METADATA is compared with it).
     """
     limits = limits or Limits()
+    # One open file for the hash and the inspection: a file replaced while it is checked must not have one's
+    # hash reported with the other's findings.
     try:
-        sha256 = _file_sha256(path)
+        raw = open(path, "rb")  # noqa: SIM115 - closed below
     except OSError as exc:
         return Inspection(None, (read_failure(exc),))
-    findings: list[Finding] = []
-    try:
-        with open(path, "rb") as raw, zipfile.ZipFile(raw) as zf:
-            findings = _inspect_zip(filename or path.name, zf, raw, limits)
-    except zipfile.BadZipFile as exc:
-        findings = [Finding("corrupt", f"not a readable zip file ({exc}); truncated or not a wheel")]
-    except (OSError, EOFError, ValueError, RuntimeError, NotImplementedError) as exc:
-        findings = [Finding("corrupt", f"cannot be read as a zip file ({exc})")]
+    with raw:
+        try:
+            sha256 = _file_sha256(raw)
+        except OSError as exc:
+            return Inspection(None, (read_failure(exc),))
+        findings: list[Finding] = []
+        try:
+            raw.seek(0)
+            with zipfile.ZipFile(raw) as zf:
+                findings = _inspect_zip(filename or path.name, zf, raw, limits)
+        except zipfile.BadZipFile as exc:
+            findings = [Finding("corrupt", f"not a readable zip file ({exc}); truncated or not a wheel")]
+        except (OSError, EOFError, ValueError, RuntimeError, NotImplementedError) as exc:
+            findings = [Finding("corrupt", f"cannot be read as a zip file ({exc})")]
     return Inspection(sha256, tuple(findings))
 
 
@@ -320,7 +328,10 @@ def _inspect_members(reader: _WheelReader, infos: list[zipfile.ZipInfo]) -> None
         reader.findings.append(Finding("metadata-mismatch", str(exc)))
         metadata_member = None
     record_info = records[0] if len(records) == 1 else None
+    dist_info = record_info.filename.rsplit("/", 1)[0] if record_info is not None else None
+    self_entries = {f"{dist_info}/{name}" for name in _RECORD_SELF} if dist_info else set()
     expected: dict[str, tuple[str | None, int | None]] = {}
+    absent = _Absent()
     if len(records) != 1:
         reader.findings.append(
             Finding("record-mismatch", "no .dist-info/RECORD" if not records else "more than one .dist-info/RECORD")
@@ -329,10 +340,7 @@ def _inspect_members(reader: _WheelReader, infos: list[zipfile.ZipInfo]) -> None
         data = reader.read_small(record_info, offsets[record_info.filename], limits.max_record_bytes)
         if data is None:
             raise _Bad
-        expected = _parse_record(reader, data, record_info.filename)
-
-    dist_info = record_info.filename.rsplit("/", 1)[0] if record_info is not None else None
-    self_entries = {f"{dist_info}/{name}" for name in _RECORD_SELF} if dist_info else set()
+        expected = _parse_record(reader, data, record_info.filename, {i.filename for i in files} | self_entries, absent)
     metadata_bytes: bytes | None = None
     for info in files:
         entry = expected.pop(info.filename, None)
@@ -355,33 +363,67 @@ def _inspect_members(reader: _WheelReader, infos: list[zipfile.ZipInfo]) -> None
         if record_info is None or info.filename in self_entries:
             continue
         _compare_record_entry(reader, info, entry, digest)
-    for name in sorted(expected):
-        if name not in self_entries:
-            reader.findings.append(Finding("record-mismatch", f"{name}: listed in RECORD but not in the wheel"))
+    absent.names.extend(name for name in expected if name not in self_entries)
+    for name in sorted(absent.names[:_MAX_ROW_FINDINGS]):
+        reader.findings.append(Finding("record-mismatch", f"{name}: listed in RECORD but not in the wheel"))
+    if absent.count + len(absent.names) > _MAX_ROW_FINDINGS:
+        more = absent.count + len(absent.names) - _MAX_ROW_FINDINGS
+        reader.findings.append(Finding("record-mismatch", f"... and {more} more listed in RECORD but not in the wheel"))
     if metadata_member is not None:
         _check_metadata(reader, metadata_bytes)
 
 
-def _parse_record(reader: _WheelReader, data: bytes, where: str) -> dict[str, tuple[str | None, int | None]]:
+# A hostile RECORD of millions of short rows fits in a small wheel: what is kept of it is bounded by the members
+# of the archive, its bad rows are reported up to this many, and reading stops after this many useless rows.
+_MAX_ROW_FINDINGS = 20
+_MAX_USELESS_ROWS = 10_000
+
+
+@dataclass
+class _Absent:
+    """Names RECORD lists that the archive does not hold: the first few, and how many more."""
+
+    names: list[str] = field(default_factory=list)
+    count: int = 0
+
+
+def _parse_record(
+    reader: _WheelReader, data: bytes, where: str, members: set[str], absent: _Absent
+) -> dict[str, tuple[str | None, int | None]]:
+    """RECORD's entries for ``members``; a row naming anything else goes to ``absent``."""
     out: dict[str, tuple[str | None, int | None]] = {}
+    bad: list[str] = []
+    stopped = ""
     try:
-        rows = list(csv.reader(io.StringIO(data.decode("utf-8"))))
+        # Decoded as it is read: a StringIO of the whole text would cost four bytes a character.
+        lines = io.TextIOWrapper(io.BytesIO(data), encoding="utf-8", newline="")
+        for number, row in enumerate(csv.reader(lines), 1):
+            if len(bad) + absent.count > _MAX_USELESS_ROWS:
+                stopped = f"; the rows from {number} on are not read"
+                break
+            if not row:
+                continue
+            if len(row) != 3:
+                bad.append(f"{where}:{number}: expected path,hash,size")
+                continue
+            name, hash_value, size = row
+            try:
+                size_value = int(size) if size else None
+            except ValueError:
+                bad.append(f"{where}:{number}: bad size {size[:40]!r}")
+                size_value = None
+            if name in members:
+                out[name] = (hash_value or None, size_value)
+            elif len(absent.names) < _MAX_ROW_FINDINGS:
+                absent.names.append(name)
+            else:
+                absent.count += 1
     except (UnicodeDecodeError, csv.Error) as exc:
-        reader.findings.append(Finding("record-mismatch", f"{where} cannot be parsed ({exc})"))
-        return out
-    for number, row in enumerate(rows, 1):
-        if not row:
-            continue
-        if len(row) != 3:
-            reader.findings.append(Finding("record-mismatch", f"{where}:{number}: expected path,hash,size"))
-            continue
-        name, hash_value, size = row
-        try:
-            size_value = int(size) if size else None
-        except ValueError:
-            reader.findings.append(Finding("record-mismatch", f"{where}:{number}: bad size {size!r}"))
-            size_value = None
-        out[name] = (hash_value or None, size_value)
+        bad.append(f"{where} cannot be parsed ({exc})")
+    reader.findings.extend(Finding("record-mismatch", message) for message in bad[:_MAX_ROW_FINDINGS])
+    if len(bad) > _MAX_ROW_FINDINGS or stopped:
+        more = max(0, len(bad) - _MAX_ROW_FINDINGS)
+        reader.findings.append(Finding("record-mismatch", f"{where}: ... and {more} more bad rows{stopped}"))
     return out
 
 
@@ -420,9 +462,8 @@ def _check_metadata(reader: _WheelReader, data: bytes | None) -> None:
         reader.findings.append(Finding("metadata-mismatch", str(exc)))
 
 
-def _file_sha256(path: Path) -> str:
+def _file_sha256(fh: BinaryIO) -> str:
     digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(_READ_CHUNK):
-            digest.update(chunk)
+    while chunk := fh.read(_READ_CHUNK):
+        digest.update(chunk)
     return digest.hexdigest()
