@@ -425,6 +425,18 @@ def test_serve_never_answers_with_a_file_outside_its_tree(served: tuple[IndexHTT
     assert b"TOP SECRET" not in answer
 
 
+def test_a_file_swapped_for_a_link_after_its_path_was_checked_is_not_served(
+    served: tuple[IndexHTTPServer, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As if the link replaced the wheel between the check of the resolved path and the open: the resolution
+    # sees the link's own path, inside the tree.
+    server, _secret = served
+    monkeypatch.setattr(Path, "resolve", lambda self, strict=False: self)
+    answer = _get(server, b"/files/leak-1.0-py3-none-any.whl")
+    assert answer.startswith(b"HTTP/1.1 404 Not Found\r\n")
+    assert b"TOP SECRET" not in answer
+
+
 @pytest.mark.parametrize(
     "target",
     [b"/files/" + b"a" * 5000, b"/simple/demo/" + b"b" * 300, b"/simple/" + b"x" * 300 + b"/"],

@@ -38,6 +38,7 @@ HTML_TYPE = "application/vnd.pypi.simple.v1+html"
 TEXT_HTML = "text/html"
 # Richest first: a client that names several formats with equal weight gets the richest it named.
 PAGE_TYPES = (JSON_TYPE, HTML_TYPE, TEXT_HTML)
+_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
 
 
 # -- negotiation --------------------------------------------------------------------------------------------
@@ -277,11 +278,17 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _file(self, path: Path, content_type: str, *, body: bool, vary: bool = False, ranges: bool = False) -> None:
         try:
-            fh = open(path, "rb")  # noqa: SIM115 - closed below, after the body is sent
+            # Opened without following a link, and checked again once open: the file found inside the tree may
+            # have been swapped for a link to another file (or a pipe) since the path was resolved.
+            fd = os.open(path, _OPEN_FLAGS)
         except OSError:
             return self._status(404, "not found")
+        fh = os.fdopen(fd, "rb")
         with fh:
-            size = os.fstat(fh.fileno()).st_size
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode):
+                return self._status(404, "not found")
+            size = st.st_size
             span = byte_range(self.headers.get("Range"), size) if ranges else None
             if span == UNSATISFIABLE:
                 self.send_response(416)
