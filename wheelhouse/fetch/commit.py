@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from pathlib import Path
 
-from wheelhouse.errors import StoreError, WheelhouseError
+from wheelhouse.errors import HashMismatchError, StoreError, WheelhouseError
 from wheelhouse.fetch.model import DownloadPlan, DownloadReporter, FailedFile, PlannedFile
 from wheelhouse.fetch.transfers import Transfers
 from wheelhouse.store.folder import FileRecord, Store
@@ -95,6 +95,10 @@ def _finish(
     try:
         temp, sha = future.result()
         try:
+            if item.sha256 and sha != item.sha256:
+                # The transfer of a file by this name may have been started for another entry of the page (an
+                # index listing one name twice, with other bytes): what lands is the entry the plan chose.
+                raise HashMismatchError(item.url, item.sha256, sha)
             record = FileRecord(
                 sha256=sha, url=item.url, added=time.time(), targets=item.targets, sources=tuple(sources)
             )

@@ -8,6 +8,7 @@ keyring's, after a 401) is kept the same way, in memory only.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 __all__ = ["Credentials", "netloc", "split_credentials"]
@@ -42,6 +43,11 @@ class Credentials:
             self._by_host[netloc(clean)] = auth
         self.urls.append(clean)
         return clean
+
+    def rekey(self, spell: Callable[[str], str]) -> None:
+        """Keep each pair under ``spell(host)`` from now on: the host as the HTTP stack spells the hosts it
+        connects to (an internationalised name in IDNA), which is how requests look pairs up."""
+        self._by_host = {spell(host): pair for host, pair in self._by_host.items()}
 
     def keep(self, host: str, pair: tuple[str, str]) -> None:
         """Send ``pair`` to ``host`` from now on (credentials found after the URLs were taken)."""

@@ -24,7 +24,7 @@ from wheelhouse.errors import HashMismatchError
 from wheelhouse.index.errors import MetadataError
 from wheelhouse.index.once import OnceCache
 from wheelhouse.index.pages import RemoteFile, file_url_path, is_file_url
-from wheelhouse.index.transport import BODY_ERRORS, CHUNK, Transient, Transport, encoded
+from wheelhouse.index.transport import Transient, Transport, encoded
 from wheelhouse.store.metadata import MetadataProblem, locate_metadata_member
 
 __all__ = ["RemoteMetadata"]
@@ -34,8 +34,17 @@ __all__ = ["RemoteMetadata"]
 _TAIL_BYTES = 64 * 1024
 
 
+# The most one range request of a zip's end may ask for: its numbers are the server's, and a central directory
+# said to be gigabytes long must not be fetched into memory. Real central directories are a few MB at most.
+_MAX_RANGE = 64 * 1024 * 1024
+
+
 class _RangeUnsupported(Exception):
     """The server answered a ranged request with something other than the requested range."""
+
+
+def _longer() -> _RangeUnsupported:
+    return _RangeUnsupported("an answer longer than the range asked for")
 
 
 class _RangeFile(io.RawIOBase):
@@ -186,15 +195,11 @@ class RemoteMetadata:
                     return None  # advertised but absent: fall back to the wheel itself
                 if response.status_code != 200:
                     raise self._transport.http_error(url, response)
-                data = bytearray()
-                try:
-                    for chunk in response.iter_content(CHUNK):
-                        data += chunk
-                        if len(data) > MAX_METADATA_BYTES:
-                            raise MetadataError(f"{redact_url(url)} is over the {MAX_METADATA_BYTES} byte limit")
-                except BODY_ERRORS as exc:
-                    raise Transient(self._transport.cause(exc)) from None
-                return bytes(data)
+                return self._transport.read_body(
+                    response,
+                    MAX_METADATA_BYTES,
+                    lambda: MetadataError(f"{redact_url(url)} is over the {MAX_METADATA_BYTES} byte limit"),
+                )
 
         data = self._transport.retrying(url, attempt)
         if data is not None and f.metadata_sha256:
@@ -227,13 +232,16 @@ class RemoteMetadata:
                         if response.status_code >= 400 and response.status_code != 416:
                             raise self._transport.http_error(f.url, response)
                         return None
-                    body = self._transport.read_all(response)
-                start, total = int(match.group(1)), int(match.group(3))
+                    start, total = int(match.group(1)), int(match.group(3))
+                    body = self._transport.read_body(response, min(total - start, _TAIL_BYTES), _longer, decode=False)
                 if len(body) != total - start:
                     raise Transient(f"range body has {len(body)} bytes, expected {total - start}")
                 return start, total, body
 
-            tail = self._transport.retrying(f.url, tail_attempt)
+            try:
+                tail = self._transport.retrying(f.url, tail_attempt)
+            except _RangeUnsupported:
+                tail = None
             if isinstance(tail, tuple):
                 start, total, body = tail
                 lazy = _RangeFile(lambda a, b: self._fetch_range(f.url, a, b), total)
@@ -257,7 +265,10 @@ class RemoteMetadata:
             return self._zip_metadata(spool, f.filename, f.url)
 
     def _fetch_range(self, url: str, start: int, end: int) -> bytes:
-        """Bytes ``[start, end)`` of ``url``; raises :class:`_RangeUnsupported` if the server won't."""
+        """Bytes ``[start, end)`` of ``url``; raises :class:`_RangeUnsupported` if the server won't, or if the zip
+        asks for more than :data:`_MAX_RANGE` at once (then the whole file is read, on disk)."""
+        if end - start > _MAX_RANGE:
+            raise _RangeUnsupported(f"a range of {end - start} bytes")
 
         def attempt() -> bytes:
             headers = {"Accept-Encoding": "identity", "Range": f"bytes={start}-{end - 1}"}
@@ -265,7 +276,7 @@ class RemoteMetadata:
                 content_range = response.headers.get("Content-Range", "")
                 if response.status_code != 206 or not content_range.startswith(f"bytes {start}-") or encoded(response):
                     raise _RangeUnsupported(f"HTTP {response.status_code} to a range request")
-                body = self._transport.read_all(response)
+                body = self._transport.read_body(response, end - start, _longer, decode=False)
             if len(body) != end - start:
                 raise Transient(f"range body has {len(body)} bytes, expected {end - start}")
             return body

@@ -24,7 +24,7 @@ from urllib.parse import unquote, urljoin, urlsplit
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
 from wheelhouse import _log
-from wheelhouse._text import redact_url
+from wheelhouse._text import redact_url, shorten
 from wheelhouse.errors import NetworkError
 from wheelhouse.index.filenames import irrelevant, names_a_path
 
@@ -92,6 +92,21 @@ def _requires_python(value: object, filename: str, page_url: str) -> str | None:
         once=f"index-requires-python:{text}",
     )
     return None
+
+
+def _unreachable(url: str, filename: str, page_url: str, index_url: str) -> bool:
+    """Whether a listed file's URL is passed over: a scheme other than http(s) and ``file:``, or a local file
+    listed by a page that is not itself local. A remote index must never make wheelhouse read this machine's
+    files (a device that never ends, a file it has no business reading), so that case is said."""
+    scheme = url.partition(":")[0].lower()
+    if scheme in ("http", "https") or (scheme == "file" and is_file_url(page_url)):
+        return False
+    if scheme == "file":
+        _log.warning(
+            f"skipped {filename!r} listed by {redact_url(index_url or page_url)}: "
+            f"a remote index may not point at a local file ({shorten(url)})"
+        )
+    return True
 
 
 def _strip_fragment(url: str) -> tuple[str, str]:
@@ -179,11 +194,11 @@ def parse_html_page(text: str, page_url: str, index_url: str) -> list[RemoteFile
         if not href:
             continue
         url, fragment = _strip_fragment(urljoin(base, href.strip()))
-        if urlsplit(url).scheme not in ("http", "https", "file"):
-            continue
-        hash_name, _, digest = fragment.partition("=")
         # pip names the file after the last path segment of the URL, not the anchor text; so do we.
         filename = unquote(urlsplit(url).path.rsplit("/", 1)[-1])
+        if _unreachable(url, filename, page_url, index_url):
+            continue
+        hash_name, _, digest = fragment.partition("=")
         requires_python = _requires_python(anchor.get("data-requires-python"), filename, page_url)
         yanked = (anchor.get("data-yanked") or "") if "data-yanked" in anchor else None
         # PEP 714 renamed data-dist-info-metadata to data-core-metadata; accept either, prefer the new one.
@@ -273,7 +288,10 @@ class Listing:
             _check_api_version(page.meta.api_version if page.meta is not None else None, page_url)
             self._add_items(page.files, page_url, index_url, typed=True)
             return
-        doc = json.loads(data)
+        try:
+            doc = json.loads(data)
+        except RecursionError:
+            raise ValueError("the page nests deeper than any index page") from None
         if not isinstance(doc, dict) or not isinstance(doc.get("files"), list):
             raise ValueError("not a PEP 691 project page (no 'files' list)")
         meta = doc.get("meta")
@@ -329,7 +347,7 @@ class Listing:
                 said = True
                 continue
             url = _absolute(raw_url, page_url)
-            if url in urls:
+            if url in urls or _unreachable(url, filename, page_url, index_url):
                 continue
             urls.add(url)
             names.append(filename)

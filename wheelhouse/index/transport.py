@@ -134,9 +134,50 @@ def _parse_retry_after(value: str | None) -> float | None:
         pass
     try:
         when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+        return max(0.0, when.timestamp() - time.time())
+    except (TypeError, ValueError, OverflowError):  # a year past any calendar overflows the parser
         return None
-    return max(0.0, when.timestamp() - time.time())
+
+
+def content_length(response: requests.Response) -> int | None:
+    """The declared length of a body, or None when absent or not a plain decimal number (``str.isdigit`` also
+    takes ``"²"``, which ``int`` refuses; the HTTP stack ignores such a value too)."""
+    value = response.headers.get("Content-Length", "")
+    return int(value) if value.isascii() and value.isdigit() else None
+
+
+def _as_sent(url: str) -> str:
+    """``url`` as the HTTP stack will send it, whose host is the one it connects to.
+
+    urllib.parse and the HTTP stack may read a URL's host differently (the stack ends the authority at a
+    backslash too: ``http://other\\@index/`` is ``other`` to it and ``index`` to urlsplit); credentials and
+    proxies must be chosen for the host the request actually goes to.
+    """
+    request = requests.PreparedRequest()
+    try:
+        request.prepare_url(url, None)
+    except (requests.RequestException, ValueError):
+        return url  # sending it fails the same way, before any connection
+    return request.url or url
+
+
+class _Pace:
+    """Cuts off a body that trickles: the read timeout only measures silence, and a peer sending a byte every
+    few seconds never trips it. Below :data:`_MIN_BYTES_PER_SECOND` over a whole timeout period is a stall."""
+
+    def __init__(self, window: float) -> None:
+        self._window = window
+        self._start = time.monotonic()
+        self._bytes = 0
+
+    def add(self, size: int, received: int) -> None:
+        """``size`` more bytes arrived, ``received`` in all; raises :class:`Transient` when too few came."""
+        self._bytes += size
+        now = time.monotonic()
+        if now - self._start >= self._window:
+            if self._bytes < _MIN_BYTES_PER_SECOND * self._window:
+                raise Transient(f"too slow: {self._bytes} bytes in {now - self._start:.0f} s after {received} bytes")
+            self._start, self._bytes = now, 0
 
 
 def encoded(response: requests.Response) -> bool:
@@ -163,6 +204,8 @@ class Transport:
     ) -> None:
         self._retries = config.retries
         self._credentials = credentials
+        # Requests look credentials up by the host they are sent to (_as_sent), spelled as the HTTP stack does.
+        credentials.rekey(lambda host: netloc(_as_sent(f"http://{host}/")))
         self._backoff = backoff
         self._max_wait = max_wait
         self._sleep = sleep
@@ -235,6 +278,7 @@ class Transport:
     def get(self, url: str, *, headers: Mapping[str, str] | None = None, stream: bool = False) -> requests.Response:
         """One GET attempt; raises :class:`Transient` for what a retry may fix, NetworkError otherwise."""
         self.count_requests()
+        url = _as_sent(url)
         host = netloc(url)
         proxies, netrc_auth = self._environment_for(url, host)
         auth = self._credentials.for_host(host) or netrc_auth
@@ -298,7 +342,9 @@ class Transport:
         if keyring is None:
             return None
         username = sent[0] if sent is not None else None
-        services = service_names(url.split("?", 1)[0], self._credentials.urls)
+        # Matched as sent, named to the keyring as the user wrote them.
+        spelled = {_as_sent(u): u for u in self._credentials.urls}
+        services = tuple(spelled.get(s, s) for s in service_names(url.split("?", 1)[0], list(spelled)))
         pair = self._keyring_answers.get(host, lambda: keyring.credentials(services, username))
         if pair is None or pair == sent:
             return None
@@ -350,22 +396,21 @@ class Transport:
                 if number >= self._retries:
                     tries = f"{number + 1} attempt{'s' if number else ''}"
                     raise NetworkError(f"cannot fetch {redact_url(url)}: {exc.cause} ({tries})") from None
-                delay = self._backoff * 2**number
+                delay = self._backoff * 2 ** min(number, 32)  # past that, max_wait rules anyway
                 if exc.retry_after is not None:
                     delay = max(delay, exc.retry_after)
                 self._sleep(min(delay, self._max_wait))
         raise AssertionError("unreachable")
 
-    @staticmethod
-    def http_error(url: str, response: requests.Response) -> NetworkError:
+    def http_error(self, url: str, response: requests.Response) -> NetworkError:
         """The error for an answer that is neither success nor worth a retry."""
         status = response.status_code
         hint = None
         if status in (401, 403):
             hint = "the index needs credentials: put them in ~/.netrc, in the index URL, or in a keyring (keyring set)"
-        return NetworkError(
-            f"cannot fetch {redact_url(url)}: HTTP {status} {response.reason or ''}".rstrip(), hint=hint
-        )
+        # The reason phrase is the server's own text: it may echo the credentials it was sent.
+        reason = self._credentials.redact(str(response.reason or ""))[:100]
+        return NetworkError(f"cannot fetch {redact_url(url)}: HTTP {status} {reason}".rstrip(), hint=hint)
 
     def fetch_page(self, url: str, accept: str) -> tuple[str, str, bytes] | None:
         """GET a page with retries: ``(final_url, content_type, body)``, or None on 404/410."""
@@ -376,38 +421,50 @@ class Transport:
                     return None
                 if response.status_code != 200:
                     raise self.http_error(url, response)
-                declared = response.headers.get("Content-Length", "")
-                if declared.isdigit() and int(declared) > MAX_PAGE_BYTES:
+                declared = content_length(response)
+                if declared is not None and declared > MAX_PAGE_BYTES:
                     raise NetworkError(f"{redact_url(url)}: index page of {declared} bytes is over the limit")
-                if declared.isdigit() and not encoded(response):
-                    # The body is the declared bytes, within the bound: read in one call. The loop below costs a
-                    # few layers of Python per 16 KiB record, and a long-lived project's page is many megabytes.
-                    body = self.read_all(response)
-                    if len(body) != int(declared):
-                        raise Transient(f"truncated body: received {len(body)} of {declared} bytes")
-                    return response.url, response.headers.get("Content-Type", ""), body
-                chunks: list[bytes] = []
-                size = 0
-                try:
-                    # Read in pieces with a bound: a hostile or broken index must not exhaust memory, nor may a
-                    # small compressed body that inflates without end.
-                    for chunk in response.iter_content(CHUNK):
-                        size += len(chunk)
-                        if size > MAX_PAGE_BYTES:
-                            raise NetworkError(f"{redact_url(url)}: index page is over {MAX_PAGE_BYTES} bytes")
-                        chunks.append(chunk)
-                except BODY_ERRORS as exc:
-                    raise Transient(self.cause(exc)) from None
-                return response.url, response.headers.get("Content-Type", ""), b"".join(chunks)
+
+                def too_large() -> NetworkError:
+                    return NetworkError(f"{redact_url(url)}: index page is over {MAX_PAGE_BYTES} bytes")
+
+                # Decoded as it arrives and bounded: a small compressed body may inflate without end.
+                body = self.read_body(response, MAX_PAGE_BYTES, too_large)
+                if declared is not None and not encoded(response) and len(body) != declared:
+                    raise Transient(f"truncated body: received {len(body)} of {declared} bytes")
+                return response.url, response.headers.get("Content-Type", ""), body
 
         return self.retrying(url, attempt)
 
-    def read_all(self, response: requests.Response) -> bytes:
-        """The whole raw body of a streamed response (a small one, or one whose length the caller bounded)."""
+    def read_body(
+        self, response: requests.Response, limit: int, too_large: Callable[[], Exception], *, decode: bool = True
+    ) -> bytes:
+        """The body of a streamed response, read as it arrives: at most ``limit`` bytes (``too_large()`` is
+        raised past them), and cut off as :class:`Transient` when it trickles (:class:`_Pace`) or breaks.
+
+        Never one blocking read of the whole: a peer that sends a byte now and then keeps each read within the
+        timeout, and one read of everything would then never end.
+        """
+        read1 = getattr(response.raw, "read1", None)
+        pieces: Iterator[bytes] = (
+            iter(functools.partial(read1, _READ1_SIZE, decode_content=decode), b"")
+            if read1
+            else response.raw.stream(CHUNK, decode_content=decode)
+        )
+        pace = _Pace(self.timeout[1])
+        # Kept as the pieces arrived and joined once: a growing buffer copies a large page's bytes over and over.
+        body: list[bytes] = []
+        size = 0
         try:
-            return bytes(response.raw.read(decode_content=False))
+            for piece in pieces:
+                body.append(piece)
+                size += len(piece)
+                if size > limit:
+                    raise too_large()
+                pace.add(len(piece), size)
         except BODY_ERRORS as exc:
             raise Transient(self.cause(exc)) from None
+        return b"".join(body)
 
     def stream_to(self, url: str, out: IO[bytes], on_progress: Callable[[int], None] | None) -> str:
         """One attempt: stream ``url``'s raw bytes into ``out``; return their sha256."""
@@ -422,16 +479,14 @@ class Transport:
         self, url: str, response: requests.Response, out: IO[bytes], on_progress: Callable[[int], None] | None
     ) -> str:
         """Copy a streamed 200 response's raw body into ``out`` in chunks; return its sha256."""
-        length_header = response.headers.get("Content-Length", "")
-        expected = int(length_header) if length_header.isdigit() else None
+        expected = content_length(response)
         digest = hashlib.sha256()
         received = 0
         # read1 returns what has arrived (up to 64 KiB) instead of waiting for a full buffer: progress stays live
         # on a slow link, and a server that trickles a few bytes at a time can be detected (below).
         read1 = getattr(response.raw, "read1", None)
         chunks: Iterator[bytes] | None = None if read1 else response.raw.stream(CHUNK, decode_content=False)
-        window = self.timeout[1]
-        window_start, window_bytes = time.monotonic(), 0
+        pace = _Pace(self.timeout[1])
         batch: memoryview | None = getattr(_batches, "buffer", None)
         if batch is None:
             batch = _batches.buffer = memoryview(bytearray(_BATCH_SIZE))
@@ -452,15 +507,7 @@ class Transport:
                 raise Transient(f"connection lost after {received} bytes: {cause}") from None
             if not chunk:
                 break
-            window_bytes += len(chunk)
-            now = time.monotonic()
-            if now - window_start >= window:
-                # The read timeout only measures silence: a peer sending a byte every few seconds never trips it.
-                if window_bytes < _MIN_BYTES_PER_SECOND * window:
-                    raise Transient(
-                        f"too slow: {window_bytes} bytes in {now - window_start:.0f} s after {received} bytes"
-                    )
-                window_start, window_bytes = now, 0
+            pace.add(len(chunk), received)
             size = len(chunk)  # at most _READ1_SIZE (or CHUNK) bytes: always fits an empty batch
             if pending + size > _BATCH_SIZE:
                 write(batch[:pending])
