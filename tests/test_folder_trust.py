@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Cli
+from tests.support.index_server import IndexServer
 from tests.support.wheels import make_wheel, write_wheel
 from tests.test_verify_cache import TARGET, entries, run
 from wheelhouse.store import proofs, seal
@@ -201,3 +202,30 @@ def test_wheels_already_shadowing_each_other_are_reported_and_neither_used(cli: 
     assert (wheels / "aaa-1.0-py3-none-any.whl").is_file()
     (wheels / "Aaa-1.0-py3-none-any.whl").unlink()
     assert cli("verify", *TARGET).exit_code == 0
+
+
+def test_a_distribution_whose_name_nearly_fills_a_file_name_is_downloaded(
+    cli: Cli, project: Path, index_server: IndexServer
+) -> None:
+    # 221 bytes: a valid wheel name, which the prefix that marks a partial file would take past 255.
+    name = "a" * 200
+    index_server.add_wheel(name, "1.0")
+    result = cli("download", "--index-url", index_server.index_url, name, *TARGET)
+    assert result.exit_code == 0, result.output
+    filename = f"{name}-1.0-py3-none-any.whl"
+    assert (project / "wheels" / filename).is_file()
+    assert [p.name for p in (project / "wheels" / ".wheelhouse").rglob(".partial-*")] == []
+
+
+def test_a_partial_name_stays_within_a_file_names_limit_and_keeps_its_suffix() -> None:
+    from wheelhouse.store.fs import PARTIAL_PREFIX, partial_name
+
+    long_name = "b" * 240 + "-1.0-py3-none-any.whl"
+    short = partial_name("pkg-1.0-py3-none-any.whl")
+    shortened = partial_name(long_name)
+    assert short.startswith(PARTIAL_PREFIX)
+    assert short.endswith("-pkg-1.0-py3-none-any.whl")
+    assert shortened.startswith(PARTIAL_PREFIX)
+    assert shortened.endswith("-1.0-py3-none-any.whl")
+    assert len(os.fsencode(shortened)) <= 255
+    assert partial_name(long_name) != shortened

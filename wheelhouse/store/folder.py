@@ -22,8 +22,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
-import threading
-import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -33,6 +31,7 @@ from packaging.utils import NormalizedName
 
 from wheelhouse.dists import DIST_SUFFIXES, CoreMetadata, DistFile, InvalidDistFilename, parse_dist_filename
 from wheelhouse.errors import LockTimeout, StoreError
+from wheelhouse.store import fs as _fs
 from wheelhouse.store import metadata as _metadata
 from wheelhouse.store.fs import PARTIAL_PREFIX, file_sha256, fsync_dir, fsync_file, kind_of, real_dir, refuse_symlink
 from wheelhouse.store.lock import FolderLock, remove_paths, stray_paths
@@ -360,7 +359,7 @@ class Store:
         """
         self.check_state()
         real_dir(self.tmp_dir)
-        return self.tmp_dir / f"{PARTIAL_PREFIX}{os.getpid()}-{threading.get_ident()}-{time.monotonic_ns()}-{filename}"
+        return self.tmp_dir / _fs.partial_name(filename)
 
     def commit(
         self, temp: Path, filename: str, record: FileRecord, *, save_record: bool = True, synced: bool = False

@@ -19,10 +19,12 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
 import os
 import re
 import stat
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -32,6 +34,8 @@ from wheelhouse.errors import StoreError, UsageError
 # Files whose name starts with this are incomplete: temporary files of atomic writes and downloads.
 PARTIAL_PREFIX = ".partial-"
 _CHUNK = 1024 * 1024
+# The longest file name (in bytes) the common Linux file systems take.
+_NAME_MAX = 255
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _OPEN_FLAGS = getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0)
 # What wheelhouse writes (a lock of a large project, an SBOM, a Dockerfile) runs to a few megabytes; a file
@@ -44,6 +48,19 @@ _KINDS = (
     (stat.S_ISBLK, "is a block device"),
     (stat.S_ISSOCK, "is a socket"),
 )
+
+
+def partial_name(filename: str) -> str:
+    """A fresh name for a partial file that will become ``filename``: unique to this process, thread and moment.
+
+    A file system takes names of at most 255 bytes, and a valid distribution name may use nearly all of them;
+    such a name is shortened (its hash and its end stay, the suffix with them), or it could never be written.
+    """
+    name = f"{PARTIAL_PREFIX}{os.getpid()}-{threading.get_ident()}-{time.monotonic_ns()}-{filename}"
+    if len(os.fsencode(name)) <= _NAME_MAX:
+        return name
+    digest = hashlib.sha256(os.fsencode(filename)).hexdigest()[:16]
+    return f"{name[: name.index(filename)]}{digest}-{filename[-64:]}"
 
 
 def refuse_symlink(path: Path) -> None:
