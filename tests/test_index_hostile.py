@@ -545,3 +545,38 @@ def test_credentials_of_an_internationalised_host_go_to_it_as_the_http_stack_spe
         client.project_files(DEMO)
     assert sent == [("https://xn--bcher-kva.example/simple/demo/", basic("alice", SECRET))]
     assert SECRET not in str(info.value)
+
+
+@pytest.mark.parametrize("declared", [False, True], ids=["no-length", "content-length"])
+def test_a_wheel_longer_than_the_size_its_index_lists_is_cut_off(
+    raw: Callable[[Callable[[str, socket.socket], None]], RawServer], tmp_path: Path, declared: bool
+) -> None:
+    filename, data = make_wheel("demo", "1.0")
+    sent: list[int] = []
+    length = (f"Content-Length: {256 * 1024 * 1024}",) if declared else ()
+
+    def reply(_head: str, conn: socket.socket) -> None:
+        conn.sendall(head("200 OK", "Content-Type: application/octet-stream", *length))
+        endless(conn, sent)
+
+    server = raw(reply)
+    entry = {
+        "filename": filename,
+        "url": f"{server.url}/files/{filename}",
+        "hashes": {"sha256": hashlib.sha256(data).hexdigest()},
+        "size": len(data),
+    }
+    with IndexServer() as index:
+        index.add("demo-0.1.tar.gz", b"listed so that the page exists")
+        index.inject("/simple/demo/", json_page(entry), times=None)
+        with client_for(index.index_url) as client:
+            (remote,) = client.project_files(DEMO)
+            with pytest.raises(NetworkError) as info:
+                client.download(remote, tmp_path / "demo.part")
+    assert str(info.value).endswith(f"is longer than the {len(data)} bytes its index lists")
+    assert not (tmp_path / "demo.part").exists()
+    deadline = time.monotonic() + 5
+    while not sent and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert sent
+    assert sent[0] < 64 * 1024 * 1024

@@ -269,10 +269,12 @@ class IndexClient:
             if is_file_url(f.url):
                 actual = _copy_local(f, dest, on_progress)
             else:
+                # The size the index lists bounds what is written (None when it lists none).
+                limit = f.size if f.size is not None and f.size >= 0 else None
 
                 def attempt() -> str:
                     with dest.open("wb") as out:
-                        return self._transport.stream_to(f.url, out, on_progress)
+                        return self._transport.stream_to(f.url, out, on_progress, limit=limit)
 
                 actual = self._transport.retrying(f.url, attempt)
             if f.sha256 and actual != f.sha256:

@@ -180,6 +180,10 @@ class _Pace:
             self._start, self._bytes = now, 0
 
 
+def _longer_than_listed(url: str, limit: int) -> NetworkError:
+    return NetworkError(f"{redact_url(url)} is longer than the {limit} bytes its index lists")
+
+
 def encoded(response: requests.Response) -> bool:
     """Whether the server applied a content encoding (then the body is not the file's bytes as published)."""
     return response.headers.get("Content-Encoding", "identity").lower() not in ("identity", "")
@@ -466,20 +470,35 @@ class Transport:
             raise Transient(self.cause(exc)) from None
         return b"".join(body)
 
-    def stream_to(self, url: str, out: IO[bytes], on_progress: Callable[[int], None] | None) -> str:
-        """One attempt: stream ``url``'s raw bytes into ``out``; return their sha256."""
+    def stream_to(
+        self, url: str, out: IO[bytes], on_progress: Callable[[int], None] | None, *, limit: int | None = None
+    ) -> str:
+        """One attempt: stream ``url``'s raw bytes into ``out``; return their sha256. ``limit`` is the size the
+        index lists for the file, past which the body is refused (see :meth:`copy_body`)."""
         # Identity encoding and raw reads: the hash covers the bytes as published, and a server that labels a
         # .tar.gz "Content-Encoding: gzip" must not get it silently decompressed.
         with self.get(url, headers={"Accept-Encoding": "identity"}, stream=True) as response:
             if response.status_code != 200:
                 raise self.http_error(url, response)
-            return self.copy_body(url, response, out, on_progress)
+            return self.copy_body(url, response, out, on_progress, limit=limit)
 
     def copy_body(
-        self, url: str, response: requests.Response, out: IO[bytes], on_progress: Callable[[int], None] | None
+        self,
+        url: str,
+        response: requests.Response,
+        out: IO[bytes],
+        on_progress: Callable[[int], None] | None,
+        *,
+        limit: int | None = None,
     ) -> str:
-        """Copy a streamed 200 response's raw body into ``out`` in chunks; return its sha256."""
+        """Copy a streamed 200 response's raw body into ``out`` in chunks; return its sha256.
+
+        A body longer than ``limit`` (the size the index lists) is refused as it arrives: bytes past it cannot
+        be the file the index hashed, and a body without end would otherwise fill the disk.
+        """
         expected = content_length(response)
+        if limit is not None and expected is not None and expected > limit:
+            raise _longer_than_listed(url, limit)
         digest = hashlib.sha256()
         received = 0
         # read1 returns what has arrived (up to 64 KiB) instead of waiting for a full buffer: progress stays live
@@ -515,6 +534,8 @@ class Transport:
             batch[pending : pending + size] = chunk
             pending += size
             received += size
+            if limit is not None and received > limit:
+                raise _longer_than_listed(url, limit)
             if on_progress is not None:
                 on_progress(received)
         if pending:
