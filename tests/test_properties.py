@@ -303,17 +303,21 @@ def test_wheel_file_names_parse_exactly_as_packaging_parses_them(
 @given(name=_NAME_PARTS, version=_VERSIONS, suffix=st.sampled_from(list(SDIST_SUFFIXES)))
 @example(name="", version="1.0", suffix=".tar.gz")  # no project name: refused, also by the cached path
 @example(name="Foo_Bar", version="1.0", suffix=".zip")
+@example(name="a\nb", version="1.0", suffix=".tar.gz")  # a line break in the name: no project name
+@example(name='q"', version="1.0", suffix=".tar.bz2")
 def test_sdist_names_parse_as_packaging_parses_the_same_stem_as_tar_gz(name: str, version: str, suffix: str) -> None:
     """Every sdist format parses as packaging parses the stem as ``.tar.gz`` (the cached path for the names an
-    index lists by the thousand included), and a stem packaging refuses is refused."""
-    from packaging.utils import InvalidSdistFilename, parse_sdist_filename
+    index lists by the thousand included), and a stem packaging refuses is refused; so is one whose part before
+    the version is no project name, which packaging's sdist parser takes as it is."""
+    from packaging.utils import InvalidName, InvalidSdistFilename, canonicalize_name, parse_sdist_filename
 
     from wheelhouse.dists import InvalidDistFilename, parse_dist_filename
 
     stem = f"{name}-{version}" if version else name
     try:
         expected = parse_sdist_filename(stem + ".tar.gz")
-    except (InvalidSdistFilename, ValueError):
+        canonicalize_name(stem.rpartition("-")[0], validate=True)
+    except (InvalidSdistFilename, InvalidName, ValueError):
         with pytest.raises(InvalidDistFilename):
             parse_dist_filename(stem + suffix)
         return

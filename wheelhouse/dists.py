@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Literal, Protocol
 
 from packaging.tags import Tag, parse_tag
 from packaging.utils import (
+    InvalidName,
     InvalidSdistFilename,
     InvalidWheelFilename,
     NormalizedName,
@@ -200,7 +201,7 @@ def _legacy_sdist_filename(filename: str, suffix: str) -> tuple[NormalizedName, 
     """
     stand_in = filename[: -len(suffix)] + ".tar.gz"
     try:
-        return parse_sdist_filename(stand_in)
+        return _fast_sdist_filename(stand_in, ".tar.gz") or parse_sdist_filename(stand_in)
     except InvalidSdistFilename as exc:
         raise InvalidSdistFilename(str(exc).replace(repr(stand_in), repr(filename))) from None
 
@@ -225,6 +226,16 @@ def _canonical(name: str) -> NormalizedName:
     return canonicalize_name(name)
 
 
+@functools.lru_cache(maxsize=1024)
+def _sdist_name(name: str) -> NormalizedName:
+    """The project an sdist name's part before its version names; InvalidSdistFilename when that part is no
+    project name (packaging's sdist parser takes any text there, a line break or a quote included)."""
+    try:
+        return canonicalize_name(name, validate=True)
+    except InvalidName:
+        raise InvalidSdistFilename(f"invalid project name {name!r} in a source distribution name") from None
+
+
 def wheel_tags(filename: str) -> frozenset[Tag] | None:
     """The tags of a wheel file name from its last three parts (cached per triple), or None when they do not
     parse. Nothing else of the name is checked: :func:`parse_dist_filename` does that."""
@@ -245,9 +256,10 @@ def _fast_sdist_filename(filename: str, suffix: str) -> tuple[NormalizedName, Ve
     if not sep or not name_part:
         return None
     try:
-        return _canonical(name_part), _version(version_part)
+        version = _version(version_part)
     except ValueError:  # InvalidVersion
         return None
+    return _sdist_name(name_part), version
 
 
 def _fast_wheel_filename(
