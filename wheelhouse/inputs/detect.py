@@ -75,10 +75,15 @@ def _by_content(path: str, lowered: str) -> InputFormat:
     except OSError:
         # Missing or unreadable: the requirements reader says so, naming the file, as it always has.
         return "requirements"
-    with os.fdopen(fd, "rb") as handle:
-        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+    try:
+        # Judged before any read: a directory opens, but reading it fails with an error naming the descriptor.
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
             return "requirements"
-        head = handle.read(_SNIFF_BYTES)
+        head = os.read(fd, _SNIFF_BYTES)
+    except OSError:
+        return "requirements"
+    finally:
+        os.close(fd)
     stripped = head.lstrip()
     # A comment starts requirements files and the locks tools write alike: look inside, but only a document
     # that starts like TOML and parses as such is another format.

@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from wheelhouse import _log
+from wheelhouse._text import shorten
 from wheelhouse.errors import RequirementsError, UsageError
 from wheelhouse.inputs.detect import InputFormat, detect_format
 from wheelhouse.inputs.model import Found, Scope, Selection
@@ -138,5 +139,6 @@ def _check_selection(selection: Selection, found: Sequence[tuple[str, Found]]) -
         missing = [name for name in wanted if canonicalize_name(name) not in known]
         if missing:
             files = ", ".join(path for path, _ in found)
-            shown = ", ".join(sorted(known)) or "none"
-            raise UsageError(f"{option} {missing[0]}: not in {files} (it has: {shown})")
+            # The names come from the files: a file may define thousands, or one of any length.
+            shown = shorten(", ".join(sorted(known)), 400) or "none"
+            raise UsageError(f"{option} {shorten(missing[0], 60)}: not in {files} (it has: {shown})")

@@ -28,6 +28,7 @@ from packaging.utils import InvalidName, canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from wheelhouse import _log, _toml
+from wheelhouse._text import shorten
 from wheelhouse.errors import RequirementsError
 from wheelhouse.inputs.model import Found, LockScope, Selection, either, settle_extras
 from wheelhouse.requirements import Origin, RequirementLine
@@ -48,7 +49,7 @@ def read_poetry_lock(path: str, selection: Selection) -> Found:
         raise RequirementsError("[[package]] must be an array of tables", path=path, line=None, text="")
     if packages and not all("groups" in p for p in packages):
         raise RequirementsError(
-            f"lock-version {lock_version or '?'} does not say which group each release belongs to",
+            f"lock-version {shorten(lock_version, 20) or '?'} does not say which group each release belongs to",
             path=path,
             line=lines.key("lock-version"),
             text="",
@@ -80,11 +81,11 @@ def read_poetry_lock(path: str, selection: Selection) -> Found:
         source = package.get("source", {})
         kind = source.get("type") if isinstance(source, dict) else None
         if kind == "directory":
-            _log.warning(f"{origin}: {name} is a directory dependency (your own code): not fetched")
+            _log.warning(f"{origin}: {shorten(name)} is a directory dependency (your own code): not fetched")
             continue
         if kind not in (None, "legacy"):
             raise RequirementsError(
-                f"{name} comes from a {kind} source, which is not supported offline",
+                f"{shorten(name)} comes from a {shorten(kind, 40)} source, which is not supported offline",
                 path=path,
                 line=origin.line,
                 text="",
@@ -119,7 +120,7 @@ def _extras(table: Any, path: str, lines: _toml.Lines) -> dict[str, set[str]]:
         if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
             line = lines.key(extra, header, lines.end_of(header)) if header else None
             raise RequirementsError(
-                f"[extras] {extra} must be a list of strings", path=path, line=line or header, text=""
+                f"[extras] {shorten(extra, 60)} must be a list of strings", path=path, line=line or header, text=""
             )
         by_extra[canonicalize_name(extra)] = {canonicalize_name(n) for n in names}
     return by_extra
@@ -147,6 +148,7 @@ def _check_release(
         canonicalize_name(name, validate=True)
     except InvalidName:
         raise RequirementsError("not a valid project name", path=path, line=line_of("name"), text=name) from None
+    name = shorten(name)  # as messages quote it: a valid project name may still run to any length
     try:
         Version(version)
     except InvalidVersion:
@@ -175,9 +177,14 @@ def _marker(
             per_group: dict[str, str] = {canonicalize_name(k): v for k, v in raw.items()}
             return either([settle_extras(per_group.get(g), extras) for g in sorted(groups)])
     except InvalidMarker as exc:
-        raise RequirementsError(f"invalid markers: {exc}", path=path, line=origin.line, text="") from None
+        # packaging quotes the text under a caret on lines of their own: its first line says what is wrong.
+        reason = shorten(str(exc).splitlines()[0] if str(exc).strip() else "invalid")
+        raise RequirementsError(f"invalid markers: {reason}", path=path, line=origin.line, text="") from None
     raise RequirementsError(
-        f"{package.get('name')}: markers must be a string or a table of strings", path=path, line=origin.line, text=""
+        f"{shorten(str(package.get('name')))}: markers must be a string or a table of strings",
+        path=path,
+        line=origin.line,
+        text="",
     )
 
 
@@ -186,7 +193,8 @@ def _line(name: str, version: str, marker: Marker | None, origin: Origin, path: 
     try:
         return RequirementLine(Requirement(text), origin, text)
     except InvalidRequirement as exc:
-        raise RequirementsError(f"invalid release: {exc}", path=path, line=origin.line, text=text) from None
+        reason = shorten(str(exc).splitlines()[0] if str(exc).strip() else "invalid")
+        raise RequirementsError(f"invalid release: {reason}", path=path, line=origin.line, text=text) from None
 
 
 def _scope(path: str, metadata: Any, lines: _toml.Lines) -> LockScope:
@@ -196,7 +204,7 @@ def _scope(path: str, metadata: Any, lines: _toml.Lines) -> LockScope:
         raise RequirementsError("[metadata] python-versions must be a string", path=path, line=line, text="")
     spec = poetry_python_spec(raw) if isinstance(raw, str) else None
     if isinstance(raw, str) and spec is None:
-        _log.info(f"{path}: python-versions {raw!r} is not understood; the lock's Python range is not checked")
+        _log.info(f"{path}: python-versions {shorten(raw)!r} is not understood; the lock's Python range is not checked")
     return LockScope(path, None, spec)
 
 

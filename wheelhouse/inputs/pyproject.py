@@ -10,6 +10,7 @@ they are an error that says what to pass instead.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -62,8 +63,10 @@ def read_pyproject(path: str, selection: Selection, *, wheels_dir: Path | None =
             hint="pass poetry.lock instead (wheelhouse reads it), or move them to [project] dependencies",
         )
     header = _first(lines, "project")
-    for text_item in _strings(project.get("dependencies", []), path, "[project] dependencies"):
-        found.append(_requirement(text_item, path, lines.string(text_item, header), wheels_dir))
+    finder = _Finder(lines)
+    found += finder.requirements(
+        _strings(project.get("dependencies", []), path, "[project] dependencies"), path, header, wheels_dir
+    )
 
     optional = _table(project.get("optional-dependencies", {}), path, "[project.optional-dependencies]")
     by_extra = {canonicalize_name(name): (name, value) for name, value in optional.items()}
@@ -74,14 +77,13 @@ def read_pyproject(path: str, selection: Selection, *, wheels_dir: Path | None =
         name, items = by_extra[canonicalize_name(extra)]
         start = _first(lines, "project.optional-dependencies") or header
         start = lines.key(name, start) or start
-        for text_item in _strings(items, path, f"optional dependency {name!r}"):
-            found.append(_requirement(text_item, path, lines.string(text_item, start), wheels_dir))
+        found += finder.requirements(_strings(items, path, f"optional dependency {name!r}"), path, start, wheels_dir)
 
     groups = _table(groups_table or {}, path, "[dependency-groups]")
     known_groups = frozenset(canonicalize_name(name) for name in groups)
     wanted = [g for g in selection.groups if canonicalize_name(g) in known_groups]
     if wanted:
-        found += _groups(groups, wanted, path, lines, wheels_dir)
+        found += _groups(groups, wanted, path, finder, wheels_dir)
     return Found(
         requirements=tuple(found),
         scope=_scope(path, project),
@@ -106,14 +108,20 @@ def _scope(path: str, project: Mapping[str, Any]) -> LockScope | None:
 
 
 def _groups(
-    groups: Mapping[str, Any], wanted: Sequence[str], path: str, lines: _toml.Lines, wheels_dir: Path | None
+    groups: Mapping[str, Any], wanted: Sequence[str], path: str, finder: _Finder, wheels_dir: Path | None
 ) -> list[RequirementLine]:
     """The requirements of the wanted groups and the groups they include, each once, with its own line."""
+    lines = finder.lines
     _check_includes(groups, wanted, path, lines)
     try:
         resolver = DependencyGroupResolver(groups)
         for group in wanted:
             resolver.resolve(group)  # packaging's validation: names, objects, cycles
+    except RecursionError:
+        # packaging follows includes recursively: a chain of a few thousand groups exhausts the stack.
+        raise RequirementsError(
+            "[dependency-groups]: groups include each other too deeply", path=path, line=None, text=""
+        ) from None
     except Exception as exc:  # packaging collects its findings into an ExceptionGroup (3.11+, or its backport)
         # The group's own message is generic ("data ... was malformed"); its first finding says what.
         first: BaseException = exc
@@ -124,6 +132,7 @@ def _groups(
         reason = " ".join(str(first).split())
         raise RequirementsError(f"[dependency-groups]: {reason}", path=path, line=None, text="") from None
     header = _first(lines, "dependency-groups")
+    keys = _key_lines(lines, header)
     raw_names = {canonicalize_name(name): name for name in groups}
     out: list[RequirementLine] = []
     done: set[str] = set()
@@ -133,13 +142,15 @@ def _groups(
         if group in done:
             continue
         done.add(group)
-        start = lines.key(raw_names[group], header or 1) or header
+        start = keys.get(raw_names[group]) or header
+        written = _written(groups[raw_names[group]])
+        texts: list[str] = []
         for item in resolver.lookup(group):
             if isinstance(item, DependencyGroupInclude):
                 pending.append(canonicalize_name(item.include_group))
                 continue
-            written = _written(groups[raw_names[group]], str(item))
-            out.append(_requirement(written, path, lines.string(written, start), wheels_dir))
+            texts.append(written.get(str(item), str(item)))
+        out += finder.requirements(texts, path, start, wheels_dir)
     # One requirement reached through two groups is one line to the resolver (the first group's).
     return list({(line.text, str(line.origin)): line for line in out}.values())
 
@@ -173,20 +184,58 @@ def _check_includes(groups: Mapping[str, Any], wanted: Sequence[str], path: str,
             pending.append(by_name[canonicalize_name(included)])
 
 
-def _written(items: Any, parsed: str) -> str:
-    """The string as the file wrote it (for its line), matched by its parsed form."""
+def _written(items: Any) -> dict[str, str]:
+    """Each string of a group as the file wrote it (for its line), by its parsed form; the first one wins."""
+    found: dict[str, str] = {}
     for item in items if isinstance(items, list) else []:
         if isinstance(item, str):
             try:
-                if str(Requirement(item)) == parsed:
-                    return item
+                found.setdefault(str(Requirement(item)), item)
             except ValueError:
                 continue
-    return parsed
+    return found
 
 
-def _requirement(text: str, path: str, line: int | None, wheels_dir: Path | None) -> RequirementLine:
-    return parse_requirement_text(text, Origin(path, line), wheels_dir=wheels_dir)
+class _Finder:
+    """The line of each string of an array, found as :meth:`wheelhouse._toml.Lines.string` finds one, in time
+    that grows with the file rather than with the square of its arrays.
+
+    An array is written in order, so each string is looked for from the line of the one before it. A string that
+    cannot be found (written with escapes, or beside the one before on its line) is looked for to the end of the
+    file; once such searches have covered the file a few times over, the remaining strings go without lines.
+    """
+
+    def __init__(self, lines: _toml.Lines) -> None:
+        self.lines = lines
+        self.budget = 4 * len(lines.lines) + 1024
+
+    def requirements(
+        self, texts: Sequence[str], path: str, start: int | None, wheels_dir: Path | None
+    ) -> list[RequirementLine]:
+        out: list[RequirementLine] = []
+        cursor = start
+        for text in texts:
+            line = self.lines.string(text, cursor) if self.budget > 0 else None
+            if line is None:
+                self.budget -= len(self.lines.lines) - (cursor or 1) + 1
+            else:
+                cursor = line
+            out.append(parse_requirement_text(text, Origin(path, line), wheels_dir=wheels_dir))
+        return out
+
+
+def _key_lines(lines: _toml.Lines, start: int | None) -> dict[str, int]:
+    """The line of the first ``key =`` of each key from ``start`` on (as :meth:`wheelhouse._toml.Lines.key` finds
+    one), read in one pass: looking up each of thousands of groups from the table's header costs their square."""
+    found: dict[str, int] = {}
+    for number in range(start or 1, len(lines.lines) + 1):
+        match = _KEY.match(lines.lines[number - 1])
+        if match is not None:
+            found.setdefault(next(k for k in match.groups() if k is not None), number)
+    return found
+
+
+_KEY = re.compile(r"""^\s*(?:"([^"]*)"|'([^']*)'|([A-Za-z0-9_-]+))\s*=""")
 
 
 def _first(lines: _toml.Lines, table: str) -> int | None:

@@ -16,8 +16,9 @@ fetched offline from an index, so it is an error naming the lock's line. The loc
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from packaging.markers import InvalidMarker, Marker
@@ -27,6 +28,7 @@ from packaging.utils import InvalidName, canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from wheelhouse import _toml
+from wheelhouse._text import shorten
 from wheelhouse.errors import RequirementsError
 from wheelhouse.inputs.model import Found, LockScope, Selection, both, either
 from wheelhouse.requirements import Origin, RequirementLine
@@ -34,6 +36,11 @@ from wheelhouse.requirements import Origin, RequirementLine
 __all__ = ["read_uv_lock"]
 
 _LOCAL_SOURCES = ("virtual", "editable", "directory")
+# A project of the workspace is walked once per marker it is reached under; projects that depend on each other
+# along many paths, each with its own marker, would be walked once per path, a number that grows exponentially.
+# A workspace walks each table of its projects about once: the bound is far above that, and reached in seconds.
+_MAX_WALKS = 5_000
+_MAX_WALKS_PER_PACKAGE = 10
 
 
 @dataclass(frozen=True)
@@ -55,11 +62,34 @@ class _Package:
     def local(self) -> bool:
         return any(key in self.source for key in _LOCAL_SOURCES)
 
+    @property
+    def shown(self) -> str:
+        """The name as a message quotes it: a valid project name may still run to any length."""
+        return shorten(self.name)
+
+
+@dataclass
+class _Lines(_toml.Lines):
+    """The lock's lines, with the headers of each table found once: a lock lists thousands of packages, and each
+    looks up the headers of its sub-tables."""
+
+    _headers: dict[str, list[int]] = field(default_factory=dict, init=False)
+
+    def headers(self, name: str) -> list[int]:
+        if name not in self._headers:
+            self._headers[name] = super().headers(name)
+        return self._headers[name]
+
+
+def _reason(exc: Exception) -> str:
+    """packaging's message on one line: it quotes the text it could not parse below, under a caret."""
+    return shorten(str(exc).splitlines()[0] if str(exc).strip() else type(exc).__name__)
+
 
 def read_uv_lock(path: str, selection: Selection) -> Found:
     """Requirements and constraints from a ``uv.lock``; see the module docstring."""
     text, data = _toml.load(path)
-    lines = _toml.Lines(text)
+    lines = _Lines(text)
     raw = data.get("package", [])
     if not isinstance(raw, list) or not all(isinstance(p, dict) for p in raw):
         raise RequirementsError("[[package]] must be an array of tables", path=path, line=None, text="")
@@ -78,12 +108,18 @@ def read_uv_lock(path: str, selection: Selection) -> Found:
     if not roots:
         raise RequirementsError("no project of the workspace in this lock", path=path, line=None, text="")
     reader = _Reader(path, lines, by_name, selection)
-    for root in roots:
-        reader.take(root, "dependencies", None)
-        for extra in selection.extras:
-            reader.take(root, "optional-dependencies", None, canonicalize_name(extra))
-        for group in selection.groups:
-            reader.take(root, "dev-dependencies", None, canonicalize_name(group))
+    try:
+        for root in roots:
+            reader.take(root, "dependencies", None)
+            for extra in selection.extras:
+                reader.take(root, "optional-dependencies", None, canonicalize_name(extra))
+            for group in selection.groups:
+                reader.take(root, "dev-dependencies", None, canonicalize_name(group))
+    except RecursionError:
+        # Each project of the workspace reached through another is one level deeper: a chain of thousands.
+        raise RequirementsError(
+            "the workspace's projects depend on each other too deeply", path=path, line=None, text=""
+        ) from None
 
     constraints = []
     for package in packages:
@@ -91,9 +127,9 @@ def read_uv_lock(path: str, selection: Selection) -> Found:
             continue
         origin = Origin(path, lines.key("name", package.start, package.end) if package.start else None)
         if "registry" not in package.source:
-            kind = next(iter(package.source), "unknown")
+            kind = shorten(str(next(iter(package.source), "unknown")), 40)
             raise RequirementsError(
-                f"{package.name} comes from a {kind} source, which is not supported offline",
+                f"{package.shown} comes from a {kind} source, which is not supported offline",
                 path=path,
                 line=origin.line,
                 text="",
@@ -147,6 +183,11 @@ class _Reader:
         self.selection = selection
         self.out: dict[str, RequirementLine] = {}
         self.seen: set[tuple[str, str, str | None, str]] = set()
+        # The tables being walked: a workspace's projects may depend on each other in a cycle.
+        self.walking: set[tuple[str, str, str | None]] = set()
+        # Lines searched in vain for a dependency's name, before the rest go without lines.
+        self.budget = 4 * len(lines.lines) + 1024
+        self.max_walks = _MAX_WALKS + _MAX_WALKS_PER_PACKAGE * sum(len(found) for found in by_name.values())
 
     def take(self, package: _Package, table: str, marker: Marker | None, key: str | None = None) -> None:
         """Add the entries of ``package``'s ``table`` (``key``: the extra or group within it)."""
@@ -155,21 +196,47 @@ class _Reader:
             named: dict[str, Any] = {canonicalize_name(k): v for k, v in _mapping(package.data, table).items()}
             entries = named.get(key, [])
         sign = (package.name, table, key, str(marker))
-        if sign in self.seen:
+        walk = sign[:3]
+        # Back at a table being walked (a cycle), the marker is the one it was entered with and more: it adds
+        # nothing the walk under way does not.
+        if sign in self.seen or walk in self.walking:
             return
+        if len(self.seen) >= self.max_walks:
+            raise RequirementsError(
+                f"the workspace's projects reach each other by more than {self.max_walks} paths under different "
+                "markers",
+                path=self.path,
+                line=None,
+                text="",
+            )
         self.seen.add(sign)
+        self.walking.add(walk)
         start, end = _section(self.lines, package, table, key)
-        # Every entry's types were checked with its package (_check_package).
-        for entry in entries:
-            self._entry(entry, marker, start, end)
+        # Every entry's types were checked with its package (_check_package). Entries are written in order, so
+        # each name is looked for from the line of the one before.
+        cursor = start
+        try:
+            for entry in entries:
+                cursor = self._entry(entry, marker, cursor, end) or cursor
+        finally:
+            self.walking.discard(walk)
 
-    def _entry(self, entry: Mapping[str, Any], outer: Marker | None, start: int | None, end: int | None) -> None:
+    def _line(self, name: str, start: int | None, end: int | None) -> int | None:
+        if start is None or self.budget <= 0:
+            return None
+        line = self.lines.string(name, start, end)
+        if line is None:
+            self.budget -= (end or len(self.lines.lines)) - start + 1
+        return line
+
+    def _entry(self, entry: Mapping[str, Any], outer: Marker | None, start: int | None, end: int | None) -> int | None:
+        """Take one dependency entry; the line it was found on."""
         name = entry["name"]
-        line = self.lines.string(name, start, end) if start else None
+        line = self._line(name, start, end)
         try:
             marker = both(outer, Marker(entry["marker"]) if entry.get("marker") else None)
         except InvalidMarker as exc:
-            raise RequirementsError(f"invalid marker: {exc}", path=self.path, line=line, text=name) from None
+            raise RequirementsError(f"invalid marker: {_reason(exc)}", path=self.path, line=line, text=name) from None
         extras: list[str] = entry.get("extra", [])
         target = self._release(name, entry.get("version"))
         if target is not None and target.local:
@@ -177,13 +244,16 @@ class _Reader:
             self.take(target, "dependencies", marker)
             for extra in extras:
                 self.take(target, "optional-dependencies", marker, canonicalize_name(extra))
-            return
+            return line
         text = name + (f"[{','.join(sorted(extras))}]" if extras else "") + (f"; {marker}" if marker else "")
         try:
             requirement = Requirement(text)
         except InvalidRequirement as exc:
-            raise RequirementsError(f"invalid dependency: {exc}", path=self.path, line=line, text=text) from None
+            raise RequirementsError(
+                f"invalid dependency: {_reason(exc)}", path=self.path, line=line, text=text
+            ) from None
         self.out.setdefault(text, RequirementLine(requirement, Origin(self.path, line), text))
+        return line
 
     def _release(self, name: str, version: Any) -> _Package | None:
         candidates = self.by_name.get(canonicalize_name(name), [])
@@ -200,7 +270,10 @@ def _section(lines: _toml.Lines, package: _Package, table: str, key: str | None)
     if table == "dependencies":
         line = lines.key("dependencies", package.start, package.end)
         return line, package.end
-    header = next((h for h in lines.headers(f"package.{table}") if package.start < h <= (package.end or h)), None)
+    headers = lines.headers(f"package.{table}")
+    # The first header after the package's own: headers are in order, so found by bisection, not by a scan.
+    at = bisect.bisect_right(headers, package.start)
+    header = headers[at] if at < len(headers) and headers[at] <= (package.end or headers[at]) else None
     if header is None:
         return None, None
     end = lines.end_of(header)
@@ -221,9 +294,10 @@ def _check_package(package: _Package, path: str, lines: _toml.Lines) -> None:
         line = lines.key(key, package.start, package.end) if package.start else None
         return RequirementsError(reason, path=path, line=line or package.start, text=text)
 
-    name = data.get("name")
-    if not isinstance(name, str) or not _valid_name(name):
-        raise fail("a release without a valid name", "name", name if isinstance(name, str) else "")
+    raw = data.get("name")
+    if not isinstance(raw, str) or not _valid_name(raw):
+        raise fail("a release without a valid name", "name", raw if isinstance(raw, str) else "")
+    name = shorten(raw)
     version = data.get("version")
     if version is not None and not (isinstance(version, str) and _valid_version(version)):
         raise fail(f"{name}: version must be a PEP 440 version", "version", str(version))
@@ -244,13 +318,13 @@ def _check_package(package: _Package, path: str, lines: _toml.Lines) -> None:
 def _check_entries(package: _Package, table: str, key: str | None, entries: Any, path: str, lines: _toml.Lines) -> None:
     """Each dependency entry is a table with a project name, and a string marker and a list of extras if any."""
     start, end = _section(lines, package, table, canonicalize_name(key) if key is not None else None)
-    what = table + (f" {key!r}" if key is not None else "")
+    what = table + (f" {shorten(key, 60)!r}" if key is not None else "")
     if not isinstance(entries, list) or not all(isinstance(entry, dict) for entry in entries):
-        raise RequirementsError(f"{package.name}: {what} must be a list of tables", path=path, line=start, text="")
+        raise RequirementsError(f"{package.shown}: {what} must be a list of tables", path=path, line=start, text="")
     for entry in entries:
         name = entry.get("name")
         if not isinstance(name, str):
-            raise RequirementsError(f"{package.name}: a {table} entry has no name", path=path, line=start, text="")
+            raise RequirementsError(f"{package.shown}: a {table} entry has no name", path=path, line=start, text="")
         problem = None
         if not _valid_name(name):
             problem = "is not a valid project name"
@@ -263,7 +337,7 @@ def _check_entries(package: _Package, table: str, key: str | None, entries: Any,
         if problem is not None:
             line = lines.string(name, start, end) if start else None
             raise RequirementsError(
-                f"{package.name}: {what} entry {name!r} {problem}", path=path, line=line or start, text=""
+                f"{package.shown}: {what} entry {shorten(name)!r} {problem}", path=path, line=line or start, text=""
             )
 
 
@@ -286,14 +360,16 @@ def _valid_version(version: str) -> bool:
 def _pin(package: _Package, origin: Origin, path: str) -> RequirementLine:
     version = package.data.get("version")
     if not isinstance(version, str):
-        raise RequirementsError(f"{package.name} has no version", path=path, line=origin.line, text="")
+        raise RequirementsError(f"{package.shown} has no version", path=path, line=origin.line, text="")
     forks = package.data.get("resolution-markers", [])
     try:
         marker = either([Marker(m) for m in forks]) if forks else None
         text = f"{package.name}=={version}" + (f"; {marker}" if marker else "")
         return RequirementLine(Requirement(text), origin, text)
     except (InvalidMarker, InvalidRequirement) as exc:
-        raise RequirementsError(f"invalid release: {exc}", path=path, line=origin.line, text=package.name) from None
+        raise RequirementsError(
+            f"invalid release: {_reason(exc)}", path=path, line=origin.line, text=package.name
+        ) from None
 
 
 def _scope(path: str, data: Mapping[str, Any], roots: Sequence[_Package], lines: _toml.Lines) -> LockScope:
@@ -309,7 +385,7 @@ def _scope(path: str, data: Mapping[str, Any], roots: Sequence[_Package], lines:
         spec = SpecifierSet(requires) if requires is not None and requires.strip() else None
         environments = tuple(Marker(m) for m in markers)
     except (InvalidSpecifier, InvalidMarker) as exc:
-        raise RequirementsError(f"invalid lock scope: {exc}", path=path, line=None, text="") from None
+        raise RequirementsError(f"invalid lock scope: {_reason(exc)}", path=path, line=None, text="") from None
     return LockScope(path, ", ".join(r.name for r in roots) or None, spec, environments)
 
 

@@ -32,7 +32,7 @@ import stat
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from packaging.markers import InvalidMarker, Marker, UndefinedComparison, UndefinedEnvironmentName, default_environment
 from packaging.pylock import (
@@ -49,7 +49,7 @@ from packaging.version import Version
 
 from wheelhouse import _toml
 from wheelhouse._markers import UnevaluableMarker, failed_comparison, holds
-from wheelhouse._text import redact_url
+from wheelhouse._text import redact, redact_url, shorten
 from wheelhouse.errors import NotCoveredError, RequirementsError, StoreError, UsageError
 from wheelhouse.requirements import Origin, RequirementLine
 from wheelhouse.resolve.lockfile import Lock, lock_header
@@ -232,9 +232,10 @@ def _select_reason(message: str, document: Pylock, target: Target) -> str:
     """packaging's selection error in the words of a target, with the package's name and version."""
     found = _PACKAGE_AT.search(message)
     package = document.packages[int(found.group(1))] if found else None
-    what = f"{package.name} {package.version}" if package and package.version else (package.name if package else "")
+    name = shorten(package.name) if package else ""
+    what = f"{name} {package.version}" if package and package.version else name
     if "No wheel found matching" in message and package is not None:
-        return f"no wheel of {what} in the lock fits it, and the lock has no sdist of {package.name}"
+        return f"no wheel of {what} in the lock fits it, and the lock has no sdist of {name}"
     if "environments specified" in message:
         return f"the lock was made only for {_made_for(document)}"
     if "does not satisfy the Python version" in message:
@@ -242,7 +243,7 @@ def _select_reason(message: str, document: Pylock, target: Target) -> str:
         subject = f"{what} requires" if package else "the lock requires"
         return f"{subject} Python {need}; the target has {target.python_full_version}"
     if "Multiple packages" in message and package is not None:
-        return f"the lock selects two versions of {package.name} for it"
+        return f"the lock selects two versions of {name} for it"
     return message
 
 
@@ -252,8 +253,8 @@ def _made_for(document: Pylock) -> str:
     ours = tool.get("wheelhouse") if isinstance(tool, Mapping) else None
     names = ours.get("targets") if isinstance(ours, Mapping) else None
     if isinstance(names, list) and names and all(isinstance(n, str) for n in names):
-        return ", ".join(names)
-    return " or ".join(f"({m})" for m in document.environments or ())
+        return shorten(", ".join(names), 400)
+    return shorten(" or ".join(f"({m})" for m in document.environments or ()), 400)
 
 
 def is_pylock_file(path: str | os.PathLike[str]) -> bool:
@@ -263,13 +264,16 @@ def is_pylock_file(path: str | os.PathLike[str]) -> bool:
         return True
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-        with os.fdopen(fd, "rb") as handle:
-            info = os.fstat(handle.fileno())
+        try:
+            # Judged before any read: a directory opens, but a file object of it cannot be made.
+            info = os.fstat(fd)
             if not stat.S_ISREG(info.st_mode) or info.st_size > _toml.MAX_BYTES:
                 return False
             # Cheap refusal of the usual requirements file before parsing anything as TOML.
-            if b"lock-version" not in handle.read(4096):
+            if b"lock-version" not in os.read(fd, 4096):
                 return False
+        finally:
+            os.close(fd)
         data = _toml.parse(_toml.read_text(os.fspath(path)), os.fspath(path))
     except (OSError, ValueError, RequirementsError):
         return False
@@ -287,7 +291,11 @@ def _parse(name: str, text: str) -> Pylock:
     try:
         return Pylock.from_dict(data)
     except PylockValidationError as exc:
-        raise RequirementsError(f"not a valid pylock.toml: {exc}", path=name, line=None, text="") from None
+        # packaging quotes a marker it cannot parse on lines of their own, under a caret: its first line says what.
+        # Redacted before it is cut: a URL cut inside its password would no longer be recognised as one.
+        reason = shorten(redact(exc.message.splitlines()[0] if exc.message.strip() else "invalid"))
+        where = f" in {shorten(exc.context, 60)!r}" if exc.context else ""
+        raise RequirementsError(f"not a valid pylock.toml: {reason}{where}", path=name, line=None, text="") from None
 
 
 def _package_lines(text: str, count: int) -> list[int | None]:
@@ -320,6 +328,7 @@ def _requirement_marker(marker: Marker | None, groups: frozenset[str], origin: O
     """
     if marker is None:
         return None
+    _check_names(marker, "lock_file", origin)
     selected = {"extras": frozenset[str](), "dependency_groups": groups}
 
     def settle(match: re.Match[str]) -> str:
@@ -351,6 +360,23 @@ def _requirement_marker(marker: Marker | None, groups: frozenset[str], origin: O
     return text
 
 
+def _check_names(marker: Marker, context: Literal["lock_file", "requirement"], origin: Origin) -> None:
+    """Refuse a marker naming what no installer defines where it stands (``extra`` in a lock, ``extras`` in its
+    ``environments``): packaging's selection, pip's included, fails on it for every target."""
+    try:
+        marker.evaluate(context=context)
+    except UndefinedEnvironmentName as exc:
+        what = "environments" if context == "requirement" else "a package marker"
+        raise RequirementsError(
+            f"{what} uses the marker name {exc}, which installers do not define there",
+            path=origin.path,
+            line=origin.line,
+            text=str(marker),
+        ) from None
+    except UndefinedComparison:
+        pass  # depends on the environment: refused per target by PylockInput.refusal
+
+
 def read_pylock_constraints(path: str | os.PathLike[str]) -> PylockInput:
     """Read the lock at ``path`` as an input: one ``name==version ; marker`` requirement per package, carrying
     the hashes of its files, with the line of its ``[[packages]]`` header as origin.
@@ -362,6 +388,8 @@ def read_pylock_constraints(path: str | os.PathLike[str]) -> PylockInput:
     text = _toml.read_text(name)
     document = _parse(name, text)
     lines = _package_lines(text, len(document.packages))
+    for environment in document.environments or ():
+        _check_names(environment, "requirement", Origin(name, None))
     groups = frozenset(canonicalize_name(g) for g in document.default_groups or ())
     out: list[RequirementLine] = []
     for package, line in zip(document.packages, lines, strict=True):
@@ -369,7 +397,7 @@ def read_pylock_constraints(path: str | os.PathLike[str]) -> PylockInput:
         if package.is_direct:
             kind = "a VCS source" if package.vcs else "a directory" if package.directory else "an archive URL"
             raise RequirementsError(
-                f"{package.name} is locked to {kind}, which is not supported offline",
+                f"{shorten(package.name)} is locked to {kind}, which is not supported offline",
                 path=name,
                 line=line,
                 text=package.name,
@@ -378,14 +406,18 @@ def read_pylock_constraints(path: str | os.PathLike[str]) -> PylockInput:
         marker = _requirement_marker(package.marker, groups, origin)
         version = _version_of(package)
         spec = f"{package.name}=={version}" + (f" ; {marker}" if marker else "")
-        out.append(
-            RequirementLine(
-                requirement=Requirement(spec),
-                origin=origin,
-                text=spec,
-                hashes=_hashes(package),
+        hashes = _hashes(package)
+        if not hashes:
+            # Without a digest it can check, wheelhouse would take any file of that version: refuse rather than
+            # drop the check the lock asks for.
+            raise RequirementsError(
+                f"{shorten(package.name)}: none of its files lists a hash wheelhouse can check "
+                "(sha256, or another of hashlib's guaranteed algorithms but shake_*)",
+                path=name,
+                line=line,
+                text="",
             )
-        )
+        out.append(RequirementLine(requirement=Requirement(spec), origin=origin, text=spec, hashes=hashes))
     return PylockInput(name, document, tuple(out))
 
 
