@@ -146,6 +146,11 @@ def content_length(response: requests.Response) -> int | None:
     return int(value) if value.isascii() and value.isdigit() else None
 
 
+# An http(s) URL whose authority is a plain ASCII host (a name, an IPv4 address or a bracketed IPv6 one) and a
+# port, ended by the path or query, of printable ASCII without a quote or an "@": no parser reads another host.
+_PLAIN_URL = re.compile(r"https?://(?:[A-Za-z0-9.\-]+|\[[0-9A-Fa-f:.]+\])(?::\d+)?(?:[/?][!#-?A-~]*)?\Z")
+
+
 def _as_sent(url: str) -> str:
     """``url`` as the HTTP stack will send it, whose host is the one it connects to.
 
@@ -153,6 +158,9 @@ def _as_sent(url: str) -> str:
     backslash too: ``http://other\\@index/`` is ``other`` to it and ``index`` to urlsplit); credentials and
     proxies must be chosen for the host the request actually goes to.
     """
+    if _PLAIN_URL.match(url):
+        # Nearly every URL an index lists: both read the same host, and the stack sends it as it is.
+        return url
     request = requests.PreparedRequest()
     try:
         request.prepare_url(url, None)
