@@ -143,6 +143,17 @@ def test_a_path_docker_would_expand_or_unquote_is_refused(project: Path, cli: Cl
     assert _rendered(project) == []
 
 
+@pytest.mark.parametrize("path", [" req.txt", "req.txt "])
+def test_a_path_with_spaces_at_its_ends_is_refused(project: Path, cli: Cli, path: str) -> None:
+    # Docker trims them around a .dockerignore pattern: "! req.txt " would let "req.txt" in instead.
+    _project(project)
+    (project / path).write_text("aaa\n")
+    result = cli("render", *TARGET_ARGS, "--classic", "-r", path)
+    assert result.exit_code == 2, result.output
+    assert one_error(result.stderr).startswith(f"error: bad path {path!r}: Docker trims the spaces")
+    assert _rendered(project) == []
+
+
 # -- the wheels folder's name in the RUN commands --------------------------------------------------------------
 
 

@@ -117,6 +117,17 @@ def client_for(index_url: str, **config: object) -> IndexClient:
     return IndexClient(IndexConfig(index_url=index_url, **settings), sleep=lambda _s: None)  # type: ignore[arg-type]
 
 
+@contextlib.contextmanager
+def listed_on(server: RawServer, filename: str, timeout: float = 5.0, **fields: object) -> Iterator[IndexClient]:
+    """A client of a local index whose page for demo lists ``filename`` at ``server`` (with ``fields``)."""
+    entry = {"filename": filename, "url": f"{server.url}/files/{filename}", "hashes": {}, **fields}
+    with IndexServer() as index:
+        index.add("demo-0.1.tar.gz", b"listed so that the page exists")
+        index.inject("/simple/demo/", json_page(entry), times=None)
+        with client_for(index.index_url, timeout=timeout) as client:
+            yield client
+
+
 def basic(user: str, password: str) -> str:
     return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
 
@@ -263,15 +274,11 @@ def test_core_metadata_that_trickles_without_end_is_cut_off(
 ) -> None:
     server = raw(drip("200 OK", "Content-Type: application/octet-stream"))
     filename = "demo-1.0-py3-none-any.whl"
-    entry = {"filename": filename, "url": f"{server.url}/files/{filename}", "hashes": {}, "core-metadata": True}
-    with IndexServer() as index:
-        index.add("demo-0.1.tar.gz", b"listed so that the page exists")
-        index.inject("/simple/demo/", json_page(entry), times=None)
-        with client_for(index.index_url, timeout=0.5) as client:
-            (remote,) = client.project_files(DEMO)
-            started = time.monotonic()
-            with pytest.raises(NetworkError) as info:
-                client.metadata(remote)
+    with listed_on(server, filename, timeout=0.5, **{"core-metadata": True}) as client:
+        (remote,) = client.project_files(DEMO)
+        started = time.monotonic()
+        with pytest.raises(NetworkError) as info:
+            client.metadata(remote)
     assert time.monotonic() - started < 5
     assert "too slow" in str(info.value)
     assert server.heads[0].startswith(f"GET /files/{filename}.metadata ")
@@ -307,15 +314,10 @@ def test_a_ranged_answer_longer_than_the_range_is_not_read_to_its_end(
         endless(conn, sent)
 
     server = raw(reply)
-    filename = "demo-1.0-py3-none-any.whl"
-    entry = {"filename": filename, "url": f"{server.url}/files/{filename}", "hashes": {}}
-    with IndexServer() as index:
-        index.add("demo-0.1.tar.gz", b"listed so that the page exists")
-        index.inject("/simple/demo/", json_page(entry), times=None)
-        with client_for(index.index_url) as client:
-            (remote,) = client.project_files(DEMO)
-            with pytest.raises(NetworkError):
-                client.metadata(remote)
+    with listed_on(server, "demo-1.0-py3-none-any.whl") as client:
+        (remote,) = client.project_files(DEMO)
+        with pytest.raises(NetworkError):
+            client.metadata(remote)
     # The range asked for, plus what the socket buffers hold: far from the 256 MiB the server would send.
     assert 0 < written(sent, len(server.heads)) < 32 * 1024 * 1024
 
@@ -348,15 +350,10 @@ def test_a_central_directory_claimed_to_be_huge_is_not_fetched_into_memory(
         endless(conn, sent)
 
     server = raw(reply)
-    filename = "demo-1.0-py3-none-any.whl"
-    entry = {"filename": filename, "url": f"{server.url}/files/{filename}", "hashes": {}}
-    with IndexServer() as index:
-        index.add("demo-0.1.tar.gz", b"listed so that the page exists")
-        index.inject("/simple/demo/", json_page(entry), times=None)
-        with client_for(index.index_url) as client:
-            (remote,) = client.project_files(DEMO)
-            with pytest.raises(NetworkError):
-                client.metadata(remote)
+    with listed_on(server, "demo-1.0-py3-none-any.whl") as client:
+        (remote,) = client.project_files(DEMO)
+        with pytest.raises(NetworkError):
+            client.metadata(remote)
     assert ranges[0] == "Range: bytes=-65536"
     # The central directory is not asked for by range (the whole file is: here, a 404).
     assert ranges[1:] == [""]
@@ -560,19 +557,10 @@ def test_a_wheel_longer_than_the_size_its_index_lists_is_cut_off(
         endless(conn, sent)
 
     server = raw(reply)
-    entry = {
-        "filename": filename,
-        "url": f"{server.url}/files/{filename}",
-        "hashes": {"sha256": hashlib.sha256(data).hexdigest()},
-        "size": len(data),
-    }
-    with IndexServer() as index:
-        index.add("demo-0.1.tar.gz", b"listed so that the page exists")
-        index.inject("/simple/demo/", json_page(entry), times=None)
-        with client_for(index.index_url) as client:
-            (remote,) = client.project_files(DEMO)
-            with pytest.raises(NetworkError) as info:
-                client.download(remote, tmp_path / "demo.part")
+    with listed_on(server, filename, hashes={"sha256": hashlib.sha256(data).hexdigest()}, size=len(data)) as client:
+        (remote,) = client.project_files(DEMO)
+        with pytest.raises(NetworkError) as info:
+            client.download(remote, tmp_path / "demo.part")
     assert str(info.value).endswith(f"is longer than the {len(data)} bytes its index lists")
     assert not (tmp_path / "demo.part").exists()
     deadline = time.monotonic() + 5

@@ -431,3 +431,15 @@ def test_each_dependency_of_a_pyproject_keeps_its_own_line(cli: Cli, project: Pa
     assert "pyproject.toml:5" in result.output
     data = json.loads(cli("verify", "--json", "-r", "pyproject.toml", *AMD64).output)
     assert data["targets"][0]["covered"] is True
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="counts descriptors through /proc")
+def test_reading_a_directory_as_a_toml_input_leaves_no_descriptor_open(tmp_path: Path) -> None:
+    from wheelhouse import _toml
+    from wheelhouse.errors import RequirementsError
+
+    before = len(os.listdir("/proc/self/fd"))
+    for _ in range(50):
+        with pytest.raises(RequirementsError, match="not a regular file"):
+            _toml.read_bytes(str(tmp_path))
+    assert len(os.listdir("/proc/self/fd")) <= before

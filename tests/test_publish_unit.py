@@ -192,11 +192,13 @@ def test_selection_takes_the_pinned_files_and_with_sdists_their_source_only(tmp_
 class _Answers(BaseHTTPRequestHandler):
     answers: ClassVar[list[tuple[int, bytes]]] = []
     seen: ClassVar[list[tuple[str | None, int]]] = []
+    clients: ClassVar[list[tuple[str, int]]] = []
 
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length", "0"))
         self.rfile.read(length)
         type(self).seen.append((self.headers.get("Authorization"), length))
+        type(self).clients.append(self.client_address)
         status, body = type(self).answers.pop(0) if type(self).answers else (200, b"")
         self.send_response(status)
         self.send_header("Content-Length", str(len(body)))
@@ -209,7 +211,7 @@ class _Answers(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def answering() -> Iterator[tuple[str, type[_Answers]]]:
-    handler = type("Handler", (_Answers,), {"answers": [], "seen": []})
+    handler = type("Handler", (_Answers,), {"answers": [], "seen": [], "clients": []})
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
@@ -313,3 +315,14 @@ def test_without_a_password_the_netrc_then_the_keyring_command_are_asked(
     repo = Repository.from_options("https://ci@vault.example/ci/prod")
     assert repo.auth == ("ci", "from-keyring-https://vault.example/ci/prod/")
     assert Repository.from_options("https://ci@vault.example/", keyring_provider="disabled").auth == ("ci", "")
+
+
+def test_successive_uploads_share_one_connection(wheel: UploadFile, answering: tuple[str, type[_Answers]]) -> None:
+    # Over HTTPS a connection per file is a handshake per file: a short answer read to its end keeps it open.
+    url, handler = answering
+    handler.protocol_version = "HTTP/1.1"
+    handler.answers = [(200, b"stored"), (200, b"stored"), (200, b"")]
+    with Uploader(Repository.from_options(url), backoff=0) as uploader:
+        assert [uploader.upload(wheel) for _ in range(3)] == ["uploaded"] * 3
+    assert len(handler.seen) == 3
+    assert len(set(handler.clients)) == 1

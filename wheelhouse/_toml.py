@@ -40,12 +40,18 @@ def read_bytes(path: str) -> bytes:
     """The bytes of a regular file of bounded size, read as :func:`read_text` reads it."""
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-        with os.fdopen(fd, "rb") as handle:
-            info = os.fstat(handle.fileno())
+        try:
+            # Judged before a file object is made of it: one cannot be made of a directory, and the descriptor
+            # would be left open.
+            info = os.fstat(fd)
             if not stat.S_ISREG(info.st_mode):
                 raise RequirementsError("not a regular file", path=path, line=None, text="")
             if info.st_size > MAX_BYTES:
                 raise RequirementsError(f"larger than {MAX_BYTES // (1024 * 1024)} MiB", path=path, line=None, text="")
+        except BaseException:
+            os.close(fd)
+            raise
+        with os.fdopen(fd, "rb") as handle:
             data = handle.read(MAX_BYTES + 1)
     except OSError as exc:
         raise RequirementsError(f"cannot read: {exc.strerror or exc}", path=path, line=None, text="") from None

@@ -50,6 +50,12 @@ def refuse_unrenderable(copied: Iterable[str], *, listed: Iterable[str] = (), cm
                 hint="rename it",
             )
     for path in (*copied, *listed):
+        if path != path.strip():
+            raise UsageError(
+                f"bad path {path!r}: Docker trims the spaces around a .dockerignore pattern, so the build context "
+                "would let another path in",
+                hint="rename it",
+            )
         control = _control(path)
         if control is not None:
             raise UsageError(

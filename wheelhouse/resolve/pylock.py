@@ -344,20 +344,16 @@ def _requirement_marker(marker: Marker | None, groups: frozenset[str], origin: O
         environment["extra"] = ""
         holds(Marker(text), environment)
     except (InvalidMarker, UndefinedEnvironmentName):
-        raise RequirementsError(
-            "a marker on extras or dependency groups that wheelhouse cannot settle",
-            path=origin.path,
-            line=origin.line,
-            text=str(marker),
+        raise _marker_error(
+            "a marker on extras or dependency groups that wheelhouse cannot settle", marker, origin
         ) from None
     except UnevaluableMarker as exc:
-        raise RequirementsError(
-            f"a marker that cannot be evaluated ({exc.why})",
-            path=origin.path,
-            line=origin.line,
-            text=str(marker),
-        ) from None
+        raise _marker_error(f"a marker that cannot be evaluated ({exc.why})", marker, origin) from None
     return text
+
+
+def _marker_error(message: str, marker: Marker, origin: Origin) -> RequirementsError:
+    return RequirementsError(message, path=origin.path, line=origin.line, text=str(marker))
 
 
 def _check_names(marker: Marker, context: Literal["lock_file", "requirement"], origin: Origin) -> None:
@@ -367,11 +363,8 @@ def _check_names(marker: Marker, context: Literal["lock_file", "requirement"], o
         marker.evaluate(context=context)
     except UndefinedEnvironmentName as exc:
         what = "environments" if context == "requirement" else "a package marker"
-        raise RequirementsError(
-            f"{what} uses the marker name {exc}, which installers do not define there",
-            path=origin.path,
-            line=origin.line,
-            text=str(marker),
+        raise _marker_error(
+            f"{what} uses the marker name {exc}, which installers do not define there", marker, origin
         ) from None
     except UndefinedComparison:
         pass  # depends on the environment: refused per target by PylockInput.refusal

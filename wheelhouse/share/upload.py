@@ -459,7 +459,8 @@ class Uploader:
         try:
             status = response.status_code
             if 200 <= status < 300:
-                # A short answer read to its end leaves the connection open for the next file; a long one is cut.
+                # A short answer read to its end hands its connection back to the pool for the next file (one
+                # closed unread would close the connection with it); a long one is cut.
                 with contextlib.suppress(*BODY_ERRORS, OSError):
                     response.raw.read(_DRAIN_BYTES, decode_content=False)
                 return "uploaded"
