@@ -275,6 +275,22 @@ def test_a_requirements_link_out_of_the_project_is_refused_without_quoting_its_l
     assert _rendered(project) == []
 
 
+@pytest.mark.parametrize("option", ["-r", "-c"])
+def test_a_file_included_from_out_of_the_project_is_refused_without_quoting_its_lines(
+    project: Path, cli: Cli, tmp_path: Path, option: str
+) -> None:
+    _project(project)
+    outside = tmp_path / "outside.txt"
+    outside.write_text("root:SECRET-LINE:0:0\n")
+    (project / "requirements.txt").write_text(f"aaa\n{option} {outside}\n")
+    result = cli("render", *TARGET_ARGS)
+    assert result.exit_code == 2, result.output
+    line = one_error(result.stderr)
+    assert f"requirements.txt:2: outside {project.resolve()}, where every file of the input must be" in line
+    assert "SECRET-LINE" not in result.output
+    assert _rendered(project) == []
+
+
 def test_a_lock_link_out_of_the_project_is_refused_without_quoting_its_lines(
     project: Path, cli: Cli, tmp_path: Path
 ) -> None:

@@ -356,6 +356,8 @@ class _Loader:
     """The mutable state of one load_requirements() call; frozen by result()."""
 
     wheels_dir: Path | None
+    # When set, a file a -r/-c line names is read only when it lies inside this folder (see load_requirements).
+    within: str | None = None
     requirements: list[RequirementLine] = field(default_factory=list)
     constraints: list[RequirementLine] = field(default_factory=list)
     index_url: str | None = None
@@ -424,6 +426,8 @@ class _Loader:
         # Reached twice from different places (not a cycle): read once.
         if (resolved, constraint) in self.read:
             return
+        if at is not None and self.within is not None and os.path.commonpath([self.within, resolved]) != self.within:
+            fail(f"outside {self.within}, where every file of the input must be")
         try:
             # Read through the name as given: a real path need not exist (``/dev/stdin`` resolves to
             # ``/proc/<pid>/fd/pipe:[...]``), and the file must be judged by what the name opens (a pipe here).
@@ -512,15 +516,19 @@ def load_requirements(
     *,
     constraints: Sequence[str | os.PathLike[str]] = (),
     wheels_dir: Path | None = None,
+    within: str | os.PathLike[str] | None = None,
 ) -> RequirementSet:
     """Parse requirement files (-r), constraint files (-c) and package strings (origin: command line).
+
+    ``within`` bounds the files that -r/-c lines name to one folder (a build context, which can send nothing
+    else): one outside it is refused before it is read, so an error never quotes a line of it.
 
     The order is pip's (``req_command.get_requirements``): constraint files, then packages, then requirement
     files, so options in requirement files override those in constraint files. Raises
     :class:`RequirementsError` naming file:line and the text for anything that cannot be used offline; what pip
     would ignore is said through :func:`wheelhouse._log.warning`.
     """
-    loader = _Loader(wheels_dir)
+    loader = _Loader(wheels_dir, os.path.realpath(within) if within is not None else None)
     for path in constraints:
         loader.include(os.fspath(path), constraint=True)
     loader.requirements.extend(parse_requirement_text(text, _COMMAND_LINE, wheels_dir=wheels_dir) for text in packages)

@@ -319,18 +319,30 @@ def load_targets(settings: Settings) -> tuple[Target, ...]:
 
 
 def load_inputs(
-    settings: Settings, packages: Sequence[str], *, required: bool = True, replace_configured: bool = True
+    settings: Settings,
+    packages: Sequence[str],
+    *,
+    required: bool = True,
+    replace_configured: bool = True,
+    within: str | os.PathLike[str] | None = None,
 ) -> RequirementSet:
     """The requirement set named by -r/-c/PKG (any input format), the configuration, or the input found here.
 
     ``replace_configured=False`` adds ``packages`` to the files instead of letting them stand for the configured
     ones: for a caller that adds what the image needs (the pip that reads a pylock.toml), not for a user's PKG.
     """
-    return _read_inputs(settings, packages, required=required, replace_configured=replace_configured).requirements
+    return _read_inputs(
+        settings, packages, required=required, replace_configured=replace_configured, within=within
+    ).requirements
 
 
 def _read_inputs(
-    settings: Settings, packages: Sequence[str], *, required: bool = True, replace_configured: bool = True
+    settings: Settings,
+    packages: Sequence[str],
+    *,
+    required: bool = True,
+    replace_configured: bool = True,
+    within: str | os.PathLike[str] | None = None,
 ) -> Inputs:
     """:func:`load_inputs`, with the scopes of the lock files among the inputs (checked against the targets)."""
     from wheelhouse.inputs import Inputs, Selection, detect_format, find_default_input, load_inputs
@@ -364,7 +376,12 @@ def _read_inputs(
         # requirements.lock that render installs) leaves them unused instead of failing.
         selection = Selection()
     return load_inputs(
-        files, packages, constraints=settings.constraints, selection=selection, wheels_dir=settings.wheels_path
+        files,
+        packages,
+        constraints=settings.constraints,
+        selection=selection,
+        wheels_dir=settings.wheels_path,
+        within=within,
     )
 
 

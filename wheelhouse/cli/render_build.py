@@ -212,12 +212,15 @@ def _install_inputs(
         # The lock is what pip installs, so it is also what must be covered; a pylock.toml also needs the pip
         # that reads it, upgraded from the folder when the image's own is older.
         extra = _pylock_extra(lock, target)
-        reqs = load_inputs(replace(settings, requirements=(lock,), constraints=()), extra, replace_configured=False)
+        reqs = load_inputs(
+            replace(settings, requirements=(lock,), constraints=()), extra, replace_configured=False, within=context
+        )
     else:
         from wheelhouse.inputs import require_pip_format
 
         require_pip_format((*top, *constraints))
-        reqs = load_inputs(replace(settings, requirements=top), ())
+        # What the files include must be in the context too: anything else never reaches the image.
+        reqs = load_inputs(replace(settings, requirements=top), (), within=context)
     named = {os.path.realpath(p) for p in (*top, *constraints, *([lock] if lock else []))}
     included = tuple(
         context_path(path, context, what="included requirements file")

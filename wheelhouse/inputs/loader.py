@@ -43,9 +43,11 @@ def load_inputs(
     constraints: Sequence[str | os.PathLike[str]] = (),
     selection: Selection = _NO_SELECTION,
     wheels_dir: Path | None = None,
+    within: str | os.PathLike[str] | None = None,
 ) -> Inputs:
     """Read every input; raise :class:`RequirementsError` (one line, naming the file) for one that cannot be
-    read, and :class:`UsageError` for ``--extra``/``--group`` names no input file knows."""
+    read, and :class:`UsageError` for ``--extra``/``--group`` names no input file knows. ``within``: see
+    :func:`wheelhouse.requirements.load_requirements`."""
     pip_files: list[str] = []
     pip_constraints: list[str] = []
     found: list[tuple[str, Found]] = []
@@ -71,7 +73,7 @@ def load_inputs(
         else:
             found.append((path, _read(kind, path, selection, wheels_dir)))
     _check_selection(selection, [(path, f) for path, f in found if path in {os.fspath(p) for p in files}])
-    base = load_requirements(pip_files, packages, constraints=pip_constraints, wheels_dir=wheels_dir)
+    base = load_requirements(pip_files, packages, constraints=pip_constraints, wheels_dir=wheels_dir, within=within)
     if not found:
         return Inputs(base)
     requirements: list[RequirementLine] = list(base.requirements)
