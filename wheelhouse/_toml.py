@@ -98,9 +98,12 @@ class Lines:
     lines: list[str] = field(init=False)
     # Lines already given to a value, so the next identical value is found further down.
     _taken: set[int] = field(default_factory=set, init=False)
+    # Lines :meth:`bounded_string` may still search in vain (set from the text's length).
+    _budget: int = field(default=0, init=False)
 
     def __post_init__(self) -> None:
         self.lines = self.text.splitlines()
+        self._budget = 4 * len(self.lines) + 1024
 
     def headers(self, name: str) -> list[int]:
         """The lines of every ``[name]`` or ``[[name]]`` header, in order (keys compared without quotes)."""
@@ -130,6 +133,17 @@ class Lines:
                 self._taken.add(number)
                 return number
         return None
+
+    def bounded_string(self, value: str, start: int | None = 1, end: int | None = None) -> int | None:
+        """:meth:`string`, within a budget: searches that find nothing (a string written with escapes) may cover the
+        text a few times over, then every later one gives None. A file of tens of thousands of such strings would
+        otherwise cost the square of its length; a value found costs only the lines up to it."""
+        if self._budget <= 0:
+            return None
+        line = self.string(value, start, end)
+        if line is None:
+            self._budget -= (len(self.lines) if end is None else end) - max(start or 1, 1) + 1
+        return line
 
     def end_of_item(self, start: int, name: str) -> int:
         """The last line of the ``[[name]]`` entry whose header is at ``start``, sub-tables included."""

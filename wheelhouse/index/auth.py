@@ -8,10 +8,11 @@ keyring's, after a 401) is kept the same way, in memory only.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from urllib.parse import unquote, urlsplit, urlunsplit
+import base64
+from collections.abc import Callable, Iterable
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
-__all__ = ["Credentials", "netloc", "split_credentials"]
+__all__ = ["Credentials", "echoed_forms", "netloc", "scrub", "split_credentials"]
 
 
 def split_credentials(url: str) -> tuple[str, tuple[str, str] | None]:
@@ -58,13 +59,28 @@ class Credentials:
         return self._by_host.get(host)
 
     def redact(self, text: str) -> str:
-        """``text`` with every known secret replaced by ``****``.
+        """``text`` with every known secret replaced by ``****``, in each form a server may echo it
+        (:func:`echoed_forms`)."""
+        return scrub(text, [form for pair in self._by_host.values() for form in echoed_forms(*pair)])
 
-        A user name without a password counts as the secret: it is usually an access token, as in
-        :func:`wheelhouse._text.redact_url`.
-        """
-        for user, password in self._by_host.values():
-            secret = password or user
-            if secret:
-                text = text.replace(secret, "****")
-        return text
+
+def echoed_forms(user: str, password: str) -> tuple[str, ...]:
+    """What a server could echo of the credentials ``user``/``password``: the secret as given and percent-encoded,
+    and the Basic authorization value; longest first. A user name without a password counts as the secret: it is
+    usually an access token, as in :func:`wheelhouse._text.redact_url`."""
+    secret = password or user
+    if not secret:
+        return ()
+    shown = {
+        secret,
+        quote(secret, safe=""),
+        base64.b64encode(f"{user}:{password}".encode("latin-1", "replace")).decode(),
+    }
+    return tuple(sorted(shown, key=len, reverse=True))
+
+
+def scrub(text: str, secrets: Iterable[str]) -> str:
+    """``text`` with each of ``secrets`` replaced by ``****`` (longest first, so no part of one is left)."""
+    for secret in sorted(secrets, key=len, reverse=True):
+        text = text.replace(secret, "****")
+    return text

@@ -63,9 +63,8 @@ def read_pyproject(path: str, selection: Selection, *, wheels_dir: Path | None =
             hint="pass poetry.lock instead (wheelhouse reads it), or move them to [project] dependencies",
         )
     header = _first(lines, "project")
-    finder = _Finder(lines)
-    found += finder.requirements(
-        _strings(project.get("dependencies", []), path, "[project] dependencies"), path, header, wheels_dir
+    found += _requirements(
+        lines, _strings(project.get("dependencies", []), path, "[project] dependencies"), path, header, wheels_dir
     )
 
     optional = _table(project.get("optional-dependencies", {}), path, "[project.optional-dependencies]")
@@ -77,13 +76,13 @@ def read_pyproject(path: str, selection: Selection, *, wheels_dir: Path | None =
         name, items = by_extra[canonicalize_name(extra)]
         start = _first(lines, "project.optional-dependencies") or header
         start = lines.key(name, start) or start
-        found += finder.requirements(_strings(items, path, f"optional dependency {name!r}"), path, start, wheels_dir)
+        found += _requirements(lines, _strings(items, path, f"optional dependency {name!r}"), path, start, wheels_dir)
 
     groups = _table(groups_table or {}, path, "[dependency-groups]")
     known_groups = frozenset(canonicalize_name(name) for name in groups)
     wanted = [g for g in selection.groups if canonicalize_name(g) in known_groups]
     if wanted:
-        found += _groups(groups, wanted, path, finder, wheels_dir)
+        found += _groups(groups, wanted, path, lines, wheels_dir)
     return Found(
         requirements=tuple(found),
         scope=_scope(path, project),
@@ -108,10 +107,9 @@ def _scope(path: str, project: Mapping[str, Any]) -> LockScope | None:
 
 
 def _groups(
-    groups: Mapping[str, Any], wanted: Sequence[str], path: str, finder: _Finder, wheels_dir: Path | None
+    groups: Mapping[str, Any], wanted: Sequence[str], path: str, lines: _toml.Lines, wheels_dir: Path | None
 ) -> list[RequirementLine]:
     """The requirements of the wanted groups and the groups they include, each once, with its own line."""
-    lines = finder.lines
     _check_includes(groups, wanted, path, lines)
     try:
         resolver = DependencyGroupResolver(groups)
@@ -150,7 +148,7 @@ def _groups(
                 pending.append(canonicalize_name(item.include_group))
                 continue
             texts.append(written.get(str(item), str(item)))
-        out += finder.requirements(texts, path, start, wheels_dir)
+        out += _requirements(lines, texts, path, start, wheels_dir)
     # One requirement reached through two groups is one line to the resolver (the first group's).
     return list({(line.text, str(line.origin)): line for line in out}.values())
 
@@ -196,32 +194,18 @@ def _written(items: Any) -> dict[str, str]:
     return found
 
 
-class _Finder:
-    """The line of each string of an array, found as :meth:`wheelhouse._toml.Lines.string` finds one, in time
-    that grows with the file rather than with the square of its arrays.
-
-    An array is written in order, so each string is looked for from the line of the one before it. A string that
-    cannot be found (written with escapes, or beside the one before on its line) is looked for to the end of the
-    file; once such searches have covered the file a few times over, the remaining strings go without lines.
-    """
-
-    def __init__(self, lines: _toml.Lines) -> None:
-        self.lines = lines
-        self.budget = 4 * len(lines.lines) + 1024
-
-    def requirements(
-        self, texts: Sequence[str], path: str, start: int | None, wheels_dir: Path | None
-    ) -> list[RequirementLine]:
-        out: list[RequirementLine] = []
-        cursor = start
-        for text in texts:
-            line = self.lines.string(text, cursor) if self.budget > 0 else None
-            if line is None:
-                self.budget -= len(self.lines.lines) - (cursor or 1) + 1
-            else:
-                cursor = line
-            out.append(parse_requirement_text(text, Origin(path, line), wheels_dir=wheels_dir))
-        return out
+def _requirements(
+    lines: _toml.Lines, texts: Sequence[str], path: str, start: int | None, wheels_dir: Path | None
+) -> list[RequirementLine]:
+    """The requirements of one array's strings, each with its line. An array is written in order, so each string
+    is looked for from the line of the one before it (:meth:`wheelhouse._toml.Lines.bounded_string`)."""
+    out: list[RequirementLine] = []
+    cursor = start
+    for text in texts:
+        line = lines.bounded_string(text, cursor)
+        cursor = line or cursor
+        out.append(parse_requirement_text(text, Origin(path, line), wheels_dir=wheels_dir))
+    return out
 
 
 def _key_lines(lines: _toml.Lines, start: int | None) -> dict[str, int]:

@@ -185,8 +185,6 @@ class _Reader:
         self.seen: set[tuple[str, str, str | None, str]] = set()
         # The tables being walked: a workspace's projects may depend on each other in a cycle.
         self.walking: set[tuple[str, str, str | None]] = set()
-        # Lines searched in vain for a dependency's name, before the rest go without lines.
-        self.budget = 4 * len(lines.lines) + 1024
         self.max_walks = _MAX_WALKS + _MAX_WALKS_PER_PACKAGE * sum(len(found) for found in by_name.values())
 
     def take(self, package: _Package, table: str, marker: Marker | None, key: str | None = None) -> None:
@@ -221,18 +219,10 @@ class _Reader:
         finally:
             self.walking.discard(walk)
 
-    def _line(self, name: str, start: int | None, end: int | None) -> int | None:
-        if start is None or self.budget <= 0:
-            return None
-        line = self.lines.string(name, start, end)
-        if line is None:
-            self.budget -= (end or len(self.lines.lines)) - start + 1
-        return line
-
     def _entry(self, entry: Mapping[str, Any], outer: Marker | None, start: int | None, end: int | None) -> int | None:
         """Take one dependency entry; the line it was found on."""
         name = entry["name"]
-        line = self._line(name, start, end)
+        line = self.lines.bounded_string(name, start, end) if start is not None else None
         try:
             marker = both(outer, Marker(entry["marker"]) if entry.get("marker") else None)
         except InvalidMarker as exc:

@@ -30,6 +30,8 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from packaging.utils import canonicalize_name
 
 from wheelhouse import _log
+from wheelhouse.errors import StoreError
+from wheelhouse.share._own import open_own
 from wheelhouse.share.static_index import IndexResult, build_index
 from wheelhouse.store.folder import Store
 
@@ -38,7 +40,6 @@ HTML_TYPE = "application/vnd.pypi.simple.v1+html"
 TEXT_HTML = "text/html"
 # Richest first: a client that names several formats with equal weight gets the richest it named.
 PAGE_TYPES = (JSON_TYPE, HTML_TYPE, TEXT_HTML)
-_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
 
 
 # -- negotiation --------------------------------------------------------------------------------------------
@@ -280,15 +281,11 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             # Opened without following a link, and checked again once open: the file found inside the tree may
             # have been swapped for a link to another file (or a pipe) since the path was resolved.
-            fd = os.open(path, _OPEN_FLAGS)
-        except OSError:
+            fh = open_own(path, StoreError, "serve")
+        except StoreError:
             return self._status(404, "not found")
-        fh = os.fdopen(fd, "rb")
         with fh:
-            st = os.fstat(fd)
-            if not stat.S_ISREG(st.st_mode):
-                return self._status(404, "not found")
-            size = st.st_size
+            size = os.fstat(fh.fileno()).st_size
             span = byte_range(self.headers.get("Range"), size) if ranges else None
             if span == UNSATISFIABLE:
                 self.send_response(416)

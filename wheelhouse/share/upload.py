@@ -17,7 +17,6 @@ progress the reporter draws.
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import hashlib
 import os
@@ -37,7 +36,7 @@ import requests
 from wheelhouse import __version__, _log
 from wheelhouse._text import redact, redact_url, safe
 from wheelhouse.errors import NetworkError
-from wheelhouse.index.auth import netloc, split_credentials
+from wheelhouse.index.auth import echoed_forms, netloc, scrub, split_credentials
 from wheelhouse.index.tls import TrustAdapter, ca_bundle, system_context
 from wheelhouse.index.transport import BODY_ERRORS
 from wheelhouse.share._own import open_own
@@ -372,7 +371,7 @@ class Uploader:
         self._session.headers["User-Agent"] = USER_AGENT
         self._sleep = sleep
         self._on_retry = on_retry
-        self._secrets = _secrets(repository.auth)
+        self._secrets = echoed_forms(*repository.auth) if repository.auth else ()
         self._lock = threading.Lock()
         self.requests = 0
 
@@ -481,7 +480,7 @@ class Uploader:
                     "or ~/.netrc",
                 )
             if 300 <= status < 400:
-                where = _scrub(redact_url(response.headers.get("Location", "")), self._secrets)
+                where = scrub(redact_url(response.headers.get("Location", "")), self._secrets)
                 raise UploadError(
                     f"{item.filename}: {redact_url(self.repository.url)} answered with a redirect to {where}; "
                     "uploads are not redirected",
@@ -535,24 +534,7 @@ def _reason(response: requests.Response, secrets: Sequence[str] = ()) -> str:
             text = str(message) if message else ""
         except (ValueError, RecursionError):
             text = ""
-    return safe(_scrub(redact(text or response.reason or ""), secrets))[:200]
-
-
-def _secrets(auth: tuple[str, str] | None) -> tuple[str, ...]:
-    """What a server could echo of the credentials sent to it: the password (or a lone user name, a token) as
-    given and percent-encoded, and the Basic authorization value; longest first."""
-    if auth is None:
-        return ()
-    user, password = auth
-    shown = [password or user, quote(password or user, safe="")]
-    shown.append(base64.b64encode(f"{user}:{password}".encode("latin-1", "replace")).decode())
-    return tuple(sorted({s for s in shown if s}, key=len, reverse=True))
-
-
-def _scrub(text: str, secrets: Sequence[str]) -> str:
-    for secret in secrets:
-        text = text.replace(secret, "****")
-    return text
+    return safe(scrub(redact(text or response.reason or ""), secrets))[:200]
 
 
 def _retry_after(response: requests.Response) -> float | None:
