@@ -262,6 +262,38 @@ def _fast_sdist_filename(filename: str, suffix: str) -> tuple[NormalizedName, Ve
     return _sdist_name(name_part), version
 
 
+def split_release(filename: str) -> tuple[DistKind, str, str] | None:
+    """A wheel's or a ``.tar.gz``/``.zip`` sdist's kind, project part and version part, split as
+    :func:`parse_dist_filename` splits them (a wheel's first two dash-separated parts, an sdist's stem at its last
+    dash), nothing checked; None for other formats. With :func:`release_version`, it groups a page's files by
+    release before any is parsed; the finder inlines the same split for the thousands of names of a page."""
+    if filename.endswith(".whl"):
+        project, _, rest = filename.partition("-")
+        return "wheel", project, rest.partition("-")[0]
+    suffix = ".tar.gz" if filename.endswith(".tar.gz") else ".zip" if filename.endswith(".zip") else None
+    if suffix is None:
+        return None
+    project, _, text = filename[: -len(suffix)].rpartition("-")
+    return "sdist", project, text
+
+
+def release_version(kind: DistKind, project_part: str, text: str, project: NormalizedName) -> Version | None:
+    """The release of the files whose names :func:`split_release` splits into ``kind``, ``project_part`` and
+    ``text``, when the project part names ``project`` and the version parses; None when only the full parse may
+    judge them (another project's, an invalid version or project name).
+
+    The full parse reads the same parts through the same caches: a file grouped under this release is of it, or
+    is no distribution at all (a wheel name with too few parts, a bad build tag).
+    """
+    try:
+        named = _canonical(project_part) if kind == "wheel" else _sdist_name(project_part)
+        if named != project:
+            return None
+        return _version(text)
+    except (InvalidSdistFilename, InvalidVersion):
+        return None
+
+
 def _fast_wheel_filename(
     filename: str,
 ) -> tuple[NormalizedName, Version, DistKind, frozenset[Tag], tuple[int, str] | tuple[()]] | None:

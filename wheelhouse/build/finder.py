@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from wheelhouse.dists import CoreMetadata, DistFile, Finder
+from wheelhouse.releases import ReleaseFiles
 
 if TYPE_CHECKING:
     from packaging.utils import NormalizedName
@@ -84,7 +85,12 @@ class SdistFinder:
     def files(self, name: NormalizedName) -> Sequence[DistFile]:
         """The inner finder's files for ``name``; a project that lists only sdists starts building ahead."""
         found = self.inner.files(name)
-        if found and all(d.kind == "sdist" for d in found):
+        if isinstance(found, ReleaseFiles):
+            # Asked without building every release: a project that has a wheel usually has it in its newest.
+            only_sdists = not found.has_wheel() and any(found.of("sdist", v) for v in found.versions("sdist"))
+        else:
+            only_sdists = bool(found) and all(d.kind == "sdist" for d in found)
+        if only_sdists:
             likely = _likely_sdist(found)
             if likely is not None:
                 self.sdists.ahead(likely, None if likely.local else self.fetch)

@@ -95,7 +95,7 @@ def plan_download(
             reporter.resolving(target)
             speculative = SpeculativeFinder(remote, target, pool, stop, local, transfers, options.formats)
             # The top-level requirements are known now: their pages need not wait for the resolver to ask.
-            speculative.prefetch_requirements(requirements.requirements)
+            speculative.prefetch_requirements(requirements.requirements, requirements.constraints)
             if speculative.pages_asked:
                 # While the first pages are on their way; never in this thread, where Ctrl-C lands: an import it
                 # interrupts can leave that module's import lock taken, and the next thread to import it waits for

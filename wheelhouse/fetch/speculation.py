@@ -14,8 +14,10 @@ when it backtracks.
 
 from __future__ import annotations
 
+import functools
+import itertools
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import CancelledError
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +30,7 @@ from wheelhouse._markers import holds_or_not
 from wheelhouse.dists import CoreMetadata, DistFile
 from wheelhouse.fetch.pools import PriorityPool
 from wheelhouse.fetch.transfers import Transfers
+from wheelhouse.releases import ReleaseFiles, Replay
 from wheelhouse.requirements import RequirementLine
 from wheelhouse.resolve.resolver import FormatControl, ResolveReporter
 from wheelhouse.resolve.vocabulary import pinned_version
@@ -99,7 +102,7 @@ class SpeculativeFinder:
         # With transfers, the file whose metadata is prefetched starts downloading too (see _warm_metadata).
         self.transfers = transfers
         self._python_checks: dict[str, bool] = {}
-        self._likely: dict[NormalizedName, list[DistFile]] = {}  # per project: see _likely_for
+        self._likely: dict[NormalizedName, Replay[DistFile]] = {}  # per project: see _likely_for
         self._ahead: set[str] = set()  # files whose metadata prefetch_older asked for
         self._rejections: dict[NormalizedName, int] = {}  # per project: how often the resolver gave up a release
         self.target = target
@@ -121,6 +124,8 @@ class SpeculativeFinder:
         self._places: dict[NormalizedName, tuple[int, ...]] = {}
         # The version each top-level requirement pins (see _ruled_out).
         self._pins: dict[NormalizedName, Version] = {}
+        # Per project, the sha256 values each of its hash-pinning lines allows: an index file must be in each set.
+        self._hashes: dict[NormalizedName, list[frozenset[str]]] = {}
         self.pages_asked = 0  # project pages prefetched (the folder served the rest)
         self._lock = threading.Lock()
 
@@ -131,7 +136,7 @@ class SpeculativeFinder:
             first = name not in self._warmed
             self._warmed.add(name)
         if first:
-            self._warm_metadata(files, spec)
+            self._warm_metadata(canonicalize_name(name), files, spec)
         return files
 
     def all_files(self, name: NormalizedName) -> Sequence[DistFile]:
@@ -205,10 +210,17 @@ class SpeculativeFinder:
             self._needs[key] = wanted
         return wanted
 
-    def prefetch_requirements(self, lines: Sequence[RequirementLine]) -> None:
+    def prefetch_requirements(
+        self, lines: Sequence[RequirementLine], constraints: Sequence[RequirementLine] = ()
+    ) -> None:
         """:meth:`prefetch` the top-level requirements whose marker holds on the target, evaluated as the resolver
         does (no extra): a line for another platform is never resolved, so it must cost no request. They are
-        taken in the resolver's order: pinned ones first, each group by name."""
+        taken in the resolver's order: pinned ones first, each group by name. The hashes these lines and
+        ``constraints`` pin rule out the files they do not name, as the resolver rules them out."""
+        for line in (*lines, *constraints):
+            if line.hashes:
+                sha256 = frozenset(value[len("sha256:") :] for value in line.hashes if value.startswith("sha256:"))
+                self._hashes.setdefault(line.name, []).append(sha256)
         env = dict(self.target.marker_environment, extra="")
         held = [line for line in lines if holds_or_not(line.requirement.marker, env)]
         pins = {line.name: pin for line in held if (pin := pinned_version(line.requirement.specifier)) is not None}
@@ -263,47 +275,61 @@ class SpeculativeFinder:
             d.kind == "wheel" and self.target.best_tag(d.tags) is not None for d in self.local.files(name)
         )
 
-    def _warm_metadata(self, files: Sequence[DistFile], spec: SpecifierSet | None) -> None:
+    def _warm_metadata(self, name: NormalizedName, files: Sequence[DistFile], spec: SpecifierSet | None) -> None:
         """Guess the file the resolver will pin, prefetch its metadata, then start its download."""
-        if not files:
-            return
-        likely = self._likely_for(files[0].name, files, spec)
-        if likely:
-            pick = likely[0]
+        pick = next(iter(self._likely_for(name, files, spec)), None)
+        if pick is not None:
             if self.transfers is not None:
                 # A large file will probably follow: the process that streams those takes a moment to start.
                 self.transfers.prepare(self.finder.remote_file(pick))
                 self._metadata_from_file(pick, self.transfers)
             self._submit(lambda: self._warm(pick), (_URGENT_METADATA, -(pick.size or 0)))
 
-    def _likely_for(self, name: NormalizedName, files: Sequence[DistFile], spec: SpecifierSet | None) -> list[DistFile]:
-        """:meth:`_likely_files` of a project, computed once (warming and backtracking both need it)."""
+    def _likely_for(
+        self, name: NormalizedName, files: Sequence[DistFile], spec: SpecifierSet | None
+    ) -> Replay[DistFile]:
+        """:meth:`_likely_files` of a project, computed once and as far as it is read (warming reads the first,
+        backtracking a few more)."""
         with self._lock:
             likely = self._likely.get(name)
-        if likely is None:
-            likely = self._likely_files(files, spec)
-            with self._lock:
-                self._likely[name] = likely
+            if likely is None:
+                likely = self._likely[name] = Replay(self._likely_files(name, files, spec))
         return likely
 
-    def _likely_files(self, files: Sequence[DistFile], spec: SpecifierSet | None) -> list[DistFile]:
+    def _likely_files(
+        self, name: NormalizedName, files: Sequence[DistFile], spec: SpecifierSet | None
+    ) -> Iterator[DistFile]:
         """The files the resolver would try for a project, in its order: for each release the specifier admits,
         newest first, the wheel it prefers (best tag, then highest build) among those the target can use."""
-        if not files or self.formats.no_wheels(files[0].name):
-            return []  # --no-binary: the index's wheels are never used
-        best: dict[Version, tuple[int, tuple[int, str] | tuple[()], DistFile]] = {}
-        for dist in files:
-            if dist.kind != "wheel" or dist.yanked is not None:
+        if self.formats.no_wheels(name):
+            return  # --no-binary: the index's wheels are never used
+        versions: Sequence[Version]
+        of: Callable[[Version], Sequence[DistFile]]
+        if isinstance(files, ReleaseFiles):
+            versions = files.versions("wheel")
+            of = functools.partial(files.of, "wheel")
+        else:
+            by_version: dict[Version, list[DistFile]] = {}
+            for dist in files:
+                if dist.kind == "wheel":
+                    by_version.setdefault(dist.version, []).append(dist)
+            versions = sorted(by_version, reverse=True)
+            of = by_version.__getitem__
+        pinned = self._hashes.get(name, ())
+        for version in versions:
+            if version.is_prerelease or (spec is not None and not spec.contains(version)):
                 continue
-            rank = self.target.best_tag(dist.tags)
-            if rank is None or dist.version.is_prerelease or (spec is not None and not spec.contains(dist.version)):
-                continue
-            if dist.requires_python and not self._python_ok(dist.requires_python):
-                continue
-            current = best.get(dist.version)
-            if current is None or (-rank, dist.build) > (-current[0], current[1]):
-                best[dist.version] = (rank, dist.build, dist)
-        return [best[v][2] for v in sorted(best, reverse=True)]
+            best: tuple[int, tuple[int, str] | tuple[()], DistFile] | None = None
+            for dist in of(version):
+                if dist.yanked is not None or any(dist.sha256 not in allowed for allowed in pinned):
+                    continue
+                rank = self.target.best_tag(dist.tags)
+                if rank is None or (dist.requires_python and not self._python_ok(dist.requires_python)):
+                    continue
+                if best is None or (-rank, dist.build) > (-best[0], best[1]):
+                    best = (rank, dist.build, dist)
+            if best is not None:
+                yield best[2]
 
     def prefetch_older(self, dist: DistFile, count: int | None = None) -> None:
         """The resolver gave up ``dist``: it tries the next older releases one by one, each needing metadata.
@@ -327,7 +353,7 @@ class SpeculativeFinder:
         with self._lock:
             spec = self._wanted.get(dist.name)
         likely = self._likely_for(dist.name, self.finder.files(dist.name), spec)
-        older = [d for d in likely if d.version < dist.version][:count]
+        older = list(itertools.islice((d for d in likely if d.version < dist.version), count))
         with self._lock:
             # The resolver rejects releases in quick succession: each is asked for once.
             fresh = [d for d in older if d.location not in self._ahead]

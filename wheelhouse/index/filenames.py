@@ -10,10 +10,11 @@ functions of the name; the page parser and the finder share them, so this module
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from wheelhouse.dists import DIST_SUFFIXES
 
-__all__ = ["DIST_SUFFIXES", "irrelevant", "is_dist_filename", "names_a_path", "unsafe_filename"]
+__all__ = ["DIST_SUFFIXES", "irrelevant", "is_dist_filename", "names_a_path", "suspect_names", "unsafe_filename"]
 
 _CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
 _DRIVE = re.compile(r"[A-Za-z]:")
@@ -63,6 +64,20 @@ def unsafe_filename(filename: str) -> str | None:
     if _DRIVE.match(filename):
         return "looks like an absolute path"
     return None
+
+
+def suspect_names(filenames: Sequence[str]) -> bool:
+    """Whether :func:`unsafe_filename` may object to one of ``filenames``: one test over a whole page, since an
+    unsafe name is rare and a page lists thousands."""
+    joined = " ".join(filenames)
+    # Substring and character-class tests in C first; the patterns only when those find something.
+    return (
+        "/" in joined
+        or "\\" in joined
+        or ".." in joined
+        or (not joined.isprintable() and _CONTROL_CHARS.search(joined) is not None)
+        or (":" in joined and _DRIVE.search(joined) is not None)
+    )
 
 
 def is_dist_filename(filename: str) -> bool:

@@ -29,16 +29,20 @@ from wheelhouse._text import plural, redact_url
 from wheelhouse.dists import (
     CoreMetadata,
     DistFile,
+    DistKind,
     InvalidDistFilename,
     legacy_sdist_version,
     parse_core_metadata,
     parse_dist_filename,
+    release_version,
+    split_release,
     wheel_tags,
 )
 from wheelhouse.index.errors import MetadataError, MetadataMismatch
-from wheelhouse.index.filenames import irrelevant, is_dist_filename, unsafe_filename
+from wheelhouse.index.filenames import irrelevant, is_dist_filename, suspect_names, unsafe_filename
 from wheelhouse.index.once import OnceCache
 from wheelhouse.index.pages import Brief, Listing, RemoteFile
+from wheelhouse.releases import ReleaseFiles
 
 if TYPE_CHECKING:
     from wheelhouse.index.http import IndexClient
@@ -82,7 +86,7 @@ class IndexFinder:
         self._remote: dict[str, tuple[Listing, int]] = {}
         # Built once per project however many threads ask at the same moment (the resolver and the speculative
         # workers): building a large project's entries is the CPU every other thread waits for.
-        self._files: OnceCache[NormalizedName, tuple[DistFile, ...]] = OnceCache()
+        self._files: OnceCache[NormalizedName, ReleaseFiles] = OnceCache()
         # Parsed once: the prefetcher and every target's resolver ask for the same files' metadata.
         self._metadata: dict[str, CoreMetadata] = {}
         # Per file location: where its metadata is coming from instead of the index (see expect()).
@@ -98,7 +102,8 @@ class IndexFinder:
         _log.warning(message)
 
     def files(self, name: NormalizedName) -> Sequence[DistFile]:
-        """Every usable wheel and sdist the indexes list for ``name`` (yanked ones included, marked).
+        """Every usable wheel and sdist the indexes list for ``name`` (yanked ones included, marked), as a
+        :class:`~wheelhouse.releases.ReleaseFiles`: each release's files are built when first asked for.
 
         Computed once per project: every target and the speculative prefetcher share the answer. Wheels for
         Windows or macOS only, and formats wheelhouse never installs (eggs, installers), are left out unparsed.
@@ -106,25 +111,67 @@ class IndexFinder:
         name = canonicalize_name(name)
         return self._files.get(name, lambda: self._build_files(name))
 
-    def _build_files(self, name: NormalizedName) -> tuple[DistFile, ...]:
-        found = []
+    def _build_files(self, name: NormalizedName) -> ReleaseFiles:
+        listing = self.client.project_listing(name)
+        relevant = listing.relevant
+        names = listing.filenames
+        # A name a plain reading cannot place (another project's, an old format, a path) is built now, so that
+        # what is wrong with it is said whether or not its release is ever looked at.
+        odd: list[int] = []
+        # Grouped by how the name splits (see split_release, inlined: this loop sees every file of the page).
+        split: dict[tuple[DistKind, str, str], list[int]] = {}
+        suspect = suspect_names(names)
+        for i, filename in enumerate(names):
+            if not relevant[i] and irrelevant(filename):
+                continue
+            key: tuple[DistKind, str, str] | None
+            if suspect and unsafe_filename(filename):
+                key = None
+            elif filename.endswith(".whl"):
+                project, _, rest = filename.partition("-")
+                key = ("wheel", project, rest.partition("-")[0])
+            else:
+                key = split_release(filename)
+            if key is None:
+                odd.append(i)
+                continue
+            group = split.get(key)
+            if group is None:
+                split[key] = [i]
+            else:
+                group.append(i)
+        pending: dict[tuple[DistKind, Version], list[int]] = {}
+        for (kind, project, text), positions in split.items():
+            version = release_version(kind, project, text, name)
+            if version is None:
+                odd.extend(positions)
+            else:
+                pending.setdefault((kind, version), []).extend(positions)
+        for positions in pending.values():
+            positions.sort()  # "1.0" and "1.0.0" are one release
+        with self._lock:
+            self._aside[name] = (listing, [])
+        return ReleaseFiles(
+            pending, self._make(name, listing, sorted(odd)), lambda at: self._make(name, listing, at), listing.yanked
+        )
+
+    def _make(self, name: NormalizedName, listing: Listing, positions: Sequence[int]) -> list[tuple[int, DistFile]]:
+        """The files listed at ``positions`` that are usable distributions of ``name``, with their positions;
+        wheels no target can use are set aside unparsed (only an explanation of a gap needs them)."""
+        found: list[tuple[int, DistFile]] = []
         # Where each file's index entry is: built only for the files someone downloads (remote_file()).
         remotes: dict[str, tuple[Listing, int]] = {}
         aside: list[int] = []
         unusable: list[str] = []
-        listing = self.client.project_listing(name)
-        relevant = listing.relevant
-        for i, filename in enumerate(listing.filenames):
-            if not relevant[i] and irrelevant(filename):
-                continue
+        for i in positions:
+            filename = listing.filenames[i]
             if self.targets and filename.endswith(".whl") and not self._some_target_can_use(filename):
-                aside.append(i)  # built only if a gap must be explained
+                aside.append(i)
                 continue
-            brief = listing.brief(i)
-            dist = self._dist_file(name, filename, brief, unusable)
+            dist = self._dist_file(name, filename, listing.brief(i), unusable)
             if dist is None:
                 continue
-            found.append(dist)
+            found.append((i, dist))
             remotes[dist.location] = (listing, i)
         if unusable:
             # Old releases with names no installer parses (pytz-2004d.tar.gz): pip passes over them in silence,
@@ -134,19 +181,19 @@ class IndexFinder:
                 f" as this project's (such as {unusable[0]!r})",
                 once=f"passed-over:{name}",  # several finders (and threads) may read the same page
             )
-        result = tuple(found)
         with self._lock:
             self._remote.update(remotes)
-            self._aside[name] = (listing, aside)
-        return result
+            self._aside[name][1].extend(aside)
+        return found
 
     def all_files(self, name: NormalizedName) -> Sequence[DistFile]:
         """:meth:`files`, plus the wheels no target can use (parsed now): what explains a gap."""
         name = canonicalize_name(name)
-        usable = self.files(name)
+        usable = tuple(self.files(name))  # every release built: the wheels set aside are then all known
         with self._lock:
             cached = self._all.get(name)
             listing, indices = self._aside.get(name, (Listing(), []))
+            indices = sorted(indices)
         if cached is not None:
             return cached
         aside = [(listing.filenames[i], listing.brief(i), i) for i in indices]

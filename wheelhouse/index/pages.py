@@ -393,6 +393,15 @@ class Listing:
         sha256, requires_python, yanked, size = _json_fields(self.filenames[i], item, page_url)
         return url, sha256, requires_python, yanked, size, index_url
 
+    def yanked(self, i: int) -> bool:
+        """Whether the ``i``-th entry is yanked, as :meth:`file` would say, without building it."""
+        entry = self._entries[i]
+        if isinstance(entry, RemoteFile):
+            return entry.yanked is not None
+        item = entry[0]
+        value = item.get("yanked", False) if isinstance(item, dict) else cast("JsonFile", item).yanked
+        return value is not False
+
     def files(self) -> tuple[RemoteFile, ...]:
         """Every entry, built."""
         if self._all is None:

@@ -36,6 +36,7 @@ from packaging.utils import NormalizedName
 from resolvelib.structs import RequirementInformation
 
 from wheelhouse.dists import DistFile
+from wheelhouse.releases import ReleaseFiles
 from wheelhouse.resolve.provider import Provider, ResolveReporter
 from wheelhouse.resolve.vocabulary import Candidate, Req, base_name
 
@@ -196,6 +197,8 @@ class _OnePass:
 
     @staticmethod
     def _plain_files(files: Sequence[DistFile]) -> bool:
+        if isinstance(files, ReleaseFiles):
+            return files.plain()  # without building every release
         return all(d.yanked is None and not d.version.is_prerelease for d in files)
 
 

@@ -14,6 +14,7 @@ A requirement that pins hashes (``--hash``, a lock's file hashes) admits only fi
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -24,8 +25,17 @@ from packaging.utils import NormalizedName
 from packaging.version import Version
 from resolvelib import AbstractProvider, BaseReporter
 
-from wheelhouse.dists import SDIST_SUFFIXES, CoreMetadata, DistFile, Finder, UnusableMetadata, sdist_suffix
+from wheelhouse.dists import (
+    SDIST_SUFFIXES,
+    CoreMetadata,
+    DistFile,
+    DistKind,
+    Finder,
+    UnusableMetadata,
+    sdist_suffix,
+)
 from wheelhouse.errors import NetworkError, StoreError
+from wheelhouse.releases import ReleaseFiles, Replay
 from wheelhouse.resolve.file_rules import FileRules
 from wheelhouse.resolve.formats import FormatControl, parse_format_control
 from wheelhouse.resolve.vocabulary import UNUSABLE, Candidate, Req, base_name
@@ -85,7 +95,7 @@ class Provider(AbstractProvider["Req", "Candidate", str]):
         # asks once per project, and turns the memo off (hashing every requirement on a project costs more).
         self.remember_candidates = True
         self._acceptable_memo: dict[
-            tuple[int, NormalizedName, str, tuple[Req, ...]], list[tuple[Version, DistFile]]
+            tuple[int, NormalizedName, str, tuple[Req, ...]], Replay[tuple[Version, DistFile]]
         ] = {}
         self._by_version: dict[tuple[int, NormalizedName, str], dict[Version, list[DistFile]]] = {}
         # Per identifier, when a dependency first named it: see _preference.
@@ -183,7 +193,7 @@ class Provider(AbstractProvider["Req", "Candidate", str]):
             seen: set[Version] = set()
             # Every wheel of every tier before any sdist (pip's --prefer-binary): an sdist is used only for a
             # version no acceptable wheel serves, so a build happens only when it must.
-            kinds = ("wheel", "sdist") if self.sdists else ("wheel",)
+            kinds: tuple[DistKind, ...] = ("wheel", "sdist") if self.sdists else ("wheel",)
             # The same mapping while the candidates are listed: a dependency read meanwhile may add to it.
             unusable = self.rules.unusable_files
             for kind in kinds:
@@ -333,28 +343,37 @@ class Provider(AbstractProvider["Req", "Candidate", str]):
         return None
 
     def _acceptable(
-        self, tier: int, name: NormalizedName, reqs: Sequence[Req], *, kind: str = "wheel"
-    ) -> list[tuple[Version, DistFile]]:
-        """(version, best file of ``kind``) pairs from one tier that meet every requirement, newest first."""
+        self, tier: int, name: NormalizedName, reqs: Sequence[Req], *, kind: DistKind = "wheel"
+    ) -> Iterable[tuple[Version, DistFile]]:
+        """(version, best file of ``kind``) pairs from one tier that meet every requirement, newest first; each
+        release's files are looked at only when a reader gets that far."""
         if not self.remember_candidates:
             return self._compute_acceptable(tier, name, reqs, kind)
         key = (tier, name, kind, tuple(reqs))
         memo = self._acceptable_memo.get(key)
         if memo is None:
-            memo = self._acceptable_memo[key] = self._compute_acceptable(tier, name, reqs, kind)
+            memo = self._acceptable_memo[key] = Replay(self._compute_acceptable(tier, name, reqs, kind))
         return memo
 
     def _compute_acceptable(
-        self, tier: int, name: NormalizedName, reqs: Sequence[Req], kind: str
-    ) -> list[tuple[Version, DistFile]]:
-        by_version = self._by_version.get((tier, name, kind))
-        if by_version is None:
-            by_version = {}
-            for dist in self.files(tier, name):
-                if dist.kind == kind:
-                    by_version.setdefault(dist.version, []).append(dist)
-            self._by_version[(tier, name, kind)] = by_version
-        versions = list(by_version)
+        self, tier: int, name: NormalizedName, reqs: Sequence[Req], kind: DistKind
+    ) -> Iterator[tuple[Version, DistFile]]:
+        files = self.files(tier, name)
+        versions: Sequence[Version]
+        of: Callable[[Version], Sequence[DistFile]]
+        if isinstance(files, ReleaseFiles):
+            versions = files.versions(kind)
+            of = functools.partial(files.of, kind)
+        else:
+            by_version = self._by_version.get((tier, name, kind))
+            if by_version is None:
+                by_version = {}
+                for dist in files:
+                    if dist.kind == kind:
+                        by_version.setdefault(dist.version, []).append(dist)
+                self._by_version[(tier, name, kind)] = by_version
+            versions = list(by_version)
+            of = by_version.__getitem__
         pinned = {v for r in reqs if (v := r.pinned_version) is not None}
         wanted_files = {r.wheel_file for r in reqs if r.wheel_file}
         if any(v.is_prerelease for v in versions):
@@ -371,10 +390,9 @@ class Provider(AbstractProvider["Req", "Candidate", str]):
         usable = self.rules.usable
         # Only these requirements make a file's digest matter: without them no file is hashed.
         hashed = [r for r in reqs if r.hashes]
-        out: list[tuple[Version, DistFile]] = []
         for version in sorted(allowed, reverse=True):
             best: tuple[int, DistFile] | None = None
-            for dist in by_version[version]:
+            for dist in of(version):
                 if wanted_files and dist.filename not in wanted_files:
                     continue
                 if dist.yanked is not None and version not in pinned:
@@ -395,8 +413,7 @@ class Provider(AbstractProvider["Req", "Candidate", str]):
                 if best is None or key[0] < best[0] or (key[0] == best[0] and dist.build > best[1].build):
                     best = key
             if best is not None:
-                out.append((version, best[1]))
-        return out
+                yield version, best[1]
 
 
 def _contains(requirement: Req, version: Version) -> bool:
