@@ -332,19 +332,67 @@ def metadata_message(data: bytes) -> email.message.Message:
     return email.parser.HeaderParser().parsestr(data.decode("utf-8", errors="replace"))
 
 
+# A header field's name as the email package reads one (RFC 5322 printable characters but the colon).
+_FIELD_NAME = re.compile(r"[\041-\071\073-\176]+")
+
+
+def _plain_fields(text: str) -> dict[str, list[str]] | None:
+    """The header fields of a core metadata text by lower-cased name, each value as the email package's compat32
+    policy gives it (continuation lines kept, line breaks inside, the end stripped of them), or None when the
+    header part holds anything that package reads in a way of its own (a carriage return, a line that is no
+    field, a leading ``From``): :func:`metadata_message` then reads it.
+
+    The email package parses a text line by line, description included; the fields of a wheel's METADATA come
+    first and are plain, and a cold download reads dozens of them.
+    """
+    end = text.find("\n\n")
+    head = text if end < 0 else text[:end]
+    if "\r" in head or head.startswith("From "):
+        return None
+    fields: dict[str, list[str]] = {}
+    last: list[str] | None = None
+    lines = head.split("\n")
+    if lines[-1] == "":
+        lines.pop()  # the text ends after its fields, without a blank line
+    for line in lines:
+        if line[:1] in (" ", "\t"):
+            if last is None:
+                return None
+            last[-1] += "\n" + line
+            continue
+        name, sep, value = line.partition(":")
+        if not sep or _FIELD_NAME.fullmatch(name) is None:
+            return None
+        last = fields.setdefault(name.lower(), [])
+        last.append(value.lstrip(" \t"))
+    return fields
+
+
 def parse_core_metadata(data: bytes, *, source: str = "METADATA") -> CoreMetadata:
     """Parse the RFC 822 core metadata format; raises ValueError with a one-line reason when unusable."""
     if len(data) > MAX_METADATA_BYTES:
         raise ValueError(f"{source} is {len(data)} bytes, larger than the {MAX_METADATA_BYTES} byte limit")
-    msg = metadata_message(data)
-    name = msg.get("Name")
-    version = msg.get("Version")
+    fields = _plain_fields(data.decode("utf-8", errors="replace"))
+    if fields is None:
+        msg = metadata_message(data)
+
+        def every(name: str) -> list[str]:
+            return [str(v) for v in msg.get_all(name) or ()]
+
+    else:
+
+        def every(name: str) -> list[str]:
+            return fields.get(name.lower(), [])
+
+    name = next(iter(every("Name")), None)
+    version = next(iter(every("Version")), None)
     if not name or not version:
         raise ValueError(f"{source} has no Name or Version field")
+    requires_python = next(iter(every("Requires-Python")), None)
     return CoreMetadata(
-        name=str(name).strip(),
-        version=str(version).strip(),
-        requires_dist=tuple(str(v).strip() for v in msg.get_all("Requires-Dist") or ()),
-        requires_python=(str(msg["Requires-Python"]).strip() or None) if msg.get("Requires-Python") else None,
-        provides_extra=tuple(str(canonicalize_name(str(v).strip())) for v in msg.get_all("Provides-Extra") or ()),
+        name=name.strip(),
+        version=version.strip(),
+        requires_dist=tuple(v.strip() for v in every("Requires-Dist")),
+        requires_python=(requires_python.strip() or None) if requires_python else None,
+        provides_extra=tuple(str(canonicalize_name(v.strip())) for v in every("Provides-Extra")),
     )

@@ -39,7 +39,7 @@ from wheelhouse.dists import (
     wheel_tags,
 )
 from wheelhouse.index.errors import MetadataError, MetadataMismatch
-from wheelhouse.index.filenames import irrelevant, is_dist_filename, suspect_names, unsafe_filename
+from wheelhouse.index.filenames import irrelevant, is_dist_filename, unsafe_filename
 from wheelhouse.index.once import OnceCache
 from wheelhouse.index.pages import Brief, Listing, RemoteFile
 from wheelhouse.releases import ReleaseFiles
@@ -120,7 +120,7 @@ class IndexFinder:
         odd: list[int] = []
         # Grouped by how the name splits (see split_release, inlined: this loop sees every file of the page).
         split: dict[tuple[DistKind, str, str], list[int]] = {}
-        suspect = suspect_names(names)
+        suspect = listing.suspect
         for i, filename in enumerate(names):
             if not relevant[i] and irrelevant(filename):
                 continue

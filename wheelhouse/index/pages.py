@@ -17,6 +17,7 @@ import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 from urllib.parse import unquote, urljoin, urlsplit
@@ -26,7 +27,7 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from wheelhouse import _log
 from wheelhouse._text import redact_url, shorten
 from wheelhouse.errors import NetworkError
-from wheelhouse.index.filenames import irrelevant, names_a_path
+from wheelhouse.index.filenames import irrelevant, names_a_path, suspect_names
 
 if TYPE_CHECKING:
     from wheelhouse.index._typed_page import JsonFile
@@ -219,20 +220,22 @@ def parse_html_page(text: str, page_url: str, index_url: str) -> list[RemoteFile
     return files
 
 
-def _worth_keeping(filenames: Sequence[str]) -> list[bool]:
+def _worth_keeping(filenames: Sequence[str]) -> tuple[list[bool], bool]:
     """Per name, whether :func:`irrelevant` keeps it, decided once per distinct last dash-separated part (a
     wheel's platform tag), which decides it for a name free of path characters: a page repeats a few dozen
     platform tags over thousands of files. A name with path characters is kept, for the finder to refuse out
-    loud."""
-    tails = [f[f.rfind("-") + 1 :] for f in filenames]
-    skip = {tail: irrelevant(tail) for tail in set(tails)}
-    keep = [not skip[tail] for tail in tails]
-    # One test over the whole page first: a name with path characters is rare.
-    if names_a_path("\0".join(filenames)):
+    loud. Also whether any name may be unsafe (:func:`~wheelhouse.index.filenames.suspect_names`)."""
+    # In C, name by name: a page lists tens of thousands of names.
+    tails = list(map(itemgetter(2), map(str.rpartition, filenames, itertools.repeat("-"))))
+    kept_tail = {tail: not irrelevant(tail) for tail in set(tails)}
+    keep = list(map(kept_tail.__getitem__, tails))
+    suspect = suspect_names(filenames)
+    # A name with path characters is rare: looked for name by name only when the page holds one.
+    if suspect:
         for i, filename in enumerate(filenames):
             if names_a_path(filename):
                 keep[i] = True
-    return keep
+    return keep, suspect
 
 
 def _absolute(raw_url: str, page_url: str) -> str:
@@ -263,6 +266,8 @@ class Listing:
         # Per entry: whether :func:`irrelevant` has passed it already (every entry of a JSON page has).
         self.relevant: list[bool] = []
         self._urls: set[str] = set()
+        # Whether a listed name may be unsafe (see suspect_names): only then is every name checked one by one.
+        self.suspect = False
         # Per entry: the built RemoteFile, or what builds it (the decoded JSON item, its URL, page and index URLs).
         self._entries: list[RemoteFile | tuple[object, str, str, str]] = []
         self._all: tuple[RemoteFile, ...] | None = None
@@ -273,6 +278,7 @@ class Listing:
     def add(self, remote: RemoteFile) -> None:
         """Add a built entry, unless an entry of the same URL is listed already (indexes and find-links overlap)."""
         if remote.url not in self._urls:
+            self.suspect = self.suspect or suspect_names((remote.filename,))
             self._urls.add(remote.url)
             self.filenames.append(remote.filename)
             self.relevant.append(False)
@@ -333,7 +339,8 @@ class Listing:
         if malformed:
             _log.warning(f"{redact_url(page_url)}: skipping a malformed file entry")
             said = True
-        keep = _worth_keeping(filenames)
+        keep, suspect = _worth_keeping(filenames)
+        self.suspect = self.suspect or suspect
         kept_names = list(itertools.compress(filenames, keep))
         kept_urls = list(itertools.compress(raw_urls, keep))
         kept_items = list(itertools.compress(items, keep))
