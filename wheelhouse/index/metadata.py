@@ -16,7 +16,7 @@ import re
 import tempfile
 import zipfile
 from collections.abc import Callable
-from typing import IO, Any
+from typing import IO, Any, cast
 
 from wheelhouse._text import redact_url
 from wheelhouse.dists import MAX_METADATA_BYTES
@@ -25,6 +25,7 @@ from wheelhouse.index.errors import MetadataError
 from wheelhouse.index.once import OnceCache
 from wheelhouse.index.pages import RemoteFile, file_url_path, is_file_url
 from wheelhouse.index.transport import Transient, Transport, encoded
+from wheelhouse.index.zipread import plain_zip
 from wheelhouse.store.metadata import MetadataProblem, locate_metadata_member
 
 __all__ = ["RemoteMetadata"]
@@ -134,6 +135,22 @@ class _RangeFile(io.RawIOBase):
 def _read_zip_metadata(
     fileobj: IO[bytes] | _RangeFile, filename: str, *, prefetch: Callable[[int, int], None] | None
 ) -> bytes:
+    # A plain zip (every wheel seen on an index) without zipfile, which builds an object per member first;
+    # anything else, and a member that does not read back as its directory says, through zipfile.
+    plain = plain_zip(cast("IO[bytes]", fileobj), fileobj.seek(0, io.SEEK_END))
+    if plain is not None:
+        try:
+            member = locate_metadata_member(plain.names, filename)
+        except MetadataProblem as exc:
+            raise MetadataError(f"{filename}: {exc}") from None
+        if plain.size(member) > MAX_METADATA_BYTES:
+            raise MetadataError(f"{filename}: METADATA is {plain.size(member)} bytes, over the limit")
+        if prefetch is not None:
+            offset, compressed = plain.span(member)
+            prefetch(offset, offset + 30 + len(member) + 1024 + compressed)
+        data = plain.read(member)
+        if data is not None:
+            return data
     with zipfile.ZipFile(fileobj) as zf:
         # The store's rule, so a wheel read over HTTP is located exactly as the folder scan will locate it.
         try:
