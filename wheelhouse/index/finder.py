@@ -9,8 +9,9 @@ names that only pip's split after the project name reads (``celery-3.1.26-1.tar.
 at ``-v``.
 Metadata it returns names the same project and version as the file, or
 :class:`~wheelhouse.index.errors.MetadataError` is raised; it comes from the index, or from a download of the
-file itself under way when a caller said so (:meth:`IndexFinder.expect`). A listed file becomes a DistFile only
-when some target can use it, or to explain a gap; its index entry (a
+file itself under way when a caller said so (:meth:`IndexFinder.expect`).
+Files are grouped by release from their names (:class:`~wheelhouse.releases.ReleaseFiles`); a listed file becomes
+a DistFile only when its release is read and some target can use it, or to explain a gap; its index entry (a
 :class:`~wheelhouse.index.pages.RemoteFile`) is built only for a download (:meth:`IndexFinder.remote_file`).
 """
 

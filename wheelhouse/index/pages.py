@@ -367,7 +367,7 @@ class Listing:
         """Add the entries of a page as most indexes list them (every name given, every URL absolute, without a
         fragment, listed once and not listed before) in a few passes over all of them, and say True; else add
         nothing and say False, for the entry-by-entry reading below."""
-        if not all(filenames) or not all(isinstance(u, str) for u in raw_urls):
+        if not all(filenames) or not all(map(isinstance, raw_urls, itertools.repeat(str))):
             return False
         urls = cast("list[str]", raw_urls)
         if not all(map(str.startswith, urls, itertools.repeat(("https://", "http://")))) or "#" in "".join(urls):
