@@ -179,6 +179,71 @@ def test_releases_a_top_level_pin_rules_out_are_read_ahead_before_the_resolver_r
     assert len(finder.asked) == len(set(finder.asked))
 
 
+class _DependentGivenUp:
+    """``cli`` 1.0 to 5.0 need ``typer>=3``; ``cli`` 5.0 also needs ``typer<=8`` (1.0 to 4.0 need ``typer``
+    alone). ``typer`` 3.0 and newer need ``pin>=2``."""
+
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+        self._lock = threading.Lock()
+
+    def files(self, name: str) -> list[DistFile]:
+        top = {"pin": 1, "cli": 5, "typer": 10}[name]
+        return [_wheel(name, f"{n}.0") for n in range(1, top + 1)]
+
+    def metadata(self, dist: DistFile) -> CoreMetadata:
+        with self._lock:
+            self.asked.append(f"{dist.name} {dist.version}")
+        needs: tuple[str, ...] = ()
+        if dist.name == "cli":
+            needs = ("typer>=3,<=8",) if dist.version == Version("5.0") else ("typer",)
+        elif dist.name == "typer" and dist.version >= Version("3"):
+            needs = ("pin>=2",)
+        return CoreMetadata(dist.name, str(dist.version), needs)
+
+
+def test_a_file_every_release_of_whose_dependency_is_ruled_out_has_its_older_releases_read_ahead() -> None:
+    """``pin==1.0`` rules out every ``typer`` release ``cli`` 5.0 admits (3.0 to 8.0): the resolver will walk
+    them, give up ``cli`` 5.0 and try ``cli`` 4.0 and 3.0, each needing its metadata. Those are read as soon as the
+    last admitted ``typer`` is found ruled out, before any rejection by the resolver."""
+    finder = _DependentGivenUp()
+    pool = PriorityPool(4, "test")
+    try:
+        speculative = SpeculativeFinder(finder, TARGET, pool, threading.Event())  # type: ignore[arg-type]
+        speculative.prefetch_requirements([line("pin==1.0"), line("cli")])
+        pool.join()
+    finally:
+        pool.shutdown(wait=True)
+    asked = set(finder.asked)
+    assert {f"typer {n}.0" for n in range(3, 9)} <= asked  # the walk, down to the last release cli 5.0 admits
+    assert {"cli 4.0", "cli 3.0"} <= asked  # read ahead: cli 5.0 will be given up
+    assert "cli 2.0" not in asked
+    assert len(finder.asked) == len(set(finder.asked))
+
+
+def test_a_walk_that_finds_a_release_does_not_read_its_dependents_older_releases() -> None:
+    """The same, with ``typer`` 2.0 admitted by ``cli`` 5.0 (``typer>=1``): the walk ends there, and ``cli`` 5.0
+    stands."""
+
+    class _Found(_DependentGivenUp):
+        def metadata(self, dist: DistFile) -> CoreMetadata:
+            meta = super().metadata(dist)
+            if dist.name == "cli" and dist.version == Version("5.0"):
+                return CoreMetadata(dist.name, str(dist.version), ("typer>=1,<=8",))
+            return meta
+
+    finder = _Found()
+    pool = PriorityPool(4, "test")
+    try:
+        speculative = SpeculativeFinder(finder, TARGET, pool, threading.Event())  # type: ignore[arg-type]
+        speculative.prefetch_requirements([line("pin==1.0"), line("cli")])
+        pool.join()
+    finally:
+        pool.shutdown(wait=True)
+    assert "typer 2.0" in finder.asked
+    assert not {"cli 4.0", "cli 3.0"} & set(finder.asked)
+
+
 class _Pages:
     """A finder recording the pages asked for, in order; ``app`` needs ``base``, and ``winonly`` on Windows."""
 

@@ -124,6 +124,11 @@ class SpeculativeFinder:
         self._places: dict[NormalizedName, tuple[int, ...]] = {}
         # The version each top-level requirement pins (see _ruled_out).
         self._pins: dict[NormalizedName, Version] = {}
+        # Per project, the file whose metadata first named it (its spec is _wanted's); the files found ruled out
+        # (see _walk_older), and the files given up because every release they admit of a dependency is.
+        self._named_by: dict[NormalizedName, DistFile] = {}
+        self._ruled: set[str] = set()
+        self._given_up: set[str] = set()
         # Per project, the sha256 values each of its hash-pinning lines allows: an index file must be in each set.
         self._hashes: dict[NormalizedName, list[frozenset[str]]] = {}
         self.pages_asked = 0  # project pages prefetched (the folder served the rest)
@@ -164,7 +169,7 @@ class SpeculativeFinder:
             first = dist.location not in self._followed
             self._followed.add(dist.location)
         if first:
-            self._prefetch_dependencies(meta)
+            self._prefetch_dependencies(meta, dist)
         return meta
 
     def _submit(self, fn: Callable[[], object], priority: tuple[int, ...]) -> None:
@@ -173,18 +178,19 @@ class SpeculativeFinder:
         if not self.stop.is_set():
             self.pool.submit(fn, priority)
 
-    def _prefetch_dependencies(self, meta: CoreMetadata) -> None:
+    def _prefetch_dependencies(self, meta: CoreMetadata, dist: DistFile) -> None:
         name = canonicalize_name(meta.name)
         with self._lock:
             extras = sorted(self._extras.get(name, ()))
             self._read.setdefault(name, []).append(meta)
-        self._follow(meta, ["", *extras])
+        self._follow(meta, ["", *extras], dist)
 
-    def _follow(self, meta: CoreMetadata, extras: Sequence[str]) -> None:
-        """Prefetch the dependencies ``meta`` names for the target with any of ``extras`` ("" for none)."""
+    def _follow(self, meta: CoreMetadata, extras: Sequence[str], source: DistFile | None = None) -> None:
+        """Prefetch the dependencies ``meta`` (the metadata of ``source``) names for the target with any of
+        ``extras`` ("" for none)."""
         with self._lock:
             place = self._places.get(canonicalize_name(meta.name), (_UNPLACED,))
-        self.prefetch(self._needed(meta, extras), place)
+        self.prefetch(self._needed(meta, extras), place, source)
 
     def _needed(self, meta: CoreMetadata, extras: Sequence[str]) -> list[_Wanted]:
         """The dependencies ``meta`` names for the target with any of ``extras`` ("" for none); worked out once
@@ -228,12 +234,13 @@ class SpeculativeFinder:
         self._pins.update(pins)
         self.prefetch([(line.name, line.requirement.specifier, frozenset(line.requirement.extras)) for line in held])
 
-    def prefetch(self, wanted: Sequence[_Wanted], parent: tuple[int, ...] = ()) -> None:
+    def prefetch(self, wanted: Sequence[_Wanted], parent: tuple[int, ...] = (), source: DistFile | None = None) -> None:
         """Fetch the pages of these projects (and the metadata of the newest version each specifier admits),
         unless the folder serves them; each wanted with the extras given, whose dependencies are followed too.
 
         ``parent`` is the place (see :meth:`_page_priority`) of the project whose file names them, in its
-        Requires-Dist order; none for the top-level requirements, in the resolver's order."""
+        Requires-Dist order; none for the top-level requirements, in the resolver's order. ``source`` is that
+        file, when a file names them."""
         for position, (name, spec, extras) in enumerate(wanted):
             with self._lock:
                 known = self._extras.setdefault(name, set())
@@ -247,6 +254,8 @@ class SpeculativeFinder:
                     self._asked.add(name)
                     self._wanted.setdefault(name, spec)
                     self._places[name] = place = (*parent, position)
+                    if source is not None:
+                        self._named_by[name] = source
             for meta in read:
                 # Its dependencies without these extras were followed when it was read.
                 self._follow(meta, added)
@@ -345,8 +354,27 @@ class SpeculativeFinder:
 
     def _walk_older(self, dist: DistFile) -> None:
         """``dist`` is ruled out by a top-level pin (:meth:`_ruled_out`): read ahead the metadata of the next
-        :data:`_WALK_AHEAD` older releases the resolver will try, each ruled out in turn walking on."""
+        :data:`_WALK_AHEAD` older releases the resolver will try, each ruled out in turn walking on.
+
+        Once every release the project was first wanted with is ruled out, the file that wanted it will be given
+        up too (fastapi-cli 0.0.34, every typer release it admits needing a newer click than the pinned one):
+        the releases the resolver tries after that file are read ahead as after a rejection."""
         self._read_ahead(dist, _WALK_AHEAD)
+        with self._lock:
+            self._ruled.add(dist.location)
+            spec = self._wanted.get(dist.name)
+            source = self._named_by.get(dist.name)
+        if source is None:
+            return
+        likely = self._likely_for(dist.name, self.finder.files(dist.name), spec)
+        if not all(d.location in self._ruled for d in likely):
+            return
+        with self._lock:
+            if source.location in self._given_up:
+                return
+            self._given_up.add(source.location)
+        # Not counted as a rejection: the resolver's own, when it comes, asks for more.
+        self._read_ahead(source, _FIRST_LOOK_AHEAD)
 
     def _read_ahead(self, dist: DistFile, count: int) -> None:
         """Read the metadata of the ``count`` releases the resolver would try after ``dist``, in the background."""
