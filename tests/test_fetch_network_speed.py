@@ -202,11 +202,8 @@ class _DependentGivenUp:
         return CoreMetadata(dist.name, str(dist.version), needs)
 
 
-def test_a_file_every_release_of_whose_dependency_is_ruled_out_has_its_older_releases_read_ahead() -> None:
-    """``pin==1.0`` rules out every ``typer`` release ``cli`` 5.0 admits (3.0 to 8.0): the resolver will walk
-    them, give up ``cli`` 5.0 and try ``cli`` 4.0 and 3.0, each needing its metadata. Those are read as soon as the
-    last admitted ``typer`` is found ruled out, before any rejection by the resolver."""
-    finder = _DependentGivenUp()
+def _speculate_to_the_end(finder: _DependentGivenUp) -> None:
+    """Speculation over ``finder`` for ``pin==1.0`` and ``cli``, until every task it queued has run."""
     pool = PriorityPool(4, "test")
     try:
         speculative = SpeculativeFinder(finder, TARGET, pool, threading.Event())  # type: ignore[arg-type]
@@ -214,6 +211,14 @@ def test_a_file_every_release_of_whose_dependency_is_ruled_out_has_its_older_rel
         pool.join()
     finally:
         pool.shutdown(wait=True)
+
+
+def test_a_file_every_release_of_whose_dependency_is_ruled_out_has_its_older_releases_read_ahead() -> None:
+    """``pin==1.0`` rules out every ``typer`` release ``cli`` 5.0 admits (3.0 to 8.0): the resolver will walk
+    them, give up ``cli`` 5.0 and try ``cli`` 4.0 and 3.0, each needing its metadata. Those are read as soon as the
+    last admitted ``typer`` is found ruled out, before any rejection by the resolver."""
+    finder = _DependentGivenUp()
+    _speculate_to_the_end(finder)
     asked = set(finder.asked)
     assert {f"typer {n}.0" for n in range(3, 9)} <= asked  # the walk, down to the last release cli 5.0 admits
     assert {"cli 4.0", "cli 3.0"} <= asked  # read ahead: cli 5.0 will be given up
@@ -233,13 +238,7 @@ def test_a_walk_that_finds_a_release_does_not_read_its_dependents_older_releases
             return meta
 
     finder = _Found()
-    pool = PriorityPool(4, "test")
-    try:
-        speculative = SpeculativeFinder(finder, TARGET, pool, threading.Event())  # type: ignore[arg-type]
-        speculative.prefetch_requirements([line("pin==1.0"), line("cli")])
-        pool.join()
-    finally:
-        pool.shutdown(wait=True)
+    _speculate_to_the_end(finder)
     assert "typer 2.0" in finder.asked
     assert not {"cli 4.0", "cli 3.0"} & set(finder.asked)
 
