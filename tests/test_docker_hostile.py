@@ -62,6 +62,13 @@ def _project(root: Path) -> None:
     (root / "app" / "main.py").write_text("print('hi')\n")
 
 
+def _project_and_secret(root: Path, outside: Path) -> Path:
+    """:func:`_project`, and ``outside`` (out of the project) holding a line that must never be quoted."""
+    _project(root)
+    outside.write_text("root:SECRET-LINE:0:0\n")
+    return outside
+
+
 def _rendered(project: Path) -> list[str]:
     return sorted(name for name in RENDERED_FILES if (project / name).exists() or (project / name).is_symlink())
 
@@ -263,9 +270,7 @@ def test_a_registry_with_a_port_and_a_digest_is_still_a_base_image() -> None:
 def test_a_requirements_link_out_of_the_project_is_refused_without_quoting_its_lines(
     project: Path, cli: Cli, tmp_path: Path
 ) -> None:
-    _project(project)
-    outside = tmp_path / "outside.txt"
-    outside.write_text("root:SECRET-LINE:0:0\n")
+    outside = _project_and_secret(project, tmp_path / "outside.txt")
     (project / "requirements.txt").unlink()
     (project / "requirements.txt").symlink_to(outside)
     result = cli("render", *TARGET_ARGS)
@@ -279,9 +284,7 @@ def test_a_requirements_link_out_of_the_project_is_refused_without_quoting_its_l
 def test_a_file_included_from_out_of_the_project_is_refused_without_quoting_its_lines(
     project: Path, cli: Cli, tmp_path: Path, option: str
 ) -> None:
-    _project(project)
-    outside = tmp_path / "outside.txt"
-    outside.write_text("root:SECRET-LINE:0:0\n")
+    outside = _project_and_secret(project, tmp_path / "outside.txt")
     (project / "requirements.txt").write_text(f"aaa\n{option} {outside}\n")
     result = cli("render", *TARGET_ARGS)
     assert result.exit_code == 2, result.output
@@ -294,9 +297,7 @@ def test_a_file_included_from_out_of_the_project_is_refused_without_quoting_its_
 def test_a_lock_link_out_of_the_project_is_refused_without_quoting_its_lines(
     project: Path, cli: Cli, tmp_path: Path
 ) -> None:
-    _project(project)
-    outside = tmp_path / "outside.lock"
-    outside.write_text("root:SECRET-LINE:0:0\n")
+    outside = _project_and_secret(project, tmp_path / "outside.lock")
     (project / "requirements.lock").symlink_to(outside)
     result = cli("render", *TARGET_ARGS)
     assert result.exit_code == 2, result.output

@@ -304,6 +304,14 @@ def written(sent: list[int], replies: int) -> int:
     return max(sent, default=0)
 
 
+def _metadata_fails(server: RawServer) -> None:
+    """Reading the metadata of the one wheel ``server`` lists ends in one NetworkError."""
+    with listed_on(server, "demo-1.0-py3-none-any.whl") as client:
+        (remote,) = client.project_files(DEMO)
+        with pytest.raises(NetworkError):
+            client.metadata(remote)
+
+
 def test_a_ranged_answer_longer_than_the_range_is_not_read_to_its_end(
     raw: Callable[[Callable[[str, socket.socket], None]], RawServer],
 ) -> None:
@@ -314,10 +322,7 @@ def test_a_ranged_answer_longer_than_the_range_is_not_read_to_its_end(
         endless(conn, sent)
 
     server = raw(reply)
-    with listed_on(server, "demo-1.0-py3-none-any.whl") as client:
-        (remote,) = client.project_files(DEMO)
-        with pytest.raises(NetworkError):
-            client.metadata(remote)
+    _metadata_fails(server)
     # The range asked for, plus what the socket buffers hold: far from the 256 MiB the server would send.
     assert 0 < written(sent, len(server.heads)) < 32 * 1024 * 1024
 
@@ -350,10 +355,7 @@ def test_a_central_directory_claimed_to_be_huge_is_not_fetched_into_memory(
         endless(conn, sent)
 
     server = raw(reply)
-    with listed_on(server, "demo-1.0-py3-none-any.whl") as client:
-        (remote,) = client.project_files(DEMO)
-        with pytest.raises(NetworkError):
-            client.metadata(remote)
+    _metadata_fails(server)
     assert ranges[0] == "Range: bytes=-65536"
     # The central directory is not asked for by range (the whole file is: here, a 404).
     assert ranges[1:] == [""]

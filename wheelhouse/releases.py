@@ -12,6 +12,7 @@ use that; anything else sees a plain sequence (which builds every file, in the o
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Generic, TypeVar, overload
@@ -20,7 +21,7 @@ from packaging.version import Version
 
 from wheelhouse.dists import DistFile, DistKind
 
-__all__ = ["ReleaseFiles", "Replay"]
+__all__ = ["ReleaseFiles", "Releases", "Replay", "by_release"]
 
 T = TypeVar("T")
 
@@ -125,6 +126,22 @@ class ReleaseFiles(Sequence[DistFile]):
 
     def __getitem__(self, index: int | slice) -> DistFile | tuple[DistFile, ...]:
         return self._every()[index]
+
+
+# A project's releases of one kind, newest first, and a function giving each one's files.
+Releases = tuple[Sequence[Version], Callable[[Version], Sequence[DistFile]]]
+
+
+def by_release(files: Sequence[DistFile], kind: DistKind) -> Releases:
+    """The releases with files of ``kind`` among ``files``, newest first, and a function giving each one's files:
+    from a :class:`ReleaseFiles` without building any, from any other sequence by grouping it once."""
+    if isinstance(files, ReleaseFiles):
+        return files.versions(kind), functools.partial(files.of, kind)
+    grouped: dict[Version, list[DistFile]] = {}
+    for dist in files:
+        if dist.kind == kind:
+            grouped.setdefault(dist.version, []).append(dist)
+    return sorted(grouped, reverse=True), grouped.__getitem__
 
 
 class Replay(Generic[T]):

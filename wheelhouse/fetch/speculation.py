@@ -14,7 +14,6 @@ when it backtracks.
 
 from __future__ import annotations
 
-import functools
 import itertools
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -30,7 +29,7 @@ from wheelhouse._markers import holds_or_not
 from wheelhouse.dists import CoreMetadata, DistFile
 from wheelhouse.fetch.pools import PriorityPool
 from wheelhouse.fetch.transfers import Transfers
-from wheelhouse.releases import ReleaseFiles, Replay
+from wheelhouse.releases import Replay, by_release
 from wheelhouse.requirements import RequirementLine
 from wheelhouse.resolve.resolver import FormatControl, ResolveReporter
 from wheelhouse.resolve.vocabulary import pinned_version
@@ -312,18 +311,7 @@ class SpeculativeFinder:
         newest first, the wheel it prefers (best tag, then highest build) among those the target can use."""
         if self.formats.no_wheels(name):
             return  # --no-binary: the index's wheels are never used
-        versions: Sequence[Version]
-        of: Callable[[Version], Sequence[DistFile]]
-        if isinstance(files, ReleaseFiles):
-            versions = files.versions("wheel")
-            of = functools.partial(files.of, "wheel")
-        else:
-            by_version: dict[Version, list[DistFile]] = {}
-            for dist in files:
-                if dist.kind == "wheel":
-                    by_version.setdefault(dist.version, []).append(dist)
-            versions = sorted(by_version, reverse=True)
-            of = by_version.__getitem__
+        versions, of = by_release(files, "wheel")
         pinned = self._hashes.get(name, ())
         for version in versions:
             if version.is_prerelease or (spec is not None and not spec.contains(version)):
@@ -359,15 +347,11 @@ class SpeculativeFinder:
         Once every release the project was first wanted with is ruled out, the file that wanted it will be given
         up too (fastapi-cli 0.0.34, every typer release it admits needing a newer click than the pinned one):
         the releases the resolver tries after that file are read ahead as after a rejection."""
-        self._read_ahead(dist, _WALK_AHEAD)
+        likely = self._read_ahead(dist, _WALK_AHEAD)
         with self._lock:
             self._ruled.add(dist.location)
-            spec = self._wanted.get(dist.name)
             source = self._named_by.get(dist.name)
-        if source is None:
-            return
-        likely = self._likely_for(dist.name, self.finder.files(dist.name), spec)
-        if not all(d.location in self._ruled for d in likely):
+        if source is None or not all(d.location in self._ruled for d in likely):
             return
         with self._lock:
             if source.location in self._given_up:
@@ -376,8 +360,9 @@ class SpeculativeFinder:
         # Not counted as a rejection: the resolver's own, when it comes, asks for more.
         self._read_ahead(source, _FIRST_LOOK_AHEAD)
 
-    def _read_ahead(self, dist: DistFile, count: int) -> None:
-        """Read the metadata of the ``count`` releases the resolver would try after ``dist``, in the background."""
+    def _read_ahead(self, dist: DistFile, count: int) -> Replay[DistFile]:
+        """Read the metadata of the ``count`` releases the resolver would try after ``dist``, in the background;
+        the files the resolver would try for its project (:meth:`_likely_for`)."""
         with self._lock:
             spec = self._wanted.get(dist.name)
         likely = self._likely_for(dist.name, self.finder.files(dist.name), spec)
@@ -388,6 +373,7 @@ class SpeculativeFinder:
             self._ahead.update(d.location for d in fresh)
         for candidate in fresh:
             self._submit(lambda candidate=candidate: self._look_ahead(candidate), (_LOOK_AHEAD, 0))  # type: ignore[misc]
+        return likely
 
     def _look_ahead(self, dist: DistFile) -> None:
         if self._ruled_out(self._metadata(dist)):

@@ -405,9 +405,7 @@ class Listing:
         entry = self._entries[i]
         if isinstance(entry, RemoteFile):
             return entry.yanked is not None
-        item = entry[0]
-        value = item.get("yanked", False) if isinstance(item, dict) else cast("JsonFile", item).yanked
-        return value is not False
+        return _yanked_value(entry[0]) is not False
 
     def files(self) -> tuple[RemoteFile, ...]:
         """Every entry, built."""
@@ -416,19 +414,23 @@ class Listing:
         return self._all
 
 
+def _yanked_value(item: object) -> object:
+    """An entry's ``yanked`` value as the page gives it (False when absent)."""
+    return item.get("yanked", False) if isinstance(item, dict) else cast("JsonFile", item).yanked
+
+
 def _json_fields(filename: str, item: object, page_url: str) -> tuple[str | None, str | None, str | None, int | None]:
     """An entry's sha256, Requires-Python, yank reason and size, checked as :class:`RemoteFile` holds them."""
     if not isinstance(item, dict):
         typed = cast("JsonFile", item)
         hashes: object = typed.hashes
-        yanked_value: object = typed.yanked
         requires_python: object = typed.requires_python
         size: object = typed.size
     else:
         hashes = item.get("hashes")
-        yanked_value = item.get("yanked", False)
         requires_python = item.get("requires-python")
         size = item.get("size")
+    yanked_value = _yanked_value(item)
     sha256 = hashes.get("sha256") if isinstance(hashes, dict) else None
     return (
         sha256.lower() if isinstance(sha256, str) and sha256 else None,

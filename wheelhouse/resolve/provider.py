@@ -14,7 +14,6 @@ A requirement that pins hashes (``--hash``, a lock's file hashes) admits only fi
 
 from __future__ import annotations
 
-import functools
 import math
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -35,7 +34,7 @@ from wheelhouse.dists import (
     sdist_suffix,
 )
 from wheelhouse.errors import NetworkError, StoreError
-from wheelhouse.releases import ReleaseFiles, Replay
+from wheelhouse.releases import Releases, Replay, by_release
 from wheelhouse.resolve.file_rules import FileRules
 from wheelhouse.resolve.formats import FormatControl, parse_format_control
 from wheelhouse.resolve.vocabulary import UNUSABLE, Candidate, Req, base_name
@@ -97,7 +96,8 @@ class Provider(AbstractProvider["Req", "Candidate", str]):
         self._acceptable_memo: dict[
             tuple[int, NormalizedName, str, tuple[Req, ...]], Replay[tuple[Version, DistFile]]
         ] = {}
-        self._by_version: dict[tuple[int, NormalizedName, str], dict[Version, list[DistFile]]] = {}
+        # Per tier, project and kind: its releases, newest first, and their files (see by_release).
+        self._releases: dict[tuple[int, NormalizedName, str], Releases] = {}
         # Per identifier, when a dependency first named it: see _preference.
         self._first_named: dict[str, int] = {}
         # Hex digests by (file location, algorithm), None where it cannot be known before a download: see digest.
@@ -358,22 +358,10 @@ class Provider(AbstractProvider["Req", "Candidate", str]):
     def _compute_acceptable(
         self, tier: int, name: NormalizedName, reqs: Sequence[Req], kind: DistKind
     ) -> Iterator[tuple[Version, DistFile]]:
-        files = self.files(tier, name)
-        versions: Sequence[Version]
-        of: Callable[[Version], Sequence[DistFile]]
-        if isinstance(files, ReleaseFiles):
-            versions = files.versions(kind)
-            of = functools.partial(files.of, kind)
-        else:
-            by_version = self._by_version.get((tier, name, kind))
-            if by_version is None:
-                by_version = {}
-                for dist in files:
-                    if dist.kind == kind:
-                        by_version.setdefault(dist.version, []).append(dist)
-                self._by_version[(tier, name, kind)] = by_version
-            versions = list(by_version)
-            of = by_version.__getitem__
+        releases = self._releases.get((tier, name, kind))
+        if releases is None:
+            releases = self._releases[(tier, name, kind)] = by_release(self.files(tier, name), kind)
+        versions, of = releases
         pinned = {v for r in reqs if (v := r.pinned_version) is not None}
         wanted_files = {r.wheel_file for r in reqs if r.wheel_file}
         if any(v.is_prerelease for v in versions):
@@ -390,7 +378,7 @@ class Provider(AbstractProvider["Req", "Candidate", str]):
         usable = self.rules.usable
         # Only these requirements make a file's digest matter: without them no file is hashed.
         hashed = [r for r in reqs if r.hashes]
-        for version in sorted(allowed, reverse=True):
+        for version in allowed:  # newest first, as by_release lists them
             best: tuple[int, DistFile] | None = None
             for dist in of(version):
                 if wanted_files and dist.filename not in wanted_files:
